@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (system packages and .venv) and run the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/setup-env.sh
+export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-xcb}
+.venv/bin/python -m ruff check sim viewer tests
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,30 @@
+"""``twinsight info PATH``: what a file or case contains."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="describe what a file or case contains")
+    p.add_argument("path", help="a mesh, image or case folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.io import load
+
+    case = load(args.path, progress=cli_progress())
+    info = case.summary()
+    info["path"] = str(args.path)
+    if args.json:
+        print_json(info)
+        return 0
+    print(f"{info['name']}  ({info['frame']}, {len(info['objects'])} object(s))")
+    for o in info["objects"]:
+        b = o["bounds_mm"]
+        size = " x ".join(f"{b[i + 1] - b[i]:.1f}" for i in (0, 2, 4))
+        detail = (f"{'x'.join(map(str, o['dimensions']))} voxels" if "dimensions" in o
+                  else f"{o['points']} points, {o['cells']} cells")
+        print(f"  - {o['name']} [{o['kind']}]: {detail}, extent {size} mm")
+    return 0

@@ -1,0 +1,1 @@
+"""Image processing: segmentation and surface extraction."""

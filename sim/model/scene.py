@@ -1,0 +1,171 @@
+"""Scene objects and the scene that holds them.
+
+Views subscribe to the events here and never own state: a ``SceneObject``
+emits ``obj.events.<field>`` when a field changes, and a ``Scene`` emits
+``added``/``removed``/``selection_changed``. Scripts drive the same objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pyvista as pv
+from psygnal import Signal, evented
+
+from sim.errors import InputError
+
+_ids = itertools.count(1)
+
+
+class ObjectKind(StrEnum):
+    """What an object is; each kind has one render adapter."""
+
+    VOLUME = "volume"  # a scalar image (CT, MR) in world LPS mm
+    LABELMAP = "labelmap"  # an integer label image
+    SURFACE = "surface"  # a triangulated surface (anatomy or imported mesh)
+    DEVICE = "device"  # an implant or instrument
+    PART = "part"  # a factory part or asset
+
+
+@evented
+@dataclass(eq=False)
+class SceneObject:
+    """One named thing in a case: data plus how it is shown."""
+
+    name: str
+    kind: ObjectKind
+    data: pv.DataSet = field(repr=False)
+    color: tuple[float, float, float] = (0.8, 0.8, 0.8)
+    opacity: float = 1.0
+    visible: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+    uid: str = field(default_factory=lambda: f"obj{next(_ids)}")
+
+    def __post_init__(self) -> None:
+        self.kind = ObjectKind(self.kind)
+        if not 0.0 <= self.opacity <= 1.0:
+            raise InputError(f"Opacity of '{self.name}' must be between 0 and 1.")
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly description (sizes, bounds in mm)."""
+        d = self.data
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": str(self.kind),
+            "points": int(d.n_points),
+            "cells": int(d.n_cells),
+            "bounds_mm": [round(float(b), 3) for b in d.bounds],
+        }
+        if isinstance(d, pv.ImageData):
+            out["dimensions"] = [int(n) for n in d.dimensions]
+            out["spacing_mm"] = [round(float(s), 4) for s in d.spacing]
+            scalars = d.active_scalars
+            if scalars is not None and scalars.size:
+                out["range"] = [float(scalars.min()), float(scalars.max())]
+        elif isinstance(d, pv.PolyData) and d.n_cells:
+            out["triangles"] = int(d.n_cells)
+            out["area_mm2"] = round(float(d.area), 3)
+        return out
+
+
+class Scene:
+    """An ordered collection of scene objects with a single selection."""
+
+    added = Signal(object)
+    removed = Signal(object)
+    selection_changed = Signal(object)
+
+    def __init__(self) -> None:
+        self._objects: list[SceneObject] = []
+        self._selected: SceneObject | None = None
+
+    def __iter__(self):
+        return iter(list(self._objects))
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __getitem__(self, name: str) -> SceneObject:
+        for obj in self._objects:
+            if obj.name == name:
+                return obj
+        raise KeyError(name)
+
+    def find(self, uid: str) -> SceneObject | None:
+        return next((o for o in self._objects if o.uid == uid), None)
+
+    def add(self, obj: SceneObject) -> SceneObject:
+        obj.name = self.unique_name(obj.name)
+        self._objects.append(obj)
+        self.added.emit(obj)
+        return obj
+
+    def remove(self, obj: SceneObject) -> None:
+        if obj is self._selected:
+            self.select(None)
+        self._objects.remove(obj)
+        self.removed.emit(obj)
+
+    def clear(self) -> None:
+        for obj in list(self._objects):
+            self.remove(obj)
+
+    @property
+    def selected(self) -> SceneObject | None:
+        return self._selected
+
+    def select(self, obj: SceneObject | None) -> None:
+        if obj is not None and obj not in self._objects:
+            raise InputError(f"'{obj.name}' is not in this scene.")
+        if obj is not self._selected:
+            self._selected = obj
+            self.selection_changed.emit(obj)
+
+    def unique_name(self, name: str) -> str:
+        taken = {o.name for o in self._objects}
+        if name not in taken:
+            return name
+        for i in itertools.count(2):
+            candidate = f"{name} ({i})"
+            if candidate not in taken:
+                return candidate
+        raise AssertionError("unreachable")
+
+    def bounds(self, visible_only: bool = True) -> tuple[float, ...] | None:
+        """Axis-aligned bounds (mm) of the (visible) objects, or None if empty."""
+        objs = [o for o in self._objects if o.visible or not visible_only]
+        if not objs:
+            return None
+        b = [o.data.bounds for o in objs]
+        return (
+            min(x[0] for x in b), max(x[1] for x in b),
+            min(x[2] for x in b), max(x[3] for x in b),
+            min(x[4] for x in b), max(x[5] for x in b),
+        )
+
+
+@dataclass(eq=False)
+class Case:
+    """A scene plus what it is about.
+
+    ``anatomical`` cases live in patient LPS millimetres and show L/R/A/P/S/I
+    orientation labels; factory cases live in the part's own frame (mm).
+    """
+
+    name: str = "Untitled"
+    anatomical: bool = True
+    scene: Scene = field(default_factory=Scene)
+    source: str | None = None
+    description: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "anatomical": self.anatomical,
+            "frame": "LPS (mm)" if self.anatomical else "part (mm)",
+            "description": self.description,
+            "objects": [o.summary() for o in self.scene],
+        }

@@ -1,0 +1,99 @@
+"""One small adapter per object kind: builds the actors and keeps them in sync with the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyvista as pv
+
+from sim.model import ObjectKind, SceneObject
+
+# CT soft-tissue window for the orthogonal slices of a volume (level, width in HU).
+DEFAULT_WINDOW = (40.0, 400.0)
+
+
+class ObjectAdapter:
+    """Base adapter: owns the actors of one scene object."""
+
+    def __init__(self, obj: SceneObject, plotter: pv.Plotter, request_render: Callable[[], None]):
+        self.obj = obj
+        self.plotter = plotter
+        self.request_render = request_render
+        self.actors: list = self._build()
+        self._sync_visibility(obj.visible)
+        obj.events.visible.connect(self._sync_visibility)
+        obj.events.color.connect(self._sync_color)
+        obj.events.opacity.connect(self._sync_opacity)
+
+    def _build(self) -> list:
+        raise NotImplementedError
+
+    def _sync_visibility(self, visible: bool) -> None:
+        for a in self.actors:
+            a.SetVisibility(bool(visible))
+        self.request_render()
+
+    def _sync_color(self, color) -> None:
+        for a in self.actors:
+            a.GetProperty().SetColor(*color)
+        self.request_render()
+
+    def _sync_opacity(self, opacity: float) -> None:
+        for a in self.actors:
+            a.GetProperty().SetOpacity(float(opacity))
+        self.request_render()
+
+    def remove(self) -> None:
+        self.obj.events.visible.disconnect(self._sync_visibility)
+        self.obj.events.color.disconnect(self._sync_color)
+        self.obj.events.opacity.disconnect(self._sync_opacity)
+        for a in self.actors:
+            self.plotter.remove_actor(a, render=False)
+        self.actors = []
+        self.request_render()
+
+
+class SurfaceAdapter(ObjectAdapter):
+    """Surfaces, devices and parts: one shaded mesh actor."""
+
+    def _build(self) -> list:
+        o = self.obj
+        metallic = o.kind in (ObjectKind.DEVICE, ObjectKind.PART)
+        actor = self.plotter.add_mesh(
+            o.data, color=o.color, opacity=o.opacity, smooth_shading=True,
+            specular=0.6 if metallic else 0.25, specular_power=30 if metallic else 15,
+            name=o.uid, pickable=True, render=False, reset_camera=False)
+        return [actor]
+
+
+class VolumeAdapter(ObjectAdapter):
+    """Scalar volumes: three orthogonal slices through the centre, in a CT window."""
+
+    def _build(self) -> list:
+        o = self.obj
+        image: pv.ImageData = o.data
+        level, width = o.metadata.get("window", DEFAULT_WINDOW)
+        slices = image.slice_orthogonal()
+        actor = self.plotter.add_mesh(
+            slices, scalars=image.active_scalars_name, cmap="gray",
+            clim=(level - width / 2, level + width / 2), show_scalar_bar=False,
+            lighting=False, opacity=o.opacity, name=o.uid, pickable=True, render=False,
+            reset_camera=False)
+        return [actor]
+
+    def _sync_color(self, color) -> None:  # volumes are shown in grey levels
+        self.request_render()
+
+
+ADAPTERS: dict[ObjectKind, type[ObjectAdapter]] = {
+    ObjectKind.SURFACE: SurfaceAdapter,
+    ObjectKind.DEVICE: SurfaceAdapter,
+    ObjectKind.PART: SurfaceAdapter,
+    ObjectKind.VOLUME: VolumeAdapter,
+    ObjectKind.LABELMAP: VolumeAdapter,
+}
+
+
+def adapter_for(obj: SceneObject, plotter: pv.Plotter, request_render) -> ObjectAdapter:
+    return ADAPTERS[obj.kind](obj, plotter, request_render)

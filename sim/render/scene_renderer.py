@@ -1,0 +1,181 @@
+"""A case rendered into a PyVista plotter: actors, camera views, markers, clipping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+import vtk
+
+from sim.model import Case, SceneObject
+from sim.render.adapters import ObjectAdapter, adapter_for
+
+# Standard anatomical views in LPS: (direction from focal point to camera, view-up).
+STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "A": ((0, -1, 0), (0, 0, 1)),  # anterior: camera in front of the patient
+    "P": ((0, 1, 0), (0, 0, 1)),
+    "L": ((1, 0, 0), (0, 0, 1)),
+    "R": ((-1, 0, 0), (0, 0, 1)),
+    "S": ((0, 0, 1), (0, -1, 0)),  # superior: looking down, anterior at the top
+    "I": ((0, 0, -1), (0, -1, 0)),
+}
+BACKGROUND = ("#1d2330", "#3b4558")  # bottom, top: a calm gradient behind anatomy
+
+
+def _orientation_cube() -> vtk.vtkAnnotatedCubeActor:
+    cube = vtk.vtkAnnotatedCubeActor()
+    for face, text in zip(("XPlus", "XMinus", "YPlus", "YMinus", "ZPlus", "ZMinus"), "LRPASI",
+                          strict=True):
+        getattr(cube, f"Set{face}FaceText")(text)
+    cube.SetFaceTextScale(0.55)
+    cube.GetCubeProperty().SetColor(0.55, 0.6, 0.7)
+    for getter in ("GetXPlusFaceProperty", "GetXMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.95, 0.35, 0.35)
+    for getter in ("GetYPlusFaceProperty", "GetYMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.35, 0.9, 0.45)
+    for getter in ("GetZPlusFaceProperty", "GetZMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.4, 0.6, 1.0)
+    return cube
+
+
+def _scale_bar() -> vtk.vtkLegendScaleActor:
+    """A ruler along the bottom edge labelled in world millimetres."""
+    bar = vtk.vtkLegendScaleActor()
+    bar.SetLabelModeToDistance()
+    bar.LeftAxisVisibilityOff()
+    bar.RightAxisVisibilityOff()
+    bar.TopAxisVisibilityOff()
+    bar.LegendVisibilityOff()
+    bar.GetBottomAxis().SetTitle("mm")
+    bar.SetBottomBorderOffset(28)
+    return bar
+
+
+class SceneRenderer:
+    """Keeps a plotter's actors in step with a case's scene."""
+
+    def __init__(self, plotter: pv.Plotter, case: Case | None = None) -> None:
+        self.plotter = plotter
+        self.case: Case | None = None
+        self.adapters: dict[str, ObjectAdapter] = {}
+        self._clip_plane: vtk.vtkPlane | None = None
+        self._orientation_widget = None
+        plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
+        self._scale_bar = _scale_bar()
+        plotter.add_actor(self._scale_bar, name="scale-bar", pickable=False, render=False,
+                          reset_camera=False)
+        if case is not None:
+            self.set_case(case)
+
+    def request_render(self) -> None:
+        self.plotter.render()
+
+    # -- model -> actors ---------------------------------------------------------------
+    def set_case(self, case: Case) -> None:
+        if self.case is not None:
+            self.case.scene.added.disconnect(self._on_added)
+            self.case.scene.removed.disconnect(self._on_removed)
+            for adapter in list(self.adapters.values()):
+                adapter.remove()
+            self.adapters.clear()
+        self.case = case
+        case.scene.added.connect(self._on_added)
+        case.scene.removed.connect(self._on_removed)
+        for obj in case.scene:
+            self._on_added(obj, render=False)
+        self._set_orientation_marker(case.anatomical)
+        self.reset_camera()
+
+    def _on_added(self, obj: SceneObject, render: bool = True) -> None:
+        adapter = adapter_for(obj, self.plotter, self.request_render)
+        if self._clip_plane is not None:
+            self._apply_clip(adapter)
+        self.adapters[obj.uid] = adapter
+        if render:
+            self.request_render()
+
+    def _on_removed(self, obj: SceneObject) -> None:
+        adapter = self.adapters.pop(obj.uid, None)
+        if adapter is not None:
+            adapter.remove()
+
+    def object_for_actor(self, actor) -> SceneObject | None:
+        for adapter in self.adapters.values():
+            if any(a is actor for a in adapter.actors):
+                return adapter.obj
+        return None
+
+    # -- decorations ---------------------------------------------------------------------
+    def _set_orientation_marker(self, anatomical: bool) -> None:
+        """L/R/A/P/S/I cube for patient cases, x/y/z axes for parts."""
+        if self._orientation_widget is not None:
+            self._orientation_widget.EnabledOff()
+        marker = _orientation_cube() if anatomical else pv.create_axes_marker()
+        self._orientation_widget = self.plotter.add_orientation_widget(
+            marker, viewport=(0.0, 0.0, 0.16, 0.2))
+
+    # -- camera --------------------------------------------------------------------------
+    def reset_camera(self) -> None:
+        bounds = self.case.scene.bounds() if self.case is not None else None
+        if bounds is not None:
+            self.plotter.reset_camera(bounds=bounds)
+        else:
+            self.plotter.reset_camera()
+        self.request_render()
+
+    def set_view(self, view: str) -> None:
+        """Look at the scene from an anatomical direction: A, P, L, R, S or I."""
+        direction, up = STANDARD_VIEWS[view.upper()]
+        cam = self.plotter.camera
+        bounds = (self.case.scene.bounds() if self.case is not None else None) or (-1, 1) * 3
+        center = np.array([(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2,
+                           (bounds[4] + bounds[5]) / 2])
+        cam.focal_point = center
+        cam.position = center + np.asarray(direction) * 1000.0
+        cam.up = up
+        self.reset_camera()
+
+    def set_parallel_projection(self, parallel: bool) -> None:
+        self.plotter.camera.parallel_projection = bool(parallel)
+        self.request_render()
+
+    # -- clipping ------------------------------------------------------------------------
+    def set_clip_plane(self, origin, normal) -> None:
+        """Clip every object by a plane (keeping the side the normal points to)."""
+        if self._clip_plane is None:
+            self._clip_plane = vtk.vtkPlane()
+            for adapter in self.adapters.values():
+                self._apply_clip(adapter)
+        self._clip_plane.SetOrigin(*map(float, origin))
+        self._clip_plane.SetNormal(*map(float, normal))
+        self.request_render()
+
+    def clear_clip_plane(self) -> None:
+        if self._clip_plane is None:
+            return
+        for adapter in self.adapters.values():
+            for a in adapter.actors:
+                a.GetMapper().RemoveClippingPlane(self._clip_plane)
+        self._clip_plane = None
+        self.request_render()
+
+    def _apply_clip(self, adapter: ObjectAdapter) -> None:
+        for a in adapter.actors:
+            a.GetMapper().AddClippingPlane(self._clip_plane)
+
+
+def render_case_image(case: Case, out: str | Path | None = None, size: tuple[int, int] = (1280, 800),
+                      view: str | None = None) -> np.ndarray:
+    """Render a case offscreen; save a PNG to ``out`` if given and return the RGB image."""
+    plotter = pv.Plotter(off_screen=True, window_size=list(size))
+    try:
+        renderer = SceneRenderer(plotter, case)
+        if view:
+            renderer.set_view(view)
+        elif case.anatomical:
+            renderer.set_view("A")
+        img = plotter.screenshot(str(out) if out else None, return_img=True)
+    finally:
+        plotter.close()
+    return img

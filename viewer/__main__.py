@@ -1,0 +1,5 @@
+import sys
+
+from viewer.launcher import main
+
+sys.exit(main())

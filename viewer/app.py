@@ -1,0 +1,29 @@
+"""Start the application: ``run_app(path)`` opens the main window on a file, or on the demo."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from PyQt6.QtWidgets import QApplication
+
+from viewer.main_window import MainWindow
+
+
+def create_window(path: str | None = None) -> MainWindow:
+    window = MainWindow()
+    window.show()
+    if path:
+        window.open_path(path)
+    else:
+        window.open_demo()
+    return window
+
+
+def run_app(path: str | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Twinsight")
+    app.setOrganizationName("Twinsight")
+    window = create_window(path)  # noqa: F841 - keep a reference while the loop runs
+    return app.exec()

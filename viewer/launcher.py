@@ -1,0 +1,42 @@
+"""The ``twinsight`` console entry point.
+
+With no command it opens the main window on the demo case; ``twinsight open PATH``
+opens a file or case. Every other command is :mod:`sim.cli`'s, headless, so this
+module imports Qt only when a window is actually wanted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def _register_gui_commands(sub) -> None:
+    p = sub.add_parser("open", help="open a file or case in the main window")
+    p.add_argument("path", nargs="?", help="a mesh, image or case folder (default: the demo)")
+    p.set_defaults(handler=_run_gui)
+
+
+def _run_gui(args) -> int:
+    from pathlib import Path
+
+    from sim.errors import InputError
+
+    if args.path and not Path(args.path).exists():
+        raise InputError(f"Cannot open '{args.path}': no such file or folder.")
+    from viewer.app import run_app
+
+    return run_app(args.path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sim.cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        argv = ["open"]
+    return cli_main(argv, extra=_register_gui_commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

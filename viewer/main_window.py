@@ -1,0 +1,302 @@
+"""The main window: 3D view in the centre, scene tree and properties docked, menus, status bar."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import vtk
+from PyQt6.QtCore import Qt, QT_VERSION_STR
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QWidget,
+)
+
+from sim import __version__
+from sim.io import SUPPORTED_SUFFIXES, load
+from sim.model import Case
+from sim.model.case_io import save_case_folder
+from sim.render import STANDARD_VIEWS
+from viewer import settings as prefs
+from viewer.errors import show_error
+from viewer.panels.properties import PropertiesPanel
+from viewer.panels.scene_tree import SceneTree
+from viewer.views.scene_view import SceneView
+from viewer.workers import Task
+
+log = logging.getLogger(__name__)
+
+VIEW_NAMES = {"A": "Anterior", "P": "Posterior", "L": "Left", "R": "Right",
+              "S": "Superior", "I": "Inferior"}
+
+
+class MainWindow(QMainWindow):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("Twinsight")
+        self.setObjectName("mainWindow")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.case: Case | None = None
+        self.case_path: Path | None = None
+        self.task: Task | None = None
+        self.last_error = None
+
+        self.view = SceneView(self)
+        self.setCentralWidget(self.view)
+        self.view.object_clicked.connect(self._on_view_click)
+        self.tree = SceneTree()
+        self.properties = PropertiesPanel()
+        self._dock("Scene", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Properties", self.properties, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._build_status_bar()
+        self._build_actions()
+        self._restore_layout()
+
+    # -- construction ----------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_label = QLabel("Ready")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("progressBar")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setMaximumWidth(220)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_task)
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.progress_bar)
+        bar.addPermanentWidget(self.cancel_button)
+        self._show_busy(False)
+
+    def _action(self, menu, text, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setCheckable(checkable)
+        if tip:
+            act.setStatusTip(tip)
+        (act.toggled if checkable else act.triggered).connect(slot)
+        menu.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        self.open_action = self._action(file_menu, "&Open…", self.open_dialog,
+                                        QKeySequence.StandardKey.Open)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        self.save_action = self._action(file_menu, "&Save", self.save,
+                                        QKeySequence.StandardKey.Save)
+        self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
+        self._action(file_menu, "Export &Screenshot…", self.export_screenshot, "Ctrl+E")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = mb.addMenu("&View")
+        self._action(view_menu, "&Reset Camera", lambda: self.view.renderer.reset_camera(),
+                     "Ctrl+0")
+        views = view_menu.addMenu("Standard &Views")
+        self.view_actions = {}
+        for i, key in enumerate(STANDARD_VIEWS):
+            self.view_actions[key] = self._action(
+                views, f"{VIEW_NAMES[key]} ({key})",
+                lambda _=False, k=key: self.view.renderer.set_view(k), f"Ctrl+{i + 1}")
+        self.parallel_action = self._action(view_menu, "&Parallel Projection",
+                                            self.view.renderer.set_parallel_projection,
+                                            "Ctrl+P", checkable=True)
+        self.clip_action = self._action(view_menu, "&Clipping Plane", self.view.set_clipping,
+                                        "Ctrl+K", checkable=True)
+        view_menu.addSeparator()
+        self.panels_menu = view_menu.addMenu("Panels")
+        for dock in self.findChildren(QDockWidget):
+            self.panels_menu.addAction(dock.toggleViewAction())
+
+        help_menu = mb.addMenu("&Help")
+        self._action(help_menu, "&About Twinsight", self.about)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.addAction(self.open_action)
+        tb.addAction(self.save_action)
+        tb.addSeparator()
+        for key in "APLRSI":
+            act = QAction(key, self)
+            act.setToolTip(f"{VIEW_NAMES[key]} view")
+            act.triggered.connect(lambda _=False, k=key: self.view.renderer.set_view(k))
+            tb.addAction(act)
+        tb.addSeparator()
+        tb.addAction(self.parallel_action)
+        tb.addAction(self.clip_action)
+
+    # -- layout persistence ------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        s = prefs.settings()
+        geometry, state = s.value("window/geometry"), s.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task.wait(10_000)
+        s = prefs.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.sync()
+        self.view.close_view()
+        super().closeEvent(event)
+
+    # -- background work ---------------------------------------------------------------------
+    def _show_busy(self, busy: bool) -> None:
+        self.progress_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if not busy:
+            self.progress_bar.setValue(0)
+
+    def run_task(self, title: str, fn, on_done) -> Task | None:
+        """Run ``fn(progress)`` off the GUI thread; ``on_done(result)`` on success."""
+        if self.task is not None:
+            QMessageBox.information(self, "Busy", f"Please wait: {self.task.title} is running.")
+            return None
+        task = Task(fn, title)
+        self.task = task
+        self.status_label.setText(f"{title}…")
+        self._show_busy(True)
+        task.progressed.connect(self._on_progress)
+        task.succeeded.connect(on_done)
+        task.failed.connect(lambda exc: self._on_task_failed(title, exc))
+        task.finished.connect(self._on_task_finished)
+        task.start()
+        return task
+
+    def cancel_task(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.status_label.setText(f"Cancelling {self.task.title.lower()}…")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress_bar.setValue(int(fraction * 1000))
+        self.status_label.setText(message)
+
+    def _on_task_failed(self, title: str, exc: BaseException) -> None:
+        from sim.errors import Cancelled
+
+        if isinstance(exc, Cancelled):
+            self.status_label.setText(str(exc))
+            return
+        self.last_error = show_error(self, f"{title} failed", exc)
+        self.status_label.setText(f"{title} failed.")
+
+    def _on_task_finished(self) -> None:
+        self.task = None
+        self._show_busy(False)
+
+    # -- files ---------------------------------------------------------------------------------
+    def open_demo(self) -> Task | None:
+        from sim.demo.cache import demo_case_path
+
+        return self.run_task("Preparing the demo case",
+                             lambda p: load(demo_case_path(p), p), self._case_loaded)
+
+    def open_path(self, path: str | Path) -> Task | None:
+        path = Path(path)
+        return self.run_task(f"Opening {path.name}", lambda p: load(path, p),
+                             lambda case: self._case_loaded(case, path))
+
+    def _case_loaded(self, case: Case, path: Path | None = None) -> None:
+        self.set_case(case)
+        if path is not None:
+            prefs.add_recent_file(str(path))
+            self.case_path = Path(path) if Path(path).is_dir() else None
+        else:
+            self.case_path = None
+        self.status_label.setText(f"Opened {case.name} ({len(case.scene)} objects)")
+
+    def set_case(self, case: Case) -> None:
+        self.case = case
+        self.view.set_case(case)
+        self.tree.set_case(case)
+        self.properties.set_case(case)
+        self.setWindowTitle(f"{case.name} — Twinsight")
+
+    def open_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Open file", "",
+                                              f"Supported files ({patterns});;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = prefs.recent_files()
+        if not items:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        for path in items:
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+
+    def save(self) -> None:
+        if self.case_path is None:
+            self.save_as()
+        else:
+            self.save_to(self.case_path)
+
+    def save_as(self) -> None:
+        if self.case is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save case as folder", f"{self.case.name}.case")
+        if path:
+            self.save_to(Path(path))
+
+    def save_to(self, path: Path) -> Task | None:
+        case = self.case
+        if case is None:
+            return None
+
+        def done(result):
+            self.case_path = Path(result)
+            prefs.add_recent_file(str(result))
+            self.status_label.setText(f"Saved {result}")
+
+        return self.run_task("Saving", lambda p: save_case_folder(case, path, p), done)
+
+    def export_screenshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "twinsight.png",
+                                              "PNG images (*.png)")
+        if path:
+            self.view.screenshot(path)
+            self.status_label.setText(f"Screenshot saved to {path}")
+
+    # -- drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            self.open_path(urls[0])
+            event.acceptProposedAction()
+
+    # -- selection -----------------------------------------------------------------------------
+    def _on_view_click(self, obj) -> None:
+        if self.case is not None:
+            self.case.scene.select(obj)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About Twinsight",
+            f"<b>Twinsight {__version__}</b><br>Digital-twin workbench for surgical planning, "
+            f"rehearsal and engineering inspection.<br><br>VTK {vtk.vtkVersion.GetVTKVersion()}"
+            f"<br>Qt {QT_VERSION_STR}<br>Licence: GPL-3.0-or-later")

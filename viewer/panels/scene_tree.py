@@ -1,0 +1,110 @@
+"""The scene tree: one row per object with a visibility checkbox and a colour swatch."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QIcon, QPixmap
+from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem
+
+from sim.model import Case, SceneObject
+
+UID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def color_icon(rgb) -> QIcon:
+    pix = QPixmap(14, 14)
+    pix.fill(QColor.fromRgbF(*rgb))
+    return QIcon(pix)
+
+
+class SceneTree(QTreeWidget):
+    """Reflects the scene; edits (visibility, selection) go to the model, never to actors."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sceneTree")
+        self.setHeaderLabels(["Object", "Kind"])
+        self.setColumnWidth(0, 200)
+        self.case: Case | None = None
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._updating = False
+        self.itemChanged.connect(self._on_item_changed)
+        self.itemSelectionChanged.connect(self._on_selection)
+
+    def set_case(self, case: Case) -> None:
+        if self.case is not None:
+            self.case.scene.added.disconnect(self._add)
+            self.case.scene.removed.disconnect(self._remove)
+            self.case.scene.selection_changed.disconnect(self._select)
+            for obj in self.case.scene:
+                obj.events.disconnect(self._refresh_obj)
+        self.clear()
+        self._items.clear()
+        self.case = case
+        case.scene.added.connect(self._add)
+        case.scene.removed.connect(self._remove)
+        case.scene.selection_changed.connect(self._select)
+        for obj in case.scene:
+            self._add(obj)
+
+    def item_for(self, obj: SceneObject) -> QTreeWidgetItem:
+        return self._items[obj.uid]
+
+    def _add(self, obj: SceneObject) -> None:
+        item = QTreeWidgetItem([obj.name, str(obj.kind)])
+        item.setData(0, UID_ROLE, obj.uid)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        self._items[obj.uid] = item
+        self._fill(item, obj)
+        self.addTopLevelItem(item)
+        obj.events.connect(self._refresh_obj)
+
+    def _fill(self, item: QTreeWidgetItem, obj: SceneObject) -> None:
+        self._updating = True
+        try:
+            item.setText(0, obj.name)
+            item.setCheckState(0, Qt.CheckState.Checked if obj.visible else Qt.CheckState.Unchecked)
+            item.setIcon(0, color_icon(obj.color))
+        finally:
+            self._updating = False
+
+    def _refresh_obj(self, *_args) -> None:
+        if self.case is None:
+            return
+        for obj in self.case.scene:
+            item = self._items.get(obj.uid)
+            if item is not None:
+                self._fill(item, obj)
+
+    def _remove(self, obj: SceneObject) -> None:
+        obj.events.disconnect(self._refresh_obj)
+        item = self._items.pop(obj.uid, None)
+        if item is not None:
+            self.takeTopLevelItem(self.indexOfTopLevelItem(item))
+
+    def _obj(self, item: QTreeWidgetItem) -> SceneObject | None:
+        return self.case.scene.find(item.data(0, UID_ROLE)) if self.case else None
+
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if self._updating or column != 0:
+            return
+        obj = self._obj(item)
+        if obj is not None:
+            obj.visible = item.checkState(0) == Qt.CheckState.Checked
+
+    def _on_selection(self) -> None:
+        if self._updating or self.case is None:
+            return
+        items = self.selectedItems()
+        self.case.scene.select(self._obj(items[0]) if items else None)
+
+    def _select(self, obj: SceneObject | None) -> None:
+        self._updating = True
+        try:
+            self.clearSelection()
+            if obj is not None and obj.uid in self._items:
+                item = self._items[obj.uid]
+                item.setSelected(True)
+                self.scrollToItem(item)
+        finally:
+            self._updating = False
