@@ -1,0 +1,27 @@
+"""Shared fixtures: where the third-party data lives, and isolated settings/cache folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TWINSIGHT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real third-party files (../shared/data); skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"third-party test data not found at {SHARED_DATA} (see shared/data/SOURCES.md)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_user_folders(tmp_path_factory):
+    """Keep tests away from the user's settings; share one demo cache across the session."""
+    os.environ["TWINSIGHT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
+    os.environ.setdefault("TWINSIGHT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
