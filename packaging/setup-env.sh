@@ -10,7 +10,7 @@ SYSTEM_PACKAGES=(
   xvfb xauth x11-utils libgl1 libegl1 libglx-mesa0 libgl1-mesa-dri libosmesa6
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libdbus-1-3 libfontconfig1
-  libxrender1 libxi6 libgomp1 mosquitto
+  libxrender1 libxi6 libgomp1 mosquitto libusb-1.0-0
 )
 
 missing=()
