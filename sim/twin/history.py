@@ -1,0 +1,295 @@
+"""The session history: every value, pose, command and alarm, timestamped, in SQLite (WAL).
+
+Writes never block the link threads: ``record`` appends to a bounded in-memory
+buffer that one writer thread drains in batches (one transaction per batch).
+
+Drop policy: the buffer holds at most ``capacity`` records. If the disk cannot keep
+up and the buffer is full, the *oldest unwritten* record is dropped and counted in
+``dropped``; the newest data (what the user is looking at) is always kept. With the
+default capacity (200,000 records, ~40 MB) this only happens after seconds of a
+stalled disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import FileFormatError, TwinsightError
+
+FORMAT, VERSION = "twinsight-history", "1"
+KINDS = ("value", "pose", "reported", "command", "ack", "alarm", "string", "point", "image")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS events(t REAL NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL,
+                                  value REAL, data TEXT);
+CREATE INDEX IF NOT EXISTS events_t ON events(t);
+CREATE INDEX IF NOT EXISTS events_channel_t ON events(channel, t);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float
+    kind: str
+    channel: str
+    value: float | None
+    data: Any  # decoded JSON (pose: 4x4 list) or None
+
+    def matrix(self) -> np.ndarray:
+        m = np.eye(4)
+        m[:3, :] = np.asarray(self.data, dtype=float).reshape(3, 4)
+        return m
+
+
+def pose_data(matrix: np.ndarray) -> str:
+    return json.dumps([round(float(v), 6) for v in np.asarray(matrix)[:3, :].ravel()])
+
+
+class HistoryStore:
+    """Append-only event store; open an existing file with ``HistoryStore.open``."""
+
+    def __init__(self, path: str | Path, capacity: int = 200_000,
+                 flush_interval: float = 0.05) -> None:
+        self.path = Path(path)
+        self.capacity = capacity
+        self.written = 0
+        self.dropped = 0
+        self._buf: deque[tuple] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+        self._flush_interval = flush_interval
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.path)
+            _check_or_init(db, self.path, create=True)
+            db.close()
+        except sqlite3.Error as exc:
+            raise FileFormatError(self.path, f"it is not a writable SQLite database ({exc})") \
+                from None
+        self._thread = threading.Thread(target=self._writer, daemon=True, name="history")
+        self._thread.start()
+
+    # -- writing ---------------------------------------------------------------------------
+    def record(self, kind: str, channel: str, t: float, value: float | None = None,
+               data: str | None = None) -> None:
+        """Queue one event (thread-safe, never blocks on disk)."""
+        with self._lock:
+            if len(self._buf) >= self.capacity:
+                self._buf.popleft()
+                self.dropped += 1
+            self._buf.append((t, kind, channel, value, data))
+            self._idle.clear()
+        if len(self._buf) >= 2048:
+            self._wake.set()
+
+    def record_pose(self, device: str, t: float, matrix: np.ndarray) -> None:
+        self.record("pose", device, t, None, pose_data(matrix))
+
+    def record_json(self, kind: str, channel: str, t: float, data: Any,
+                    value: float | None = None) -> None:
+        self.record(kind, channel, t, value, json.dumps(data, default=str))
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything recorded so far is on disk."""
+        self._wake.set()
+        return self._idle.wait(timeout)
+
+    def _writer(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            while True:
+                self._wake.wait(self._flush_interval)
+                self._wake.clear()
+                with self._lock:
+                    batch = list(self._buf)
+                    self._buf.clear()
+                if batch:
+                    with db:
+                        db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", batch)
+                    self.written += len(batch)
+                with self._lock:
+                    if not self._buf:
+                        self._idle.set()
+                if self._closed and not self._buf:
+                    break
+        finally:
+            db.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._thread.join(30.0)
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------
+    @staticmethod
+    def open(path: str | Path) -> HistoryReader:
+        return HistoryReader(path)
+
+    def reader(self) -> HistoryReader:
+        return HistoryReader(self.path)
+
+
+def _check_or_init(db: sqlite3.Connection, path: Path, create: bool) -> None:
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not tables and create:
+        db.executescript(_SCHEMA)
+        with db:
+            db.executemany("INSERT INTO meta VALUES (?, ?)",
+                           [("format", FORMAT), ("version", VERSION),
+                            ("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+        return
+    if not {"meta", "events"} <= tables:
+        raise FileFormatError(path, "it is an SQLite database but not a Twinsight history")
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    if meta.get("format") != FORMAT:
+        raise FileFormatError(path, "it is an SQLite database but not a Twinsight history")
+    if meta.get("version") != VERSION:
+        raise FileFormatError(path, f"history format version {meta.get('version')} is not "
+                                    f"supported (expected {VERSION})")
+
+
+class HistoryReader:
+    """Read access to a history file (safe while a writer is appending, thanks to WAL)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileFormatError(self.path, "the file does not exist")
+        try:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                      check_same_thread=False)
+            _check_or_init(self.db, self.path, create=False)
+        except sqlite3.DatabaseError as exc:
+            raise FileFormatError(self.path, f"it is not a readable SQLite database ({exc})") \
+                from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> HistoryReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def time_range(self) -> tuple[float, float] | None:
+        row = self.db.execute("SELECT MIN(t), MAX(t) FROM events").fetchone()
+        return None if row[0] is None else (float(row[0]), float(row[1]))
+
+    def channels(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT kind, channel, COUNT(*), MIN(t), MAX(t), MIN(value), MAX(value), AVG(value) "
+            "FROM events GROUP BY kind, channel ORDER BY kind, channel")
+        return [{"kind": k, "channel": c, "count": n, "t0": t0, "t1": t1,
+                 "min": lo, "max": hi, "mean": mean}
+                for k, c, n, t0, t1, lo, hi, mean in rows]
+
+    def events(self, t0: float | None = None, t1: float | None = None,
+               kinds: tuple[str, ...] | None = None, channel: str | None = None,
+               limit: int | None = None) -> Iterator[Event]:
+        sql, args = "SELECT t, kind, channel, value, data FROM events WHERE 1=1", []
+        if t0 is not None:
+            sql, args = sql + " AND t >= ?", [*args, t0]
+        if t1 is not None:
+            sql, args = sql + " AND t <= ?", [*args, t1]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        if channel is not None:
+            sql, args = sql + " AND channel = ?", [*args, channel]
+        sql += " ORDER BY t, rowid"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        for t, kind, ch, value, data in self.db.execute(sql, args):
+            yield Event(t, kind, ch, value, _decode(data))
+
+    def series(self, channel: str, kind: str = "value") -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute("SELECT t, value FROM events WHERE channel=? AND kind=? "
+                               "ORDER BY t", (channel, kind)).fetchall()
+        arr = np.array(rows, dtype=float).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
+    def state_at(self, t: float) -> dict[str, Event]:
+        """The latest value and pose of every channel at time ``t`` (for scrubbing)."""
+        rows = self.db.execute(
+            "SELECT MAX(t), kind, channel, value, data FROM events "
+            "WHERE t <= ? AND kind IN ('value', 'pose', 'reported') GROUP BY kind, channel",
+            (t,))
+        return {f"{kind}:{ch}": Event(tt, kind, ch, value, _decode(data))
+                for tt, kind, ch, value, data in rows}
+
+    # -- export ------------------------------------------------------------------------------
+    def export(self, path: str | Path) -> int:
+        """Write every event to CSV or Parquet (by suffix); returns the row count."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        rows = self.db.execute("SELECT t, kind, channel, value, data FROM events ORDER BY t, rowid")
+        if suffix == ".csv":
+            tmp = path.with_name(path.name + ".part")
+            n = 0
+            with tmp.open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["t", "kind", "channel", "value", "data"])
+                for row in rows:
+                    w.writerow(row)
+                    n += 1
+            tmp.replace(path)
+            return n
+        if suffix == ".parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise TwinsightError("Parquet export needs the 'pyarrow' package; "
+                                     "export to .csv instead.") from None
+            cols = list(zip(*rows.fetchall(), strict=True)) or [(), (), (), (), ()]
+            table = pa.table({"t": pa.array(cols[0], pa.float64()),
+                              "kind": pa.array(cols[1], pa.string()),
+                              "channel": pa.array(cols[2], pa.string()),
+                              "value": pa.array(cols[3], pa.float64()),
+                              "data": pa.array(cols[4], pa.string())})
+            tmp = path.with_name(path.name + ".part")
+            pq.write_table(table, tmp)
+            tmp.replace(path)
+            return table.num_rows
+        raise FileFormatError(path, "export supports .csv and .parquet files")
+
+
+def _decode(data: str | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data

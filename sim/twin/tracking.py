@@ -1,0 +1,156 @@
+"""Tracked instruments and live image planes driven by OpenIGTLink poses.
+
+Frames: the tracker reports ``tracker_T_tool``; the tool-tip calibration is
+``tool_T_tip`` (pivot calibration result); the registration is
+``patient_T_tracker`` (LPS mm). The instrument mesh is modelled in its tip frame
+(tip at the origin, shaft along +z), so its world pose is
+``patient_T_tracker @ tracker_T_tool @ tool_T_tip``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyvista as pv
+from psygnal import Signal
+
+from sim.errors import InputError
+from sim.model import ObjectKind, SceneObject
+from sim.twin.igtl_wire import ImageFrame
+
+
+def check_rigid(matrix: np.ndarray, what: str, tol: float = 1e-3) -> np.ndarray:
+    """A 4x4 rigid transform as float64, or InputError naming ``what``."""
+    m = np.asarray(matrix, dtype=float)
+    if m.shape != (4, 4) or not np.isfinite(m).all():
+        raise InputError(f"The {what} must be a finite 4x4 matrix.")
+    r = m[:3, :3]
+    if not np.allclose(r.T @ r, np.eye(3), atol=tol) or np.linalg.det(r) < 0:
+        raise InputError(f"The {what} is not a rigid transform (rotation + translation).")
+    if not np.allclose(m[3], (0, 0, 0, 1)):
+        raise InputError(f"The {what} must end with the row 0 0 0 1.")
+    return m
+
+
+def instrument_mesh(length: float = 150.0, radius: float = 1.0) -> pv.PolyData:
+    """A stylus: a conical tip at the origin and a shaft along +z (mm)."""
+    tip = pv.Cone(center=(0, 0, 2.5), direction=(0, 0, -1), height=5.0, radius=radius,
+                  resolution=24)
+    shaft = pv.Cylinder(center=(0, 0, 5.0 + (length - 5.0) / 2), direction=(0, 0, 1),
+                        radius=radius, height=length - 5.0, resolution=24)
+    handle = pv.Cylinder(center=(0, 0, length - 20.0), direction=(0, 0, 1), radius=radius * 4,
+                         height=40.0, resolution=24)
+    return tip.merge(shaft).merge(handle).triangulate().clean()
+
+
+class TrackedTool:
+    """An instrument whose scene object follows the tracker in real time.
+
+    ``update`` runs on the link's reader thread: it moves the object's points
+    in place (vectorised, from a pristine copy so errors never accumulate) and emits
+    ``moved(world_matrix, sender_timestamp)``; views re-render on that event.
+    """
+
+    moved = Signal(object, float)
+
+    def __init__(self, device: str, obj: SceneObject,
+                 tool_T_tip: np.ndarray | None = None,
+                 patient_T_tracker: np.ndarray | None = None) -> None:
+        self.device = device
+        self.obj = obj
+        self.tool_T_tip = check_rigid(np.eye(4) if tool_T_tip is None else tool_T_tip,
+                                      "tool-tip calibration")
+        self.patient_T_tracker = check_rigid(
+            np.eye(4) if patient_T_tracker is None else patient_T_tracker, "registration")
+        self._local = np.asarray(obj.data.points, dtype=float).copy()
+        self.pose = np.eye(4)  # patient_T_tip
+        self.updates = 0
+        self.last_sender_time = 0.0
+        self.last_latency_s = 0.0
+        obj.metadata["tracked_device"] = device
+
+    @property
+    def tip(self) -> np.ndarray:
+        return self.pose[:3, 3].copy()
+
+    @property
+    def direction(self) -> np.ndarray:
+        """Unit vector from the tip back along the shaft (+z of the tip frame)."""
+        return self.pose[:3, 2].copy()
+
+    def set_calibration(self, tool_T_tip: np.ndarray) -> None:
+        self.tool_T_tip = check_rigid(tool_T_tip, "tool-tip calibration")
+
+    def set_registration(self, patient_T_tracker: np.ndarray) -> None:
+        self.patient_T_tracker = check_rigid(patient_T_tracker, "registration")
+
+    def update(self, tracker_T_tool: np.ndarray, sender_time: float) -> np.ndarray:
+        world = self.patient_T_tracker @ tracker_T_tool @ self.tool_T_tip
+        pts = self.obj.data.points
+        pts[:] = self._local @ world[:3, :3].T + world[:3, 3]
+        self.obj.data.Modified()
+        self.pose = world
+        self.obj.metadata["pose"] = world
+        self.updates += 1
+        self.last_sender_time = sender_time
+        self.last_latency_s = time.time() - sender_time
+        self.moved.emit(world, sender_time)
+        return world
+
+
+def make_tool_object(device: str, length: float = 150.0) -> SceneObject:
+    return SceneObject(name=device, kind=ObjectKind.DEVICE, data=instrument_mesh(length),
+                       color=(0.85, 0.85, 0.9), metadata={"live": "igtl"})
+
+
+def image_rgb(pixels: np.ndarray) -> np.ndarray:
+    """One frame as an (rows, cols, 3) uint8 texture, windowed to its own range."""
+    px = np.asarray(pixels)
+    if px.ndim == 2:
+        px = px[None]
+    if px.ndim == 3:
+        px = px[..., None]
+    frame = px[px.shape[0] // 2]  # the middle slice of a (k, j, i, c) block
+    if frame.dtype != np.uint8:
+        f = frame.astype(float)
+        lo, hi = float(f.min()), float(f.max())
+        frame = ((f - lo) / (hi - lo if hi > lo else 1.0) * 255).astype(np.uint8)
+    if frame.shape[-1] == 1:
+        frame = np.repeat(frame, 3, axis=-1)
+    return np.ascontiguousarray(frame[..., :3])
+
+
+class ImagePlane:
+    """An IMAGE stream (e.g. ultrasound) shown as a textured quad at its pose.
+
+    The scene object is a 4-point quad with texture coordinates; the current frame
+    is ``obj.metadata['texture']`` (rows, cols, 3 uint8), which the view maps on it.
+    """
+
+    changed = Signal(object)
+
+    def __init__(self, device: str, patient_T_tracker: np.ndarray | None = None) -> None:
+        self.device = device
+        self.patient_T_tracker = check_rigid(
+            np.eye(4) if patient_T_tracker is None else patient_T_tracker, "registration")
+        quad = pv.PolyData(np.zeros((4, 3)), faces=np.array([4, 0, 1, 2, 3]))
+        quad.active_texture_coordinates = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+        self.obj = SceneObject(name=device, kind=ObjectKind.SURFACE, data=quad,
+                               color=(1.0, 1.0, 1.0),
+                               metadata={"live": "igtl-image", "texture": None})
+        self.frames = 0
+
+    def update(self, frame: ImageFrame) -> None:
+        shape = frame.pixels.shape
+        rows, cols = (shape[0], shape[1]) if len(shape) == 2 else (shape[1], shape[2])
+        m = self.patient_T_tracker @ frame.ijk_to_lps
+        # Pixel centres span 0..n-1; the quad covers their outer edges.
+        ij = np.array([[-0.5, -0.5], [cols - 0.5, -0.5], [cols - 0.5, rows - 0.5],
+                       [-0.5, rows - 0.5]])
+        corners = np.c_[ij, np.zeros(4), np.ones(4)] @ m.T
+        self.obj.data.points[:] = corners[:, :3]
+        self.obj.data.Modified()
+        self.obj.metadata["texture"] = image_rgb(frame.pixels)
+        self.frames += 1
+        self.changed.emit(self)
