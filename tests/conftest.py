@@ -25,3 +25,11 @@ def _isolated_user_folders(tmp_path_factory):
     os.environ["TWINSIGHT_CONFIG_DIR"] = str(tmp_path_factory.mktemp("config"))
     os.environ.setdefault("TWINSIGHT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     yield
+
+
+@pytest.fixture(scope="session")
+def demo_case_dir(_isolated_user_folders) -> Path:
+    """The demo case folder, generated once per test session."""
+    from sim.demo.cache import demo_case_path
+
+    return demo_case_path()

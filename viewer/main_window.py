@@ -6,10 +6,16 @@ import logging
 from pathlib import Path
 
 import vtk
-from PyQt6.QtCore import Qt, QT_VERSION_STR
+from PyQt6.QtCore import QT_VERSION_STR, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
     QWidget,
 )
 
@@ -295,8 +301,10 @@ class MainWindow(QMainWindow):
             self.case.scene.select(obj)
 
     def about(self) -> None:
-        QMessageBox.about(
-            self, "About Twinsight",
-            f"<b>Twinsight {__version__}</b><br>Digital-twin workbench for surgical planning, "
+        QMessageBox.about(self, "About Twinsight", about_text())
+
+
+def about_text() -> str:
+    return (f"<b>Twinsight {__version__}</b><br>Digital-twin workbench for surgical planning, "
             f"rehearsal and engineering inspection.<br><br>VTK {vtk.vtkVersion.GetVTKVersion()}"
             f"<br>Qt {QT_VERSION_STR}<br>Licence: GPL-3.0-or-later")

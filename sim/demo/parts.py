@@ -53,10 +53,20 @@ def _align_z(axis: np.ndarray, origin: np.ndarray) -> np.ndarray:
 
 def make_bracket(width: float = 40.0, leg: float = 50.0, thickness: float = 6.0,
                  origin=(40.0, 118.0, -25.0)) -> pv.PolyData:
-    """A watertight L-bracket: an L profile in the x-z plane extruded along y."""
+    """A watertight L-bracket (a table mount under the patient): an L profile extruded along y."""
     t, a = thickness, leg
     profile = np.array([[0, 0], [a, 0], [a, t], [t, t], [t, a], [0, a]], float)
-    pts = np.c_[profile[:, 0], np.zeros(len(profile)), profile[:, 1]]
-    face = pv.PolyData(pts, faces=np.r_[len(pts), np.arange(len(pts))])
-    solid = face.extrude((0, width, 0), capping=True).triangulate().clean()
+    n = len(profile)
+    bottom = np.c_[profile[:, 0], np.zeros(n), profile[:, 1]]
+    top = bottom + [0.0, width, 0.0]
+    # Vertex 0 sees every other vertex of the L, so a fan from it triangulates the cap.
+    fan = [(0, i, i + 1) for i in range(1, n - 1)]
+    faces = [(0, k, j) for (_, j, k) in fan]  # bottom cap faces -y
+    faces += [(n, n + j, n + k) for (_, j, k) in fan]  # top cap faces +y
+    for i in range(n):
+        j = (i + 1) % n
+        faces += [(i, j, n + j), (i, n + j, n + i)]
+    tri = np.hstack([np.full((len(faces), 1), 3), np.array(faces)]).ravel()
+    solid = pv.PolyData(np.vstack([bottom, top]), faces=tri)
+    solid = solid.compute_normals(auto_orient_normals=True, split_vertices=False)
     return solid.translate(origin, inplace=False)

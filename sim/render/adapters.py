@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import pyvista as pv
 
 from sim.model import ObjectKind, SceneObject
 
 # CT soft-tissue window for the orthogonal slices of a volume (level, width in HU).
 DEFAULT_WINDOW = (40.0, 400.0)
+PICKABLE_OPACITY = 0.5
 
 
 class ObjectAdapter:
@@ -22,6 +22,7 @@ class ObjectAdapter:
         self.request_render = request_render
         self.actors: list = self._build()
         self._sync_visibility(obj.visible)
+        self._sync_opacity(obj.opacity)
         obj.events.visible.connect(self._sync_visibility)
         obj.events.color.connect(self._sync_color)
         obj.events.opacity.connect(self._sync_opacity)
@@ -42,6 +43,8 @@ class ObjectAdapter:
     def _sync_opacity(self, opacity: float) -> None:
         for a in self.actors:
             a.GetProperty().SetOpacity(float(opacity))
+            # A see-through object (e.g. the skin) must not block clicks on what is inside it.
+            a.SetPickable(opacity >= PICKABLE_OPACITY)
         self.request_render()
 
     def remove(self) -> None:
@@ -62,6 +65,7 @@ class SurfaceAdapter(ObjectAdapter):
         metallic = o.kind in (ObjectKind.DEVICE, ObjectKind.PART)
         actor = self.plotter.add_mesh(
             o.data, color=o.color, opacity=o.opacity, smooth_shading=True,
+            split_sharp_edges=metallic,  # machined edges stay crisp; anatomy stays smooth
             specular=0.6 if metallic else 0.25, specular_power=30 if metallic else 15,
             name=o.uid, pickable=True, render=False, reset_camera=False)
         return [actor]

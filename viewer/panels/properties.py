@@ -5,7 +5,13 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QColorDialog, QFormLayout, QLabel, QLineEdit, QPushButton, QSlider, QWidget,
+    QColorDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QWidget,
 )
 
 from sim.model import Case, SceneObject

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import vtk
-from pyvistaqt import QtInteractor
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from pyvistaqt import QtInteractor
 
 from sim.model import Case, SceneObject
 from sim.render import SceneRenderer
@@ -26,11 +26,10 @@ class SceneView(QWidget):
         self.plotter.enable_trackball_style()
         layout.addWidget(self.plotter.interactor)
         self.renderer = SceneRenderer(self.plotter)
-        self._press_pos: tuple[int, int] | None = None
+        self._press_pos: QPointF | None = None
         self._picker = vtk.vtkPropPicker()
-        iren = self.plotter.iren.interactor
-        iren.AddObserver("LeftButtonPressEvent", self._on_press, 1.0)
-        iren.AddObserver("LeftButtonReleaseEvent", self._on_release, 1.0)
+        # Watch raw Qt mouse events: VTK's camera style consumes the button events it uses.
+        self.plotter.interactor.installEventFilter(self)
         self._clip_widget = None
 
     def set_case(self, case: Case) -> None:
@@ -42,17 +41,21 @@ class SceneView(QWidget):
             return self.renderer.object_for_actor(self._picker.GetViewProp())
         return None
 
-    def _on_press(self, iren, _event) -> None:
-        self._press_pos = iren.GetEventPosition()
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            self._press_pos = event.position()
+        elif (event.type() == QEvent.Type.MouseButtonRelease
+              and event.button() == Qt.MouseButton.LeftButton and self._press_pos is not None):
+            pos, pressed, self._press_pos = event.position(), self._press_pos, None
+            if (pos - pressed).manhattanLength() <= CLICK_TOLERANCE_PX:
+                self.object_clicked.emit(self.pick(*self.to_display(pos)))
+        return False
 
-    def _on_release(self, iren, _event) -> None:
-        pos = iren.GetEventPosition()
-        if self._press_pos is None:
-            return
-        moved = max(abs(pos[0] - self._press_pos[0]), abs(pos[1] - self._press_pos[1]))
-        self._press_pos = None
-        if moved <= CLICK_TOLERANCE_PX:
-            self.object_clicked.emit(self.pick(*pos))
+    def to_display(self, pos: QPointF) -> tuple[int, int]:
+        """Qt widget coordinates (origin top-left) to VTK display pixels (origin bottom-left)."""
+        ratio = self.plotter.interactor.devicePixelRatioF()
+        height = self.plotter.interactor.height()
+        return int(round(pos.x() * ratio)), int(round((height - pos.y() - 1) * ratio))
 
     # -- clipping plane widget -------------------------------------------------------------
     def set_clipping(self, enabled: bool) -> None:
