@@ -1,108 +1,293 @@
-"""Save and open a case as a folder: ``manifest.json`` plus one VTK XML file per object.
+"""Save and open cases: a ``.twin`` archive (optionally encrypted) or an unpacked folder.
 
-The folder is written next to its destination and swapped in by renames, so a
-crash mid-save leaves the previous version intact. (The single-file ``.twin``
-bundle, schema migrations and encryption build on this.)
+Both forms hold ``manifest.json`` (schema, app version, dates, SHA-256 of every
+file) and one VTK XML file per object (``.vtp`` surfaces, ``.vtu`` meshes, ``.vti``
+images). Saving is atomic (see :mod:`sim.model.atomic`); opening reads, migrates,
+validates and checks everything before the case is built, so a bad file is refused
+whole and never half-loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import shutil
-import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pydantic
 import pyvista as pv
+import vtk
+from pyvista.core.utilities.observers import VtkErrorCatcher
 
 from sim import __version__
-from sim.errors import FileFormatError
-from sim.model.scene import Case, ObjectKind, SceneObject
+from sim.errors import FileFormatError, InputError
+from sim.markups.model import Markup
+from sim.model import bundle
+from sim.model.migrations import MigrationError, migrate
+from sim.model.scene import Case, SceneObject
+from sim.model.schema import FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
 from sim.progress import Progress, no_progress
 
-MANIFEST = "manifest.json"
-FORMAT = "twinsight-case"
-SCHEMA_VERSION = 1
+__all__ = ["FORMAT", "MANIFEST", "SCHEMA_VERSION", "is_case", "is_case_folder", "load_case",
+           "load_case_folder", "read_manifest", "save_case", "save_case_folder", "validate_case"]
+
+SUFFIX = ".twin"
+# dataset class -> (file extension, VTK XML writer, VTK XML reader)
+_FORMATS: list[tuple[type, str, type, type]] = [
+    (pv.ImageData, ".vti", vtk.vtkXMLImageDataWriter, vtk.vtkXMLImageDataReader),
+    (pv.PolyData, ".vtp", vtk.vtkXMLPolyDataWriter, vtk.vtkXMLPolyDataReader),
+    (pv.UnstructuredGrid, ".vtu", vtk.vtkXMLUnstructuredGridWriter,
+     vtk.vtkXMLUnstructuredGridReader),
+    (pv.StructuredGrid, ".vts", vtk.vtkXMLStructuredGridWriter, vtk.vtkXMLStructuredGridReader),
+    (pv.RectilinearGrid, ".vtr", vtk.vtkXMLRectilinearGridWriter,
+     vtk.vtkXMLRectilinearGridReader),
+]
 
 
 def is_case_folder(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
-def _fsync_tree(root: Path) -> None:
-    for p in root.rglob("*"):
-        if p.is_file():
-            with open(p, "rb") as fh:
-                os.fsync(fh.fileno())
+def is_case(path: str | Path) -> bool:
+    """True for a case folder, a ``.twin`` archive or an encrypted case."""
+    return bundle.sniff(path) is not None
+
+
+# -- datasets <-> bytes ----------------------------------------------------------------------
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dataset_bytes(data: pv.DataSet) -> tuple[str, bytes]:
+    """(extension, VTK XML bytes) of a dataset: binary, zlib-compressed, lossless."""
+    for cls, ext, writer_cls, _ in _FORMATS:
+        if isinstance(data, cls):
+            writer = writer_cls()
+            writer.SetInputData(data)
+            writer.SetWriteToOutputString(True)
+            writer.SetDataModeToAppended()
+            writer.EncodeAppendedDataOff()
+            writer.SetCompressorTypeToZLib()
+            writer.SetCompressionLevel(1)  # fast; CT data gains little from harder settings
+            if not writer.Write():
+                raise InputError(f"The {ext[1:].upper()} data could not be serialised.")
+            return ext, bytes(writer.GetOutputString())
+    raise InputError(f"Objects holding {type(data).__name__} cannot be saved in a case.")
+
+
+def dataset_from_bytes(ext: str, blob: bytes, where: Path, name: str) -> pv.DataSet:
+    reader_cls = next((r for _, e, _, r in _FORMATS if e == ext), None)
+    if reader_cls is None:
+        raise FileFormatError(where, f"its file '{name}' has an unknown type '{ext}'")
+    reader = reader_cls()
+    reader.ReadFromInputStringOn()
+    reader.SetInputString(blob)
+    with VtkErrorCatcher() as caught:  # VTK reports bad data on its log, not by raising
+        reader.Update()
+    out = reader.GetOutputDataObject(0)
+    if any(e.kind == "ERROR" for e in caught.events) or out is None:
+        raise FileFormatError(where, f"its file '{name}' is not valid {ext[1:].upper()} data")
+    data = pv.wrap(out)
+    if data.n_points and not np.isfinite(np.asarray(data.points if not isinstance(
+            data, pv.ImageData) else data.origin)).all():
+        raise FileFormatError(where, f"its file '{name}' contains non-finite coordinates")
+    return data
+
+
+# -- saving ------------------------------------------------------------------------------------
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list[tuple[str, bytes]]]:
+    """(manifest dict, [(name, bytes)]) for ``case``; the manifest is the last file."""
+    files: list[tuple[str, bytes]] = []
+    hashes: dict[str, dict[str, Any]] = {}
+    objects = []
+    objs = list(case.scene)
+    for i, obj in enumerate(objs):
+        progress(0.9 * i / max(len(objs), 1), f"Saving {obj.name}")
+        ext, blob = dataset_bytes(obj.data)
+        name = f"objects/{_safe_uid(obj.uid, i)}{ext}"
+        files.append((name, blob))
+        hashes[name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+        objects.append({"uid": obj.uid, "name": obj.name, "kind": str(obj.kind), "file": name,
+                        "color": [float(c) for c in obj.color], "opacity": float(obj.opacity),
+                        "visible": bool(obj.visible), "metadata": obj.metadata})
+    markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
+                "points": [list(p) for p in m.points], "labels": list(m.labels),
+                "color": list(m.color), "visible": m.visible, "locked": m.locked,
+                "size": list(m.size), "orientation": list(m.orientation),
+                "description": m.description} for m in case.markups]
+    now = _now()
+    created = case.created or now
+    manifest = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "app_version": __version__,
+                "created": created.isoformat(), "modified": now.isoformat(),
+                "case": {"uid": case.uid, "name": case.name, "anatomical": case.anatomical,
+                         "description": case.description},
+                "objects": objects, "markups": markups, "files": hashes}
+    try:
+        text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
+        Manifest.model_validate(json.loads(text))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"The case '{case.name}' cannot be saved: {_short(exc)}.") from None
+    files.append((MANIFEST, text.encode("utf-8")))
+    return manifest, files
+
+
+def _safe_uid(uid: str, index: int) -> str:
+    clean = "".join(c for c in uid if c.isalnum() or c in "_-")[:60]
+    return f"{index:04d}-{clean or 'object'}"
+
+
+def save_case(case: Case, path: str | Path, progress: Progress = no_progress, *,
+              password: str | None = None, folder: bool | None = None,
+              mark_saved: bool = True) -> Path:
+    """Save ``case`` to ``path`` atomically and return the path.
+
+    ``folder``: True for the unpacked folder form, False for the single-file archive;
+    by default an existing folder stays a folder and anything else becomes an archive.
+    ``password`` encrypts the archive (AES-256-GCM, scrypt key). ``mark_saved=False``
+    (autosave) leaves the case's source and unsaved-changes state alone.
+    """
+    path = Path(path)
+    if folder is None:
+        folder = path.is_dir()
+    if folder and password is not None:
+        raise InputError("Encryption needs the single-file form: save to a .twin file instead "
+                         "of a folder.")
+    if path.exists() and path.is_dir() != folder:
+        raise InputError(f"Cannot save to '{path}': a {'file' if folder else 'folder'} "
+                         f"of that name exists.")
+    if password is not None:
+        from sim.model.crypto import PasswordError
+
+        if not password:
+            raise PasswordError("The password must not be empty.")
+    _, files = case_files(case, progress)
+    progress(0.92, "Writing the case")
+    if folder:
+        bundle.write_folder(path, files)
+    else:
+        bundle.write_archive(path, files, password)
+    if mark_saved:
+        case.source = str(path)
+        if getattr(case, "_history", None) is not None:
+            case.history.set_clean()
+    progress(1.0, "Saved")
+    return path
 
 
 def save_case_folder(case: Case, folder: str | Path, progress: Progress = no_progress) -> Path:
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    """Save ``case`` in the unpacked folder form."""
+    return save_case(case, folder, progress, folder=True)
+
+
+# -- opening -----------------------------------------------------------------------------------
+def _short(exc: Exception) -> str:
+    if isinstance(exc, pydantic.ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err.get("loc", ())) or "manifest"
+        return f"{where}: {err.get('msg', 'invalid')}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _manifest_of(b: bundle.Bundle) -> Manifest:
+    raw = b.read(MANIFEST)
     try:
-        (tmp / "objects").mkdir()
-        entries: list[dict[str, Any]] = []
-        objs = list(case.scene)
-        for i, obj in enumerate(objs):
-            progress(i / max(len(objs), 1), f"Saving {obj.name}")
-            ext = ".vti" if isinstance(obj.data, pv.ImageData) else (
-                ".vtp" if isinstance(obj.data, pv.PolyData) else ".vtu")
-            rel = f"objects/{obj.uid}{ext}"
-            obj.data.save(tmp / rel)
-            entries.append({"uid": obj.uid, "name": obj.name, "kind": str(obj.kind), "file": rel,
-                            "color": list(obj.color), "opacity": obj.opacity,
-                            "visible": obj.visible, "metadata": obj.metadata})
-        manifest = {"format": FORMAT, "schema_version": SCHEMA_VERSION,
-                    "app_version": __version__, "name": case.name,
-                    "anatomical": case.anatomical, "description": case.description,
-                    "objects": entries}
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        _fsync_tree(tmp)
-        old = None
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            folder.rename(old)
-        tmp.rename(folder)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    progress(1.0, "Saved")
-    return folder
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FileFormatError(b.path, f"its manifest is not valid JSON ({_short(exc)})") from None
+    when = datetime.fromtimestamp(b.path.stat().st_mtime, UTC)
+    try:
+        return Manifest.model_validate(migrate(data, when))
+    except MigrationError as exc:
+        raise FileFormatError(b.path, str(exc)) from None
+    except pydantic.ValidationError as exc:
+        raise FileFormatError(b.path, f"its manifest is invalid ({_short(exc)})") from None
+
+
+def read_manifest(path: str | Path, password: str | None = None) -> tuple[Manifest, str]:
+    """(validated current-schema manifest, container form) without loading any data."""
+    b = bundle.open_bundle(path, password)
+    return _manifest_of(b), b.form
+
+
+def _checked_file(b: bundle.Bundle, m: Manifest, name: str) -> bytes:
+    blob = b.read(name)
+    entry = m.files.get(name)
+    if entry is not None and (len(blob) != entry.size
+                              or hashlib.sha256(blob).hexdigest() != entry.sha256):
+        raise FileFormatError(b.path, f"its file '{name}' is damaged (checksum mismatch)")
+    return blob
+
+
+def load_case(path: str | Path, progress: Progress = no_progress, *,
+              password: str | None = None) -> Case:
+    """Open a case archive or folder; FileFormatError (or PasswordError) if it cannot be."""
+    path = Path(path)
+    progress(0.0, f"Opening {path.name}")
+    b = bundle.open_bundle(path, password)
+    m = _manifest_of(b)
+    objects = []
+    for i, e in enumerate(m.objects):
+        progress(0.05 + 0.9 * i / max(len(m.objects), 1), f"Loading {e.name}")
+        blob = _checked_file(b, m, e.file)
+        data = dataset_from_bytes(Path(e.file).suffix.lower(), blob, path, e.file)
+        try:
+            objects.append(SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
+                                       opacity=e.opacity, visible=e.visible,
+                                       metadata=dict(e.metadata), uid=e.uid))
+        except InputError as exc:
+            raise FileFormatError(path, f"object '{e.name}' is invalid ({exc})") from None
+    markups = []
+    for e in m.markups:
+        try:
+            markups.append(Markup(name=e.name, type=e.type, points=tuple(e.points),
+                                  labels=tuple(e.labels), color=e.color, visible=e.visible,
+                                  locked=e.locked, size=e.size, orientation=tuple(e.orientation),
+                                  description=e.description, uid=e.uid))
+        except InputError as exc:
+            raise FileFormatError(path, f"markup '{e.name}' is invalid ({exc})") from None
+    # Everything is read and checked: only now is the case built.
+    case = Case(name=m.case.name, anatomical=m.case.anatomical, description=m.case.description,
+                source=str(path), uid=m.case.uid, created=m.created)
+    for obj in objects:
+        case.scene.add(obj)
+    for mk in markups:
+        case.markups.add(mk)
+    progress(1.0, "Case loaded")
+    return case
 
 
 def load_case_folder(folder: str | Path, progress: Progress = no_progress) -> Case:
-    folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError) as exc:
-        raise FileFormatError(folder, f"its manifest cannot be read ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise FileFormatError(folder, "it is not a Twinsight case (no case manifest)")
-    if manifest.get("schema_version", 0) > SCHEMA_VERSION:
-        raise FileFormatError(folder, "it was saved by a newer Twinsight; please update")
-    case = Case(name=str(manifest.get("name", folder.name)),
-                anatomical=bool(manifest.get("anatomical", True)),
-                description=str(manifest.get("description", "")), source=str(folder))
-    entries = manifest.get("objects", [])
-    for i, e in enumerate(entries):
-        progress(i / max(len(entries), 1), f"Loading {e.get('name', '?')}")
-        path = (folder / str(e.get("file", ""))).resolve()
-        if folder.resolve() not in path.parents or not path.is_file():
-            raise FileFormatError(folder, f"object file '{e.get('file')}' is missing")
-        try:
-            data = pv.read(path)
-            obj = SceneObject(name=str(e["name"]), kind=ObjectKind(e["kind"]), data=data,
-                              color=tuple(float(c) for c in e.get("color", (0.8, 0.8, 0.8))),
-                              opacity=float(e.get("opacity", 1.0)),
-                              visible=bool(e.get("visible", True)),
-                              metadata=dict(e.get("metadata", {})))
-        except (KeyError, ValueError, TypeError) as exc:
-            raise FileFormatError(folder, f"object entry {i} is invalid ({exc})") from None
-        case.scene.add(obj)
-    progress(1.0, "Case loaded")
-    return case
+    return load_case(folder, progress)
+
+
+def validate_case(path: str | Path, password: str | None = None,
+                  progress: Progress = no_progress) -> dict[str, Any]:
+    """Check a stored case completely (schema, checksums, every data file parses).
+
+    Returns a report; raises FileFormatError at the first problem.
+    """
+    path = Path(path)
+    b = bundle.open_bundle(path, password)
+    m = _manifest_of(b)
+    for i, e in enumerate(m.objects):
+        progress(i / max(len(m.objects), 1), f"Checking {e.name}")
+        dataset_from_bytes(Path(e.file).suffix.lower(), _checked_file(b, m, e.file), path, e.file)
+    unknown = sorted(b.names() - set(m.files) - {MANIFEST} - {e.file for e in m.objects})
+    progress(1.0, "Checked")
+    return {"path": str(path), "form": b.form, "schema_version": m.schema_version,
+            "migrated_from": m.migrated_from, "objects": len(m.objects),
+            "markups": len(m.markups), "files_checked": len(m.objects),
+            "unhashed_files": sorted({e.file for e in m.objects} - set(m.files)),
+            "extra_files": unknown, "valid": True}

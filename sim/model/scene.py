@@ -8,14 +8,19 @@ emits ``obj.events.<field>`` when a field changes, and a ``Scene`` emits
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pyvista as pv
 from psygnal import Signal, evented
 
 from sim.errors import InputError
+from sim.markups.model import MarkupList
+from sim.model import transform as tf
 
 _ids = itertools.count(1)
 
@@ -42,12 +47,33 @@ class SceneObject:
     opacity: float = 1.0
     visible: bool = True
     metadata: dict[str, Any] = field(default_factory=dict)
-    uid: str = field(default_factory=lambda: f"obj{next(_ids)}")
+    # Globally unique, so objects from different cases never collide when combined.
+    uid: str = field(default_factory=lambda: f"obj-{uuid.uuid4().hex[:12]}")
 
     def __post_init__(self) -> None:
         self.kind = ObjectKind(self.kind)
         if not 0.0 <= self.opacity <= 1.0:
             raise InputError(f"Opacity of '{self.name}' must be between 0 and 1.")
+
+    @property
+    def transform(self) -> np.ndarray:
+        """The object's 4x4 rigid transform (identity when it has none); a copy."""
+        value = self.metadata.get(tf.TRANSFORM_KEY)
+        return np.eye(4) if value is None else tf.as_matrix(value)
+
+    @transform.setter
+    def transform(self, value) -> None:
+        m = tf.check_rigid(value)
+        if tf.TRANSFORM_KEY in self.metadata:  # arrays break dict equality in the event check
+            self.metadata[tf.TRANSFORM_KEY] = tf.to_list(self.transform)
+        meta = {k: v for k, v in self.metadata.items() if k != tf.TRANSFORM_KEY}
+        if not tf.is_identity(m):
+            meta[tf.TRANSFORM_KEY] = tf.to_list(m)
+        self.metadata = meta  # one evented assignment: views and the undo history follow
+
+    @property
+    def has_transform(self) -> bool:
+        return not tf.is_identity(self.transform)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly description (sizes, bounds in mm)."""
@@ -97,9 +123,20 @@ class Scene:
     def find(self, uid: str) -> SceneObject | None:
         return next((o for o in self._objects if o.uid == uid), None)
 
+    def index(self, obj: SceneObject) -> int:
+        return self._objects.index(obj)
+
     def add(self, obj: SceneObject) -> SceneObject:
+        return self.insert(len(self._objects), obj)
+
+    def insert(self, index: int, obj: SceneObject) -> SceneObject:
+        """Add ``obj`` at position ``index`` (undo puts removed objects back where they were)."""
+        if obj in self._objects:
+            raise InputError(f"'{obj.name}' is already in this scene.")
         obj.name = self.unique_name(obj.name)
-        self._objects.append(obj)
+        if self.find(obj.uid) is not None:
+            obj.uid = f"obj-{uuid.uuid4().hex[:12]}"
+        self._objects.insert(index, obj)
         self.added.emit(obj)
         return obj
 
@@ -160,6 +197,24 @@ class Case:
     scene: Scene = field(default_factory=Scene)
     source: str | None = None
     description: str = ""
+    markups: MarkupList = field(default_factory=MarkupList)
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created: datetime | None = None  # when the case was first saved
+
+    def __post_init__(self) -> None:
+        self._history = None
+
+    @property
+    def history(self):
+        """The case's undo history (:class:`sim.model.undo.CaseHistory`), made on first use.
+
+        It records every edit made from then on, by the GUI or by a script.
+        """
+        if self._history is None:
+            from sim.model.undo import CaseHistory
+
+            self._history = CaseHistory(self)
+        return self._history
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -168,4 +223,5 @@ class Case:
             "frame": "LPS (mm)" if self.anatomical else "part (mm)",
             "description": self.description,
             "objects": [o.summary() for o in self.scene],
+            "markups": [m.summary() for m in self.markups],
         }

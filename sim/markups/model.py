@@ -1,0 +1,230 @@
+"""Markups: named points, lines, angles, planes and boxes placed in world LPS millimetres.
+
+A markup is an evented object like a scene object, so the 3D view, the table and the
+undo history all follow its edits. Control points are stored as tuples (cheap to
+compare, safe to share with an undo record); measurements are derived, never stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from psygnal import Signal, evented
+
+from sim.errors import InputError
+
+Vec3 = tuple[float, float, float]
+IDENTITY3: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+class MarkupType(StrEnum):
+    POINT = "point"  # any number of named points
+    LINE = "line"  # two points: a distance
+    ANGLE = "angle"  # three points: the angle at the middle one
+    PLANE = "plane"  # a centre point plus an orientation (normal = third axis)
+    ROI = "roi"  # a box: centre point, orientation and edge lengths
+
+
+# How many control points a complete markup has (None: any number).
+POINT_COUNT: dict[MarkupType, int | None] = {
+    MarkupType.POINT: None, MarkupType.LINE: 2, MarkupType.ANGLE: 3,
+    MarkupType.PLANE: 1, MarkupType.ROI: 1,
+}
+
+
+def _vec3(value: Any, what: str) -> Vec3:
+    try:
+        v = tuple(float(x) for x in value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be three numbers.") from None
+    if len(v) != 3 or not all(math.isfinite(x) for x in v):
+        raise InputError(f"{what} must be three finite numbers.")
+    return v  # type: ignore[return-value]
+
+
+def _orientation(value: Any) -> tuple[float, ...]:
+    m = np.asarray(value, dtype=float).reshape(-1)
+    if m.size != 9 or not np.isfinite(m).all():
+        raise InputError("A markup orientation must be a 3x3 matrix of finite numbers.")
+    r = m.reshape(3, 3)
+    if not np.allclose(r.T @ r, np.eye(3), atol=1e-5):
+        raise InputError("A markup orientation must be a rotation (orthonormal axes).")
+    return tuple(float(x) for x in m)
+
+
+@evented
+@dataclass(eq=False)
+class Markup:
+    """One named markup. ``orientation`` is row-major 3x3 whose columns are its axes in LPS."""
+
+    name: str
+    type: MarkupType
+    points: tuple[Vec3, ...] = ()
+    labels: tuple[str, ...] = ()
+    color: Vec3 = (1.0, 0.5, 0.5)
+    visible: bool = True
+    locked: bool = False
+    size: Vec3 = (50.0, 50.0, 50.0)
+    orientation: tuple[float, ...] = IDENTITY3
+    description: str = ""
+    uid: str = field(default_factory=lambda: f"mrk-{uuid.uuid4().hex[:12]}")
+
+    def __post_init__(self) -> None:
+        try:
+            self.type = MarkupType(self.type)
+        except ValueError:
+            raise InputError(f"'{self.type}' is not a markup type "
+                             f"({', '.join(t.value for t in MarkupType)}).") from None
+        self.points = tuple(_vec3(p, f"A point of markup '{self.name}'") for p in self.points)
+        limit = POINT_COUNT[self.type]
+        if limit is not None and len(self.points) > limit:
+            raise InputError(f"A {self.type} markup has at most {limit} point(s); "
+                             f"'{self.name}' has {len(self.points)}.")
+        self.labels = tuple(str(x) for x in self.labels)
+        self.color = _vec3(self.color, f"The colour of markup '{self.name}'")
+        self.size = _vec3(self.size, f"The size of markup '{self.name}'")
+        self.orientation = _orientation(self.orientation)
+
+    def label(self, index: int) -> str:
+        """The label of control point ``index``: its own, or ``<name>-<n>``."""
+        if index < len(self.labels) and self.labels[index]:
+            return self.labels[index]
+        return f"{self.name}-{index + 1}"
+
+    # -- geometry -----------------------------------------------------------------------
+    @property
+    def complete(self) -> bool:
+        need = POINT_COUNT[self.type]
+        return len(self.points) >= (1 if need is None else need)
+
+    @property
+    def axes(self) -> np.ndarray:
+        """3x3 array whose columns are the markup's x, y, z axes in LPS."""
+        return np.asarray(self.orientation, dtype=float).reshape(3, 3)
+
+    @property
+    def normal(self) -> np.ndarray:
+        return self.axes[:, 2].copy()
+
+    def measurement(self) -> dict[str, Any] | None:
+        """What this markup measures (name, value, units), or None while incomplete."""
+        if not self.complete:
+            return None
+        p = np.asarray(self.points, dtype=float)
+        if self.type is MarkupType.LINE:
+            return {"name": "length", "value": float(np.linalg.norm(p[1] - p[0])), "units": "mm"}
+        if self.type is MarkupType.ANGLE:
+            return {"name": "angle", "value": angle_deg(p[0], p[1], p[2]), "units": "deg"}
+        if self.type is MarkupType.ROI:
+            return {"name": "volume", "value": float(np.prod(self.size)), "units": "mm3"}
+        if self.type is MarkupType.PLANE:
+            return {"name": "normal", "value": [round(float(x), 6) for x in self.normal],
+                    "units": ""}
+        return {"name": "count", "value": len(self.points), "units": "points"}
+
+    def measurement_text(self) -> str:
+        m = self.measurement()
+        if m is None:
+            return "(placing…)"
+        if m["name"] == "length":
+            return f"{m['value']:.2f} mm"
+        if m["name"] == "angle":
+            return f"{m['value']:.1f}°"
+        if m["name"] == "volume":
+            return f"{m['value'] / 1000.0:.2f} cm³"
+        if m["name"] == "normal":
+            return "normal (" + ", ".join(f"{v:.2f}" for v in m["value"]) + ")"
+        return f"{m['value']} point(s)"
+
+    # -- editing helpers (each is one evented assignment, so one undo step) -------------
+    def add_point(self, position: Any) -> int:
+        """Append a control point; returns its index. (Labels default to ``<name>-<n>``.)"""
+        limit = POINT_COUNT[self.type]
+        if limit is not None and len(self.points) >= limit:
+            raise InputError(f"Markup '{self.name}' already has its {limit} point(s).")
+        self.points = (*self.points, _vec3(position, "A markup point"))
+        return len(self.points) - 1
+
+    def move_point(self, index: int, position: Any) -> None:
+        if not 0 <= index < len(self.points):
+            raise InputError(f"Markup '{self.name}' has no point {index}.")
+        pts = list(self.points)
+        pts[index] = _vec3(position, "A markup point")
+        self.points = tuple(pts)
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "type": str(self.type), "points": [list(p) for p in self.points],
+                "measurement": self.measurement()}
+
+
+def angle_deg(a: np.ndarray, vertex: np.ndarray, b: np.ndarray) -> float:
+    """The angle at ``vertex`` between the rays to ``a`` and ``b``, in degrees."""
+    u, v = np.asarray(a) - vertex, np.asarray(b) - vertex
+    nu, nv = np.linalg.norm(u), np.linalg.norm(v)
+    if nu == 0 or nv == 0:
+        return 0.0
+    # atan2 of cross/dot stays accurate near 0 and 180 degrees where acos does not.
+    return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v)), np.dot(u, v))))
+
+
+class MarkupList:
+    """The case's ordered markups, evented like :class:`~sim.model.scene.Scene`."""
+
+    added = Signal(object)
+    removed = Signal(object)
+
+    def __init__(self) -> None:
+        self._items: list[Markup] = []
+
+    def __iter__(self):
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key: int | str) -> Markup:
+        if isinstance(key, int):
+            return self._items[key]
+        for m in self._items:
+            if m.name == key:
+                return m
+        raise KeyError(key)
+
+    def index(self, markup: Markup) -> int:
+        return self._items.index(markup)
+
+    def find(self, uid: str) -> Markup | None:
+        return next((m for m in self._items if m.uid == uid), None)
+
+    def add(self, markup: Markup) -> Markup:
+        return self.insert(len(self._items), markup)
+
+    def insert(self, index: int, markup: Markup) -> Markup:
+        if markup in self._items:
+            raise InputError(f"Markup '{markup.name}' is already in the case.")
+        markup.name = self.unique_name(markup.name)
+        if self.find(markup.uid) is not None:
+            markup.uid = f"mrk-{uuid.uuid4().hex[:12]}"
+        self._items.insert(index, markup)
+        self.added.emit(markup)
+        return markup
+
+    def remove(self, markup: Markup) -> None:
+        self._items.remove(markup)
+        self.removed.emit(markup)
+
+    def clear(self) -> None:
+        for m in list(self._items):
+            self.remove(m)
+
+    def unique_name(self, name: str) -> str:
+        taken = {m.name for m in self._items}
+        if name not in taken:
+            return name
+        return next(f"{name} ({i})" for i in itertools.count(2) if f"{name} ({i})" not in taken)

@@ -1,0 +1,193 @@
+"""The containers a case is stored in: a folder, a zip archive, or an encrypted archive.
+
+A container is a set of named files (``manifest.json`` plus data files). Reading
+one checks its shape before anything is trusted: safe member names, sane sizes (no
+zip bombs), and for encrypted archives full authentication of every byte first.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+
+from sim.errors import FileFormatError
+from sim.model import atomic, crypto
+from sim.model.schema import MANIFEST, check_member_name
+
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_MEMBER = 16 << 30  # 16 GiB: larger than any case we can show, small enough to refuse bombs
+MAX_RATIO = 1000  # uncompressed/compressed: more than this is a decompression bomb
+
+
+class Bundle(ABC):
+    """Read access to a stored case's files."""
+
+    def __init__(self, path: Path, encrypted: bool = False) -> None:
+        self.path = path
+        self.encrypted = encrypted
+
+    @property
+    def form(self) -> str:
+        return "encrypted archive" if self.encrypted else "archive"
+
+    @abstractmethod
+    def names(self) -> set[str]:
+        """The stored files' names."""
+
+    @abstractmethod
+    def read(self, name: str) -> bytes:
+        """One stored file's bytes (FileFormatError if missing or damaged)."""
+
+
+class FolderBundle(Bundle):
+    form = "folder"
+
+    def names(self) -> set[str]:
+        root = self.path
+        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+    def read(self, name: str) -> bytes:
+        try:
+            check_member_name(name)
+        except ValueError as exc:
+            raise FileFormatError(self.path, str(exc)) from None
+        target = self.path / name
+        if target.is_symlink() or not target.is_file():
+            raise FileFormatError(self.path, f"its file '{name}' is missing")
+        try:
+            return target.read_bytes()
+        except OSError as exc:
+            raise FileFormatError(self.path, f"its file '{name}' cannot be read ({exc})") from None
+
+
+class ZipBundle(Bundle):
+    def __init__(self, path: Path, data: bytes | None = None, encrypted: bool = False) -> None:
+        super().__init__(path, encrypted)
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(data) if data is not None else path)
+            infos = self._zip.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise FileFormatError(path, f"it is not a valid case archive ({exc})") from None
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if info.is_dir():
+                continue
+            try:
+                check_member_name(info.filename)
+            except ValueError as exc:
+                raise FileFormatError(path, f"it holds an unsafe entry ({exc})") from None
+            if info.file_size > MAX_MEMBER or (
+                    info.file_size > (1 << 20) and info.file_size > MAX_RATIO * info.compress_size):
+                raise FileFormatError(path, f"its entry '{info.filename}' is implausibly large")
+            self._infos[info.filename] = info
+
+    def names(self) -> set[str]:
+        return set(self._infos)
+
+    def read(self, name: str) -> bytes:
+        if name not in self._infos:
+            raise FileFormatError(self.path, f"its file '{name}' is missing")
+        try:
+            return self._zip.read(self._infos[name])
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            raise FileFormatError(self.path, f"its file '{name}' is damaged ({exc})") from None
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
+    """The container at ``path``; FileFormatError if it is not a case container."""
+    path = Path(path)
+    if path.is_dir():
+        atomic.recover_folder(path)
+        if not (path / MANIFEST).is_file():
+            raise FileFormatError(path, "the folder is not a Twinsight case (no manifest.json)")
+        return FolderBundle(path)
+    if not path.exists():
+        atomic.recover_folder(path)
+        if path.is_dir():
+            return open_bundle(path, password)
+        raise FileFormatError(path, "no such file or folder")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(crypto.MAGIC))
+    except OSError as exc:
+        raise FileFormatError(path, f"it cannot be read ({exc})") from None
+    if crypto.is_encrypted(head):
+        blob = path.read_bytes()
+        return ZipBundle(path, crypto.decrypt(blob, password, path), encrypted=True)
+    if head.startswith(ZIP_MAGIC):
+        return ZipBundle(path)
+    if not head:
+        raise FileFormatError(path, "the file is empty")
+    raise FileFormatError(path, "it is not a Twinsight case (neither a case archive nor "
+                                "an encrypted case)")
+
+
+def sniff(path: str | Path) -> str | None:
+    """'folder', 'archive' or 'encrypted' if ``path`` looks like a case container."""
+    path = Path(path)
+    if path.is_dir():
+        return "folder" if (path / MANIFEST).is_file() else None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(crypto.MAGIC))
+    except OSError:
+        return None
+    if crypto.is_encrypted(head):
+        return "encrypted"
+    if head.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return "archive" if MANIFEST in zf.namelist() else None
+        except (zipfile.BadZipFile, OSError):
+            return None
+    return None
+
+
+def _zip_bytes(files: Iterable[tuple[str, bytes]], out) -> None:
+    with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
+        for name, data in files:
+            # VTK files are already compressed; JSON is small: store all, deflate JSON only.
+            method = zipfile.ZIP_DEFLATED if name.endswith(".json") else zipfile.ZIP_STORED
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            info.external_attr = 0o600 << 16
+            zf.writestr(info, data)
+
+
+def write_archive(path: Path, files: list[tuple[str, bytes]], password: str | None) -> None:
+    """Write a (possibly encrypted) archive atomically."""
+    atomic.remove_stale_temps(path)
+    if password is None:
+        atomic.write_file_atomic(path, lambda fh: _zip_bytes(files, fh))
+        return
+    buf = io.BytesIO()
+    _zip_bytes(files, buf)
+    atomic.write_file_atomic(path, lambda fh: crypto.encrypt(buf.getbuffer().tobytes(),
+                                                             password, fh))
+
+
+def write_folder(path: Path, files: list[tuple[str, bytes]]) -> None:
+    """Write a case folder atomically (staged next to it, fsynced, swapped in)."""
+    atomic.recover_folder(path)
+    atomic.remove_stale_temps(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = atomic.temp_sibling(path)
+    try:
+        staged.mkdir()
+        for name, data in files:
+            target = staged / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        atomic.fsync_tree(staged)
+        atomic.replace_folder_atomic(staged, path)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staged, ignore_errors=True)
+        raise

@@ -1,0 +1,170 @@
+"""Autosave and crash recovery.
+
+While a case is open, :class:`Autosaver` writes it every few minutes (when it has
+unsaved edits) to a recovery file; a clean close discards it. If the program dies,
+the next start finds the recovery file in :class:`RecoveryStore` and offers it.
+Recovery files of encrypted cases are encrypted with the same password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.errors import InputError
+from sim.model import atomic
+from sim.model.case_io import load_case, save_case
+from sim.model.scene import Case
+from sim.progress import Progress, no_progress
+
+DEFAULT_INTERVAL_S = 180.0
+
+
+def default_folder() -> Path:
+    """``$TWINSIGHT_RECOVERY_DIR``, else the user's state folder (XDG)."""
+    env = os.environ.get("TWINSIGHT_RECOVERY_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("TWINSIGHT_CACHE_DIR")
+    if cache:
+        return Path(cache) / "recovery"
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(state) / "twinsight" / "recovery"
+
+
+@dataclass(frozen=True)
+class RecoveryEntry:
+    case_uid: str
+    name: str
+    path: Path  # the recovery .twin
+    original: str | None  # where the case was saved by the user, if anywhere
+    saved_at: float
+    encrypted: bool
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
+        where = f" (from {self.original})" if self.original else ""
+        return f"'{self.name}' autosaved {when}{where}"
+
+
+def _alive(pid: int, host: str) -> bool:
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RecoveryStore:
+    """The folder of recovery files: one ``<case uid>.twin`` plus ``.json`` per case."""
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self.folder = Path(folder) if folder is not None else default_folder()
+
+    def _paths(self, uid: str) -> tuple[Path, Path]:
+        safe = "".join(c for c in uid if c.isalnum() or c in "-_")[:64] or "case"
+        return self.folder / f"{safe}.twin", self.folder / f"{safe}.json"
+
+    def save(self, case: Case, original: str | Path | None = None, password: str | None = None,
+             progress: Progress = no_progress) -> Path:
+        """Write the recovery copy of ``case`` (atomically; the user's file is untouched)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data, info = self._paths(case.uid)
+        # An autosave is not a user save: the case keeps its origin and unsaved state.
+        save_case(case, data, progress, password=password, folder=False, mark_saved=False)
+        meta = {"case_uid": case.uid, "name": case.name,
+                "original": str(original) if original else None, "saved_at": time.time(),
+                "encrypted": password is not None, "pid": os.getpid(),
+                "host": socket.gethostname()}
+        atomic.write_file_atomic(info, lambda fh: fh.write(json.dumps(meta).encode()))
+        return data
+
+    def discard(self, case_uid: str) -> None:
+        for p in self._paths(case_uid):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    def pending(self, include_running: bool = False) -> list[RecoveryEntry]:
+        """Recovery files left by sessions that did not close cleanly (newest first)."""
+        out = []
+        if not self.folder.is_dir():
+            return out
+        for info in self.folder.glob("*.json"):
+            try:
+                meta = json.loads(info.read_text())
+                data = info.with_suffix(".twin")
+                if not data.is_file():
+                    continue
+                if not include_running and _alive(int(meta.get("pid", -1)), meta.get("host", "")):
+                    continue  # that session is still running: not ours to recover
+                out.append(RecoveryEntry(str(meta["case_uid"]), str(meta.get("name", "?")), data,
+                                         meta.get("original"), float(meta.get("saved_at", 0)),
+                                         bool(meta.get("encrypted", False))))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # a damaged note is skipped, never fatal at start-up
+        return sorted(out, key=lambda e: e.saved_at, reverse=True)
+
+    def recover(self, entry: RecoveryEntry, password: str | None = None,
+                progress: Progress = no_progress) -> Case:
+        """The recovered case; it keeps its original path as source and counts as unsaved."""
+        case = load_case(entry.path, progress, password=password)
+        case.source = entry.original
+        case.history.clear()
+        case.history.set_dirty()  # recovered edits are not saved anywhere yet
+        return case
+
+
+class Autosaver:
+    """Saves a case's unsaved edits to the recovery store; call :meth:`tick` periodically."""
+
+    def __init__(self, store: RecoveryStore, interval_s: float = DEFAULT_INTERVAL_S) -> None:
+        if interval_s <= 0:
+            raise InputError("The autosave interval must be positive.")
+        self.store, self.interval_s = store, float(interval_s)
+        self.case: Case | None = None
+        self.original: str | None = None
+        self.password: str | None = None
+        self._saved_revision: int | None = None
+        self._last = time.monotonic()
+
+    def watch(self, case: Case | None, original: str | Path | None = None,
+              password: str | None = None) -> None:
+        """Follow ``case`` from now on (the previous case's recovery file is discarded)."""
+        if self.case is not None and self.case is not case:
+            self.store.discard(self.case.uid)
+        self.case, self.password = case, password
+        self.original = str(original) if original else None
+        self._saved_revision = case.history.revision if case is not None else None
+        self._last = time.monotonic()
+
+    def needs_save(self) -> bool:
+        c = self.case
+        return c is not None and not c.history.is_clean and c.history.revision != self._saved_revision
+
+    def tick(self, now: float | None = None, force: bool = False) -> Path | None:
+        """Autosave if the interval has passed (or ``force``) and there are unsaved edits."""
+        now = time.monotonic() if now is None else now
+        if not force and now - self._last < self.interval_s:
+            return None
+        self._last = now
+        if not self.needs_save():
+            return None
+        assert self.case is not None
+        path = self.store.save(self.case, self.original, self.password)
+        self._saved_revision = self.case.history.revision
+        return path
+
+    def close(self) -> None:
+        """A clean close: the recovery file is no longer needed."""
+        if self.case is not None:
+            self.store.discard(self.case.uid)
+        self.case = None
