@@ -68,8 +68,9 @@ class HistoryStore:
         self._buf: deque[tuple] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._queued = 0  # records accepted so far (sequence number)
+        self._done = threading.Condition()
+        self._settled = 0  # records written or dropped
         self._closed = False
         self._flush_interval = flush_interval
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ class HistoryStore:
                 self._buf.popleft()
                 self.dropped += 1
             self._buf.append((t, kind, channel, value, data))
-            self._idle.clear()
+            self._queued += 1
         if len(self._buf) >= 2048:
             self._wake.set()
 
@@ -108,9 +109,12 @@ class HistoryStore:
         return len(self._buf)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything recorded so far is on disk."""
+        """Wait until everything recorded before this call is on disk (or dropped)."""
+        with self._lock:
+            target = self._queued
         self._wake.set()
-        return self._idle.wait(timeout)
+        with self._done:
+            return self._done.wait_for(lambda: self._settled >= target, timeout)
 
     def _writer(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False)
@@ -123,13 +127,14 @@ class HistoryStore:
                 with self._lock:
                     batch = list(self._buf)
                     self._buf.clear()
+                    settled = self._queued
                 if batch:
                     with db:
                         db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", batch)
                     self.written += len(batch)
-                with self._lock:
-                    if not self._buf:
-                        self._idle.set()
+                with self._done:
+                    self._settled = settled
+                    self._done.notify_all()
                 if self._closed and not self._buf:
                     break
         finally:

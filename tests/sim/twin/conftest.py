@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -71,7 +72,9 @@ class Broker:
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
             f"persistence true\npersistence_location {folder}/\n"
-            "max_queued_messages 0\nmax_inflight_messages 0\n" + extra)
+            "max_queued_messages 0\nmax_inflight_messages 0\n"
+            # As root mosquitto would drop to user 'mosquitto', who cannot read pytest's tmp.
+            + ("user root\n" if os.geteuid() == 0 else "") + extra)
         self.proc: subprocess.Popen | None = None
 
     @property

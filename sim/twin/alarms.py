@@ -1,0 +1,118 @@
+"""Alarms: threshold and rate-of-change rules per sensor, with acknowledge and clear.
+
+Life of an alarm (after ISA-18.2, simplified): it is raised *active* and
+*unacknowledged*; the user acknowledges it; when the value is back in range its
+condition ends; a user may clear it only once its condition has ended (clearing a
+still-active alarm would hide a real problem). A sensor has at most one open alarm
+per rule kind, so a noisy signal does not flood the list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import asdict, dataclass
+
+from psygnal import Signal
+
+from sim.errors import InputError
+from sim.twin.sensors import Reading, Sensor
+
+log = logging.getLogger("twinsight.alarms")
+_ids = itertools.count(1)
+
+
+@dataclass
+class Alarm:
+    id: int
+    sensor: str
+    kind: str  # "high", "low" or "rate"
+    message: str
+    t: float
+    value: float
+    condition_active: bool = True
+    acknowledged: bool = False
+    cleared: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.cleared:
+            return "cleared"
+        if self.condition_active:
+            return "active, acknowledged" if self.acknowledged else "active"
+        return "returned to normal" if not self.acknowledged else "acknowledged, normal"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "state": self.state}
+
+
+class AlarmBook:
+    """Evaluates readings against each sensor's rules and keeps the open alarms."""
+
+    raised = Signal(object)
+    changed = Signal(object)
+
+    def __init__(self) -> None:
+        self.alarms: dict[int, Alarm] = {}
+        self._last: dict[str, tuple[float, float]] = {}
+        self._open: dict[tuple[str, str], Alarm] = {}
+
+    @property
+    def open_alarms(self) -> list[Alarm]:
+        return [a for a in self.alarms.values() if not a.cleared]
+
+    def evaluate(self, sensor: Sensor, reading: Reading) -> list[Alarm]:
+        """Apply the rules to one reading; returns alarms raised by it."""
+        v, t = reading.value, reading.t
+        lo, hi = sensor.normal
+        conditions: dict[str, str | None] = {
+            "high": f"{sensor.name} {v:g} {sensor.unit} is above {hi:g}" if v > hi else None,
+            "low": f"{sensor.name} {v:g} {sensor.unit} is below {lo:g}" if v < lo else None,
+            "rate": None,
+        }
+        prev = self._last.get(sensor.id)
+        self._last[sensor.id] = (t, v)
+        if sensor.max_rate is not None and prev is not None and t > prev[0]:
+            rate = (v - prev[1]) / (t - prev[0])
+            if abs(rate) > sensor.max_rate:
+                conditions["rate"] = (f"{sensor.name} changes at {rate:+.3g} {sensor.unit}/s "
+                                      f"(limit {sensor.max_rate:g})")
+        raised = []
+        for kind, message in conditions.items():
+            key = (sensor.id, kind)
+            alarm = self._open.get(key)
+            if message is not None and alarm is None:
+                alarm = Alarm(next(_ids), sensor.id, kind, message, t, v)
+                self.alarms[alarm.id] = alarm
+                self._open[key] = alarm
+                raised.append(alarm)
+                log.warning("ALARM %s: %s", alarm.id, message)
+                self.raised.emit(alarm)
+            elif message is None and alarm is not None and alarm.condition_active:
+                alarm.condition_active = False
+                self._open.pop(key)
+                log.info("Alarm %s returned to normal", alarm.id)
+                self.changed.emit(alarm)
+        return raised
+
+    def _get(self, alarm_id: int) -> Alarm:
+        try:
+            return self.alarms[alarm_id]
+        except KeyError:
+            raise InputError(f"There is no alarm {alarm_id}.") from None
+
+    def acknowledge(self, alarm_id: int) -> Alarm:
+        alarm = self._get(alarm_id)
+        if not alarm.acknowledged:
+            alarm.acknowledged = True
+            self.changed.emit(alarm)
+        return alarm
+
+    def clear(self, alarm_id: int) -> Alarm:
+        alarm = self._get(alarm_id)
+        if alarm.condition_active:
+            raise InputError(f"Alarm {alarm_id} cannot be cleared while its condition is still "
+                             "active; acknowledge it instead.")
+        alarm.cleared = True
+        self.changed.emit(alarm)
+        return alarm
