@@ -1,87 +1,10 @@
-"""Cases with every object kind and markup type, and an exact comparison of two cases."""
+"""Fixtures of the case-model tests."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import pyvista as pv
 
-from sim.markups import Markup
-from sim.model import Case, ObjectKind, SceneObject, crypto
-from sim.model.transform import from_parts
-
-
-def make_case(seed: int = 0, big: bool = False) -> Case:
-    rng = np.random.default_rng(seed)
-    case = Case(name=f"Sample {seed}", anatomical=True, description="every kind of object")
-    n = 64 if big else 12
-    ct = pv.ImageData(dimensions=(n, n + 3, n + 5), spacing=(0.7, 0.8, 2.5), origin=(-10, 5, 30))
-    ct.direction_matrix = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    ct["HU"] = rng.integers(-1024, 3000, ct.n_points).astype(np.int16)
-    case.scene.add(SceneObject("CT", ObjectKind.VOLUME, ct, metadata={"window": [40.0, 400.0]}))
-    labels = pv.ImageData(dimensions=(8, 9, 10), spacing=(1.5, 1.5, 3.0))
-    labels["labels"] = rng.integers(0, 5, labels.n_points).astype(np.uint8)
-    case.scene.add(SceneObject("Segments", ObjectKind.LABELMAP, labels, opacity=0.5))
-    liver = pv.Sphere(radius=40.0, theta_resolution=30, phi_resolution=20)
-    liver.point_data["thickness"] = rng.random(liver.n_points)
-    liver.cell_data["region"] = np.arange(liver.n_cells, dtype=np.int32)
-    case.scene.add(SceneObject("Liver", ObjectKind.SURFACE, liver, color=(0.7, 0.2, 0.2),
-                               visible=False, metadata={"source": "test", "tags": ["a", "b"]}))
-    screw = pv.Cylinder(radius=2.0, height=30.0).triangulate()
-    dev = SceneObject("Screw", ObjectKind.DEVICE, screw, color=(0.6, 0.6, 0.65))
-    dev.transform = from_parts((10.0, -4.0, 2.5), (15.0, -30.0, 90.0))
-    case.scene.add(dev)
-    body = pv.ImageData(dimensions=(4, 5, 6)).cast_to_unstructured_grid()
-    body.point_data["u"] = rng.random((body.n_points, 3))
-    case.scene.add(SceneObject("Bracket", ObjectKind.PART, body, opacity=0.25))
-    case.markups.add(Markup("Landmarks", "point", points=[(1, 2, 3), (4.5, -6, 7.25)],
-                            labels=["tip", ""]))
-    case.markups.add(Markup("Gap", "line", points=[(0, 0, 0), (3, 4, 12)], color=(0, 1, 0)))
-    case.markups.add(Markup("Knee", "angle", points=[(1, 0, 0), (0, 0, 0), (0, 1, 0)],
-                            locked=True))
-    rot = from_parts(rotation_deg=(10, 20, 30))[:3, :3]
-    case.markups.add(Markup("Cut", "plane", points=[(5, 5, 5)], size=(80, 60, 0),
-                            orientation=tuple(rot.reshape(-1)), description="osteotomy"))
-    case.markups.add(Markup("Box", "roi", points=[(-5, 0, 10)], size=(20, 30, 40),
-                            visible=False))
-    return case
-
-
-def assert_datasets_equal(a: pv.DataSet, b: pv.DataSet) -> None:
-    assert type(a) is type(b)
-    assert a.n_points == b.n_points and a.n_cells == b.n_cells
-    if isinstance(a, pv.ImageData):
-        assert a.dimensions == b.dimensions
-        assert np.array_equal(a.origin, b.origin) and np.array_equal(a.spacing, b.spacing)
-        assert np.array_equal(a.direction_matrix, b.direction_matrix)
-    else:
-        assert np.array_equal(np.asarray(a.points), np.asarray(b.points))
-    if isinstance(a, pv.PolyData):
-        assert np.array_equal(a.faces, b.faces)
-    if isinstance(a, pv.UnstructuredGrid):
-        assert np.array_equal(a.cells, b.cells) and np.array_equal(a.celltypes, b.celltypes)
-    for mine, theirs in ((a.point_data, b.point_data), (a.cell_data, b.cell_data)):
-        assert set(mine.keys()) == set(theirs.keys())
-        for k in mine:
-            assert mine[k].dtype == theirs[k].dtype, k
-            assert np.array_equal(mine[k], theirs[k]), k
-
-
-def assert_cases_equal(a: Case, b: Case) -> None:
-    assert (a.name, a.anatomical, a.description, a.uid) == (b.name, b.anatomical,
-                                                             b.description, b.uid)
-    assert [o.uid for o in a.scene] == [o.uid for o in b.scene]
-    for x, y in zip(a.scene, b.scene, strict=True):
-        assert (x.name, x.kind, x.color, x.opacity, x.visible) == (
-            y.name, y.kind, tuple(y.color), y.opacity, y.visible)
-        assert x.metadata == y.metadata
-        assert np.array_equal(x.transform, y.transform)
-        assert_datasets_equal(x.data, y.data)
-    assert len(a.markups) == len(b.markups)
-    fields = ("uid", "name", "type", "points", "labels", "color", "visible", "locked", "size",
-              "orientation", "description")
-    for x, y in zip(a.markups, b.markups, strict=True):
-        assert {f: getattr(x, f) for f in fields} == {f: getattr(y, f) for f in fields}
+from sim.model import crypto
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from sim.model import atomic
 from sim.model.bundle import open_bundle
 from sim.model.case_io import load_case, save_case
-from tests.sim.model.conftest import make_case
+from tests.sim.model.sample import make_case
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SAVER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from tests.sim.model.conftest import make_case
+from tests.sim.model.sample import make_case
 from sim.model.case_io import save_case
 path, folder, password = sys.argv[2], sys.argv[3] == "folder", sys.argv[4] or None
 from sim.model import crypto

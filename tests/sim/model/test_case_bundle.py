@@ -22,7 +22,7 @@ from sim.model.case_io import (
     validate_case,
 )
 from sim.model.schema import SCHEMA_VERSION
-from tests.sim.model.conftest import assert_cases_equal, make_case
+from tests.sim.model.sample import assert_cases_equal, make_case
 
 
 @pytest.mark.parametrize("folder", [False, True], ids=["archive", "folder"])

@@ -13,7 +13,7 @@ from sim.io import load
 from sim.model import crypto
 from sim.model.case_io import is_case, load_case, read_manifest, save_case
 from sim.model.crypto import PasswordError, PasswordRequired
-from tests.sim.model.conftest import assert_cases_equal, make_case
+from tests.sim.model.sample import assert_cases_equal, make_case
 
 PASSWORD = "correct horse battery staple"
 

@@ -72,7 +72,7 @@ def test_migrate_refuses_what_it_cannot_upgrade():
 
 
 def test_current_manifest_passes_unchanged(tmp_path):
-    from tests.sim.model.conftest import make_case
+    from tests.sim.model.sample import make_case
 
     path = save_case(make_case(), tmp_path / "c.twin")
     import zipfile

@@ -11,7 +11,7 @@ import pytest
 from sim.errors import InputError
 from sim.model.case_io import load_case, save_case
 from sim.model.recovery import Autosaver, RecoveryStore
-from tests.sim.model.conftest import assert_cases_equal, make_case
+from tests.sim.model.sample import assert_cases_equal, make_case
 
 ROOT = Path(__file__).resolve().parents[3]
 

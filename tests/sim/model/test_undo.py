@@ -11,7 +11,7 @@ from sim.model import Case, SceneObject
 from sim.model import undo as undo_mod
 from sim.model.case_io import load_case, save_case
 from sim.model.transform import from_parts, harden
-from tests.sim.model.conftest import make_case
+from tests.sim.model.sample import make_case
 
 
 @pytest.fixture
@@ -121,7 +121,8 @@ def test_drags_merge_but_not_across_undo_or_time(case, monkeypatch):
     case.history.redo()
     obj.opacity = 0.5  # after a redo, a new edit is a new step
     assert len(case.history) == 2
-    clock = iter([1000.0, 1010.0])
+    base = undo_mod.time.monotonic()
+    clock = iter([base + 100.0, base + 110.0])
     monkeypatch.setattr(undo_mod.time, "monotonic", lambda: next(clock))
     obj.opacity = 0.4
     obj.opacity = 0.3
