@@ -37,9 +37,9 @@ class PasswordError(InputError):
 
 
 class PasswordRequired(PasswordError):
-    def __init__(self, path) -> None:
+    def __init__(self, path, hint: str = "") -> None:
         self.path = path
-        super().__init__(f"'{path}' is encrypted: a password is needed to open it.")
+        super().__init__(f"'{path}' is encrypted: a password is needed to open it{hint}.")
 
 
 def is_encrypted(head: bytes) -> bool:
