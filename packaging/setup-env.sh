@@ -11,6 +11,7 @@ SYSTEM_PACKAGES=(
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libdbus-1-3 libfontconfig1
   libxrender1 libxi6 libgomp1 mosquitto libusb-1.0-0
+  libglu1-mesa libxcursor1 libxft2 libxinerama1
 )
 
 missing=()

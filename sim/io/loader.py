@@ -1,97 +1,64 @@
-"""Open any supported file or case folder as a :class:`~sim.model.Case`.
+"""Open any supported file or folder as a :class:`~sim.model.Case`.
 
-Mesh formats without units are read as millimetres. Every failure becomes a
-:class:`~sim.errors.FileFormatError` naming the file and the reason.
+``load(path, progress)`` is the one entry point. It finds the reader for the
+file in :mod:`sim.io.registry`, runs it, and wraps what it read in a case.
+Mesh formats without units are read as millimetres unless ``units`` says
+otherwise. Every failure becomes a :class:`~sim.errors.FileFormatError` naming
+the file and the reason.
 """
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
-import numpy as np
-import pyvista as pv
+from sim.errors import Cancelled, FileFormatError, TwinsightError
+from sim.io.registry import ReadOptions, full_suffix, reader_for, supported_suffixes
+from sim.io.units import mm_per
+from sim.model import Case
+from sim.model.case_io import SUFFIX as CASE_SUFFIX
+from sim.model.case_io import is_case, load_case
+from sim.progress import Progress, no_progress, sub_progress
 
-from sim.errors import FileFormatError
-from sim.model import Case, ObjectKind, SceneObject
-from sim.model.case_io import is_case_folder, load_case_folder
-from sim.progress import Progress, no_progress
-
-MESH_SUFFIXES = {".stl", ".obj", ".ply", ".off", ".vtk", ".vtp", ".vtu", ".glb", ".gltf"}
-IMAGE_SUFFIXES = {".vti"}
-SUPPORTED_SUFFIXES = sorted(MESH_SUFFIXES | IMAGE_SUFFIXES)
-DEFAULT_COLOR = (0.85, 0.75, 0.55)
+SUPPORTED_SUFFIXES = sorted({*supported_suffixes(), CASE_SUFFIX})
 
 
-def _check_binary_stl(path: Path) -> None:
-    """Refuse a binary STL whose triangle count does not match its size (no huge allocations)."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        head = fh.read(84)
-    if head[:5].lower() == b"solid" and b"facet" in path.read_bytes()[:4096]:
-        return  # ASCII STL
-    if size < 84:
-        raise FileFormatError(path, "it is too short to be an STL file")
-    (count,) = struct.unpack("<I", head[80:84])
-    if 84 + 50 * count != size:
-        raise FileFormatError(path, f"its header announces {count} triangles but the file "
-                                    f"holds {max(size - 84, 0) // 50} (truncated or corrupt)")
-
-
-def _read_mesh(path: Path) -> pv.DataSet:
-    suffix = path.suffix.lower()
-    if suffix == ".stl":
-        _check_binary_stl(path)
-    if suffix in {".off", ".glb", ".gltf"}:
-        import trimesh
-
-        try:
-            loaded = trimesh.load(path, force="mesh", process=False)
-        except Exception as exc:  # trimesh raises many kinds; all mean "bad file" here
-            raise FileFormatError(path, f"it is not a valid {suffix[1:].upper()} file ({exc})") from None
-        mesh = pv.wrap(loaded)
-    else:
-        try:
-            mesh = pv.read(path)
-        except Exception as exc:
-            raise FileFormatError(path, f"it is not a valid {suffix[1:].upper()} file ({exc})") from None
-    if isinstance(mesh, pv.MultiBlock):
-        mesh = mesh.combine().extract_surface()
-    if mesh is None or mesh.n_points == 0:
-        raise FileFormatError(path, "it contains no geometry")
-    if not np.isfinite(np.asarray(mesh.points)).all():
-        raise FileFormatError(path, "it contains non-finite coordinates")
-    return mesh
-
-
-def load(path: str | Path, progress: Progress = no_progress) -> Case:
-    """Read a case folder, a mesh or an image into a new case."""
+def load(path: str | Path, progress: Progress = no_progress, *, units: str | None = None,
+         chord_tolerance: float | None = None, password: str | None = None) -> Case:
+    """Read a case folder, a DICOM folder, a mesh, a CAD part or an image into a new case."""
     path = Path(path)
+    mm_per(units)  # an unknown unit is bad input before any reading starts
     if not path.exists():
         raise FileFormatError(path, "no such file or folder")
-    if path.is_dir():
-        if is_case_folder(path):
-            return load_case_folder(path, progress)
-        raise FileFormatError(path, "the folder is not a Twinsight case")
-    suffix = path.suffix.lower()
-    if suffix not in MESH_SUFFIXES | IMAGE_SUFFIXES:
+    if path.suffix.lower() == CASE_SUFFIX or is_case(path):  # folder, .twin, encrypted
+        return load_case(path, progress, password=password)
+    found = reader_for(path)
+    if found is None:
+        if path.is_dir():
+            raise FileFormatError(path, "the folder is neither a Twinsight case nor a DICOM series")
+        suffix = full_suffix(path)
         raise FileFormatError(path, f"'{suffix or path.name}' is not a supported format "
                                     f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise FileFormatError(path, "the file is empty")
-    progress(0.1, f"Reading {path.name}")
-    case = Case(name=path.stem, anatomical=False, source=str(path))
-    if suffix in IMAGE_SUFFIXES:
-        try:
-            image = pv.read(path)
-        except Exception as exc:
-            raise FileFormatError(path, f"it is not a valid image ({exc})") from None
-        if not isinstance(image, pv.ImageData) or image.n_points == 0:
-            raise FileFormatError(path, "it contains no image data")
-        case.anatomical = True
-        case.scene.add(SceneObject(path.stem, ObjectKind.VOLUME, image))
-    else:
-        mesh = _read_mesh(path)
-        case.scene.add(SceneObject(path.stem, ObjectKind.SURFACE, mesh, color=DEFAULT_COLOR))
+    options = ReadOptions(units=units) if chord_tolerance is None else ReadOptions(
+        units=units, chord_tolerance=chord_tolerance)
+    progress(0.0, f"Reading {path.name}")
+    try:
+        loaded = found.read(path, options, sub_progress(progress, 0.0, 0.95))
+    except (TwinsightError, Cancelled):
+        raise
+    except MemoryError:
+        raise FileFormatError(path, "it needs more memory than this machine has") from None
+    except Exception as exc:  # a reader bug on odd input must still read as one sentence
+        raise FileFormatError(path, f"it could not be read as {found.name} "
+                                    f"({type(exc).__name__}: {exc})") from None
+    if not loaded.objects:
+        raise FileFormatError(path, "it contains nothing to show")
+    name = path.name[: -len(full_suffix(path))] if path.is_file() and full_suffix(path) else path.name
+    case = Case(name=name or path.name, anatomical=loaded.anatomical, source=str(path))
+    if loaded.notes:
+        case.description = "; ".join(loaded.notes)
+    for obj in loaded.objects:
+        case.scene.add(obj)
     progress(1.0, f"Read {path.name}")
     return case

@@ -1,0 +1,77 @@
+"""STEP and IGES parts, tessellated by OpenCASCADE (through gmsh) within a chord tolerance."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import Cancelled, FileFormatError
+from sim.io.meshdata import DEFAULT_COLOR, merge_vertices, triangles_to_polydata
+from sim.io.registry import Loaded, ReadOptions, reader
+from sim.model import ObjectKind, SceneObject
+from sim.progress import Progress
+
+TIME_LIMIT_S = 180.0
+
+
+def _run_worker(path: Path, out: Path, tolerance: float, progress: Progress) -> None:
+    cmd = [sys.executable, "-m", "sim.io.cad_worker", str(path), str(out), repr(tolerance)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start = time.monotonic()
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - start
+            if elapsed > TIME_LIMIT_S:
+                raise FileFormatError(path, f"tessellating it took longer than {TIME_LIMIT_S:.0f} s")
+            progress(min(0.9, elapsed / 30.0), f"Tessellating {path.name}")
+            time.sleep(0.1)
+    except (Cancelled, FileFormatError):
+        proc.kill()
+        proc.wait()
+        raise
+    _, err = proc.communicate()
+    if proc.returncode != 0 or not out.exists():
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"the tessellator stopped with code {proc.returncode}"
+        raise FileFormatError(path, f"it could not be tessellated ({reason[:200]})")
+
+
+@reader(".step", ".stp", ".iges", ".igs", name="STEP/IGES CAD")
+def read_cad(path: Path, options: ReadOptions, progress: Progress) -> Loaded:
+    tolerance = float(options.chord_tolerance)
+    if not tolerance > 0:
+        raise FileFormatError(path, "the chord tolerance must be a positive length in mm")
+    with open(path, "rb") as fh:
+        head = fh.read(80)
+    if path.suffix.lower() in (".step", ".stp") and not head.startswith(b"ISO-10303-21"):
+        raise FileFormatError(path, "it does not start with the STEP header ISO-10303-21")
+    with tempfile.TemporaryDirectory(prefix="twinsight-cad-") as tmp:
+        out = Path(tmp) / "mesh.npz"
+        _run_worker(path, out, tolerance, progress)
+        with np.load(out) as data:
+            names = [str(n) for n in data["names"]]
+            parts = [(names[i], data[f"v{i}"], data[f"f{i}"]) for i in range(len(names))]
+            deviation = float(data["deviation"])
+    objects = []
+    for name, xyz, faces in parts:
+        if not len(faces):
+            continue
+        # Each CAD face is meshed on its own; merge the copies of nodes on shared edges.
+        vertices, inverse = merge_vertices(xyz)
+        poly = triangles_to_polydata(path, vertices.astype(np.float64), inverse[faces])
+        objects.append(SceneObject(name if len(parts) > 1 else path.stem, ObjectKind.PART, poly,
+                                   color=DEFAULT_COLOR,
+                                   metadata={"source_format": path.suffix[1:].upper(),
+                                             "chord_deviation_mm": deviation}))
+    if not objects:
+        raise FileFormatError(path, "it contains no surfaces to tessellate")
+    notes = [f"tessellated by OpenCASCADE, max deviation {deviation:.3g} mm "
+             f"(tolerance {tolerance:g} mm)"]
+    if deviation > tolerance:
+        notes.append("the tolerance could not be reached within the refinement limit")
+    return Loaded(objects, notes=notes)
