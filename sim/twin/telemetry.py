@@ -153,6 +153,12 @@ class TelemetryTwin:
         self.reading.emit(reading)
         return reading
 
+    def show(self, reading: Reading) -> None:
+        """Display a past reading (history replay) without alarms or recording."""
+        with self._lock:
+            self.latest[reading.sensor] = reading
+        self.reading.emit(reading)
+
     def values(self) -> dict[str, float]:
         with self._lock:
             return {k: r.value for k, r in self.latest.items()}

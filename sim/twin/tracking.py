@@ -86,7 +86,12 @@ class TrackedTool:
         self.patient_T_tracker = check_rigid(patient_T_tracker, "registration")
 
     def update(self, tracker_T_tool: np.ndarray, sender_time: float) -> np.ndarray:
+        """Apply a tracker pose; returns the tip's pose in the patient frame."""
         world = self.patient_T_tracker @ tracker_T_tool @ self.tool_T_tip
+        return self.place(world, sender_time)
+
+    def place(self, world: np.ndarray, sender_time: float) -> np.ndarray:
+        """Put the tip at ``world`` (patient frame), e.g. when replaying a history."""
         pts = self.obj.data.points
         pts[:] = self._local @ world[:3, :3].T + world[:3, 3]
         self.obj.data.Modified()

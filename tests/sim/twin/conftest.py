@@ -108,10 +108,29 @@ class Broker:
 
 
 @pytest.fixture
-def broker(tmp_path):
+def broker_factory(tmp_path):
+    """Make (not start) brokers in fresh folders; all are stopped at the end."""
     if not Path(MOSQUITTO).exists():
         pytest.skip("mosquitto is not installed (packaging/setup-env.sh installs it)")
-    b = Broker(tmp_path)
+    made: list[Broker] = []
+
+    def make(extra: str = "", anonymous: bool = True) -> Broker:
+        folder = tmp_path / f"broker{len(made)}"
+        folder.mkdir()
+        b = Broker(folder, extra=extra)
+        if not anonymous:
+            b.conf.write_text(b.conf.read_text().replace("allow_anonymous true",
+                                                         "allow_anonymous false"))
+        made.append(b)
+        return b
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+@pytest.fixture
+def broker(broker_factory):
+    b = broker_factory()
     b.start()
-    yield b
-    b.stop()
+    return b

@@ -13,7 +13,6 @@ from sim.twin import simulate
 from sim.twin.history import HistoryStore
 from sim.twin.mqtt_link import BrokerConfig, MqttLink
 from sim.twin.telemetry import TelemetryTwin
-from tests.sim.twin.conftest import Broker
 
 
 def link(url: str, **kw) -> MqttLink:
@@ -99,13 +98,12 @@ def test_unanswered_command_times_out():
     assert twin.state.properties["speed"].ack == "timed out"
 
 
-def test_username_and_password(tmp_path, wait_until):
+def test_username_and_password(tmp_path, broker_factory):
     pwfile = tmp_path / "passwd"
     pwfile.write_text("")
     subprocess.run(["mosquitto_passwd", "-b", str(pwfile), "tech", "pump-42"], check=True,
                    capture_output=True)
-    b = Broker(tmp_path, extra=f"password_file {pwfile}\n")
-    b.conf.write_text(b.conf.read_text().replace("allow_anonymous true", "allow_anonymous false"))
+    b = broker_factory(extra=f"password_file {pwfile}\n", anonymous=False)
     b.start()
     try:
         good = link(f"mqtt://tech:pump-42@127.0.0.1:{b.port}")
@@ -153,9 +151,9 @@ def _make_certs(folder):
         pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
 
 
-def test_tls_broker(tmp_path, wait_until):
+def test_tls_broker(tmp_path, wait_until, broker_factory):
     _make_certs(tmp_path)
-    b = Broker(tmp_path, extra=(f"cafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
+    b = broker_factory(extra=(f"cafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
                                 f"keyfile {tmp_path}/server.key\n"))
     b.start()
     got = []
@@ -177,9 +175,9 @@ def test_tls_broker(tmp_path, wait_until):
         b.stop()
 
 
-def test_qos1_nothing_lost_across_broker_restart(tmp_path, wait_until):
+def test_qos1_nothing_lost_across_broker_restart(broker_factory, wait_until):
     """Messages the broker accepted while we were disconnected arrive after we reconnect."""
-    b = Broker(tmp_path)
+    b = broker_factory()
     b.start()
     got: list[int] = []
     sub = MqttLink(BrokerConfig.from_url(b.url), client_id="twin-restart-test",
@@ -212,8 +210,8 @@ def test_qos1_nothing_lost_across_broker_restart(tmp_path, wait_until):
         b.stop()
 
 
-def test_link_reconnects_by_itself_after_broker_restart(tmp_path, wait_until):
-    b = Broker(tmp_path)
+def test_link_reconnects_by_itself_after_broker_restart(broker_factory, wait_until):
+    b = broker_factory()
     b.start()
     got: list[bytes] = []
     sub = MqttLink(BrokerConfig.from_url(b.url), on_message=lambda t, p: got.append(p),

@@ -1,0 +1,245 @@
+"""``twinsight link simulate|record|replay|config``: the live twin link from the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+
+
+def register(sub) -> None:
+    p = sub.add_parser("link", help="live link: simulate, record and replay telemetry and poses")
+    lsub = p.add_subparsers(dest="link_command", metavar="ACTION")
+
+    def broker_options(q) -> None:
+        q.add_argument("--username", help="broker user name (or in the URL)")
+        q.add_argument("--password", help="broker password (or in the URL)")
+        q.add_argument("--ca", dest="ca_certs", help="CA certificate file for mqtts:// brokers")
+        q.add_argument("--cert", dest="certfile", help="client certificate for mqtts://")
+        q.add_argument("--key", dest="keyfile", help="client key for mqtts://")
+        q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="give up when the broker cannot be reached within this time")
+
+    s = lsub.add_parser("simulate", help="publish a realistic demo stream (pump + stylus)")
+    s.add_argument("--mqtt", metavar="URL", help="broker, e.g. mqtt://127.0.0.1:1883")
+    s.add_argument("--igtl", metavar="HOST:PORT",
+                   help="serve a tracked stylus and ultrasound over OpenIGTLink here")
+    s.add_argument("--duration", type=float, default=30.0, metavar="SECONDS")
+    s.add_argument("--fault-at", type=float, default=20.0, metavar="SECONDS",
+                   help="when the injected bearing fault starts")
+    s.add_argument("--pose-hz", type=float, default=60.0)
+    s.add_argument("--telemetry-hz", type=float, default=10.0)
+    s.add_argument("--image-hz", type=float, default=2.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    broker_options(s)
+    s.set_defaults(handler=run_simulate)
+
+    r = lsub.add_parser("record", help="record a live session into a history file")
+    r.add_argument("--mqtt", metavar="URL")
+    r.add_argument("--topics", nargs="+", default=[], metavar="T",
+                   help="extra MQTT topic filters to record (wildcards allowed)")
+    r.add_argument("--config", metavar="TWIN.json",
+                   help="sensor/property configuration (default: the demo pump)")
+    r.add_argument("--igtl", metavar="HOST:PORT", help="OpenIGTLink peer to connect to")
+    r.add_argument("--listen", action="store_true",
+                   help="listen on --igtl instead of connecting to it")
+    r.add_argument("-o", "--output", required=True, metavar="HISTORY.db")
+    r.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this long (default: until Ctrl-C)")
+    r.add_argument("--json", action="store_true")
+    broker_options(r)
+    r.set_defaults(handler=run_record)
+
+    p2 = lsub.add_parser("replay", help="summarise, replay or export a recorded session")
+    p2.add_argument("history", metavar="HISTORY.db")
+    p2.add_argument("--events", action="store_true", help="print every event in time order")
+    p2.add_argument("--speed", type=float, default=0.0,
+                    help="with --events: 1 = real time, 0 = as fast as possible")
+    p2.add_argument("--export", metavar="OUT.csv|OUT.parquet")
+    p2.add_argument("--json", action="store_true")
+    p2.set_defaults(handler=run_replay)
+
+    c = lsub.add_parser("config", help="write the demo twin configuration to edit")
+    c.add_argument("-o", "--output", required=True, metavar="TWIN.json")
+    c.set_defaults(handler=run_config)
+    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+
+
+def _broker(args):
+    from sim.twin.mqtt_link import BrokerConfig
+
+    return BrokerConfig.from_url(args.mqtt, args.username, args.password, args.ca_certs,
+                                 args.certfile, args.keyfile)
+
+
+def _wait(duration: float | None, stop: threading.Event) -> None:
+    end = None if duration is None else time.monotonic() + duration
+    while not stop.is_set():
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        stop.wait(0.2 if left is None else min(left, 0.2))
+
+
+def run_simulate(args) -> int:
+    from dataclasses import asdict
+
+    from sim.cli import print_json
+    from sim.errors import InputError
+    from sim.twin import simulate
+    from sim.twin.igtl_link import IgtlServer
+    from sim.twin.instruments import Endpoint
+    from sim.twin.mqtt_link import MqttLink
+
+    if not args.mqtt and not args.igtl:
+        raise InputError("Give --mqtt URL and/or --igtl HOST:PORT to simulate on.")
+    if args.duration <= 0 or min(args.pose_hz, args.telemetry_hz) <= 0:
+        raise InputError("--duration and the rates must be positive.")
+    mqtt = igtl = None
+    try:
+        if args.mqtt:
+            mqtt = MqttLink(_broker(args)).start()
+            mqtt.require_connected(args.timeout)
+        if args.igtl:
+            ep = Endpoint.parse(args.igtl)
+            igtl = IgtlServer(ep.host, ep.port)
+            if igtl.warning:
+                print(f"twinsight: warning: {igtl.warning}", file=sys.stderr)
+        if not args.json:
+            where = " and ".join(x for x in (mqtt and mqtt.config.describe(),
+                                             igtl and f"igtl://{igtl.host}:{igtl.port}") if x)
+            print(f"Simulating the pump and stylus on {where} for {args.duration:g} s "
+                  f"(fault at {args.fault_at:g} s)…", flush=True)
+        stats = simulate.run(mqtt, igtl, args.duration, args.telemetry_hz, args.pose_hz,
+                             args.image_hz, args.fault_at, args.seed)
+    finally:
+        if mqtt is not None:
+            mqtt.close()
+        if igtl is not None:
+            igtl.close()
+    if args.json:
+        print_json(asdict(stats))
+    else:
+        print(f"Published {stats.telemetry_published} values, sent {stats.poses_sent} poses and "
+              f"{stats.images_sent} images, acknowledged {stats.commands_acknowledged} commands.")
+    return 0
+
+
+def run_record(args) -> int:
+    from sim.cli import print_json
+    from sim.errors import InputError
+    from sim.twin.instruments import Endpoint
+    from sim.twin.session import LiveSession
+    from sim.twin.simulate import demo_config
+    from sim.twin.telemetry import TwinConfig
+
+    if not args.mqtt and not args.igtl:
+        raise InputError("Give --mqtt URL and/or --igtl HOST:PORT to record from.")
+    if args.duration is not None and args.duration <= 0:
+        raise InputError("--duration must be positive.")
+    config = TwinConfig.load(args.config) if args.config else demo_config()
+    session = LiveSession(config=config, history=args.output)
+    stop = threading.Event()
+    try:
+        if args.igtl:
+            ep = Endpoint.parse(args.igtl)
+            endpoint = session.connect_igtl(ep.host, ep.port, listen=args.listen)
+            if endpoint.warning:
+                print(f"twinsight: warning: {endpoint.warning}", file=sys.stderr)
+        if args.mqtt:
+            session.connect_mqtt(_broker(args), args.topics, wait=args.timeout)
+        if not args.json:
+            print(f"Recording to {args.output}" + (" (Ctrl-C to stop)" if args.duration is None
+                                                   else f" for {args.duration:g} s") + "…",
+                  flush=True)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the recording cleanly
+            _wait(args.duration, stop)
+        if session.history is not None:
+            session.history.flush()
+        status = session.status()
+    finally:
+        session.close()
+    status["history"]["written"] = session.history.written if session.history else 0
+    if args.json:
+        print_json(status)
+        return 0
+    tel, ig = status["telemetry"], status["igtl"]
+    print(f"Recorded {status['history']['written']} events "
+          f"({status['history']['dropped']} dropped) to {args.output}.")
+    print(f"  telemetry: {tel['accepted']} accepted, {tel['rejected']} rejected, "
+          f"{tel['unbound']} on extra topics")
+    if ig is not None:
+        print(f"  OpenIGTLink: {ig['received']} messages, {ig['rejected_crc']} bad CRC, "
+              f"{ig['rejected_malformed']} malformed, {ig['rejected_unknown_type']} unknown")
+    for a in status["alarms"]:
+        print(f"  alarm {a['id']} [{a['state']}]: {a['message']}")
+    return 0
+
+
+def run_replay(args) -> int:
+    from sim.cli import print_json
+    from sim.errors import InputError
+    from sim.twin.history import HistoryStore
+
+    if args.speed < 0:
+        raise InputError("--speed must be 0 (as fast as possible) or positive.")
+    with HistoryStore.open(args.history) as reader:
+        span = reader.time_range()
+        summary = {
+            "file": str(args.history), "events": reader.count(),
+            "start": span[0] if span else None, "end": span[1] if span else None,
+            "duration_s": round(span[1] - span[0], 3) if span else 0.0,
+            "channels": reader.channels(),
+            "alarms": [e.data for e in reader.events(kinds=("alarm",))],
+            "commands": [{"t": e.t, "kind": e.kind, "channel": e.channel, "data": e.data}
+                         for e in reader.events(kinds=("command", "ack"))],
+        }
+        if args.export:
+            summary["exported_rows"] = reader.export(args.export)
+            summary["exported_to"] = str(args.export)
+        if args.events:
+            _play(reader, args.speed, as_json=args.json)
+            return 0
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"{summary['file']}: {summary['events']} events over {summary['duration_s']:g} s")
+    for c in summary["channels"]:
+        stats = (f", {c['min']:.4g}..{c['max']:.4g} (mean {c['mean']:.4g})"
+                 if c["mean"] is not None else "")
+        print(f"  {c['kind']:<8} {c['channel']:<28} {c['count']:>7}{stats}")
+    for a in summary["alarms"]:
+        if isinstance(a, dict):
+            print(f"  alarm {a.get('id')} [{a.get('state')}]: {a.get('message')}")
+    if args.export:
+        print(f"Exported {summary['exported_rows']} rows to {args.export}.")
+    return 0
+
+
+def _play(reader, speed: float, as_json: bool) -> None:
+    import json
+
+    start_wall, first = time.monotonic(), None
+    for ev in reader.events():
+        if first is None:
+            first = ev.t
+        if speed > 0:
+            delay = (ev.t - first) / speed - (time.monotonic() - start_wall)
+            if delay > 0:
+                time.sleep(delay)
+        if as_json:
+            print(json.dumps({"t": ev.t, "kind": ev.kind, "channel": ev.channel,
+                              "value": ev.value, "data": ev.data}), flush=speed > 0)
+        else:
+            shown = ev.value if ev.value is not None else ev.data
+            print(f"{ev.t:.3f} {ev.kind:<8} {ev.channel:<24} {shown}", flush=speed > 0)
+
+
+def run_config(args) -> int:
+    from sim.twin.simulate import demo_config
+
+    demo_config().save(args.output)
+    print(f"Wrote the demo twin configuration to {args.output}.")
+    return 0
