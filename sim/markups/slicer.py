@@ -1,0 +1,244 @@
+"""3D Slicer markups JSON (``.mrk.json``) import and export.
+
+Follows Slicer's published markups schema (v1.0.3): ``markups`` is a list of nodes
+(``Fiducial``, ``Line``, ``Angle``, ``Plane``, ``ROI``; curves import as point
+lists), each with ``controlPoints`` whose positions are in ``coordinateSystem``
+(LPS, the schema's default, or RAS) and ``coordinateUnits`` (mm or um). Twinsight
+keeps LPS millimetres; RAS files are converted on the way in and, on request, out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.errors import FileFormatError, InputError
+from sim.markups.model import Markup, MarkupType
+from sim.model.atomic import write_file_atomic
+
+SCHEMA_URL = ("https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/"
+              "Markups/Resources/Schema/markups-schema-v1.0.3.json#")
+TO_SLICER = {MarkupType.POINT: "Fiducial", MarkupType.LINE: "Line", MarkupType.ANGLE: "Angle",
+             MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}
+FROM_SLICER = {v: k for k, v in TO_SLICER.items()} | {"Curve": MarkupType.POINT,
+                                                      "ClosedCurve": MarkupType.POINT}
+# LPS <-> RAS: negate x and y (the same matrix both ways; determinant +1).
+FLIP = np.diag([-1.0, -1.0, 1.0])
+UNITS = {"mm": 1.0, "um": 1e-3}
+MAX_BYTES = 64 << 20
+
+
+def _frame(system: Any, where: Path, name: str) -> np.ndarray:
+    system = "LPS" if system is None else str(system).upper()
+    if system == "LPS":
+        return np.eye(3)
+    if system == "RAS":
+        return FLIP
+    raise FileFormatError(where, f"markup '{name}' uses coordinate system '{system}' "
+                                 "(only LPS and RAS are defined)")
+
+
+def _units(value: Any, where: Path, name: str) -> float:
+    if isinstance(value, list) and value:
+        value = value[0]
+    value = "mm" if value is None else str(value)
+    if value not in UNITS:
+        raise FileFormatError(where, f"markup '{name}' uses unknown units '{value}'")
+    return UNITS[value]
+
+
+def _vec(value: Any, n: int, where: Path, what: str) -> np.ndarray:
+    try:
+        v = np.asarray(value, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        v = np.zeros(0)
+    if v.size != n or not np.isfinite(v).all():
+        raise FileFormatError(where, f"{what} must be {n} finite numbers")
+    return v
+
+
+def _orthonormal(z: np.ndarray, x_hint: np.ndarray | None = None) -> np.ndarray:
+    """Axes (columns) with ``z`` as the third; x follows the hint where it can."""
+    z = z / np.linalg.norm(z)
+    if x_hint is None or np.linalg.norm(np.cross(z, x_hint)) < 1e-6:
+        x_hint = np.eye(3)[int(np.argmin(np.abs(z)))]
+    x = x_hint - np.dot(x_hint, z) * z
+    x /= np.linalg.norm(x)
+    return np.column_stack([x, np.cross(z, x), z])
+
+
+def _rotation(m: np.ndarray) -> np.ndarray:
+    """The nearest rotation to ``m`` (files round their matrices)."""
+    u, _, vt = np.linalg.svd(m)
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r
+
+
+def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup | None:
+    if not isinstance(node, dict):
+        raise FileFormatError(where, f"markup {index + 1} is not an object")
+    kind = node.get("type")
+    name = str(node.get("name") or f"{kind or 'Markup'}")
+    if kind not in FROM_SLICER:
+        notes.append(f"skipped '{name}': Slicer type '{kind}' is not supported")
+        return None
+    mtype = FROM_SLICER[kind]
+    if kind in ("Curve", "ClosedCurve"):
+        notes.append(f"'{name}': a {kind} was imported as a point list")
+    frame = _frame(node.get("coordinateSystem"), where, name)
+    scale = _units(node.get("coordinateUnits"), where, name)
+    points, labels = [], []
+    cps = node.get("controlPoints", [])
+    if not isinstance(cps, list):
+        raise FileFormatError(where, f"markup '{name}': controlPoints must be a list")
+    for j, cp in enumerate(cps):
+        if not isinstance(cp, dict):
+            raise FileFormatError(where, f"markup '{name}': control point {j + 1} is invalid")
+        if cp.get("positionStatus", "defined") != "defined" or "position" not in cp:
+            continue  # Slicer keeps placeholders for points not placed yet
+        p = _vec(cp["position"], 3, where, f"markup '{name}' point {j + 1}")
+        points.append(tuple(float(x) for x in frame @ p * scale))
+        labels.append(str(cp.get("label", "")))
+    display = node.get("display") if isinstance(node.get("display"), dict) else {}
+    color = display.get("selectedColor", display.get("color", (1.0, 0.5, 0.5)))
+    kwargs: dict[str, Any] = {
+        "color": tuple(float(np.clip(c, 0, 1)) for c in _vec(color, 3, where, "colour")),
+        "visible": bool(display.get("visibility", True)),
+        "locked": bool(node.get("locked", False)),
+    }
+    if mtype in (MarkupType.PLANE, MarkupType.ROI):
+        center = (frame @ _vec(node["center"], 3, where, f"markup '{name}' centre") * scale
+                  if "center" in node else (np.asarray(points[0]) if points else None))
+        if center is None:
+            raise FileFormatError(where, f"markup '{name}' has neither a centre nor a point")
+        axes = np.eye(3)
+        if mtype is MarkupType.ROI and node.get("roiType", "Box") == "BoundingBox" and points:
+            p = np.asarray(points)
+            center, size = (p.min(0) + p.max(0)) / 2, p.max(0) - p.min(0)
+        else:
+            size = _vec(node.get("size", (50.0, 50.0, 50.0 if mtype is MarkupType.ROI else 0.0)),
+                        3, where, f"markup '{name}' size") * scale
+            if "orientation" in node:
+                axes = _rotation(frame @ _vec(node["orientation"], 9, where,
+                                              f"markup '{name}' orientation").reshape(3, 3))
+            elif mtype is MarkupType.PLANE:
+                axes = _plane_axes(node, frame, points, where, name)
+        kwargs |= {"size": tuple(float(abs(s)) for s in size),
+                   "orientation": tuple(axes.reshape(-1))}
+        points, labels = [tuple(float(x) for x in center)], labels[:1]
+    limit = {MarkupType.LINE: 2, MarkupType.ANGLE: 3}.get(mtype)
+    if limit is not None and len(points) > limit:
+        notes.append(f"'{name}': kept the first {limit} of {len(points)} points")
+        points, labels = points[:limit], labels[:limit]
+    return Markup(name=name, type=mtype, points=tuple(points), labels=tuple(labels), **kwargs)
+
+
+def _plane_axes(node: dict, frame: np.ndarray, points: list, where: Path, name: str) -> np.ndarray:
+    x_hint = None
+    if "objectToBase" in node:
+        m = _vec(node["objectToBase"], 16, where, f"markup '{name}' objectToBase").reshape(4, 4)
+        if "baseToNode" in node:
+            m = _vec(node["baseToNode"], 16, where, f"markup '{name}' baseToNode").reshape(4, 4) @ m
+        x_hint = frame @ m[:3, 0]
+        if "normal" not in node:
+            return _orthonormal(frame @ m[:3, 2], x_hint)
+    if "normal" in node:
+        normal = frame @ _vec(node["normal"], 3, where, f"markup '{name}' normal")
+        if np.linalg.norm(normal) == 0:
+            raise FileFormatError(where, f"markup '{name}' has a zero normal")
+        return _orthonormal(normal, x_hint)
+    if len(points) >= 3:  # the "3Points" plane type: origin, and two points in the plane
+        p = np.asarray(points[:3])
+        n = np.cross(p[1] - p[0], p[2] - p[0])
+        if np.linalg.norm(n) > 1e-9:
+            return _orthonormal(n, p[1] - p[0])
+    return np.eye(3)
+
+
+def import_markups(path: str | Path) -> tuple[list[Markup], list[str]]:
+    """The markups in a Slicer ``.mrk.json`` file (LPS mm), and notes on what was adapted."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise FileFormatError(path, "it is too large for a markups file")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileFormatError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("markups"), list):
+        raise FileFormatError(path, "it is not a Slicer markups file (no 'markups' list)")
+    notes: list[str] = []
+    out = []
+    for i, node in enumerate(doc["markups"]):
+        try:
+            m = _import_one(node, i, path, notes)
+        except InputError as exc:
+            if isinstance(exc, FileFormatError):
+                raise
+            raise FileFormatError(path, f"markup {i + 1} is invalid ({exc})") from None
+        if m is not None:
+            out.append(m)
+    return out, notes
+
+
+def _measurement(m: Markup) -> list[dict[str, Any]]:
+    meas = m.measurement()
+    if meas is None or m.type not in (MarkupType.LINE, MarkupType.ANGLE, MarkupType.ROI):
+        return []
+    units = {"deg": "deg", "mm": "mm", "mm3": "mm3"}[meas["units"]]
+    return [{"name": meas["name"], "enabled": True, "value": meas["value"], "units": units,
+             "printFormat": "%-#4.4g%s"}]
+
+
+def _node(m: Markup, flip: np.ndarray, system: str) -> dict[str, Any]:
+    cps = [{"id": str(i + 1), "label": m.label(i), "description": "", "associatedNodeID": "",
+            "position": [float(x) for x in flip @ np.asarray(p)],
+            "orientation": [float(x) for x in (flip @ np.eye(3)).reshape(-1)],
+            "selected": True, "locked": m.locked, "visibility": True,
+            "positionStatus": "defined"} for i, p in enumerate(m.points)]
+    node: dict[str, Any] = {
+        "type": TO_SLICER[m.type], "name": m.name, "coordinateSystem": system,
+        "coordinateUnits": "mm", "locked": m.locked,
+        "fixedNumberOfControlPoints": m.type is not MarkupType.POINT,
+        "labelFormat": "%N-%d", "lastUsedControlPointNumber": len(cps), "controlPoints": cps,
+        "measurements": _measurement(m),
+        "display": {"visibility": m.visible, "opacity": 1.0, "color": list(m.color),
+                    "selectedColor": list(m.color), "pointLabelsVisibility": True,
+                    "propertiesLabelVisibility": True, "glyphType": "Sphere3D"},
+    }
+    axes = flip @ m.axes
+    if m.type in (MarkupType.PLANE, MarkupType.ROI) and m.points:
+        center = [float(x) for x in flip @ np.asarray(m.points[0])]
+        node["center"] = center
+        node["size"] = list(m.size)
+        node["orientation"] = [float(x) for x in axes.reshape(-1)]
+        if m.type is MarkupType.PLANE:
+            base = np.eye(4)
+            base[:3, :3], base[:3, 3] = axes, center
+            w, h = m.size[0] / 2.0, m.size[1] / 2.0
+            node |= {"planeType": "pointNormal", "sizeMode": "absolute",
+                     "autoScalingSizeFactor": 1.0, "normal": [float(x) for x in axes[:, 2]],
+                     "planeBounds": [-w, w, -h, h], "objectToBase": np.eye(4).reshape(-1).tolist(),
+                     "baseToNode": base.reshape(-1).tolist()}
+        else:
+            node["roiType"] = "Box"
+            node["insideOut"] = False
+    return node
+
+
+def export_markups(markups: list[Markup], path: str | Path, coordinate_system: str = "LPS") -> Path:
+    """Write ``markups`` as a Slicer ``.mrk.json`` (atomically), in LPS or RAS."""
+    system = coordinate_system.upper()
+    if system not in ("LPS", "RAS"):
+        raise InputError("The coordinate system must be LPS or RAS.")
+    flip = FLIP if system == "RAS" else np.eye(3)
+    doc = {"@schema": SCHEMA_URL, "markups": [_node(m, flip, system) for m in markups]}
+    text = json.dumps(doc, indent=2, allow_nan=False)
+    return write_file_atomic(Path(path), lambda fh: fh.write(text.encode("utf-8")))
