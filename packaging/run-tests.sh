@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup-env.sh
+# The OpenXR runtime for the XR tests (cached outside the repo; they skip if it cannot build).
+bash packaging/build-monado.sh >/dev/null || echo "Monado could not be built; XR tests will skip." >&2
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-xcb}
 .venv/bin/python -m ruff check sim viewer tests
 exec .venv/bin/python -m pytest "$@"

@@ -15,6 +15,9 @@ def _register_gui_commands(sub) -> None:
     p = sub.add_parser("open", help="open a file or case in the main window")
     p.add_argument("path", nargs="?", help="a mesh, image or case folder (default: the demo)")
     p.set_defaults(handler=_run_gui)
+    from viewer.xr.cli import register as register_xr  # Qt-free until it runs
+
+    register_xr(sub)
 
 
 def _run_gui(args) -> int:

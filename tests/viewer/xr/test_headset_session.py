@@ -1,0 +1,87 @@
+"""The headset view against a real OpenXR runtime (Monado: null compositor, simulated or
+remote-driven devices). Every session runs in its own process (see xr_child.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.viewer.xr.xr_helpers import run_child
+from viewer.xr.stereo_renderer import XR_BACKGROUND
+
+pytestmark = pytest.mark.slow
+
+BACKGROUND = np.array(XR_BACKGROUND) * 255
+
+
+def red_mask(img: np.ndarray) -> np.ndarray:
+    rgb = img.astype(float)
+    return (rgb[..., 0] > 90) & (rgb[..., 0] > rgb[..., 1] + 50) & (rgb[..., 0] > rgb[..., 2] + 50)
+
+
+def centroid(mask: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(mask)
+    return np.array([cols.mean(), rows.mean()])
+
+
+def test_eye_images_from_the_swapchain_show_the_demo_case(monado_manifest, tmp_path, demo_case_dir):
+    res = run_child("render", monado_manifest, tmp_path, case_dir=demo_case_dir)
+    assert "Monado" in res["runtime"]
+    w, h = res["size"]
+    for eye in ("left", "right"):
+        img = np.load(tmp_path / "render" / f"frame_{eye}.npy")
+        assert img.shape == (h, w, 3)
+        # Corners are the headset background; the anatomy (reddish liver, aorta) is in view.
+        for corner in (img[0, 0], img[0, -1], img[-1, 0], img[-1, -1]):
+            assert np.abs(corner.astype(float) - BACKGROUND).max() <= 3
+        assert red_mask(img).sum() > 0.002 * w * h
+        assert (np.abs(img.astype(float) - BACKGROUND).max(axis=-1) > 30).mean() < 0.6
+
+
+def test_left_and_right_eyes_differ_by_the_expected_parallax(monado_manifest, tmp_path):
+    res = run_child("render", monado_manifest, tmp_path)
+    left = np.load(tmp_path / "render" / "frame_left.npy")
+    right = np.load(tmp_path / "render" / "frame_right.npy")
+    # The scene's centre (between the ball and the block) projected through each located view.
+    (lx, ly), (rx, ry) = res["projected"]
+    expected = lx - rx
+    assert expected > 5.0  # a life-size scene half a metre away: clear stereo disparity
+    # The red ball: its image in each eye, and the shift between the eyes.
+    shift = centroid(red_mask(left)) - centroid(red_mask(right))
+    assert shift[0] == pytest.approx(expected, abs=1.5)
+    assert abs(shift[1] - (ly - ry)) < 1.5
+    assert not np.array_equal(left, right)
+
+
+def test_a_deformation_in_the_model_appears_in_the_next_xr_frame(monado_manifest, tmp_path):
+    res = run_child("deform", monado_manifest, tmp_path)
+    for i, eye in enumerate(("left", "right")):
+        before = red_mask(np.load(tmp_path / "deform" / f"before_{eye}.npy"))
+        after = red_mask(np.load(tmp_path / "deform" / f"after_{eye}.npy"))
+        edge_before = np.nonzero(before.any(axis=0))[0].max()
+        edge_after = np.nonzero(after.any(axis=0))[0].max()
+        # The ball's +x (patient-left) side was pushed 25 mm: its right edge moves in the image.
+        assert edge_before == pytest.approx(res["tip_before"][i][0], abs=2.5)
+        assert edge_after == pytest.approx(res["tip_after"][i][0], abs=2.5)
+        assert edge_after - edge_before > 3
+
+
+def test_a_scripted_controller_grab_moves_the_object_by_the_scripted_amount(monado_manifest,
+                                                                            tmp_path):
+    res = run_child("grab", monado_manifest, tmp_path, remote=True)
+    np.testing.assert_allclose(res["hand_moved_m"], res["offset_m"], atol=1e-4)
+    dx, dy, dz = res["offset_m"]
+    # Headset (x right, y up, z back) metres -> patient LPS millimetres at life size.
+    expected_mm = [1000 * dx, -1000 * dz, 1000 * dy]
+    np.testing.assert_allclose(res["object_translation_mm"], expected_mm, atol=0.2)
+    assert res["selected"] == "Block"
+    assert res["placement_unchanged"]
+
+
+def test_ten_start_stop_cycles_neither_crash_nor_leak(monado_manifest, tmp_path):
+    res = run_child("cycles", monado_manifest, tmp_path, timeout=300)
+    rss, fds = res["max_rss_kb"], res["open_fds"]
+    assert len(rss) == 10
+    # After warm-up, peak memory and open files stay flat across sessions.
+    assert rss[-1] - rss[2] < 60_000, rss
+    assert fds[-1] - fds[2] <= 2, fds

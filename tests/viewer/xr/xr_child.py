@@ -1,0 +1,198 @@
+"""One XR scenario in its own process (the runtime and its GL context never share a process
+with another test). Usage: python xr_child.py SCENARIO OUT_DIR [CASE_DIR]
+
+Writes OUT_DIR/result.json (and eye images as .npy) for the parent test to check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from sim.model import Case, ObjectKind, SceneObject  # noqa: E402
+from tests.viewer.xr.monado_remote import RemoteRig  # noqa: E402
+from viewer.xr.eye_camera import EyeView  # noqa: E402
+from viewer.xr.headset import HeadsetView  # noqa: E402
+from viewer.xr.interaction import object_matrix  # noqa: E402
+
+SPHERE_COLOR = (0.9, 0.15, 0.1)
+BOX_COLOR = (0.1, 0.3, 0.95)
+
+
+def sphere_case() -> Case:
+    case = Case(name="XR test", anatomical=True)
+    case.scene.add(SceneObject("Ball", ObjectKind.SURFACE, pv.Sphere(radius=30.0, theta_resolution=48,
+                                                                    phi_resolution=48),
+                               color=SPHERE_COLOR))
+    box = pv.Box(bounds=(-12, 12, -12, 12, -12, 12)).triangulate()
+    box.translate((90.0, 0.0, 0.0), inplace=True)
+    case.scene.add(SceneObject("Block", ObjectKind.PART, box, color=BOX_COLOR))
+    return case
+
+
+def project(eye: EyeView, p_xr, size) -> tuple[float, float]:
+    """Pixel (column, row from the top) of a headset point, straight from the located view."""
+    v = eye.pose.rotation.T @ (np.asarray(p_xr, float) - eye.pose.position)
+    x, y = v[0] / -v[2], v[1] / -v[2]
+    f = eye.fov
+    tl, tr = np.tan(f.angle_left), np.tan(f.angle_right)
+    tu, td = np.tan(f.angle_up), np.tan(f.angle_down)
+    w, h = size
+    return (x - tl) / (tr - tl) * w, (tu - y) / (tu - td) * h
+
+
+def run_until(view: HeadsetView, done, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the XR session did not get there in time")
+        if not view.tick():
+            raise RuntimeError("the XR session ended unexpectedly")
+
+
+def frames(view: HeadsetView, n: int) -> None:
+    target = view.session.stats.rendered + n
+    run_until(view, lambda: view.session.stats.rendered >= target)
+
+
+def save_eyes(view: HeadsetView, out: Path, tag: str) -> None:
+    for name, img in zip(("left", "right"), view.eye_images(), strict=True):
+        np.save(out / f"{tag}_{name}.npy", img)
+
+
+def eye_info(view: HeadsetView, p_xr) -> dict:
+    size = view.session.eye_size
+    return {"size": list(size),
+            "projected": [list(project(e, p_xr, size)) for e in view.session.eyes],
+            "eye_positions": [e.pose.position.tolist() for e in view.session.eyes]}
+
+
+def scenario_render(out: Path, case_dir: str | None) -> dict:
+    from sim.io import load
+
+    case = load(case_dir) if case_dir else sphere_case()
+    view = HeadsetView(case, capture=True)
+    try:
+        frames(view, 3)
+        save_eyes(view, out, "frame")
+        b = case.scene.bounds()
+        center = [(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2]
+        info = eye_info(view, view.placement.to_xr(center))
+        info["runtime"] = view.session.runtime_name
+        info["system"] = view.session.system_name
+        info["fps"] = view.session.stats.fps
+        return info
+    finally:
+        view.stop()
+
+
+def scenario_deform(out: Path, _case_dir) -> dict:
+    case = sphere_case()
+    case.scene["Block"].visible = False
+    view = HeadsetView(case, capture=True)
+    try:
+        frames(view, 2)
+        save_eyes(view, out, "before")
+        ball = case.scene["Ball"].data
+        pts = np.asarray(ball.points)
+        # Push the patient-left half (+x) out by 25 mm: an in-place edit, as an FE step does.
+        pts[pts[:, 0] > 0, 0] += 25.0
+        ball.points = pts
+        ball.Modified()
+        frames(view, 1)
+        save_eyes(view, out, "after")
+        tip_before = view.placement.to_xr([30.0, 0.0, 0.0])
+        tip_after = view.placement.to_xr([55.0, 0.0, 0.0])
+        size = view.session.eye_size
+        return {"size": list(size),
+                "tip_before": [list(project(e, tip_before, size)) for e in view.session.eyes],
+                "tip_after": [list(project(e, tip_after, size)) for e in view.session.eyes]}
+    finally:
+        view.stop()
+
+
+def _wait_grip(view: HeadsetView, side: str, moved_from=None, squeeze=None) -> None:
+    def ready():
+        hand = view.interaction.last.hands[side]
+        if hand.grip is None:
+            return False
+        if moved_from is not None and np.linalg.norm(hand.grip.position - moved_from) < 1e-4:
+            return False
+        return squeeze is None or (hand.squeezing == squeeze)
+    run_until(view, ready)
+
+
+def scenario_grab(out: Path, _case_dir) -> dict:
+    """Squeeze inside the block, move the hand by a scripted offset, let go."""
+    case = sphere_case()
+    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
+    view = HeadsetView(case)
+    rig = RemoteRig(port)
+    try:
+        start = np.array([0.2, 1.3, -0.5])
+        rig.set_position("right", start)
+        rig.send()
+        frames(view, 2)
+        _wait_grip(view, "right")
+        grip0 = view.interaction.last.hands["right"].grip.position.copy()
+        block = case.scene["Block"]
+        b = block.data.bounds
+        center = np.array([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2])
+        # Bring the block to the hand (the runtime's space origin is its own business).
+        view.placement.translation = view.placement.translation + grip0 - view.placement.to_xr(center)
+        placement_before = view.placement.matrix()
+        rig.hand("right").squeeze_value = 1.0
+        rig.send()
+        _wait_grip(view, "right", squeeze=True)
+        offset = np.array([0.05, 0.02, -0.03])  # metres, headset frame
+        rig.set_position("right", start + offset)
+        rig.send()
+        _wait_grip(view, "right", moved_from=grip0)
+        frames(view, 1)
+        moved = object_matrix(block)[:3, 3].tolist()
+        rig.hand("right").squeeze_value = 0.0
+        rig.send()
+        _wait_grip(view, "right", squeeze=False)
+        grip1 = view.interaction.last.hands["right"].grip.position
+        return {"offset_m": offset.tolist(), "hand_moved_m": (grip1 - grip0).tolist(),
+                "object_translation_mm": moved,
+                "selected": case.scene.selected.name if case.scene.selected else None,
+                "placement_unchanged": bool(np.allclose(view.placement.matrix(),
+                                                        placement_before))}
+    finally:
+        rig.close()
+        view.stop()
+
+
+def scenario_cycles(out: Path, _case_dir) -> dict:
+    case = sphere_case()
+    rss, fds = [], []
+    for _ in range(10):
+        view = HeadsetView(case)
+        try:
+            frames(view, 2)
+        finally:
+            view.stop()
+        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        fds.append(len(os.listdir("/proc/self/fd")))
+    return {"max_rss_kb": rss, "open_fds": fds}
+
+
+SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
+             "cycles": scenario_cycles}
+
+if __name__ == "__main__":
+    name, out_dir = sys.argv[1], Path(sys.argv[2])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = SCENARIOS[name](out_dir, sys.argv[3] if len(sys.argv) > 3 else None)
+    (out_dir / "result.json").write_text(json.dumps(result))
+    print("ok")
