@@ -175,10 +175,12 @@ def build_demo_case(progress: Progress = no_progress):
     case.scene.add(SceneObject("CT", ObjectKind.VOLUME, ph.ct, color=(1, 1, 1), visible=False,
                                metadata={"modality": "CT", "units": "HU"}))
     surfaces = labelmap_to_surfaces(ph.labels, {k: v[0] for k, v in LABELS.items()},
-                                    progress=sub_progress(progress, 0.4, 0.9))
+                                    progress=sub_progress(progress, 0.4, 0.9),
+                                    smoothing_iterations=40, pass_band=0.03)
     for label, surf in surfaces.items():
         name, color = LABELS[label]
-        opacity = 0.18 if name == "Skin" else 1.0
+        # See-through skin, and a liver translucent enough to show its vessels.
+        opacity = {"Skin": 0.18, "Liver": 0.6}.get(name, 1.0)
         case.scene.add(SceneObject(name, ObjectKind.SURFACE, surf, color=color, opacity=opacity,
                                    metadata={"label": label}))
     case.scene.add(SceneObject("Pedicle screw 6.5x45", ObjectKind.DEVICE, make_pedicle_screw(),

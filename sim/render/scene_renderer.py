@@ -20,6 +20,7 @@ STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, 
     "S": ((0, 0, 1), (0, -1, 0)),  # superior: looking down, anterior at the top
     "I": ((0, 0, -1), (0, -1, 0)),
 }
+HOME_VIEW = ((0.45, -1.0, 0.55), (0, 0, 1))  # anterior-left-superior oblique
 BACKGROUND = ("#1d2330", "#3b4558")  # bottom, top: a calm gradient behind anatomy
 
 
@@ -48,7 +49,7 @@ def _scale_bar() -> vtk.vtkLegendScaleActor:
     bar.TopAxisVisibilityOff()
     bar.LegendVisibilityOff()
     bar.GetBottomAxis().SetTitle("mm")
-    bar.SetBottomBorderOffset(28)
+    bar.SetBottomBorderOffset(40)
     return bar
 
 
@@ -85,7 +86,10 @@ class SceneRenderer:
         for obj in case.scene:
             self._on_added(obj, render=False)
         self._set_orientation_marker(case.anatomical)
-        self.reset_camera()
+        if case.anatomical:
+            self.look_from(*HOME_VIEW)  # the surgeon's view: from the front, a little above
+        else:
+            self.reset_camera()
 
     def _on_added(self, obj: SceneObject, render: bool = True) -> None:
         adapter = adapter_for(obj, self.plotter, self.request_render)
@@ -113,7 +117,7 @@ class SceneRenderer:
             self._orientation_widget.EnabledOff()
         marker = _orientation_cube() if anatomical else pv.create_axes_marker()
         self._orientation_widget = self.plotter.add_orientation_widget(
-            marker, viewport=(0.0, 0.0, 0.16, 0.2))
+            marker, viewport=(0.86, 0.78, 1.0, 1.0))
 
     # -- camera --------------------------------------------------------------------------
     def reset_camera(self) -> None:
@@ -127,12 +131,17 @@ class SceneRenderer:
     def set_view(self, view: str) -> None:
         """Look at the scene from an anatomical direction: A, P, L, R, S or I."""
         direction, up = STANDARD_VIEWS[view.upper()]
+        self.look_from(direction, up)
+
+    def look_from(self, direction, up) -> None:
+        """Place the camera on ``direction`` (world) from the scene centre, then fit the scene."""
         cam = self.plotter.camera
         bounds = (self.case.scene.bounds() if self.case is not None else None) or (-1, 1) * 3
         center = np.array([(bounds[0] + bounds[1]) / 2, (bounds[2] + bounds[3]) / 2,
                            (bounds[4] + bounds[5]) / 2])
+        direction = np.asarray(direction, float) / np.linalg.norm(direction)
         cam.focal_point = center
-        cam.position = center + np.asarray(direction) * 1000.0
+        cam.position = center + direction * 1000.0
         cam.up = up
         self.reset_camera()
 

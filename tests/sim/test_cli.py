@@ -93,7 +93,7 @@ def test_info_unknown_format(tmp_path):
 
 def test_info_folder_that_is_not_a_case(tmp_path):
     out = run("info", tmp_path)
-    assert out.returncode == 2 and "not a Twinsight case" in out.stderr
+    assert out.returncode == 2 and "Twinsight case" in out.stderr and one_sentence(out.stderr)
 
 
 def test_demo_writes_a_case(tmp_path):
