@@ -28,7 +28,9 @@ def demo_case_path(progress: Progress = no_progress) -> Path:
     """The demo case folder, generating it if this version has not made it yet."""
     from sim.model.case_io import is_case_folder
 
-    folder = cache_dir() / f"demo-{__version__}"
+    from sim.demo.phantom import DEMO_REVISION
+
+    folder = cache_dir() / f"demo-{__version__}-r{DEMO_REVISION}"
     if not is_case_folder(folder):
         write_demo(folder, progress)
     return folder

@@ -20,6 +20,9 @@ import pyvista as pv
 
 from sim.progress import Progress, no_progress
 
+# Bump when the generated demo changes, so cached copies are regenerated.
+DEMO_REVISION = 2
+
 # Label values of the phantom's label map, with display names and colours.
 LABELS: dict[int, tuple[str, tuple[float, float, float]]] = {
     1: ("Skin", (0.93, 0.76, 0.65)),
