@@ -30,6 +30,7 @@ from viewer.panels.properties import PropertiesPanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.views.scene_view import SceneView
 from viewer.workers import Task
+from viewer.xr.menu import XRMenu
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
                                             "Ctrl+P", checkable=True)
         self.clip_action = self._action(view_menu, "&Clipping Plane", self.view.set_clipping,
                                         "Ctrl+K", checkable=True)
+        self.xr_menu = XRMenu(self, view_menu)  # Enter XR, XR Preview
         view_menu.addSeparator()
         self.panels_menu = view_menu.addMenu("Panels")
         for dock in self.findChildren(QDockWidget):

@@ -66,7 +66,7 @@ def test_a_deformation_in_the_model_appears_in_the_next_xr_frame(monado_manifest
         assert edge_after - edge_before > 3
 
 
-def test_a_scripted_controller_grab_moves_the_object_by_the_scripted_amount(monado_manifest,
+def test_scripted_controllers_grab_move_select_and_scale(monado_manifest,
                                                                             tmp_path):
     res = run_child("grab", monado_manifest, tmp_path, remote=True)
     np.testing.assert_allclose(res["hand_moved_m"], res["offset_m"], atol=1e-4)
@@ -76,6 +76,11 @@ def test_a_scripted_controller_grab_moves_the_object_by_the_scripted_amount(mona
     np.testing.assert_allclose(res["object_translation_mm"], expected_mm, atol=0.2)
     assert res["selected"] == "Block"
     assert res["placement_unchanged"]
+    # The same runtime session: trigger along the aim ray selects, two hands scale the scene.
+    assert res["ray_selected"] == "Ball"
+    assert res["scene_grab_targets"] == [None, None]
+    assert res["scale_ratio"] == pytest.approx(2.0, rel=1e-3)
+    assert "Selected: Ball" in res["panel"] and "Between hands: 200 mm" in res["panel"]
 
 
 def test_ten_start_stop_cycles_neither_crash_nor_leak(monado_manifest, tmp_path):
@@ -85,3 +90,11 @@ def test_ten_start_stop_cycles_neither_crash_nor_leak(monado_manifest, tmp_path)
     # After warm-up, peak memory and open files stay flat across sessions.
     assert rss[-1] - rss[2] < 60_000, rss
     assert fds[-1] - fds[2] <= 2, fds
+
+
+def test_view_enter_xr_runs_frames_from_the_gui_timer_and_leaves(monado_manifest, tmp_path):
+    res = run_child("gui", monado_manifest, tmp_path)
+    assert res["rendered"] >= 5
+    assert res["error"] is None
+    assert res["checked_after"] is False
+    assert res["block_visible_in_xr"] is False  # hidden on the desktop side -> hidden in XR

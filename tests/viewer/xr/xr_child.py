@@ -163,11 +163,41 @@ def scenario_grab(out: Path, _case_dir) -> dict:
         rig.send()
         _wait_grip(view, "right", squeeze=False)
         grip1 = view.interaction.last.hands["right"].grip.position
-        return {"offset_m": offset.tolist(), "hand_moved_m": (grip1 - grip0).tolist(),
-                "object_translation_mm": moved,
-                "selected": case.scene.selected.name if case.scene.selected else None,
-                "placement_unchanged": bool(np.allclose(view.placement.matrix(),
-                                                        placement_before))}
+        result = {"offset_m": offset.tolist(), "hand_moved_m": (grip1 - grip0).tolist(),
+                  "object_translation_mm": moved,
+                  "selected": case.scene.selected.name if case.scene.selected else None,
+                  "placement_unchanged": bool(np.allclose(view.placement.matrix(),
+                                                          placement_before))}
+        to_local = grip0 - start  # the runtime's LOCAL space vs the remote driver's frame
+
+        # Ray select: aim the right hand at the ball from 30 cm in front and pull the trigger.
+        ball = case.scene["Ball"]
+        rig.set_position("right", view.placement.to_xr([0.0, 0.0, 0.0]) + [0, 0, 0.3] - to_local)
+        rig.hand("right").trigger_value = 1.0
+        rig.send()
+        run_until(view, lambda: case.scene.selected is ball)
+        rig.hand("right").trigger_value = 0.0
+        result["ray_selected"] = case.scene.selected.name
+
+        # Both hands squeeze in empty space (above the scene) and spread to twice the span.
+        above = view.placement.to_xr([0.0, 0.0, 0.0]) + [0, 0.5, 0] - to_local
+        for side, dx in (("left", -0.1), ("right", 0.1)):
+            rig.set_position(side, above + [dx, 0, 0])
+            rig.hand(side).squeeze_value = 1.0
+        rig.send()
+        run_until(view, lambda: len(view.interaction.grabs) == 2)
+        frames(view, 1)
+        scale0 = view.placement.scale
+        for side, dx in (("left", -0.2), ("right", 0.2)):
+            rig.set_position(side, above + [dx, 0, 0])
+        rig.send()
+        run_until(view, lambda: abs(view.interaction.hand_span_mm() * view.placement.scale
+                                    - 0.4) < 1e-4)
+        frames(view, 1)
+        result["scale_ratio"] = view.placement.scale / scale0
+        result["scene_grab_targets"] = [g.target for g in view.interaction.grabs.values()]
+        result["panel"] = view.panel.text
+        return result
     finally:
         rig.close()
         view.stop()
@@ -187,8 +217,47 @@ def scenario_cycles(out: Path, _case_dir) -> dict:
     return {"max_rss_kb": rss, "open_fds": fds}
 
 
+def scenario_gui(out: Path, _case_dir) -> dict:
+    """View > Enter XR in the main window: frames flow from the GUI timer, then Leave."""
+    from PyQt6.QtWidgets import QApplication
+
+    from viewer.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow()
+    win.show()
+    case = sphere_case()
+    win.set_case(case)
+    menu = win.xr_menu
+
+    def pump_until(done, timeout_s=30.0):
+        deadline = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the GUI did not get there in time")
+            app.processEvents()
+
+    menu.enter_action.setChecked(True)
+    pump_until(lambda: menu.controller.active and menu.controller.view.session.stats.rendered >= 3)
+    session = menu.controller.view.session
+    # A model change made on the desktop side shows in the headset's next frames.
+    case.scene["Block"].visible = False
+    target = session.stats.rendered + 2
+    pump_until(lambda: session.stats.rendered >= target)
+    block_actor_visible = any(
+        a.GetVisibility() for a in session.stereo.adapters[case.scene["Block"].uid].actors)
+    rendered = session.stats.rendered
+    menu.enter_action.setChecked(False)
+    pump_until(lambda: not menu.controller.active)
+    result = {"rendered": rendered, "checked_after": menu.enter_action.isChecked(),
+              "error": str(win.last_error) if win.last_error else None,
+              "block_visible_in_xr": block_actor_visible}
+    win.close()
+    return result
+
+
 SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
-             "cycles": scenario_cycles}
+             "cycles": scenario_cycles, "gui": scenario_gui}
 
 if __name__ == "__main__":
     name, out_dir = sys.argv[1], Path(sys.argv[2])
