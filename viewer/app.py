@@ -25,5 +25,19 @@ def run_app(path: str | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Twinsight")
     app.setOrganizationName("Twinsight")
-    window = create_window(path)  # noqa: F841 - keep a reference while the loop runs
+    window = create_window(path)
+    install_excepthook(window)
     return app.exec()
+
+
+def install_excepthook(window) -> None:
+    """An unexpected error in a Qt slot becomes a dialog and a log entry, not a console traceback."""
+    from viewer.errors import show_error
+
+    def hook(exc_type, exc, tb):
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        window.last_error = show_error(window, "Unexpected error", exc.with_traceback(tb))
+
+    sys.excepthook = hook

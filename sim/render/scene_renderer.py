@@ -21,6 +21,7 @@ STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, 
     "I": ((0, 0, -1), (0, -1, 0)),
 }
 HOME_VIEW = ((0.45, -1.0, 0.55), (0, 0, 1))  # anterior-left-superior oblique
+HIGHLIGHT = "#ffd23f"  # selection outline
 BACKGROUND = ("#1d2330", "#3b4558")  # bottom, top: a calm gradient behind anatomy
 
 
@@ -62,6 +63,7 @@ class SceneRenderer:
         self.adapters: dict[str, ObjectAdapter] = {}
         self._clip_plane: vtk.vtkPlane | None = None
         self._orientation_widget = None
+        self._highlight = None
         plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
         self._scale_bar = _scale_bar()
         plotter.add_actor(self._scale_bar, name="scale-bar", pickable=False, render=False,
@@ -77,12 +79,15 @@ class SceneRenderer:
         if self.case is not None:
             self.case.scene.added.disconnect(self._on_added)
             self.case.scene.removed.disconnect(self._on_removed)
+            self.case.scene.selection_changed.disconnect(self._on_selection)
+            self._on_selection(None)
             for adapter in list(self.adapters.values()):
                 adapter.remove()
             self.adapters.clear()
         self.case = case
         case.scene.added.connect(self._on_added)
         case.scene.removed.connect(self._on_removed)
+        case.scene.selection_changed.connect(self._on_selection)
         for obj in case.scene:
             self._on_added(obj, render=False)
         self._set_orientation_marker(case.anatomical)
@@ -103,6 +108,22 @@ class SceneRenderer:
         adapter = self.adapters.pop(obj.uid, None)
         if adapter is not None:
             adapter.remove()
+
+    def _on_selection(self, obj: SceneObject | None) -> None:
+        """Outline the selected object's silhouette (surfaces) or bounding box (volumes)."""
+        if self._highlight is not None:
+            self.plotter.remove_actor(self._highlight, render=False)
+            self._highlight = None
+        if obj is not None and obj.visible:
+            if isinstance(obj.data, pv.PolyData):
+                self._highlight = self.plotter.add_silhouette(
+                    obj.data, color=HIGHLIGHT, line_width=3.0)
+            else:
+                self._highlight = self.plotter.add_mesh(
+                    obj.data.outline(), color=HIGHLIGHT, line_width=2.0, pickable=False,
+                    render=False, reset_camera=False)
+            self._highlight.SetPickable(False)
+        self.request_render()
 
     def object_for_actor(self, actor) -> SceneObject | None:
         for adapter in self.adapters.values():

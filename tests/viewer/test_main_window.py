@@ -179,3 +179,31 @@ def test_about_names_versions():
     from viewer.main_window import about_text
 
     assert vtk.vtkVersion.GetVTKVersion() in about_text() and "Qt" in about_text()
+
+
+def test_selection_is_outlined_in_the_view(window):
+    renderer = window.view.renderer
+    assert renderer._highlight is None
+    window.case.scene.select(window.case.scene["Vertebra L1"])
+    assert renderer._highlight is not None and renderer._highlight.GetVisibility()
+    window.case.scene.select(None)
+    assert renderer._highlight is None
+
+
+def test_unexpected_errors_in_slots_become_dialogs(window, qtbot):
+    import sys
+
+    from viewer.app import install_excepthook
+
+    old = sys.excepthook
+    install_excepthook(window)
+    try:
+        try:
+            raise RuntimeError("boom in a slot")
+        except RuntimeError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        assert "boom in a slot" in window.last_error.text()
+        assert "RuntimeError" in window.last_error.detailedText()
+        window.last_error.close()
+    finally:
+        sys.excepthook = old
