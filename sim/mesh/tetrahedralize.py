@@ -149,11 +149,12 @@ def tetrahedralize(surface: pv.PolyData, edge_length: float | None = None, metho
     path = cache_path(vertices, faces, size, method)
     if use_cache and path.is_file():
         try:
-            mesh = TetMesh.from_pyvista(pv.read(path), name)
+            grid = pv.read(path)
+            mesh = TetMesh.from_pyvista(grid, name)
+            used = str(grid.field_data["method"][0]) if "method" in grid.field_data else method
             progress(1.0, "Volume mesh from cache")
-            return mesh, {"method": pv.read(path).field_data["method"][0]
-                          if "method" in pv.read(path).field_data else method,
-                          "cached": True, "edge_length_mm": size, **mesh.quality()}
+            return mesh, {"method": used, "cached": True, "edge_length_mm": size,
+                          **mesh.quality()}
         except Exception:  # a damaged cache entry is remeshed, never trusted
             log.warning("ignoring unreadable cached mesh %s", path)
     progress(0.05, f"Meshing {name}")

@@ -1,0 +1,74 @@
+"""``twinsight fem solve SPEC [--json] [-o RESULT.vtu]``: run a finite-element analysis spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("fem", help="finite-element analyses")
+    group = p.add_subparsers(dest="fem_command", metavar="FEM_COMMAND", parser_class=type(p))
+    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+    s = group.add_parser("solve", help="solve an analysis spec (JSON or YAML)")
+    s.add_argument("spec", help="analysis spec file (.json, .yaml)")
+    s.add_argument("-o", "--output", help="write the mesh with all result fields (.vtu)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(handler=run_solve)
+    m = group.add_parser("materials", help="list the material library")
+    m.add_argument("--json", action="store_true", help="machine-readable output")
+    m.set_defaults(handler=run_materials)
+
+
+def run_solve(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.fem.analysis import run_analysis
+
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        if out.suffix.lower() != ".vtu":
+            raise InputError(f"Output '{out}' must be a .vtu file.")
+        if not out.parent.exists():
+            raise InputError(f"Folder '{out.parent}' does not exist.")
+    result = run_analysis(args.spec, cli_progress())
+    if out is not None:
+        import os
+
+        tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.vtu")
+        result.grid.save(tmp)
+        os.replace(tmp, out)
+        result.summary["output"] = str(out)
+    s = result.summary
+    if args.json:
+        print_json(s)
+        return 0
+    print(f"{s['name']}: {s['analysis']} ({s['law']}), {s['mesh']['elements']} P{s['mesh']['order']} "
+          f"elements, {s['iterations']} iteration(s), {s['wall_time_s']:.2f} s")
+    print(f"  max displacement {s['max_displacement_mm']:.4g} mm, "
+          f"max von Mises {s['max_von_mises_mpa']:.4g} MPa")
+    for name, r in s["reactions_n"].items():
+        print(f"  reaction '{name}': [{r[0]:.4g}, {r[1]:.4g}, {r[2]:.4g}] N")
+    for name, pr in s["probes"].items():
+        d = pr["displacement_mm"]
+        print(f"  probe '{name}': u = [{d[0]:.4g}, {d[1]:.4g}, {d[2]:.4g}] mm, "
+              f"von Mises {pr['von_mises_mpa']:.4g} MPa")
+    if out is not None:
+        print(f"Wrote {out}")
+    return 0
+
+
+def run_materials(args) -> int:
+    from sim.cli import print_json
+    from sim.fem.materials import library_material, library_names
+
+    mats = [library_material(n) for n in library_names()]
+    if args.json:
+        print_json([{"name": m.name, "youngs_modulus_mpa": m.youngs_modulus,
+                     "poisson_ratio": m.poisson_ratio, "density_t_per_mm3": m.density,
+                     "law": m.law, "source": m.source} for m in mats])
+        return 0
+    for m in mats:
+        print(f"{m.name:16s} E = {m.youngs_modulus:<10.4g} MPa  nu = {m.poisson_ratio:<5.3g} "
+              f"rho = {m.density:.3g} t/mm^3  ({m.law})")
+    return 0
