@@ -1,0 +1,66 @@
+"""``twinsight dicom list DIR`` and ``twinsight dicom deidentify IN OUT``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dicom", help="list DICOM series in a folder, de-identify DICOM files")
+    group = p.add_subparsers(dest="dicom_command", metavar="DICOM_COMMAND", parser_class=type(p))
+    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+
+    q = group.add_parser("list", help="list the image series found under a folder")
+    q.add_argument("folder", help="folder to scan (recursively)")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q.set_defaults(handler=run_list)
+
+    q = group.add_parser("deidentify",
+                         help="de-identify a DICOM folder (PS3.15 Annex E basic profile)")
+    q.add_argument("input", help="folder (or file) with DICOM files")
+    q.add_argument("output", help="new folder for the de-identified copies")
+    q.add_argument("--keep-private", action="store_true",
+                   help="keep private tags (by default they are removed)")
+    q.add_argument("--json", action="store_true", help="print the audit as JSON")
+    q.set_defaults(handler=run_deidentify)
+
+
+def run_list(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.io.dicom_scan import scan_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise InputError(f"'{folder}' is not a folder.")
+    series = scan_folder(folder, cli_progress())
+    rows = [s.summary() for s in series]
+    if args.json:
+        print_json({"folder": str(folder), "series": rows})
+        return 0
+    if not rows:
+        print(f"No DICOM image series under {folder}.")
+        return 0
+    for r in rows:
+        size = "x".join(str(n) for n in r["size"])
+        spacing = " x ".join("?" if v is None else f"{float(v):.3g}" for v in r["spacing_mm"])
+        who = " / ".join(x for x in (r["patient"], r["study"]) if x) or "(no patient/study name)"
+        print(f"[{r['id']}] {r['modality'] or '?'} {r['description'] or '(no description)'}: "
+              f"{size} voxels, {spacing} mm, {r['files']} file(s); {who}")
+    return 0
+
+
+def run_deidentify(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.privacy.deidentify import deidentify_folder
+
+    audit = deidentify_folder(Path(args.input), Path(args.output), progress=cli_progress(),
+                              keep_private=args.keep_private)
+    if args.json:
+        print_json(audit.as_dict())
+    else:
+        print(f"De-identified {audit.files_written} file(s) into {args.output}; "
+              f"{audit.files_skipped} non-DICOM file(s) skipped.")
+        print(f"Audit written to {audit.audit_path}")
+    return 0

@@ -1,0 +1,30 @@
+"""Shared by the image readers: wrap a volume as a scan or a label map scene object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+
+from sim.imaging.lut import LabelTable, label_info, sidecar_lut
+from sim.imaging.volume import looks_like_labels, voxel_array
+from sim.io.registry import Loaded
+from sim.model import ObjectKind, SceneObject
+
+
+def image_loaded(path: Path, stem: str, image: pv.ImageData, notes: list[str],
+                 table: LabelTable | None = None, force_labels: bool = False) -> Loaded:
+    """A volume, or a label map (with names and colours) when its values look like labels."""
+    values = voxel_array(image)
+    metadata: dict = {"source_format": path.name[len(stem):].lstrip(".").upper() or "image",
+                      "notes": list(notes)}
+    if force_labels or looks_like_labels(values):
+        present = np.flatnonzero(np.bincount(values.ravel().astype(np.int64)))
+        metadata["labels"] = label_info(present, table or sidecar_lut(path, stem))
+        obj = SceneObject(stem, ObjectKind.LABELMAP, image, metadata=metadata)
+    else:
+        lo, hi = float(values.min()), float(values.max())
+        metadata["range"] = [lo, hi]
+        obj = SceneObject(stem, ObjectKind.VOLUME, image, metadata=metadata)
+    return Loaded([obj], anatomical=True, notes=notes)
