@@ -12,6 +12,7 @@ SYSTEM_PACKAGES=(
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libdbus-1-3 libfontconfig1
   libxrender1 libxi6 libgomp1 mosquitto libusb-1.0-0
   libglu1-mesa libxcursor1 libxft2 libxinerama1
+  libsuitesparse-dev libopenblas0-pthread gcc libc6-dev python3-dev
 )
 
 missing=()
