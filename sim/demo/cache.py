@@ -26,9 +26,8 @@ def write_demo(folder: str | Path, progress: Progress = no_progress) -> Path:
 
 def demo_case_path(progress: Progress = no_progress) -> Path:
     """The demo case folder, generating it if this version has not made it yet."""
-    from sim.model.case_io import is_case_folder
-
     from sim.demo.phantom import DEMO_REVISION
+    from sim.model.case_io import is_case_folder
 
     folder = cache_dir() / f"demo-{__version__}-r{DEMO_REVISION}"
     if not is_case_folder(folder):
