@@ -1,0 +1,1 @@
+"""Patient privacy: DICOM de-identification (PS3.15 Annex E)."""
