@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from dataclasses import asdict, dataclass
 
 from psygnal import Signal
@@ -20,6 +21,9 @@ from sim.twin.sensors import Reading, Sensor
 
 log = logging.getLogger("twinsight.alarms")
 _ids = itertools.count(1)
+RATE_WINDOW_S = 5.0  # rate-of-change is measured over this window
+HYSTERESIS = 0.02  # of the normal span: a threshold alarm clears this far inside
+RATE_CLEAR = 0.6  # a rate alarm clears below this fraction of its limit
 
 
 @dataclass
@@ -54,7 +58,7 @@ class AlarmBook:
 
     def __init__(self) -> None:
         self.alarms: dict[int, Alarm] = {}
-        self._last: dict[str, tuple[float, float]] = {}
+        self._recent: dict[str, deque[tuple[float, float]]] = {}
         self._open: dict[tuple[str, str], Alarm] = {}
 
     @property
@@ -65,16 +69,21 @@ class AlarmBook:
         """Apply the rules to one reading; returns alarms raised by it."""
         v, t = reading.value, reading.t
         lo, hi = sensor.normal
+        # An open alarm stays active until the value is clearly back (hysteresis), so
+        # a signal hovering at a limit raises one alarm, not one per sample.
+        band = HYSTERESIS * (hi - lo)
+        is_open = {k: (sensor.id, k) in self._open for k in ("high", "low", "rate")}
         conditions: dict[str, str | None] = {
-            "high": f"{sensor.name} {v:g} {sensor.unit} is above {hi:g}" if v > hi else None,
-            "low": f"{sensor.name} {v:g} {sensor.unit} is below {lo:g}" if v < lo else None,
+            "high": f"{sensor.name} {v:g} {sensor.unit} is above {hi:g}"
+            if v > hi - (band if is_open["high"] else 0.0) else None,
+            "low": f"{sensor.name} {v:g} {sensor.unit} is below {lo:g}"
+            if v < lo + (band if is_open["low"] else 0.0) else None,
             "rate": None,
         }
-        prev = self._last.get(sensor.id)
-        self._last[sensor.id] = (t, v)
-        if sensor.max_rate is not None and prev is not None and t > prev[0]:
-            rate = (v - prev[1]) / (t - prev[0])
-            if abs(rate) > sensor.max_rate:
+        rate = self._rate(sensor, t, v) if sensor.max_rate is not None else None
+        if rate is not None:
+            limit = sensor.max_rate * (RATE_CLEAR if is_open["rate"] else 1.0)
+            if abs(rate) > limit:
                 conditions["rate"] = (f"{sensor.name} changes at {rate:+.3g} {sensor.unit}/s "
                                       f"(limit {sensor.max_rate:g})")
         raised = []
@@ -94,6 +103,21 @@ class AlarmBook:
                 log.info("Alarm %s returned to normal", alarm.id)
                 self.changed.emit(alarm)
         return raised
+
+    def _rate(self, sensor: Sensor, t: float, v: float) -> float | None:
+        """Change per second over the last ``RATE_WINDOW_S`` (None until it spans half of it).
+
+        Differencing two consecutive noisy samples would amplify noise by 1/dt; over a
+        window the noise is divided by the window's length instead.
+        """
+        recent = self._recent.setdefault(sensor.id, deque(maxlen=4096))
+        recent.append((t, v))
+        while len(recent) > 2 and t - recent[1][0] >= RATE_WINDOW_S:
+            recent.popleft()
+        t0, v0 = recent[0]
+        if t - t0 < RATE_WINDOW_S / 2:
+            return None
+        return (v - v0) / (t - t0)
 
     def _get(self, alarm_id: int) -> Alarm:
         try:

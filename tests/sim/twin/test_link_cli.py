@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -15,9 +17,16 @@ def test_simulate_record_replay(broker, tmp_path, free_port, capsys):
     port = free_port()
     sim = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "link", "simulate", "--mqtt", broker.url,
-         "--igtl", f"127.0.0.1:{port}", "--duration", "4", "--fault-at", "1.5", "--json"],
+         "--igtl", f"127.0.0.1:{port}", "--duration", "5", "--fault-at", "1.5", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        deadline = time.monotonic() + 30  # wait until the simulator serves (imports take time)
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         db = tmp_path / "session.db"
         rc = main(["link", "record", "--mqtt", broker.url, "--topics", "extra/#",
                    "--igtl", f"127.0.0.1:{port}", "-o", str(db), "--duration", "3.5", "--json"])

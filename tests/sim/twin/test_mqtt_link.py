@@ -44,7 +44,7 @@ def test_telemetry_reaches_model_history_and_alarms(broker, tmp_path, wait_until
         time.sleep(0.2)
         for i, v in enumerate([40.0, 40.1, 70.0]):  # the last is high and too fast
             pub.publish(config.sensors[0].topic,
-                        json.dumps({"value": v, "unit": "degC", "t": time.time() + i}))
+                        json.dumps({"value": v, "unit": "degC", "t": time.time() + 2 * i - 4}))
         pub.publish(config.sensors[3].topic, b"3.25")  # bare number
         pub.publish(config.sensors[3].topic, b"{not json")
         pub.publish(config.sensors[3].topic, json.dumps({"value": 1, "unit": "g"}))

@@ -107,10 +107,16 @@ def test_threshold_alarm_lifecycle():
 
 def test_rate_of_change_alarm_inside_normal_range():
     book = AlarmBook()
-    book.evaluate(TEMP, Reading("t1", 0.0, 20.0))
-    (alarm,) = book.evaluate(TEMP, Reading("t1", 1.0, 25.0))  # +5 degC/s > 1 degC/s
-    assert alarm.kind == "rate" and "+5" in alarm.message
-    book.evaluate(TEMP, Reading("t1", 2.0, 25.2))
+    rng = np.random.default_rng(1)
+    for i in range(200):  # 20 s of noisy but steady readings at 10 Hz: no alarm
+        assert book.evaluate(TEMP, Reading("t1", i * 0.1, 20.0 + 0.3 * rng.normal())) == []
+    raised = []
+    for i in range(200, 300):  # then +2 degC/s, inside the normal range at first
+        raised += book.evaluate(TEMP, Reading("t1", i * 0.1, 20.0 + 2.0 * (i - 200) * 0.1))
+    (alarm,) = raised
+    assert alarm.kind == "rate" and alarm.value < 50 and "changes at +" in alarm.message
+    for i in range(300, 400):
+        book.evaluate(TEMP, Reading("t1", i * 0.1, 40.0))
     assert not alarm.condition_active
 
 

@@ -1,0 +1,135 @@
+"""The Live panel against a real broker and an in-process simulator, driven like a user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+
+LEFT = Qt.MouseButton.LeftButton
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broker_url(tmp_path):
+    if not os.path.exists(MOSQUITTO):
+        pytest.skip("mosquitto is not installed (packaging/setup-env.sh installs it)")
+    port = _port()
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    + ("user root\n" if os.geteuid() == 0 else ""))
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"mqtt://127.0.0.1:{port}"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+
+
+@pytest.fixture
+def simulator(broker_url):
+    """The demo pump and stylus, served by the product's own simulator."""
+    from sim.twin import simulate
+    from sim.twin.igtl_link import IgtlServer
+    from sim.twin.mqtt_link import BrokerConfig, MqttLink
+
+    mqtt = MqttLink(BrokerConfig.from_url(broker_url)).start()
+    mqtt.require_connected(10)
+    igtl = IgtlServer("127.0.0.1", 0)
+    stop = threading.Event()
+    th = threading.Thread(target=simulate.run, kwargs=dict(
+        mqtt_link=mqtt, igtl=igtl, duration=60, telemetry_hz=20, fault_at=1.0, stop=stop))
+    th.start()
+    yield igtl.port
+    stop.set()
+    th.join(10)
+    mqtt.close()
+    igtl.close()
+
+
+def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
+    panel = window.live
+    bracket = panel.add_demo_asset()
+    assert bracket in list(window.case.scene)
+    panel.mqtt_edit.setText(broker_url)
+    panel.igtl_edit.setText(f"127.0.0.1:{simulator}")
+    panel.igtl_mode.setCurrentIndex(0)
+    qtbot.mouseClick(panel.connect_button, LEFT)
+    assert panel.connected and panel.connect_button.text() == "Disconnect"
+    session = panel.session
+
+    # Values arrive, the tool is tracked, the fault raises alarms shown in the list.
+    qtbot.waitUntil(lambda: panel.sensor_table.item(0, 1) is not None
+                    and panel.sensor_table.item(0, 1).text() != "—", timeout=10_000)
+    qtbot.waitUntil(lambda: "StylusToTracker" in session.instruments.tools, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.alarm_list.count() >= 1, timeout=15_000)
+    assert "MQTT connected" in panel.status_label.text()
+
+    # The bracket is coloured by temperature with a legend.
+    mapper = panel._actor(bracket).GetMapper()
+    assert mapper.GetScalarVisibility() and panel._scalar_bar.GetVisibility()
+    field = bracket.data.point_data["live_field"]
+    assert field.max() - field.min() > 1.0  # the hot bend differs from the top
+    img = window.view.screenshot()
+    assert img.std() > 10
+
+    # The stylus actor draws the live model data (it moves with the tracker).
+    tool = session.instruments.tools["StylusToTracker"]
+    actor = panel._actor(tool.obj)
+    shown = actor.GetMapper().GetInput()
+    assert shown.GetAddressAsString("vtkPolyData") == tool.obj.data.GetAddressAsString(
+        "vtkPolyData")
+    tip_before = tool.tip
+    qtbot.waitUntil(lambda: np.linalg.norm(tool.tip - tip_before) > 1.0, timeout=5_000)
+
+    # Acknowledge the first alarm.
+    panel.alarm_list.setCurrentRow(0)
+    alarm_id = panel._selected_alarm()
+    qtbot.mouseClick(panel.ack_button, LEFT)
+    assert session.telemetry.alarms.alarms[alarm_id].acknowledged
+
+    # Command the pump speed; the asset acknowledges.
+    panel.property_combo.setCurrentText("speed")
+    panel.desired_spin.setValue(2200)
+    qtbot.mouseClick(panel.send_button, LEFT)
+    qtbot.waitUntil(lambda: "acknowledged" in panel.state_label.text(), timeout=10_000)
+
+    # Disconnect, then scrub back to the start of the session: the stylus goes back.
+    qtbot.mouseClick(panel.connect_button, LEFT)
+    assert not panel.connected
+    last_tip = tool.tip
+    panel.timeline.setValue(5)
+    assert not panel.live_check.isChecked()
+    first_pose = next(panel.reader.events(kinds=("pose",)))
+    assert np.linalg.norm(tool.tip - last_tip) > 1.0
+    assert np.linalg.norm(tool.tip - first_pose.matrix()[:3, 3]) < 30.0  # near the start
+    panel.shutdown()
+
+
+def test_bad_endpoint_shows_an_error(window, qtbot):
+    panel = window.live
+    panel.mqtt_edit.setText("")
+    panel.igtl_edit.setText("127.0.0.1:notaport")
+    panel.connect_link()
+    assert not panel.connected
+    assert window.last_error is not None and "HOST:PORT" in window.last_error.text()
