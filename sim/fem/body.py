@@ -43,6 +43,15 @@ def polar_rotation(F: np.ndarray) -> np.ndarray:
     return U @ Vt
 
 
+def _cross_matrix(v: np.ndarray) -> np.ndarray:
+    """[v]x for vectors (..., 3): the matrices with [v]x w = v x w, shape (..., 3, 3)."""
+    out = np.zeros(v.shape + (3,))
+    out[..., 0, 1], out[..., 0, 2] = -v[..., 2], v[..., 1]
+    out[..., 1, 0], out[..., 1, 2] = v[..., 2], -v[..., 0]
+    out[..., 2, 0], out[..., 2, 1] = -v[..., 1], v[..., 0]
+    return out
+
+
 def linear_element_stiffness(grads: np.ndarray, dvol: np.ndarray, lam: float, mu: float) -> np.ndarray:
     """Isotropic linear-elastic element matrices (m, 3n, 3n) from gradients (m, q, n, 3)."""
     g = grads * np.sqrt(dvol)[:, :, None, None]
@@ -158,12 +167,7 @@ class Body:
         if law == "linear":
             return self.linear_stiffness()
         if law == "corotational":
-            R = self.rotations(u)
-            ke = self.element_stiffness()
-            m, nd, _ = ke.shape
-            k5 = ke.reshape(m, nd // 3, 3, nd // 3, 3)
-            kr = np.einsum("mij,majbl,mkl->maibk", R, k5, R, optimize=True)
-            return assemble_matrix(self.pattern, kr.reshape(m, nd, nd))
+            return assemble_matrix(self.pattern, self._corotational_tangent(u))
         F = self.deformation_gradients(u)
         m, q = F.shape[:2]
         lam, mu = self.material.lame
@@ -173,6 +177,35 @@ class Body:
         ke = np.einsum("mqaJ,mqiJkL,mqbL->maibk", G, A, G, optimize=True)
         n = G.shape[2]
         return assemble_matrix(self.pattern, ke.reshape(m, 3 * n, 3 * n))
+
+    def _corotational_tangent(self, u: np.ndarray) -> np.ndarray:
+        """Consistent element tangents R Ke R^T + (change of R) of the co-rotational forces.
+
+        With F = R S and G = tr(S) I - S, a variation dx turns R by dR = R [w]x where
+        w = G^-1 sum_a [grad_a]x R^T dx_a. The rotation term makes Newton converge
+        quadratically under large rotations (the matrix is not symmetric).
+        """
+        cells = self.mesh.cells
+        ke = self.element_stiffness()
+        m, nd, _ = ke.shape
+        n = nd // 3
+        Fbar = self.deformation_gradients(u).mean(axis=1)
+        R = polar_rotation(Fbar)
+        S = np.einsum("mji,mjk->mik", R, Fbar)
+        G = np.trace(S, axis1=1, axis2=2)[:, None, None] * np.eye(3) - S
+        x = self.mesh.points[cells] + u.reshape(-1, 3)[cells]
+        y = np.einsum("mji,mnj->mni", R, x)  # local current positions
+        g = np.einsum("mij,mj->mi", ke, (y - self.mesh.points[cells]).reshape(m, -1)).reshape(m, n, 3)
+        gbar = self.geometry.grads.mean(axis=1)  # (m, n, 3)
+        # T = -[g_a]x + Ke [y_a]x  (12 x 3): how the local forces change with w.
+        T = -_cross_matrix(g).reshape(m, nd, 3) + ke @ _cross_matrix(y).reshape(m, nd, 3)
+        B = np.einsum("maij,mkj->maik", _cross_matrix(gbar), R)  # [grad_a]x R^T  (m, n, 3, 3)
+        B = B.transpose(0, 2, 1, 3).reshape(m, 3, nd)
+        extra = T @ np.linalg.solve(G, B)  # (m, nd, nd) in the local frame (rows)
+        k5 = ke.reshape(m, n, 3, n, 3)
+        kr = np.einsum("mij,majbl,mkl->maibk", R, k5, R, optimize=True).reshape(m, nd, nd)
+        kr += np.einsum("mij,majc->maic", R, extra.reshape(m, n, 3, nd)).reshape(m, nd, nd)
+        return kr
 
     # -- mass and body forces -----------------------------------------------------------------
     def _mass_geometry(self):
