@@ -69,6 +69,8 @@ class AlarmBook:
         """Apply the rules to one reading; returns alarms raised by it."""
         v, t = reading.value, reading.t
         lo, hi = sensor.normal
+        if sensor.max_rate is None and lo <= v <= hi and not self._open_for(sensor.id):
+            return []  # the common case, kept cheap
         # An open alarm stays active until the value is clearly back (hysteresis), so
         # a signal hovering at a limit raises one alarm, not one per sample.
         band = HYSTERESIS * (hi - lo)
@@ -103,6 +105,10 @@ class AlarmBook:
                 log.info("Alarm %s returned to normal", alarm.id)
                 self.changed.emit(alarm)
         return raised
+
+    def _open_for(self, sensor_id: str) -> bool:
+        o = self._open
+        return (sensor_id, "high") in o or (sensor_id, "low") in o or (sensor_id, "rate") in o
 
     def _rate(self, sensor: Sensor, t: float, v: float) -> float | None:
         """Change per second over the last ``RATE_WINDOW_S`` (None until it spans half of it).

@@ -1,29 +1,35 @@
-"""An MQTT connection (paho-mqtt) that stays up: TLS, username/password, QoS 1, backoff.
+"""An MQTT connection that stays up: TLS, username/password, QoS 1, reconnect with backoff.
 
-The session is persistent (``clean_session=False`` with a stable client id), so
-QoS 1 messages the broker accepted while we were away are delivered when we come
-back; paho reconnects with exponential backoff and we resubscribe on every connect.
-Callbacks run on paho's network thread.
+The session is persistent (``clean_session=False`` with a stable client id), so QoS 1
+messages the broker accepted while we were away are delivered when we come back; we
+resubscribe on every connect. Our own QoS 1 publications wait (bounded, see
+``MAX_PENDING``) until the broker acknowledges them and are re-sent after a reconnect.
+``on_message(topic, payload)`` runs on the link's network thread. The wire format is
+in :mod:`sim.twin.mqtt_wire` (why we do not use paho-mqtt here is explained there).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import ssl
 import threading
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
-
 from sim.errors import InputError
-from sim.twin.errors import LinkError
+from sim.twin import mqtt_wire as mw
+from sim.twin.errors import LinkError, ProtocolError
 
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
+MAX_PENDING = 10_000  # unacknowledged QoS 1 publications kept for re-sending
 
 
 @dataclass(frozen=True)
@@ -67,51 +73,67 @@ class MqttCounters:
     published: int = 0
     connects: int = 0
     disconnects: int = 0
+    dropped_outgoing: int = 0  # QoS 0 while offline, or QoS 1 beyond MAX_PENDING
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
+class PublishInfo:
+    """Completion of one publication (QoS 1: the broker's PUBACK)."""
+
+    def __init__(self) -> None:
+        self.rc = 0
+        self._done = threading.Event()
+
+    def wait_for_publish(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def is_published(self) -> bool:
+        return self._done.is_set()
+
+
 class MqttLink:
     def __init__(self, config: BrokerConfig, on_message: OnMessage | None = None,
                  client_id: str | None = None, persistent: bool = True,
-                 backoff: tuple[float, float] = (0.1, 5.0), keepalive: int = 30) -> None:
+                 backoff: tuple[float, float] = (0.1, 5.0), keepalive: int = 30,
+                 max_packet: int = mw.DEFAULT_MAX_PACKET) -> None:
         self.config = config
         self.on_message = on_message
         self.client_id = client_id or f"twinsight-{uuid.uuid4().hex[:10]}"
+        self.persistent = persistent
+        self.backoff_min, self.backoff_max = backoff
+        self.keepalive = keepalive
+        self.max_packet = max_packet
         self.counters = MqttCounters()
         self.last_error: str | None = None
         self.connected = threading.Event()
         self._topics: dict[str, int] = {}
-        self._keepalive = keepalive
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                        clean_session=not persistent)
-        c.reconnect_delay_set(backoff[0], backoff[1])  # paho accepts float seconds
-        c.max_inflight_messages_set(1000)
-        c.max_queued_messages_set(0)
-        if config.username:
-            c.username_pw_set(config.username, config.password)
-        if config.tls:
-            try:
-                c.tls_set(ca_certs=config.ca_certs, certfile=config.certfile,
-                          keyfile=config.keyfile, cert_reqs=ssl.CERT_REQUIRED)
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise InputError(f"The TLS settings for {config.describe()} are unusable "
-                                 f"({exc}).") from None
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        self.client = c
-        self._started = False
+        self._pending: OrderedDict[int, tuple[bytes, PublishInfo]] = OrderedDict()
+        self._next_id = 0
+        self._lock = threading.Lock()  # guards the socket's writes and _pending
+        self._sock: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._topic_cache: dict[bytes, str] = {}
+        self._ssl = self._tls_context() if config.tls else None
+
+    def _tls_context(self) -> ssl.SSLContext:
+        c = self.config
+        try:
+            ctx = ssl.create_default_context(cafile=c.ca_certs)
+            if c.certfile:
+                ctx.load_cert_chain(c.certfile, c.keyfile)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise InputError(f"The TLS settings for {c.describe()} are unusable ({exc}).") \
+                from None
+        return ctx
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> MqttLink:
-        try:
-            self.client.connect_async(self.config.host, self.config.port, self._keepalive)
-        except (OSError, ValueError) as exc:
-            raise LinkError(f"Cannot connect to {self.config.describe()}: {exc}.") from None
-        self.client.loop_start()
-        self._started = True
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="mqtt")
+        self._thread.start()
         return self
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
@@ -123,54 +145,217 @@ class MqttLink:
             raise LinkError(f"Cannot connect to the MQTT broker {self.config.describe()}{why}.")
 
     def close(self) -> None:
-        if self._started:
-            self.client.disconnect()
-            self.client.loop_stop()
-            self._started = False
+        self._stopping.set()
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError), self._lock:
+                sock.sendall(mw.DISCONNECT_PACKET)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5.0)
         self.connected.clear()
 
     # -- traffic --------------------------------------------------------------------------
     def subscribe(self, topics: list[str] | str, qos: int = 1) -> None:
+        new = {}
         for t in [topics] if isinstance(topics, str) else topics:
-            if not t or len(t.encode()) > 65535:
+            if not t or len(t.encode()) > 65535 or "\0" in t:
                 raise InputError(f"'{t}' is not a valid MQTT topic filter.")
-            self._topics[t] = qos
-            if self.connected.is_set():
-                self.client.subscribe(t, qos)
+            new[t] = min(max(int(qos), 0), 1)
+        self._topics.update(new)
+        if new and self.connected.is_set():
+            self._send(mw.subscribe(self._packet_id(), new))
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1,
-                retain: bool = False) -> mqtt.MQTTMessageInfo:
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc == mqtt.MQTT_ERR_SUCCESS:
-            self.counters.published += 1
+                retain: bool = False) -> PublishInfo:
+        if not topic or any(c in topic for c in "#+"):
+            raise InputError(f"'{topic}' is not a topic one can publish to.")
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        info = PublishInfo()
+        if qos == 0:
+            if self._send(mw.publish(topic, data, 0, retain=retain)):
+                self.counters.published += 1
+                info._done.set()
+            else:
+                self.counters.dropped_outgoing += 1
+                info.rc = 4  # like paho's MQTT_ERR_NO_CONN
+            return info
+        with self._lock:
+            pid = self._packet_id_locked()
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.popitem(last=False)
+                self.counters.dropped_outgoing += 1
+            pkt = mw.publish(topic, data, 1, pid, retain)
+            self._pending[pid] = (mw.publish(topic, data, 1, pid, retain, dup=True), info)
+            sock = self._sock if self.connected.is_set() else None
+            if sock is not None:
+                with contextlib.suppress(OSError):  # re-sent after the reconnect
+                    sock.sendall(pkt)
+        self.counters.published += 1
         return info
 
-    # -- paho callbacks (network thread) --------------------------------------------------
-    def _on_connect(self, client, _userdata, flags, reason_code, _props) -> None:
-        if reason_code.is_failure:
-            if self.last_error != str(reason_code):  # say it once, not on every retry
-                log.warning("MQTT broker %s refused us: %s", self.config.describe(), reason_code)
-            self.last_error = str(reason_code)
-            return
+    @property
+    def pending(self) -> int:
+        """QoS 1 publications the broker has not acknowledged yet."""
+        return len(self._pending)
+
+    def _packet_id_locked(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self._pending:
+                return self._next_id
+        raise LinkError("No free MQTT packet identifier (65535 publications unacknowledged).")
+
+    def _packet_id(self) -> int:
+        with self._lock:
+            return self._packet_id_locked()
+
+    def _send(self, data: bytes) -> bool:
+        with self._lock:
+            sock = self._sock if self.connected.is_set() else None
+            if sock is None:
+                return False
+            try:
+                sock.sendall(data)
+                return True
+            except OSError:
+                return False
+
+    # -- network thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        delay = self.backoff_min
+        while not self._stopping.is_set():
+            try:
+                sock = self._open()
+            except (OSError, ProtocolError, LinkError) as exc:
+                if not isinstance(exc, LinkError):
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                self._stopping.wait(delay)
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            delay = self.backoff_min
+            try:
+                self._serve(sock)
+            except (OSError, ProtocolError) as exc:
+                if not self._stopping.is_set():
+                    self.last_error = str(exc) or type(exc).__name__
+                    log.info("MQTT connection lost (%s); reconnecting with backoff", exc)
+            finally:
+                was = self.connected.is_set()
+                self.connected.clear()
+                self._sock = None
+                with contextlib.suppress(OSError):
+                    sock.close()
+                if was:
+                    self.counters.disconnects += 1
+            if not self._stopping.is_set():
+                self._stopping.wait(delay)
+
+    def _open(self) -> socket.socket:
+        c = self.config
+        raw = socket.create_connection((c.host, c.port), timeout=5.0)
+        try:
+            sock = self._ssl.wrap_socket(raw, server_hostname=c.host) if self._ssl else raw
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(mw.connect(self.client_id, not self.persistent, self.keepalive,
+                                    c.username, c.password))
+            head = b""
+            while len(head) < 4:
+                chunk = sock.recv(4 - len(head))
+                if not chunk:
+                    raise ProtocolError("The broker closed the connection during CONNECT.")
+                head += chunk
+        except BaseException:
+            raw.close()
+            raise
+        if head[0] != mw.CONNACK << 4 or head[1] != 2:
+            sock.close()
+            raise ProtocolError("The broker did not answer CONNECT with CONNACK.")
+        if head[3] != 0:
+            sock.close()
+            reason = mw.CONNACK_REASONS.get(head[3], f"refused with code {head[3]}")
+            if self.last_error != reason:  # say it once, not on every retry
+                log.warning("MQTT broker %s refused us: %s", c.describe(), reason)
+            self.last_error = reason
+            raise LinkError(reason)
+        with self._lock:
+            self._sock = sock
+            for pkt, _info in self._pending.values():  # unacknowledged QoS 1: send again
+                sock.sendall(pkt)
+            if self._topics:
+                sock.sendall(mw.subscribe(self._packet_id_locked(), dict(self._topics)))
+            self.connected.set()
         self.counters.connects += 1
         self.last_error = None
-        if self._topics:
-            client.subscribe([(t, q) for t, q in self._topics.items()])
-        self.connected.set()
+        return sock
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _props) -> None:
-        was_connected = self.connected.is_set()
-        self.connected.clear()
-        if was_connected:  # a refused connection keeps its more useful reason
-            self.counters.disconnects += 1
-            if reason_code.is_failure:
-                self.last_error = str(reason_code)
-                log.info("MQTT connection lost (%s); reconnecting with backoff", reason_code)
-
-    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
-        self.counters.received += 1
-        if self.on_message is not None:
+    def _serve(self, sock: socket.socket) -> None:
+        buf = bytearray()
+        tick = max(0.5, self.keepalive / 4)
+        sock.settimeout(tick)
+        last_rx = last_tx = time.monotonic()
+        while not self._stopping.is_set():
             try:
-                self.on_message(msg.topic, msg.payload)
-            except Exception:  # a consumer bug must not kill the network thread
-                log.exception("MQTT message handler failed")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                chunk = None
+            except ssl.SSLWantReadError:
+                chunk = None
+            now = time.monotonic()
+            if chunk is not None:
+                if not chunk:
+                    raise ConnectionError("the broker closed the connection")
+                last_rx = now
+                buf += chunk
+                used = self._dispatch(buf)
+                if used:
+                    del buf[:used]
+            if now - last_rx > 1.5 * self.keepalive:
+                raise ConnectionError("the broker stopped answering")
+            if now - last_tx >= self.keepalive / 2:
+                self._send(bytes([mw.PINGREQ << 4, 0]))
+                last_tx = now
+
+    def _dispatch(self, buf: bytearray) -> int:
+        """Handle every complete packet in ``buf``; returns the bytes consumed."""
+        pos, acks = 0, []
+        on_message, cache, counters = self.on_message, self._topic_cache, self.counters
+        while True:
+            found = mw.split(buf, pos, self.max_packet)
+            if found is None:
+                break
+            first, i, end = found
+            kind = first >> 4
+            if kind == mw.PUBLISH:
+                tlen = (buf[i] << 8) | buf[i + 1]
+                raw = bytes(buf[i + 2:i + 2 + tlen])
+                topic = cache.get(raw)
+                if topic is None:
+                    topic = raw.decode("utf-8", errors="replace")
+                    if len(cache) < 4096:
+                        cache[raw] = topic
+                j = i + 2 + tlen
+                if first & 0x06:
+                    acks.append(mw.puback((buf[j] << 8) | buf[j + 1]))
+                    j += 2
+                if j > end:
+                    raise ProtocolError("A PUBLISH packet is shorter than its header says.")
+                counters.received += 1
+                if on_message is not None:
+                    try:
+                        on_message(topic, bytes(buf[j:end]))
+                    except Exception:  # a consumer bug must not kill the link
+                        log.exception("MQTT message handler failed")
+            elif kind == mw.PUBACK and end - i >= 2:
+                with self._lock:
+                    done = self._pending.pop((buf[i] << 8) | buf[i + 1], None)
+                if done is not None:
+                    done[1]._done.set()
+            elif kind == mw.SUBACK and any(c == 0x80 for c in buf[i + 2:end]):
+                self.last_error = "the broker refused a subscription"
+                log.warning("MQTT broker %s refused a subscription", self.config.describe())
+            pos = end
+        if acks:
+            self._send(b"".join(acks))
+        return pos

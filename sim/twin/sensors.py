@@ -88,6 +88,19 @@ class Sensor:
 def parse_payload(sensor: Sensor, payload: bytes, now: float | None = None) -> Reading:
     """Read one MQTT payload as a value of ``sensor`` (PayloadError when it is not)."""
     now = time.time() if now is None else now
+    if len(payload) <= 32 and payload[:1] not in (b"{", b"["):
+        try:  # fast path: the common bare number (float() accepts bytes)
+            value = float(payload)
+        except ValueError:
+            pass
+        else:
+            if value != value or value in (math.inf, -math.inf):
+                raise PayloadError(f"The value for '{sensor.id}' is not finite.")
+            lo, hi = sensor.limits
+            if not lo <= value <= hi:
+                raise PayloadError(f"Value {value:g} {sensor.unit} for '{sensor.id}' is "
+                                   f"outside its physical limits {lo:g}..{hi:g}.")
+            return Reading(sensor.id, now, value)
     if len(payload) > MAX_PAYLOAD:
         raise PayloadError(f"Payload for '{sensor.id}' is {len(payload)} bytes "
                            f"(limit {MAX_PAYLOAD}).")

@@ -39,15 +39,16 @@ def test_telemetry_reaches_model_history_and_alarms(broker, tmp_path, wait_until
     twin = TelemetryTwin(config, store)
     sub = link(broker.url, on_message=twin.ingest)
     sub.subscribe(twin.topics)
-    pub = link(broker.url)
+    pub = paho_client(broker.url, "asset-telemetry")
     try:
         time.sleep(0.2)
         for i, v in enumerate([40.0, 40.1, 70.0]):  # the last is high and too fast
             pub.publish(config.sensors[0].topic,
-                        json.dumps({"value": v, "unit": "degC", "t": time.time() + 2 * i - 4}))
-        pub.publish(config.sensors[3].topic, b"3.25")  # bare number
-        pub.publish(config.sensors[3].topic, b"{not json")
-        pub.publish(config.sensors[3].topic, json.dumps({"value": 1, "unit": "g"}))
+                        json.dumps({"value": v, "unit": "degC", "t": time.time() + 2 * i - 4}),
+                        qos=1)
+        pub.publish(config.sensors[3].topic, b"3.25", qos=1)  # bare number
+        pub.publish(config.sensors[3].topic, b"{not json", qos=1)
+        pub.publish(config.sensors[3].topic, json.dumps({"value": 1, "unit": "g"}), qos=1)
         assert wait_until(lambda: twin.counters.received == 6, 10)
         assert twin.counters.accepted == 4 and twin.counters.rejected == 2
         assert twin.values()["temp_bend"] == 70.0 and twin.values()["vibration"] == 3.25
@@ -60,7 +61,8 @@ def test_telemetry_reaches_model_history_and_alarms(broker, tmp_path, wait_until
             assert len(list(r.events(kinds=("alarm",)))) == 2
     finally:
         sub.close()
-        pub.close()
+        pub.loop_stop()
+        pub.disconnect()
         store.close()
 
 
@@ -175,38 +177,85 @@ def test_tls_broker(tmp_path, wait_until, broker_factory):
         b.stop()
 
 
+def paho_client(url: str, client_id: str):
+    """paho-mqtt, an independent MQTT implementation, as the asset's side."""
+    mqtt = pytest.importorskip("paho.mqtt.client")
+    cfg = BrokerConfig.from_url(url)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    c.max_inflight_messages_set(0)
+    c.max_queued_messages_set(0)
+    c.connect(cfg.host, cfg.port)
+    c.loop_start()
+    return c
+
+
 def test_qos1_nothing_lost_across_broker_restart(broker_factory, wait_until):
-    """Messages the broker accepted while we were disconnected arrive after we reconnect."""
+    """Messages the broker accepted while we were away arrive when we are back."""
     b = broker_factory()
     b.start()
     got: list[int] = []
-    sub = MqttLink(BrokerConfig.from_url(b.url), client_id="twin-restart-test",
-                   on_message=lambda t, p: got.append(int(p)), backoff=(0.05, 0.3)).start()
-    sub.require_connected(10)
-    sub.subscribe("pump/seq")
+
+    def twin_link():
+        m = MqttLink(BrokerConfig.from_url(b.url), client_id="twin-restart-test",
+                     on_message=lambda t, p: got.append(int(p)), backoff=(0.05, 0.3)).start()
+        m.subscribe("pump/seq")
+        m.require_connected(10)
+        return m
+
+    sub = twin_link()
     time.sleep(0.2)
-    pub = link(b.url, client_id="asset-restart-test")
+    pub = paho_client(b.url, "asset-restart-test")
     try:
         for i in range(100):
-            pub.publish("pump/seq", str(i)).wait_for_publish(5)
+            pub.publish("pump/seq", str(i), qos=1).wait_for_publish(5)
         assert wait_until(lambda: len(got) == 100, 10)
-        sub.client.disconnect()  # our side goes away ...
-        sub.client.loop_stop()
-        for i in range(100, 200):  # ... while the asset keeps publishing (broker queues)
-            pub.publish("pump/seq", str(i)).wait_for_publish(5)
-        pub.close()
+        sub.close()  # the twin goes away ...
+        for i in range(100, 200):  # ... while the asset keeps publishing (the broker queues)
+            pub.publish("pump/seq", str(i), qos=1).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
         b.stop()  # the broker restarts; its queue survives in its persistence file
         b.start()
-        pub = link(b.url, client_id="asset-restart-test")
+        pub = paho_client(b.url, "asset-restart-test")
         for i in range(200, 250):
-            pub.publish("pump/seq", str(i)).wait_for_publish(5)
-        sub.client.reconnect()
-        sub.client.loop_start()
+            pub.publish("pump/seq", str(i), qos=1).wait_for_publish(5)
+        sub = twin_link()  # the twin comes back with the same persistent session
         assert wait_until(lambda: len(set(got)) == 250, 15), f"got {len(set(got))}"
         assert sorted(set(got)) == list(range(250))
     finally:
         sub.close()
-        pub.close()
+        pub.loop_stop()
+        pub.disconnect()
+        b.stop()
+
+
+def test_our_qos1_publications_survive_a_broker_outage(broker_factory, wait_until):
+    """What the twin publishes (commands) while the broker is down is sent when it is back."""
+    b = broker_factory()
+    b.start()
+    got: list[int] = []
+    peer = paho_client(b.url, "asset-listener")
+    peer.on_message = lambda c, u, m: got.append(int(m.payload))
+    peer.subscribe("twin/cmd", qos=1)
+    out = MqttLink(BrokerConfig.from_url(b.url), client_id="twin-publisher",
+                   backoff=(0.05, 0.3)).start()
+    try:
+        out.require_connected(10)
+        time.sleep(0.2)
+        for i in range(50):
+            out.publish("twin/cmd", str(i))
+        assert wait_until(lambda: len(got) == 50, 10)
+        b.stop()
+        assert wait_until(lambda: not out.connected.is_set(), 5)
+        infos = [out.publish("twin/cmd", str(i)) for i in range(50, 120)]  # while it is down
+        assert not any(i.is_published() for i in infos)
+        b.start()
+        assert all(i.wait_for_publish(15) for i in infos)
+        assert wait_until(lambda: set(got) == set(range(120)), 15), f"got {len(set(got))}"
+    finally:
+        out.close()
+        peer.loop_stop()
+        peer.disconnect()
         b.stop()
 
 
