@@ -65,50 +65,33 @@ def _orient(points: np.ndarray, tets: np.ndarray, name: str) -> TetMesh:
     return TetMesh(points[used], remap[tets], name)
 
 
-def _mesh_gmsh(vertices: np.ndarray, faces: np.ndarray, size: float, name: str) -> TetMesh:
-    import gmsh
+def _run_worker(method: str, vertices: np.ndarray, faces: np.ndarray, size: float, name: str,
+                timeout: float) -> TetMesh:
+    """Mesh in a child process (see :mod:`sim.mesh.mesher_worker`): crash- and hang-proof."""
+    import subprocess
+    import sys
+    import tempfile
 
-    gmsh.initialize(interruptible=False)
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("surface")
-        surf = gmsh.model.addDiscreteEntity(2)
-        tags = np.arange(1, len(vertices) + 1)
-        gmsh.model.mesh.addNodes(2, surf, tags.tolist(), vertices.ravel().tolist())
-        gmsh.model.mesh.addElementsByType(surf, 2, [], (faces + 1).ravel().tolist())
-        # Split the surface at sharp edges into patches gmsh can reparametrise and remesh.
-        gmsh.model.mesh.classifySurfaces(np.radians(40.0), True, True, np.radians(180.0))
-        gmsh.model.mesh.createGeometry()
-        surfaces = [s[1] for s in gmsh.model.getEntities(2)]
-        loop = gmsh.model.geo.addSurfaceLoop(surfaces)
-        gmsh.model.geo.addVolume([loop])
-        gmsh.model.geo.synchronize()
-        gmsh.option.setNumber("Mesh.MeshSizeMax", size)
-        gmsh.option.setNumber("Mesh.MeshSizeMin", size / 4.0)
-        gmsh.option.setNumber("Mesh.OptimizeNetgen", 1)
-        gmsh.model.mesh.generate(3)
-        from sim.mesh.generators import _gmsh_tets
-
-        mesh = _gmsh_tets(name)
-    except InputError:
-        raise
-    except Exception as exc:  # gmsh raises plain Exception with its own message
-        raise MeshingError(f"gmsh could not mesh '{name}': {exc}") from None
-    finally:
-        gmsh.finalize()
-    return _orient(mesh.points, mesh.cells, name)
-
-
-def _mesh_tetwild(vertices: np.ndarray, faces: np.ndarray, size: float, name: str) -> TetMesh:
-    import pytetwild
-
-    try:
-        points, tets = pytetwild.tetrahedralize(vertices, faces.astype(np.int32),
-                                                edge_length_abs=float(size), quiet=True)
-    except Exception as exc:
-        raise MeshingError(f"fTetWild could not mesh '{name}': {exc}") from None
+    label = "gmsh" if method == "gmsh" else "fTetWild"
+    with tempfile.TemporaryDirectory(prefix="twinsight-mesh-") as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
+        np.savez(src, vertices=vertices, faces=faces)
+        cmd = [sys.executable, "-m", "sim.mesh.mesher_worker", method, str(src), str(dst),
+               repr(float(size))]
+        try:
+            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                 cwd=str(Path(__file__).resolve().parents[2]))
+        except subprocess.TimeoutExpired:
+            raise MeshingError(f"{label} did not finish meshing '{name}' within "
+                               f"{timeout:.0f} s.") from None
+        if run.returncode != 0 or not dst.is_file():
+            why = run.stderr.strip().splitlines()[-1] if run.stderr.strip() else (
+                f"it crashed (exit code {run.returncode})")
+            raise MeshingError(f"{label} could not mesh '{name}': {why}")
+        data = np.load(dst)
+        points, tets = data["points"], data["tets"]
     if len(tets) == 0:
-        raise MeshingError(f"fTetWild made no tetrahedra for '{name}'.")
+        raise MeshingError(f"{label} made no tetrahedra for '{name}'.")
     return _orient(np.asarray(points, dtype=np.float64), tets, name)
 
 
@@ -129,7 +112,7 @@ def cache_path(vertices: np.ndarray, faces: np.ndarray, size: float, method: str
 
 def tetrahedralize(surface: pv.PolyData, edge_length: float | None = None, method: str = "auto",
                    name: str = "surface", progress: Progress = no_progress,
-                   use_cache: bool = True) -> tuple[TetMesh, dict]:
+                   use_cache: bool = True, timeout: float = 600.0) -> tuple[TetMesh, dict]:
     """Fill a closed triangle surface (mm) with tetrahedra of about ``edge_length`` mm.
 
     Returns the mesh and a report (mesher used, cache hit, quality figures).
@@ -161,17 +144,17 @@ def tetrahedralize(surface: pv.PolyData, edge_length: float | None = None, metho
     used = method
     if method in ("auto", "gmsh"):
         try:
-            mesh = _mesh_gmsh(vertices, faces, size, name)
+            mesh = _run_worker("gmsh", vertices, faces, size, name, timeout)
             used = "gmsh"
         except MeshingError as exc:
             if method == "gmsh":
                 raise
             log.info("%s; falling back to fTetWild", exc)
             progress(0.1, f"Meshing {name} with fTetWild")
-            mesh = _mesh_tetwild(vertices, faces, size, name)
+            mesh = _run_worker("tetwild", vertices, faces, size, name, timeout)
             used = "tetwild"
     else:
-        mesh = _mesh_tetwild(vertices, faces, size, name)
+        mesh = _run_worker("tetwild", vertices, faces, size, name, timeout)
     if use_cache:
         grid = mesh.to_pyvista()
         grid.field_data["method"] = np.array([used])

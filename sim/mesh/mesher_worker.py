@@ -1,0 +1,67 @@
+"""Run one mesher in a child process: ``python -m sim.mesh.mesher_worker METHOD IN.npz OUT.npz SIZE``.
+
+Meshers are native code that can crash (gmsh segfaults on some surfaces) or run away; in a
+child process a crash becomes an error message and a runaway is stopped by a timeout, and the
+application survives either way.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def mesh_gmsh(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    import gmsh
+
+    gmsh.initialize(interruptible=False)
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("surface")
+        surf = gmsh.model.addDiscreteEntity(2)
+        tags = np.arange(1, len(vertices) + 1)
+        gmsh.model.mesh.addNodes(2, surf, tags.tolist(), vertices.ravel().tolist())
+        gmsh.model.mesh.addElementsByType(surf, 2, [], (faces + 1).ravel().tolist())
+        # Split the surface at sharp edges into patches gmsh can reparametrise and remesh.
+        gmsh.model.mesh.classifySurfaces(np.radians(40.0), True, True, np.radians(180.0))
+        gmsh.model.mesh.createGeometry()
+        surfaces = [s[1] for s in gmsh.model.getEntities(2)]
+        loop = gmsh.model.geo.addSurfaceLoop(surfaces)
+        gmsh.model.geo.addVolume([loop])
+        gmsh.model.geo.synchronize()
+        gmsh.option.setNumber("Mesh.MeshSizeMax", size)
+        gmsh.option.setNumber("Mesh.MeshSizeMin", size / 4.0)
+        gmsh.option.setNumber("Mesh.OptimizeNetgen", 1)
+        gmsh.model.mesh.generate(3)
+        from sim.mesh.generators import _gmsh_tets
+
+        mesh = _gmsh_tets("surface")
+        return mesh.points, mesh.cells
+    finally:
+        gmsh.finalize()
+
+
+def mesh_tetwild(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    import pytetwild
+
+    points, tets = pytetwild.tetrahedralize(vertices, faces.astype(np.int32),
+                                            edge_length_abs=float(size), quiet=True)
+    return np.asarray(points, dtype=np.float64), np.asarray(tets, dtype=np.int64)
+
+
+def main(argv: list[str]) -> int:
+    method, src, dst, size = argv[0], argv[1], argv[2], float(argv[3])
+    data = np.load(src)
+    try:
+        fn = mesh_gmsh if method == "gmsh" else mesh_tetwild
+        points, tets = fn(data["vertices"], data["faces"], size)
+    except Exception as exc:  # reported to the parent as one line on stderr
+        print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 3
+    np.savez(dst, points=points, tets=tets)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
