@@ -68,6 +68,14 @@ def check(as_json: bool) -> int:
 
 
 def show(case, args) -> int:
+    import os
+
+    if not args.preview and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        # No desktop: the headset still works, VTK through EGL and the status window unseen.
+        from sim.cli import use_offscreen_rendering
+
+        use_offscreen_rendering()
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -38,11 +38,13 @@ class FrameStats:
     frames: int = 0
     rendered: int = 0
     last_render_s: float = 0.0  # both eyes rendered plus the copies into the swapchains
+    last_render_cpu_s: float = 0.0  # the same, in CPU seconds of this process (all threads)
     render_times: list[float] = field(default_factory=list)
 
-    def add(self, seconds: float) -> None:
+    def add(self, seconds: float, cpu_seconds: float = 0.0) -> None:
         self.rendered += 1
         self.last_render_s = seconds
+        self.last_render_cpu_s = cpu_seconds
         self.render_times.append(seconds)
         del self.render_times[:-120]
 
@@ -224,7 +226,7 @@ class XRSession:
         self.head = head
         if self.on_controllers is not None:
             self.on_controllers(self.input.read(self.space, display_time))
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         self.stereo.render(self.eyes)
         projection_views = (xr.CompositionLayerProjectionView * len(views))()
         captured = []
@@ -239,7 +241,7 @@ class XRSession:
             pv.sub_image.image_rect.offset.x = pv.sub_image.image_rect.offset.y = 0
             pv.sub_image.image_rect.extent.width = chain.width
             pv.sub_image.image_rect.extent.height = chain.height
-        self.stats.add(time.perf_counter() - start)
+        self.stats.add(time.perf_counter() - start, time.process_time() - start_cpu)
         if self.capture:
             self.eye_images = captured
         self._layer_views = projection_views  # the layer points into this array

@@ -98,3 +98,12 @@ def test_view_enter_xr_runs_frames_from_the_gui_timer_and_leaves(monado_manifest
     assert res["error"] is None
     assert res["checked_after"] is False
     assert res["block_visible_in_xr"] is False  # hidden on the desktop side -> hidden in XR
+
+
+def test_without_a_display_the_session_shares_an_egl_context(monado_manifest, tmp_path):
+    res = run_child("render", monado_manifest, tmp_path, env_changes={
+        "DISPLAY": None, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow"})
+    assert res["render_window"] == "vtkEGLRenderWindow"
+    for eye in ("left", "right"):
+        img = np.load(tmp_path / "render" / f"frame_{eye}.npy")
+        assert red_mask(img).sum() > 20  # the ball

@@ -61,7 +61,7 @@ def run_until(view: HeadsetView, done, timeout_s: float = 20.0) -> None:
 
 def frames(view: HeadsetView, n: int) -> None:
     target = view.session.stats.rendered + n
-    run_until(view, lambda: view.session.stats.rendered >= target)
+    run_until(view, lambda: view.session.stats.rendered >= target, 20.0 + 3.0 * n)
 
 
 def save_eyes(view: HeadsetView, out: Path, tag: str) -> None:
@@ -87,6 +87,7 @@ def scenario_render(out: Path, case_dir: str | None) -> dict:
         b = case.scene.bounds()
         center = [(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2]
         info = eye_info(view, view.placement.to_xr(center))
+        info["render_window"] = view.session.stereo.render_window.GetClassName()
         info["runtime"] = view.session.runtime_name
         info["system"] = view.session.system_name
         info["fps"] = view.session.stats.fps
@@ -256,8 +257,77 @@ def scenario_gui(out: Path, _case_dir) -> dict:
     return result
 
 
+def scenario_bench(out: Path, case_dir: str | None) -> dict:
+    """Seconds per desktop frame vs per XR frame (both eyes + copies) of the same case.
+
+    The two are interleaved frame by frame so that load from other processes on the
+    machine hits both alike; a desktop frame counts until its pixels are finished.
+    """
+    import pyvista as pv
+
+    from sim.io import load
+    from sim.render import SceneRenderer
+    from viewer.xr.stereo_renderer import read_pixels
+
+    case = load(case_dir) if case_dir else sphere_case()
+    n = int(os.environ.get("TWINSIGHT_BENCH_FRAMES", "15"))
+    scale = float(os.environ.get("TWINSIGHT_BENCH_SCALE", "1.0"))
+    view = HeadsetView(case, resolution_scale=scale)  # remote driver: the head keeps still
+    plotter = None
+    try:
+        frames(view, 2)
+        eye_w, eye_h = view.session.eye_size
+        # The desktop renderer (anterior view, fitted), one eye's size, in the same process.
+        plotter = pv.Plotter(off_screen=True, window_size=[eye_w, eye_h])
+        renderer = SceneRenderer(plotter, case)
+        renderer.set_view("A")
+        cam = plotter.camera
+        d_desk = float(np.linalg.norm(np.subtract(cam.position, cam.focal_point)))
+        tan_w_desk = 2.0 * np.tan(np.radians(cam.view_angle) / 2.0) * eye_w / eye_h
+        # Same framing in the headset: the scene spans the same fraction of the eye's width.
+        fov = view.session.eyes[0].fov
+        tan_w_xr = np.tan(fov.angle_right) - np.tan(fov.angle_left)
+        view.view_distance_m = d_desk * view.placement.scale * tan_w_desk / tan_w_xr
+        view.placement.center_in_front(case.scene.bounds(), view.session.head,
+                                       view.view_distance_m, 0.0)
+        view.session.capture = True  # keep one frame to check the scene is in the eyes
+        frames(view, 1)
+        save_eyes(view, out, "bench")
+        view.session.capture = False
+        for _ in range(2):
+            plotter.ren_win.Render()
+            plotter.ren_win.WaitForCompletion()
+        desk, desk_cpu, xr_times, xr_cpu = [], [], [], []
+        t_loop = 0.0
+        for _ in range(n):
+            t, c = time.perf_counter(), time.process_time()
+            plotter.ren_win.Render()
+            plotter.ren_win.WaitForCompletion()
+            desk.append(time.perf_counter() - t)
+            desk_cpu.append(time.process_time() - c)
+            t = time.perf_counter()
+            frames(view, 1)
+            t_loop += time.perf_counter() - t
+            xr_times.append(view.session.stats.last_render_s)
+            xr_cpu.append(view.session.stats.last_render_cpu_s)
+        np.save(out / "bench_desktop.npy", read_pixels(plotter.ren_win))
+    finally:
+        view.stop()
+        if plotter is not None:
+            plotter.close()
+    # Software GL renders on the CPU, which other processes share here: the cost of a frame
+    # is the CPU time this process spends on it (all threads, Monado's included); wall-clock
+    # figures are reported too (best and median of the interleaved frames).
+    return {"eye_size": [eye_w, eye_h], "frames": n,
+            "xr_cpu_s": float(np.median(xr_cpu)), "desktop_cpu_s": float(np.median(desk_cpu)),
+            "xr_wall_best_s": float(np.min(xr_times)), "desktop_wall_best_s": float(np.min(desk)),
+            "xr_wall_median_s": float(np.median(xr_times)),
+            "desktop_wall_median_s": float(np.median(desk)), "xr_loop_fps": n / t_loop}
+
+
 SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
-             "cycles": scenario_cycles, "gui": scenario_gui}
+             "cycles": scenario_cycles, "gui": scenario_gui,
+             "bench": scenario_bench}
 
 if __name__ == "__main__":
     name, out_dir = sys.argv[1], Path(sys.argv[2])

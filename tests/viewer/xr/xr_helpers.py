@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.viewer.xr.monado_remote import free_port, write_remote_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,13 +35,32 @@ def xr_env(manifest: Path, tmp_path: Path, remote_port: int | None = None) -> di
 
 
 def run_child(scenario: str, manifest: Path, tmp_path: Path, *, remote: bool = False,
-              case_dir: Path | None = None, timeout: float = 120.0) -> dict:
+              case_dir: Path | None = None, timeout: float = 120.0,
+              env_changes: dict[str, str | None] | None = None) -> dict:
     """Run one scenario of xr_child.py in a fresh process and return its result."""
     out = tmp_path / scenario
     env = xr_env(manifest, tmp_path, free_port() if remote else None)
+    for key, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     cmd = [sys.executable, str(CHILD), scenario, str(out)]
     if case_dir is not None:
         cmd.append(str(case_dir))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"XR child '{scenario}' failed:\n{proc.stderr[-4000:]}"
     return json.loads((out / "result.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def monado_manifest() -> Path:
+    if os.environ.get("TWINSIGHT_MONADO_JSON"):
+        return Path(os.environ["TWINSIGHT_MONADO_JSON"])
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True,
+                          timeout=1800)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines or not Path(lines[-1]).is_file():
+        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        pytest.skip(f"the Monado OpenXR runtime cannot be built on this machine: {reason}")
+    return Path(lines[-1])
