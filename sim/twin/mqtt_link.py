@@ -328,7 +328,11 @@ class MqttLink:
             first, i, end = found
             kind = first >> 4
             if kind == mw.PUBLISH:
+                if end - i < 2:
+                    raise ProtocolError("A PUBLISH packet is too short for its topic.")
                 tlen = (buf[i] << 8) | buf[i + 1]
+                if i + 2 + tlen + (2 if first & 0x06 else 0) > end:
+                    raise ProtocolError("A PUBLISH packet is shorter than its header says.")
                 raw = bytes(buf[i + 2:i + 2 + tlen])
                 topic = cache.get(raw)
                 if topic is None:
@@ -339,8 +343,6 @@ class MqttLink:
                 if first & 0x06:
                     acks.append(mw.puback((buf[j] << 8) | buf[j + 1]))
                     j += 2
-                if j > end:
-                    raise ProtocolError("A PUBLISH packet is shorter than its header says.")
                 counters.received += 1
                 if on_message is not None:
                     try:
