@@ -117,14 +117,15 @@ class CorotationalSimulator:
         y[mask] = 0.0
         return y
 
-    def _precondition(self, r: np.ndarray) -> np.ndarray:
+    def _precondition(self, r: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """z = W P^-1 W^T r on the unconstrained dofs (prescribed ones stay zero: symmetric)."""
         local = np.empty_like(r)
         kern.rotate_nodes(self.W, r, True, local)
         z = np.zeros(r.size)
         z[self.free] = self._solve(local.ravel()[self.free])
         out = np.empty_like(r)
         kern.rotate_nodes(self.W, z.reshape(-1, 3), False, out)
-        out[self.fixed] = 0.0
+        out[mask] = 0.0
         return out
 
     # -- one step ----------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class CorotationalSimulator:
         r = b - self._A(dv, mask)
         iters, rel = 0, (np.linalg.norm(r) / bnorm if bnorm > 0 else 0.0)
         if rel > self.tol:
-            z = self._precondition(r)
+            z = self._precondition(r, mask)
             p = z.copy()
             rz = float(np.vdot(r, z))
             while iters < self.max_iter:
@@ -172,7 +173,7 @@ class CorotationalSimulator:
                 rel = np.linalg.norm(r) / bnorm
                 if rel <= self.tol or not np.isfinite(rel):
                     break
-                z = self._precondition(r)
+                z = self._precondition(r, mask)
                 rz_new = float(np.vdot(r, z))
                 p = z + (rz_new / rz) * p
                 rz = rz_new

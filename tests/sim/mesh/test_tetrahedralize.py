@@ -17,7 +17,7 @@ from sim.mesh.tetrahedralize import tetrahedralize, tetrahedralize_file
 @pytest.mark.slow
 def test_liver_surface_meshes_with_tetwild_and_is_cached(shared_data):
     path = shared_data / "anatomy" / "sofa-liver-smooth.obj"
-    mesh, report = tetrahedralize_file(path, edge_length=8.0)
+    mesh, report = tetrahedralize_file(path, edge_length=6.0)
     assert report["method"] == "tetwild"  # gmsh rejects the self-intersecting surface
     assert report["min_dihedral_deg"] > 5.0 and report["max_aspect_ratio"] < 20
     assert mesh.n_elements > 1000
@@ -25,7 +25,7 @@ def test_liver_surface_meshes_with_tetwild_and_is_cached(shared_data):
 
     surf = trimesh.load(path, process=True)
     assert report["total_volume_mm3"] == pytest.approx(surf.volume * 1000.0, rel=0.03)  # cm^3
-    again, report2 = tetrahedralize_file(path, edge_length=8.0)
+    again, report2 = tetrahedralize_file(path, edge_length=6.0)
     assert report2["cached"] and report2["method"] == "tetwild"
     assert np.array_equal(again.cells, mesh.cells)
 
