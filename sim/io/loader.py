@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.errors import Cancelled, FileFormatError, TwinsightError
+from sim.io import pointcloud as _pointcloud  # noqa: F401 - registers the scan readers
 from sim.io.registry import ReadOptions, full_suffix, reader_for, supported_suffixes
 from sim.io.units import mm_per
 from sim.model import Case

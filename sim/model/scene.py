@@ -33,6 +33,7 @@ class ObjectKind(StrEnum):
     SURFACE = "surface"  # a triangulated surface (anatomy or imported mesh)
     DEVICE = "device"  # an implant or instrument
     PART = "part"  # a factory part or asset
+    POINTS = "points"  # a point cloud (3D scan, measured points)
 
 
 @evented

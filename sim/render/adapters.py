@@ -71,6 +71,26 @@ class SurfaceAdapter(ObjectAdapter):
         return [actor]
 
 
+class PointsAdapter(ObjectAdapter):
+    """Point clouds: round points; coloured by ``metadata['scalars']`` (with 'clim', 'cmap',
+    'n_colors') when the cloud carries that array, e.g. a deviation map."""
+
+    def _build(self) -> list:
+        o = self.obj
+        name = o.metadata.get("scalars")
+        style = dict(point_size=float(o.metadata.get("point_size", 3.0)),
+                     render_points_as_spheres=True, opacity=o.opacity, name=o.uid,
+                     pickable=True, render=False, reset_camera=False)
+        if name and name in o.data.point_data:
+            actor = self.plotter.add_mesh(
+                o.data, scalars=name, cmap=o.metadata.get("cmap", "coolwarm"),
+                clim=o.metadata.get("clim"), n_colors=int(o.metadata.get("n_colors", 256)),
+                show_scalar_bar=False, **style)
+        else:
+            actor = self.plotter.add_mesh(o.data, color=o.color, **style)
+        return [actor]
+
+
 class VolumeAdapter(ObjectAdapter):
     """Scalar volumes: three orthogonal slices through the centre, in a CT window."""
 
@@ -94,6 +114,7 @@ ADAPTERS: dict[ObjectKind, type[ObjectAdapter]] = {
     ObjectKind.SURFACE: SurfaceAdapter,
     ObjectKind.DEVICE: SurfaceAdapter,
     ObjectKind.PART: SurfaceAdapter,
+    ObjectKind.POINTS: PointsAdapter,
     ObjectKind.VOLUME: VolumeAdapter,
     ObjectKind.LABELMAP: VolumeAdapter,
 }

@@ -1,0 +1,268 @@
+"""Inspection report as PDF (matplotlib's PDF backend) or self-contained HTML.
+
+Contents: the deviation map in two views with its colour legend and callout
+labels, the statistics, the histogram with the tolerance band, 2D sections with
+deviation whiskers, the picked callouts and the out-of-tolerance regions.
+Figures are drawn with matplotlib's object API (no pyplot), so no GUI backend is
+ever selected and the report renders the same headless or inside the viewer.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from sim.errors import InputError
+from sim.inspection.callouts import Callout, Region
+from sim.inspection.deviation import DeviationResult
+from sim.inspection.sections import Section, whiskers
+from sim.inspection.views import IN_TOLERANCE, render_deviation_views
+from sim.progress import Progress, no_progress
+
+_BAND_COLOURS = {-1: "#2c3bd9", 0: IN_TOLERANCE, 1: "#d7191c"}
+
+
+@dataclass
+class InspectionReport:
+    measured_name: str
+    nominal_name: str
+    result: DeviationResult
+    nominal: pv.DataSet
+    callouts: list[Callout] = field(default_factory=list)
+    regions: list[Region] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    alignment: dict[str, Any] | None = None
+    title: str = "Inspection report"
+
+    def summary(self) -> dict[str, Any]:
+        return {"measured": self.measured_name, "nominal": self.nominal_name,
+                **self.result.summary(), "alignment": self.alignment,
+                "callouts": [c.as_dict() for c in self.callouts],
+                "regions": [r.as_dict() for r in self.regions],
+                "sections": [s.summary() for s in self.sections]}
+
+
+def _stats_rows(rep: InspectionReport) -> list[tuple[str, str]]:
+    s = rep.result.stats
+    t = rep.result.tolerance
+    rows = [("Measured", rep.measured_name), ("Nominal", rep.nominal_name),
+            ("Tolerance", f"{t.lower:+.3f} / {t.upper:+.3f} mm"),
+            ("Points (matched / unmatched)", f"{s.count:,} / {s.unmatched:,}"),
+            ("Mean", f"{s.mean:+.4f} mm"), ("Standard deviation", f"{s.std:.4f} mm"),
+            ("RMS", f"{s.rms:.4f} mm"), ("Min / max", f"{s.min:+.4f} / {s.max:+.4f} mm"),
+            ("Within tolerance", f"{s.within_pct:.2f} %"),
+            ("Above / below", f"{s.above_pct:.2f} % / {s.below_pct:.2f} %")]
+    if rep.alignment:
+        a = rep.alignment
+        rows.append(("Alignment", f"{a.get('method', '')}: fitness {a.get('fitness', 0):.3f}, "
+                                  f"inlier RMS {a.get('inlier_rms_mm', float('nan')):.4f} mm"))
+    return rows
+
+
+def _histogram_figure(rep: InspectionReport) -> Figure:
+    fig = Figure(figsize=(7.5, 3.6))
+    ax = fig.add_subplot()
+    counts, edges = rep.result.histogram(bins=60)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    bands = rep.result.tolerance.classify(centres)
+    ax.bar(centres, counts, width=np.diff(edges), color=[_BAND_COLOURS[int(b)] for b in bands],
+           edgecolor="none")
+    t = rep.result.tolerance
+    for x in (t.lower, t.upper):
+        ax.axvline(x, color="black", lw=0.8, ls="--")
+    if counts.max() > 100 * max(counts[counts > 0].min(), 1):
+        ax.set_yscale("log")  # so a few out-of-tolerance points still show
+    ax.set_xlabel("Signed deviation (mm)")
+    ax.set_ylabel("Points")
+    ax.set_title("Deviation histogram (dashed: tolerance limits)")
+    fig.tight_layout()
+    return fig
+
+
+def _section_figure(sec: Section, tol_width: float) -> Figure:
+    fig = Figure(figsize=(7.5, 4.2))
+    ax = fig.add_subplot()
+    ax.add_collection(LineCollection(sec.nominal_segments, colors="black", linewidths=1.0))
+    span = np.ptp(sec.nominal_segments.reshape(-1, 2), axis=0).max() if len(
+        sec.nominal_segments) else 1.0
+    dmax = float(np.nanmax(np.abs(sec.deviation))) if len(sec.deviation) else 0.0
+    scale = 0.05 * span / max(dmax, tol_width, 1e-9)  # the longest whisker: 5 % of the view
+    if len(sec.deviation):
+        ax.add_collection(LineCollection(whiskers(sec, scale), linewidths=0.6,
+                                         colors=[_BAND_COLOURS[int(b)] for b in sec.bands]))
+    ax.autoscale()
+    ax.set_aspect("equal", adjustable="datalim")
+    n = sec.normal
+    ax.set_title(f"Section {sec.label} through ({sec.origin[0]:.1f}, {sec.origin[1]:.1f}, "
+                 f"{sec.origin[2]:.1f}) mm, normal ({n[0]:.2f}, {n[1]:.2f}, {n[2]:.2f}); "
+                 f"whiskers x{scale:.0f}", fontsize=9)
+    ax.set_xlabel("mm")
+    ax.set_ylabel("mm")
+    fig.tight_layout()
+    return fig
+
+
+def _image_figure(images: list[np.ndarray]) -> Figure:
+    fig = Figure(figsize=(7.5, 3.4))
+    for k, img in enumerate(images):
+        ax = fig.add_subplot(1, len(images), k + 1)
+        ax.imshow(img)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _table_figure(title: str, header: list[str], rows: list[list[str]]) -> Figure:
+    fig = Figure(figsize=(7.5, 0.6 + 0.28 * (len(rows) + 1)))
+    ax = fig.add_subplot()
+    ax.axis("off")
+    ax.set_title(title, loc="left", fontsize=11)
+    if rows:
+        tab = ax.table(cellText=rows, colLabels=header or None, loc="upper left", cellLoc="left")
+        tab.auto_set_font_size(False)
+        tab.set_fontsize(8)
+    return fig
+
+
+def _callout_rows(rep: InspectionReport) -> list[list[str]]:
+    return [[c.label, " ".join(f"{x:.2f}" for x in c.position), f"{c.deviation:+.4f}",
+             f"{c.mean_deviation:+.4f}", c.status] for c in rep.callouts]
+
+
+def _region_rows(rep: InspectionReport) -> list[list[str]]:
+    return [[r.label, r.status, f"{r.count:,}", " ".join(f"{x:.2f}" for x in r.centroid),
+             f"{r.worst_deviation:+.4f}"] for r in rep.regions]
+
+
+_CALLOUT_HEAD = ["Callout", "Position (mm)", "Deviation (mm)", "Mean near (mm)", "Status"]
+_REGION_HEAD = ["Region", "Status", "Points", "Centroid (mm)", "Worst (mm)"]
+
+
+def _figures(rep: InspectionReport, progress: Progress) -> list[tuple[str, Figure]]:
+    progress(0.1, "Rendering the deviation map")
+    labelled = list(rep.callouts) + [
+        Callout(r.label, r.worst_position, r.worst_deviation, r.worst_deviation, r.count, r.status)
+        for r in rep.regions[:5]]
+    images = render_deviation_views(rep.result, rep.nominal, labelled)
+    progress(0.6, "Drawing charts")
+    tol_width = max(-rep.result.tolerance.lower, rep.result.tolerance.upper)
+    figs = [("Deviation map", _image_figure(images)),
+            ("Statistics", _table_figure("Statistics", [], [list(r) for r in _stats_rows(rep)])),
+            ("Histogram", _histogram_figure(rep))]
+    figs += [(f"Section {s.label}", _section_figure(s, tol_width)) for s in rep.sections]
+    if rep.callouts:
+        figs.append(("Callouts", _table_figure("Callouts", _CALLOUT_HEAD, _callout_rows(rep))))
+    if rep.regions:
+        figs.append(("Out-of-tolerance regions",
+                     _table_figure("Out-of-tolerance regions", _REGION_HEAD, _region_rows(rep))))
+    return figs
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is a normal file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(rep: InspectionReport, path: str | Path,
+                 progress: Progress = no_progress) -> Path:
+    """Write the report as .pdf or .html (chosen by the suffix); atomic."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".pdf", ".html", ".htm"):
+        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
+    if not path.parent.exists():
+        raise InputError(f"Folder '{path.parent}' does not exist.")
+    figs = _figures(rep, progress)
+    progress(0.8, f"Writing {path.name}")
+    if suffix == ".pdf":
+        _atomic_write(path, lambda tmp: _write_pdf(rep, figs, tmp))
+    else:
+        _atomic_write(path, lambda tmp: tmp.write_text(_html(rep, figs), encoding="utf-8"))
+    progress(1.0, f"Wrote {path.name}")
+    return path
+
+
+def _write_pdf(rep: InspectionReport, figs: list[tuple[str, Figure]], path: Path) -> None:
+    with PdfPages(path, metadata={"Title": rep.title, "Creator": "Twinsight"}) as pdf:
+        cover = Figure(figsize=(8.27, 11.69))  # A4 portrait: title, map, statistics
+        cover.text(0.06, 0.96, rep.title, fontsize=18, weight="bold", va="top")
+        cover.text(0.06, 0.93, f"{rep.measured_name} against {rep.nominal_name} — "
+                               f"{_dt.datetime.now():%Y-%m-%d %H:%M}", fontsize=10, va="top")
+        _paste(cover, figs[0][1], (0.03, 0.52, 0.94, 0.38))
+        _paste(cover, figs[1][1], (0.03, 0.27, 0.94, 0.24))
+        _paste(cover, figs[2][1], (0.03, 0.02, 0.94, 0.24))
+        pdf.savefig(cover)
+        for _, fig in figs[3:]:
+            FigureCanvasAgg(fig)
+            pdf.savefig(fig)
+
+
+def _paste(page: Figure, fig: Figure, rect: tuple[float, float, float, float]) -> None:
+    ax = page.add_axes(rect)
+    ax.imshow(_render(fig))
+    ax.axis("off")
+
+
+def _render(fig: Figure) -> np.ndarray:
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(150)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buf, dpi=110)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _html(rep: InspectionReport, figs: list[tuple[str, Figure]]) -> str:
+    e = html.escape
+    stats = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _stats_rows(rep))
+
+    def table(head: list[str], rows: list[list[str]]) -> str:
+        h = "".join(f"<th>{e(x)}</th>" for x in head)
+        body = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows)
+        return f"<table><tr>{h}</tr>{body}</table>"
+
+    parts = [f"<h1>{e(rep.title)}</h1><p>{e(rep.measured_name)} against {e(rep.nominal_name)}"
+             f" — {_dt.datetime.now():%Y-%m-%d %H:%M}</p>",
+             f'<img alt="deviation map" src="data:image/png;base64,{_png(figs[0][1])}">',
+             f"<h2>Statistics</h2><table>{stats}</table>",
+             f'<h2>Histogram</h2><img alt="histogram" src="data:image/png;base64,{_png(figs[2][1])}">']
+    for title, fig in figs[3:]:
+        if title.startswith("Section"):
+            parts.append(f'<h2>{e(title)}</h2><img alt="{e(title)}" '
+                         f'src="data:image/png;base64,{_png(fig)}">')
+    if rep.callouts:
+        parts.append("<h2>Callouts</h2>" + table(_CALLOUT_HEAD, _callout_rows(rep)))
+    if rep.regions:
+        parts.append("<h2>Out-of-tolerance regions</h2>" + table(_REGION_HEAD, _region_rows(rep)))
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(rep.title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -1,0 +1,263 @@
+"""Surface registration of a scan (point cloud or mesh) to a reference, from any pose.
+
+1. Global initialisation with Open3D: both sides are thinned to a voxel grid,
+   described by FPFH features and matched by RANSAC (or Fast Global
+   Registration); several hypotheses are scored after a short ICP, so a partial
+   scan or a few outliers do not lock onto a wrong pose.
+2. Refinement: robust point-to-plane ICP against the exact reference surface
+   (:mod:`sim.registration.icp`) when the reference is a mesh, Open3D's
+   point-to-plane ICP with a Tukey loss when it is only a point cloud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+
+from sim.errors import InputError
+from sim.inspection.distance import MeshDistance, triangles_of
+from sim.progress import Progress, no_progress, sub_progress
+from sim.registration.icp import IcpResult, evaluate, point_to_mesh_icp
+from sim.registration.transform import apply_transform
+
+GLOBAL_METHODS = ("ransac", "fgr", "none")
+_GLOBAL_POINTS = 4000  # about this many points per side for the feature match
+_FINE_POINTS = 40_000  # moving points used in ICP (the result is scored on all of them)
+_FEATURE_RADIUS = 5.0  # FPFH radius in voxels
+_RANSAC_ITERATIONS = 100_000
+
+
+@dataclass(frozen=True)
+class SurfaceResult:
+    """Registration outcome: the moving -> fixed matrix and how well it fits."""
+
+    matrix: np.ndarray
+    fitness: float  # fraction of moving points within inlier_distance of the reference
+    inlier_rms: float  # mm
+    inlier_distance: float  # mm
+    method: str
+    iterations: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"method": self.method, "matrix": self.matrix.tolist(),
+                "fitness": self.fitness, "inlier_rms_mm": self.inlier_rms,
+                "inlier_distance_mm": self.inlier_distance, "iterations": self.iterations,
+                **self.details}
+
+
+def _o3d():
+    import open3d as o3d
+
+    return o3d
+
+
+def _has_triangles(data: pv.DataSet) -> bool:
+    return isinstance(data, pv.PolyData) and data.faces.size > 0 or (
+        not isinstance(data, pv.PolyData) and data.n_cells > 0
+        and data.extract_surface().faces.size > 0)
+
+
+def _points_of(data: pv.DataSet, what: str) -> np.ndarray:
+    p = np.asarray(data.points, dtype=np.float64)
+    if len(p) < 10:
+        raise InputError(f"The {what} object has too few points ({len(p)}) to register.")
+    if not np.isfinite(p).all():
+        raise InputError(f"The {what} object has non-finite coordinates.")
+    return p
+
+
+def _sample_surface(data: pv.DataSet, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random points on a mesh with their face normals (area weighted)."""
+    v, f = triangles_of(data)
+    tri = v[f]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = np.linalg.norm(cross, axis=1)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(f), size=n, p=area / area.sum())
+    u, w = rng.random(n), rng.random(n)
+    flip = u + w > 1.0
+    u[flip], w[flip] = 1.0 - u[flip], 1.0 - w[flip]
+    t = tri[idx]
+    pts = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + w[:, None] * (t[:, 2] - t[:, 0])
+    normals = cross[idx] / np.maximum(area[idx, None], 1e-300)
+    return pts, normals
+
+
+def _cloud(points: np.ndarray, normals: np.ndarray | None = None):
+    o3d = _o3d()
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
+    if normals is not None:
+        pc.normals = o3d.utility.Vector3dVector(normals)
+    return pc
+
+
+def _features(points: np.ndarray, voxel: float):
+    """Voxel-thinned cloud with outward-ish normals and its FPFH features."""
+    o3d = _o3d()
+    down = _cloud(points).voxel_down_sample(voxel)
+    # Stray points (dust, reflections) become lone voxels that would swamp the features;
+    # a surface voxel has a dozen neighbours within two voxels, a stray one almost none.
+    kept, _ = down.remove_radius_outlier(nb_points=5, radius=2.0 * voxel)
+    if len(kept.points) >= 10:
+        down = kept
+    if not down.has_normals():
+        down.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.5 * voxel, max_nn=30))
+        # FPFH is sensitive to the sign of normals and a bare scan has none: propagate a
+        # consistent orientation over the surface, then let most of it face outwards.
+        if len(down.points) > 3:
+            down.orient_normals_consistent_tangent_plane(10)
+        c = np.asarray(down.points).mean(axis=0)
+        n = np.asarray(down.normals)
+        if np.einsum("ij,ij->i", np.asarray(down.points) - c, n).mean() < 0:
+            down.normals = o3d.utility.Vector3dVector(-n)
+    fpfh = o3d.pipelines.registration.compute_fpfh_feature(
+        down, o3d.geometry.KDTreeSearchParamHybrid(radius=_FEATURE_RADIUS * voxel, max_nn=100))
+    return down, fpfh
+
+
+def _global_hypotheses(src, src_f, dst, dst_f, voxel: float, method: str,
+                       tries: int, seed: int) -> list[np.ndarray]:
+    """Candidate poses: FGR's answer and, for 'ransac', that of several seeded RANSAC runs."""
+    o3d = _o3d()
+    reg = o3d.pipelines.registration
+    out = []
+    opt = reg.FastGlobalRegistrationOption(maximum_correspondence_distance=1.5 * voxel,
+                                           use_absolute_scale=True)
+    out.append(np.asarray(reg.registration_fgr_based_on_feature_matching(
+        src, dst, src_f, dst_f, opt).transformation))
+    for k in range(tries if method == "ransac" else 0):
+        o3d.utility.random.seed(seed + k)
+        res = reg.registration_ransac_based_on_feature_matching(
+            src, dst, src_f, dst_f, mutual_filter=False,
+            max_correspondence_distance=1.5 * voxel,
+            estimation_method=reg.TransformationEstimationPointToPoint(False), ransac_n=3,
+            checkers=[reg.CorrespondenceCheckerBasedOnEdgeLength(0.9),
+                      reg.CorrespondenceCheckerBasedOnDistance(1.5 * voxel)],
+            criteria=reg.RANSACConvergenceCriteria(_RANSAC_ITERATIONS, 0.9995))
+        out.append(np.asarray(res.transformation))
+    return out
+
+
+def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray | None = None,
+                     method: str = "ransac", voxel_size: float | None = None,
+                     inlier_distance: float | None = None, tries: int = 3, seed: int = 0,
+                     progress: Progress = no_progress) -> SurfaceResult:
+    """Align ``moving`` (scan or mesh) onto ``fixed`` (mesh or cloud); returns moving -> fixed.
+
+    ``init`` skips the global step when given (method 'none' starts from identity).
+    ``inlier_distance`` (mm) defines fitness and inlier RMS; by default it adapts to
+    three robust sigmas of the final residuals, at least a tenth of the voxel size.
+    """
+    if method not in GLOBAL_METHODS:
+        raise InputError(f"Unknown global method '{method}' (choose {', '.join(GLOBAL_METHODS)}).")
+    mov = _points_of(moving, "moving")
+    fixed_is_mesh = _has_triangles(fixed)
+    fix = _points_of(fixed, "fixed")
+    diag = float(np.linalg.norm(fix.max(axis=0) - fix.min(axis=0)))
+    if diag <= 0.0:
+        raise InputError("The fixed object has no extent.")
+    progress(0.02, "Preparing the reference")
+    reference = MeshDistance.from_mesh(fixed) if fixed_is_mesh else None
+    if fixed_is_mesh:
+        area = float(fixed.extract_surface().triangulate().area) if not isinstance(
+            fixed, pv.PolyData) else float(fixed.triangulate().area)
+        voxel = voxel_size or max(np.sqrt(area / _GLOBAL_POINTS), diag / 400.0)
+    else:
+        voxel = voxel_size or diag / 60.0
+    rng = np.random.default_rng(seed)
+    fine = mov if len(mov) <= _FINE_POINTS else mov[rng.choice(len(mov), _FINE_POINTS, False)]
+    details: dict[str, Any] = {"voxel_mm": voxel}
+
+    if init is not None or method == "none":
+        hypotheses = [np.eye(4) if init is None else np.asarray(init, float)]
+        label = "ICP from the given pose"
+    else:
+        progress(0.05, "Matching shape features")
+        if fixed_is_mesh:
+            n = int(min(max(20 * area / voxel ** 2, 20_000), 400_000))
+            fpts = _sample_surface(fixed, n, seed)[0]
+        else:
+            fpts = fix
+        # Normals for the features are estimated the same way on both sides (not taken
+        # from the mesh): matching features need identically derived normals.
+        dst, dst_f = _features(fpts, voxel)
+        src, src_f = _features(mov, voxel)
+        if len(src.points) < 10 or len(dst.points) < 10:
+            raise InputError("Too few points survive thinning to register; the scan is too sparse.")
+        hypotheses = _global_hypotheses(src, src_f, dst, dst_f, voxel, method, tries, seed)
+        label = {"ransac": "FPFH RANSAC", "fgr": "FPFH FGR"}[method] + " + point-to-plane ICP"
+    progress(0.3, "Scoring candidate poses")
+    fine_prog = sub_progress(progress, 0.35, 0.95)
+    if reference is not None:
+        coarse = fine[rng.choice(len(fine), min(len(fine), 5000), False)]
+        scored = []
+        for h in hypotheses:
+            r = point_to_mesh_icp(coarse, reference, h, 6.0 * voxel, max_iterations=40,
+                                  tolerance=1e-6)
+            scored.append((r.fitness, -r.inlier_rms, r.matrix))
+        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        details["candidates"] = len(hypotheses)
+        best = point_to_mesh_icp(fine, reference, scored[0][2], 2.0 * voxel,
+                                 min_distance=0.0, progress=fine_prog)
+        final = _final_score(mov, reference, best, inlier_distance, voxel)
+    else:
+        final = _cloud_icp(mov, fix, hypotheses, voxel, inlier_distance)
+    progress(1.0, "Registered")
+    return SurfaceResult(final.matrix, final.fitness, final.inlier_rms, final.inlier_distance,
+                         label, final.iterations, details)
+
+
+def _final_score(points: np.ndarray, reference: MeshDistance, res: IcpResult,
+                 inlier_distance: float | None, voxel: float) -> IcpResult:
+    dist = inlier_distance or max(res.inlier_distance, voxel / 10.0)
+    return evaluate(points, reference, res.matrix, dist, iterations=res.iterations)
+
+
+def _mesh_normals(data: pv.DataSet) -> np.ndarray | None:
+    """Point normals of a moving mesh (consistent orientation), None for a bare cloud."""
+    if isinstance(data, pv.PolyData) and data.faces.size > 0:
+        n = data.compute_normals(cell_normals=False, split_vertices=False,
+                                 auto_orient_normals=False)
+        return np.asarray(n.point_data["Normals"], dtype=np.float64)
+    if isinstance(data, pv.PolyData) and "Normals" in data.point_data:
+        return np.asarray(data.point_data["Normals"], dtype=np.float64)
+    return None
+
+
+def _cloud_icp(mov: np.ndarray, fix: np.ndarray, hypotheses: list[np.ndarray], voxel: float,
+               inlier_distance: float | None) -> IcpResult:
+    """Point-to-plane ICP against a reference that is only a point cloud (Open3D)."""
+    o3d = _o3d()
+    reg = o3d.pipelines.registration
+    src = _cloud(mov).voxel_down_sample(voxel / 4.0)
+    dst = _cloud(fix)
+    dst.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=2.0 * voxel, max_nn=30))
+    best = None
+    for h in hypotheses:
+        m = h
+        for dist in (2.0 * voxel, voxel, voxel / 2.0):
+            loss = reg.TukeyLoss(k=dist / 2.0)
+            res = reg.registration_icp(
+                src, dst, dist, m, reg.TransformationEstimationPointToPlane(loss),
+                reg.ICPConvergenceCriteria(1e-9, 1e-9, 60))
+            m = res.transformation
+        if best is None or (res.fitness, -res.inlier_rmse) > (best.fitness, -best.inlier_rmse):
+            best = res
+    dist = inlier_distance or voxel / 2.0
+    ev = reg.evaluate_registration(_cloud(mov), dst, dist, best.transformation)
+    return IcpResult(np.asarray(best.transformation), float(ev.fitness), float(ev.inlier_rmse),
+                     float(dist), 0)
+
+
+def transformed(data: pv.DataSet, matrix: np.ndarray) -> pv.DataSet:
+    """A copy of ``data`` moved by ``matrix`` (points and normals)."""
+    out = data.copy(deep=True)
+    out.points = apply_transform(matrix, np.asarray(data.points))
+    if "Normals" in out.point_data:
+        n = np.asarray(out.point_data["Normals"]) @ np.asarray(matrix)[:3, :3].T
+        out.point_data["Normals"] = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
+    return out
