@@ -235,7 +235,8 @@ def _render(fig: Figure) -> np.ndarray:
 
 def _png(fig: Figure) -> str:
     buf = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buf, dpi=110)
+    FigureCanvasAgg(fig)
+    fig.savefig(buf, format="png", dpi=110)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
