@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from sim.twin.tracking import ImagePlane, TrackedTool, check_rigid, make_tool_ob
 log = logging.getLogger(__name__)
 
 MAX_KEPT_STRINGS = 200  # bounded: older strings stay in the history only
+Dispatch = Callable[[Callable[[], object]], None]
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,11 @@ class InstrumentLink:
     tool_added = Signal(object)
 
     def __init__(self, case: Case | None = None, history: HistoryStore | None = None,
-                 auto_add: bool = True) -> None:
+                 auto_add: bool = True, dispatch: Dispatch | None = None) -> None:
         self.case = case
+        # Scene changes (adding objects) must happen where the views live: a GUI passes
+        # a dispatcher that runs the call on its thread; headless, it runs right here.
+        self.dispatch: Dispatch = dispatch or (lambda fn: fn())
         self.history = history
         self.auto_add = auto_add
         self.tools: dict[str, TrackedTool] = {}
@@ -73,9 +78,8 @@ class InstrumentLink:
     def add_tool(self, device: str, tool_T_tip: np.ndarray | None = None,
                  length: float = 150.0) -> TrackedTool:
         obj = make_tool_object(device, length)
-        if self.case is not None:
-            self.case.scene.add(obj)
         tool = TrackedTool(device, obj, tool_T_tip, self.patient_T_tracker)
+        self._add_to_scene(obj)
         self.tools[device] = tool
         self.tool_added.emit(tool)
         return tool
@@ -86,6 +90,11 @@ class InstrumentLink:
             tool.set_registration(self.patient_T_tracker)
         for plane in self.images.values():
             plane.patient_T_tracker = self.patient_T_tracker
+
+    def _add_to_scene(self, obj) -> None:
+        case = self.case
+        if case is not None:
+            self.dispatch(lambda: case.scene.add(obj))
 
     # -- connection ----------------------------------------------------------------------------
     def listen(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> IgtlServer:
@@ -122,8 +131,7 @@ class InstrumentLink:
             if plane is None:
                 plane = ImagePlane(msg.device, self.patient_T_tracker)
                 plane.update(msg.content)  # a first frame before the view sees the object
-                if self.case is not None:
-                    self.case.scene.add(plane.obj)
+                self._add_to_scene(plane.obj)
                 self.images[msg.device] = plane
             else:
                 plane.update(msg.content)

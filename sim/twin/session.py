@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.model import Case
 from sim.twin.history import HistoryReader, HistoryStore
-from sim.twin.instruments import InstrumentLink
+from sim.twin.instruments import Dispatch, InstrumentLink
 from sim.twin.mqtt_link import BrokerConfig, MqttLink
 from sim.twin.sensors import MAX_PAYLOAD
 from sim.twin.telemetry import TelemetryTwin, TwinConfig
@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 class LiveSession:
     def __init__(self, case: Case | None = None, config: TwinConfig | None = None,
-                 history: str | Path | None = None) -> None:
+                 history: str | Path | None = None, dispatch: Dispatch | None = None) -> None:
         self.case = case
         self.config = config or TwinConfig()
         self.history = HistoryStore(history) if history is not None else None
-        self.instruments = InstrumentLink(case, self.history)
+        self.instruments = InstrumentLink(case, self.history, dispatch=dispatch)
         self.telemetry = TelemetryTwin(self.config, self.history, publish=self._publish)
         self.mqtt: MqttLink | None = None
         self.raw_topics: list[str] = []

@@ -95,6 +95,9 @@ def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
 
     # The stylus actor draws the live model data (it moves with the tracker).
     tool = session.instruments.tools["StylusToTracker"]
+    # The tool was added to the scene on the GUI thread (queued from the link's thread).
+    qtbot.waitUntil(lambda: tool.obj.uid in panel._bound, timeout=5_000)
+    assert tool.obj in list(window.case.scene)
     actor = panel._actor(tool.obj)
     shown = actor.GetMapper().GetInput()
     assert shown.GetAddressAsString("vtkPolyData") == tool.obj.data.GetAddressAsString(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import vtk
-from PyQt6.QtCore import QPointF, Qt, QTimer
+from PyQt6.QtCore import QObject, QPointF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QPainter, QPen, QPolygonF
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -43,6 +43,23 @@ log = logging.getLogger(__name__)
 
 STATUS_COLOURS = {"normal": "#2e7d32", "high": "#c62828", "low": "#1565c0", "no data": "#777"}
 FIELD_ARRAY = "live_field"
+
+
+class MainThreadCaller(QObject):
+    """Runs callables on the GUI thread: a signal emitted from a link thread is queued."""
+
+    call = pyqtSignal(object)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.call.connect(self._run)
+
+    @staticmethod
+    def _run(fn) -> None:
+        fn()
+
+    def __call__(self, fn) -> None:
+        self.call.emit(fn)
 
 
 class SparkPlot(QWidget):
@@ -103,6 +120,9 @@ class LivePanel(QWidget):
         self._scalar_bar: vtk.vtkScalarBarActor | None = None
         self._bound: set[str] = set()
         self._dirty_render = False
+        self._stamp: tuple = ()
+        self._alarm_view: list = []
+        self.main_thread = MainThreadCaller(self)
         self._build()
         self.timer = QTimer(self)
         self.timer.setInterval(33)
@@ -241,7 +261,8 @@ class LivePanel(QWidget):
         session = None
         try:
             config = demo_config(object_name=self.asset.name if self.asset else "Pump bracket")
-            session = LiveSession(self.case, config, self.history_path())
+            session = LiveSession(self.case, config, self.history_path(),
+                                  dispatch=self.main_thread)
             warnings = []
             if self.igtl_edit.text().strip():
                 ep = Endpoint.parse(self.igtl_edit.text().strip())
@@ -261,6 +282,7 @@ class LivePanel(QWidget):
             return
         self.shutdown()
         self.session, self.connected = session, True
+        self._stamp, self._alarm_view = (), []
         self.reader = session.history.reader() if session.history else None
         self._fill_static()
         self.connect_button.setText("Disconnect")
@@ -310,14 +332,19 @@ class LivePanel(QWidget):
         if h:
             parts.append(f"history {h['written']} written, {h['dropped']} dropped")
         self.status_label.setText("\n".join(parts))
-        self._update_sensors()
         self._update_alarms()
         self._update_state()
-        self._update_plot()
         self._bind_live_actors()
-        if self.live_check.isChecked():
-            self._update_colours()
-            self._dirty_render = True
+        ins = s.instruments
+        stamp = (sum(t.updates for t in ins.tools.values()),
+                 sum(p.frames for p in ins.images.values()), s.telemetry.counters.accepted)
+        if stamp != self._stamp:  # repaint only when the model moved
+            self._stamp = stamp
+            self._update_sensors()
+            self._update_plot()
+            if self.live_check.isChecked():
+                self._update_colours()
+                self._dirty_render = True
         if self._dirty_render:
             self._dirty_render = False
             self.window.view.plotter.render()
@@ -349,6 +376,10 @@ class LivePanel(QWidget):
 
     def _update_alarms(self) -> None:
         alarms = self.session.telemetry.alarms.open_alarms
+        view = [(a.id, a.state) for a in alarms]
+        if view == self._alarm_view:
+            return
+        self._alarm_view = view
         selected = self._selected_alarm()
         self.alarm_list.clear()
         for a in alarms:
@@ -418,6 +449,7 @@ class LivePanel(QWidget):
             if obj.uid not in self._bound:
                 actor.GetMapper().SetInputData(obj.data)
                 self._bound.add(obj.uid)
+                self._dirty_render = True
             tex = obj.metadata.get("texture")
             if tex is not None and obj.metadata.get("texture_shown") is not tex:
                 import pyvista as pv
@@ -425,7 +457,7 @@ class LivePanel(QWidget):
                 actor.SetTexture(pv.Texture(np.flipud(tex)))
                 actor.GetProperty().SetColor(1, 1, 1)
                 obj.metadata["texture_shown"] = tex
-            self._dirty_render = True
+                self._dirty_render = True
 
     def _choose_quantity(self, quantity: str) -> None:
         self._field = None
