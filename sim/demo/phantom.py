@@ -21,7 +21,7 @@ import pyvista as pv
 from sim.progress import Progress, no_progress
 
 # Bump when the generated demo changes, so cached copies are regenerated.
-DEMO_REVISION = 2
+DEMO_REVISION = 3
 
 # Label values of the phantom's label map, with display names and colours.
 LABELS: dict[int, tuple[str, tuple[float, float, float]]] = {
@@ -167,6 +167,7 @@ def make_phantom(spacing: float = 1.25, seed: int = 7, progress: Progress = no_p
 def build_demo_case(progress: Progress = no_progress):
     """The demo case: phantom CT, its segmented surfaces, a pedicle screw and a bracket."""
     from sim.demo.parts import make_bracket, make_pedicle_screw
+    from sim.devices import make
     from sim.imaging.surface import labelmap_to_surfaces
     from sim.model import Case, ObjectKind, SceneObject
     from sim.progress import sub_progress
@@ -188,7 +189,10 @@ def build_demo_case(progress: Progress = no_progress):
                                    metadata={"label": label}))
     case.scene.add(SceneObject("Pedicle screw 6.5x45", ObjectKind.DEVICE, make_pedicle_screw(),
                                color=(0.72, 0.74, 0.78),
-                               metadata={"diameter_mm": 6.5, "length_mm": 45.0}))
+                               metadata={"diameter_mm": 6.5, "length_mm": 45.0,
+                                         **make("pedicle_screw", diameter=6.5, length=45).metadata(),
+                                         "trajectory": {"entry": [18.0, 88.0, 0.0],
+                                                        "target": [11.0, 62.0, 0.0]}}))
     case.scene.add(SceneObject("Table bracket", ObjectKind.PART, make_bracket(),
                                color=(0.35, 0.55, 0.75)))
     progress(1.0, "Demo case ready")

@@ -1,0 +1,291 @@
+"""Axis-aligned bounding-volume hierarchies over triangles, with exact queries (numba).
+
+Nodes are stored in depth-first order (a child's index is always larger than its
+parent's), so bounds can be refitted bottom-up in one reverse sweep when a rigid device
+moves: its tree is built once in its own frame and only its boxes change per pose.
+Queries are branch and bound: a subtree is skipped when its box is already farther than
+the best answer, so results are exact (the leaf test is the exact primitive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from sim.placement.primitives import point_triangle, triangle_triangle
+
+LEAF_SIZE = 4
+_STACK = 256
+
+
+@nb.njit(cache=True)
+def _build(tri, leaf_size):
+    m = tri.shape[0]
+    cent = np.empty((m, 3))
+    for t in range(m):
+        for ax in range(3):
+            cent[t, ax] = (tri[t, 0, ax] + tri[t, 1, ax] + tri[t, 2, ax]) / 3.0
+    order = np.arange(m)
+    cap = 2 * m + 1
+    lo = np.empty((cap, 3))
+    hi = np.empty((cap, 3))
+    left = np.full(cap, -1, np.int64)
+    start = np.zeros(cap, np.int64)
+    count = np.zeros(cap, np.int64)
+    st_node = np.empty(_STACK, np.int64)
+    st_s = np.empty(_STACK, np.int64)
+    st_e = np.empty(_STACK, np.int64)
+    st_node[0], st_s[0], st_e[0] = 0, 0, m
+    sp = 1
+    n_nodes = 1
+    while sp > 0:
+        sp -= 1
+        node, s, e = st_node[sp], st_s[sp], st_e[sp]
+        start[node] = s
+        count[node] = e - s
+        clo = np.full(3, np.inf)
+        chi = np.full(3, -np.inf)
+        for ax in range(3):
+            lo[node, ax] = np.inf
+            hi[node, ax] = -np.inf
+        for i in range(s, e):
+            t = order[i]
+            for ax in range(3):
+                for k in range(3):
+                    v = tri[t, k, ax]
+                    lo[node, ax] = min(lo[node, ax], v)
+                    hi[node, ax] = max(hi[node, ax], v)
+                clo[ax] = min(clo[ax], cent[t, ax])
+                chi[ax] = max(chi[ax], cent[t, ax])
+        if e - s <= leaf_size:
+            continue
+        axis = np.argmax(chi - clo)
+        if chi[axis] - clo[axis] <= 0.0:
+            continue  # all centroids coincide: keep as one (large) leaf
+        seg = order[s:e].copy()
+        idx = np.argsort(cent[seg, axis], kind="mergesort")
+        order[s:e] = seg[idx]
+        mid = (s + e) // 2
+        left[node] = n_nodes
+        n_nodes += 2
+        st_node[sp], st_s[sp], st_e[sp] = n_nodes - 1, mid, e
+        st_node[sp + 1], st_s[sp + 1], st_e[sp + 1] = n_nodes - 2, s, mid
+        sp += 2
+    return order, lo[:n_nodes].copy(), hi[:n_nodes].copy(), left[:n_nodes].copy(), \
+        start[:n_nodes].copy(), count[:n_nodes].copy()
+
+
+@nb.njit(cache=True)
+def _refit(tri, left, start, count, lo, hi):
+    """Recompute every node's box for (moved) triangles ``tri`` already in tree order."""
+    for node in range(left.shape[0] - 1, -1, -1):
+        c = left[node]
+        if c < 0:
+            for ax in range(3):
+                mn, mx = np.inf, -np.inf
+                for t in range(start[node], start[node] + count[node]):
+                    for k in range(3):
+                        mn = min(mn, tri[t, k, ax])
+                        mx = max(mx, tri[t, k, ax])
+                lo[node, ax], hi[node, ax] = mn, mx
+        else:
+            for ax in range(3):
+                lo[node, ax] = min(lo[c, ax], lo[c + 1, ax])
+                hi[node, ax] = max(hi[c, ax], hi[c + 1, ax])
+
+
+@nb.njit(cache=True, inline="always")
+def _point_box_d2(p, lo, hi, n):
+    d = 0.0
+    for ax in range(3):
+        g = max(lo[n, ax] - p[ax], p[ax] - hi[n, ax], 0.0)
+        d += g * g
+    return d
+
+
+@nb.njit(cache=True, inline="always")
+def _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, b):
+    d = 0.0
+    for ax in range(3):
+        g = max(lo_b[b, ax] - hi_a[a, ax], lo_a[a, ax] - hi_b[b, ax], 0.0)
+        d += g * g
+    return d
+
+
+@nb.njit(cache=True)
+def closest_point(p, tri, lo, hi, left, start, count, max_d2):
+    """Exact closest point on the mesh to p: (squared distance, point, triangle, feature)."""
+    best = max_d2
+    best_t, best_f = -1, 0
+    q = (np.nan, np.nan, np.nan)
+    stack = np.empty(_STACK, np.int64)
+    stack[0] = 0
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        node = stack[sp]
+        if _point_box_d2(p, lo, hi, node) >= best:
+            continue
+        c = left[node]
+        if c < 0:
+            for t in range(start[node], start[node] + count[node]):
+                x, feat = point_triangle(p, (tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]),
+                                         (tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2]),
+                                         (tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2]))
+                d = (p[0] - x[0]) ** 2 + (p[1] - x[1]) ** 2 + (p[2] - x[2]) ** 2
+                if d < best:
+                    best, best_t, best_f, q = d, t, feat, x
+        else:
+            dl = _point_box_d2(p, lo, hi, c)
+            dr = _point_box_d2(p, lo, hi, c + 1)
+            # Push the farther child first so the nearer one is searched first.
+            if dl <= dr:
+                if dr < best:
+                    stack[sp] = c + 1
+                    sp += 1
+                if dl < best:
+                    stack[sp] = c
+                    sp += 1
+            else:
+                if dl < best:
+                    stack[sp] = c
+                    sp += 1
+                if dr < best:
+                    stack[sp] = c + 1
+                    sp += 1
+    return best, q, best_t, best_f
+
+
+@nb.njit(cache=True, parallel=True)
+def closest_points_parallel(points, tri, lo, hi, left, start, count, max_d2, out_pt, out_tri, out_feat):
+    for i in nb.prange(points.shape[0]):
+        p = (points[i, 0], points[i, 1], points[i, 2])
+        _, q, t, f = closest_point(p, tri, lo, hi, left, start, count, max_d2)
+        out_pt[i, 0], out_pt[i, 1], out_pt[i, 2] = q
+        out_tri[i] = t
+        out_feat[i] = f
+
+
+@nb.njit(cache=True)
+def closest_points_serial(points, tri, lo, hi, left, start, count, max_d2, out_pt, out_tri, out_feat):
+    for i in range(points.shape[0]):
+        p = (points[i, 0], points[i, 1], points[i, 2])
+        _, q, t, f = closest_point(p, tri, lo, hi, left, start, count, max_d2)
+        out_pt[i, 0], out_pt[i, 1], out_pt[i, 2] = q
+        out_tri[i] = t
+        out_feat[i] = f
+
+
+# Below this many points a parallel region costs more than it saves (thread wake-up).
+PARALLEL_MIN = 20_000
+
+
+@nb.njit(cache=True)
+def mesh_mesh_distance(tri_a, lo_a, hi_a, left_a, start_a, count_a,
+                       tri_b, lo_b, hi_b, left_b, start_b, count_b, max_d2):
+    """Exact minimum distance between two triangle meshes by simultaneous tree descent.
+
+    Returns (squared distance, point on A, point on B, triangle of A, triangle of B);
+    triangle indices are -1 when nothing is closer than ``max_d2``. Distance 0 means the
+    surfaces intersect.
+    """
+    best = max_d2
+    pa = (np.nan, np.nan, np.nan)
+    pb = pa
+    ta, tb = -1, -1
+    sa = np.empty(4 * _STACK, np.int64)
+    sb = np.empty(4 * _STACK, np.int64)
+    sa[0], sb[0] = 0, 0
+    sp = 1
+    while sp > 0:
+        sp -= 1
+        a, b = sa[sp], sb[sp]
+        if _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, b) >= best:
+            continue
+        ca, cb = left_a[a], left_b[b]
+        if ca < 0 and cb < 0:
+            for i in range(start_a[a], start_a[a] + count_a[a]):
+                a0 = (tri_a[i, 0, 0], tri_a[i, 0, 1], tri_a[i, 0, 2])
+                a1 = (tri_a[i, 1, 0], tri_a[i, 1, 1], tri_a[i, 1, 2])
+                a2 = (tri_a[i, 2, 0], tri_a[i, 2, 1], tri_a[i, 2, 2])
+                for j in range(start_b[b], start_b[b] + count_b[b]):
+                    d, x, y = triangle_triangle(
+                        a0, a1, a2, (tri_b[j, 0, 0], tri_b[j, 0, 1], tri_b[j, 0, 2]),
+                        (tri_b[j, 1, 0], tri_b[j, 1, 1], tri_b[j, 1, 2]),
+                        (tri_b[j, 2, 0], tri_b[j, 2, 1], tri_b[j, 2, 2]))
+                    if d < best:
+                        best, pa, pb, ta, tb = d, x, y, i, j
+            continue
+        # Descend the larger box (by diagonal) unless it is a leaf.
+        size_a = 0.0
+        size_b = 0.0
+        for ax in range(3):
+            size_a += (hi_a[a, ax] - lo_a[a, ax]) ** 2
+            size_b += (hi_b[b, ax] - lo_b[b, ax]) ** 2
+        if cb < 0 or (ca >= 0 and size_a >= size_b):
+            d1 = _box_box_d2(lo_a, hi_a, ca, lo_b, hi_b, b)
+            d2 = _box_box_d2(lo_a, hi_a, ca + 1, lo_b, hi_b, b)
+            n1a, n1b, n2a, n2b = ca, b, ca + 1, b
+        else:
+            d1 = _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, cb)
+            d2 = _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, cb + 1)
+            n1a, n1b, n2a, n2b = a, cb, a, cb + 1
+        if d1 > d2:
+            d1, d2 = d2, d1
+            n1a, n1b, n2a, n2b = n2a, n2b, n1a, n1b
+        if d2 < best:
+            sa[sp], sb[sp] = n2a, n2b
+            sp += 1
+        if d1 < best:
+            sa[sp], sb[sp] = n1a, n1b
+            sp += 1
+    return best, pa, pb, ta, tb
+
+
+@dataclass
+class TriangleTree:
+    """A triangle mesh in BVH order: ``tri[k]`` is original triangle ``order[k]``."""
+
+    tri: np.ndarray  # (m, 3, 3) float64 vertices in tree order
+    order: np.ndarray  # (m,) original triangle index of each tree-order triangle
+    lo: np.ndarray
+    hi: np.ndarray
+    left: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def build(cls, tri: np.ndarray, leaf_size: int = LEAF_SIZE) -> TriangleTree:
+        tri = np.ascontiguousarray(tri, dtype=np.float64)
+        order, lo, hi, left, start, count = _build(tri, leaf_size)
+        return cls(np.ascontiguousarray(tri[order]), order, lo, hi, left, start, count)
+
+    def moved(self, tri_world: np.ndarray) -> TriangleTree:
+        """The same tree over moved triangles (``tri_world`` in tree order), boxes refitted."""
+        lo = np.empty_like(self.lo)
+        hi = np.empty_like(self.hi)
+        _refit(tri_world, self.left, self.start, self.count, lo, hi)
+        return TriangleTree(tri_world, self.order, lo, hi, self.left, self.start, self.count)
+
+    def arrays(self) -> tuple:
+        return self.tri, self.lo, self.hi, self.left, self.start, self.count
+
+    def closest(self, points: np.ndarray, max_distance: float = np.inf):
+        """Exact closest points: (points (n, 3), tree-order triangle (n,), feature (n,))."""
+        p = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3))
+        n = len(p)
+        out_pt = np.empty((n, 3))
+        out_tri = np.empty(n, np.int64)
+        out_feat = np.empty(n, np.int64)
+        if n:
+            query = closest_points_parallel if n >= PARALLEL_MIN else closest_points_serial
+            query(p, *self.arrays(), float(max_distance) ** 2, out_pt, out_tri, out_feat)
+        return out_pt, out_tri, out_feat
+
+    def distance_to(self, other: TriangleTree, max_distance: float = np.inf):
+        """Exact minimum distance to another tree: (d, point here, point there, tri, tri)."""
+        d2, pa, pb, ta, tb = mesh_mesh_distance(*self.arrays(), *other.arrays(),
+                                                float(max_distance) ** 2)
+        return float(np.sqrt(d2)), np.array(pa), np.array(pb), int(ta), int(tb)
