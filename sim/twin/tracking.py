@@ -79,6 +79,20 @@ class TrackedTool:
         """Unit vector from the tip back along the shaft (+z of the tip frame)."""
         return self.pose[:3, 2].copy()
 
+    def drive(self, instrument) -> None:
+        """Make a rigid instrument follow this tool (e.g. the deformation tools of
+        :mod:`sim.interaction.tools`, which share the tip-frame convention): anything with
+        a ``pose`` attribute (world_T_tip, 4x4 mm) gets each new pose."""
+        if not hasattr(instrument, "pose"):
+            raise InputError(f"'{type(instrument).__name__}' has no pose to drive.")
+
+        def follow(world: np.ndarray, _t: float) -> None:
+            instrument.pose = world.copy()
+
+        self.moved.connect(follow)
+        if self.updates:
+            follow(self.pose, self.last_sender_time)
+
     def set_calibration(self, tool_T_tip: np.ndarray) -> None:
         self.tool_T_tip = check_rigid(tool_T_tip, "tool-tip calibration")
 

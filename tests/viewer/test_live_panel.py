@@ -105,6 +105,17 @@ def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
     tip_before = tool.tip
     qtbot.waitUntil(lambda: np.linalg.norm(tool.tip - tip_before) > 1.0, timeout=5_000)
 
+    # Send the bracket as the planned target and a command string to the tracker peer.
+    window.case.scene.select(bracket)
+    sent_before = session.instruments.endpoint.counters.sent
+    qtbot.mouseClick(panel.target_button, LEFT)
+    assert session.instruments.target is not None
+    qtbot.waitUntil(lambda: "mm to target" in panel.status_label.text(), timeout=5_000)
+    panel.command_edit.setText("START_RECORDING")
+    qtbot.keyClick(panel.command_edit, Qt.Key.Key_Return)
+    assert panel.command_edit.text() == ""
+    assert session.instruments.endpoint.counters.sent > sent_before + 1
+
     # Acknowledge the first alarm.
     panel.alarm_list.setCurrentRow(0)
     alarm_id = panel._selected_alarm()

@@ -187,6 +187,19 @@ class LivePanel(QWidget):
             cl.addWidget(w)
         lay.addWidget(cmd)
 
+        igtl = QGroupBox("Instrument peer")
+        il = QHBoxLayout(igtl)
+        self.target_button = QPushButton("Send selected as target")
+        self.target_button.setToolTip("Send the selected object's centre as the planned target "
+                                      "(TRANSFORM 'Target'); tip distances follow as STRINGs")
+        self.target_button.clicked.connect(self.send_target)
+        self.command_edit = QLineEdit()
+        self.command_edit.setPlaceholderText("command to the peer (STRING)")
+        self.command_edit.returnPressed.connect(self.send_command)
+        il.addWidget(self.target_button)
+        il.addWidget(self.command_edit)
+        lay.addWidget(igtl)
+
         self.alarm_list = QListWidget()
         self.alarm_list.setObjectName("liveAlarms")
         lay.addWidget(QLabel("Alarms"))
@@ -328,6 +341,10 @@ class LivePanel(QWidget):
         if ig:
             parts.append(f"IGTL {ig['peers']} peer(s), {ig['received']} msgs, "
                          f"{ig['rejected_crc'] + ig['rejected_malformed']} rejected")
+        for tool in s.instruments.tools.values():
+            d = s.instruments.distance_to_target(tool)
+            if d is not None:
+                parts.append(f"{tool.device}: {d:.1f} mm to target")
         h = st["history"]
         if h:
             parts.append(f"history {h['written']} written, {h['dropped']} dropped")
@@ -424,6 +441,32 @@ class LivePanel(QWidget):
         except Exception as exc:
             self.window.last_error = show_error(self, "Cannot send the command", exc)
         self._update_state()
+
+    def send_target(self) -> None:
+        sel = self.case.scene.selected if self.case is not None else None
+        if self.session is None or sel is None:
+            self.status_label.setText("Select the target object first (and connect).")
+            return
+        b = sel.data.bounds
+        target = np.eye(4)
+        target[:3, 3] = ((b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2)
+        try:
+            sent = self.session.instruments.send_target(target)
+        except Exception as exc:
+            self.window.last_error = show_error(self, "Cannot send the target", exc)
+            return
+        self.status_label.setText(f"Target '{sel.name}' sent to {sent} peer(s).")
+
+    def send_command(self) -> None:
+        text = self.command_edit.text().strip()
+        if self.session is None or not text:
+            return
+        try:
+            self.session.instruments.send_command(text)
+        except Exception as exc:
+            self.window.last_error = show_error(self, "Cannot send the command", exc)
+            return
+        self.command_edit.clear()
 
     # -- the 3D view ------------------------------------------------------------------------------
     def _actor(self, obj: SceneObject):

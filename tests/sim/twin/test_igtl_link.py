@@ -212,3 +212,18 @@ def test_bad_registration_is_refused():
     with pytest.raises(InputError, match="rigid"):
         link.set_registration(np.diag([2.0, 1, 1, 1]))
     assert struct.calcsize(">H") == 2
+
+
+def test_tracked_tool_drives_a_rigid_instrument():
+    from types import SimpleNamespace
+
+    from sim.errors import InputError
+
+    link = InstrumentLink(Case())
+    tool = link.add_tool("Probe")
+    probe = SimpleNamespace(pose=np.eye(4))  # any rigid tool with a world_T_tip pose
+    tool.drive(probe)
+    tool.update(pose(4), 0.0)
+    np.testing.assert_allclose(probe.pose, tool.pose)
+    with pytest.raises(InputError, match="no pose"):
+        tool.drive(object())
