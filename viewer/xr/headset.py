@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.model import Case, SceneObject
+from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.eye_camera import Pose
 from viewer.xr.interaction import XRInteraction, world_bounds
 from viewer.xr.overlay import HandRays, TextPanel
@@ -21,12 +22,14 @@ log = logging.getLogger(__name__)
 
 
 class HeadsetView:
-    """Shows ``case`` in the headset. ``sim_rate()`` (steps/s or None) feeds the panel."""
+    """Shows ``case`` in the headset. ``sim_rate()`` (steps/s or None) feeds the panel;
+    ``deformer`` is the interactive-deformation grab the trigger drives on tissue."""
 
     def __init__(self, case: Case, resolution_scale: float = 1.0, capture: bool = False,
                  on_object_moved: Callable[[SceneObject], None] | None = None,
                  sim_rate: Callable[[], float | None] | None = None,
-                 view_distance_m: float = 0.5) -> None:
+                 view_distance_m: float = 0.5,
+                 deformer: DeformationGrab | None = None) -> None:
         self.case = case
         self.sim_rate = sim_rate
         self.view_distance_m = view_distance_m
@@ -35,6 +38,7 @@ class HeadsetView:
         self.placement = stereo.placement
         self.interaction = XRInteraction(self.placement, lambda: list(case.scene),
                                          self._select, on_object_moved)
+        self.interaction.deformer = deformer  # trigger-drag on simulated tissue, if any
         self.rays = HandRays()
         self.panel = TextPanel()
         for actor in [*self.rays.actors, self.panel.actor]:

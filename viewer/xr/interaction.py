@@ -3,7 +3,9 @@
 - Squeeze (grip) with the controller inside an object: the object follows the hand rigidly.
 - Squeeze in empty space: the whole scene follows that hand; squeeze with both hands in
   empty space: move, turn (about the vertical) and scale the scene by the hands' span.
-- Trigger: select the object the hand's ray points at (shown in the text panel).
+- Trigger: select the object the hand's ray points at (shown in the text panel); on tissue
+  that is being simulated, hold the trigger and drag to pull it (the interactive-deformation
+  grab, see :mod:`viewer.xr.deform_grab`).
 
 Objects move through their rigid transform in the model (``obj.transform`` /
 ``metadata["transform"]``), so the desktop view and the undo history see the same change;
@@ -19,6 +21,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.model import ObjectKind, SceneObject
+from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.eye_camera import Pose, ScenePlacement
 from viewer.xr.xr_input import HANDS, ControllerFrame, HandState, pose_delta
 
@@ -72,6 +75,8 @@ class XRInteraction:
         self.grabs: dict[str, _Grab] = {}
         self._two_hand: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._trigger_down = {h: False for h in HANDS}
+        self.deformer: DeformationGrab | None = None  # trigger-drag on deformable tissue
+        self._drags: dict[str, np.ndarray] = {}
         self.last: ControllerFrame = ControllerFrame()
 
     # -- queries ---------------------------------------------------------------------------------
@@ -181,10 +186,22 @@ class XRInteraction:
         self.placement.set_matrix(step @ m0)
 
     def _handle_trigger(self, hand: str, state: HandState) -> None:
+        """Trigger: select along the ray; on deformable tissue, also drag it with the hand."""
         pressed = state.triggering and state.aim is not None
         if pressed and not self._trigger_down[hand] and hand not in self.grabs:
-            obj, _ = self.ray_hit(state.aim)
+            obj, hit = self.ray_hit(state.aim)
             self.select(obj)
+            if (obj is not None and self.deformer is not None and not self._drags
+                    and self.deformer.begin(obj, hit)):
+                # The grabbed point rides with the hand, fixed in the aim's frame.
+                hit_xr = np.append(self.placement.to_xr(hit), 1.0)
+                self._drags[hand] = np.linalg.inv(state.aim.matrix()) @ hit_xr
+        elif pressed and hand in self._drags:
+            target = (state.aim.matrix() @ self._drags[hand])[:3]
+            self.deformer.move(self.placement.to_scene(target))
+        elif not pressed and hand in self._drags:
+            del self._drags[hand]
+            self.deformer.end()
         self._trigger_down[hand] = pressed
 
     # -- for the panel ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from sim.model import Case, SceneObject
+from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.headset import HeadsetView
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,11 @@ class XRViewController(QObject):
 
     def __init__(self, parent: QObject | None = None, resolution_scale: float = 1.0,
                  on_object_moved: Callable[[SceneObject], None] | None = None,
-                 sim_rate: Callable[[], float | None] | None = None) -> None:
+                 sim_rate: Callable[[], float | None] | None = None,
+                 deformer: DeformationGrab | None = None) -> None:
         super().__init__(parent)
         self.resolution_scale = resolution_scale
+        self.deformer = deformer
         self.on_object_moved = on_object_moved
         self.sim_rate = sim_rate
         self.view: HeadsetView | None = None
@@ -46,7 +49,8 @@ class XRViewController(QObject):
         if self.view is not None:
             return
         self.view = HeadsetView(case, resolution_scale=self.resolution_scale,
-                                on_object_moved=self.on_object_moved, sim_rate=self.sim_rate)
+                                on_object_moved=self.on_object_moved, sim_rate=self.sim_rate,
+                                deformer=self.deformer)
         self.timer.start()
         self.started.emit()
 

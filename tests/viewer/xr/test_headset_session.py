@@ -107,3 +107,10 @@ def test_without_a_display_the_session_shares_an_egl_context(monado_manifest, tm
     for eye in ("left", "right"):
         img = np.load(tmp_path / "render" / f"frame_{eye}.npy")
         assert red_mask(img).sum() > 20  # the ball
+
+
+def test_trigger_drag_pulls_fe_tissue_through_the_runtime(monado_manifest, tmp_path):
+    res = run_child("pull", monado_manifest, tmp_path, remote=True)
+    assert res["selected"] == "Tissue"
+    assert res["grabbed"] == pytest.approx([20.0, 20.0, 40.0])  # the node under the ray
+    assert res["pulled"] == pytest.approx([20.0, 20.0, 50.0], abs=1e-3)  # 1 cm hand lift

@@ -103,6 +103,9 @@ def scenario_deform(out: Path, _case_dir) -> dict:
     try:
         frames(view, 2)
         save_eyes(view, out, "before")
+        size = view.session.eye_size
+        tip_before = view.placement.to_xr([30.0, 0.0, 0.0])  # seen by this frame's eyes
+        before = [list(project(e, tip_before, size)) for e in view.session.eyes]
         ball = case.scene["Ball"].data
         pts = np.asarray(ball.points)
         # Push the patient-left half (+x) out by 25 mm: an in-place edit, as an FE step does.
@@ -111,11 +114,8 @@ def scenario_deform(out: Path, _case_dir) -> dict:
         ball.Modified()
         frames(view, 1)
         save_eyes(view, out, "after")
-        tip_before = view.placement.to_xr([30.0, 0.0, 0.0])
         tip_after = view.placement.to_xr([55.0, 0.0, 0.0])
-        size = view.session.eye_size
-        return {"size": list(size),
-                "tip_before": [list(project(e, tip_before, size)) for e in view.session.eyes],
+        return {"size": list(size), "tip_before": before,
                 "tip_after": [list(project(e, tip_after, size)) for e in view.session.eyes]}
     finally:
         view.stop()
@@ -325,9 +325,60 @@ def scenario_bench(out: Path, case_dir: str | None) -> dict:
             "desktop_wall_median_s": float(np.median(desk)), "xr_loop_fps": n / t_loop}
 
 
+def scenario_pull(out: Path, _case_dir) -> dict:
+    """Trigger-drag on FE-simulated tissue through the runtime's controller input."""
+    from sim.fem.body import Body
+    from sim.fem.interactive import CorotationalSimulator
+    from sim.fem.materials import Material
+    from sim.mesh.generators import box
+    from viewer.xr.deform_grab import SimulatorGrab
+
+    mesh = box((40.0, 40.0, 40.0), (4, 4, 4))
+    body = Body(mesh, Material("soft tissue", 0.01, 0.45, 1.0e-9, law="corotational"))
+    sim = CorotationalSimulator(body, np.flatnonzero(mesh.points[:, 2] < 1e-9),
+                                gravity=(0.0, 0.0, 0.0))
+    case = Case(name="Tissue block")
+    tissue = case.scene.add(SceneObject("Tissue", ObjectKind.SURFACE, mesh.surface(),
+                                        color=SPHERE_COLOR))
+    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
+    grab = SimulatorGrab(tissue, sim)
+    view = HeadsetView(case, deformer=grab)
+    rig = RemoteRig(port)
+    try:
+        start = np.array([0.2, 1.3, -0.5])
+        rig.set_position("right", start)
+        rig.send()
+        frames(view, 2)
+        _wait_grip(view, "right")
+        to_local = view.interaction.last.hands["right"].grip.position - start
+        above = view.placement.to_xr([20.0, 20.0, 40.0]) + [0.0, 0.1, 0.0] - to_local
+        o = rig.hand("right").pose.orientation
+        o.x, o.y, o.z, o.w = -np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)  # pointing down
+        rig.set_position("right", above)
+        rig.hand("right").trigger_value = 1.0
+        rig.send()
+        run_until(view, lambda: grab.node is not None)
+        grabbed = mesh.points[grab.node].tolist()
+        rig.set_position("right", above + [0.0, 0.01, 0.0])
+        rig.send()
+        run_until(view, lambda: abs(sim.targets.get(grab.node, np.zeros(3))[2] - 50.0) < 1e-3)
+        for _ in range(5):
+            grab.step()
+            frames(view, 1)  # the deforming surface is drawn from the model each frame
+        node = grab.node
+        pulled = np.asarray(tissue.data.points)[node].tolist()
+        rig.hand("right").trigger_value = 0.0
+        rig.send()
+        run_until(view, lambda: grab.node is None)
+        return {"grabbed": grabbed, "pulled": pulled, "selected": case.scene.selected.name}
+    finally:
+        rig.close()
+        view.stop()
+
+
 SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
              "cycles": scenario_cycles, "gui": scenario_gui,
-             "bench": scenario_bench}
+             "bench": scenario_bench, "pull": scenario_pull}
 
 if __name__ == "__main__":
     name, out_dir = sys.argv[1], Path(sys.argv[2])
