@@ -28,6 +28,7 @@ from sim.render import STANDARD_VIEWS
 from viewer import settings as prefs
 from viewer.case_session import CaseSession
 from viewer.errors import show_error
+from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
 from viewer.panels.properties import PropertiesPanel
 from viewer.panels.scene_tree import SceneTree
@@ -63,6 +64,9 @@ class MainWindow(QMainWindow):
         self.live = LivePanel(self)  # tabbed behind Properties: the 3D view keeps its width
         props_dock = self.findChild(QDockWidget, "dockProperties")
         self.tabifyDockWidget(props_dock, self._dock("Live", self.live,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.inspect = InspectPanel(self)  # registration and deviation maps, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Inspect", self.inspect,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         props_dock.raise_()
         self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
@@ -258,6 +262,7 @@ class MainWindow(QMainWindow):
         self.tree.set_case(case)
         self.properties.set_case(case)
         self.live.set_case(case)
+        self.inspect.set_case(case)
         self.setWindowTitle(f"{case.name} — Twinsight")
         self.session.set_case(case)
 

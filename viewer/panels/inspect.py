@@ -1,0 +1,354 @@
+"""The Inspect panel: register a scan to a model, then map its deviation with tolerances.
+
+Registration and deviation run off the GUI thread (``window.run_task``). A
+registration result becomes the moving object's transform (one undoable step in
+the case history; the geometry is untouched until hardened). A deviation result
+becomes a new point-cloud object coloured by tolerance band, with a legend,
+statistics, automatically found out-of-tolerance regions and callouts here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QColor, QPainter
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim.errors import InputError
+from sim.model import Case, ObjectKind, SceneObject
+from viewer.errors import show_error
+
+_USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
+_METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
+            "ICP from current pose": "none"}
+
+
+class DeviationLegend(QWidget):
+    """A vertical colour bar of the deviation map with its tolerance limits marked."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.colours: list[str] = []
+        self.clim = (0.0, 0.0)
+        self.limits = (0.0, 0.0)
+        self.setMinimumHeight(150)
+        self.setMinimumWidth(120)
+
+    def set_map(self, colours: list[str], clim, limits) -> None:
+        self.colours, self.clim, self.limits = list(colours), tuple(clim), tuple(limits)
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        if not self.colours:
+            return
+        p = QPainter(self)
+        h = self.height() - 20
+        lo, hi = self.clim
+        n = len(self.colours)
+        for i, c in enumerate(self.colours):  # top = most positive
+            y0 = 10 + int(h * (n - 1 - i) / n)
+            p.fillRect(10, y0, 24, max(int(h / n) + 1, 1), QColor(c))
+
+        def y_of(v: float) -> int:
+            return 10 + int(h * (hi - v) / max(hi - lo, 1e-12))
+
+        p.setPen(QColor(self.palette().windowText().color()))
+        for v in (hi, self.limits[1], 0.0, self.limits[0], lo):
+            y = y_of(v)
+            p.drawLine(34, y, 40, y)
+            p.drawText(44, y + 5, f"{v:+.3f} mm")
+        p.end()
+
+
+class InspectPanel(QWidget):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.setObjectName("inspectPanel")
+        self.window = window
+        self.case: Case | None = None
+        self.result = None  # the last DeviationResult
+        self.deviation_obj: SceneObject | None = None
+        self.last_registration = None
+        self.regions: list = []
+        self.callouts: list = []
+        self.nominal = None
+        self.spacing = 1.0
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()  # a small minimum height: the docks beside it keep their room
+        scroll.setWidgetResizable(True)
+        inner = QWidget()
+        scroll.setWidget(inner)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(inner)
+
+        reg = QGroupBox("Registration")
+        form = QFormLayout(reg)
+        self.moving_combo = QComboBox()
+        self.fixed_combo = QComboBox()
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(list(_METHODS))
+        self.register_button = QPushButton("Register moving to fixed")
+        self.register_button.clicked.connect(self.register)
+        self.reg_label = QLabel("")
+        self.reg_label.setWordWrap(True)
+        form.addRow("Moving / measured", self.moving_combo)
+        form.addRow("Fixed / nominal", self.fixed_combo)
+        form.addRow("Start", self.method_combo)
+        form.addRow(self.register_button)
+        form.addRow(self.reg_label)
+        layout.addWidget(reg)
+
+        dev = QGroupBox("Deviation")
+        dform = QFormLayout(dev)
+        self.tolerance = QDoubleSpinBox()
+        self.tolerance.setDecimals(3)
+        self.tolerance.setRange(0.001, 100.0)
+        self.tolerance.setValue(0.2)
+        self.tolerance.setSuffix(" mm")
+        self.measure_button = QPushButton("Measure deviation")
+        self.measure_button.clicked.connect(self.measure)
+        self.stats_label = QLabel("")
+        self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.legend = DeviationLegend()
+        dform.addRow("Tolerance ±", self.tolerance)
+        dform.addRow(self.measure_button)
+        row = QHBoxLayout()
+        row.addWidget(self.legend)
+        row.addWidget(self.stats_label, 1)
+        dform.addRow(row)
+        self.callout_edit = QLineEdit()
+        self.callout_edit.setPlaceholderText("X, Y, Z in mm")
+        self.callout_button = QPushButton("Add callout")
+        self.callout_button.clicked.connect(self.add_callout_from_text)
+        crow = QHBoxLayout()
+        crow.addWidget(self.callout_edit, 1)
+        crow.addWidget(self.callout_button)
+        dform.addRow("Callout at", crow)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Label", "Status", "Deviation (mm)", "Where (mm)"])
+        self.table.verticalHeader().setVisible(False)
+        dform.addRow(self.table)
+        self.report_button = QPushButton("Export report…")
+        self.report_button.clicked.connect(self.export_report_dialog)
+        dform.addRow(self.report_button)
+        layout.addWidget(dev)
+        layout.addStretch(1)
+        self._sync_enabled()
+
+    # -- model ---------------------------------------------------------------------------
+    def set_case(self, case: Case) -> None:
+        if self.case is not None:
+            self.case.scene.added.disconnect(self._refresh_objects)
+            self.case.scene.removed.disconnect(self._refresh_objects)
+        self.case = case
+        self.result = None
+        self.deviation_obj = None
+        case.scene.added.connect(self._refresh_objects)
+        case.scene.removed.connect(self._refresh_objects)
+        self._refresh_objects()
+        self.table.setRowCount(0)
+        self.stats_label.setText("")
+        self.reg_label.setText("")
+
+    def _objects(self) -> list[SceneObject]:
+        if self.case is None:
+            return []
+        return [o for o in self.case.scene if o.kind in _USABLE and o is not self.deviation_obj]
+
+    def _refresh_objects(self, *_args) -> None:
+        objs = self._objects()
+        for combo, prefer in ((self.moving_combo, ObjectKind.POINTS),
+                              (self.fixed_combo, None)):
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for o in objs:
+                combo.addItem(o.name, o.uid)
+            uids = [o.uid for o in objs]
+            if current in uids:
+                combo.setCurrentIndex(uids.index(current))
+            elif prefer is not None:
+                k = next((i for i, o in enumerate(objs) if o.kind == prefer), 0)
+                combo.setCurrentIndex(k)
+            elif combo is self.fixed_combo and len(objs) > 1:
+                moving = self.moving_combo.currentData()
+                combo.setCurrentIndex(next(i for i, o in enumerate(objs) if o.uid != moving))
+            combo.blockSignals(False)
+        self._sync_enabled()
+
+    def _sync_enabled(self) -> None:
+        pair = len(self._objects()) >= 2
+        self.register_button.setEnabled(pair)
+        self.measure_button.setEnabled(pair)
+        self.callout_button.setEnabled(self.result is not None)
+        self.report_button.setEnabled(self.result is not None)
+
+    def _pair(self) -> tuple[SceneObject, SceneObject]:
+        scene = self.case.scene
+        moving = scene.find(self.moving_combo.currentData())
+        fixed = scene.find(self.fixed_combo.currentData())
+        if moving is None or fixed is None:
+            raise InputError("Choose a moving and a fixed object.")
+        if moving is fixed:
+            raise InputError("The moving and the fixed object must differ.")
+        return moving, fixed
+
+    # -- registration --------------------------------------------------------------------
+    def register(self):
+        from sim.registration.objects import world_geometry
+        from sim.registration.surface import register_surface
+
+        try:
+            moving, fixed = self._pair()
+            m_data, f_data = world_geometry(moving), world_geometry(fixed)
+        except InputError as exc:
+            self.window.last_error = show_error(self, "Cannot register", exc)
+            return None
+        method = _METHODS[self.method_combo.currentText()]
+
+        def job(progress):
+            return register_surface(m_data, f_data, method=method, progress=progress)
+
+        return self.window.run_task(f"Registering {moving.name}", job,
+                                    lambda res: self._registered(moving, res))
+
+    def _registered(self, moving: SceneObject, res) -> None:
+        from sim.registration.objects import apply_registration
+
+        self.last_registration = res
+        if self.case is None or self.case.scene.find(moving.uid) is None:
+            return
+        apply_registration(moving, res.matrix)  # undoable: Edit > Undo restores the pose
+        self.reg_label.setText(f"Fitness {res.fitness:.3f}, inlier RMS {res.inlier_rms:.4f} mm "
+                               f"({res.method}); stored as the transform of '{moving.name}'.")
+        self.window.status_label.setText(f"Registered {moving.name}: fitness {res.fitness:.3f}")
+
+    # -- deviation -----------------------------------------------------------------------
+    def measure(self):
+        from sim.inspection.deviation import Tolerance, compute_deviation
+        from sim.registration.objects import world_geometry
+
+        try:
+            moving, fixed = self._pair()
+            m_data, f_data = world_geometry(moving), world_geometry(fixed)
+            tol = Tolerance.symmetric(self.tolerance.value())
+        except InputError as exc:
+            self.window.last_error = show_error(self, "Cannot measure deviation", exc)
+            return None
+
+        def job(progress):
+            from sim.inspection.callouts import out_of_tolerance_regions
+
+            res = compute_deviation(m_data, f_data, tol, progress=progress)
+            spacing = _spacing(res.points)
+            return res, out_of_tolerance_regions(res, 3.0 * spacing), f_data, spacing
+
+        return self.window.run_task(f"Measuring deviation of {moving.name}", job,
+                                    lambda out: self._measured(moving, *out))
+
+    def _measured(self, moving: SceneObject, res, regions, nominal, spacing: float) -> None:
+        from sim.inspection.views import display_metadata
+
+        if self.case is None:
+            return
+        self.result, self.regions, self.nominal, self.spacing = res, regions, nominal, spacing
+        self.callouts = []
+        meta = display_metadata(res)
+        if self.deviation_obj is not None and self.case.scene.find(self.deviation_obj.uid):
+            self.case.scene.remove(self.deviation_obj)
+        self.deviation_obj = self.case.scene.add(SceneObject(
+            f"Deviation of {moving.name}", ObjectKind.POINTS, res.as_polydata(),
+            metadata={**meta, "source": moving.uid}))
+        moving.visible = False  # the map sits exactly where the scan is
+        self.legend.set_map(meta["cmap"], meta["clim"], meta["tolerance"])
+        s = res.stats
+        self.stats_label.setText(
+            f"{s.count:,} points ({s.unmatched:,} unmatched)\nmean {s.mean:+.4f} mm\n"
+            f"std {s.std:.4f} mm\nRMS {s.rms:.4f} mm\nmin {s.min:+.4f} / max {s.max:+.4f} mm\n"
+            f"within {s.within_pct:.2f} %\nabove {s.above_pct:.2f} %, below {s.below_pct:.2f} %")
+        self._fill_table()
+        self._sync_enabled()
+        self.window.status_label.setText(f"Deviation: {s.within_pct:.2f} % within tolerance")
+
+    def add_callout(self, point) -> None:
+        from sim.inspection.callouts import callout_at
+
+        if self.result is None:
+            return
+        c = callout_at(self.result, point, f"C{len(self.callouts) + 1}", 3.0 * self.spacing)
+        self.callouts.append(c)
+        self._fill_table()
+
+    def add_callout_from_text(self) -> None:
+        try:
+            vals = [float(v) for v in self.callout_edit.text().replace(";", ",").split(",")]
+            if len(vals) != 3 or not np.isfinite(vals).all():
+                raise ValueError
+        except ValueError:
+            self.window.last_error = show_error(
+                self, "Callout", InputError("Type the callout position as X, Y, Z in mm."))
+            return
+        self.add_callout(vals)
+
+    def _fill_table(self) -> None:
+        rows = [(c.label, c.status, c.deviation, c.position) for c in self.callouts]
+        rows += [(r.label, r.status, r.worst_deviation, r.worst_position) for r in self.regions]
+        self.table.setRowCount(len(rows))
+        for i, (label, status, d, pos) in enumerate(rows):
+            for j, text in enumerate((label, status, f"{d:+.4f}",
+                                      ", ".join(f"{x:.2f}" for x in pos))):
+                self.table.setItem(i, j, QTableWidgetItem(text))
+
+    # -- report --------------------------------------------------------------------------
+    def export_report_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export inspection report", "inspection.pdf",
+                                              "PDF (*.pdf);;HTML (*.html)")
+        if path:
+            self.export_report(path)
+
+    def export_report(self, path: str | Path) -> Path | None:
+        """Write the report on the GUI thread: VTK renders offscreen only there safely."""
+        from sim.inspection.report import InspectionReport, write_report
+
+        if self.result is None:
+            return None
+        moving, fixed = self._pair()
+        rep = InspectionReport(moving.name, fixed.name, self.result, self.nominal,
+                               list(self.callouts), list(self.regions))
+        if self.last_registration is not None:
+            rep.alignment = self.last_registration.summary()
+        try:
+            out = write_report(rep, path, progress=self.window._on_progress)
+        except Exception as exc:  # shown to the user, never a crash
+            self.window.last_error = show_error(self, "Report failed", exc)
+            return None
+        self.window.status_label.setText(f"Report written to {out}")
+        return out
+
+
+def _spacing(points: np.ndarray) -> float:
+    from scipy.spatial import cKDTree
+
+    sample = points[np.linspace(0, len(points) - 1, min(len(points), 2000)).astype(np.int64)]
+    if len(sample) < 2:
+        return 1.0
+    d, _ = cKDTree(points).query(sample, k=2)
+    return max(float(np.median(d[:, 1])), 1e-6)
