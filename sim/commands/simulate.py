@@ -1,0 +1,90 @@
+"""``twinsight simulate CASE --script ACTIONS.json [--json] [-o RESULT.vtu] [--record REC.json]``.
+
+Runs a scripted interaction (instrument poses, grabs, drags) or replays a recording on a body
+of the case, and reports the maximum displacement, peak contact force, peak stress and the
+solver's steps per second.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sim.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("simulate", help="scripted interactive deformation (instruments, grabs)")
+    p.add_argument("case", help="case, mesh or part holding the body to deform")
+    p.add_argument("--script", required=True,
+                   help="ACTIONS.json: setup and timed actions, or a recorded session")
+    p.add_argument("--body", help="name of the body (default: the script's, else the first "
+                                  "closed surface)")
+    p.add_argument("--edge-length", type=float, help="tetrahedron size in mm")
+    p.add_argument("--units", choices=["mm", "cm", "m", "in"], help="units of a mesh file")
+    p.add_argument("-o", "--output", help="write the deformed body with its fields (.vtu)")
+    p.add_argument("--record", help="write the session as a recording (.json) to replay")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=run)
+
+
+def _check_output(path: str | None, suffix: str) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        raise InputError(f"Output '{out}' must be a {suffix} file.")
+    if not out.parent.exists():
+        raise InputError(f"Folder '{out.parent}' does not exist.")
+    return out
+
+
+def run(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.interaction.body_setup import pick_body, prepare_body
+    from sim.interaction.recording import run_timeline, save_recording
+    from sim.interaction.script import read_timeline
+    from sim.io import load
+    from sim.progress import sub_progress
+
+    out = _check_output(args.output, ".vtu")
+    rec = _check_output(args.record, ".json")
+    timeline = read_timeline(args.script)
+    if args.edge_length is not None and not args.edge_length > 0:
+        raise InputError("--edge-length must be a positive number of mm.")
+    progress = cli_progress()
+    case = load(args.case, sub_progress(progress, 0.0, 0.05), units=args.units)
+    obj = pick_body(case, args.body or timeline.body)
+    edge = args.edge_length or timeline.edge_length
+    mesh, visual, mesh_report = prepare_body(obj, edge, sub_progress(progress, 0.05, 0.3))
+    session = run_timeline(timeline, mesh, visual, sub_progress(progress, 0.3, 1.0))
+    summary = session.summary()
+    summary["body"] = obj.name
+    summary["mesher"] = mesh_report.get("method")
+    if timeline.expected_state is not None:
+        summary["replay_matches_recording"] = timeline.expected_state == session.state_digest()
+    if out is not None:
+        tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.vtu")
+        session.result_grid().save(tmp)
+        os.replace(tmp, out)
+        summary["output"] = str(out)
+    if rec is not None:
+        save_recording(session, rec, body=obj.name, edge_length=edge)
+        summary["recording"] = str(rec)
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"{obj.name}: {summary['tetrahedra']} tetrahedra, {summary['steps']} steps "
+          f"({summary['simulated_time_s']:.3g} s simulated) at {summary['steps_per_second']:.1f} "
+          "steps/s")
+    print(f"  max displacement {summary['max_displacement_mm']:.4g} mm, peak contact force "
+          f"{summary['peak_contact_force_n']:.4g} N, peak von Mises "
+          f"{summary['peak_von_mises_kpa']:.4g} kPa, max penetration "
+          f"{summary['max_penetration_mm']:.3g} mm")
+    if "replay_matches_recording" in summary:
+        print("  replay matches the recording" if summary["replay_matches_recording"]
+              else "  replay DIFFERS from the recording")
+    for key in ("output", "recording"):
+        if key in summary:
+            print(f"Wrote {summary[key]}")
+    return 0

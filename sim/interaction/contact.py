@@ -1,0 +1,285 @@
+"""Rigid-tool contact for the interactive co-rotational solver: constraints projected each step.
+
+:class:`ContactSimulator` extends :class:`~sim.fem.interactive.CorotationalSimulator` with
+per-node *filtered* constraints (Baraff & Witkin 1998, "modified PCG"): a node touching a tool
+is held on the tool surface along the contact normal (frictionless, it slides) or in all three
+directions (sticking friction). The tool has already moved to its new pose when a step starts;
+every tissue node found inside it is projected back onto its surface *by the step itself*
+(a prescribed velocity change), so after the step no constrained node is inside any tool.
+
+The constraint force on each node is recovered exactly from the linearised step,
+    g = ((M + h C + h^2 K) dv - rhs) / h,
+which gives the contact force on the instrument (N), drives the active set (a node whose
+reaction would pull the tissue towards the tool is released: contact only pushes) and the
+Coulomb friction test (|g_t| > mu g_n: the node slips).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from sim.fem import corotational_kernels as kern
+from sim.fem.body import Body
+from sim.fem.interactive import CorotationalSimulator, StepReport
+from sim.fem.linsolve import factorize
+from sim.fem.static import ConvergenceError
+from sim.interaction.tools import Instrument
+
+CONTACT_MARGIN = 0.05  # mm: a node that was in contact stays a candidate this close outside
+
+
+@dataclass
+class ToolContact:
+    """The contact state of one instrument: active nodes, their normals and forces."""
+
+    nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    normals: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    stick: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    anchors: dict[int, np.ndarray] = field(default_factory=dict)  # tool-local sticking points
+    released: set[int] = field(default_factory=set)
+    force: np.ndarray = field(default_factory=lambda: np.zeros(3))  # N, on the instrument
+
+
+class ContactSimulator(CorotationalSimulator):
+    """Co-rotational dynamics with rigid instruments, grab springs and exact constraint forces."""
+
+    def __init__(self, body: Body, fixed_nodes: np.ndarray,
+                 instruments: list[Instrument] | None = None, friction: float = 0.0,
+                 contact_nodes: np.ndarray | None = None, threads: int = 1, **kwargs) -> None:
+        super().__init__(body, fixed_nodes, **kwargs)
+        # numba threads: one leaves a core to the renderer, and parallel kernels collapse
+        # (10x slower) when the machine is oversubscribed.
+        self.threads = int(threads)
+        self.instruments: list[Instrument] = list(instruments or [])
+        self.friction = float(friction)
+        nodes = body.mesh.boundary_nodes if contact_nodes is None else np.asarray(contact_nodes)
+        self.contact_nodes = np.asarray(nodes, dtype=np.int64)
+        self.contacts: dict[str, ToolContact] = {}
+        self.reaction = np.zeros_like(self.x)  # constraint force on every node (N)
+        self._keep = (~self.fixed).astype(float)
+        self._make_preconditioner()
+
+    # -- own operators (kept here so engine refactors of private helpers do not break us) ----
+    def _make_preconditioner(self) -> None:
+        h, a, b = self.h, self.alpha, self.beta
+        M = sp.diags(self.mass.ravel())
+        P = (1 + h * a) * M + (h * h + h * b) * self.body.linear_stiffness()
+        self._pc_free = np.flatnonzero(~self.fixed.ravel())
+        self._pc_solve = factorize(sp.csc_matrix(P[self._pc_free][:, self._pc_free]))
+
+    def set_time_step(self, dt: float) -> None:
+        super().set_time_step(dt)
+        self._make_preconditioner()
+
+    def _kmul(self, v: np.ndarray, rest: np.ndarray) -> np.ndarray:
+        kern.rotated_apply(v, self.cells, self.R, self.ke, rest, self._scratch, self._buf_e)
+        out = np.empty_like(v)
+        kern.gather(self._buf_e, self.inc[0], self.inc[1], self.inc[2], out)
+        return out
+
+    def _pc(self, r: np.ndarray) -> np.ndarray:
+        """Warped rest-matrix Cholesky: z = W P^-1 W^T r."""
+        local = np.empty_like(r)
+        kern.rotate_nodes(self.W, r, True, local)
+        z = np.zeros(r.size)
+        z[self._pc_free] = self._pc_solve(local.ravel()[self._pc_free])
+        out = np.empty_like(r)
+        kern.rotate_nodes(self.W, z.reshape(-1, 3), False, out)
+        return out
+
+    # -- contact detection ---------------------------------------------------------------------
+    def _detect(self, claimed: np.ndarray) -> list[tuple[Instrument, ToolContact, np.ndarray]]:
+        """Active contacts of every tool at the start of a step: (tool, state, targets)."""
+        out = []
+        for tool in self.instruments:
+            state = self.contacts.setdefault(tool.name, ToolContact())
+            cand = self.contact_nodes[~claimed[self.contact_nodes]]
+            if len(cand) == 0:
+                state.nodes = np.zeros(0, dtype=np.int64)
+                continue
+            d, n = tool.signed_distance(self.x[cand])
+            was = np.isin(cand, state.nodes)
+            released = np.fromiter(state.released, dtype=np.int64, count=len(state.released))
+            was &= ~np.isin(cand, released)
+            active = (d < 0.0) | (was & (d < CONTACT_MARGIN))
+            nodes, d, n = cand[active], d[active], n[active]
+            targets = self.x[nodes] - d[:, None] * n
+            stick = np.zeros(len(nodes), dtype=bool)
+            if self.friction > 0:
+                anchors = {}
+                for i, node in enumerate(nodes.tolist()):
+                    a = state.anchors.get(node)
+                    if a is None or node in state.released:
+                        a = tool.to_local(targets[i:i + 1])[0]
+                    else:
+                        stick[i] = True
+                        targets[i] = tool.to_world(a[None])[0]
+                    anchors[node] = a
+                state.anchors = anchors
+            state.nodes, state.normals, state.stick = nodes, n, stick
+            state.released = set()
+            claimed[nodes] = True
+            out.append((tool, state, targets))
+        return out
+
+    # -- the filtered system -------------------------------------------------------------------
+    def _apply(self, p: np.ndarray, Kc: sp.spmatrix | None) -> np.ndarray:
+        h = self.h
+        y = (1 + h * self.alpha) * self.mass * p + (h * h + h * self.beta) * self._kmul(
+            p, self.zero_rest)
+        if Kc is not None:
+            y += h * h * (Kc @ p.ravel()).reshape(-1, 3)
+        return y
+
+    def _filter(self, y: np.ndarray, keep: np.ndarray, slide: np.ndarray,
+                normals: np.ndarray) -> np.ndarray:
+        y *= keep
+        if len(slide):
+            ys = y[slide]
+            y[slide] = ys - normals * np.einsum("ij,ij->i", normals, ys)[:, None]
+        return y
+
+    def step(self) -> StepReport:
+        t0 = time.perf_counter()
+        numba.set_num_threads(max(1, min(self.threads, numba.config.NUMBA_NUM_THREADS)))
+        h = self.h
+        inverted = kern.element_rotations(self.x, self.cells, self.dm_inv, self.R)
+        kern.nodal_rotations(self.R, self.inc[0], self.inc[1], self.W)
+        self.W[self.fixed.any(axis=1)] = np.eye(3)
+        u = (self.x - self.X).ravel()
+        f = self.fext - self._kmul(self.x, self.rest)
+        Kc = None
+        for c in self.contributors:
+            f += c.force(u).reshape(-1, 3)
+            k = c.stiffness(u)
+            if k is not None:
+                Kc = k if Kc is None else Kc + k
+        Kv = self._kmul(self.v, self.zero_rest)
+        b = h * (f - self.alpha * self.mass * self.v - (self.beta + h) * Kv)
+        if Kc is not None:  # the contributors are implicit too: f_c(x + h v_new)
+            b -= h * h * (Kc @ self.v.ravel()).reshape(-1, 3)
+
+        keep = self._keep.copy()
+        dv_c = np.zeros_like(self.v)
+        dv_c[self.fixed] = -self.v[self.fixed]
+        claimed = self.fixed.any(axis=1)
+        for node, target in self.targets.items():
+            keep[node] = 0.0
+            dv_c[node] = (target - self.x[node]) / h - self.v[node]
+            claimed[node] = True
+        contacts = self._detect(claimed)
+        slide_nodes, slide_normals = [], []
+        for _tool, state, targets in contacts:
+            nodes, n, st = state.nodes, state.normals, state.stick
+            want = (targets - self.x[nodes]) / h - self.v[nodes]  # velocity change to the target
+            sticky = nodes[st]
+            keep[sticky] = 0.0
+            dv_c[sticky] = want[st]
+            sl = ~st
+            dv_c[nodes[sl]] = n[sl] * np.einsum("ij,ij->i", n[sl], want[sl])[:, None]
+            slide_nodes.append(nodes[sl])
+            slide_normals.append(n[sl])
+        slide = np.concatenate(slide_nodes) if slide_nodes else np.zeros(0, dtype=np.int64)
+        normals = np.concatenate(slide_normals) if slide_normals else np.zeros((0, 3))
+        moving = keep.min(axis=1) < 1.0
+        self.W[moving] = np.eye(3)
+        self.W[slide] = np.eye(3)
+
+        def A(p):
+            return self._apply(p, Kc)
+
+        def filt(y):
+            return self._filter(y, keep, slide, normals)
+
+        rhs = filt(b - A(dv_c)) if dv_c.any() else filt(b.copy())
+        bnorm = float(np.linalg.norm(rhs))
+        dv = filt(self._dv.copy())
+        r = rhs - filt(A(dv))
+        iters = 0
+        rel = float(np.linalg.norm(r) / bnorm) if bnorm > 0 else 0.0
+        if rel > self.tol:
+            z = filt(self._pc(r))
+            p = z.copy()
+            rz = float(np.vdot(r, z))
+            while iters < self.max_iter:
+                iters += 1
+                Ap = filt(A(p))
+                pAp = float(np.vdot(p, Ap))
+                if pAp <= 0:
+                    break
+                alpha = rz / pAp
+                dv += alpha * p
+                r -= alpha * Ap
+                rel = float(np.linalg.norm(r) / bnorm)
+                if rel <= self.tol or not np.isfinite(rel):
+                    break
+                z = filt(self._pc(r))
+                rz_new = float(np.vdot(r, z))
+                p = z + (rz_new / rz) * p
+                rz = rz_new
+        if not np.isfinite(rel) or not np.isfinite(dv).all():
+            raise ConvergenceError("The interactive step produced NaN; the state was kept. "
+                                   "Lower the time step or the load.")
+        if rel > self.tol:
+            raise ConvergenceError(f"The interactive step did not converge in {self.max_iter} "
+                                   f"iterations (relative residual {rel:.2e}).")
+        self._dv = dv.copy()
+        dv += dv_c
+        self.reaction = (A(dv) - b) / h
+        self.v = self.v + dv
+        self.x = self.x + h * self.v
+        self._update_active_set(contacts)
+        return StepReport(iters, rel, int(inverted), time.perf_counter() - t0)
+
+    def _update_active_set(self, contacts) -> None:
+        """Contact forces on the tools; release adhesive nodes, let over-loaded sticks slip."""
+        seen = set()
+        for tool, state, _targets in contacts:
+            seen.add(tool.name)
+            if len(state.nodes) == 0:
+                state.force = np.zeros(3)
+                continue
+            g = self.reaction[state.nodes]
+            gn = np.einsum("ij,ij->i", g, state.normals)
+            g_eff = np.where(state.stick[:, None], g, gn[:, None] * state.normals)
+            state.force = -g_eff.sum(axis=0)
+            pull = gn < 0.0
+            state.released = set(state.nodes[pull].tolist())
+            if self.friction > 0:
+                gt = np.linalg.norm(g - gn[:, None] * state.normals, axis=1)
+                slip = state.stick & (gt > self.friction * np.maximum(gn, 0.0))
+                for node in state.nodes[slip].tolist():
+                    state.anchors.pop(node, None)  # re-anchored where it is next step
+        for name, state in self.contacts.items():
+            if name not in seen:
+                state.force = np.zeros(3)
+                state.nodes = np.zeros(0, dtype=np.int64)
+
+    # -- queries -------------------------------------------------------------------------------
+    def contact_force(self, name: str) -> np.ndarray:
+        """Force (N) the tissue exerts on instrument ``name`` after the last step."""
+        state = self.contacts.get(name)
+        return np.zeros(3) if state is None else state.force.copy()
+
+    def penetration(self) -> float:
+        """Deepest penetration (mm, >= 0) of any contact node into any instrument now."""
+        deepest = 0.0
+        for tool in self.instruments:
+            d, _ = tool.signed_distance(self.x[self.contact_nodes])
+            deepest = max(deepest, float(-d.min(initial=0.0)))
+        return deepest
+
+    def reset_state(self) -> None:
+        self.x = self.X.copy()
+        self.v = np.zeros_like(self.x)
+        self._dv = np.zeros_like(self.x)
+        self.R[:] = np.eye(3)
+        self.W[:] = np.eye(3)
+        self.contacts.clear()
+        self.targets.clear()
+        self.reaction = np.zeros_like(self.x)

@@ -1,0 +1,244 @@
+"""An interaction session: one deformable body, rigid instruments, a grab, and its recording.
+
+Everything a user (GUI, script, tracked tool) does goes through :meth:`InteractionSession.apply`
+as a small JSON-friendly event, applied *between* steps and recorded with its step index and
+timestamps. Replaying the events at the same step indices on the same mesh reproduces the run
+bit for bit (the solver is deterministic), which is what :mod:`sim.interaction.recording` uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+
+from sim.errors import InputError
+from sim.fem.body import Body
+from sim.fem.embedding import Embedding, embed
+from sim.fem.materials import Material, material_from_spec
+from sim.fem.selection import select_nodes
+from sim.interaction.contact import ContactSimulator
+from sim.interaction.fields import FieldEvaluator
+from sim.interaction.grab import GrabSpring
+from sim.interaction.tools import instrument_from_dict, pose_from_spec
+from sim.mesh.tetmesh import TetMesh
+
+EVENT_TYPES = ("pose", "grab", "drag", "release", "param")
+
+
+@dataclass
+class SessionSetup:
+    """Everything that defines a run besides the mesh and the events (JSON-friendly)."""
+
+    material: dict[str, Any] | str = "liver"
+    fixed: dict[str, Any] | None = None  # a selector (sim.fem.selection); None: nothing fixed
+    gravity: bool = False
+    dt: float = 1.0 / 60.0
+    damping: float = 2.0  # Rayleigh mass coefficient (1/s)
+    friction: float = 0.0
+    grab_stiffness: float | None = None  # N/mm in total; None: from the body's stiffness
+    grab_radius: float | None = None  # mm; None: from the mesh size
+    instruments: list[dict[str, Any]] = field(default_factory=list)
+    tolerance: float = 1e-3
+    threads: int = 1  # numba threads for the solver: 1 leaves a core to the renderer
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionSetup:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise InputError(f"Unknown simulation setting(s) {sorted(unknown)} "
+                             f"(known: {sorted(known)}).")
+        setup = cls(**d)
+        if not (isinstance(setup.dt, int | float) and 1e-5 <= setup.dt <= 1.0):
+            raise InputError(f"The time step dt must be between 1e-5 and 1 s, not {setup.dt!r}.")
+        if not (isinstance(setup.friction, int | float) and 0 <= setup.friction <= 10):
+            raise InputError("Friction must be a coefficient between 0 and 10.")
+        if not isinstance(setup.instruments, list):
+            raise InputError("'instruments' must be a list of objects.")
+        return setup
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def mesh_digest(mesh: TetMesh) -> str:
+    h = hashlib.sha256(mesh.points.tobytes())
+    h.update(mesh.cells.tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Snapshot:
+    """What a renderer needs, copied out of the simulation (safe to read on another thread)."""
+
+    step: int
+    time: float
+    positions: np.ndarray  # simulation nodes (n, 3)
+    visual_points: np.ndarray | None  # embedded fine surface (k, 3)
+    poses: dict[str, np.ndarray]
+    params: dict[str, dict[str, Any]]
+    forces: dict[str, np.ndarray]  # N, on each instrument
+    grab_target: np.ndarray | None
+    created: float = field(default_factory=time.perf_counter)
+
+
+class InteractionSession:
+    """A deformable body driven by instruments and a grab; records every event it applies."""
+
+    def __init__(self, mesh: TetMesh, setup: SessionSetup | None = None,
+                 visual: pv.PolyData | None = None) -> None:
+        self.setup = setup or SessionSetup()
+        self.mesh = mesh.with_order(1)
+        material: Material = material_from_spec(self.setup.material)
+        self.material = material.with_law("corotational")
+        self.body = Body(self.mesh, self.material)
+        if self.setup.fixed:
+            fixed = select_nodes(self.mesh, self.setup.fixed, "fixed region")
+        else:
+            fixed = np.zeros(0, dtype=np.int64)
+        self.fixed_nodes = fixed
+        gravity = (0.0, 0.0, -9810.0) if self.setup.gravity else (0.0, 0.0, 0.0)
+        self.instruments = {s["name"]: instrument_from_dict(s) for s in self.setup.instruments}
+        self._initial_instruments = [dict(s) for s in self.setup.instruments]
+        self.sim = ContactSimulator(self.body, fixed, list(self.instruments.values()),
+                                    friction=self.setup.friction, dt=self.setup.dt,
+                                    gravity=gravity, rayleigh_mass=self.setup.damping,
+                                    tolerance=self.setup.tolerance, threads=self.setup.threads)
+        self.fields = FieldEvaluator(self.mesh, self.material)
+        self.visual = visual
+        self.embedding: Embedding | None = embed(self.mesh, np.asarray(visual.points)) \
+            if visual is not None else None
+        size = float(np.ptp(self.mesh.points, axis=0).max())
+        edge = float(np.cbrt(np.abs(self.mesh.volumes).mean() * 6 * np.sqrt(2)))
+        self.grab_radius = self.setup.grab_radius or 1.2 * edge
+        self.grab_stiffness = self.setup.grab_stiffness or 20.0 * material.youngs_modulus * size
+        self.grab_spring: GrabSpring | None = None
+        self.digest = mesh_digest(self.mesh)
+        self.events: list[dict[str, Any]] = []
+        self.step_index = 0
+        self.wall_start = time.time()
+        self.metrics = {"max_displacement_mm": 0.0, "peak_contact_force_n": 0.0,
+                        "peak_von_mises_kpa": 0.0, "max_penetration_mm": 0.0,
+                        "cg_iterations": 0, "solver_time_s": 0.0}
+        self.last_report = None
+
+    # -- events ----------------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        return self.step_index * self.sim.h
+
+    def apply(self, event: dict[str, Any], record: bool = True) -> None:
+        """Apply one event now (between steps): pose, grab, drag, release or param."""
+        kind = event.get("type")
+        if kind not in EVENT_TYPES:
+            raise InputError(f"Unknown event type {kind!r} (use {', '.join(EVENT_TYPES)}).")
+        if kind in ("pose", "param"):
+            tool = self.instruments.get(event.get("instrument"))
+            if tool is None:
+                raise InputError(f"No instrument named {event.get('instrument')!r} "
+                                 f"(known: {', '.join(self.instruments) or 'none'}).")
+            if kind == "pose":
+                tool.pose = pose_from_spec(event["pose"])
+            else:
+                tool.set_param(str(event["key"]), event["value"])
+        elif kind == "grab":
+            self.release_grab()
+            self.grab_spring = GrabSpring(self.mesh.points, self.sim.x, event["point"],
+                                          self.grab_stiffness, self.grab_radius)
+            self.sim.contributors.append(self.grab_spring)
+        elif kind == "drag":
+            if self.grab_spring is not None:
+                self.grab_spring.move(event["target"])
+        else:
+            self.release_grab()
+        if record:
+            self.events.append({**_plain(event), "step": self.step_index, "time": self.time,
+                                "wall_time": time.time() - self.wall_start})
+
+    def release_grab(self) -> None:
+        if self.grab_spring is not None:
+            self.sim.contributors.remove(self.grab_spring)
+            self.grab_spring = None
+
+    def set_pose(self, name: str, pose: np.ndarray) -> None:
+        self.apply({"type": "pose", "instrument": name, "pose": np.asarray(pose).tolist()})
+
+    # -- stepping ---------------------------------------------------------------------------------
+    def step(self) -> None:
+        report = self.sim.step()
+        self.step_index += 1
+        self.last_report = report
+        m = self.metrics
+        u = self.sim.displacement
+        m["max_displacement_mm"] = max(m["max_displacement_mm"],
+                                       float(np.linalg.norm(u, axis=1).max()))
+        force = max((float(np.linalg.norm(self.sim.contact_force(n))) for n in self.instruments),
+                    default=0.0)
+        m["peak_contact_force_n"] = max(m["peak_contact_force_n"], force)
+        m["peak_von_mises_kpa"] = max(m["peak_von_mises_kpa"],
+                                      1000.0 * self.fields.peak_von_mises(self.sim.x, self.sim.R))
+        m["cg_iterations"] += report.iterations
+        m["solver_time_s"] += report.wall_time_s
+
+    def reset(self) -> None:
+        """Back to the rest state; instruments to their initial poses; the recording restarts."""
+        self.release_grab()
+        self.sim.reset_state()
+        for spec in self._initial_instruments:
+            fresh = instrument_from_dict(spec)
+            tool = self.instruments[spec["name"]]
+            tool.params, tool.pose = fresh.params, fresh.pose
+        self.events.clear()
+        self.step_index = 0
+        self.wall_start = time.time()
+        for k in self.metrics:
+            self.metrics[k] = 0 if k == "cg_iterations" else 0.0
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def visual_points(self) -> np.ndarray | None:
+        if self.embedding is None:
+            return None
+        return np.asarray(self.visual.points) + self.embedding.map(self.sim.displacement)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.step_index, self.time, self.sim.x.copy(), self.visual_points(),
+            {n: t.pose.copy() for n, t in self.instruments.items()},
+            {n: dict(t.params) for n, t in self.instruments.items()},
+            {n: self.sim.contact_force(n) for n in self.instruments},
+            None if self.grab_spring is None else self.grab_spring.target.copy())
+
+    def state_digest(self) -> str:
+        return hashlib.sha256(self.sim.x.tobytes() + self.sim.v.tobytes()).hexdigest()[:16]
+
+    def summary(self) -> dict[str, Any]:
+        m = dict(self.metrics)
+        m["max_penetration_mm"] = self.sim.penetration()
+        m["steps"] = self.step_index
+        m["simulated_time_s"] = self.time
+        m["final_max_displacement_mm"] = float(np.linalg.norm(self.sim.displacement, axis=1).max())
+        m["steps_per_second"] = (self.step_index / m["solver_time_s"]) if m["solver_time_s"] else 0.0
+        m["contact_force_n"] = {n: self.sim.contact_force(n).tolist() for n in self.instruments}
+        m["nodes"], m["tetrahedra"] = self.mesh.n_nodes, self.mesh.n_elements
+        return m
+
+    def result_grid(self) -> pv.UnstructuredGrid:
+        grid = self.mesh.to_pyvista()
+        grid.point_data["displacement"] = self.sim.displacement
+        for name in ("von_mises", "max_principal_strain"):
+            grid.point_data[name] = self.fields.evaluate(name, self.sim.x, self.sim.X, self.sim.R)
+        grid.point_data["contact_reaction"] = self.sim.reaction
+        return grid
+
+
+def _plain(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with numpy values turned into lists (JSON)."""
+    out = {}
+    for k, v in event.items():
+        out[k] = v.tolist() if isinstance(v, np.ndarray) else v
+    return out
