@@ -77,9 +77,11 @@ class InstrumentLink:
     # -- configuration -----------------------------------------------------------------------
     def add_tool(self, device: str, tool_T_tip: np.ndarray | None = None,
                  length: float = 150.0) -> TrackedTool:
-        obj = make_tool_object(device, length)
+        existing = self._scene_object(device)
+        obj = existing or make_tool_object(device, length)
         tool = TrackedTool(device, obj, tool_T_tip, self.patient_T_tracker)
-        self._add_to_scene(obj)
+        if existing is None:
+            self._add_to_scene(obj)
         self.tools[device] = tool
         self.tool_added.emit(tool)
         return tool
@@ -90,6 +92,13 @@ class InstrumentLink:
             tool.set_registration(self.patient_T_tracker)
         for plane in self.images.values():
             plane.patient_T_tracker = self.patient_T_tracker
+
+    def _scene_object(self, device: str):
+        """The scene's object for ``device`` from an earlier session, if there is one."""
+        if self.case is None:
+            return None
+        return next((o for o in self.case.scene
+                     if o.metadata.get("tracked_device") == device), None)
 
     def _add_to_scene(self, obj) -> None:
         case = self.case

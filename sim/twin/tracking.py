@@ -63,8 +63,11 @@ class TrackedTool:
                                       "tool-tip calibration")
         self.patient_T_tracker = check_rigid(
             np.eye(4) if patient_T_tracker is None else patient_T_tracker, "registration")
-        self._local = np.asarray(obj.data.points, dtype=float).copy()
-        self.pose = np.eye(4)  # patient_T_tip
+        pts = np.asarray(obj.data.points, dtype=float)
+        last = obj.metadata.get("pose")  # an object a previous session already moved
+        self.pose = np.eye(4) if last is None else np.asarray(last, dtype=float)  # patient_T_tip
+        # The mesh in the tip frame: undo the last pose (rigid, so R^T (p - t)).
+        self._local = (pts - self.pose[:3, 3]) @ self.pose[:3, :3]
         self.updates = 0
         self.last_sender_time = 0.0
         self.last_latency_s = 0.0

@@ -87,16 +87,23 @@ def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
 
     # The bracket is coloured by temperature with a legend.
     mapper = panel._actor(bracket).GetMapper()
-    assert mapper.GetScalarVisibility() and panel._scalar_bar.GetVisibility()
+    assert mapper.GetScalarVisibility() and panel.overlay.scalar_bar.GetVisibility()
     field = bracket.data.point_data["live_field"]
     assert field.max() - field.min() > 1.0  # the hot bend differs from the top
     img = window.view.screenshot()
     assert img.std() > 10
+    # Sensor markers sit on the bracket; the vibration sensor shows its alarm in red, and
+    # the view carries a banner until the alarms are acknowledged.
+    assert set(panel.overlay.markers) == set(session.telemetry.sensors)
+    qtbot.waitUntil(lambda: panel.overlay.markers["vibration"].GetProperty().GetColor()[0] > 0.8,
+                    timeout=10_000)
+    assert panel.overlay.banner.GetVisibility()
+    assert "ALARM" in panel.overlay.banner.GetInput()
 
     # The stylus actor draws the live model data (it moves with the tracker).
     tool = session.instruments.tools["StylusToTracker"]
     # The tool was added to the scene on the GUI thread (queued from the link's thread).
-    qtbot.waitUntil(lambda: tool.obj.uid in panel._bound, timeout=5_000)
+    qtbot.waitUntil(lambda: tool.obj.uid in panel.overlay.bound, timeout=5_000)
     assert tool.obj in list(window.case.scene)
     actor = panel._actor(tool.obj)
     shown = actor.GetMapper().GetInput()
@@ -137,7 +144,31 @@ def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
     first_pose = next(panel.reader.events(kinds=("pose",)))
     assert np.linalg.norm(tool.tip - last_tip) > 1.0
     assert np.linalg.norm(tool.tip - first_pose.matrix()[:3, 3]) < 30.0  # near the start
+
+    # Open the recording afresh and play it back at 50x to its end.
+    path = panel.reader.path
+    panel.open_history(path)
+    replayed = panel.session.instruments.tools["StylusToTracker"]
+    assert replayed.obj is tool.obj  # the scene's stylus is adopted, not duplicated
+    panel.speed_combo.setCurrentText("50x")
+    qtbot.mouseClick(panel.play_button, LEFT)
+    assert panel.play_timer.isActive()
+    qtbot.waitUntil(lambda: not panel.play_button.isChecked(), timeout=15_000)
+    last_pose = list(panel.reader.events(kinds=("pose",)))[-1]
+    np.testing.assert_allclose(replayed.tip, last_pose.matrix()[:3, 3], atol=1e-3)
+    assert np.linalg.norm(tool.obj.data.points - replayed.tip, axis=1).min() < 1e-3
+    assert panel.timeline.value() == 999
     panel.shutdown()
+
+
+def test_opening_a_file_that_is_not_a_recording(window, tmp_path):
+    from sim.errors import FileFormatError
+
+    bad = tmp_path / "x.db"
+    bad.write_text("not sqlite")
+    with pytest.raises(FileFormatError):
+        window.live.open_history(bad)
+    assert window.live.session is None
 
 
 def test_bad_endpoint_shows_an_error(window, qtbot):

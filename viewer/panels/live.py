@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import vtk
-from PyQt6.QtCore import QObject, QPointF, Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -38,72 +37,12 @@ from PyQt6.QtWidgets import (
 
 from sim.model import Case, ObjectKind, SceneObject
 from viewer.errors import show_error
+from viewer.panels.live_view import LiveOverlay
+from viewer.panels.live_widgets import MainThreadCaller, SparkPlot
 
 log = logging.getLogger(__name__)
 
 STATUS_COLOURS = {"normal": "#2e7d32", "high": "#c62828", "low": "#1565c0", "no data": "#777"}
-FIELD_ARRAY = "live_field"
-
-
-class MainThreadCaller(QObject):
-    """Runs callables on the GUI thread: a signal emitted from a link thread is queued."""
-
-    call = pyqtSignal(object)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.call.connect(self._run)
-
-    @staticmethod
-    def _run(fn) -> None:
-        fn()
-
-    def __call__(self, fn) -> None:
-        self.call.emit(fn)
-
-
-class SparkPlot(QWidget):
-    """A small time plot of one sensor with its normal band shaded."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setMinimumHeight(90)
-        self.t = np.zeros(0)
-        self.v = np.zeros(0)
-        self.band: tuple[float, float] | None = None
-        self.title = ""
-
-    def set_data(self, t: np.ndarray, v: np.ndarray, band, title: str) -> None:
-        self.t, self.v, self.band, self.title = t, v, band, title
-        self.update()
-
-    def paintEvent(self, _event) -> None:
-        p = QPainter(self)
-        p.fillRect(self.rect(), QColor("#20242c"))
-        p.setPen(QColor("#ccc"))
-        p.drawText(6, 14, self.title)
-        if len(self.t) < 2:
-            p.end()
-            return
-        lo = min(self.v.min(), self.band[0] if self.band else self.v.min())
-        hi = max(self.v.max(), self.band[1] if self.band else self.v.max())
-        hi = hi if hi > lo else lo + 1.0
-        t0, t1 = self.t[0], max(self.t[-1], self.t[0] + 1e-6)
-        w, h, top = self.width() - 8, self.height() - 24, 20
-
-        def y(val):
-            return top + h * (1.0 - (val - lo) / (hi - lo))
-
-        if self.band:
-            p.fillRect(4, int(y(self.band[1])), w, int(y(self.band[0]) - y(self.band[1])),
-                       QColor(46, 125, 50, 60))
-        xs = 4 + w * (self.t - t0) / (t1 - t0)
-        p.setPen(QPen(QColor("#4fc3f7"), 1.5))
-        p.drawPolyline(QPolygonF([QPointF(float(a), float(y(b))) for a, b in zip(xs, self.v,
-                                                                                  strict=True)]))
-        p.setPen(QColor("#aaa"))
-        p.drawText(6, self.height() - 4, f"{lo:.4g} .. {hi:.4g}   last {self.v[-1]:.4g}")
-        p.end()
 
 
 class LivePanel(QWidget):
@@ -116,9 +55,7 @@ class LivePanel(QWidget):
         self.connected = False
         self.reader = None
         self.asset: SceneObject | None = None
-        self._field = None
-        self._scalar_bar: vtk.vtkScalarBarActor | None = None
-        self._bound: set[str] = set()
+        self.overlay = LiveOverlay(window.view)
         self._dirty_render = False
         self._stamp: tuple = ()
         self._alarm_view: list = []
@@ -220,6 +157,20 @@ class LivePanel(QWidget):
         self.timeline.valueChanged.connect(self._scrub)
         self.time_label = QLabel("")
         lay.addWidget(self._row(self.live_check, self.timeline, self.time_label))
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._play_toggled)
+        open_button = QPushButton("Open recording…")
+        open_button.clicked.connect(self._open_dialog)
+        export_button = QPushButton("Export…")
+        export_button.clicked.connect(self._export_dialog)
+        self.speed_combo = QComboBox()
+        self.speed_combo.addItems(["1x", "2x", "5x", "10x", "50x"])
+        lay.addWidget(self._row(self.play_button, self.speed_combo, open_button, export_button))
+        self.play_timer = QTimer(self)
+        self.play_timer.setInterval(50)
+        self.play_timer.timeout.connect(self._play_step)
+        self._play_t: float | None = None
 
     @staticmethod
     def _row(*widgets) -> QWidget:
@@ -234,8 +185,7 @@ class LivePanel(QWidget):
     def set_case(self, case: Case) -> None:
         self.case = case
         self.asset = None
-        self._bound.clear()
-        self._field = None
+        self.overlay.reset()
         if self.session is not None:
             self.session.instruments.case = case
 
@@ -355,13 +305,12 @@ class LivePanel(QWidget):
         ins = s.instruments
         stamp = (sum(t.updates for t in ins.tools.values()),
                  sum(p.frames for p in ins.images.values()), s.telemetry.counters.accepted)
-        if stamp != self._stamp:  # repaint only when the model moved
+        if stamp != self._stamp and self.live_check.isChecked():  # only when the model moved
             self._stamp = stamp
             self._update_sensors()
             self._update_plot()
-            if self.live_check.isChecked():
-                self._update_colours()
-                self._dirty_render = True
+            self._update_colours()
+            self._dirty_render = True
         if self._dirty_render:
             self._dirty_render = False
             self.window.view.plotter.render()
@@ -470,79 +419,33 @@ class LivePanel(QWidget):
 
     # -- the 3D view ------------------------------------------------------------------------------
     def _actor(self, obj: SceneObject):
-        adapter = self.window.view.renderer.adapters.get(obj.uid)
-        return adapter.actors[0] if adapter is not None and adapter.actors else None
+        return self.overlay.actor(obj)
 
     def _bind_live_actors(self) -> None:
-        """Let the live objects' actors draw the model's own (moving, coloured) data.
-
-        The render adapters draw a copy made when the object was added; live tools
-        and images change their data in place, so their mapper must read it directly.
-        """
         if self.session is None:
             return
-        objs = [t.obj for t in self.session.instruments.tools.values()]
-        objs += [p.obj for p in self.session.instruments.images.values()]
+        ins = self.session.instruments
+        objs = [t.obj for t in ins.tools.values()] + [p.obj for p in ins.images.values()]
         if self.asset is not None:
             objs.append(self.asset)
-        for obj in objs:
-            actor = self._actor(obj)
-            if actor is None:
-                continue
-            if obj.uid not in self._bound:
-                actor.GetMapper().SetInputData(obj.data)
-                self._bound.add(obj.uid)
-                self._dirty_render = True
-            tex = obj.metadata.get("texture")
-            if tex is not None and obj.metadata.get("texture_shown") is not tex:
-                import pyvista as pv
-
-                actor.SetTexture(pv.Texture(np.flipud(tex)))
-                actor.GetProperty().SetColor(1, 1, 1)
-                obj.metadata["texture_shown"] = tex
-                self._dirty_render = True
+        if self.overlay.bind(objs):
+            self._dirty_render = True
 
     def _choose_quantity(self, quantity: str) -> None:
-        self._field = None
+        self.overlay.field = None
         if self.session is not None and self.asset is not None and quantity != "(none)":
-            self._field = self.session.telemetry.field_for(quantity, self.asset.data.points,
-                                                           self.asset.name)
+            self.overlay.field = self.session.telemetry.field_for(
+                quantity, self.asset.data.points, self.asset.name)
         self._update_colours()
 
     def _update_colours(self) -> None:
-        if self.asset is None or self.session is None:
+        if self.session is None:
             return
-        actor = self._actor(self.asset)
-        if actor is None:
-            return
-        mapper = actor.GetMapper()
-        values = None
-        if self._field is not None:
-            values = self._field.evaluate(self.session.telemetry.values())
-        if values is None:
-            mapper.ScalarVisibilityOff()
-            if self._scalar_bar is not None:
-                self._scalar_bar.SetVisibility(False)
-            return
-        self.asset.data.point_data[FIELD_ARRAY] = values
-        lo, hi = self._field.colour_range(values)
-        lut = mapper.GetLookupTable()
-        lut.SetHueRange(0.667, 0.0)
-        lut.Build()
-        mapper.SetScalarModeToUsePointFieldData()
-        mapper.SelectColorArray(FIELD_ARRAY)
-        mapper.SetScalarRange(lo, hi)
-        mapper.ScalarVisibilityOn()
-        if self._scalar_bar is None:
-            self._scalar_bar = vtk.vtkScalarBarActor()
-            self._scalar_bar.SetNumberOfLabels(4)
-            self._scalar_bar.SetWidth(0.08)
-            self._scalar_bar.SetPosition(0.9, 0.1)
-            self.window.view.plotter.renderer.AddViewProp(self._scalar_bar)
-        self._scalar_bar.SetLookupTable(lut)
-        self._scalar_bar.SetTitle(self._field.legend.title)
-        self._scalar_bar.SetVisibility(True)
-        self.asset.data.Modified()
+        tel = self.session.telemetry
+        values = tel.values()
+        self.overlay.colour(self.asset, values)
+        self.overlay.show_markers(self.asset, list(tel.sensors.values()), values)
+        self.overlay.show_alarms(tel.alarms.open_alarms)
 
     # -- timeline -----------------------------------------------------------------------------------
     def _live_toggled(self, live: bool) -> None:
@@ -550,14 +453,22 @@ class LivePanel(QWidget):
             self.timeline.setValue(1000)
 
     def _scrub(self, position: int) -> None:
-        session = self.session
-        if session is None or self.reader is None or position >= 1000:
+        span = self.reader.time_range() if self.reader is not None else None
+        if self.session is None or span is None or position >= 1000 and self.connected:
             return
         self.live_check.setChecked(False)
-        span = self.reader.time_range()
-        if span is None:
+        if self.play_timer.isActive() and self._play_t is not None:
+            t = self._play_t  # playing: the exact time, not the slider's rounding
+        else:
+            t = span[0] + (span[1] - span[0]) * position / 1000.0
+            self._play_t = t
+        self.show_time(t)
+
+    def show_time(self, t: float) -> None:
+        """Put the recorded state at time ``t`` into the scene and the widgets."""
+        session = self.session
+        if session is None or self.reader is None:
             return
-        t = span[0] + (span[1] - span[0]) * position / 1000.0
         session.apply_history_state(self.reader, t)
         self.time_label.setText(time.strftime("%H:%M:%S", time.localtime(t))
                                 + f".{int((t % 1) * 10)}")
@@ -565,7 +476,86 @@ class LivePanel(QWidget):
         self._update_colours()
         self.window.view.plotter.render()
 
+    def _play_toggled(self, on: bool) -> None:
+        span = self.reader.time_range() if self.reader is not None else None
+        if not on or span is None:
+            self.play_timer.stop()
+            self.play_button.setChecked(False)
+            return
+        if self._play_t is None or self._play_t >= span[1] or self.live_check.isChecked():
+            self._play_t = span[0]
+        self.live_check.setChecked(False)
+        self.play_timer.start()
+
+    def _play_step(self) -> None:
+        span = self.reader.time_range() if self.reader is not None else None
+        if span is None or self._play_t is None:
+            self.play_button.setChecked(False)
+            return
+        speed = float(self.speed_combo.currentText().rstrip("x"))
+        self._play_t = min(self._play_t + speed * self.play_timer.interval() / 1000.0, span[1])
+        pos = int(round(999 * (self._play_t - span[0]) / max(span[1] - span[0], 1e-9)))
+        self.timeline.blockSignals(True)
+        self.timeline.setValue(pos)
+        self.timeline.blockSignals(False)
+        self.show_time(self._play_t)
+        if self._play_t >= span[1]:
+            self.play_button.setChecked(False)
+
+    def open_history(self, path: str | Path) -> None:
+        """Open a recorded session to scrub and play (no connection needed)."""
+        from sim.twin.history import HistoryStore
+        from sim.twin.session import LiveSession
+        from sim.twin.simulate import demo_config
+
+        reader = HistoryStore.open(path)  # FileFormatError for anything else
+        self.shutdown()
+        if self.case is None:
+            self.window.set_case(Case(name="Recorded twin", anatomical=False))
+        self.overlay.reset()
+        name = self.asset.name if self.asset else "Pump bracket"
+        self.session = LiveSession(self.case, demo_config(object_name=name),
+                                   dispatch=self.main_thread)
+        self.reader, self.connected = reader, False
+        for c in reader.channels():  # the recorded instruments, adopting those in the scene
+            if c["kind"] == "pose":
+                self.session.instruments.add_tool(c["channel"])
+        self._fill_static()
+        self._bind_live_actors()
+        self.status_label.setText(f"Recording {Path(path).name}: {reader.count()} events")
+        self.timeline.setValue(0)
+        self._scrub(0)
+
+    def _open_dialog(self) -> None:
+        from PyQt6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open recording", str(self.history_path()
+                                                                          .parent),
+                                              "Twinsight history (*.db);;All files (*)")
+        if path:
+            try:
+                self.open_history(path)
+            except Exception as exc:
+                self.window.last_error = show_error(self, "Cannot open the recording", exc)
+
+    def _export_dialog(self) -> None:
+        from PyQt6.QtWidgets import QFileDialog
+
+        if self.reader is None:
+            self.status_label.setText("Nothing recorded yet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export recording", "session.csv",
+                                              "CSV (*.csv);;Parquet (*.parquet)")
+        if path:
+            try:
+                rows = self.reader.export(path)
+            except Exception as exc:
+                self.window.last_error = show_error(self, "Cannot export", exc)
+                return
+            self.status_label.setText(f"Exported {rows} events to {path}")
+
     def shutdown(self) -> None:
+        self.play_timer.stop()
         self.timer.stop()
         if self.session is not None:
             self.session.close()

@@ -227,3 +227,16 @@ def test_tracked_tool_drives_a_rigid_instrument():
     np.testing.assert_allclose(probe.pose, tool.pose)
     with pytest.raises(InputError, match="no pose"):
         tool.drive(object())
+
+
+def test_a_new_session_adopts_the_tool_a_previous_one_moved():
+    case = Case()
+    first = InstrumentLink(case)
+    tool = first.add_tool("Stylus")
+    local = tool.obj.data.points.copy()
+    tool.update(pose(12), 0.0)
+    second = InstrumentLink(case)
+    again = second.add_tool("Stylus")
+    assert again.obj is tool.obj and len(case.scene) == 1
+    again.update(pose(-3), 0.0)
+    np.testing.assert_allclose(again.obj.data.points, local + pose(-3)[:3, 3], atol=1e-4)
