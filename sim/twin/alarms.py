@@ -24,6 +24,7 @@ _ids = itertools.count(1)
 RATE_WINDOW_S = 5.0  # rate-of-change is measured over this window
 HYSTERESIS = 0.02  # of the normal span: a threshold alarm clears this far inside
 RATE_CLEAR = 0.6  # a rate alarm clears below this fraction of its limit
+MAX_CLEARED = 500  # cleared alarms kept in memory (bounded over long sessions)
 
 
 @dataclass
@@ -145,4 +146,7 @@ class AlarmBook:
                              "active; acknowledge it instead.")
         alarm.cleared = True
         self.changed.emit(alarm)
+        cleared = [k for k, a in self.alarms.items() if a.cleared]
+        for k in cleared[:max(0, len(cleared) - MAX_CLEARED)]:  # the history keeps them all
+            del self.alarms[k]
         return alarm

@@ -84,3 +84,35 @@ def test_config_writes_loadable_file(tmp_path, argv):
 
     assert main([a.format(tmp=tmp_path) for a in argv]) == 0
     assert len(TwinConfig.load(tmp_path / "twin.json").sensors) == 5
+
+
+def test_record_listening_for_a_pyigtl_peer(tmp_path, free_port, capsys):
+    import threading
+
+    import numpy as np
+    import pyigtl
+
+    port = free_port()
+    db = tmp_path / "listen.db"
+
+    def peer():
+        time.sleep(0.5)  # the recorder is listening by then
+        client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)
+        m = np.eye(4)
+        for i in range(20):
+            m[0, 3] = i
+            client.send_message(pyigtl.TransformMessage(m, device_name="Needle"), wait=True)
+        client.send_message(pyigtl.StringMessage("done", device_name="Note"), wait=True)
+        client.stop()
+
+    th = threading.Thread(target=peer)
+    th.start()
+    rc = main(["link", "record", "--igtl", f"127.0.0.1:{port}", "--listen", "-o", str(db),
+               "--duration", "2.5", "--json"])
+    th.join()
+    assert rc == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["igtl"]["received"] == 21 and status["tools"]["Needle"]["updates"] == 20
+    assert main(["link", "replay", str(db), "--json"]) == 0
+    chans = {(c["kind"], c["channel"]): c for c in json.loads(capsys.readouterr().out)["channels"]}
+    assert chans[("pose", "Needle")]["count"] == 20 and chans[("string", "Note")]["count"] == 1

@@ -169,3 +169,15 @@ def test_time_plot_buffer_is_bounded():
         twin.ingest(topic, str(1.0 + i * 1e-4).encode())
     t, v = twin.plot("vibration")
     assert len(t) == 2000 and v[-1] == pytest.approx(1.4999)
+
+
+def test_cleared_alarms_are_bounded_in_memory():
+    from sim.twin import alarms
+
+    book = AlarmBook()
+    plain = Sensor("t1", "plant/t1", "temperature", "degC", (10.0, 50.0), point=(0, 0, 0))
+    for i in range(alarms.MAX_CLEARED + 50):
+        (a,) = book.evaluate(plain, Reading("t1", 2.0 * i, 60.0))
+        book.evaluate(plain, Reading("t1", 2.0 * i + 1, 30.0))
+        book.clear(a.id)
+    assert len(book.alarms) == alarms.MAX_CLEARED
