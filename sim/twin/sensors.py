@@ -81,7 +81,7 @@ class Sensor:
                        region=[int(i) for i in d.get("region", [])],
                        limits=tuple(d.get("limits", (-1e9, 1e9))),
                        max_rate=d.get("max_rate"), name=str(d.get("name", "")))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"A sensor definition is incomplete or invalid ({exc}).") from None
 
 

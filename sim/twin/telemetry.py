@@ -74,10 +74,14 @@ class TwinConfig:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TwinConfig:
-        props = [TwinProperty(str(p["name"]), str(p.get("unit", "")),
-                              minimum=float(p.get("min", float("-inf"))),
-                              maximum=float(p.get("max", float("inf"))))
-                 for p in doc.get("properties", [])]
+        try:
+            props = [TwinProperty(str(p["name"]), str(p.get("unit", "")),
+                                  minimum=float(p.get("min", float("-inf"))),
+                                  maximum=float(p.get("max", float("inf"))))
+                     for p in doc.get("properties", [])]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"A property definition is incomplete or invalid ({exc}).") \
+                from None
         sensors = [Sensor.from_dict(s) for s in doc.get("sensors", [])]
         ids = [s.id for s in sensors]
         if len(set(ids)) != len(ids):

@@ -181,3 +181,20 @@ def test_cleared_alarms_are_bounded_in_memory():
         book.evaluate(plain, Reading("t1", 2.0 * i + 1, 30.0))
         book.clear(a.id)
     assert len(book.alarms) == alarms.MAX_CLEARED
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_values)
+def test_random_twin_configs_fail_cleanly(doc):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "twin.json"
+        p.write_text(json.dumps({"sensors": [doc], "properties": [doc]}))
+        try:
+            cfg = TwinConfig.load(p)
+        except FileFormatError as exc:
+            assert "twin.json" in str(exc)  # one sentence naming the file
+        else:
+            assert len(cfg.sensors) == 1 and len(cfg.properties) == 1
