@@ -76,11 +76,11 @@ class ContactSimulator(CorotationalSimulator):
         super().set_time_step(dt)
         self._make_preconditioner()
 
-    def _kmul(self, v: np.ndarray, rest: np.ndarray) -> np.ndarray:
-        kern.rotated_apply(v, self.cells, self.R, self.ke, rest, self._scratch, self._buf_e)
-        out = np.empty_like(v)
-        kern.gather(self._buf_e, self.inc[0], self.inc[1], self.inc[2], out)
-        return out
+    def _kmul(self, v: np.ndarray, forces: bool) -> np.ndarray:
+        """R K (R^T v - X) (elastic forces) or R K R^T v (products), through the engine."""
+        if hasattr(self, "rest"):  # engines with stored element matrices and rest vectors
+            return self._k_apply(v, self.rest if forces else self.zero_rest)
+        return self._k_apply(v, forces)
 
     def _pc(self, r: np.ndarray) -> np.ndarray:
         """Warped rest-matrix Cholesky: z = W P^-1 W^T r."""
@@ -130,8 +130,7 @@ class ContactSimulator(CorotationalSimulator):
     # -- the filtered system -------------------------------------------------------------------
     def _apply(self, p: np.ndarray, Kc: sp.spmatrix | None) -> np.ndarray:
         h = self.h
-        y = (1 + h * self.alpha) * self.mass * p + (h * h + h * self.beta) * self._kmul(
-            p, self.zero_rest)
+        y = (1 + h * self.alpha) * self.mass * p + (h * h + h * self.beta) * self._kmul(p, False)
         if Kc is not None:
             y += h * h * (Kc @ p.ravel()).reshape(-1, 3)
         return y
@@ -152,14 +151,14 @@ class ContactSimulator(CorotationalSimulator):
         kern.nodal_rotations(self.R, self.inc[0], self.inc[1], self.W)
         self.W[self.fixed.any(axis=1)] = np.eye(3)
         u = (self.x - self.X).ravel()
-        f = self.fext - self._kmul(self.x, self.rest)
+        f = self.fext - self._kmul(self.x, True)
         Kc = None
         for c in self.contributors:
             f += c.force(u).reshape(-1, 3)
             k = c.stiffness(u)
             if k is not None:
                 Kc = k if Kc is None else Kc + k
-        Kv = self._kmul(self.v, self.zero_rest)
+        Kv = self._kmul(self.v, False)
         b = h * (f - self.alpha * self.mass * self.v - (self.beta + h) * Kv)
         if Kc is not None:  # the contributors are implicit too: f_c(x + h v_new)
             b -= h * h * (Kc @ self.v.ravel()).reshape(-1, 3)

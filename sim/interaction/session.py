@@ -84,6 +84,11 @@ class Snapshot:
     params: dict[str, dict[str, Any]]
     forces: dict[str, np.ndarray]  # N, on each instrument
     grab_target: np.ndarray | None
+    field_name: str | None = None
+    field_values: np.ndarray | None = None  # on the visual points (else the sim nodes)
+    sim_field_values: np.ndarray | None = None  # on the simulation nodes
+    applied_event: int = 0  # id of the last posted event applied (see SimulationLoop)
+    posted_at: float | None = None  # perf_counter() when that event was posted
     created: float = field(default_factory=time.perf_counter)
 
 
@@ -205,13 +210,18 @@ class InteractionSession:
             return None
         return np.asarray(self.visual.points) + self.embedding.map(self.sim.displacement)
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(
+    def snapshot(self, field_name: str | None = None) -> Snapshot:
+        snap = Snapshot(
             self.step_index, self.time, self.sim.x.copy(), self.visual_points(),
             {n: t.pose.copy() for n, t in self.instruments.items()},
             {n: dict(t.params) for n, t in self.instruments.items()},
             {n: self.sim.contact_force(n) for n in self.instruments},
             None if self.grab_spring is None else self.grab_spring.target.copy())
+        if field_name:
+            nodal = self.fields.evaluate(field_name, self.sim.x, self.sim.X, self.sim.R)
+            snap.field_name, snap.sim_field_values = field_name, nodal
+            snap.field_values = self.embedding.map(nodal) if self.embedding is not None else nodal
+        return snap
 
     def state_digest(self) -> str:
         return hashlib.sha256(self.sim.x.tobytes() + self.sim.v.tobytes()).hexdigest()[:16]
