@@ -29,31 +29,30 @@ class Pattern:
 
 
 def build_pattern(cells: np.ndarray, n_nodes: int) -> Pattern:
+    """CSR structure of the 3-dofs-per-node matrix of ``cells`` and each element entry's slot."""
+    from sim.fem.element_kernels import element_slots, node_graph
+
+    cells = np.ascontiguousarray(cells, dtype=np.int64)
     m, n = cells.shape
-    a = np.repeat(cells, n, axis=1).ravel()  # (m * n * n) row node
-    b = np.tile(cells, (1, n)).ravel()  # column node
-    key = a * n_nodes + b
-    ukey, inverse = np.unique(key, return_inverse=True)
-    row_node, col_node = np.divmod(ukey, n_nodes)
-    node_ptr = np.searchsorted(row_node, np.arange(n_nodes + 1))
+    node_ptr, node_cols = node_graph(cells, n_nodes)
     deg = np.diff(node_ptr)
-    # dof row (3a + i) starts at 9 * node_ptr[a] + 3 * i * deg[a]; pair p sits 3 * (p - node_ptr[a]) in.
-    base = 9 * node_ptr[row_node] + 3 * (np.arange(len(ukey)) - node_ptr[row_node])  # (P,)
+    nnz = 9 * len(node_cols)
+    # dof row (3a + i) holds the 3 * deg[a] columns of node a's neighbours, in order.
     i = np.arange(3)
-    pair_slots = (base[:, None, None] + 3 * i[None, :, None] * deg[row_node][:, None, None]
-                  + i[None, None, :])  # (P, 3, 3)
-    nnz = 9 * len(ukey)
-    indices = np.empty(nnz, dtype=np.int32)
-    indices[pair_slots.ravel()] = np.broadcast_to(3 * col_node[:, None, None] + i[None, None, :],
-                                                  pair_slots.shape).ravel()
     indptr = np.empty(3 * n_nodes + 1, dtype=np.int64)
     indptr[:-1] = (9 * node_ptr[:-1, None] + 3 * i[None, :] * deg[:, None]).ravel()
     indptr[-1] = nnz
-    # Element slots ordered like the element matrix (a, i, b, j).
-    ps = pair_slots[inverse.reshape(m, n, n)]  # (m, a, b, i, j)
-    slots = ps.transpose(0, 1, 3, 2, 4).reshape(m, 9 * n * n)
+    row_of = np.repeat(np.arange(n_nodes), deg)  # node of each node-level entry
+    within = np.arange(len(node_cols)) - node_ptr[row_of]
+    slots_nodes = (9 * node_ptr[row_of] + 3 * within)[:, None, None] + \
+        3 * i[None, :, None] * deg[row_of][:, None, None] + i[None, None, :]
+    indices = np.empty(nnz, dtype=np.int32)
+    indices[slots_nodes.ravel()] = np.broadcast_to(
+        3 * node_cols[:, None, None] + i[None, None, :], slots_nodes.shape).ravel()
+    slots = np.empty((m, 3 * n, 3 * n), dtype=np.int64)
+    element_slots(cells, node_ptr, node_cols, slots)
     dtype = np.int32 if nnz < 2**31 - 1 else np.int64
-    return Pattern(indptr, indices, slots.astype(dtype), 3 * n_nodes)
+    return Pattern(indptr, indices, slots.reshape(m, -1).astype(dtype), 3 * n_nodes)
 
 
 def mesh_pattern(mesh: TetMesh) -> Pattern:

@@ -15,7 +15,7 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
     """Rotation of A = R S (det A > 0) by Higham's scaled Newton iteration, into out[k].
 
     Written on scalars: no allocation inside the parallel element loops."""
-    for _ in range(30):
+    for it in range(30):
         c00 = a11 * a22 - a12 * a21
         c01 = a12 * a20 - a10 * a22
         c02 = a10 * a21 - a11 * a20
@@ -26,7 +26,9 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
         c21 = a02 * a10 - a00 * a12
         c22 = a00 * a11 - a01 * a10
         det = a00 * c00 + a01 * c01 + a02 * c02
-        g = abs(det) ** (-1.0 / 3.0)
+        # Scaling speeds up the first iterations far from a rotation; near one it is ~1 and
+        # the unscaled iteration converges quadratically without the costly cube root.
+        g = abs(det) ** (-1.0 / 3.0) if it < 2 and abs(det - 1.0) > 1e-2 else 1.0
         q = 1.0 / (g * det)  # inverse-transpose = cofactor / det
         b00 = 0.5 * (g * a00 + q * c00)
         b01 = 0.5 * (g * a01 + q * c01)
@@ -41,7 +43,7 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
                 + abs(b11 - a11) + abs(b12 - a12) + abs(b20 - a20) + abs(b21 - a21)
                 + abs(b22 - a22))
         a00, a01, a02, a10, a11, a12, a20, a21, a22 = b00, b01, b02, b10, b11, b12, b20, b21, b22
-        if diff < 1e-13:
+        if diff < 1e-9:  # quadratic convergence: the last update is accurate to ~1e-18
             break
     out[k, 0, 0] = a00
     out[k, 0, 1] = a01
@@ -91,29 +93,66 @@ def element_rotations(x, cells, dm_inv, R):
 
 
 @njit(parallel=True, cache=True)
-def rotated_apply(v, cells, R, ke, rest, scratch, out_e):
-    """out_e[e] = R_e Ke (R_e^T v_e - rest_e): element forces (rest = X) or products (rest = 0)."""
+def rotated_apply(v, cells, R, grads, vol, lam, mu, subtract_identity, out_e):
+    """out_e[e, a] = V R sigma(sym(R^T sum_b v_b (x) g_b - I?)) g_a for every element.
+
+    This is R Ke (R^T v_e - X_e) (forces, ``subtract_identity``) or R Ke R^T v_e (products)
+    of the linear P1 element, evaluated through the stress instead of a stored 12x12 Ke:
+    ~150 flops and 22 numbers read per element instead of 1152 bytes of matrix.
+    """
     m = cells.shape[0]
     for e in prange(m):
+        p00 = p01 = p02 = p10 = p11 = p12 = p20 = p21 = p22 = 0.0
+        for b in range(4):
+            n = cells[e, b]
+            g0, g1, g2 = grads[e, b, 0], grads[e, b, 1], grads[e, b, 2]
+            v0, v1, v2 = v[n, 0], v[n, 1], v[n, 2]
+            p00 += v0 * g0
+            p01 += v0 * g1
+            p02 += v0 * g2
+            p10 += v1 * g0
+            p11 += v1 * g1
+            p12 += v1 * g2
+            p20 += v2 * g0
+            p21 += v2 * g1
+            p22 += v2 * g2
+        r = R[e]
+        # H = R^T P (- I)
+        h00 = r[0, 0] * p00 + r[1, 0] * p10 + r[2, 0] * p20
+        h01 = r[0, 0] * p01 + r[1, 0] * p11 + r[2, 0] * p21
+        h02 = r[0, 0] * p02 + r[1, 0] * p12 + r[2, 0] * p22
+        h10 = r[0, 1] * p00 + r[1, 1] * p10 + r[2, 1] * p20
+        h11 = r[0, 1] * p01 + r[1, 1] * p11 + r[2, 1] * p21
+        h12 = r[0, 1] * p02 + r[1, 1] * p12 + r[2, 1] * p22
+        h20 = r[0, 2] * p00 + r[1, 2] * p10 + r[2, 2] * p20
+        h21 = r[0, 2] * p01 + r[1, 2] * p11 + r[2, 2] * p21
+        h22 = r[0, 2] * p02 + r[1, 2] * p12 + r[2, 2] * p22
+        if subtract_identity:
+            h00 -= 1.0
+            h11 -= 1.0
+            h22 -= 1.0
+        tr = lam * (h00 + h11 + h22)
+        s00 = vol[e] * (tr + 2.0 * mu * h00)
+        s11 = vol[e] * (tr + 2.0 * mu * h11)
+        s22 = vol[e] * (tr + 2.0 * mu * h22)
+        s01 = vol[e] * mu * (h01 + h10)
+        s02 = vol[e] * mu * (h02 + h20)
+        s12 = vol[e] * mu * (h12 + h21)
+        # T = R sigma
+        t00 = r[0, 0] * s00 + r[0, 1] * s01 + r[0, 2] * s02
+        t01 = r[0, 0] * s01 + r[0, 1] * s11 + r[0, 2] * s12
+        t02 = r[0, 0] * s02 + r[0, 1] * s12 + r[0, 2] * s22
+        t10 = r[1, 0] * s00 + r[1, 1] * s01 + r[1, 2] * s02
+        t11 = r[1, 0] * s01 + r[1, 1] * s11 + r[1, 2] * s12
+        t12 = r[1, 0] * s02 + r[1, 1] * s12 + r[1, 2] * s22
+        t20 = r[2, 0] * s00 + r[2, 1] * s01 + r[2, 2] * s02
+        t21 = r[2, 0] * s01 + r[2, 1] * s11 + r[2, 2] * s12
+        t22 = r[2, 0] * s02 + r[2, 1] * s12 + r[2, 2] * s22
         for a in range(4):
-            n = cells[e, a]
-            v0 = v[n, 0]
-            v1 = v[n, 1]
-            v2 = v[n, 2]
-            for i in range(3):
-                scratch[e, 3 * a + i] = (R[e, 0, i] * v0 + R[e, 1, i] * v1 + R[e, 2, i] * v2
-                                         - rest[e, 3 * a + i])
-        for i in range(12):
-            s = 0.0
-            for j in range(12):
-                s += ke[e, i, j] * scratch[e, j]
-            out_e[e, i] = s
-        for a in range(4):
-            g0 = out_e[e, 3 * a]
-            g1 = out_e[e, 3 * a + 1]
-            g2 = out_e[e, 3 * a + 2]
-            for i in range(3):
-                out_e[e, 3 * a + i] = R[e, i, 0] * g0 + R[e, i, 1] * g1 + R[e, i, 2] * g2
+            g0, g1, g2 = grads[e, a, 0], grads[e, a, 1], grads[e, a, 2]
+            out_e[e, 3 * a] = t00 * g0 + t01 * g1 + t02 * g2
+            out_e[e, 3 * a + 1] = t10 * g0 + t11 * g1 + t12 * g2
+            out_e[e, 3 * a + 2] = t20 * g0 + t21 * g1 + t22 * g2
 
 
 @njit(parallel=True, cache=True)

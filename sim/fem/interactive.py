@@ -29,6 +29,20 @@ from sim.fem.problem import ForceContributor
 from sim.fem.static import ConvergenceError
 
 
+def _choose_threads() -> int:
+    """All cores for the element kernels, unless the machine is already busy: OpenMP threads
+    that wait for a descheduled sibling make a parallel loop far slower than a serial one."""
+    import os
+
+    import numba
+
+    cores = os.cpu_count() or 1
+    busy = os.getloadavg()[0] > cores if hasattr(os, "getloadavg") else False
+    threads = 1 if busy else min(cores, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)
+    return threads
+
+
 @dataclass
 class StepReport:
     iterations: int
@@ -45,6 +59,7 @@ class CorotationalSimulator:
                  rayleigh_mass: float = 1.0, rayleigh_stiffness: float = 0.0,
                  tolerance: float = 1e-3, max_iterations: int = 200,
                  contributors: list[ForceContributor] | None = None) -> None:
+        _choose_threads()
         mesh = body.mesh
         if mesh.order != 1:
             raise InputError("The interactive solver uses linear (P1) tetrahedra; use a P1 mesh.")
@@ -61,9 +76,9 @@ class CorotationalSimulator:
         self.v = np.zeros((n, 3))
         dm = (mesh.points[self.cells[:, 1:]] - mesh.points[self.cells[:, :1]]).transpose(0, 2, 1)
         self.dm_inv = np.ascontiguousarray(np.linalg.inv(dm))
-        self.ke = np.ascontiguousarray(body.element_stiffness())
-        self.rest = np.ascontiguousarray(self.X[self.cells].reshape(len(self.cells), 12))
-        self.zero_rest = np.zeros_like(self.rest)
+        self.grads = np.ascontiguousarray(body.geometry.grads[:, 0])  # (m, 4, 3), P1: constant
+        self.vol = np.ascontiguousarray(body.geometry.dvol[:, 0])
+        self.lam, self.mu = body.material.lame
         self.inc = kern.incidence(self.cells, n)
         self.R = np.tile(np.eye(3), (len(self.cells), 1, 1))
         self.W = np.tile(np.eye(3), (n, 1, 1))
@@ -73,7 +88,6 @@ class CorotationalSimulator:
         self.fixed[np.asarray(fixed_nodes, dtype=np.int64)] = True
         self.targets: dict[int, np.ndarray] = {}
         self._buf_e = np.empty((len(self.cells), 12))
-        self._scratch = np.empty((len(self.cells), 12))
         self._buf_n = np.empty((n, 3))
         self._dv = np.zeros((n, 3))
         self._factor()
@@ -100,16 +114,17 @@ class CorotationalSimulator:
             self.targets[int(node)] = np.asarray(target, dtype=float)
 
     # -- operators ---------------------------------------------------------------------------
-    def _k_apply(self, v: np.ndarray, rest: np.ndarray) -> np.ndarray:
-        kern.rotated_apply(v, self.cells, self.R, self.ke, rest, self._scratch, self._buf_e)
+    def _k_apply(self, v: np.ndarray, forces: bool) -> np.ndarray:
+        """Co-rotational elastic forces at positions v (``forces``) or the product K_R v."""
+        kern.rotated_apply(v, self.cells, self.R, self.grads, self.vol, self.lam, self.mu,
+                           forces, self._buf_e)
         out = np.empty_like(v)
         kern.gather(self._buf_e, self.inc[0], self.inc[1], self.inc[2], out)
         return out
 
     def _A(self, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
         h = self.h
-        y = (1 + h * self.alpha) * self.mass * p + (h * h + h * self.beta) * self._k_apply(
-            p, self.zero_rest)
+        y = (1 + h * self.alpha) * self.mass * p + (h * h + h * self.beta) * self._k_apply(p, False)
         for c in self.contributors:
             k = c.stiffness(self.x.ravel() - self.X.ravel())
             if k is not None:
@@ -135,12 +150,12 @@ class CorotationalSimulator:
         inverted = kern.element_rotations(self.x, self.cells, self.dm_inv, self.R)
         kern.nodal_rotations(self.R, self.inc[0], self.inc[1], self.W)
         self.W[self.fixed.any(axis=1)] = np.eye(3)
-        fint = self._k_apply(self.x, self.rest)
+        fint = self._k_apply(self.x, True)
         f = self.fext - fint
         u = (self.x - self.X).ravel()
         for c in self.contributors:
             f += c.force(u).reshape(-1, 3)
-        Kv = self._k_apply(self.v, self.zero_rest)
+        Kv = self._k_apply(self.v, False)
         b = h * (f - self.alpha * self.mass * self.v - (self.beta + h) * Kv)
         # Prescribed motion: fixed nodes stay (dv = -v), grabbed nodes head for their target.
         dv_c = np.zeros_like(self.v)
