@@ -24,6 +24,10 @@ def register(sub) -> None:
     p.add_argument("--units", choices=["mm", "cm", "m", "in"], help="units of a mesh file")
     p.add_argument("-o", "--output", help="write the deformed body with its fields (.vtu)")
     p.add_argument("--record", help="write the session as a recording (.json) to replay")
+    p.add_argument("--export", help="render the run: a .mp4 video or a folder of PNG frames")
+    p.add_argument("--every", type=int, default=2, help="export every n-th step (default 2)")
+    p.add_argument("--field", choices=["von_mises", "max_principal_strain", "displacement"],
+                   help="colour the exported frames by this field")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
@@ -57,10 +61,21 @@ def run(args) -> int:
     obj = pick_body(case, args.body or timeline.body)
     edge = args.edge_length or timeline.edge_length
     mesh, visual, mesh_report = prepare_body(obj, edge, sub_progress(progress, 0.05, 0.3))
-    session = run_timeline(timeline, mesh, visual, sub_progress(progress, 0.3, 1.0))
+    if args.export:
+        from sim.interaction.export import export_replay
+
+        captured = {}
+        exported = export_replay(timeline, mesh, args.export, visual, every=args.every,
+                                 field=args.field, progress=sub_progress(progress, 0.3, 1.0),
+                                 keep=captured)
+        session = captured["session"]
+    else:
+        session = run_timeline(timeline, mesh, visual, sub_progress(progress, 0.3, 1.0))
     summary = session.summary()
     summary["body"] = obj.name
     summary["mesher"] = mesh_report.get("method")
+    if args.export:
+        summary["export"] = exported
     if timeline.expected_state is not None:
         summary["replay_matches_recording"] = timeline.expected_state == session.state_digest()
     if out is not None:
