@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from ctypes import c_int, c_void_p, cast, pointer
 
 import xr
@@ -105,6 +106,15 @@ def binding_for(render_window) -> GLBinding:
     if "X" in name or "Generic" in name:
         return GLXBinding()
     raise GraphicsBindingError(f"VTK's {name} cannot be shared with an OpenXR runtime here.")
+
+
+def fell_back_to_egl(render_window) -> bool:
+    """True if VTK made an EGL window although there is an X display (it does so when the X
+    connection fails). Mixing that EGL context with the GLX ones of the desktop view in one
+    thread makes libglvnd refuse the next glXMakeCurrent (BadAccess), which aborts."""
+    wanted = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW", "")
+    return (bool(os.environ.get("DISPLAY")) and "EGL" in render_window.GetClassName()
+            and "EGL" not in wanted)
 
 
 def extension_for(render_window) -> str:

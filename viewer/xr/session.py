@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from OpenGL import GL
 
 from sim.model import Case
 from viewer.xr.eye_camera import EyeView, Fov, Pose
-from viewer.xr.gl_binding import binding_for, extension_for
+from viewer.xr.gl_binding import binding_for, extension_for, fell_back_to_egl
 from viewer.xr.runtime import GL_EXTENSIONS, XRUnavailable, create_instance, get_system, import_xr
 from viewer.xr.stereo_renderer import StereoRenderer
 from viewer.xr.xr_input import ControllerFrame, ControllerInput
@@ -130,8 +131,7 @@ class XRSession:
             int(min(max(v.recommended_image_rect_width * scale, MIN_EYE_PX), v.max_image_rect_width)),
             int(min(max(v.recommended_image_rect_height * scale, MIN_EYE_PX), v.max_image_rect_height)))
 
-        self.stereo = StereoRenderer(self.eye_size, off_screen=True)
-        self.stereo.render()  # realise the window and its OpenGL context
+        self.stereo = self._make_stereo()
         needed = extension_for(self.stereo.render_window)
         if needed not in enabled:
             raise XRUnavailable(f"The OpenXR runtime does not offer {needed}, which VTK's "
@@ -159,6 +159,18 @@ class XRSession:
             self.stereo.set_case(case)
         log.info("XR session on %s (%s), %d x %d per eye", self.runtime_name, self.system_name,
                  *self.eye_size)
+
+    def _make_stereo(self) -> StereoRenderer:
+        """The offscreen two-eye window, on the same window system as the rest of the app."""
+        for _attempt in range(3):
+            stereo = StereoRenderer(self.eye_size, off_screen=True)
+            stereo.render()  # realise the window and its OpenGL context
+            if not fell_back_to_egl(stereo.render_window):
+                return stereo
+            stereo.close()  # a passing X hiccup (a busy server): try again
+            time.sleep(0.5)
+        raise XRUnavailable(f"Cannot open an OpenGL window on the X display "
+                            f"{os.environ.get('DISPLAY')} for the headset view.")
 
     # -- the frame loop ----------------------------------------------------------------------
     def _poll_events(self) -> None:

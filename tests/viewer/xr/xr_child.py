@@ -50,6 +50,11 @@ def project(eye: EyeView, p_xr, size) -> tuple[float, float]:
     return (x - tl) / (tr - tl) * w, (tu - y) / (tu - td) * h
 
 
+def phase(name: str) -> None:
+    """Progress on stderr, so a failing run shows how far it got."""
+    print(f"[xr_child] {name}", file=sys.stderr, flush=True)
+
+
 def run_until(view: HeadsetView, done, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
@@ -257,13 +262,29 @@ def scenario_gui(out: Path, _case_dir) -> dict:
     return result
 
 
+def desktop_plotter(size):
+    """An offscreen desktop plotter on the X display (never VTK's EGL fallback: see
+    :func:`viewer.xr.gl_binding.fell_back_to_egl`)."""
+    import pyvista as pv
+
+    from viewer.xr.gl_binding import fell_back_to_egl
+
+    for _ in range(3):
+        plotter = pv.Plotter(off_screen=True, window_size=list(size))
+        plotter.ren_win.Render()
+        if not fell_back_to_egl(plotter.ren_win):
+            return plotter
+        plotter.close()
+        time.sleep(0.5)
+    raise RuntimeError("no X connection for the desktop renderer")
+
+
 def scenario_bench(out: Path, case_dir: str | None) -> dict:
     """Seconds per desktop frame vs per XR frame (both eyes + copies) of the same case.
 
     The two are interleaved frame by frame so that load from other processes on the
     machine hits both alike; a desktop frame counts until its pixels are finished.
     """
-    import pyvista as pv
 
     from sim.io import load
     from sim.render import SceneRenderer
@@ -273,14 +294,16 @@ def scenario_bench(out: Path, case_dir: str | None) -> dict:
     n = int(os.environ.get("TWINSIGHT_BENCH_FRAMES", "15"))
     scale = float(os.environ.get("TWINSIGHT_BENCH_SCALE", "1.0"))
     view = HeadsetView(case, resolution_scale=scale)  # remote driver: the head keeps still
+    phase("session started")
     plotter = None
     try:
         frames(view, 2)
         eye_w, eye_h = view.session.eye_size
         # The desktop renderer (anterior view, fitted), one eye's size, in the same process.
-        plotter = pv.Plotter(off_screen=True, window_size=[eye_w, eye_h])
+        plotter = desktop_plotter([eye_w, eye_h])
         renderer = SceneRenderer(plotter, case)
         renderer.set_view("A")
+        phase("desktop renderer made")
         cam = plotter.camera
         d_desk = float(np.linalg.norm(np.subtract(cam.position, cam.focal_point)))
         tan_w_desk = 2.0 * np.tan(np.radians(cam.view_angle) / 2.0) * eye_w / eye_h
@@ -297,6 +320,7 @@ def scenario_bench(out: Path, case_dir: str | None) -> dict:
         for _ in range(2):
             plotter.ren_win.Render()
             plotter.ren_win.WaitForCompletion()
+        phase("timing")
         desk, desk_cpu, xr_times, xr_cpu = [], [], [], []
         t_loop = 0.0
         for _ in range(n):
@@ -312,9 +336,12 @@ def scenario_bench(out: Path, case_dir: str | None) -> dict:
             xr_cpu.append(view.session.stats.last_render_cpu_s)
         np.save(out / "bench_desktop.npy", read_pixels(plotter.ren_win))
     finally:
+        phase("stopping")
         view.stop()
+        phase("session closed")
         if plotter is not None:
             plotter.close()
+        phase("desktop closed")
     # Software GL renders on the CPU, which other processes share here: the cost of a frame
     # is the CPU time this process spends on it (all threads, Monado's included); wall-clock
     # figures are reported too (best and median of the interleaved frames).
