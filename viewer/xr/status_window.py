@@ -12,6 +12,7 @@ class XRStatusWindow(QWidget):
         super().__init__()
         self.setWindowTitle(f"Twinsight XR — {case_name}")
         self.controller = controller
+        self.case_name = case_name
         self.max_frames = max_frames
         self.frames = 0
         self.error: BaseException | None = None
@@ -33,11 +34,13 @@ class XRStatusWindow(QWidget):
             self.controller.stop()
 
     def _on_stopped(self, error) -> None:
+        import sys
+
         self.error = error
         if error is not None:
-            import sys
-
             print(f"twinsight: error: the XR session ended: {error}", file=sys.stderr)
+        else:
+            print(f"Showed {self.case_name} in the headset: {self.frames} frames.")
         self.close()
 
     def closeEvent(self, event) -> None:

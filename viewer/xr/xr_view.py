@@ -24,7 +24,7 @@ class XRViewController(QObject):
 
     started = pyqtSignal()
     stopped = pyqtSignal(object)  # None, or the exception that ended the session
-    frame_done = pyqtSignal()
+    frame_done = pyqtSignal()  # a frame was drawn into the headset
 
     def __init__(self, parent: QObject | None = None, resolution_scale: float = 1.0,
                  on_object_moved: Callable[[SceneObject], None] | None = None,
@@ -57,16 +57,17 @@ class XRViewController(QObject):
     def _tick(self) -> None:
         if self.view is None:
             return
+        before = self.view.session.stats.rendered
         try:
             alive = self.view.tick()
         except Exception as exc:  # a runtime error ends the visit, never the application
             log.warning("XR session failed", exc_info=True)
             self._finish(exc)
             return
-        if alive:
-            self.frame_done.emit()
-        else:
+        if not alive:
             self._finish(None)
+        elif self.view.session.stats.rendered > before:
+            self.frame_done.emit()
 
     def stop(self) -> None:
         if self.view is not None:

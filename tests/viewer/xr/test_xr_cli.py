@@ -80,3 +80,16 @@ def test_showing_a_case_without_a_runtime_fails_plainly(no_runtime_env, tmp_path
     assert proc.returncode == 1
     assert "No OpenXR runtime is installed" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_xr_case_shows_it_in_the_headset_for_n_frames(monado_manifest, tmp_path):
+    import pyvista as pv
+
+    mesh = tmp_path / "ball.stl"
+    pv.Sphere(radius=20.0).save(mesh)
+    proc = twinsight(["xr", str(mesh), "--frames", "5"], xr_env(monado_manifest, tmp_path),
+                     timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "twinsight: error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "in the headset: 5 frames" in proc.stdout
