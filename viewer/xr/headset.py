@@ -5,6 +5,7 @@ Qt-free, so scripts and tests drive it the same way the GUI's timer does.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 
@@ -90,3 +91,8 @@ class HeadsetView:
             self.session.run_until_ended(timeout_s)
         finally:
             self.session.close()
+            self.session.on_controllers = None
+            self.interaction.deformer = None
+            # The view, its hands and callbacks refer to each other; free their VTK and GL
+            # memory now rather than whenever Python's collector next runs.
+            gc.collect()

@@ -318,6 +318,7 @@ class XRSession:
     def close(self) -> None:
         """Destroy everything in the order the runtime needs (GL context last)."""
         xr = self.xr
+        self.on_controllers = self.on_first_head_pose = None  # no cycles back to the view
         if self.stereo is not None:
             self.stereo.render_window.MakeCurrent()
         if self._fbo is not None:

@@ -211,16 +211,19 @@ def scenario_grab(out: Path, _case_dir) -> dict:
 
 def scenario_cycles(out: Path, _case_dir) -> dict:
     case = sphere_case()
-    rss, fds = [], []
+    rss, fds, threads = [], [], []
     for _ in range(10):
         view = HeadsetView(case)
         try:
             frames(view, 2)
         finally:
             view.stop()
-        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        status = Path("/proc/self/status").read_text().split("\n")
+        rss.append(int(next(line for line in status if line.startswith("VmRSS:")).split()[1]))
         fds.append(len(os.listdir("/proc/self/fd")))
-    return {"max_rss_kb": rss, "open_fds": fds}
+        threads.append(len(os.listdir("/proc/self/task")))
+    return {"rss_kb": rss, "open_fds": fds, "threads": threads,
+            "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def scenario_gui(out: Path, _case_dir) -> dict:
