@@ -211,10 +211,21 @@ def mesh_mesh_distance(tri_a, lo_a, hi_a, left_a, start_a, count_a,
                 a1 = (tri_a[i, 1, 0], tri_a[i, 1, 1], tri_a[i, 1, 2])
                 a2 = (tri_a[i, 2, 0], tri_a[i, 2, 1], tri_a[i, 2, 2])
                 for j in range(start_b[b], start_b[b] + count_b[b]):
+                    # Triangle boxes first: most leaf pairs are rejected without the exact test.
+                    g2 = 0.0
+                    for ax in range(3):
+                        amin = min(tri_a[i, 0, ax], min(tri_a[i, 1, ax], tri_a[i, 2, ax]))
+                        amax = max(tri_a[i, 0, ax], max(tri_a[i, 1, ax], tri_a[i, 2, ax]))
+                        bmin = min(tri_b[j, 0, ax], min(tri_b[j, 1, ax], tri_b[j, 2, ax]))
+                        bmax = max(tri_b[j, 0, ax], max(tri_b[j, 1, ax], tri_b[j, 2, ax]))
+                        g = max(bmin - amax, amin - bmax, 0.0)
+                        g2 += g * g
+                    if g2 >= best:
+                        continue
                     d, x, y = triangle_triangle(
                         a0, a1, a2, (tri_b[j, 0, 0], tri_b[j, 0, 1], tri_b[j, 0, 2]),
                         (tri_b[j, 1, 0], tri_b[j, 1, 1], tri_b[j, 1, 2]),
-                        (tri_b[j, 2, 0], tri_b[j, 2, 1], tri_b[j, 2, 2]))
+                        (tri_b[j, 2, 0], tri_b[j, 2, 1], tri_b[j, 2, 2]), best)
                     if d < best:
                         best, pa, pb, ta, tb = d, x, y, i, j
             continue

@@ -49,6 +49,8 @@ class PlacementScene:
     """Structures prepared once; any number of devices and poses are then evaluated."""
 
     structures: list[Structure] = field(default_factory=list)
+    # Clearances up to margin + exact_within mm are exact; farther ones are upper bounds.
+    exact_within: float = 15.0
 
     def add(self, name: str, mesh: pv.DataSet, role: str = "other",
             margin_mm: float | None = None, grid_spacing: float | None = None) -> Structure:
@@ -64,9 +66,13 @@ class PlacementScene:
                 return s
         raise InputError(f"No structure named '{name}' in the placement scene.")
 
-    def prepare(self) -> None:
-        """Build every distance grid now (else on first use)."""
+    def prepare(self, around=None, reach: float = 30.0) -> None:
+        """Build every distance grid now (else on first use). ``around``: points (e.g. a
+        trajectory's entry and target) to limit the grids to, ``reach`` mm beyond them."""
         for s in self.structures:
+            if around is not None:
+                pts = np.asarray(around, dtype=float).reshape(-1, 3)
+                s.field.limit_to(pts.min(axis=0) - reach, pts.max(axis=0) + reach)
             _ = s.field.grid
 
 
@@ -93,7 +99,48 @@ def _inside(field: SurfaceField, point: np.ndarray) -> bool:
     return bool(sd[0] < 0)
 
 
-def evaluate_structure(moved: MovedDevice, s: Structure, default_margin: float) -> StructureResult:
+def _clearance(res: StructureResult, moved: MovedDevice, f: SurfaceField, approx_v: np.ndarray,
+               overlap_boxes: bool, exact_within: float) -> None:
+    """Exact clearance by tree descent, seeded with the exact distance of the device vertex
+    the grid says is nearest: an upper bound that prunes almost every pair of boxes.
+
+    Beyond ``exact_within`` mm the descent is skipped and the seed distance (an upper bound
+    within about one device edge of the truth) is reported, flagged as not exact.
+    """
+    k = int(np.argmin(approx_v))
+    bound = np.inf
+    sd = q = None
+    if approx_v[k] < 1e5:
+        sd, q = f.signed_distance(moved.vertices[k])
+        if sd[0] < 0.0:
+            res.collision = True
+            return
+        bound = float(sd[0]) * (1.0 + 1e-9) + 1e-12
+    limit = min(bound, exact_within * (1.0 + 1e-9))
+    d, p_dev, p_str, ta, _ = moved.tree.distance_to(f.tree, limit)
+    if ta < 0:  # nothing below the limit: the seed vertex gives the (upper-bound) clearance
+        if sd is None:
+            # Off every grid (far away): the nearest of a spread of device vertices.
+            step = max(len(moved.vertices) // 64, 1)
+            sds, qs = f.signed_distance(moved.vertices[::step])
+            j = int(np.argmin(np.abs(sds)))
+            k = j * step
+            sd, q = sds[j:j + 1], qs[j:j + 1]
+        d, p_dev, p_str = abs(float(sd[0])), moved.vertices[k], q[0]
+        res.clearance_exact = bool(limit >= bound)
+    res.clearance_mm, res.device_point, res.structure_point = d, p_dev, p_str
+    res.collision = d == 0.0
+    if not res.collision and overlap_boxes:
+        # Disjoint surfaces collide only if one solid is wholly inside the other.
+        res.collision = _inside(f, moved.vertices[0]) or \
+            _inside(moved.rigid.field, moved.to_local(f.vertices[0]))
+    if res.collision:
+        res.clearance_mm = 0.0
+        res.clearance_exact = True
+
+
+def evaluate_structure(moved: MovedDevice, s: Structure, default_margin: float,
+                       exact_within: float = np.inf) -> StructureResult:
     rigid = moved.rigid
     f = s.field
     # A critical structure's margin is a clearance to keep; a host's is the breach tolerated.
@@ -104,21 +151,14 @@ def evaluate_structure(moved: MovedDevice, s: Structure, default_margin: float) 
     lo, hi = moved.bounds
     slo, shi = f.bounds
     overlap_boxes = bool(np.all(lo <= shi) and np.all(slo <= hi))
-    approx_v = f.approx_signed(moved.vertices) if overlap_boxes else None
+    approx_v = f.approx_signed(moved.vertices)
     res = StructureResult(name=s.name, role=s.role, margin_mm=margin, clearance_mm=0.0,
                           device_point=np.full(3, np.nan), structure_point=np.full(3, np.nan))
-    if approx_v is not None and approx_v.min() < -f.grid_error:
+    if approx_v.min() < -f.grid_error:
         # A device vertex is certainly inside: a collision, no clearance search needed.
         res.collision = True
     else:
-        res.clearance_mm, res.device_point, res.structure_point, _, _ = moved.tree.distance_to(f.tree)
-        res.collision = res.clearance_mm == 0.0
-        if not res.collision and overlap_boxes:
-            # Disjoint surfaces collide only if one solid is wholly inside the other.
-            res.collision = _inside(f, moved.vertices[0]) or \
-                _inside(rigid.field, moved.to_local(f.vertices[0]))
-        if res.collision:
-            res.clearance_mm = 0.0
+        _clearance(res, moved, f, approx_v, overlap_boxes, margin + exact_within)
     if res.collision or s.role == "host":
         if approx_v is None:
             approx_v = f.approx_signed(moved.vertices)
@@ -128,11 +168,12 @@ def evaluate_structure(moved: MovedDevice, s: Structure, default_margin: float) 
             depth = max(-sd_dev, 0.0)
             if not np.isfinite(res.device_point).all():
                 res.device_point, res.structure_point = p_dev, q_dev
-        near = np.all((f.vertices >= lo) & (f.vertices <= hi), axis=1)
-        if res.collision and s.role != "host" and near.any():
-            local = moved.to_local(f.vertices[near])
-            sd_str, _, _ = _deepest(rigid.field, local, rigid.field.approx_signed(local))
-            depth = max(depth, -sd_str)
+        if res.collision and s.role != "host":
+            near = np.all((f.vertices >= lo) & (f.vertices <= hi), axis=1)
+            if near.any():
+                local = moved.to_local(f.vertices[near])
+                sd_str, _, _ = _deepest(rigid.field, local, rigid.field.approx_signed(local))
+                depth = max(depth, -sd_str)
         res.penetration_mm = depth if res.collision else 0.0
         inside = f.approx_signed(moved.samples) < 0.0
         res.intersected_volume_mm3 = float(inside.sum() * rigid.sample_volume)
@@ -171,5 +212,6 @@ def evaluate(scene: PlacementScene, device: RigidDevice, pose) -> Evaluation:
     """Everything about one pose of one device in the scene."""
     pose = check_pose(pose)
     moved = device.moved(pose)
-    results = [evaluate_structure(moved, s, device.device.margin_mm) for s in scene.structures]
+    results = [evaluate_structure(moved, s, device.device.margin_mm, scene.exact_within)
+               for s in scene.structures]
     return Evaluation(device=device.device.label, pose=pose, structures=results)

@@ -131,11 +131,25 @@ class SurfaceField:
             self._build_grid()
         return self._grid, self._grid_origin, self._grid_h
 
+    def limit_to(self, lo, hi) -> None:
+        """Build the grid only over the box lo..hi (e.g. around a planned trajectory).
+
+        Points off the grid but inside the surface's bounding box then fall back to exact
+        queries, so a small region costs speed far from it, never correctness.
+        """
+        self._region = (np.asarray(lo, float), np.asarray(hi, float))
+        self._grid = None
+
     def _build_grid(self) -> None:
         lo = self.vertices.min(axis=0) - self._padding
         hi = self.vertices.max(axis=0) + self._padding
+        region = getattr(self, "_region", None)
+        if region is not None:
+            lo, hi = np.maximum(lo, region[0]), np.minimum(hi, region[1])
+            if np.any(hi <= lo):  # the region misses this surface: a token grid
+                lo, hi = region[0], region[0] + 1.0
         extent = hi - lo
-        h = self._spacing or max(0.75, float(np.cbrt(np.prod(extent) / 400_000.0)))
+        h = self._spacing or max(0.6, float(np.cbrt(np.prod(extent) / 250_000.0)))
         while np.prod(np.ceil(extent / h) + 1) > MAX_GRID_NODES:
             h *= 1.2
         dims = (np.ceil(extent / h) + 1).astype(int)
@@ -151,13 +165,23 @@ class SurfaceField:
         return float(np.sqrt(3.0) * self.grid[2])
 
     def approx_signed(self, points: np.ndarray, outside_value: float = 1e6) -> np.ndarray:
-        """Grid-interpolated signed distance; points off the grid read ``outside_value``."""
+        """Grid-interpolated signed distance. Off the grid: exact inside the surface's
+        bounding box, else ``outside_value`` (certainly outside)."""
         g, origin, h = self.grid
         p = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
         out = np.empty(len(p))
-        trilinear(g, origin, h, p, float(outside_value), out)
+        trilinear(g, origin, h, p, np.nan, out)
+        off = np.isnan(out)
+        if off.any():
+            lo, hi = self.bounds
+            inbox = off & np.all((p >= lo) & (p <= hi), axis=1)
+            if inbox.any():
+                out[inbox] = self.signed_distance(p[inbox])[0]
+            out[off & ~inbox] = outside_value
         return out
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.vertices.min(axis=0), self.vertices.max(axis=0)
+        if not hasattr(self, "_bounds"):
+            self._bounds = (self.vertices.min(axis=0), self.vertices.max(axis=0))
+        return self._bounds

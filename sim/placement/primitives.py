@@ -9,6 +9,7 @@ triangles (an edge of one crossing the other) are at distance 0.
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 # Which feature of a triangle a closest point lies on (for pseudo-normal signs).
 FACE, VERT_A, VERT_B, VERT_C, EDGE_AB, EDGE_BC, EDGE_CA = range(7)
@@ -140,35 +141,62 @@ def segment_crosses_triangle(p, q, a, b, c):
     return True, add_scaled(p, d, t)
 
 
+@nb.njit(cache=True, inline="always")
+def _plane_gap(n, o, p0, p1, p2):
+    """Signed distances of p0..p2 from the plane through o with normal n (unnormalised),
+    reduced to: the smallest gap if all lie strictly on one side, else -1."""
+    nn = dot(n, n)
+    if nn <= 0.0:
+        return -1.0
+    s0 = dot(n, sub(p0, o))
+    s1 = dot(n, sub(p1, o))
+    s2 = dot(n, sub(p2, o))
+    if s0 > 0.0 and s1 > 0.0 and s2 > 0.0:
+        return min(s0, min(s1, s2)) / np.sqrt(nn)
+    if s0 < 0.0 and s1 < 0.0 and s2 < 0.0:
+        return -max(s0, max(s1, s2)) / np.sqrt(nn)
+    return -1.0
+
+
 @nb.njit(cache=True)
-def triangle_triangle(a0, a1, a2, b0, b1, b2):
-    """Squared distance between triangles A and B and the closest points (on A, on B)."""
-    # An edge of one crossing the other: they intersect.
-    for k in range(3):
-        ea0 = a0 if k == 0 else (a1 if k == 1 else a2)
-        ea1 = a1 if k == 0 else (a2 if k == 1 else a0)
-        hit, x = segment_crosses_triangle(ea0, ea1, b0, b1, b2)
-        if hit:
-            return 0.0, x, x
-        eb0 = b0 if k == 0 else (b1 if k == 1 else b2)
-        eb1 = b1 if k == 0 else (b2 if k == 1 else b0)
-        hit, x = segment_crosses_triangle(eb0, eb1, a0, a1, a2)
-        if hit:
-            return 0.0, x, x
-    best = 1e300
+def triangle_triangle(a0, a1, a2, b0, b1, b2, best=np.inf):
+    """Squared distance between triangles A and B and the closest points (on A, on B).
+
+    If a separating plane proves the distance is at least sqrt(best), returns (inf, ...)
+    without the full test: that lower bound rejects most candidate pairs cheaply.
+    """
+    gap_b = _plane_gap(cross(sub(a1, a0), sub(a2, a0)), a0, b0, b1, b2)
+    gap_a = _plane_gap(cross(sub(b1, b0), sub(b2, b0)), b0, a0, a1, a2)
+    gap = max(gap_a, gap_b)
+    if gap > 0.0 and gap * gap >= best:
+        return np.inf, a0, b0
+    if gap < 0.0:
+        # Neither triangle lies wholly on one side of the other's plane: they may cross.
+        for k in range(3):
+            ea0 = a0 if k == 0 else (a1 if k == 1 else a2)
+            ea1 = a1 if k == 0 else (a2 if k == 1 else a0)
+            hit, x = segment_crosses_triangle(ea0, ea1, b0, b1, b2)
+            if hit:
+                return 0.0, x, x
+            eb0 = b0 if k == 0 else (b1 if k == 1 else b2)
+            eb1 = b1 if k == 0 else (b2 if k == 1 else b0)
+            hit, x = segment_crosses_triangle(eb0, eb1, a0, a1, a2)
+            if hit:
+                return 0.0, x, x
+    dbest = np.inf
     pa = a0
     pb = b0
     for k in range(3):
         va = a0 if k == 0 else (a1 if k == 1 else a2)
         q, _ = point_triangle(va, b0, b1, b2)
         d = dist2(va, q)
-        if d < best:
-            best, pa, pb = d, va, q
+        if d < dbest:
+            dbest, pa, pb = d, va, q
         vb = b0 if k == 0 else (b1 if k == 1 else b2)
         q, _ = point_triangle(vb, a0, a1, a2)
         d = dist2(vb, q)
-        if d < best:
-            best, pa, pb = d, q, vb
+        if d < dbest:
+            dbest, pa, pb = d, q, vb
     for i in range(3):
         ea0 = a0 if i == 0 else (a1 if i == 1 else a2)
         ea1 = a1 if i == 0 else (a2 if i == 1 else a0)
@@ -177,6 +205,6 @@ def triangle_triangle(a0, a1, a2, b0, b1, b2):
             eb1 = b1 if j == 0 else (b2 if j == 1 else b0)
             x, y = segment_segment(ea0, ea1, eb0, eb1)
             d = dist2(x, y)
-            if d < best:
-                best, pa, pb = d, x, y
-    return best, pa, pb
+            if d < dbest:
+                dbest, pa, pb = d, x, y
+    return dbest, pa, pb

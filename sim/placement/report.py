@@ -25,10 +25,12 @@ class StructureResult:
     breach_mm: float | None = None  # host only: farthest the embedded surface leaves it
     outside_fraction: float | None = None
     violation: str | None = None
+    clearance_exact: bool = True  # False: a far structure's upper bound (see evaluate)
 
     def to_dict(self) -> dict:
         out = {"name": self.name, "role": self.role, "margin_mm": self.margin_mm,
-               "clearance_mm": _r(self.clearance_mm), "collision": self.collision,
+               "clearance_mm": _r(self.clearance_mm), "clearance_exact": self.clearance_exact,
+               "collision": self.collision,
                "penetration_mm": _r(self.penetration_mm),
                "intersected_volume_mm3": _r(self.intersected_volume_mm3),
                "closest_point_device": _pt(self.device_point),

@@ -87,7 +87,7 @@ def test_mesh_distance_matches_brute_force_to_1e6():
 
 def test_evaluate_clearance_and_closest_points_are_exact():
     rng = np.random.default_rng(11)
-    scene = PlacementScene()
+    scene = PlacementScene(exact_within=np.inf)
     structure = _blob(rng, 14)
     scene.add("nerve", structure, role="critical", margin_mm=1.5)
     device = Device("user", "blob", {}, _blob(rng, 10), margin_mm=1.0)

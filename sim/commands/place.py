@@ -1,0 +1,28 @@
+"""``twinsight place SPEC [--json]``: evaluate, fit or size a device placement.
+
+The spec file (YAML or JSON) is documented in sim/placement/spec.py and the README.
+"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("place", help="evaluate, fit or size a device placement from a spec file")
+    p.add_argument("spec", help="placement spec (YAML or JSON): case, structures, device, "
+                                "trajectory or pose, action")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.placement.run import run_spec
+    from sim.placement.spec import read_spec
+
+    spec = read_spec(args.spec)
+    result, text = run_spec(spec, progress=cli_progress())
+    if args.json:
+        print_json(result)
+    else:
+        print(text)
+    return 0
