@@ -115,3 +115,16 @@ def test_trigger_drag_pulls_fe_tissue_through_the_runtime(monado_manifest, tmp_p
     assert res["selected"] == "Tissue"
     assert res["grabbed"] == pytest.approx([20.0, 20.0, 40.0])  # the node under the ray
     assert res["pulled"] == pytest.approx([20.0, 20.0, 50.0], abs=1e-3)  # 1 cm hand lift
+
+
+def test_asymmetric_views_from_the_runtime_frame_the_scene_exactly(monado_manifest, tmp_path):
+    from tests.viewer.xr.xr_child import ASYMMETRIC_FOVS
+
+    res = run_child("asym", monado_manifest, tmp_path, remote=True)
+    np.testing.assert_allclose(res["fovs"], ASYMMETRIC_FOVS, atol=1e-6)
+    for i, eye in enumerate(("left", "right")):
+        mask = red_mask(np.load(tmp_path / "asym" / f"frame_{eye}.npy"))
+        u, v = res["projected"][i]
+        # The ball sits off-centre by the frustum's asymmetry, where the located view puts it.
+        assert abs(u - res["size"][0] / 2) > 10
+        np.testing.assert_allclose(centroid(mask), [u, v], atol=2.0)

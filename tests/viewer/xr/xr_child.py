@@ -101,6 +101,39 @@ def scenario_render(out: Path, case_dir: str | None) -> dict:
         view.stop()
 
 
+ASYMMETRIC_FOVS = [(-0.9, 0.6, 0.7, -0.5), (-0.6, 0.9, 0.7, -0.5)]  # canted-out eyes, radians
+
+
+def scenario_asym(out: Path, _case_dir) -> dict:
+    """Views scripted through the remote driver: asymmetric fields of view, known eye poses."""
+    case = sphere_case()
+    case.scene["Block"].visible = False
+    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
+    view = HeadsetView(case, capture=True)
+    rig = RemoteRig(port)
+    try:
+        head = rig.data.head
+        head.per_view_data_valid = True
+        for i, (fov, x) in enumerate(zip(ASYMMETRIC_FOVS, (-0.032, 0.032), strict=True)):
+            f = head.views[i].fov
+            f.angle_left, f.angle_right, f.angle_up, f.angle_down = fov
+            head.views[i].pose.orientation.w = 1.0
+            head.views[i].pose.position.x = x
+        rig.send()
+        run_until(view, lambda: len(view.session.eyes) == 2 and abs(
+            view.session.eyes[0].fov.angle_left - ASYMMETRIC_FOVS[0][0]) < 1e-5)
+        view.place_scene(view.session.head)
+        frames(view, 2)
+        save_eyes(view, out, "frame")
+        info = eye_info(view, view.placement.to_xr([0.0, 0.0, 0.0]))
+        info["fovs"] = [[e.fov.angle_left, e.fov.angle_right, e.fov.angle_up, e.fov.angle_down]
+                        for e in view.session.eyes]
+        return info
+    finally:
+        rig.close()
+        view.stop()
+
+
 def scenario_deform(out: Path, _case_dir) -> dict:
     case = sphere_case()
     case.scene["Block"].visible = False
@@ -408,7 +441,8 @@ def scenario_pull(out: Path, _case_dir) -> dict:
 
 SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
              "cycles": scenario_cycles, "gui": scenario_gui,
-             "bench": scenario_bench, "pull": scenario_pull}
+             "bench": scenario_bench, "pull": scenario_pull,
+             "asym": scenario_asym}
 
 if __name__ == "__main__":
     name, out_dir = sys.argv[1], Path(sys.argv[2])
