@@ -7,7 +7,6 @@ rendered eyes can be copied into the swapchain images on the GPU without a read-
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from ctypes import c_int, c_void_p, cast, pointer
 
