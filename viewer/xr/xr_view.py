@@ -17,6 +17,7 @@ from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.headset import HeadsetView
 
 log = logging.getLogger(__name__)
+IDLE_POLL_MS = 50
 
 
 class XRViewController(QObject):
@@ -66,8 +67,12 @@ class XRViewController(QObject):
             return
         if not alive:
             self._finish(None)
-        elif self.view.session.stats.rendered > before:
+            return
+        if self.view.session.stats.rendered > before:
             self.frame_done.emit()
+        # Until the runtime lets the session run (e.g. the headset is not worn), poll gently
+        # instead of spinning the GUI thread; xrWaitFrame paces the loop once it runs.
+        self.timer.setInterval(0 if self.view.session.running else IDLE_POLL_MS)
 
     def stop(self) -> None:
         if self.view is not None:
