@@ -32,6 +32,7 @@ from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
 from viewer.panels.properties import PropertiesPanel
 from viewer.panels.scene_tree import SceneTree
+from viewer.panels.simulate import SimulatePanel
 from viewer.views.scene_view import SceneView
 from viewer.workers import Task
 from viewer.xr.menu import XRMenu
@@ -67,6 +68,9 @@ class MainWindow(QMainWindow):
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.inspect = InspectPanel(self)  # registration and deviation maps, tabbed too
         self.tabifyDockWidget(props_dock, self._dock("Inspect", self.inspect,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.simulate = SimulatePanel(self)  # interactive deformation, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Simulate", self.simulate,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         props_dock.raise_()
         self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
@@ -172,6 +176,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.live.shutdown()
+        self.simulate.shutdown()
         if self.task is not None:
             self.task.cancel()
             self.task.wait(10_000)
@@ -262,6 +267,7 @@ class MainWindow(QMainWindow):
         self.tree.set_case(case)
         self.properties.set_case(case)
         self.live.set_case(case)
+        self.simulate.set_case(case)
         self.inspect.set_case(case)
         self.setWindowTitle(f"{case.name} — Twinsight")
         self.session.set_case(case)

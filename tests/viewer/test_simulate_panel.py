@@ -1,0 +1,128 @@
+"""The Simulate panel: a real mouse drag in the 3D view deforms the body in the drag
+direction; start/pause/step/reset/end, colour map with legend, instruments, recording."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import pyvista as pv
+from PyQt6.QtCore import QPoint, Qt
+
+from sim.model import Case, ObjectKind, SceneObject
+
+BOUNDS = (0.0, 30.0, 0.0, 30.0, 0.0, 15.0)
+
+
+@pytest.fixture
+def sim_window(qtbot):
+    from viewer.main_window import MainWindow
+
+    win = MainWindow()
+    win.resize(1100, 800)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    case = Case(name="block")
+    case.scene.add(SceneObject("Block", ObjectKind.SURFACE,
+                               pv.Box(bounds=BOUNDS, level=4).triangulate(),
+                               color=(0.7, 0.3, 0.3)))
+    win.set_case(case)
+    panel = win.simulate
+    panel.edge_spin.setValue(5.0)
+    panel.material_combo.setCurrentText("Custom…")
+    panel.e_spin.setValue(10.0)  # kPa
+    panel.fix_mode.setCurrentText("Box")
+    panel.fix_axis.setCurrentText("z min")
+    panel.fix_depth.setValue(20)
+    yield win
+    panel.end()
+    if win.task is not None:
+        win.task.cancel()
+        win.task.wait()
+
+
+def _start(qtbot, win, start=True):
+    panel = win.simulate
+    panel.prepare(then_start=start)
+    qtbot.waitUntil(lambda: panel.loop is not None, timeout=120_000)
+    return panel
+
+
+def _qpos(win, world):
+    ren = win.view.plotter.renderer
+    ren.SetWorldPoint(*world, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    widget = win.view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+
+
+def test_mouse_drag_moves_the_surface_in_the_drag_direction(qtbot, sim_window):
+    win = sim_window
+    win.view.renderer.set_view("A")  # camera in front (-y): screen right = +x, up = +z
+    panel = _start(qtbot, win)
+    qtbot.waitUntil(lambda: panel.loop.latest.step > 3, timeout=30_000)
+    display = panel.display
+    grab = np.array([12.0, 0.0, 12.0])  # a vertex of the front face
+    rest = np.asarray(panel.session.visual.points)
+    near = np.linalg.norm(rest - grab, axis=1) < 4.0
+    widget = win.view.plotter.interactor
+    p0 = _qpos(win, grab)
+    p1 = _qpos(win, grab + [6.0, 0, 0])  # 6 mm to the right on screen
+    assert p1.x() - p0.x() > 10
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=p0)
+    assert panel.session.grab_spring is not None or panel.loop.latest.grab_target is not None \
+        or qtbot.waitUntil(lambda: panel.loop.latest.grab_target is not None, timeout=5000) is None
+    for k in range(1, 11):
+        qtbot.mouseMove(widget, p0 + (p1 - p0) * (k / 10))
+        qtbot.wait(20)
+
+    def moved():
+        return (np.asarray(display.surface.points) - rest)[near].mean(axis=0)
+
+    qtbot.waitUntil(lambda: moved()[0] > 2.0, timeout=20_000)
+    d = moved()
+    assert d[0] > 2.0 and abs(d[1]) < 0.5 * d[0] and abs(d[2]) < 0.5 * d[0]
+    cam_before = win.view.plotter.camera_position
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=p1)
+    assert win.view.plotter.camera_position == cam_before  # the drag did not rotate the view
+    qtbot.waitUntil(lambda: panel.loop.latest.grab_target is None, timeout=5000)
+    qtbot.waitUntil(lambda: moved()[0] < 0.5, timeout=30_000)  # it relaxes after release
+    assert "steps/s" in panel.rate_label.text() and "fps" in panel.rate_label.text()
+
+
+def test_panel_controls_instruments_colour_map_and_recording(qtbot, sim_window, tmp_path):
+    win = sim_window
+    panel = win.simulate
+    name = panel.add_instrument("probe")
+    panel.field_combo.setCurrentIndex(panel.field_combo.findData("von_mises"))
+    _start(qtbot, win, start=False)
+    assert not panel.loop.running
+    panel.step()
+    qtbot.waitUntil(lambda: panel.loop.latest.step == 1, timeout=10_000)
+    assert win.view.plotter.scalar_bars  # the legend with units
+    assert any("kPa" in title for title in win.view.plotter.scalar_bars.keys())  # noqa: SIM118 (no __iter__)
+    # Push the probe down onto the top face along the view direction (key O from S).
+    win.view.renderer.set_view("S")
+    panel.pointer.active_instrument = name
+    panel.start()
+    start_z = panel.loop.latest.poses[name][2, 3]
+    for _ in range(22):  # 20 mm above the top face, 22 x 1 mm down: 2 mm deep
+        panel.pointer.nudge(2, 1, False)
+    qtbot.waitUntil(lambda: panel.loop.latest.poses[name][2, 3] < start_z - 21.5, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.loop.latest.forces[name][2] > 1e-4, timeout=20_000)
+    qtbot.waitUntil(lambda: "N" in panel.force_label.text(), timeout=5000)
+    assert panel.display.surface.point_data["field"].max() > 0
+    rec = panel.save_recording(tmp_path / "rec.json")
+    data = json.loads(rec.read_text())
+    assert data["steps"] > 0 and any(e["type"] == "pose" for e in data["events"])
+    panel.pause()
+    panel.reset()
+    qtbot.waitUntil(lambda: panel.loop.latest.step == 0, timeout=10_000)
+    panel.end()
+    assert panel.loop is None and not win.view.plotter.scalar_bars
+    adapter = win.view.renderer.adapters[win.case.scene["Block"].uid]
+    assert all(a.GetVisibility() for a in adapter.actors)  # the case shows again
