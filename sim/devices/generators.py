@@ -54,8 +54,9 @@ def pedicle_screw(diameter: float, length: float, pitch: float = 2.8,
     sits above the entry (z < 0).
     """
     r_major, r_core = diameter / 2.0, 0.35 * diameter
-    n = max(int(round(4.0 * length / pitch)), 8)
-    z = np.linspace(0.0, length, n + 1)
+    # Quarter-pitch samples hit the thread crests exactly, so the major diameter is true.
+    z = np.arange(0.0, length - 1e-9, pitch / 4.0)
+    z = np.r_[z, length] if length - z[-1] > 0.05 * pitch else np.r_[z[:-1], length]
     phase = (z / pitch) % 1.0
     r = r_core + (r_major - r_core) * (1.0 - np.abs(2.0 * phase - 1.0))
     taper = z > length - 4.0
@@ -125,6 +126,7 @@ def bone_plate(n_holes: int = 4, hole_spacing: float = 12.0, width: float = 11.0
     polygon-with-holes triangulation needed.
     """
     m = 6  # outline points per cell edge
+    n_holes = int(round(n_holes))
     r = hole_diameter / 2.0
     index: dict[tuple[float, float], int] = {}
     pts2: list[tuple[float, float]] = []

@@ -36,6 +36,9 @@ def _pose(spec_traj: dict | None, spec_pose: np.ndarray | None) -> np.ndarray:
 
 def run_spec(spec: PlacementSpec, progress: Progress = no_progress) -> tuple[dict, str]:
     """Run the spec; returns (JSON-ready result, plain-text report)."""
+    device = None
+    if spec.action != "size":  # check the device before the (slower) anatomy
+        device = RigidDevice(_device(spec))
     case = None
     if spec.case is not None:
         from sim.io import load
@@ -62,7 +65,6 @@ def run_spec(spec: PlacementSpec, progress: Progress = no_progress) -> tuple[dic
             text += ["", rec.fit.evaluation.table()]
         final = rec.fit.evaluation if rec.fit else None
     else:
-        device = RigidDevice(_device(spec))
         if spec.action == "fit":
             f = spec.fit
             res = fit_on_trajectory(scene, device, spec.trajectory["entry"], spec.trajectory["target"],

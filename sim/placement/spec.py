@@ -102,6 +102,10 @@ def parse_spec(data: dict, base: Path) -> PlacementSpec:
     device = data.get("device")
     if not isinstance(device, dict) or not ("family" in device or "user" in device):
         raise InputError("A placement spec needs a 'device' with a 'family' (or a 'user' device).")
+    if "family" in device:
+        from sim.devices.catalogue import family
+
+        family(str(device["family"]))  # unknown families fail before any loading
     action = str(data.get("action", "evaluate"))
     if action not in ACTIONS:
         raise InputError(f"The action must be one of {', '.join(ACTIONS)}, not '{action}'.")
