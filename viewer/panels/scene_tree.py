@@ -56,7 +56,10 @@ class SceneTree(QTreeWidget):
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         self._items[obj.uid] = item
         self._fill(item, obj)
-        self.addTopLevelItem(item)
+        # At the object's place in the scene (undoing a removal puts it back where it was).
+        index = self.case.scene.index(obj) if self.case is not None and obj in self.case.scene \
+            else self.topLevelItemCount()
+        self.insertTopLevelItem(min(index, self.topLevelItemCount()), item)
         obj.events.connect(self._refresh_obj)
 
     def _fill(self, item: QTreeWidgetItem, obj: SceneObject) -> None:

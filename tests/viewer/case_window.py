@@ -1,0 +1,44 @@
+"""One main window per test module, given a fresh small case per test (fast GUI tests).
+
+Import ``shared_window_fixture`` and ``win_fixture`` into a test module to use ``win``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PyQt6.QtWidgets import QApplication
+
+from tests.sim.model.sample import make_case
+
+
+@pytest.fixture(name="shared_window", scope="module")
+def shared_window_fixture(qapp):
+    from viewer.main_window import MainWindow
+
+    win = MainWindow()
+    win.resize(1200, 800)
+    win.show()
+    yield win
+    if win.task is not None:
+        win.task.cancel()
+        win.task.wait()
+    win.close()
+    win.deleteLater()
+    QApplication.processEvents()
+
+
+@pytest.fixture(name="win")
+def win_fixture(shared_window, qtbot):
+    """The module's window showing a new sample case (every object kind, five markups)."""
+    qtbot.waitExposed(shared_window)
+    qtbot.waitUntil(lambda: shared_window.task is None, timeout=60_000)
+    shared_window.set_case(make_case())
+    shared_window.case_path = None
+    return shared_window
+
+
+def press(qtbot, window, key, modifiers):
+    """A real key press; shortcuts need the window active (Xvfb has no window manager)."""
+    window.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    qtbot.keyClick(window, key, modifiers)

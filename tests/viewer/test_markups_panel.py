@@ -1,0 +1,132 @@
+"""The markups panel: place by clicking on a surface, drag handles, table, Slicer files, undo."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QPoint, Qt
+
+from sim.markups import MarkupType
+from tests.sim.markups.test_slicer_json import HAND_WRITTEN
+from tests.viewer.case_window import shared_window_fixture, win_fixture  # noqa: F401
+
+
+def _display(win, world):
+    ren = win.view.plotter.renderer
+    ren.SetWorldPoint(*world, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    return x, y
+
+
+def _qpos(win, x, y):
+    widget = win.view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+
+
+def _click(qtbot, win, world, offset=(0, 0)):
+    x, y = _display(win, world)
+    qtbot.mouseClick(win.view.plotter.interactor, Qt.MouseButton.LeftButton,
+                     pos=_qpos(win, x + offset[0], y + offset[1]))
+
+
+@pytest.fixture
+def liver_only(win):
+    for obj in win.case.scene:
+        obj.visible = obj.name == "Liver"
+    win.case.history.clear()
+    win.view.renderer.set_view("A")
+    return win
+
+
+def test_line_placed_by_clicks_measured_dragged_and_undone(liver_only, qtbot):
+    win, panel = liver_only, liver_only.session.markups
+    qtbot.mouseClick(panel.type_buttons[MarkupType.LINE], Qt.MouseButton.LeftButton)
+    assert panel.placing is MarkupType.LINE
+    _click(qtbot, win, (0, 0, 0), offset=(-40, 0))
+    _click(qtbot, win, (0, 0, 0), offset=(40, 30))
+    assert panel.placing is None and not panel.type_buttons[MarkupType.LINE].isChecked()
+    line = win.case.markups[-1]
+    assert line.type is MarkupType.LINE and len(line.points) == 2
+    radii = np.linalg.norm(np.asarray(line.points), axis=1)
+    assert np.allclose(radii, 40.0, atol=0.5)  # both points lie on the liver sphere (r=40)
+    assert all(p[1] < 0 for p in line.points)  # on its anterior side, facing the camera
+    length = float(np.linalg.norm(np.subtract(*line.points)))
+    row = panel.row_of(line)
+    assert panel.table.item(row, 2).text() == f"{length:.2f} mm"
+    drawn = panel.layer.drawn[line.uid]
+    assert len(drawn.actors) >= 3 and len(drawn.handles) == 2
+
+    # drag the first handle with the mouse
+    start = np.array(line.points[0])
+    widget = win.view.plotter.interactor
+    x, y = _display(win, start)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x, y))
+    for step in range(1, 6):
+        qtbot.mouseMove(widget, _qpos(win, x + 6 * step, y + 4 * step))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x + 30, y + 20))
+    moved = np.array(line.points[0])
+    assert np.linalg.norm(moved - start) > 5.0
+    assert panel.table.item(row, 2).text() != f"{length:.2f} mm"
+    win.case.history.undo()  # the whole drag is one step
+    assert np.allclose(line.points[0], start)
+    win.case.history.undo()
+    win.case.history.undo()  # placing: one step for the line and its first point
+    assert line not in list(win.case.markups) and line.uid not in panel.layer.drawn
+
+
+def test_plane_takes_the_surface_normal_and_points_list_until_right_click(liver_only, qtbot):
+    win, panel = liver_only, liver_only.session.markups
+    panel.start_placement(MarkupType.PLANE)
+    _click(qtbot, win, (0, 0, 0))
+    plane = win.case.markups[-1]
+    centre = np.asarray(plane.points[0])
+    assert np.dot(plane.normal, centre / np.linalg.norm(centre)) > 0.95  # sphere normal
+    panel.start_placement(MarkupType.POINT)
+    for dx in (-30, 0, 30):
+        _click(qtbot, win, (0, 0, 0), offset=(dx, 10))
+    qtbot.mouseClick(win.view.plotter.interactor, Qt.MouseButton.RightButton,
+                     pos=_qpos(win, *_display(win, (0, 0, 0))))
+    points = win.case.markups[-1]
+    assert points.type is MarkupType.POINT and len(points.points) == 3 and panel.placing is None
+
+
+def test_table_edits_angle_delete_and_visibility(win, qtbot):
+    panel = win.session.markups
+    panel.start_placement(MarkupType.ANGLE)
+    for p in ((10, 0, 0), (0, 0, 0), (0, 0, 10)):
+        panel.place_at(p)
+    angle = win.case.markups[-1]
+    row = panel.row_of(angle)
+    assert panel.table.item(row, 2).text() == "90.0°" and panel.table.item(row, 1).text() == "Angle"
+    panel.table.item(row, 0).setText("Hip angle")
+    assert angle.name == "Hip angle"
+    panel.table.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert angle.visible is False and panel.layer.drawn[angle.uid].actors == []
+    win.case.history.undo()
+    assert angle.visible is True and panel.layer.drawn[angle.uid].actors
+    panel.table.selectRow(panel.row_of(angle))
+    qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
+    assert angle not in list(win.case.markups)
+    win.case.history.undo()
+    assert win.case.markups[-1] is angle and panel.table.rowCount() == len(win.case.markups)
+
+
+def test_slicer_import_and_export(win, tmp_path):
+    panel = win.session.markups
+    src = tmp_path / "hand.mrk.json"
+    src.write_text(json.dumps(HAND_WRITTEN))
+    before = len(win.case.markups)
+    added = panel.import_file(src)
+    assert len(added) == 7 and panel.table.rowCount() == before + 7
+    assert win.case.markups["F"].points[0] == (-10.0, -20.0, 30.0)  # RAS in the file -> LPS
+    assert "Curve" in panel.hint.text()
+    win.case.history.undo()  # one step for the whole import
+    assert len(win.case.markups) == before
+    out = panel.export_file(tmp_path / "out.mrk.json", "RAS")
+    doc = json.loads(out.read_text())
+    gap = next(n for n in doc["markups"] if n["name"] == "Gap")
+    assert gap["coordinateSystem"] == "RAS" and gap["controlPoints"][1]["position"] == [-3, -4, 12]

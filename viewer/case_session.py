@@ -1,0 +1,223 @@
+"""What the main window needs to edit, save and protect a case.
+
+One object owns the Edit menu's undo/redo, the markups and transform panels, the
+autosave timer and the crash-recovery offer, and the password of an encrypted
+case, so the main window only forwards a few calls to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, Qt, QTimer
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox
+
+from sim.errors import Cancelled, InputError
+from sim.model import Case
+from sim.model.bundle import sniff
+from sim.model.case_io import SUFFIX, save_case
+from sim.model.recovery import DEFAULT_INTERVAL_S, Autosaver, RecoveryEntry, RecoveryStore
+from viewer import settings as prefs
+from viewer.panels.markups import MarkupsPanel
+from viewer.panels.transform import TransformPanel, TransformSync
+from viewer.undo import UndoActions
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_FILTER = "Twinsight case (*.twin)"
+ENCRYPTED_FILTER = "Encrypted Twinsight case (*.twin)"
+FOLDER_FILTER = "Unpacked case folder (*)"
+
+
+def autosave_interval_s() -> float:
+    """``autosave/minutes`` in the settings (default 3 minutes)."""
+    try:
+        minutes = float(prefs.settings().value("autosave/minutes", DEFAULT_INTERVAL_S / 60))
+    except (TypeError, ValueError):
+        minutes = DEFAULT_INTERVAL_S / 60
+    return max(minutes, 0.05) * 60.0
+
+
+class CaseSession(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.case: Case | None = None
+        self.password: str | None = None  # kept in memory only, for Save and autosave
+        self.undo = UndoActions(window)
+        self.markups = MarkupsPanel(window.view)
+        self.transform = TransformPanel(window.view)
+        self.transform_sync = TransformSync(window.view.renderer)
+        self.store = RecoveryStore()
+        self.autosaver = Autosaver(self.store, autosave_interval_s())
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(self.autosaver.interval_s * 1000))
+        self.timer.timeout.connect(self.autosave)
+        self.timer.start()
+        self._recovery_checked = False
+        QTimer.singleShot(0, self._offer_recovery_when_idle)
+
+    # -- window hooks ---------------------------------------------------------------------------
+    def add_docks(self) -> None:
+        w = self.window
+        markups = w._dock("Markups", self.markups, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Tabbed together, so the two panels never make the window taller than it was.
+        w.tabifyDockWidget(markups, w._dock("Transform", self.transform,
+                                            Qt.DockWidgetArea.RightDockWidgetArea))
+        markups.raise_()
+
+    def build_edit_menu(self, menubar) -> None:
+        edit = menubar.addMenu("&Edit")
+        self.undo.install(edit)
+        self.edit_menu = edit
+
+    def set_case(self, case: Case, path: Path | None = None, password: str | None = None) -> None:
+        if self.case is not None:
+            self.case.history.changed.disconnect(self._update_title)
+        self.case, self.password = case, password
+        self.undo.set_case(case)
+        self.markups.set_case(case)
+        self.transform.set_case(case)
+        self.transform_sync.set_case(case)
+        self.autosaver.watch(case, path, password)
+        case.history.changed.connect(self._update_title)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        if self.case is not None:
+            dirty = "" if self.case.history.is_clean else " *"
+            self.window.setWindowTitle(f"{self.case.name}{dirty} — Twinsight")
+
+    def close(self) -> None:
+        """On a clean exit keep a recovery copy only if there are unsaved edits."""
+        self.timer.stop()
+        if self.case is not None and not self.case.history.is_clean:
+            try:
+                self.autosaver.tick(force=True)
+            except Exception:  # never block closing the window on an autosave problem
+                log.exception("final autosave failed")
+            return
+        self.autosaver.close()
+
+    # -- passwords --------------------------------------------------------------------------------
+    def ask_password(self, path: Path, new: bool = False) -> str | None:
+        title = "Encrypt case" if new else "Encrypted case"
+        prompt = (f"Password to encrypt {path.name}:" if new
+                  else f"{path.name} is encrypted. Password:")
+        text, ok = QInputDialog.getText(self.window, title, prompt, QLineEdit.EchoMode.Password)
+        if not ok:
+            return None
+        if new:
+            again, ok = QInputDialog.getText(self.window, title, "Repeat the password:",
+                                             QLineEdit.EchoMode.Password)
+            if not ok:
+                return None
+            if again != text:
+                QMessageBox.warning(self.window, title, "The passwords differ; nothing saved.")
+                return None
+        return text or None
+
+    def password_for_open(self, path: Path) -> str | None:
+        """The password for ``path`` if it is an encrypted case (Cancelled if refused)."""
+        if sniff(path) != "encrypted":
+            return None
+        password = self.ask_password(path)
+        if password is None:
+            raise Cancelled("opening")
+        return password
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save_job(self, case: Case, path: Path, password: str | None = None,
+                 folder: bool | None = None):
+        """A function for ``run_task`` that saves ``case`` atomically to ``path``."""
+        path = Path(path)
+        if folder is None:  # .twin -> archive; an existing or other-named path -> folder
+            folder = path.is_dir() or path.suffix.lower() != SUFFIX
+        if folder and password is not None:
+            raise InputError("Encryption needs the single-file .twin form.")
+
+        def job(progress):
+            return save_case(case, path, progress, password=password, folder=folder)
+
+        return job
+
+    def saved(self, path: Path, password: str | None) -> None:
+        self.password = password
+        if self.case is not None:
+            self.autosaver.watch(self.case, path, password)
+            self.store.discard(self.case.uid)
+        self._update_title()
+
+    def save_as_dialog(self) -> tuple[Path, str | None, bool] | None:
+        """Ask where and how to save: (path, password, folder form) or None."""
+        if self.case is None:
+            return None
+        path, chosen = QFileDialog.getSaveFileName(
+            self.window, "Save case", f"{self.case.name}{SUFFIX}",
+            f"{ARCHIVE_FILTER};;{ENCRYPTED_FILTER};;{FOLDER_FILTER}")
+        if not path:
+            return None
+        path = Path(path)
+        if chosen == FOLDER_FILTER:
+            return path, None, True
+        if path.suffix.lower() != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        password = None
+        if chosen == ENCRYPTED_FILTER:
+            password = self.ask_password(path, new=True)
+            if password is None:
+                return None
+        return path, password, False
+
+    # -- autosave and recovery ----------------------------------------------------------------------
+    def autosave(self) -> Path | None:
+        try:
+            path = self.autosaver.tick(force=True)
+        except Exception as exc:  # an autosave problem must never interrupt the user's work
+            log.warning("autosave failed: %s", exc)
+            self.window.status_label.setText(f"Autosave failed: {exc}")
+            return None
+        if path is not None:
+            self.window.status_label.setText("Autosaved for crash recovery.")
+        return path
+
+    def _offer_recovery_when_idle(self) -> None:
+        if self._recovery_checked:
+            return
+        if self.window.task is not None:  # let the start-up load finish first
+            QTimer.singleShot(500, self._offer_recovery_when_idle)
+            return
+        self._recovery_checked = True
+        entries = self.store.pending()
+        if entries:
+            self.offer_recovery(entries[0])
+
+    def offer_recovery(self, entry: RecoveryEntry) -> bool:
+        answer = QMessageBox.question(
+            self.window, "Recover unsaved work?",
+            f"Twinsight did not close normally. Recover {entry.describe()}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.store.discard(entry.case_uid)
+            return False
+        return self.recover(entry)
+
+    def recover(self, entry: RecoveryEntry, password: str | None = None) -> bool:
+        if entry.encrypted and password is None:
+            password = self.ask_password(entry.path)
+            if password is None:
+                return False
+        w = self.window
+
+        def done(case: Case) -> None:
+            original = Path(entry.original) if entry.original else None
+            w.set_case(case)
+            w.case_path = original
+            self.password = password
+            self.autosaver.watch(case, original, password)
+            w.status_label.setText(f"Recovered {case.name}; save it to keep it.")
+            self._update_title()
+
+        task = w.run_task("Recovering", lambda p: self.store.recover(entry, password, p), done)
+        return task is not None

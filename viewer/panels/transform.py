@@ -1,0 +1,257 @@
+"""The selected object's rigid transform: numeric fields, a 3D manipulator, reset and harden.
+
+The transform lives in the model (``obj.transform``); :class:`TransformSync` shows it
+by setting each actor's user matrix, so the geometry is untouched until hardened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import vtk
+from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim.errors import TwinsightError
+from sim.model import Case, SceneObject
+from sim.model import transform as tf
+
+
+def _vtk_matrix(m: np.ndarray) -> vtk.vtkMatrix4x4:
+    out = vtk.vtkMatrix4x4()
+    for i in range(4):
+        for j in range(4):
+            out.SetElement(i, j, float(m[i, j]))
+    return out
+
+
+def _nearest_rigid(m: np.ndarray) -> np.ndarray:
+    u, _, vt = np.linalg.svd(m[:3, :3])
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    out = np.eye(4)
+    out[:3, :3], out[:3, 3] = r, m[:3, 3]
+    return out
+
+
+class TransformSync:
+    """Keeps every actor's user matrix equal to its object's transform."""
+
+    def __init__(self, renderer) -> None:
+        self.renderer = renderer  # a sim.render.SceneRenderer
+        self.case: Case | None = None
+        self._watched: dict[str, tuple] = {}  # uid -> (object, its two listeners)
+
+    def set_case(self, case: Case) -> None:
+        if self.case is not None:
+            self.case.scene.added.disconnect(self._watch)
+            self.case.scene.removed.disconnect(self._unwatch)
+            for obj, _, _ in list(self._watched.values()):
+                self._unwatch(obj)
+        self.case = case
+        case.scene.added.connect(self._watch)  # after the renderer's slot: actors exist
+        case.scene.removed.connect(self._unwatch)
+        for obj in case.scene:
+            self._watch(obj, render=False)
+        self.renderer.request_render()
+
+    def _watch(self, obj: SceneObject, render: bool = True) -> None:
+        def on_metadata(*_args) -> None:
+            self.apply(obj)
+
+        def on_data(*_args) -> None:
+            # Hardening changed the geometry in place: rebuild actors derived from it (slices).
+            if obj.kind in ("volume", "labelmap") and obj.uid in self.renderer.adapters:
+                self.renderer._on_removed(obj)
+                self.renderer._on_added(obj)
+            self.apply(obj)
+
+        self._unwatch(obj)
+        obj.events.metadata.connect(on_metadata)
+        obj.events.data.connect(on_data)
+        self._watched[obj.uid] = (obj, on_metadata, on_data)
+        self.apply(obj, render)
+
+    def _unwatch(self, obj: SceneObject) -> None:
+        entry = self._watched.pop(obj.uid, None)
+        if entry is not None:
+            entry[0].events.metadata.disconnect(entry[1])
+            entry[0].events.data.disconnect(entry[2])
+
+    def apply(self, obj: SceneObject, render: bool = True) -> None:
+        adapter = self.renderer.adapters.get(obj.uid)
+        if adapter is None:
+            return
+        m = _vtk_matrix(obj.transform)
+        for actor in adapter.actors:
+            actor.SetUserMatrix(m)
+        if render:
+            self.renderer.request_render()
+
+
+class Manipulator:
+    """A box around the object with translate and rotate handles (no scaling)."""
+
+    def __init__(self, plotter, obj: SceneObject, on_move) -> None:
+        self.obj, self.on_move = obj, on_move
+        rep = vtk.vtkBoxRepresentation()
+        rep.SetPlaceFactor(1.05)
+        rep.PlaceWidget(list(obj.data.bounds))
+        rep.GetOutlineProperty().SetColor(1.0, 0.85, 0.2)
+        self.widget = vtk.vtkBoxWidget2()
+        self.widget.SetInteractor(plotter.iren.interactor)
+        # Pin the main renderer: otherwise the widget attaches to whichever viewport the last
+        # event hit (e.g. the orientation marker's, in the corner).
+        self.widget.SetCurrentRenderer(plotter.renderer)
+        self.widget.SetRepresentation(rep)
+        self.widget.ScalingEnabledOff()
+        self.widget.MoveFacesEnabledOff()
+        self.widget.TranslationEnabledOn()
+        self.widget.RotationEnabledOn()
+        self.widget.AddObserver("InteractionEvent", self._moved)
+        self.sync()
+        self.widget.On()
+
+    def current(self) -> np.ndarray:
+        t = vtk.vtkTransform()
+        self.widget.GetRepresentation().GetTransform(t)
+        m = t.GetMatrix()
+        return _nearest_rigid(np.array([[m.GetElement(i, j) for j in range(4)]
+                                        for i in range(4)]))
+
+    def _moved(self, *_args) -> None:
+        self.on_move(self.current())
+
+    def sync(self) -> None:
+        """Show the object's current transform on the box (after undo or a typed value)."""
+        t = vtk.vtkTransform()
+        t.SetMatrix(_vtk_matrix(self.obj.transform))
+        self.widget.GetRepresentation().SetTransform(t)
+
+    def close(self) -> None:
+        self.widget.Off()
+        self.widget.SetInteractor(None)
+
+
+class TransformPanel(QWidget):
+    """Translation (mm) and x-y-z rotation (degrees) of the selected object."""
+
+    def __init__(self, view=None, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transformPanel")
+        self.view = view
+        self.case: Case | None = None
+        self.obj: SceneObject | None = None
+        self.manipulator: Manipulator | None = None
+        self._updating = False
+        layout = QVBoxLayout(self)
+        self.title = QLabel("No object selected")
+        layout.addWidget(self.title)
+        form = QFormLayout()
+        self.spins: list[QDoubleSpinBox] = []
+        for label, unit, limit in (("Translate x", " mm", 1e5), ("Translate y", " mm", 1e5),
+                                   ("Translate z", " mm", 1e5), ("Rotate x", "°", 360),
+                                   ("Rotate y", "°", 360), ("Rotate z", "°", 360)):
+            spin = QDoubleSpinBox()
+            spin.setObjectName(label.replace(" ", "").lower())
+            spin.setRange(-limit, limit)
+            spin.setDecimals(2)
+            spin.setSuffix(unit)
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(self._typed)
+            form.addRow(label, spin)
+            self.spins.append(spin)
+        layout.addLayout(form)
+        row = QHBoxLayout()
+        self.manip_button = QPushButton("Manipulator")
+        self.manip_button.setObjectName("manipulatorButton")
+        self.manip_button.setCheckable(True)
+        self.manip_button.setToolTip("Drag inside the box to move, drag a face to rotate")
+        self.manip_button.toggled.connect(self.set_manipulator)
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.clicked.connect(self.reset)
+        self.harden_button = QPushButton("Harden")
+        self.harden_button.setToolTip("Apply the transform to the geometry itself")
+        self.harden_button.clicked.connect(self.harden)
+        for b in (self.manip_button, self.reset_button, self.harden_button):
+            row.addWidget(b)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        self.show_object(None)
+
+    def set_case(self, case: Case) -> None:
+        if self.case is not None:
+            self.case.scene.selection_changed.disconnect(self.show_object)
+        self.case = case
+        case.scene.selection_changed.connect(self.show_object)
+        self.show_object(case.scene.selected)
+
+    def show_object(self, obj: SceneObject | None) -> None:
+        if self.obj is not None:
+            self.obj.events.metadata.disconnect(self._refresh)
+            self.obj.events.name.disconnect(self._refresh)
+        self.set_manipulator(False)
+        self.obj = obj
+        if obj is not None:
+            obj.events.metadata.connect(self._refresh)
+            obj.events.name.connect(self._refresh)
+        for w in (*self.spins, self.manip_button, self.reset_button, self.harden_button):
+            w.setEnabled(obj is not None)
+        self._refresh()
+
+    def _refresh(self, *_args) -> None:
+        obj = self.obj
+        self.title.setText(f"Transform of '{obj.name}'" if obj else "No object selected")
+        t, r = tf.to_parts(obj.transform) if obj is not None else (np.zeros(3), np.zeros(3))
+        self._updating = True
+        try:
+            for spin, value in zip(self.spins, (*t, *r), strict=True):
+                spin.setValue(float(value))
+        finally:
+            self._updating = False
+        if self.manipulator is not None:
+            self.manipulator.sync()
+
+    def _typed(self, *_args) -> None:
+        if self._updating or self.obj is None:
+            return
+        values = [s.value() for s in self.spins]
+        self.set_transform(tf.from_parts(values[:3], values[3:]))
+
+    def set_transform(self, m: np.ndarray) -> None:
+        if self.obj is None:
+            return
+        try:
+            self.obj.transform = m
+        except TwinsightError as exc:
+            self.title.setText(str(exc))
+
+    def reset(self) -> None:
+        self.set_transform(np.eye(4))
+
+    def harden(self) -> None:
+        if self.obj is not None and self.case is not None:
+            self.set_manipulator(False)
+            tf.harden(self.obj, self.case.history)
+
+    def set_manipulator(self, on: bool) -> None:
+        had = self.manipulator is not None
+        if on and self.manipulator is None and self.obj is not None and self.view is not None:
+            self.manipulator = Manipulator(self.view.plotter, self.obj, self.set_transform)
+        elif not on and self.manipulator is not None:
+            self.manipulator.close()
+            self.manipulator = None
+        if self.manip_button.isChecked() != (self.manipulator is not None):
+            self.manip_button.blockSignals(True)
+            self.manip_button.setChecked(self.manipulator is not None)
+            self.manip_button.blockSignals(False)
+        if self.view is not None and had != (self.manipulator is not None):
+            self.view.plotter.render()
