@@ -68,11 +68,11 @@ class XRViewController(QObject):
         if not alive:
             self._finish(None)
             return
-        if self.view.session.stats.rendered > before:
-            self.frame_done.emit()
         # Until the runtime lets the session run (e.g. the headset is not worn), poll gently
         # instead of spinning the GUI thread; xrWaitFrame paces the loop once it runs.
         self.timer.setInterval(0 if self.view.session.running else IDLE_POLL_MS)
+        if self.view.session.stats.rendered > before:
+            self.frame_done.emit()  # last: a listener may stop the session
 
     def stop(self) -> None:
         if self.view is not None:
