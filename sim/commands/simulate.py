@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--body", help="name of the body (default: the script's, else the first "
                                   "closed surface)")
     p.add_argument("--edge-length", type=float, help="tetrahedron size in mm")
+    p.add_argument("--mesher", choices=["engine", "sparse"], default="engine",
+                   help="engine: surface-conforming tetrahedra (cached); sparse: an instant "
+                        "sparse grid enclosing the surface")
     p.add_argument("--units", choices=["mm", "cm", "m", "in"], help="units of a mesh file")
     p.add_argument("-o", "--output", help="write the deformed body with its fields (.vtu)")
     p.add_argument("--record", help="write the session as a recording (.json) to replay")
@@ -60,7 +63,8 @@ def run(args) -> int:
     case = load(args.case, sub_progress(progress, 0.0, 0.05), units=args.units)
     obj = pick_body(case, args.body or timeline.body)
     edge = args.edge_length or timeline.edge_length
-    mesh, visual, mesh_report = prepare_body(obj, edge, sub_progress(progress, 0.05, 0.3))
+    mesh, visual, mesh_report = prepare_body(obj, edge, sub_progress(progress, 0.05, 0.3),
+                                             mesher=args.mesher)
     if args.export:
         from sim.interaction.export import export_replay
 

@@ -55,12 +55,26 @@ def pick_body(case: Case, name: str | None) -> SceneObject:
     return bodies[0]
 
 
+MESHERS = ("engine", "sparse")
+
+
 def prepare_body(obj: SceneObject, edge_length: float | None = None,
-                 progress: Progress = no_progress) -> tuple[TetMesh, pv.PolyData, dict]:
-    """Tet mesh (cached by the engine) and the fine visual surface to embed in it."""
+                 progress: Progress = no_progress, mesher: str = "engine",
+                 target_tets: int = 10_000) -> tuple[TetMesh, pv.PolyData, dict]:
+    """Tet mesh and the fine visual surface to embed in it. ``mesher="engine"``: the FE
+    engine's surface-conforming tetrahedralisation (cached); ``"sparse"``: an instant sparse
+    grid enclosing the surface (``edge_length`` or sized for ``target_tets``)."""
+    if mesher not in MESHERS:
+        raise InputError(f"Unknown mesher '{mesher}' (use {', '.join(MESHERS)}).")
     surf = world_surface(obj)
     if surf.n_points > MAX_VISUAL_POINTS:
         raise InputError(f"'{obj.name}' has {surf.n_points} vertices; decimate it below "
                          f"{MAX_VISUAL_POINTS} for interactive simulation.")
+    if mesher == "sparse":
+        from sim.interaction.sparse_grid import sparse_grid
+
+        progress(0.1, f"Sparse grid around {obj.name}")
+        mesh = sparse_grid(surf, edge_length, target_tets, obj.name)
+        return mesh, surf, {"method": "sparse_grid", "cached": False}
     mesh, report = tetrahedralize(surf, edge_length, name=obj.name, progress=progress)
     return mesh, surf, report

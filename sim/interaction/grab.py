@@ -54,10 +54,14 @@ class GrabSpring:
 
     def stiffness(self, u: np.ndarray) -> sp.spmatrix:
         if self._K is None:  # constant: built once per grab
-            diag = np.zeros((self.n_nodes, 3))
-            diag[self.nodes] = self.k[:, None]
-            self._K = sp.diags(diag.ravel()).tocsr()
+            self._K = sp.diags(self.diagonal().ravel()).tocsr()
         return self._K
+
+    def diagonal(self) -> np.ndarray:
+        """The springs' stiffness per node and component (n, 3), N/mm."""
+        diag = np.zeros((self.n_nodes, 3))
+        diag[self.nodes] = self.k[:, None]
+        return diag
 
     def spring_force(self, u: np.ndarray) -> np.ndarray:
         """Total force (N) the cursor exerts on the tissue."""

@@ -156,6 +156,7 @@ class InteractionSession:
             self.grab_spring = GrabSpring(self.mesh.points, self.sim.x, event["point"],
                                           self.grab_stiffness, self.grab_radius)
             self.sim.contributors.append(self.grab_spring)
+            self.sim.set_spring_diagonal(self.grab_spring.diagonal())
         elif kind == "drag":
             if self.grab_spring is not None:
                 self.grab_spring.move(event["target"])
@@ -169,6 +170,7 @@ class InteractionSession:
         if self.grab_spring is not None:
             self.sim.contributors.remove(self.grab_spring)
             self.grab_spring = None
+            self.sim.set_spring_diagonal(None)
 
     def set_pose(self, name: str, pose: np.ndarray) -> None:
         self.apply({"type": "pose", "instrument": name, "pose": np.asarray(pose).tolist()})

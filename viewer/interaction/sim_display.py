@@ -54,7 +54,8 @@ class SimulationDisplay(QObject):
         self.shown_event = 0
         self.frames = 0
         self.fps = 0.0
-        self.latencies: deque[float] = deque(maxlen=200)
+        self.latencies: deque[float] = deque(maxlen=200)  # event posted -> frame on screen
+        self.ages: deque[float] = deque(maxlen=200)  # snapshot made -> frame on screen
         self._frame_times: deque[float] = deque(maxlen=60)
         self.timer = QTimer(self)
         self.timer.setInterval(max(1, int(1000 / fps)))
@@ -130,6 +131,7 @@ class SimulationDisplay(QObject):
             self.grab_actor.SetVisibility(False)
         self.plotter.render()
         now = time.perf_counter()
+        self.ages.append(now - snap.created)
         if snap.posted_at is not None and snap.applied_event != self.shown_event:
             self.latencies.append(now - snap.posted_at)
         self.shown_step, self.shown_event = snap.step, snap.applied_event

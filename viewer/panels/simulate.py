@@ -93,6 +93,9 @@ class SimulatePanel(QWidget):
         self.body_combo = QComboBox()
         self.edge_spin = _spin(0.0, 100.0, 0.0, 0.5, 1, " mm")
         self.edge_spin.setSpecialValueText("auto")
+        self.mesher_combo = QComboBox()
+        self.mesher_combo.addItem("Conforming (FE engine, cached)", "engine")
+        self.mesher_combo.addItem("Sparse grid (instant)", "sparse")
         self.material_combo = QComboBox()
         self.material_combo.addItems(library_names() + [CUSTOM])
         self.material_combo.setCurrentText("liver" if "liver" in library_names() else
@@ -104,6 +107,7 @@ class SimulatePanel(QWidget):
         self._material_changed(self.material_combo.currentText())
         f.addRow("Body", self.body_combo)
         f.addRow("Tet size", self.edge_spin)
+        f.addRow("Mesher", self.mesher_combo)
         f.addRow("Material", self.material_combo)
         f.addRow("Young's modulus", self.e_spin)
         f.addRow("Poisson ratio", self.nu_spin)
@@ -323,9 +327,10 @@ class SimulatePanel(QWidget):
     def _build_session(self, progress) -> InteractionSession:
         obj, setup = self._pending
         edge = self.edge_spin.value() or None
-        key = (obj.uid, edge)
+        mesher = self.mesher_combo.currentData()
+        key = (obj.uid, edge, mesher)
         if key not in self._meshes:
-            mesh, visual, _report = prepare_body(obj, edge, progress)
+            mesh, visual, _report = prepare_body(obj, edge, progress, mesher=mesher)
             self._meshes[key] = (mesh, visual)
         mesh, visual = self._meshes[key]
         progress(0.9, "Preparing the solver")
