@@ -8,11 +8,15 @@ grabbed node follows the hand's ray point; whoever runs the simulation calls :me
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Protocol
 
 import numpy as np
 
 from sim.model import SceneObject
+
+RATE_WINDOW_S = 3.0
 
 
 class DeformationGrab(Protocol):
@@ -36,6 +40,13 @@ class SimulatorGrab:
         nodes = getattr(simulator.body.mesh, "boundary_nodes", None)
         self.candidates = np.asarray(nodes if nodes is not None else np.arange(len(simulator.x)))
         self.steps = 0
+        self._times: deque[float] = deque()
+
+    def rate(self) -> float | None:
+        """Simulation steps per second over the last few seconds (None when idle)."""
+        if len(self._times) < 2 or time.monotonic() - self._times[-1] > RATE_WINDOW_S:
+            return None
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
 
     def _to_local(self, p: np.ndarray) -> np.ndarray:
         """Scene mm -> the object's own frame (its rigid transform undone)."""
@@ -67,6 +78,10 @@ class SimulatorGrab:
         """One simulation step; the surface's points follow in place (both views see it)."""
         self.simulator.step()
         self.steps += 1
+        now = time.monotonic()
+        self._times.append(now)
+        while self._times and now - self._times[0] > RATE_WINDOW_S:
+            self._times.popleft()
         data = self.obj.data
         data.points = np.asarray(self.simulator.x)
         data.Modified()

@@ -32,7 +32,8 @@ class HeadsetView:
                  view_distance_m: float = 0.5,
                  deformer: DeformationGrab | None = None) -> None:
         self.case = case
-        self.sim_rate = sim_rate
+        # The panel's simulation rate: given, or the deformation grab's own stepping rate.
+        self.sim_rate = sim_rate or getattr(deformer, "rate", None)
         self.view_distance_m = view_distance_m
         self.session = XRSession(case, resolution_scale=resolution_scale, capture=capture)
         stereo = self.session.stereo
@@ -75,7 +76,8 @@ class HeadsetView:
         if span is not None:
             lines.append(f"Between hands: {span:.0f} mm")
         rate = self.sim_rate() if self.sim_rate is not None else None
-        lines.append(f"Simulation: {rate:.0f} steps/s" if rate else "Simulation: not running")
+        lines.append(f"Simulation: {rate:.{1 if rate < 10 else 0}f} steps/s" if rate
+                     else "Simulation: not running")
         lines.append(f"Headset: {self.session.stats.fps:.0f} fps, scale "
                      f"{self.placement.scale / 0.001:.2g}x")
         return lines

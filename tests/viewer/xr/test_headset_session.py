@@ -3,6 +3,8 @@ remote-driven devices). Every session runs in its own process (see xr_child.py).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -115,6 +117,9 @@ def test_trigger_drag_pulls_fe_tissue_through_the_runtime(monado_manifest, tmp_p
     assert res["selected"] == "Tissue"
     assert res["grabbed"] == pytest.approx([20.0, 20.0, 40.0])  # the node under the ray
     assert res["pulled"] == pytest.approx([20.0, 20.0, 50.0], abs=1e-3)  # 1 cm hand lift
+    assert "Selected: Tissue" in res["panel"]
+    rate = re.search(r"Simulation: (\d+(?:\.\d)?) steps/s", res["panel"])
+    assert rate and float(rate.group(1)) > 0, res["panel"]
 
 
 def test_asymmetric_views_from_the_runtime_frame_the_scene_exactly(monado_manifest, tmp_path):

@@ -430,10 +430,12 @@ def scenario_pull(out: Path, _case_dir) -> dict:
             frames(view, 1)  # the deforming surface is drawn from the model each frame
         node = grab.node
         pulled = np.asarray(tissue.data.points)[node].tolist()
+        panel = view.panel.text
         rig.hand("right").trigger_value = 0.0
         rig.send()
         run_until(view, lambda: grab.node is None)
-        return {"grabbed": grabbed, "pulled": pulled, "selected": case.scene.selected.name}
+        return {"grabbed": grabbed, "pulled": pulled, "selected": case.scene.selected.name,
+                "panel": panel}
     finally:
         rig.close()
         view.stop()
