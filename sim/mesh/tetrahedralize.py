@@ -73,6 +73,15 @@ def _run_worker(method: str, vertices: np.ndarray, faces: np.ndarray, size: floa
     import tempfile
 
     label = "gmsh" if method == "gmsh" else "fTetWild"
+    if getattr(sys, "frozen", False):  # a bundled app has no interpreter to start: mesh here
+        from sim.mesh import mesher_worker
+
+        fn = mesher_worker.mesh_gmsh if method == "gmsh" else mesher_worker.mesh_tetwild
+        try:
+            points, tets = fn(vertices, faces, size)
+        except Exception as exc:
+            raise MeshingError(f"{label} could not mesh '{name}': {exc}") from None
+        return _orient(np.asarray(points, dtype=np.float64), tets, name)
     with tempfile.TemporaryDirectory(prefix="twinsight-mesh-") as tmp:
         src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(src, vertices=vertices, faces=faces)
