@@ -109,6 +109,7 @@ def run_info(args) -> int:
                     for o in manifest.objects],
         "markups": [{"name": m.name, "type": str(m.type), "points": len(m.points)}
                     for m in manifest.markups],
+        "sections": sorted(manifest.sections),
     }
     if args.json:
         print_json(info)
@@ -123,6 +124,8 @@ def run_info(args) -> int:
         print(f"  - {o['name']} [{o['kind']}] {o['file']}{size}")
     for m in info["markups"]:
         print(f"  * markup {m['name']} [{m['type']}], {m['points']} point(s)")
+    if info["sections"]:
+        print(f"  sections: {', '.join(info['sections'])}")
     return 0
 
 

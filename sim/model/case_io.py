@@ -10,6 +10,7 @@ whole and never half-loaded.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,21 +108,61 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+ARRAY_KEY = "$ndarray"  # metadata arrays are stored as .npy files, referenced like this
+
+
+def _store_arrays(value: Any, prefix: str, add) -> Any:
+    """``value`` with every numpy array replaced by a reference to a stored ``.npy`` file."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            raise InputError(f"metadata '{prefix}' holds Python objects, not numbers")
+        buf = io.BytesIO()
+        np.save(buf, value, allow_pickle=False)
+        return {ARRAY_KEY: add(f"{prefix}.npy", buf.getvalue())}
+    if isinstance(value, dict):
+        return {k: _store_arrays(v, f"{prefix}.{_safe_key(k)}", add) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_store_arrays(v, f"{prefix}.{i}", add) for i, v in enumerate(value)]
+    return value
+
+
+def _safe_key(key: Any) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in str(key))[:40] or "_"
+
+
 def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list[tuple[str, bytes]]]:
     """(manifest dict, [(name, bytes)]) for ``case``; the manifest is the last file."""
     files: list[tuple[str, bytes]] = []
     hashes: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, blob: bytes) -> str:
+        files.append((name, blob))
+        hashes[name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+        return name
+
     objects = []
     objs = list(case.scene)
     for i, obj in enumerate(objs):
         progress(0.9 * i / max(len(objs), 1), f"Saving {obj.name}")
         ext, blob = dataset_bytes(obj.data)
-        name = f"objects/{_safe_uid(obj.uid, i)}{ext}"
-        files.append((name, blob))
-        hashes[name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+        stem = f"objects/{_safe_uid(obj.uid, i)}"
+        name = add(f"{stem}{ext}", blob)
+        try:
+            metadata = _store_arrays(obj.metadata, f"{stem}.meta", add)
+        except InputError as exc:
+            raise InputError(f"The case '{case.name}' cannot be saved: {exc}.") from None
         objects.append({"uid": obj.uid, "name": obj.name, "kind": str(obj.kind), "file": name,
                         "color": [float(c) for c in obj.color], "opacity": float(obj.opacity),
-                        "visible": bool(obj.visible), "metadata": obj.metadata})
+                        "visible": bool(obj.visible), "metadata": metadata})
+    sections = {}
+    for key, doc in case.sections.items():
+        if not isinstance(key, str) or not key or len(key) > 64 or _safe_key(key) != key:
+            raise InputError(f"'{key}' is not a valid case section name (letters, digits, _ -).")
+        try:
+            text = json.dumps(doc, indent=2, default=_json_default, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"The case section '{key}' cannot be saved ({exc}).") from None
+        sections[key] = add(f"sections/{key}.json", text.encode("utf-8"))
     markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
                 "points": [list(p) for p in m.points], "labels": list(m.labels),
                 "color": list(m.color), "visible": m.visible, "locked": m.locked,
@@ -133,7 +174,7 @@ def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list
                 "created": created.isoformat(), "modified": now.isoformat(),
                 "case": {"uid": case.uid, "name": case.name, "anatomical": case.anatomical,
                          "description": case.description},
-                "objects": objects, "markups": markups, "files": hashes}
+                "objects": objects, "markups": markups, "sections": sections, "files": hashes}
     try:
         text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
         Manifest.model_validate(json.loads(text))
@@ -242,10 +283,11 @@ def load_case(path: str | Path, progress: Progress = no_progress, *,
         progress(0.05 + 0.9 * i / max(len(m.objects), 1), f"Loading {e.name}")
         blob = _checked_file(b, m, e.file)
         data = dataset_from_bytes(Path(e.file).suffix.lower(), blob, path, e.file)
+        metadata = _load_arrays(dict(e.metadata), b, m)
         try:
             objects.append(SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
                                        opacity=e.opacity, visible=e.visible,
-                                       metadata=dict(e.metadata), uid=e.uid))
+                                       metadata=metadata, uid=e.uid))
         except InputError as exc:
             raise FileFormatError(path, f"object '{e.name}' is invalid ({exc})") from None
     markups = []
@@ -257,15 +299,54 @@ def load_case(path: str | Path, progress: Progress = no_progress, *,
                                   description=e.description, uid=e.uid))
         except InputError as exc:
             raise FileFormatError(path, f"markup '{e.name}' is invalid ({exc})") from None
+    sections = {}
+    for key, name in m.sections.items():
+        try:
+            sections[key] = json.loads(_checked_file(b, m, name).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise FileFormatError(path, f"its section '{key}' is not valid JSON") from None
     # Everything is read and checked: only now is the case built.
     case = Case(name=m.case.name, anatomical=m.case.anatomical, description=m.case.description,
-                source=str(path), uid=m.case.uid, created=m.created)
+                source=str(path), uid=m.case.uid, created=m.created, sections=sections)
     for obj in objects:
         case.scene.add(obj)
     for mk in markups:
         case.markups.add(mk)
     progress(1.0, "Case loaded")
     return case
+
+
+def _check_npy_size(blob: bytes) -> None:
+    fh = io.BytesIO(blob)
+    major, _ = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if major == 1 else \
+        np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(fh)
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if expected != len(blob) - fh.tell():
+        raise ValueError(f"its header announces {expected} bytes of data")
+
+
+def _load_arrays(value: Any, b: bundle.Bundle, m: Manifest) -> Any:
+    """Metadata with its ``.npy`` references read back as arrays (checked, no pickles)."""
+    if isinstance(value, dict):
+        if set(value) == {ARRAY_KEY} and isinstance(value[ARRAY_KEY], str):
+            name = value[ARRAY_KEY]
+            if name not in m.files:
+                raise FileFormatError(b.path, f"its array file '{name}' has no checksum")
+            blob = _checked_file(b, m, name)
+            try:
+                _check_npy_size(blob)  # a header promising more than the file holds
+                return np.load(io.BytesIO(blob), allow_pickle=False)
+            except (ValueError, EOFError) as exc:
+                raise FileFormatError(b.path, f"its array file '{name}' is invalid "
+                                              f"({_short(exc)})") from None
+        return {k: _load_arrays(v, b, m) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_load_arrays(v, b, m) for v in value]
+    return value
 
 
 def load_case_folder(folder: str | Path, progress: Progress = no_progress) -> Case:
@@ -284,6 +365,9 @@ def validate_case(path: str | Path, password: str | None = None,
     for i, e in enumerate(m.objects):
         progress(i / max(len(m.objects), 1), f"Checking {e.name}")
         dataset_from_bytes(Path(e.file).suffix.lower(), _checked_file(b, m, e.file), path, e.file)
+        _load_arrays(dict(e.metadata), b, m)
+    for name in m.sections.values():
+        _checked_file(b, m, name)
     unknown = sorted(b.names() - set(m.files) - {MANIFEST} - {e.file for e in m.objects})
     progress(1.0, "Checked")
     return {"path": str(path), "form": b.form, "schema_version": m.schema_version,

@@ -201,6 +201,9 @@ class Case:
     markups: MarkupList = field(default_factory=MarkupList)
     uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: datetime | None = None  # when the case was first saved
+    # Named JSON-compatible documents saved with the case (e.g. "plans", "scenarios",
+    # "link"): each is written as sections/<name>.json. Not tracked by undo.
+    sections: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._history = None

@@ -89,6 +89,10 @@ class Manifest(_Strict):
     case: CaseInfo
     objects: list[ObjectEntry] = Field(default_factory=list)
     markups: list[MarkupEntry] = Field(default_factory=list)
+    # Named JSON documents other parts keep with the case (plans, scenarios, link settings):
+    # section name -> stored file.
+    sections: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], str] = Field(
+        default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict)
     migrated_from: int | None = None  # set when read through a migration (files not hashed)
 
@@ -100,6 +104,10 @@ class Manifest(_Strict):
             uids = [x.uid for x in items]
             if len(set(uids)) != len(uids):
                 raise ValueError(f"two {kind}s share one uid")
+        for name in self.sections.values():
+            check_member_name(name)
+            if self.migrated_from is None and name not in self.files:
+                raise ValueError(f"section file '{name}' has no checksum")
         files = [o.file for o in self.objects]
         if len(set(files)) != len(files):
             raise ValueError("two objects share one file")

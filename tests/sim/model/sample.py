@@ -26,6 +26,11 @@ def make_case(seed: int = 0, big: bool = False) -> Case:
     liver.cell_data["region"] = np.arange(liver.n_cells, dtype=np.int32)
     case.scene.add(SceneObject("Liver", ObjectKind.SURFACE, liver, color=(0.7, 0.2, 0.2),
                                visible=False, metadata={"source": "test", "tags": ["a", "b"]}))
+    cloud = pv.PolyData(rng.random((50, 3)) * 100)
+    cloud["intensity"] = rng.random(50).astype(np.float32)
+    case.scene.add(SceneObject("Scan", ObjectKind.POINTS, cloud, metadata={
+        "pose": rng.random((4, 4)), "texture": rng.integers(0, 255, (8, 6, 3), dtype=np.uint8),
+        "nested": {"weights": [np.arange(3, dtype=np.int64), 2.5]}}))
     screw = pv.Cylinder(radius=2.0, height=30.0).triangulate()
     dev = SceneObject("Screw", ObjectKind.DEVICE, screw, color=(0.6, 0.6, 0.65))
     dev.transform = from_parts((10.0, -4.0, 2.5), (15.0, -30.0, 90.0))
@@ -43,6 +48,8 @@ def make_case(seed: int = 0, big: bool = False) -> Case:
                             orientation=tuple(rot.reshape(-1)), description="osteotomy"))
     case.markups.add(Markup("Box", "roi", points=[(-5, 0, 10)], size=(20, 30, 40),
                             visible=False))
+    case.sections["plans"] = {"screw": {"entry": [1.0, 2.0, 3.0], "length_mm": 45}}
+    case.sections["link"] = {"mqtt": {"host": "localhost", "port": 1883}, "igtl": None}
     return case
 
 
@@ -66,6 +73,23 @@ def assert_datasets_equal(a: pv.DataSet, b: pv.DataSet) -> None:
             assert np.array_equal(mine[k], theirs[k]), k
 
 
+def assert_values_equal(a, b) -> None:
+    """Deep equality where numpy arrays must match in dtype, shape and every value."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys()
+        for k in a:
+            assert_values_equal(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert_values_equal(x, y)
+    else:
+        assert a == b
+
+
 def assert_cases_equal(a: Case, b: Case) -> None:
     assert (a.name, a.anatomical, a.description, a.uid) == (b.name, b.anatomical,
                                                              b.description, b.uid)
@@ -73,9 +97,10 @@ def assert_cases_equal(a: Case, b: Case) -> None:
     for x, y in zip(a.scene, b.scene, strict=True):
         assert (x.name, x.kind, x.color, x.opacity, x.visible) == (
             y.name, y.kind, tuple(y.color), y.opacity, y.visible)
-        assert x.metadata == y.metadata
+        assert_values_equal(x.metadata, y.metadata)
         assert np.array_equal(x.transform, y.transform)
         assert_datasets_equal(x.data, y.data)
+    assert_values_equal(a.sections, b.sections)
     assert len(a.markups) == len(b.markups)
     fields = ("uid", "name", "type", "points", "labels", "color", "visible", "locked", "size",
               "orientation", "description")

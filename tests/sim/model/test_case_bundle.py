@@ -49,8 +49,10 @@ def test_manifest_records_versions_dates_and_hashes(tmp_path):
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["app_version"] and manifest["created"] and manifest["modified"]
     assert {o["file"].rsplit(".", 1)[1] for o in manifest["objects"]} == {"vti", "vtp", "vtu"}
+    assert any(n.endswith(".npy") for n in manifest["files"])  # metadata arrays, exactly
     m, form = read_manifest(path)
-    assert form == "archive" and len(m.objects) == 5 and len(m.markups) == 5
+    assert form == "archive" and len(m.objects) == 6 and len(m.markups) == 5
+    assert set(m.sections) == {"plans", "link"}
 
 
 def test_resave_keeps_created_and_updates_modified(tmp_path):
@@ -76,7 +78,7 @@ def test_real_liver_mesh_round_trips(shared_data, tmp_path):
 def test_validate_reports_and_is_case(tmp_path):
     path = save_case(make_case(), tmp_path / "c.twin")
     report = validate_case(path)
-    assert report["valid"] and report["objects"] == 5 and report["files_checked"] == 5
+    assert report["valid"] and report["objects"] == 6 and report["files_checked"] == 6
     assert is_case(path) and not is_case(tmp_path)
 
 
@@ -212,7 +214,49 @@ def test_objects_from_two_cases_never_share_a_uid(tmp_path):
     for obj in list(b.scene):
         b.scene.remove(obj)
         a.scene.add(obj)
-    assert len({o.uid for o in a.scene}) == len(a.scene) == 10
+    assert len({o.uid for o in a.scene}) == len(a.scene) == 12
     save_case(a, tmp_path / "merged.twin")
-    assert len(load_case(tmp_path / "merged.twin").scene) == 10
+    assert len(load_case(tmp_path / "merged.twin").scene) == 12
     assert np.isfinite(a.scene.bounds()).all()
+
+
+def test_metadata_arrays_and_sections_round_trip_exactly(tmp_path):
+    case = make_case()
+    back = load_case(save_case(case, tmp_path / "c.twin"))
+    scan = back.scene["Scan"]
+    assert scan.metadata["texture"].dtype == np.uint8 and scan.metadata["texture"].shape == (8, 6, 3)
+    assert scan.metadata["nested"]["weights"][0].dtype == np.int64
+    assert back.sections["plans"]["screw"]["length_mm"] == 45 and back.sections["link"]["igtl"] is None
+
+
+def test_hostile_array_and_section_files_are_refused(tmp_path):
+    path = save_case(make_case(), tmp_path / "c.twin")
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        members = {n: zf.read(n) for n in zf.namelist()}
+    npy = next(n for n in members if n.endswith(".npy"))
+    # a header promising a gigantic array, re-hashed so only the size check can catch it
+    evil = members[npy].replace(b"(4, 4)", b"(99999999, 99999)")
+    for name, blob, match in ((npy, evil, "array file"),
+                              ("sections/plans.json", b"{not json", "not valid JSON")):
+        m = json.loads(json.dumps(manifest))
+        m["files"][name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+        out = tmp_path / f"evil-{name.rsplit('.', 1)[1]}.twin"
+        with zipfile.ZipFile(out, "w") as zf:
+            for n, data in members.items():
+                zf.writestr(n, blob if n == name else
+                            (json.dumps(m).encode() if n == "manifest.json" else data))
+        with pytest.raises(FileFormatError, match=match):
+            load_case(out)
+
+
+def test_bad_sections_are_refused_on_save(tmp_path):
+    case = make_case()
+    case.sections["../escape"] = {}
+    with pytest.raises(InputError, match="section name"):
+        save_case(case, tmp_path / "a.twin")
+    del case.sections["../escape"]
+    case.sections["plans"] = {"x": object()}
+    with pytest.raises(InputError, match="section 'plans'"):
+        save_case(case, tmp_path / "b.twin")
+    assert not list(tmp_path.iterdir())

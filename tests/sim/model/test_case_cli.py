@@ -28,9 +28,10 @@ def test_info_json_and_text(capsys, case_file):
     code, out, _ = run(capsys, "case", "info", case_file, "--json")
     info = json.loads(out)
     assert code == 0 and info["form"] == "archive" and info["schema_version"] == 2
-    assert [o["kind"] for o in info["objects"]] == ["volume", "labelmap", "surface", "device",
-                                                   "part"]
-    assert info["objects"][3]["transformed"] and len(info["markups"]) == 5
+    assert [o["kind"] for o in info["objects"]] == ["volume", "labelmap", "surface", "points",
+                                                   "device", "part"]
+    assert info["objects"][4]["transformed"] and len(info["markups"]) == 5
+    assert info["sections"] == ["link", "plans"]
     code, out, _ = run(capsys, "case", "info", case_file)
     assert code == 0 and "Sample 0" in out and "schema 2" in out and "Screw [device]" in out
 
