@@ -56,6 +56,7 @@ class CaseSession(QObject):
         self.timer.timeout.connect(self.autosave)
         self.timer.start()
         self._recovery_checked = False
+        self.recovery_box: QMessageBox | None = None
         QTimer.singleShot(0, self._offer_recovery_when_idle)
 
     # -- window hooks ---------------------------------------------------------------------------
@@ -172,6 +173,8 @@ class CaseSession(QObject):
 
     # -- autosave and recovery ----------------------------------------------------------------------
     def autosave(self) -> Path | None:
+        if self.window.task is not None:  # a load or save is reading the case: next time
+            return None
         try:
             path = self.autosaver.tick(force=True)
         except Exception as exc:  # an autosave problem must never interrupt the user's work
@@ -193,15 +196,24 @@ class CaseSession(QObject):
         if entries:
             self.offer_recovery(entries[0])
 
-    def offer_recovery(self, entry: RecoveryEntry) -> bool:
-        answer = QMessageBox.question(
-            self.window, "Recover unsaved work?",
-            f"Twinsight did not close normally. Recover {entry.describe()}?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            self.store.discard(entry.case_uid)
-            return False
-        return self.recover(entry)
+    def offer_recovery(self, entry: RecoveryEntry) -> QMessageBox:
+        """Ask (without blocking the event loop) whether to recover ``entry``."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved work?",
+                          f"Twinsight did not close normally. Recover {entry.describe()}?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self.window)
+        box.setObjectName("recoveryDialog")
+
+        def answered(result: int) -> None:
+            if result == QMessageBox.StandardButton.Yes.value:
+                self.recover(entry)
+            else:
+                self.store.discard(entry.case_uid)
+
+        box.finished.connect(answered)
+        box.open()
+        self.recovery_box = box
+        return box
 
     def recover(self, entry: RecoveryEntry, password: str | None = None) -> bool:
         if entry.encrypted and password is None:
