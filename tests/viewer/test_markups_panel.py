@@ -130,3 +130,20 @@ def test_slicer_import_and_export(win, tmp_path):
     doc = json.loads(out.read_text())
     gap = next(n for n in doc["markups"] if n["name"] == "Gap")
     assert gap["coordinateSystem"] == "RAS" and gap["controlPoints"][1]["position"] == [-3, -4, 12]
+
+
+def test_points_can_be_placed_on_image_slices(win, qtbot):
+    for obj in win.case.scene:
+        obj.visible = obj.name == "CT"
+    win.view.renderer.set_view("A")
+    panel = win.session.markups
+    panel.start_placement(MarkupType.POINT)
+    ct = win.case.scene["CT"]
+    centre = np.asarray(ct.data.center)
+    _click(qtbot, win, centre)
+    panel.finish_placement()
+    m = win.case.markups[-1]
+    assert m.type is MarkupType.POINT and len(m.points) == 1
+    b = np.asarray(ct.data.bounds).reshape(3, 2)
+    assert np.all(np.asarray(m.points[0]) >= b[:, 0] - 1e-6)
+    assert np.all(np.asarray(m.points[0]) <= b[:, 1] + 1e-6)
