@@ -32,6 +32,16 @@ def register(sub) -> None:
     _password_option(val)
     val.set_defaults(handler=run_validate)
 
+    mk = cmds.add_parser("markups", help="list a case's markups; import/export 3D Slicer .mrk.json")
+    mk.add_argument("case", help="a .twin file or case folder")
+    mk.add_argument("--export", metavar="FILE", help="write the markups to a Slicer .mrk.json")
+    mk.add_argument("--ras", action="store_true", help="export in RAS (default LPS)")
+    mk.add_argument("--import", dest="import_file", metavar="FILE",
+                    help="add the markups of a Slicer .mrk.json and save the case (atomically)")
+    mk.add_argument("--json", action="store_true", help="machine-readable output")
+    _password_option(mk)
+    mk.set_defaults(handler=run_markups)
+
     conv = cmds.add_parser("convert", help="save a case again: archive, folder, encrypted or not")
     conv.add_argument("case", help="a .twin file or case folder")
     conv.add_argument("out", help="where to write the case")
@@ -166,4 +176,34 @@ def run_convert(args) -> int:
                     "encrypted": new_password is not None})
     else:
         print(f"Wrote {out}" + (" (encrypted)" if new_password else ""))
+    return 0
+
+
+def run_markups(args) -> int:
+    from sim.cli import print_json
+    from sim.markups.slicer import export_markups, import_markups
+    from sim.model.bundle import sniff
+    from sim.model.case_io import load_case, save_case
+
+    case, password = _open(args, lambda pw: load_case(args.case, password=pw))
+    notes: list[str] = []
+    if args.import_file:
+        added, notes = import_markups(args.import_file)
+        for m in added:
+            case.markups.add(m)
+        save_case(case, args.case, password=password, folder=sniff(args.case) == "folder")
+    if args.export:
+        export_markups(list(case.markups), args.export, "RAS" if args.ras else "LPS")
+    rows = [m.summary() for m in case.markups]
+    if args.json:
+        print_json({"case": str(args.case), "markups": rows, "notes": notes,
+                    "exported": args.export})
+        return 0
+    for m in case.markups:
+        print(f"{m.name} [{m.type}]: {m.measurement_text()}, {len(m.points)} point(s)")
+    for note in notes:
+        print(f"note: {note}")
+    if args.export:
+        print(f"Exported {len(rows)} markup(s) to {args.export} "
+              f"({'RAS' if args.ras else 'LPS'}).")
     return 0

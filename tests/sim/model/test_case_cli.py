@@ -91,3 +91,23 @@ def test_convert_between_forms(capsys, tmp_path, case_file, monkeypatch, fast_kd
     assert_cases_equal(load_case(case_file), load_case(tmp_path / "e.twin", password="pw2"))
     code, _, err = run(capsys, "case", "convert", case_file, case_file)
     assert code == 2 and "new path" in err
+
+
+def test_markups_list_import_and_export(capsys, tmp_path, case_file):
+    from tests.sim.markups.test_slicer_json import HAND_WRITTEN
+
+    code, out, _ = run(capsys, "case", "markups", case_file)
+    assert code == 0 and "Gap [line]: 13.00 mm" in out and "Knee [angle]: 90.0°" in out
+    src = tmp_path / "hand.mrk.json"
+    src.write_text(json.dumps(HAND_WRITTEN))
+    code, out, _ = run(capsys, "case", "markups", case_file, "--import", src,
+                       "--export", tmp_path / "all.mrk.json", "--ras", "--json")
+    info = json.loads(out)
+    assert code == 0 and len(info["markups"]) == 12 and any("Curve" in n for n in info["notes"])
+    assert len(load_case(case_file).markups) == 12  # saved back into the case
+    doc = json.loads((tmp_path / "all.mrk.json").read_text())
+    assert {n["coordinateSystem"] for n in doc["markups"]} == {"RAS"} and len(doc["markups"]) == 12
+    (tmp_path / "bad.mrk.json").write_text("{}")
+    code, _, err = run(capsys, "case", "markups", case_file, "--import", tmp_path / "bad.mrk.json")
+    assert code == 2 and "markups" in err
+    assert len(load_case(case_file).markups) == 12  # a refused import changes nothing
