@@ -158,16 +158,6 @@ def closest_point(p, tri, lo, hi, left, start, count, max_d2):
     return best, q, best_t, best_f
 
 
-@nb.njit(cache=True, parallel=True)
-def closest_points_parallel(points, tri, lo, hi, left, start, count, max_d2, out_pt, out_tri, out_feat):
-    for i in nb.prange(points.shape[0]):
-        p = (points[i, 0], points[i, 1], points[i, 2])
-        _, q, t, f = closest_point(p, tri, lo, hi, left, start, count, max_d2)
-        out_pt[i, 0], out_pt[i, 1], out_pt[i, 2] = q
-        out_tri[i] = t
-        out_feat[i] = f
-
-
 @nb.njit(cache=True)
 def closest_points_serial(points, tri, lo, hi, left, start, count, max_d2, out_pt, out_tri, out_feat):
     for i in range(points.shape[0]):
@@ -178,8 +168,66 @@ def closest_points_serial(points, tri, lo, hi, left, start, count, max_d2, out_p
         out_feat[i] = f
 
 
-# Below this many points a parallel region costs more than it saves (thread wake-up).
-PARALLEL_MIN = 20_000
+@nb.njit(cache=True)
+def grid_closest(origin, h, dims, tri, lo, hi, left, start, count, out_pt, out_tri, out_feat):
+    """Closest points for every node of a regular grid (x slowest, z fastest).
+
+    Distance is 1-Lipschitz, so each node's search starts bounded by its neighbour's
+    distance plus the spacing: far-away nodes, the bulk of a grid, then prune almost every
+    box at once instead of searching the whole tree.
+    """
+    nx, ny, nz = dims[0], dims[1], dims[2]
+    for i in range(nx):
+        prev_row = np.inf
+        for j in range(ny):
+            prev = prev_row
+            for k in range(nz):
+                n = (i * ny + j) * nz + k
+                p = (origin[0] + i * h, origin[1] + j * h, origin[2] + k * h)
+                bound = (prev + h) * (1.0 + 1e-9) + 1e-9
+                d2, q, t, f = closest_point(p, tri, lo, hi, left, start, count, bound * bound)
+                if t < 0:  # cannot happen with a valid bound; search unbounded to be safe
+                    d2, q, t, f = closest_point(p, tri, lo, hi, left, start, count, np.inf)
+                prev = np.sqrt(d2)
+                if k == 0:
+                    prev_row = prev
+                out_pt[n, 0], out_pt[n, 1], out_pt[n, 2] = q
+                out_tri[n] = t
+                out_feat[n] = f
+
+
+@nb.njit(cache=True)
+def band_closest(origin, h, dims, band, tri, d2_out, out_pt, out_tri, out_feat):
+    """Exact closest points for the grid nodes within ``band`` of the surface.
+
+    Each triangle visits the nodes of its bounding box grown by ``band``: a node whose
+    closest triangle is within the band is certainly visited by it, so its value is exact.
+    Cost is proportional to the surface, not to the grid volume.
+    """
+    for t in range(tri.shape[0]):
+        a = (tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2])
+        b = (tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2])
+        c = (tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2])
+        i0 = np.empty(3, np.int64)
+        i1 = np.empty(3, np.int64)
+        for ax in range(3):
+            mn = min(a[ax], min(b[ax], c[ax])) - band
+            mx = max(a[ax], max(b[ax], c[ax])) + band
+            i0[ax] = max(int(np.ceil((mn - origin[ax]) / h)), 0)
+            i1[ax] = min(int(np.floor((mx - origin[ax]) / h)), dims[ax] - 1)
+        for i in range(i0[0], i1[0] + 1):
+            for j in range(i0[1], i1[1] + 1):
+                for k in range(i0[2], i1[2] + 1):
+                    p = (origin[0] + i * h, origin[1] + j * h, origin[2] + k * h)
+                    q, f = point_triangle(p, a, b, c)
+                    d2 = (p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 + (p[2] - q[2]) ** 2
+                    n = (i * dims[1] + j) * dims[2] + k
+                    if d2 < d2_out[n]:
+                        d2_out[n] = d2
+                        out_pt[n, 0], out_pt[n, 1], out_pt[n, 2] = q
+                        out_tri[n] = t
+                        out_feat[n] = f
+
 
 
 @nb.njit(cache=True)
@@ -291,8 +339,8 @@ class TriangleTree:
         out_tri = np.empty(n, np.int64)
         out_feat = np.empty(n, np.int64)
         if n:
-            query = closest_points_parallel if n >= PARALLEL_MIN else closest_points_serial
-            query(p, *self.arrays(), float(max_distance) ** 2, out_pt, out_tri, out_feat)
+            closest_points_serial(p, *self.arrays(), float(max_distance) ** 2, out_pt, out_tri,
+                                  out_feat)
         return out_pt, out_tri, out_feat
 
     def distance_to(self, other: TriangleTree, max_distance: float = np.inf):

@@ -2,8 +2,10 @@
 
 Exact answers (clearance, closest points, the deepest point) come from the BVH; the
 signed-distance grid answers "inside or outside, roughly how deep" for thousands of
-sample points per pose in microseconds. Grid nodes hold exact signed distances, so a
-trilinear value is within one cell diagonal of the truth (distance is 1-Lipschitz).
+sample points per pose in microseconds. Grid nodes within two cells of the surface hold
+exact signed distances, so there a trilinear value is within one cell diagonal of the
+truth (distance is 1-Lipschitz); deeper nodes hold closest-point-transform values (right
+side, distance an upper bound), which only ever pick candidates for exact re-checks.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 import pyvista as pv
+from scipy.ndimage import distance_transform_edt
 
 from sim.errors import InputError
-from sim.placement.bvh import TriangleTree
+from sim.placement.bvh import TriangleTree, band_closest, grid_closest
 from sim.placement.primitives import EDGE_AB, EDGE_BC, EDGE_CA, FACE, VERT_A, VERT_B, VERT_C
 
 MAX_GRID_NODES = 1_500_000
@@ -31,9 +34,13 @@ def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(mesh.faces.reshape(-1, 4)[:, 1:], dtype=np.int64)
     if not np.isfinite(v).all():
         raise InputError("The surface has non-finite vertex coordinates.")
-    uniq, inverse = np.unique(v, axis=0, return_inverse=True)
-    if len(uniq) < len(v):  # STL repeats vertices; weld so edges and corners are shared
-        v, f = uniq, inverse.reshape(-1)[f]
+    # STL repeats vertices; weld exact duplicates so edges and corners are shared.
+    order = np.lexsort(v.T[::-1])
+    new_run = np.r_[True, np.any(np.diff(v[order], axis=0) != 0, axis=1)]
+    if not new_run.all():
+        ids = np.empty(len(v), np.int64)
+        ids[order] = np.cumsum(new_run) - 1
+        v, f = v[order][new_run], ids[f]
     area2 = np.linalg.norm(np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]), axis=1)
     keep = area2 > 1e-12 * max(float(area2.max()), 1e-300)
     if not keep.any():
@@ -61,8 +68,8 @@ def pseudo_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
         np.add.at(vn, f[:, k], fn * np.arccos(np.clip(cosang, -1.0, 1.0))[:, None])
     for k, feat in enumerate((VERT_A, VERT_B, VERT_C)):
         out[:, feat] = vn[f[:, k]]
-    pairs = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    _, edge_id = np.unique(np.sort(pairs, axis=1), axis=0, return_inverse=True)
+    pairs = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    _, edge_id = np.unique(pairs[:, 0] * np.int64(len(v)) + pairs[:, 1], return_inverse=True)
     edge_id = edge_id.reshape(-1)
     en = np.zeros((edge_id.max() + 1, 3))
     np.add.at(en, edge_id, np.tile(fn, (3, 1)))
@@ -114,6 +121,9 @@ class SurfaceField:
         """Exact signed distance (+ outside, - inside) and closest surface points."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         q, t, feat = self.tree.closest(p, max_distance)
+        return self.signed_from_closest(p, q, t, feat), q
+
+    def signed_from_closest(self, p, q, t, feat) -> np.ndarray:
         found = t >= 0
         d = np.full(len(p), np.nan)
         if found.any():
@@ -121,7 +131,7 @@ class SurfaceField:
             dist = np.linalg.norm(diff, axis=1)
             side = np.einsum("ij,ij->i", diff, self.normals[t[found], feat[found]])
             d[found] = np.where(side < 0.0, -dist, dist)
-        return d, q
+        return d
 
     # -- the grid -------------------------------------------------------------------
     @property
@@ -155,13 +165,37 @@ class SurfaceField:
         dims = (np.ceil(extent / h) + 1).astype(int)
         axes = [lo[k] + h * np.arange(dims[k]) for k in range(3)]
         nodes = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-        d, _ = self.signed_distance(nodes)
+        q, t, feat = self.grid_closest_points(np.asarray(lo, float), float(h), dims.astype(np.int64))
+        d = self.signed_from_closest(nodes, q, t, feat)
         self._grid = np.ascontiguousarray(d.reshape(tuple(dims)))
         self._grid_origin, self._grid_h = lo, float(h)
 
+    def grid_closest_points(self, lo: np.ndarray, h: float, dims: np.ndarray):
+        """Closest surface points of all grid nodes.
+
+        Nodes within a band of 2 cells are exact (triangle rasterisation). Farther nodes
+        take the closest point of their nearest band node (a closest-point transform):
+        an upper bound on their distance, exact wherever both share a closest point, and
+        on the same side of the surface, since a path across it passes through the band.
+        """
+        n = int(np.prod(dims))
+        q, t, feat = np.empty((n, 3)), np.full(n, -1, np.int64), np.zeros(n, np.int64)
+        d2 = np.full(n, np.inf)
+        band = 2.0 * h
+        band_closest(lo, h, dims, band, self.tree.tri, d2, q, t, feat)
+        in_band = d2 <= band * band
+        if not in_band.any():  # the surface is nowhere near this grid: search the tree
+            grid_closest(lo, h, dims, *self.tree.arrays(), q, t, feat)
+            return q, t, feat
+        _, idx = distance_transform_edt(~in_band.reshape(tuple(dims)), return_indices=True)
+        src = np.ravel_multi_index(tuple(idx.reshape(3, -1)), tuple(dims))
+        far = ~in_band
+        q[far], t[far], feat[far] = q[src[far]], t[src[far]], feat[src[far]]
+        return q, t, feat
+
     @property
     def grid_error(self) -> float:
-        """Bound on |trilinear value - true signed distance| (one cell diagonal)."""
+        """|trilinear value - true signed distance| bound near the surface (a cell diagonal)."""
         return float(np.sqrt(3.0) * self.grid[2])
 
     def approx_signed(self, points: np.ndarray, outside_value: float = 1e6) -> np.ndarray:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .conftest import ENTRY, TARGET, STRUCTURES
+from .conftest import ENTRY, STRUCTURES, TARGET
 
 
 def run(*args, timeout=300):
