@@ -119,3 +119,22 @@ def test_export_refuses_unknown_frame(tmp_path):
 
     with pytest.raises(InputError):
         export_markups([], tmp_path / "x.mrk.json", "XYZ")
+
+
+def test_three_point_plane_bounding_box_roi_and_object_to_base(tmp_path):
+    doc = {"@schema": SCHEMA_URL, "markups": [
+        {"type": "Plane", "name": "P3", "planeType": "3Points", "coordinateSystem": "LPS",
+         "controlPoints": [{"position": [0, 0, 0]}, {"position": [10, 0, 0]},
+                           {"position": [0, 10, 0]}]},
+        {"type": "ROI", "name": "BB", "roiType": "BoundingBox", "coordinateSystem": "RAS",
+         "controlPoints": [{"position": [0, 0, 0]}, {"position": [10, 20, 30]}]},
+        {"type": "Plane", "name": "OB", "coordinateSystem": "LPS", "center": [1, 1, 1],
+         "objectToBase": [0, 0, 1, 0, 0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 0, 1]},
+    ]}
+    path = tmp_path / "p.mrk.json"
+    path.write_text(json.dumps(doc))
+    (p3, bb, ob), _ = import_markups(path)
+    assert p3.points == ((0.0, 0.0, 0.0),) and np.allclose(p3.normal, (0, 0, 1))
+    assert np.allclose(p3.axes[:, 0], (1, 0, 0))
+    assert np.allclose(bb.points[0], (-5, -10, 15)) and bb.size == (10.0, 20.0, 30.0)
+    assert np.allclose(ob.normal, (1, 0, 0)) and ob.points == ((1.0, 1.0, 1.0),)
