@@ -41,6 +41,10 @@ class Bundle(ABC):
     def read(self, name: str) -> bytes:
         """One stored file's bytes (FileFormatError if missing or damaged)."""
 
+    @abstractmethod
+    def size(self, name: str) -> int:
+        """A stored file's size in bytes (0 if missing: reading it then reports that)."""
+
 
 class FolderBundle(Bundle):
     form = "folder"
@@ -48,6 +52,10 @@ class FolderBundle(Bundle):
     def names(self) -> set[str]:
         root = self.path
         return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+    def size(self, name: str) -> int:
+        target = self.path / name
+        return target.stat().st_size if target.is_file() else 0
 
     def read(self, name: str) -> bytes:
         try:
@@ -86,6 +94,10 @@ class ZipBundle(Bundle):
 
     def names(self) -> set[str]:
         return set(self._infos)
+
+    def size(self, name: str) -> int:
+        info = self._infos.get(name)
+        return info.file_size if info is not None else 0
 
     def read(self, name: str) -> bytes:
         if name not in self._infos:

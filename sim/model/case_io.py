@@ -241,7 +241,12 @@ def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
+MAX_MANIFEST = 256 << 20  # a manifest is small; a larger one is hostile or not ours
+
+
 def _manifest_of(b: bundle.Bundle) -> Manifest:
+    if b.size(MANIFEST) > MAX_MANIFEST:
+        raise FileFormatError(b.path, "its manifest is implausibly large")
     raw = b.read(MANIFEST)
     try:
         data = json.loads(raw.decode("utf-8"))
