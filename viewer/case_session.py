@@ -71,7 +71,24 @@ class CaseSession(QObject):
     def build_edit_menu(self, menubar) -> None:
         edit = menubar.addMenu("&Edit")
         self.undo.install(edit)
+        edit.addSeparator()
+        self.autosave_action = edit.addAction("Autosave &Interval…", self.autosave_dialog)
         self.edit_menu = edit
+
+    def set_autosave_minutes(self, minutes: float) -> None:
+        """Change (and remember) how often unsaved edits are written for crash recovery."""
+        if minutes <= 0:
+            raise InputError("The autosave interval must be positive.")
+        prefs.settings().setValue("autosave/minutes", float(minutes))
+        self.autosaver.interval_s = float(minutes) * 60.0
+        self.timer.setInterval(int(self.autosaver.interval_s * 1000))
+
+    def autosave_dialog(self) -> None:
+        minutes, ok = QInputDialog.getDouble(
+            self.window, "Autosave", "Save unsaved edits for crash recovery every (minutes):",
+            self.autosaver.interval_s / 60.0, 0.5, 120.0, 1)
+        if ok:
+            self.set_autosave_minutes(minutes)
 
     def set_case(self, case: Case, path: Path | None = None, password: str | None = None) -> None:
         if self.case is not None:

@@ -70,3 +70,17 @@ def test_declined_recovery_is_discarded_and_autosave_runs(qtbot, tmp_path, recov
     assert load_case(original).scene["CT"].opacity == 1.0  # the user's file is untouched
     w.close()  # unsaved edits at close: the recovery copy is kept for the next start
     assert len(w.session.store.pending(include_running=True)) == 1
+
+
+def test_autosave_interval_is_configurable_and_remembered(qtbot, recovery_dir):
+    from viewer.case_session import autosave_interval_s
+
+    w = _window(qtbot)
+    w.session.set_autosave_minutes(1.5)
+    assert w.session.timer.interval() == 90_000 and autosave_interval_s() == 90.0
+    assert w.session.autosave_action in w.session.edit_menu.actions()
+    again = _window(qtbot)
+    assert again.session.timer.interval() == 90_000
+    w.session.set_autosave_minutes(3)
+    w.close()
+    again.close()
