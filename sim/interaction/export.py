@@ -15,6 +15,7 @@ import pyvista as pv
 
 from sim.errors import InputError, TwinsightError
 from sim.interaction.fields import field_info
+from sim.interaction.normals import SurfaceNormals, triangles
 from sim.interaction.recording import run_timeline
 from sim.interaction.script import Timeline
 from sim.interaction.session import InteractionSession
@@ -34,14 +35,17 @@ class FrameRenderer:
         base = session.visual if session.visual is not None else session.mesh.surface()
         self.surface = base.copy()
         self._embedded = session.visual is not None
-        kwargs = dict(color=(0.8, 0.45, 0.4), smooth_shading=True)
+        self._normals = SurfaceNormals(triangles(self.surface), self.surface.n_points)
+        self._normals.apply(self.surface, np.asarray(self.surface.points))
+        kwargs = dict(color=(0.8, 0.45, 0.4))
         if field:
             info = field_info(field)
             self.surface.point_data[field] = np.zeros(self.surface.n_points)
             kwargs = dict(scalars=field, cmap="viridis", clim=[0.0, info.damage],
-                          above_color="magenta", smooth_shading=True,
+                          above_color="magenta",
                           scalar_bar_args={"title": f"{info.label} ({info.unit})"})
-        self.plotter.add_mesh(self.surface, **kwargs)
+        actor = self.plotter.add_mesh(self.surface, **kwargs)
+        self.surface = actor.mapper.dataset  # update exactly what is drawn
         self.tools = {}
         for name, tool in session.instruments.items():
             mesh = tool.mesh()
@@ -52,10 +56,8 @@ class FrameRenderer:
 
     def render(self, path: str | Path | None = None) -> np.ndarray:
         s = self.session
-        if self._embedded:
-            self.surface.points = s.visual_points()
-        else:
-            self.surface.points = s.sim.x[:self.surface.n_points]
+        pts = s.visual_points() if self._embedded else s.sim.x[:self.surface.n_points]
+        self._normals.apply(self.surface, pts)
         if self.field:
             nodal = s.fields.evaluate(self.field, s.sim.x, s.sim.X, s.sim.R)
             values = s.embedding.map(nodal) if self._embedded else nodal[:self.surface.n_points]
@@ -98,6 +100,7 @@ def export_replay(timeline: Timeline, mesh: TetMesh, out: str | Path,
             state["renderer"] = FrameRenderer(session, size, field)
         png = None if video else out / f"frame_{state['frames']:05d}.png"
         img = state["renderer"].render(png)
+        state["drawn"] = np.asarray(state["renderer"].surface.points).copy()  # what is drawn
         if video:
             if state["writer"] is None:
                 h, w = img.shape[:2]
@@ -120,4 +123,9 @@ def export_replay(timeline: Timeline, mesh: TetMesh, out: str | Path,
         keep["session"] = session
     if video and state["frames"]:
         os.replace(state["tmp"], out)
-    return {"frames": state["frames"], "path": str(out), "final_state": session.state_digest()}
+    moved = 0.0
+    if state.get("drawn") is not None:
+        base = visual if visual is not None else mesh.with_order(1).surface()
+        moved = float(np.linalg.norm(state["drawn"] - np.asarray(base.points), axis=1).max())
+    return {"frames": state["frames"], "path": str(out), "final_state": session.state_digest(),
+            "drawn_moved_mm": moved}

@@ -80,8 +80,9 @@ def test_mouse_drag_moves_the_surface_in_the_drag_direction(qtbot, sim_window):
         qtbot.mouseMove(widget, p0 + (p1 - p0) * (k / 10))
         qtbot.wait(20)
 
-    def moved():
-        return (np.asarray(display.surface.points) - rest)[near].mean(axis=0)
+    def moved():  # what the view draws: the points of the surface actor's own dataset
+        drawn = display.actor.GetMapper().GetInput()
+        return (np.asarray(pv.wrap(drawn).points) - rest)[near].mean(axis=0)
 
     qtbot.waitUntil(lambda: moved()[0] > 2.0, timeout=20_000)
     d = moved()

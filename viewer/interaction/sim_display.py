@@ -18,6 +18,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from sim.interaction.fields import field_info
 from sim.interaction.loop import SimulationLoop
+from sim.interaction.normals import SurfaceNormals, triangles
 
 TISSUE_RGB = (0.78, 0.42, 0.36)
 TOOL_RGB = (0.85, 0.86, 0.9)
@@ -38,6 +39,8 @@ class SimulationDisplay(QObject):
         base = session.visual if self.embedded else session.mesh.surface()
         self.surface = pv.PolyData(np.asarray(base.points, dtype=float).copy(), base.faces.copy())
         self.surface.point_data["field"] = np.zeros(self.surface.n_points)
+        self._normals = SurfaceNormals(triangles(self.surface), self.surface.n_points)
+        self._normals.apply(self.surface, np.asarray(self.surface.points))
         self.field: str | None = None
         self.damage: float | None = None
         self.actor = None
@@ -68,7 +71,8 @@ class SimulationDisplay(QObject):
             self.plotter.remove_actor(self.actor, render=False)
         if self.plotter.scalar_bars:
             self.plotter.remove_scalar_bar()
-        common = dict(name="sim-surface", smooth_shading=True, pickable=True, render=False,
+        # Our own vertex normals (smooth_shading=True would render a copy that never moves).
+        common = dict(name="sim-surface", smooth_shading=False, pickable=True, render=False,
                       reset_camera=False, specular=0.25)
         if self.field is None:
             self.actor = self.plotter.add_mesh(self.surface, color=TISSUE_RGB, scalars=None,
@@ -83,6 +87,7 @@ class SimulationDisplay(QObject):
                                  "n_labels": 5, "fmt": "%.3g", "vertical": True,
                                  "position_x": 0.86, "position_y": 0.2},
                 **common)
+        self.surface = self.actor.mapper.dataset  # update exactly what is drawn
 
     def add_tool(self, name: str, tool) -> None:
         local = tool.local_mesh()
@@ -109,7 +114,7 @@ class SimulationDisplay(QObject):
             return False
         pts = snap.visual_points if self.embedded else snap.positions[:self.surface.n_points]
         if pts is not None:
-            self.surface.points = pts
+            self._normals.apply(self.surface, pts)
         if self.field is not None and snap.field_values is not None \
                 and snap.field_name == self.field:
             values = snap.field_values if self.embedded else snap.field_values[

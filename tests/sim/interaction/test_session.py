@@ -151,6 +151,7 @@ def test_export_png_sequence_and_mp4(block, tmp_path):
     img = pv.read(pngs[-1])
     assert tuple(img.dimensions[:2]) == (320, 240)
     assert np.asarray(img.active_scalars).std() > 1  # not a blank frame
+    assert report["drawn_moved_mm"] > 0.1  # the rendered surface follows the simulation
     video = export_replay(timeline, block, tmp_path / "replay.mp4", visual=block.surface(),
                           every=1, size=(320, 240))
     assert video["frames"] == 6 and (tmp_path / "replay.mp4").stat().st_size > 1000
