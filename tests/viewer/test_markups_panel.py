@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtWidgets import QWidget
 
 from sim.markups import MarkupType
 from tests.sim.markups.test_slicer_json import HAND_WRITTEN
@@ -147,3 +148,18 @@ def test_points_can_be_placed_on_image_slices(win, qtbot):
     b = np.asarray(ct.data.bounds).reshape(3, 2)
     assert np.all(np.asarray(m.points[0]) >= b[:, 0] - 1e-6)
     assert np.all(np.asarray(m.points[0]) <= b[:, 1] + 1e-6)
+
+
+def test_clicks_in_2d_slice_views_place_points(win):
+    views = [w for w in win.findChildren(QWidget) if hasattr(w, "cursor_picked")]
+    if not views:
+        pytest.skip("this build has no 2D slice views")
+    panel = win.session.markups
+    before = len(win.case.markups)
+    views[0].cursor_picked.emit(np.array([1.0, 2.0, 3.0]))  # not placing: only the crosshair
+    assert len(win.case.markups) == before
+    panel.start_placement(MarkupType.LINE)
+    views[0].cursor_picked.emit(np.array([1.0, 2.0, 3.0]))
+    views[-1].cursor_picked.emit(np.array([1.0, 2.0, 13.0]))
+    line = win.case.markups[-1]
+    assert line.points == ((1.0, 2.0, 3.0), (1.0, 2.0, 13.0)) and panel.placing is None

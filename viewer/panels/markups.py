@@ -252,6 +252,12 @@ class MarkupsPanel(QWidget):
         self.table.selectRow(self.row_of(m))
         return m
 
+    def place_from_slice(self, world) -> Markup | None:
+        """A click in a 2D slice view: a control point there, if a markup is being placed."""
+        if self.placing is None:
+            return None
+        return self.place_at(np.asarray(world, dtype=float))
+
     def pick(self, x: int, y: int):
         """(position, normal) of the scene surface under display pixel (x, y), or None."""
         view = self.view
