@@ -1,0 +1,322 @@
+"""The Place panel: add a catalogue device, align it to a trajectory, watch live feedback, fit.
+
+A placed device is a DEVICE scene object whose data is the device surface in its anchor
+frame and whose transform is its pose, so the Transform panel's 6-DoF manipulator (and
+undo) move it like anything else. Every pose change is evaluated at once (milliseconds)
+against the structures prepared here; fitting and sizing run as background tasks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sim.devices import families, make, pose_on_trajectory, sizes
+from sim.model import Case, ObjectKind, SceneObject
+
+ROLES = ("ignore", "critical", "host", "other")
+_FEEDBACK = ("structure", "clearance mm", "hit", "depth mm", "volume mm³", "purchase", "breach mm",
+             "violation")
+
+
+def _spin(lo=-2000.0, hi=2000.0, value=0.0, step=1.0, decimals=1) -> QDoubleSpinBox:
+    s = QDoubleSpinBox()
+    s.setRange(lo, hi)
+    s.setDecimals(decimals)
+    s.setSingleStep(step)
+    s.setValue(value)
+    return s
+
+
+class PlacePanel(QWidget):
+    def __init__(self, window=None, parent=None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.case: Case | None = None
+        self.scene = None  # sim.placement.PlacementScene once prepared
+        self.device_obj: SceneObject | None = None
+        self.rigid = None
+        self.last = None  # the last Evaluation
+        layout = QVBoxLayout(self)
+
+        box = QGroupBox("Catalogue")
+        form = QFormLayout(box)
+        self.family_combo = QComboBox()
+        for fid, fam in families().items():
+            self.family_combo.addItem(fam["name"], fid)
+        self.family_combo.currentIndexChanged.connect(self._fill_sizes)
+        self.size_combo = QComboBox()
+        self.add_button = QPushButton("Add to scene")
+        self.add_button.clicked.connect(self.add_device)
+        form.addRow("Device", self.family_combo)
+        form.addRow("Size", self.size_combo)
+        form.addRow(self.add_button)
+        layout.addWidget(box)
+
+        box = QGroupBox("Structures")
+        v = QVBoxLayout(box)
+        self.structure_table = QTableWidget(0, 3)
+        self.structure_table.setHorizontalHeaderLabels(["structure", "role", "margin mm"])
+        v.addWidget(self.structure_table)
+        self.prepare_button = QPushButton("Prepare structures")
+        self.prepare_button.clicked.connect(self.prepare)
+        v.addWidget(self.prepare_button)
+        layout.addWidget(box)
+
+        box = QGroupBox("Trajectory (LPS mm)")
+        form = QFormLayout(box)
+        self.entry = [_spin() for _ in range(3)]
+        self.target = [_spin() for _ in range(3)]
+        for label, spins in (("Entry", self.entry), ("Target", self.target)):
+            row = QHBoxLayout()
+            for s in spins:
+                row.addWidget(s)
+            form.addRow(label, row)
+        self.depth_spin = _spin(-100, 100, 0.0, 0.5)
+        self.roll_spin = _spin(-180, 180, 0.0, 5.0)
+        self.depth_spin.valueChanged.connect(self.align)
+        self.roll_spin.valueChanged.connect(self.align)
+        form.addRow("Slide along (mm)", self.depth_spin)
+        form.addRow("Roll about (deg)", self.roll_spin)
+        self.align_button = QPushButton("Align device to trajectory")
+        self.align_button.clicked.connect(self.align)
+        form.addRow(self.align_button)
+        layout.addWidget(box)
+
+        self.feedback = QTableWidget(0, len(_FEEDBACK))
+        self.feedback.setHorizontalHeaderLabels(list(_FEEDBACK))
+        layout.addWidget(self.feedback)
+        self.verdict = QLabel("Add a device and prepare the structures.")
+        self.verdict.setWordWrap(True)
+        layout.addWidget(self.verdict)
+        row = QHBoxLayout()
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Optimise the pose near the trajectory: in bone, clear of "
+                                   "critical structures, most bone purchase")
+        self.fit_button.clicked.connect(self.fit)
+        self.size_button = QPushButton("Recommend screw size")
+        self.size_button.clicked.connect(self.recommend)
+        row.addWidget(self.fit_button)
+        row.addWidget(self.size_button)
+        layout.addLayout(row)
+        self.reasons = QLabel("")
+        self.reasons.setWordWrap(True)
+        layout.addWidget(self.reasons)
+        layout.addStretch(1)
+        self._fill_sizes()
+
+    # -- catalogue ---------------------------------------------------------------------------
+    def _fill_sizes(self, *_args) -> None:
+        self.size_combo.clear()
+        for params in sizes(self.family_combo.currentData()):
+            self.size_combo.addItem(", ".join(f"{k} {v:g}" for k, v in params.items()), params)
+        mid = self.size_combo.count() // 2
+        self.size_combo.setCurrentIndex(mid)
+
+    def set_case(self, case: Case) -> None:
+        if self.device_obj is not None:
+            self._unwatch()
+        if self.case is not None:
+            self.case.scene.added.disconnect(self._object_added)
+        self.case, self.scene, self.device_obj, self.rigid, self.last = case, None, None, None, None
+        self.structure_table.setRowCount(0)
+        for obj in case.scene:
+            if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
+                self._add_structure_row(obj)
+        self.feedback.setRowCount(0)
+        self.verdict.setText("Add a device and prepare the structures.")
+        case.scene.added.connect(self._object_added)
+
+    def _object_added(self, obj: SceneObject) -> None:
+        if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
+            self._add_structure_row(obj)
+
+    def _add_structure_row(self, obj: SceneObject) -> None:
+        r = self.structure_table.rowCount()
+        self.structure_table.insertRow(r)
+        item = QTableWidgetItem(obj.name)
+        item.setData(Qt.ItemDataRole.UserRole, obj.uid)
+        self.structure_table.setItem(r, 0, item)
+        combo = QComboBox()
+        combo.addItems(ROLES)
+        self.structure_table.setCellWidget(r, 1, combo)
+        self.structure_table.setCellWidget(r, 2, _spin(0, 50, 2.0, 0.5))
+
+    def set_role(self, name: str, role: str, margin: float | None = None) -> None:
+        """Choose a structure's role (and margin) by name, as the user does in the table."""
+        for r in range(self.structure_table.rowCount()):
+            if self.structure_table.item(r, 0).text() == name:
+                self.structure_table.cellWidget(r, 1).setCurrentText(role)
+                if margin is not None:
+                    self.structure_table.cellWidget(r, 2).setValue(margin)
+                return
+        raise KeyError(name)
+
+    def add_device(self) -> SceneObject | None:
+        if self.case is None:
+            return None
+        device = make(self.family_combo.currentData(), **self.size_combo.currentData())
+        obj = SceneObject(device.label, ObjectKind.DEVICE, device.mesh.copy(), color=(0.72, 0.74, 0.78),
+                          metadata=device.metadata())
+        self.case.scene.add(obj)
+        self._use_device(obj)
+        if self._trajectory() is not None:
+            self.align()
+        return obj
+
+    def _use_device(self, obj: SceneObject) -> None:
+        from sim.placement import RigidDevice
+
+        if self.device_obj is not None:
+            self._unwatch()
+        meta = obj.metadata
+        device = make(meta["device_family"], custom=True, **meta["params"])
+        self.device_obj, self.rigid = obj, RigidDevice(device)
+        obj.events.metadata.connect(self._pose_changed)
+        self.evaluate_now()
+
+    def _unwatch(self) -> None:
+        try:
+            self.device_obj.events.metadata.disconnect(self._pose_changed)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+
+    # -- structures ----------------------------------------------------------------------------
+    def _chosen_structures(self) -> list[tuple[SceneObject, str, float]]:
+        out = []
+        for r in range(self.structure_table.rowCount()):
+            role = self.structure_table.cellWidget(r, 1).currentText()
+            if role == "ignore":
+                continue
+            obj = self.case.scene.find(self.structure_table.item(r, 0).data(Qt.ItemDataRole.UserRole))
+            if obj is not None:
+                out.append((obj, role, self.structure_table.cellWidget(r, 2).value()))
+        return out
+
+    def prepare(self):
+        """Build the placement scene (trees and distance grids) as a background task."""
+        from sim.placement import PlacementScene
+
+        chosen = self._chosen_structures()
+        if not chosen or self.window is None:
+            self.verdict.setText("Give at least one structure a role first.")
+            return None
+        traj = self._trajectory()
+        items = [(o.name, o.data.transform(o.transform, inplace=False) if o.has_transform else o.data,
+                  role, margin) for o, role, margin in chosen]
+
+        def job(progress):
+            scene = PlacementScene()
+            for i, (name, mesh, role, margin) in enumerate(items):
+                progress(i / len(items), f"Preparing {name}")
+                # A host's margin is its tolerated breach; a critical one's, its clearance.
+                scene.add(name, mesh, role=role, margin_mm=margin)
+            if traj is not None:
+                scene.prepare(traj, reach=60.0)
+            else:
+                scene.prepare()
+            return scene
+
+        def done(scene):
+            self.scene = scene
+            self.evaluate_now()
+
+        return self.window.run_task("Preparing structures", job, done)
+
+    # -- pose ----------------------------------------------------------------------------------
+    def _trajectory(self):
+        e = np.array([s.value() for s in self.entry])
+        t = np.array([s.value() for s in self.target])
+        return None if np.linalg.norm(t - e) < 1e-6 else np.array([e, t])
+
+    def set_trajectory(self, entry, target) -> None:
+        for spins, p in ((self.entry, entry), (self.target, target)):
+            for s, v in zip(spins, p, strict=True):
+                s.blockSignals(True)
+                s.setValue(float(v))
+                s.blockSignals(False)
+
+    def align(self, *_args) -> None:
+        """Put the device on the trajectory, slid and rolled by the spin boxes."""
+        traj = self._trajectory()
+        if traj is None or self.device_obj is None:
+            return
+        self.device_obj.transform = pose_on_trajectory(traj[0], traj[1], depth=self.depth_spin.value(),
+                                                       roll_deg=self.roll_spin.value())
+
+    def _pose_changed(self, *_args) -> None:
+        self.evaluate_now()
+
+    def evaluate_now(self):
+        from sim.placement import evaluate
+
+        if self.scene is None or self.rigid is None or self.device_obj is None:
+            return None
+        self.last = evaluate(self.scene, self.rigid, self.device_obj.transform)
+        self._show(self.last)
+        return self.last
+
+    def _show(self, ev) -> None:
+        self.feedback.setRowCount(len(ev.structures))
+        for r, s in enumerate(ev.structures):
+            cells = (s.name, f"{s.clearance_mm:.2f}", "yes" if s.collision else "no",
+                     f"{s.penetration_mm:.2f}", f"{s.intersected_volume_mm3:.1f}",
+                     "" if s.purchase is None else f"{100 * s.purchase:.0f} %",
+                     "" if s.breach_mm is None else f"{s.breach_mm:.2f}", s.violation or "")
+            for c, text in enumerate(cells):
+                self.feedback.setItem(r, c, QTableWidgetItem(text))
+        self.verdict.setText("Safe." if ev.safe else "Violations: " + "; ".join(ev.violations))
+
+    # -- fitting and sizing ----------------------------------------------------------------------
+    def fit(self):
+        from sim.placement.fit import fit_on_trajectory
+
+        traj = self._trajectory()
+        if self.scene is None or self.rigid is None or traj is None or self.window is None:
+            self.verdict.setText("Fitting needs a device, prepared structures and a trajectory.")
+            return None
+        scene, rigid = self.scene, self.rigid
+
+        def done(result):
+            self.device_obj.transform = result.pose
+            self.reasons.setText("\n".join(result.reasons))
+
+        return self.window.run_task("Fitting the device",
+                                    lambda p: fit_on_trajectory(scene, rigid, traj[0], traj[1], progress=p),
+                                    done)
+
+    def recommend(self):
+        from sim.placement.sizing import recommend_screw
+
+        traj = self._trajectory()
+        if self.scene is None or traj is None or self.window is None:
+            self.verdict.setText("Sizing needs prepared structures and a trajectory.")
+            return None
+        scene = self.scene
+
+        def done(rec):
+            self.reasons.setText("\n".join(rec.reasons))
+            if rec.diameter is None:
+                return
+            self.family_combo.setCurrentIndex(self.family_combo.findData("pedicle_screw"))
+            idx = next(i for i in range(self.size_combo.count())
+                       if self.size_combo.itemData(i) == {"diameter": rec.diameter, "length": rec.length})
+            self.size_combo.setCurrentIndex(idx)
+            obj = self.add_device()
+            obj.transform = rec.fit.pose
+
+        return self.window.run_task("Choosing a screw size",
+                                    lambda p: recommend_screw(scene, traj[0], traj[1], progress=p), done)
