@@ -20,16 +20,23 @@ from PyQt6.QtWidgets import (
 )
 
 from sim import __version__
+from sim.errors import Cancelled, TwinsightError
 from sim.io import SUPPORTED_SUFFIXES, load
 from sim.model import Case
-from sim.model.case_io import save_case_folder
+from sim.model.bundle import sniff
 from sim.render import STANDARD_VIEWS
 from viewer import settings as prefs
+from viewer.case_session import CaseSession
 from viewer.errors import show_error
+from viewer.panels.inspect import InspectPanel
+from viewer.panels.live import LivePanel
+from viewer.panels.place import PlacePanel
 from viewer.panels.properties import PropertiesPanel
 from viewer.panels.scene_tree import SceneTree
+from viewer.panels.simulate import SimulatePanel
 from viewer.views.scene_view import SceneView
 from viewer.workers import Task
+from viewer.xr.menu import XRMenu
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,22 @@ class MainWindow(QMainWindow):
         self.properties = PropertiesPanel()
         self._dock("Scene", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Properties", self.properties, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.live = LivePanel(self)  # tabbed behind Properties: the 3D view keeps its width
+        props_dock = self.findChild(QDockWidget, "dockProperties")
+        self.tabifyDockWidget(props_dock, self._dock("Live", self.live,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.inspect = InspectPanel(self)  # registration and deviation maps, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Inspect", self.inspect,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.simulate = SimulatePanel(self)  # interactive deformation, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Simulate", self.simulate,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.place = PlacePanel(self)  # device placement, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Place", self.place,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        props_dock.raise_()
+        self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
+        self.session.add_docks()
         self._build_status_bar()
         self._build_actions()
         self._restore_layout()
@@ -107,6 +130,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Export &Screenshot…", self.export_screenshot, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.session.build_edit_menu(mb)
 
         view_menu = mb.addMenu("&View")
         self._action(view_menu, "&Reset Camera", lambda: self.view.renderer.reset_camera(),
@@ -122,6 +146,7 @@ class MainWindow(QMainWindow):
                                             "Ctrl+P", checkable=True)
         self.clip_action = self._action(view_menu, "&Clipping Plane", self.view.set_clipping,
                                         "Ctrl+K", checkable=True)
+        self.xr_menu = XRMenu(self, view_menu)  # Enter XR, XR Preview
         view_menu.addSeparator()
         self.panels_menu = view_menu.addMenu("Panels")
         for dock in self.findChildren(QDockWidget):
@@ -154,6 +179,8 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        self.live.shutdown()
+        self.simulate.shutdown()
         if self.task is not None:
             self.task.cancel()
             self.task.wait(10_000)
@@ -161,6 +188,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.sync()
+        self.session.close()
         self.view.close_view()
         super().closeEvent(event)
 
@@ -216,18 +244,25 @@ class MainWindow(QMainWindow):
         return self.run_task("Preparing the demo case",
                              lambda p: load(demo_case_path(p), p), self._case_loaded)
 
-    def open_path(self, path: str | Path) -> Task | None:
+    def open_path(self, path: str | Path, password: str | None = None) -> Task | None:
         path = Path(path)
-        return self.run_task(f"Opening {path.name}", lambda p: load(path, p),
-                             lambda case: self._case_loaded(case, path))
+        if password is None:
+            try:
+                password = self.session.password_for_open(path)
+            except Cancelled:
+                return None
+        return self.run_task(f"Opening {path.name}", lambda p: load(path, p, password=password),
+                             lambda case: self._case_loaded(case, path, password))
 
-    def _case_loaded(self, case: Case, path: Path | None = None) -> None:
+    def _case_loaded(self, case: Case, path: Path | None = None,
+                     password: str | None = None) -> None:
         self.set_case(case)
         if path is not None:
             prefs.add_recent_file(str(path))
-            self.case_path = Path(path) if Path(path).is_dir() else None
+            self.case_path = Path(path) if sniff(path) else None
         else:
             self.case_path = None
+        self.session.saved(self.case_path, password)
         self.status_label.setText(f"Opened {case.name} ({len(case.scene)} objects)")
 
     def set_case(self, case: Case) -> None:
@@ -235,7 +270,12 @@ class MainWindow(QMainWindow):
         self.view.set_case(case)
         self.tree.set_case(case)
         self.properties.set_case(case)
+        self.live.set_case(case)
+        self.simulate.set_case(case)
+        self.place.set_case(case)
+        self.inspect.set_case(case)
         self.setWindowTitle(f"{case.name} — Twinsight")
+        self.session.set_case(case)
 
     def open_dialog(self) -> None:
         patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
@@ -259,23 +299,31 @@ class MainWindow(QMainWindow):
             self.save_to(self.case_path)
 
     def save_as(self) -> None:
-        if self.case is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save case as folder", f"{self.case.name}.case")
-        if path:
-            self.save_to(Path(path))
+        choice = self.session.save_as_dialog()  # .twin, encrypted .twin or folder
+        if choice is not None:
+            self.save_to(*choice)
 
-    def save_to(self, path: Path) -> Task | None:
+    def save_to(self, path: Path, password: str | None = None,
+                folder: bool | None = None) -> Task | None:
         case = self.case
         if case is None:
+            return None
+        path = Path(path)
+        if password is None and path == self.case_path:
+            password = self.session.password  # Save keeps an encrypted case encrypted
+        try:
+            job = self.session.save_job(case, path, password, folder)
+        except TwinsightError as exc:
+            self.last_error = show_error(self, "Saving failed", exc)
             return None
 
         def done(result):
             self.case_path = Path(result)
             prefs.add_recent_file(str(result))
+            self.session.saved(self.case_path, password)
             self.status_label.setText(f"Saved {result}")
 
-        return self.run_task("Saving", lambda p: save_case_folder(case, path, p), done)
+        return self.run_task("Saving", job, done)
 
     def export_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "twinsight.png",

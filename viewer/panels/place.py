@@ -8,6 +8,8 @@ against the structures prepared here; fitting and sizing run as background tasks
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
@@ -189,10 +191,8 @@ class PlacePanel(QWidget):
         self.evaluate_now()
 
     def _unwatch(self) -> None:
-        try:
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):
             self.device_obj.events.metadata.disconnect(self._pose_changed)
-        except (TypeError, ValueError, RuntimeError):
-            pass
 
     # -- structures ----------------------------------------------------------------------------
     def _chosen_structures(self) -> list[tuple[SceneObject, str, float]]:
