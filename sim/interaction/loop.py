@@ -32,6 +32,7 @@ class SimulationLoop:
         self.field: str | None = None  # colour-map field computed with every snapshot
         self.error: BaseException | None = None
         self.steps_per_second = 0.0
+        self.cpu_per_step = 0.0  # s of this thread's CPU per step (EMA): the rate it could reach
         self._cmds: collections.deque = collections.deque()
         self._cond = threading.Condition()
         self._running = False
@@ -158,7 +159,11 @@ class SimulationLoop:
                     changed = True
             if do_step and self.error is None:
                 try:
+                    cpu0 = time.thread_time()
                     self.session.step()
+                    cpu = time.thread_time() - cpu0
+                    self.cpu_per_step = cpu if not self.cpu_per_step else (
+                        0.9 * self.cpu_per_step + 0.1 * cpu)
                     changed = True
                     now = time.perf_counter()
                     if last_step_t is not None and self._running:

@@ -55,6 +55,7 @@ class SimulationDisplay(QObject):
         self.grab_actor.SetVisibility(False)
         self.shown_step = -1
         self.shown_event = 0
+        self._next_render = 0.0
         self.frames = 0
         self.fps = 0.0
         self.latencies: deque[float] = deque(maxlen=200)  # event posted -> frame on screen
@@ -112,6 +113,11 @@ class SimulationDisplay(QObject):
         snap = self.loop.latest
         if not force and snap.step == self.shown_step and snap.applied_event == self.shown_event:
             return False
+        start = time.perf_counter()
+        # Software rendering can take longer than a frame: render at most half the time, so
+        # the solver thread keeps CPU to step on (the display rate adapts, the sim rate holds).
+        if not force and start < self._next_render:
+            return False
         pts = snap.visual_points if self.embedded else snap.positions[:self.surface.n_points]
         if pts is not None:
             self._normals.apply(self.surface, pts)
@@ -136,6 +142,7 @@ class SimulationDisplay(QObject):
             self.grab_actor.SetVisibility(False)
         self.plotter.render()
         now = time.perf_counter()
+        self._next_render = now + (now - start)
         self.ages.append(now - snap.created)
         if snap.posted_at is not None and snap.applied_event != self.shown_event:
             self.latencies.append(now - snap.posted_at)
