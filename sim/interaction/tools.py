@@ -17,7 +17,7 @@ import pyvista as pv
 
 from sim.errors import InputError
 
-KINDS = ("probe", "spatula", "grasper")
+KINDS = ("probe", "spatula", "grasper", "mesh")
 _FD_STEP = 1e-4  # mm, finite-difference step of the SDF gradient
 
 
@@ -57,6 +57,7 @@ class Instrument:
     kind: str = "probe"
     params: dict[str, Any] = field(default_factory=dict)
     pose: np.ndarray = field(default_factory=lambda: np.eye(4))
+    surface: pv.PolyData | None = field(default=None, repr=False)  # kind "mesh"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -73,6 +74,8 @@ class Instrument:
             p["thickness"] = _number(p, "thickness", 2.0)
             p["blade"] = _number(p, "blade", 40.0)
             p["length"] = _number(p, "length", 150.0)
+        elif self.kind == "mesh":
+            self._load_surface(p)
         else:
             p["jaw_length"] = _number(p, "jaw_length", 20.0)
             p["jaw_width"] = _number(p, "jaw_width", 5.0)
@@ -82,9 +85,42 @@ class Instrument:
         self.params = p
         self.pose = np.asarray(self.pose, dtype=float).reshape(4, 4).copy()
 
+    def _load_surface(self, p: dict[str, Any]) -> None:
+        """An imported closed mesh (in its own tip frame, mm) as the tool's shape."""
+        if self.surface is None:
+            path = p.get("path")
+            if not isinstance(path, str):
+                raise InputError(f"Mesh instrument '{self.name}' needs a 'path' to a closed "
+                                 "surface file.")
+            from sim.io import load
+
+            found = [o.data for o in load(path, units=p.get("units")).scene
+                     if isinstance(o.data, pv.PolyData) and o.data.n_cells]
+            if not found:
+                raise InputError(f"'{path}' holds no surface to use as an instrument.")
+            self.surface = found[0]
+        from sim.mesh.tetrahedralize import check_closed
+
+        surf = self.surface.triangulate().clean()
+        check_closed(np.asarray(surf.points), np.asarray(surf.faces).reshape(-1, 4)[:, 1:],
+                     self.name)
+        surf = surf.compute_normals(auto_orient_normals=True, consistent_normals=True,
+                                    cell_normals=False)
+        self.surface = surf
+        import vtk
+
+        self._implicit = vtk.vtkImplicitPolyDataDistance()
+        self._implicit.SetInput(surf)
+
     # -- geometry in the tip frame -------------------------------------------------------------
     def local_sdf(self, p: np.ndarray) -> np.ndarray:
         k = self.params
+        if self.kind == "mesh":
+            from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+
+            out = numpy_to_vtk(np.zeros(len(p)), deep=True)
+            self._implicit.FunctionValue(numpy_to_vtk(np.ascontiguousarray(p), deep=True), out)
+            return vtk_to_numpy(out).astype(float)
         if self.kind == "probe":
             if k["tip"] == "round":
                 return _capsule_sdf(p, k["radius"], k["radius"], k["length"])
@@ -103,6 +139,8 @@ class Instrument:
 
     def local_mesh(self) -> pv.PolyData:
         k = self.params
+        if self.kind == "mesh":
+            return self.surface.copy()
         if self.kind == "probe":
             r, L = k["radius"], k["length"]
             if k["tip"] == "round":
@@ -132,6 +170,8 @@ class Instrument:
     def size(self) -> float:
         """A characteristic size of the working end (mm)."""
         k = self.params
+        if self.kind == "mesh":
+            return 0.5 * float(np.linalg.norm(np.ptp(np.asarray(self.surface.points), axis=0)))
         return {"probe": lambda: k["radius"], "spatula": lambda: k["width"] / 2,
                 "grasper": lambda: k["jaw_length"] / 2}[self.kind]()
 
@@ -165,7 +205,7 @@ class Instrument:
     def set_param(self, key: str, value: float) -> None:
         params = dict(self.params)
         params[key] = value
-        self.params = Instrument(self.name, self.kind, params).params
+        self.params = Instrument(self.name, self.kind, params, surface=self.surface).params
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.kind, **self.params}

@@ -37,7 +37,7 @@ from sim.interaction.fields import FIELDS, field_info
 from sim.interaction.loop import SimulationLoop
 from sim.interaction.recording import recording_dict, save_recording
 from sim.interaction.session import InteractionSession, SessionSetup
-from sim.interaction.tools import KINDS
+from sim.interaction.tools import KINDS, instrument_from_dict
 from sim.model import Case
 from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
@@ -81,7 +81,7 @@ class SimulatePanel(QWidget):
         self.rate_label.setObjectName("simRateLabel")
         window.statusBar().addPermanentWidget(self.rate_label)
         self.ticker = QTimer(self)
-        self.ticker.setInterval(100)
+        self.ticker.setInterval(33)  # labels, and a followed tracked tool at ~30 Hz
         self.ticker.timeout.connect(self._tick)
 
     # -- widgets -----------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ class SimulatePanel(QWidget):
         self.tool_kind = QComboBox()
         self.tool_kind.addItems(list(KINDS))
         add = QPushButton("Add")
-        add.clicked.connect(lambda: self.add_instrument(self.tool_kind.currentText()))
+        add.clicked.connect(self._add_clicked)
         row.addWidget(self.tool_kind)
         row.addWidget(add)
         f.addRow("New", row)
@@ -267,10 +267,26 @@ class SimulatePanel(QWidget):
         self.brush_label.setText("0 brush points")
 
     # -- set-up ------------------------------------------------------------------------------------
-    def add_instrument(self, kind: str) -> str:
+    def _add_clicked(self) -> None:
+        kind = self.tool_kind.currentText()
+        path = None
+        if kind == "mesh":  # any imported closed mesh, in its own tip frame (mm)
+            path, _ = QFileDialog.getOpenFileName(self, "Instrument mesh", "",
+                                                  "Meshes (*.stl *.obj *.ply *.vtp *.vtk)")
+            if not path:
+                return
+        try:
+            self.add_instrument(kind, path)
+        except TwinsightError as exc:
+            self.window.last_error = show_error(self, "Cannot add the instrument", exc)
+
+    def add_instrument(self, kind: str, path: str | None = None) -> str:
         n = sum(1 for s in self.instrument_specs if s["type"] == kind) + 1
         name = f"{kind} {n}"
         spec = {"name": name, "type": kind}
+        if path is not None:
+            spec["path"] = str(path)
+        instrument_from_dict(spec)  # bad files are refused now, not at Start
         if self.body_obj is not None or self.body_combo.count():
             obj = self._body() if self.body_obj is None else self.body_obj
             b = obj.data.bounds

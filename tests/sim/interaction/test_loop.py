@@ -106,3 +106,33 @@ def test_start_stop_reset_fifty_times_without_leak_or_hang(session):
     tracemalloc.stop()
     assert threading.active_count() == base_threads
     assert mem[1] - mem[0] < 2_000_000  # bytes: no growth per cycle
+
+
+def test_tracked_tool_drives_the_instrument(session):
+    from sim.interaction.tracked import follow_tracked_tool
+    from sim.twin.tracking import TrackedTool, make_tool_object
+
+    tool = TrackedTool("Stylus", make_tool_object("Stylus"))
+    loop = SimulationLoop(session)
+    try:
+        stop = follow_tracked_tool(loop, tool, "probe")
+        loop.start()
+        world = np.eye(4)
+        world[:3, 3] = [10.0, 10.0, 9.5]  # 0.5 mm into the block's top
+        tool.place(world, time.time())  # what the link's reader thread does on a TRANSFORM
+        deadline = time.time() + 10
+        while time.time() < deadline and not np.allclose(loop.latest.poses["probe"], world):
+            time.sleep(0.01)
+        np.testing.assert_allclose(loop.latest.poses["probe"], world)
+        step = loop.latest.step
+        assert loop.wait_for_step(step + 5)
+        assert loop.latest.forces["probe"][2] > 0
+        assert any(e["type"] == "pose" for e in session.events)  # recorded like any move
+        stop()
+        world2 = world.copy()
+        world2[2, 3] = 30.0
+        tool.place(world2, time.time())
+        time.sleep(0.2)
+        np.testing.assert_allclose(loop.latest.poses["probe"], world)  # no longer following
+    finally:
+        loop.stop()

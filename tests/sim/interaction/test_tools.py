@@ -51,3 +51,21 @@ def test_bad_instruments_are_input_errors():
         pose_from_spec([[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
     with pytest.raises(InputError):
         frame_from_direction(np.zeros(3))
+
+
+def test_imported_mesh_instrument(tmp_path):
+    import pyvista as pv
+
+    pv.Cube(x_length=4, y_length=4, z_length=10, center=(0, 0, 5)).triangulate().save(
+        tmp_path / "tool.stl")
+    tool = instrument_from_dict({"name": "block", "type": "mesh", "path": str(tmp_path / "tool.stl")})
+    tool.pose[:3, 3] = [1.0, 2.0, 3.0]
+    d, n = tool.signed_distance(np.array([[1.0, 2.0, 2.0], [1.0, 2.0, 4.0], [4.0, 2.0, 8.0]]))
+    np.testing.assert_allclose(d, [1.0, -1.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(n[0], [0, 0, -1], atol=1e-3)
+    assert np.abs(tool.signed_distance(np.asarray(tool.mesh().points))[0]).max() < 1e-6
+    with pytest.raises(InputError, match="path"):
+        Instrument("x", "mesh")
+    pv.Plane().triangulate().save(tmp_path / "open.stl")
+    with pytest.raises(InputError, match="not closed"):
+        instrument_from_dict({"name": "o", "type": "mesh", "path": str(tmp_path / "open.stl")})
