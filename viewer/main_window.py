@@ -28,6 +28,7 @@ from sim.render import STANDARD_VIEWS
 from viewer import settings as prefs
 from viewer.case_session import CaseSession
 from viewer.errors import show_error
+from viewer.imaging_ui import ImagingUI
 from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
 from viewer.panels.place import PlacePanel
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self.session.add_docks()
         self._build_status_bar()
         self._build_actions()
+        self.imaging = ImagingUI(self)  # Slices and Segment docks, Segment menu
         self._restore_layout()
 
     # -- construction ----------------------------------------------------------------------
@@ -189,6 +191,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/state", self.saveState())
         s.sync()
         self.session.close()
+        self.imaging.close()
         self.view.close_view()
         super().closeEvent(event)
 
@@ -274,6 +277,7 @@ class MainWindow(QMainWindow):
         self.simulate.set_case(case)
         self.place.set_case(case)
         self.inspect.set_case(case)
+        self.imaging.set_case(case)
         self.setWindowTitle(f"{case.name} — Twinsight")
         self.session.set_case(case)
 

@@ -1,0 +1,77 @@
+"""Wires the imaging tools into the main window: the Slices dock (three linked slice views,
+window presets, slices and volume rendering in 3D) and the Segment dock and menu."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QKeySequence
+
+from sim.model import Case
+from viewer.panels.segment import SegmentPanel
+from viewer.views.slice_view import SliceViewer
+
+
+class ImagingUI:
+    def __init__(self, window) -> None:
+        self.window = window
+        self.slices = SliceViewer()
+        self.segment = SegmentPanel()
+        self.slices_dock = window._dock("Slices", self.slices, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.segment_dock = window._dock("Segment", self.segment, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.slices_dock.hide()  # shown when a scan is opened, or from the menus
+        self.segment_dock.hide()
+        self.slices.attach_3d(window.view.plotter, window.view.renderer.adapters)
+        self.slices.volume_changed.connect(self.segment.set_volume)
+        self.slices.cursor_changed.connect(self.segment.set_cursor)
+        self.segment.preview_changed.connect(self._preview)
+        self.segment.run_requested.connect(self.run_segmentation)
+        mb = window.menuBar()
+        help_action = next((a for a in mb.actions() if a.text() == "&Help"), None)
+        menu = mb.addMenu("&Segment") if help_action is None else None
+        if menu is None:
+            from PyQt6.QtWidgets import QMenu
+
+            menu = QMenu("&Segment", mb)
+            mb.insertMenu(help_action, menu)
+        self.slices_action = self.slices_dock.toggleViewAction()
+        self.slices_action.setText("&Slice Views")
+        self.slices_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.segment_action = self.segment_dock.toggleViewAction()
+        self.segment_action.setText("Segment &Panel")
+        self.segment_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
+        menu.addAction(self.segment_action)
+        menu.addAction(self.slices_action)
+        if getattr(window, "panels_menu", None) is not None:
+            window.panels_menu.addAction(self.slices_action)
+            window.panels_menu.addAction(self.segment_action)
+
+    def set_case(self, case: Case) -> None:
+        self.slices.set_case(case)
+        self.segment.set_volume(self.slices.obj)
+        if any(o.kind in ("volume", "labelmap") and o.visible for o in case.scene):
+            self.slices_dock.show()
+
+    def _preview(self, mask) -> None:
+        if self.segment_dock.isVisible() or mask is None:
+            self.slices.set_preview(mask)
+
+    def run_segmentation(self, recipe) -> None:
+        from sim.imaging.pipeline import run
+
+        obj = self.slices.obj
+        case = self.window.case
+        if obj is None or case is None:
+            return
+        image = obj.data
+
+        def done(result) -> None:
+            case.scene.add(SegmentPanel.surface_object(result, recipe))
+            st = result.stats
+            self.window.status_label.setText(
+                f"Segmented {st['voxels']:,} voxels into {st['triangles']:,} triangles "
+                f"in {st['seconds']:.1f} s")
+
+        self.window.run_task("Segmenting", lambda p: run(image, recipe, p), done)
+
+    def close(self) -> None:
+        self.slices.close_views()
