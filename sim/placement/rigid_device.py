@@ -21,8 +21,9 @@ def check_pose(pose) -> np.ndarray:
     if m.shape != (4, 4) or not np.isfinite(m).all():
         raise InputError("A pose must be a finite 4x4 matrix.")
     r = m[:3, :3]
-    if not np.allclose(r.T @ r, np.eye(3), atol=1e-6) or np.linalg.det(r) < 0 \
-            or not np.allclose(m[3], [0, 0, 0, 1]):
+    ortho = float(np.abs(r.T @ r - np.eye(3)).max())
+    last = float(np.abs(m[3] - (0.0, 0.0, 0.0, 1.0)).max())
+    if ortho > 1e-6 or last > 1e-12 or np.linalg.det(r) < 0:
         raise InputError("A pose must be rigid (a rotation and a translation, no scaling).")
     return m
 

@@ -51,6 +51,11 @@ def test_place_align_feedback_and_fit(qtbot, place_window):
     assert panel.feedback.rowCount() == 2
     assert not panel.last.safe and panel.last.result("Nerve").collision
     assert "hits Nerve" in panel.verdict.text()
+    # Closest points and the clearance colour map are drawn in the 3D view.
+    assert "place-closest" in win.view.plotter.actors
+    panel.show_map.setChecked(True)
+    assert "place-map-Nerve" in win.view.plotter.actors
+    assert "place-map-Bone" not in win.view.plotter.actors
     # Slide along the axis: live re-evaluation on the pose change.
     panel.depth_spin.setValue(3.0)
     assert np.allclose(win.case.scene[obj.name].transform[:3, 3], (4.5, 0.0, 8.0))

@@ -13,6 +13,7 @@ import contextlib
 import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -101,6 +102,13 @@ class PlacePanel(QWidget):
         self.feedback = QTableWidget(0, len(_FEEDBACK))
         self.feedback.setHorizontalHeaderLabels(list(_FEEDBACK))
         layout.addWidget(self.feedback)
+        self.show_closest = QCheckBox("Draw closest points")
+        self.show_closest.setChecked(True)
+        self.show_map = QCheckBox("Distance colour map on critical surfaces")
+        self.show_closest.toggled.connect(self.evaluate_now)
+        self.show_map.toggled.connect(self.evaluate_now)
+        layout.addWidget(self.show_closest)
+        layout.addWidget(self.show_map)
         self.verdict = QLabel("Add a device and prepare the structures.")
         self.verdict.setWordWrap(True)
         layout.addWidget(self.verdict)
@@ -260,7 +268,7 @@ class PlacePanel(QWidget):
     def _pose_changed(self, *_args) -> None:
         self.evaluate_now()
 
-    def evaluate_now(self):
+    def evaluate_now(self, *_args):
         from sim.placement import evaluate
 
         if self.scene is None or self.rigid is None or self.device_obj is None:
@@ -279,6 +287,38 @@ class PlacePanel(QWidget):
             for c, text in enumerate(cells):
                 self.feedback.setItem(r, c, QTableWidgetItem(text))
         self.verdict.setText("Safe." if ev.safe else "Violations: " + "; ".join(ev.violations))
+        self._draw(ev)
+
+    def _draw(self, ev) -> None:
+        """Closest-point segments and clearance colour maps as overlay actors in the 3D view."""
+        import pyvista as pv
+
+        from sim.placement.colormap import colored_surface
+
+        view = getattr(self.window, "view", None)
+        plotter = getattr(view, "plotter", None)
+        if plotter is None:
+            return
+        segs = [(s.device_point, s.structure_point) for s in ev.structures
+                if s.role == "critical" and np.isfinite(s.device_point).all()
+                and np.isfinite(s.structure_point).all()]
+        if self.show_closest.isChecked() and segs:
+            pts = np.array([p for seg in segs for p in seg])
+            lines = np.hstack([[2, 2 * i, 2 * i + 1] for i in range(len(segs))])
+            plotter.add_mesh(pv.PolyData(pts, lines=lines), name="place-closest", color="yellow",
+                             line_width=4, render_points_as_spheres=True, point_size=10,
+                             render=False)
+        else:
+            plotter.remove_actor("place-closest", render=False)
+        for st in self.scene.structures:
+            name = f"place-map-{st.name}"
+            if self.show_map.isChecked() and st.role == "critical":
+                mesh = colored_surface(st.field, self.rigid, ev.pose, max_distance=10.0)
+                plotter.add_mesh(mesh, name=name, scalars="clearance_mm", cmap="RdYlGn", clim=(0, 10),
+                                 show_scalar_bar=False, render=False)
+            else:
+                plotter.remove_actor(name, render=False)
+        plotter.render()
 
     # -- fitting and sizing ----------------------------------------------------------------------
     def fit(self):
