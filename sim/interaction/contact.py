@@ -242,6 +242,7 @@ class ContactSimulator(CorotationalSimulator):
         self.v = self.v + dv
         self.x = self.x + h * self.v
         self._update_active_set(contacts)
+        self._project_out()
         return StepReport(iters, rel, int(inverted), time.perf_counter() - t0)
 
     def _update_active_set(self, contacts) -> None:
@@ -267,6 +268,22 @@ class ContactSimulator(CorotationalSimulator):
             if name not in seen:
                 state.force = np.zeros(3)
                 state.nodes = np.zeros(0, dtype=np.int64)
+
+    def _project_out(self) -> None:
+        """Nodes that entered a tool during the step (free nodes, or ones just released) are
+        put back on its surface and lose the penetrating velocity: none ends a step inside.
+        They join the active set, with their exact reaction, on the next step."""
+        free = self.contact_nodes[~self.fixed[self.contact_nodes].any(axis=1)]
+        if self.targets:
+            free = free[~np.isin(free, np.fromiter(self.targets, dtype=np.int64))]
+        for tool in self.instruments:
+            d, n = tool.signed_distance(self.x[free])
+            inside = d < 0.0
+            if inside.any():
+                nodes = free[inside]
+                push = -d[inside, None] * n[inside]
+                self.x[nodes] += push
+                self.v[nodes] += push / self.h
 
     # -- queries -------------------------------------------------------------------------------
     def contact_force(self, name: str) -> np.ndarray:

@@ -105,3 +105,23 @@ def test_friction_drags_the_surface_along():
     assert results[1.0][0] > 1.0  # sticking friction carries the tissue along (2 mm slide)
     assert results[1.0][1][0] < -0.05 * results[1.0][1][2]  # and resists the motion (-x)
     assert abs(results[1.0][1][0]) <= 1.0 * results[1.0][1][2] * 1.05  # Coulomb: |Ft| <= mu Fn
+
+
+@pytest.mark.parametrize("kind, params", [("probe", {"radius": 3.0, "tip": "round"}),
+                                          ("spatula", {"width": 12.0, "thickness": 3.0}),
+                                          ("grasper", {"opening": 6.0})])
+def test_no_node_ends_a_step_inside_a_moving_tool(block, kind, params):
+    mesh, bottom = block
+    tool = Instrument(kind, kind, params)
+    tool.pose[:3, 3] = [12.0, 20.0, SIZE[2] + 0.5]
+    sim = ContactSimulator(Body(mesh, GEL), bottom, [tool], dt=0.02, gravity=(0, 0, 0))
+    worst = 0.0
+    for i in range(30):  # down 3 mm into the block, then sideways 8 mm, 0.5 mm per step
+        if i < 7:
+            tool.pose[2, 3] -= 0.5
+        else:
+            tool.pose[0, 3] += 0.35
+        sim.step()
+        worst = max(worst, sim.penetration())
+    assert np.linalg.norm(sim.contact_force(kind)) > 0
+    assert worst < 0.5  # the stated tolerance (mm)
