@@ -4,7 +4,7 @@ window presets, slices and volume rendering in 3D) and the Segment dock and menu
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QKeySequence
+from PyQt6.QtGui import QAction, QKeySequence
 
 from sim.model import Case
 from viewer.panels.segment import SegmentPanel
@@ -41,9 +41,28 @@ class ImagingUI:
         self.segment_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
         menu.addAction(self.segment_action)
         menu.addAction(self.slices_action)
+        file_menu = next((a.menu() for a in mb.actions() if a.text() == "&File"), None)
+        if file_menu is not None:
+            self.import_deid_action = QAction("Import DICOM (de-&identified)…", window)
+            self.import_deid_action.triggered.connect(self.import_deidentified_dialog)
+            anchor = next((a for a in file_menu.actions() if a.menu() is not None), None)
+            file_menu.insertAction(anchor, self.import_deid_action)
         if getattr(window, "panels_menu", None) is not None:
             window.panels_menu.addAction(self.slices_action)
             window.panels_menu.addAction(self.segment_action)
+
+    def import_deidentified_dialog(self) -> None:
+        from PyQt6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self.window, "DICOM folder to de-identify and open")
+        if folder:
+            self.import_deidentified(folder)
+
+    def import_deidentified(self, folder):
+        from sim.privacy.deidentify import load_deidentified
+
+        return self.window.run_task("Importing de-identified DICOM",
+                                    lambda p: load_deidentified(folder, p), self.window.set_case)
 
     def set_case(self, case: Case) -> None:
         self.slices.set_case(case)

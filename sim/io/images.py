@@ -14,12 +14,16 @@ from sim.model import ObjectKind, SceneObject
 
 
 def image_loaded(path: Path, stem: str, image: pv.ImageData, notes: list[str],
-                 table: LabelTable | None = None, force_labels: bool = False) -> Loaded:
-    """A volume, or a label map (with names and colours) when its values look like labels."""
+                 table: LabelTable | None = None, force_labels: bool = False,
+                 is_labels: bool | None = None) -> Loaded:
+    """A volume, or a label map (with names and colours) when its values look like labels.
+
+    ``is_labels`` settles it when the file says what it is (e.g. a DICOM modality)."""
     values = voxel_array(image)
     metadata: dict = {"source_format": path.name[len(stem):].lstrip(".").upper() or "image",
                       "notes": list(notes)}
-    if force_labels or looks_like_labels(values):
+    labels = is_labels if is_labels is not None else (force_labels or looks_like_labels(values))
+    if labels:
         present = np.flatnonzero(np.bincount(values.ravel().astype(np.int64)))
         metadata["labels"] = label_info(present, table or sidecar_lut(path, stem))
         obj = SceneObject(stem, ObjectKind.LABELMAP, image, metadata=metadata)

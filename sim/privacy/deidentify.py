@@ -208,3 +208,25 @@ def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
         raise
     progress(1.0, "De-identified")
     return audit
+
+
+def load_deidentified(src: Path, progress: Progress = no_progress):
+    """Open the largest DICOM series under ``src`` as a case, de-identified first.
+
+    The de-identified copy is made in a private temporary folder and removed once loaded, so
+    nothing identifying reaches the case (its name and source do not mention ``src`` either).
+    """
+    from sim.io import load
+    from sim.progress import sub_progress
+
+    with tempfile.TemporaryDirectory(prefix="twinsight-deid-") as tmp:
+        out = Path(tmp) / "dicom"
+        audit = deidentify_folder(Path(src), out, sub_progress(progress, 0.0, 0.5))
+        case = load(out, sub_progress(progress, 0.5, 1.0))
+    case.name = "De-identified scan"
+    case.source = None
+    case.description = "; ".join(x for x in (
+        f"de-identified on import ({METHOD}, {audit.files_written} files)", case.description) if x)
+    for obj in case.scene:
+        obj.metadata["deidentified"] = True
+    return case

@@ -131,3 +131,19 @@ def test_segment_panel_preview_and_surface(ct_window, qtbot):
     surface = list(ct_window.case.scene)[-1]
     assert surface.kind == "surface" and 0 < surface.data.n_cells <= 5001
     assert "Segmented" in ct_window.status_label.text()
+
+
+def test_file_menu_imports_deidentified_dicom(qtbot, shared_data):
+    from viewer.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    file_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&File")
+    assert win.imaging.import_deid_action in file_menu.actions()
+    win.imaging.import_deidentified(shared_data / "ct" / "totalseg" / "example_ct_dicom")
+    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+    assert win.case.name == "De-identified scan"
+    (obj,) = list(win.case.scene)
+    assert obj.data.dimensions[2] == 20 and obj.metadata["deidentified"]
+    assert win.imaging.slices.obj is obj

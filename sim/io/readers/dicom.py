@@ -22,7 +22,8 @@ def series_loaded(series: Series, progress: Progress, notes: list[str] | None = 
     except InputError as exc:
         raise FileFormatError(series.frames[0].path.parent, str(exc).rstrip(".")) from None
     name = series.description or f"{series.modality or 'DICOM'} series {series.number or series.id}"
-    result = image_loaded(series.frames[0].path, name, loaded.image, list(notes or []) + loaded.notes)
+    result = image_loaded(series.frames[0].path, name, loaded.image, list(notes or []) + loaded.notes,
+                          is_labels=series.modality in ("SEG", "RTSTRUCT"))
     obj = result.objects[0]
     obj.name = name
     obj.metadata.update({"source_format": "DICOM", "modality": series.modality,

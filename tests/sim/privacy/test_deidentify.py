@@ -121,3 +121,14 @@ def test_cli(study, tmp_path, capsys):
     assert main(["dicom", "deidentify", str(src), str(tmp_path / "out"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["files_written"] == 6
     assert main(["dicom", "deidentify", str(src), str(tmp_path / "out")]) == 2
+
+
+def test_import_deidentified_case(study):
+    from sim.privacy.deidentify import load_deidentified
+
+    src, _, _ = study
+    case = load_deidentified(src)
+    (obj,) = list(case.scene)
+    assert obj.kind == "volume" and obj.metadata["deidentified"]
+    assert "Doe" not in case.name + case.description + str(case.source) + obj.name
+    assert "de-identified on import" in case.description
