@@ -60,8 +60,32 @@ def test_place_align_feedback_and_fit(qtbot, place_window):
     panel.depth_spin.setValue(3.0)
     assert np.allclose(win.case.scene[obj.name].transform[:3, 3], (4.5, 0.0, 8.0))
     assert panel.last.pose[2, 3] == pytest.approx(8.0)
+    panel.keep_candidate()
     panel.fit()
     qtbot.waitUntil(lambda: win.task is None, timeout=120_000)
     assert panel.last.safe, panel.last.violations
     assert panel.last.result("Nerve").clearance_mm >= 2.0
     assert "Verdict: safe." in panel.reasons.text()
+    panel.keep_candidate()
+    table = panel.comparison.toPlainText()
+    assert "#1" in table and "#2" in table and "Nerve clearance mm" in table
+
+
+def test_markup_trajectory_and_snap(qtbot, place_window):
+    from sim.markups.model import Markup
+
+    win = place_window
+    panel = win.place
+    win.case.markups.add(Markup("screw path", "line", points=((-5.0, 0.0, -10.0), (-5.0, 0.0, 40.0))))
+    assert panel.markup_combo.findText("screw path") >= 0
+    panel.set_role("Bone", "host", 1.0)
+    panel.add_device()
+    panel.markup_combo.setCurrentIndex(panel.markup_combo.findText("screw path"))
+    panel.use_markup()
+    assert np.allclose(panel.device_obj.transform[:3, 3], (-5.0, 0.0, -10.0))
+    panel.prepare()
+    qtbot.waitUntil(lambda: panel.scene is not None and win.task is None, timeout=120_000)
+    panel.snap()
+    pose = panel.device_obj.transform
+    assert pose[:3, 3] == pytest.approx((-5.0, 0.0, 0.0), abs=1e-6), "on the bone's bottom face"
+    assert pose[:3, 2] == pytest.approx((0.0, 0.0, 1.0), abs=1e-6), "pointing into the bone"

@@ -12,14 +12,17 @@ import contextlib
 
 import numpy as np
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFontDatabase
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -28,6 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.devices import families, make, pose_on_trajectory, sizes
+from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 
 ROLES = ("ignore", "critical", "host", "other")
@@ -66,7 +70,12 @@ class PlacePanel(QWidget):
         self.add_button.clicked.connect(self.add_device)
         form.addRow("Device", self.family_combo)
         form.addRow("Size", self.size_combo)
-        form.addRow(self.add_button)
+        self.user_button = QPushButton("Add your own (STL/STEP…)")
+        self.user_button.clicked.connect(self.add_user_device_dialog)
+        row = QHBoxLayout()
+        row.addWidget(self.add_button)
+        row.addWidget(self.user_button)
+        form.addRow(row)
         layout.addWidget(box)
 
         box = QGroupBox("Structures")
@@ -96,7 +105,21 @@ class PlacePanel(QWidget):
         form.addRow("Roll about (deg)", self.roll_spin)
         self.align_button = QPushButton("Align device to trajectory")
         self.align_button.clicked.connect(self.align)
-        form.addRow(self.align_button)
+        self.markup_combo = QComboBox()
+        self.markup_button = QPushButton("Use markup")
+        self.markup_button.clicked.connect(self.use_markup)
+        row = QHBoxLayout()
+        row.addWidget(self.markup_combo, 1)
+        row.addWidget(self.markup_button)
+        form.addRow("From markup", row)
+        self.snap_button = QPushButton("Snap to host surface")
+        self.snap_button.setToolTip("Put the anchor on the nearest point of the host (or first) "
+                                    "structure, pointing into it")
+        self.snap_button.clicked.connect(self.snap)
+        row = QHBoxLayout()
+        row.addWidget(self.align_button)
+        row.addWidget(self.snap_button)
+        form.addRow(row)
         layout.addWidget(box)
 
         self.feedback = QTableWidget(0, len(_FEEDBACK))
@@ -125,6 +148,20 @@ class PlacePanel(QWidget):
         self.reasons = QLabel("")
         self.reasons.setWordWrap(True)
         layout.addWidget(self.reasons)
+        self.keep_button = QPushButton("Keep as candidate")
+        self.keep_button.clicked.connect(self.keep_candidate)
+        self.clear_button = QPushButton("Clear candidates")
+        self.clear_button.clicked.connect(self.clear_candidates)
+        row = QHBoxLayout()
+        row.addWidget(self.keep_button)
+        row.addWidget(self.clear_button)
+        layout.addLayout(row)
+        self.comparison = QPlainTextEdit()
+        self.comparison.setReadOnly(True)
+        self.comparison.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.comparison.setMinimumHeight(120)
+        layout.addWidget(self.comparison)
+        self.candidates: list[tuple[str, object]] = []
         layout.addStretch(1)
         self._fill_sizes()
 
@@ -141,6 +178,8 @@ class PlacePanel(QWidget):
             self._unwatch()
         if self.case is not None:
             self.case.scene.added.disconnect(self._object_added)
+            self.case.markups.added.disconnect(self.refresh_markups)
+            self.case.markups.removed.disconnect(self.refresh_markups)
         self.case, self.scene, self.device_obj, self.rigid, self.last = case, None, None, None, None
         self.structure_table.setRowCount(0)
         for obj in case.scene:
@@ -149,6 +188,16 @@ class PlacePanel(QWidget):
         self.feedback.setRowCount(0)
         self.verdict.setText("Add a device and prepare the structures.")
         case.scene.added.connect(self._object_added)
+        case.markups.added.connect(self.refresh_markups)
+        case.markups.removed.connect(self.refresh_markups)
+        self.refresh_markups()
+        self.clear_candidates()
+
+    def refresh_markups(self, *_args) -> None:
+        self.markup_combo.clear()
+        if self.case is not None:
+            for m in self.case.markups:
+                self.markup_combo.addItem(m.name, m.uid)
 
     def _object_added(self, obj: SceneObject) -> None:
         if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
@@ -175,28 +224,38 @@ class PlacePanel(QWidget):
                 return
         raise KeyError(name)
 
-    def add_device(self) -> SceneObject | None:
+    def add_device(self, device=None) -> SceneObject | None:
+        """Add a device (the catalogue choice by default) to the scene and watch its pose."""
+        from sim.placement import RigidDevice
+
         if self.case is None:
             return None
-        device = make(self.family_combo.currentData(), **self.size_combo.currentData())
+        if device is None:
+            device = make(self.family_combo.currentData(), **self.size_combo.currentData())
         obj = SceneObject(device.label, ObjectKind.DEVICE, device.mesh.copy(), color=(0.72, 0.74, 0.78),
                           metadata=device.metadata())
         self.case.scene.add(obj)
-        self._use_device(obj)
-        if self._trajectory() is not None:
-            self.align()
-        return obj
-
-    def _use_device(self, obj: SceneObject) -> None:
-        from sim.placement import RigidDevice
-
         if self.device_obj is not None:
             self._unwatch()
-        meta = obj.metadata
-        device = make(meta["device_family"], custom=True, **meta["params"])
         self.device_obj, self.rigid = obj, RigidDevice(device)
         obj.events.metadata.connect(self._pose_changed)
+        if self._trajectory() is not None:
+            self.align()
         self.evaluate_now()
+        return obj
+
+    def add_user_device_dialog(self) -> None:
+        from sim.devices import load_user_device
+        from viewer.errors import show_error
+
+        path, _ = QFileDialog.getOpenFileName(self, "Device surface", "",
+                                              "Meshes and CAD (*.stl *.obj *.ply *.step *.stp *.off *.vtp)")
+        if not path:
+            return
+        try:
+            self.add_device(load_user_device(path))
+        except Exception as exc:  # noqa: BLE001 - shown to the user as a dialog
+            show_error(self, "Adding the device failed", exc)
 
     def _unwatch(self) -> None:
         with contextlib.suppress(TypeError, ValueError, RuntimeError):
@@ -264,6 +323,45 @@ class PlacePanel(QWidget):
             return
         self.device_obj.transform = pose_on_trajectory(traj[0], traj[1], depth=self.depth_spin.value(),
                                                        roll_deg=self.roll_spin.value())
+
+    def use_markup(self) -> None:
+        from sim.placement.trajectory import trajectory_from_markup
+
+        uid = self.markup_combo.currentData()
+        markup = self.case.markups.find(uid) if (self.case and uid) else None
+        if markup is None:
+            self.verdict.setText("Place a line markup (entry, then target) first.")
+            return
+        try:
+            entry, target = trajectory_from_markup(markup)
+        except InputError as exc:
+            self.verdict.setText(str(exc))
+            return
+        self.set_trajectory(entry, target)
+        self.align()
+
+    def snap(self) -> None:
+        from sim.placement.trajectory import snap_to_surface
+
+        if self.scene is None or self.device_obj is None or not self.scene.structures:
+            self.verdict.setText("Snapping needs a device and prepared structures.")
+            return
+        host = next((s for s in self.scene.structures if s.role == "host"), self.scene.structures[0])
+        self.device_obj.transform = snap_to_surface(host.field, self.device_obj.transform[:3, 3])
+
+    def keep_candidate(self) -> None:
+        from sim.placement.report import comparison_table
+
+        if self.last is None:
+            return
+        self.candidates.append((f"#{len(self.candidates) + 1} {self.last.device.split(' ')[-1]}",
+                                self.last))
+        labels = [c[0] for c in self.candidates]
+        self.comparison.setPlainText(comparison_table([c[1] for c in self.candidates], labels))
+
+    def clear_candidates(self) -> None:
+        self.candidates = []
+        self.comparison.setPlainText("")
 
     def _pose_changed(self, *_args) -> None:
         self.evaluate_now()
