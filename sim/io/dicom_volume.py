@@ -41,6 +41,8 @@ def _rescale(ds, frame_index: int | None) -> tuple[float, float]:
                 t = g.PixelValueTransformationSequence[0]
                 slope, inter = t.get("RescaleSlope", 1), t.get("RescaleIntercept", 0)
                 break
+    if slope is None and ds.get("DoseGridScaling") is not None:  # RT dose: stored values -> Gy
+        slope = ds.DoseGridScaling
     return float(slope if slope is not None else 1.0), float(inter if inter is not None else 0.0)
 
 

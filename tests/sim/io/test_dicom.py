@@ -162,3 +162,18 @@ def test_truncated_and_garbage_dicom(tmp_path):
 
 def test_dicom_list_errors(tmp_path):
     assert main(["dicom", "list", str(tmp_path / "missing")]) == 2
+
+
+def test_rt_dose_grid_offsets_and_scaling(tmp_path):
+    """Legacy multi-frame: frame positions from GridFrameOffsetVector, values scaled to Gy."""
+    import pydicom
+
+    shutil.copy(get_testdata_file("rtdose.dcm"), tmp_path / "dose.dcm")
+    obj = _only(load(tmp_path))
+    ds = pydicom.dcmread(tmp_path / "dose.dcm")
+    assert tuple(obj.data.dimensions) == (ds.Columns, ds.Rows, ds.NumberOfFrames)
+    assert obj.data.spacing[2] == pytest.approx(5.0)
+    np.testing.assert_allclose(obj.data.origin, [float(v) for v in ds.ImagePositionPatient])
+    raw = ds.pixel_array  # [frame, row, col]
+    np.testing.assert_allclose(voxel_array(obj.data), np.transpose(raw, (2, 1, 0)) * ds.DoseGridScaling,
+                               rtol=1e-6)

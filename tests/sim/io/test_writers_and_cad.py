@@ -54,10 +54,10 @@ def test_step_multi_part_within_chord_tolerance(shared_data):
 @pytest.mark.slow
 def test_step_finer_tolerance_gives_more_triangles(shared_data):
     coarse = load(shared_data / "factory" / "featuretype.STEP", chord_tolerance=1.0)
-    fine = load(shared_data / "factory" / "featuretype.STEP", chord_tolerance=0.1)
+    fine = load(shared_data / "factory" / "featuretype.STEP", chord_tolerance=0.25)
     (c,), (f,) = list(coarse.scene), list(fine.scene)
     assert f.data.n_cells > c.data.n_cells
-    assert f.metadata["chord_deviation_mm"] <= 0.1
+    assert f.metadata["chord_deviation_mm"] <= 0.25
     # the part's volume does not depend on the tessellation (to within a few per mille)
     from sim.io.mesh_check import check_mesh
 
