@@ -69,12 +69,26 @@ def _point(value, what: str) -> np.ndarray:
     return p
 
 
+def _number(value, what: str, allow_zero: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"The {what} must be a number, not {value!r}.") from None
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise InputError(f"The {what} must be a positive number, not {value!r}.")
+    return x
+
+
 def check_trajectory(t) -> dict:
     if not isinstance(t, dict) or "entry" not in t or "target" not in t:
         raise InputError("A trajectory needs an 'entry' and a 'target' point.")
     out = {"entry": _point(t["entry"], "trajectory entry"),
            "target": _point(t["target"], "trajectory target"),
-           "depth": float(t.get("depth", 0.0))}
+           "depth": t.get("depth", 0.0)}
+    try:
+        out["depth"] = float(out["depth"])
+    except (TypeError, ValueError):
+        raise InputError("The trajectory depth must be a number of mm.") from None
     if np.linalg.norm(out["target"] - out["entry"]) < 1e-6:
         raise InputError("The trajectory's entry and target are the same point.")
     return out
@@ -109,10 +123,21 @@ def parse_spec(data: dict, base: Path) -> PlacementSpec:
     action = str(data.get("action", "evaluate"))
     if action not in ACTIONS:
         raise InputError(f"The action must be one of {', '.join(ACTIONS)}, not '{action}'.")
-    spec = PlacementSpec(base=base, case=base / data["case"] if data.get("case") else None,
-                         structures=structures, device=device, action=action,
-                         fit=dict(data.get("fit") or {}), vessel=data.get("vessel"),
-                         exact_within=float(data.get("exact_within", 15.0)))
+    fit = data.get("fit") or {}
+    if not isinstance(fit, dict) or set(fit) - {"mode", "max_shift", "max_tilt", "budget"}:
+        raise InputError("'fit' may only set mode, max_shift, max_tilt and budget.")
+    for key in ("max_shift", "max_tilt", "budget"):
+        if key in fit:
+            fit[key] = _number(fit[key], f"fit {key}")
+    vessel = data.get("vessel")
+    if isinstance(vessel, dict):
+        for key in ("step", "landing_mm", "oversize"):
+            if key in vessel:
+                vessel[key] = _number(vessel[key], f"vessel {key}", allow_zero=key == "oversize")
+    spec = PlacementSpec(base=base, case=base / str(data["case"]) if data.get("case") else None,
+                         structures=structures, device=device, action=action, fit=fit,
+                         vessel=vessel,
+                         exact_within=_number(data.get("exact_within", 15.0), "exact_within"))
     if data.get("trajectory") is not None:
         spec.trajectory = check_trajectory(data["trajectory"])
     if data.get("pose") is not None:

@@ -81,6 +81,8 @@ def test_stent_sizing_spec(tmp_path, shared_data):
      "[0,0,1,0],[0,0,0,1]]}", "rigid"),
     ("{structures: [{name: a}], device: {family: bolt}, trajectory: {entry: [0,0,0], target: [0,0,0]}}",
      "same point"),
+    ("{structures: [{name: a}], device: {family: bolt}, trajectory: {entry: [0,0,0], target: [0,0,1]},"
+     " fit: {budget: lots}}", "fit budget must be a number"),
 ])
 def test_bad_specs_exit_2_with_one_sentence(tmp_path, text, message):
     path = tmp_path / "bad.yaml"
