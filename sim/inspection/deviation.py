@@ -159,11 +159,9 @@ def compute_deviation(measured: pv.DataSet | np.ndarray, nominal: pv.DataSet | M
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         progress(0.05 + 0.95 * start / n, f"Measuring deviation ({start:,} of {n:,} points)")
-        c = md.closest(p[start:stop], max_distance=max_distance)
-        far = ~c.found | (np.abs(c.signed) > max_distance)
-        dev[start:stop] = np.where(far, np.nan, c.signed)
+        c = md.closest(p[start:stop], max_distance=max_distance)  # NaN where unmatched
+        dev[start:stop] = c.signed
         closest[start:stop] = c.points
-        with np.errstate(invalid="ignore", divide="ignore"):
-            normals[start:stop] = c.normals / np.linalg.norm(c.normals, axis=1, keepdims=True)
+        normals[start:stop] = c.normals
     progress(1.0, "Deviation measured")
     return DeviationResult(p, dev, closest, normals, tol, float(max_distance))

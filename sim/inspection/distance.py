@@ -160,7 +160,8 @@ def _bin_triangles(tri, lo, h, dims):
 
 
 @nb.njit(cache=True, parallel=True)
-def _query(points, tri, starts, items, lo, h, dims, max_dist, out_pt, out_tri, out_feat):
+def _query(points, tri, starts, items, lo, h, dims, max_dist, feat_normals, out_pt, out_tri,
+           out_normal, out_signed):
     n = points.shape[0]
     max_r = max(dims[0], max(dims[1], dims[2]))
     for i in nb.prange(n):
@@ -218,11 +219,29 @@ def _query(points, tri, starts, items, lo, h, dims, max_dist, out_pt, out_tri, o
             if r >= max_r or (bound > max_dist and best > max_dist * max_dist):
                 break
             r += 1
+        if best_t < 0 or best > max_dist * max_dist:
+            out_tri[i] = -1
+            out_signed[i] = np.nan
+            for ax in range(3):
+                out_pt[i, ax] = np.nan
+                out_normal[i, ax] = np.nan
+            continue
         out_tri[i] = best_t
-        out_feat[i] = best_f
         out_pt[i, 0] = bqx
         out_pt[i, 1] = bqy
         out_pt[i, 2] = bqz
+        nx = feat_normals[best_t, best_f, 0]
+        ny = feat_normals[best_t, best_f, 1]
+        nz = feat_normals[best_t, best_f, 2]
+        nn = np.sqrt(nx * nx + ny * ny + nz * nz)
+        if nn > 0.0:
+            nx, ny, nz = nx / nn, ny / nn, nz / nn
+        out_normal[i, 0] = nx
+        out_normal[i, 1] = ny
+        out_normal[i, 2] = nz
+        d = np.sqrt(best)
+        side = (px - bqx) * nx + (py - bqy) * ny + (pz - bqz) * nz
+        out_signed[i] = -d if side < 0.0 else d
 
 
 @dataclass(frozen=True)
@@ -231,7 +250,7 @@ class Closest:
 
     points: np.ndarray  # (n, 3) closest points on the mesh, NaN where none within max_dist
     triangles: np.ndarray  # (n,) triangle index, -1 where none
-    normals: np.ndarray  # (n, 3) pseudo-normal of the feature the closest point is on
+    normals: np.ndarray  # (n, 3) unit pseudo-normal of the feature the closest point is on
     signed: np.ndarray  # (n,) signed distance in mm (+ outside, - inside), NaN where none
 
     @property
@@ -270,7 +289,8 @@ class MeshDistance:
             raise InputError("The mesh has only degenerate (zero-area) triangles.")
         self.vertices, self.faces = v, f[keep]
         self.face_normals = cross[keep] / area2[keep, None]
-        self.feature_normals = _pseudo_normals(v, self.faces, self.face_normals)
+        self.feature_normals = np.ascontiguousarray(
+            _pseudo_normals(v, self.faces, self.face_normals))
         self.tri = np.ascontiguousarray(v[self.faces])
         self._build_grid(cell_size)
 
@@ -300,21 +320,52 @@ class MeshDistance:
         n = len(p)
         out_pt = np.empty((n, 3))
         out_tri = np.empty(n, np.int64)
-        out_feat = np.empty(n, np.int64)
+        normals = np.empty((n, 3))
+        signed = np.empty(n)
         if n:
             _query(p, self.tri, self.starts, self.items, self.lo, float(self.h), self.dims,
-                   float(max_distance), out_pt, out_tri, out_feat)
-        diff = p - out_pt
-        dist = np.linalg.norm(diff, axis=1)
-        far = (out_tri >= 0) & ~(dist <= max_distance)  # the search may overshoot the limit
-        out_tri[far] = -1
-        out_pt[far] = np.nan
-        found = out_tri >= 0
-        normals = np.full((n, 3), np.nan)
-        normals[found] = self.feature_normals[out_tri[found], out_feat[found]]
-        side = np.einsum("ij,ij->i", diff, normals)
-        signed = np.where(found, np.where(side < 0.0, -dist, dist), np.nan)
+                   float(max_distance), self.feature_normals, out_pt, out_tri, normals, signed)
         return Closest(out_pt, out_tri, normals, signed)
+
+    def approximate_closest(self, points: np.ndarray, max_distance: float = np.inf) -> Closest:
+        """Nearest of dense surface samples (KD-tree) with its face normal: fast far away.
+
+        Within ``sample_spacing`` of the exact answer; used for coarse alignment, where
+        points may be centimetres off and an exact shell search would visit many cells.
+        """
+        tree, owner, spacing = self._samples()
+        p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        d, i = tree.query(p, distance_upper_bound=max_distance, workers=-1)
+        found = np.isfinite(d)
+        tri = np.where(found, owner[np.minimum(i, len(owner) - 1)], -1)
+        pts = np.full((len(p), 3), np.nan)
+        pts[found] = tree.data[i[found]]
+        normals = np.full((len(p), 3), np.nan)
+        normals[found] = self.face_normals[tri[found]]
+        side = np.einsum("ij,ij->i", p - pts, normals)
+        signed = np.where(found, np.where(side < 0.0, -d, d), np.nan)
+        return Closest(pts, tri, normals, signed)
+
+    def _samples(self):
+        """A KD-tree of points covering every triangle at about two grid cells' spacing."""
+        if getattr(self, "_sample_tree", None) is None:
+            from scipy.spatial import cKDTree
+
+            spacing = 2.0 * float(self.h)  # coarse work only: a quarter of the points
+            edge = np.max(np.linalg.norm(self.tri - np.roll(self.tri, 1, axis=1), axis=2), axis=1)
+            k = np.clip(np.ceil(edge / spacing), 1, 32).astype(np.int64)
+            pts, owner = [], []
+            for kk in np.unique(k):  # one barycentric lattice per subdivision level
+                tris = np.flatnonzero(k == kk)
+                ij = np.array([(i, j) for i in range(kk + 1) for j in range(kk + 1 - i)]) / kk
+                a, b, c = (self.tri[tris, m] for m in range(3))
+                lattice = (a[:, None] + ij[None, :, :1] * (b - a)[:, None]
+                           + ij[None, :, 1:] * (c - a)[:, None])
+                pts.append(lattice.reshape(-1, 3))
+                owner.append(np.repeat(tris, len(ij)))
+            self._sample_tree = cKDTree(np.concatenate(pts))
+            self._sample_owner = np.concatenate(owner)
+        return self._sample_tree, self._sample_owner, 2.0 * float(self.h)
 
     def signed_distance(self, points: np.ndarray, max_distance: float = np.inf) -> np.ndarray:
         """Signed distance (mm) of each point to the surface: + outside, - inside."""
@@ -323,9 +374,12 @@ class MeshDistance:
 
 def _merge_duplicate_vertices(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weld exactly coincident vertices (STL repeats them) so edges and corners are shared."""
-    uniq, inverse = np.unique(v, axis=0, return_inverse=True)
-    if len(uniq) == len(v):
+    bits = np.ascontiguousarray(v + 0.0).view(np.uint64)  # + 0.0 folds -0.0 into 0.0
+    key = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (bits[:, 1] * np.uint64(
+        0xC2B2AE3D27D4EB4F)) ^ (bits[:, 2] * np.uint64(0x165667B19E3779F9))
+    if len(np.unique(key)) == len(v):  # a fast 1D test: distinct hashes, distinct vertices
         return v, f
+    uniq, inverse = np.unique(v, axis=0, return_inverse=True)
     return uniq, inverse.reshape(-1)[f]
 
 
@@ -346,8 +400,8 @@ def _pseudo_normals(v: np.ndarray, f: np.ndarray, fn: np.ndarray) -> np.ndarray:
         out[:, feat] = vn[f[:, k]]
     # Edge normals: sum of the normals of the faces sharing the edge.
     pairs = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    key = np.sort(pairs, axis=1)
-    _, edge_id = np.unique(key, axis=0, return_inverse=True)
+    lo_hi = np.sort(pairs, axis=1)
+    _, edge_id = np.unique(lo_hi[:, 0] * np.int64(len(v)) + lo_hi[:, 1], return_inverse=True)
     edge_id = edge_id.reshape(-1)
     en = np.zeros((edge_id.max() + 1, 3))
     np.add.at(en, edge_id, np.tile(fn, (3, 1)))

@@ -35,12 +35,13 @@ def _robust_scale(d: np.ndarray) -> float:
 
 def point_to_mesh_icp(points: np.ndarray, reference: MeshDistance, init: np.ndarray,
                       max_distance: float, *, max_iterations: int = 60,
-                      tolerance: float = 1e-10, min_distance: float = 0.0,
+                      tolerance: float = 1e-10, min_distance: float = 0.0, exact: bool = True,
                       progress: Progress = no_progress) -> IcpResult:
     """Refine ``init`` (moving -> fixed) so ``points`` lie on the reference surface.
 
     ``max_distance`` bounds the first correspondences (mm); later ones shrink to
-    three robust sigmas of the residuals, never below ``min_distance``.
+    three robust sigmas of the residuals, never below ``min_distance``. ``exact=False``
+    matches against dense surface samples instead (coarse alignment from far away).
     """
     p = np.asarray(points, dtype=np.float64)
     m = np.asarray(init, dtype=np.float64).copy()
@@ -49,7 +50,8 @@ def point_to_mesh_icp(points: np.ndarray, reference: MeshDistance, init: np.ndar
     for it in range(1, max_iterations + 1):  # noqa: B007 - the count is reported
         progress(it / max_iterations, "Refining the alignment (ICP)")
         moved = apply_transform(m, p)
-        c = reference.closest(moved, max_distance=cutoff)
+        c = (reference.closest(moved, max_distance=cutoff) if exact
+             else reference.approximate_closest(moved, max_distance=cutoff))
         diff = moved - c.points
         dist = np.linalg.norm(diff, axis=1)
         use = c.found & (dist <= cutoff)
@@ -58,7 +60,9 @@ def point_to_mesh_icp(points: np.ndarray, reference: MeshDistance, init: np.ndar
         # The normal of the plane to slide on: along the offset when it is clear,
         # else the surface's pseudo-normal (points lying on the surface).
         n = c.normals[use] / np.linalg.norm(c.normals[use], axis=1, keepdims=True)
-        off = dist[use] > 1e-9 * (1.0 + cutoff)
+        # Against samples the offset points at a sample, not across the surface: use the
+        # face normal there (plain point-to-plane).
+        off = (dist[use] > 1e-9 * (1.0 + cutoff)) & exact
         n[off] = diff[use][off] / dist[use][off, None]
         x, q = moved[use], c.points[use]
         r = np.einsum("ij,ij->i", x - q, n)
@@ -83,6 +87,8 @@ def point_to_mesh_icp(points: np.ndarray, reference: MeshDistance, init: np.ndar
                      min_distance)
         if angle < tolerance and np.linalg.norm(t) < tolerance * (1.0 + cutoff):
             break
+    if not exact:
+        return IcpResult(m, float("nan"), float("nan"), max(cutoff, min_distance), it)
     return evaluate(points, reference, m, max(cutoff, min_distance), iterations=it)
 
 

@@ -25,9 +25,10 @@ from sim.registration.transform import apply_transform
 
 GLOBAL_METHODS = ("ransac", "fgr", "none")
 _GLOBAL_POINTS = 4000  # about this many points per side for the feature match
-_FINE_POINTS = 40_000  # moving points used in ICP (the result is scored on all of them)
+_FINE_POINTS = 20_000  # moving points used in ICP (the result is scored on all of them)
 _FEATURE_RADIUS = 5.0  # FPFH radius in voxels
 _RANSAC_ITERATIONS = 100_000
+_GOOD_FIT = 0.9  # coarse fitness above which no further RANSAC draw is tried
 
 
 @dataclass(frozen=True)
@@ -121,14 +122,15 @@ def _features(points: np.ndarray, voxel: float):
 
 def _global_hypotheses(src, src_f, dst, dst_f, voxel: float, method: str,
                        tries: int, seed: int) -> list[np.ndarray]:
-    """Candidate poses: FGR's answer and, for 'ransac', that of several seeded RANSAC runs."""
+    """Candidate poses: FGR's answer, or those of ``tries`` seeded RANSAC runs."""
     o3d = _o3d()
     reg = o3d.pipelines.registration
     out = []
-    opt = reg.FastGlobalRegistrationOption(maximum_correspondence_distance=1.5 * voxel,
-                                           use_absolute_scale=True)
-    out.append(np.asarray(reg.registration_fgr_based_on_feature_matching(
-        src, dst, src_f, dst_f, opt).transformation))
+    if method == "fgr":
+        opt = reg.FastGlobalRegistrationOption(maximum_correspondence_distance=1.5 * voxel,
+                                               use_absolute_scale=True)
+        out.append(np.asarray(reg.registration_fgr_based_on_feature_matching(
+            src, dst, src_f, dst_f, opt).transformation))
     for k in range(tries if method == "ransac" else 0):
         o3d.utility.random.seed(seed + k)
         res = reg.registration_ransac_based_on_feature_matching(
@@ -144,7 +146,7 @@ def _global_hypotheses(src, src_f, dst, dst_f, voxel: float, method: str,
 
 def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray | None = None,
                      method: str = "ransac", voxel_size: float | None = None,
-                     inlier_distance: float | None = None, tries: int = 3, seed: int = 0,
+                     inlier_distance: float | None = None, tries: int = 6, seed: int = 0,
                      progress: Progress = no_progress) -> SurfaceResult:
     """Align ``moving`` (scan or mesh) onto ``fixed`` (mesh or cloud); returns moving -> fixed.
 
@@ -172,6 +174,7 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
     fine = mov if len(mov) <= _FINE_POINTS else mov[rng.choice(len(mov), _FINE_POINTS, False)]
     details: dict[str, Any] = {"voxel_mm": voxel}
 
+    can_retry = init is None and method == "ransac"
     if init is not None or method == "none":
         hypotheses = [np.eye(4) if init is None else np.asarray(init, float)]
         label = "ICP from the given pose"
@@ -188,27 +191,45 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
         src, src_f = _features(mov, voxel)
         if len(src.points) < 10 or len(dst.points) < 10:
             raise InputError("Too few points survive thinning to register; the scan is too sparse.")
-        hypotheses = _global_hypotheses(src, src_f, dst, dst_f, voxel, method, tries, seed)
+        hypotheses = _global_hypotheses(src, src_f, dst, dst_f, voxel, method, 1, seed)
         label = {"ransac": "FPFH RANSAC", "fgr": "FPFH FGR"}[method] + " + point-to-plane ICP"
     progress(0.3, "Scoring candidate poses")
     fine_prog = sub_progress(progress, 0.35, 0.95)
     if reference is not None:
-        coarse = fine[rng.choice(len(fine), min(len(fine), 5000), False)]
+        coarse = fine[rng.choice(len(fine), min(len(fine), 3000), False)]
         scored = []
-        for h in hypotheses:
-            r = point_to_mesh_icp(coarse, reference, h, 6.0 * voxel, max_iterations=40,
-                                  tolerance=1e-6)
-            scored.append((r.fitness, -r.inlier_rms, r.matrix))
-        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+        for k, h in enumerate(hypotheses):
+            scored.append(_score(coarse, reference, h, voxel))
+            # Another RANSAC draw only when no candidate fits well yet (hard, partial scans).
+            if (k == len(hypotheses) - 1 and can_retry and len(hypotheses) < tries
+                    and max(s[0] for s in scored) < _GOOD_FIT):
+                hypotheses += _global_hypotheses(src, src_f, dst, dst_f, voxel, method, 1,
+                                                 seed + len(hypotheses))
+        best_fit = max(scored, key=lambda s: (s[0], -s[1]))
         details["candidates"] = len(hypotheses)
-        best = point_to_mesh_icp(fine, reference, scored[0][2], 2.0 * voxel,
-                                 min_distance=0.0, progress=fine_prog)
+        middle = fine[rng.choice(len(fine), min(len(fine), 10_000), False)]
+        approx = point_to_mesh_icp(middle, reference, best_fit[2], 2.0 * voxel, exact=False,
+                                   max_iterations=30, tolerance=1e-7)
+        best = point_to_mesh_icp(fine, reference, approx.matrix, max(approx.inlier_distance,
+                                                                     voxel / 5.0),
+                                 progress=fine_prog)
         final = _final_score(mov, reference, best, inlier_distance, voxel)
     else:
         final = _cloud_icp(mov, fix, hypotheses, voxel, inlier_distance)
     progress(1.0, "Registered")
     return SurfaceResult(final.matrix, final.fitness, final.inlier_rms, final.inlier_distance,
                          label, final.iterations, details)
+
+
+def _score(points: np.ndarray, reference: MeshDistance, init: np.ndarray,
+           voxel: float) -> tuple[float, float, np.ndarray]:
+    """(fitness, inlier RMS, refined pose) of a candidate after a short coarse ICP."""
+    r = point_to_mesh_icp(points, reference, init, 6.0 * voxel, max_iterations=30,
+                          tolerance=1e-6, exact=False)
+    # Exact distances here: cheap, since the search stops at half a voxel.
+    c = reference.closest(apply_transform(r.matrix, points), max_distance=voxel / 2)
+    d = np.abs(c.signed[c.found])
+    return float(c.found.mean()), float(np.sqrt(np.mean(d ** 2))) if d.size else np.inf, r.matrix
 
 
 def _final_score(points: np.ndarray, reference: MeshDistance, res: IcpResult,
