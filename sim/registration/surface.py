@@ -238,17 +238,6 @@ def _final_score(points: np.ndarray, reference: MeshDistance, res: IcpResult,
     return evaluate(points, reference, res.matrix, dist, iterations=res.iterations)
 
 
-def _mesh_normals(data: pv.DataSet) -> np.ndarray | None:
-    """Point normals of a moving mesh (consistent orientation), None for a bare cloud."""
-    if isinstance(data, pv.PolyData) and data.faces.size > 0:
-        n = data.compute_normals(cell_normals=False, split_vertices=False,
-                                 auto_orient_normals=False)
-        return np.asarray(n.point_data["Normals"], dtype=np.float64)
-    if isinstance(data, pv.PolyData) and "Normals" in data.point_data:
-        return np.asarray(data.point_data["Normals"], dtype=np.float64)
-    return None
-
-
 def _cloud_icp(mov: np.ndarray, fix: np.ndarray, hypotheses: list[np.ndarray], voxel: float,
                inlier_distance: float | None) -> IcpResult:
     """Point-to-plane ICP against a reference that is only a point cloud (Open3D)."""
