@@ -51,8 +51,9 @@ class FrameRenderer:
             mesh = tool.mesh()
             self.tools[name] = (tool.local_mesh(), mesh)
             self.plotter.add_mesh(mesh, color=(0.85, 0.85, 0.9), specular=0.6)
-        self.plotter.camera_position = "iso"
-        self.plotter.reset_camera()
+        # Frame the body (not the long instrument shafts), from the front-left-above.
+        self.plotter.view_vector((0.45, -1.0, 0.55), viewup=(0.0, 0.0, 1.0))
+        self.plotter.reset_camera(bounds=self.surface.bounds)
 
     def render(self, path: str | Path | None = None) -> np.ndarray:
         s = self.session
