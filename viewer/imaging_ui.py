@@ -25,6 +25,7 @@ class ImagingUI:
         self.slices.cursor_changed.connect(self.segment.set_cursor)
         self.segment.preview_changed.connect(self._preview)
         self.segment.run_requested.connect(self.run_segmentation)
+        self.segment.labels_requested.connect(self.surfaces_from_labels)
         mb = window.menuBar()
         help_action = next((a for a in mb.actions() if a.text() == "&Help"), None)
         menu = mb.addMenu("&Segment") if help_action is None else None
@@ -91,6 +92,33 @@ class ImagingUI:
                 f"in {st['seconds']:.1f} s")
 
         self.window.run_task("Segmenting", lambda p: run(image, recipe, p), done)
+
+    def surfaces_from_labels(self) -> None:
+        from sim.imaging.lut import label_info
+        from sim.imaging.surface import labelmap_to_surfaces
+        from sim.model import ObjectKind, SceneObject
+
+        obj, case = self.slices.obj, self.window.case
+        if obj is None or case is None:
+            return
+        labels = {int(k): v for k, v in (obj.metadata.get("labels") or {}).items()}
+        target = self.segment.triangles.value() or None
+        smooth = self.segment.smooth.value()
+
+        def work(progress):
+            surfaces = labelmap_to_surfaces(obj.data, progress=progress, target_triangles=target,
+                                            smoothing_iterations=smooth)
+            info = labels or label_info(list(surfaces))
+            return [SceneObject(info.get(v, {"name": f"label {v}"})["name"], ObjectKind.SURFACE, s,
+                                color=tuple(info.get(v, {"color": (0.8, 0.8, 0.8)})["color"]),
+                                metadata={"label": v}) for v, s in surfaces.items()]
+
+        def done(objects) -> None:
+            for o in objects:
+                case.scene.add(o)
+            self.window.status_label.setText(f"Made {len(objects)} label surfaces")
+
+        self.window.run_task("Making label surfaces", work, done)
 
     def close(self) -> None:
         self.slices.close_views()

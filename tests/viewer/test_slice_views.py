@@ -147,3 +147,21 @@ def test_file_menu_imports_deidentified_dicom(qtbot, shared_data):
     (obj,) = list(win.case.scene)
     assert obj.data.dimensions[2] == 20 and obj.metadata["deidentified"]
     assert win.imaging.slices.obj is obj
+
+
+def test_label_map_to_named_surfaces(qtbot, shared_data):
+    from viewer.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    win.open_path(shared_data / "ct" / "totalseg" / "example_seg.nii.gz")
+    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+    panel = win.imaging.segment
+    assert panel.from_labels.isEnabled()
+    panel.triangles.setValue(2000)
+    panel.from_labels.click()
+    qtbot.waitUntil(lambda: win.task is None and len(win.case.scene) > 30, timeout=120_000)
+    surfaces = [o for o in win.case.scene if o.kind == "surface"]
+    names = {o.name for o in surfaces}
+    assert "label 5" in names and len({o.color for o in surfaces}) > 20

@@ -30,6 +30,7 @@ class SegmentPanel(QWidget):
 
     preview_changed = pyqtSignal(object)  # [i, j, k] bool mask, or None
     run_requested = pyqtSignal(object)  # Recipe
+    labels_requested = pyqtSignal()  # one surface per label of the current label map
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,10 +75,14 @@ class SegmentPanel(QWidget):
         self.info.setWordWrap(True)
         self.create = QPushButton("Create surface")
         self.create.clicked.connect(lambda: self.run_requested.emit(self.recipe()))
+        self.from_labels = QPushButton("Surfaces from labels")
+        self.from_labels.setToolTip("one named, coloured surface per label of this label map")
+        self.from_labels.clicked.connect(self.labels_requested.emit)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.live)
         layout.addWidget(self.create)
+        layout.addWidget(self.from_labels)
         layout.addWidget(self.info)
         layout.addStretch(1)
         self._timer = QTimer(self)  # debounce: recompute once the user pauses
@@ -90,6 +95,7 @@ class SegmentPanel(QWidget):
     def set_volume(self, obj: SceneObject | None) -> None:
         self.obj = obj
         self.create.setEnabled(obj is not None)
+        self.from_labels.setEnabled(obj is not None and obj.kind == ObjectKind.LABELMAP)
         self._schedule_preview()
 
     def set_cursor(self, world) -> None:
