@@ -64,5 +64,20 @@ def test_register_measure_and_report(inspect_win, qtbot, tmp_path):
     panel.callout_edit.setText(", ".join(f"{x:.3f}" for x in centre))
     panel.add_callout_from_text()
     assert panel.table.rowCount() == 2 and panel.table.item(0, 1).text() == "below"
+    # Picking on the map: the dent's centre projected to the screen gets a callout.
+    plotter = win.view.plotter
+    plotter.view_xy()
+    plotter.reset_camera()
+    plotter.render()
+    ren = plotter.renderer
+    ren.SetWorldPoint(*centre, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    panel.pick_button.setChecked(True)
+    assert panel.pick_callout_at(int(round(x)), int(round(y)))
+    picked = panel.callouts[-1]
+    assert picked.status == "below" and np.linalg.norm(picked.position - centre) < 2.0
+    panel.sections_edit.setText(f"x={centre[0]:.3f}")
     out = panel.export_report(tmp_path / "report.html")
-    assert out is not None and "data:image/png;base64" in out.read_text()
+    text = out.read_text()
+    assert "data:image/png;base64" in text and "Section S1" in text

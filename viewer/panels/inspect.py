@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import Qt
+import vtk
+from PyQt6.QtCore import QEvent, Qt
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -138,10 +139,17 @@ class InspectPanel(QWidget):
         self.callout_edit.setPlaceholderText("X, Y, Z in mm")
         self.callout_button = QPushButton("Add callout")
         self.callout_button.clicked.connect(self.add_callout_from_text)
+        self.pick_button = QPushButton("Pick in view")
+        self.pick_button.setCheckable(True)
+        self.pick_button.setToolTip("Click points of the deviation map to add callouts there")
         crow = QHBoxLayout()
         crow.addWidget(self.callout_edit, 1)
         crow.addWidget(self.callout_button)
+        crow.addWidget(self.pick_button)
         dform.addRow("Callout at", crow)
+        self.sections_edit = QLineEdit()
+        self.sections_edit.setPlaceholderText("e.g. z=5; x=12 (for the report)")
+        dform.addRow("Sections", self.sections_edit)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Label", "Status", "Deviation (mm)", "Where (mm)"])
         self.table.verticalHeader().setVisible(False)
@@ -152,6 +160,38 @@ class InspectPanel(QWidget):
         layout.addWidget(dev)
         layout.addStretch(1)
         self._sync_enabled()
+        self._press = None
+        self._point_picker = vtk.vtkPointPicker()
+        window.view.plotter.interactor.installEventFilter(self)
+
+    # -- picking callouts in the 3D view ---------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:
+        if not self.pick_button.isChecked() or self.deviation_obj is None:
+            return False
+        if event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+        elif (event.type() == QEvent.Type.MouseButtonRelease and self._press is not None
+              and event.button() == Qt.MouseButton.LeftButton):
+            pos, pressed, self._press = event.position(), self._press, None
+            if (pos - pressed).manhattanLength() <= 4:  # a click, not a camera drag
+                self.pick_callout_at(*self.window.view.to_display(pos))
+        return False
+
+    def pick_callout_at(self, x: int, y: int) -> bool:
+        """Add a callout at the deviation-map point under display pixel (x, y)."""
+        adapter = self.window.view.renderer.adapters.get(getattr(self.deviation_obj, "uid", ""))
+        if adapter is None or self.result is None:
+            return False
+        picker = self._point_picker
+        picker.SetTolerance(0.01)
+        picker.InitializePickList()
+        for actor in adapter.actors:
+            picker.AddPickList(actor)
+        picker.PickFromListOn()
+        if not picker.Pick(x, y, 0, self.window.view.plotter.renderer) or picker.GetPointId() < 0:
+            return False
+        self.add_callout(np.array(picker.GetPickPosition()))
+        return True
 
     # -- model ---------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
@@ -199,6 +239,7 @@ class InspectPanel(QWidget):
         self.register_button.setEnabled(pair)
         self.measure_button.setEnabled(pair)
         self.callout_button.setEnabled(self.result is not None)
+        self.pick_button.setEnabled(self.result is not None)
         self.report_button.setEnabled(self.result is not None)
 
     def _pair(self) -> tuple[SceneObject, SceneObject]:
@@ -327,12 +368,21 @@ class InspectPanel(QWidget):
     def export_report(self, path: str | Path) -> Path | None:
         """Write the report on the GUI thread: VTK renders offscreen only there safely."""
         from sim.inspection.report import InspectionReport, write_report
+        from sim.inspection.sections import parse_plane, section
 
         if self.result is None:
             return None
         moving, fixed = self._pair()
+        try:
+            sections = [section(self.result, self.nominal, *parse_plane(t, self.nominal.bounds),
+                                label=f"S{k + 1}")
+                        for k, t in enumerate(x for x in self.sections_edit.text().split(";")
+                                              if x.strip())]
+        except InputError as exc:
+            self.window.last_error = show_error(self, "Report", exc)
+            return None
         rep = InspectionReport(moving.name, fixed.name, self.result, self.nominal,
-                               list(self.callouts), list(self.regions))
+                               list(self.callouts), list(self.regions), sections)
         if self.last_registration is not None:
             rep.alignment = self.last_registration.summary()
         try:
