@@ -110,7 +110,28 @@ def test_panel_controls_instruments_colour_map_and_recording(qtbot, sim_window, 
     win.view.renderer.set_view("S")
     panel.pointer.active_instrument = name
     panel.start()
-    start_z = panel.loop.latest.poses[name][2, 3]
+    start = panel.loop.latest.poses[name].copy()
+    widget = win.view.plotter.interactor
+    widget.setFocus()
+    right = panel.pointer._camera_axes()[0]
+    qtbot.keyClick(widget, Qt.Key.Key_L)  # a real key: 1 mm to the camera's right
+    qtbot.waitUntil(lambda: np.allclose(panel.loop.latest.poses[name][:3, 3],
+                                        start[:3, 3] + right), timeout=10_000)
+    qtbot.keyClick(widget, Qt.Key.Key_L, Qt.KeyboardModifier.ShiftModifier)  # turn 5 degrees
+    qtbot.waitUntil(lambda: abs(panel.loop.latest.poses[name][2, 2]) < 0.999, timeout=10_000)
+    qtbot.keyClick(widget, Qt.Key.Key_J, Qt.KeyboardModifier.ShiftModifier)  # and back
+    # Ctrl+drag moves it in the view plane, back to x = start - 1 mm or so (screen left).
+    tip = panel.loop.latest.poses[name][:3, 3]
+    a, b = _qpos(win, tip), _qpos(win, tip + [-2.0, 0, 0])
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, ctrl, a)
+    qtbot.mouseMove(widget, b)
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, ctrl, b)
+    qtbot.waitUntil(lambda: panel.loop.latest.poses[name][0, 3] < tip[0] - 1.5, timeout=10_000)
+    pose = panel.loop.latest.poses[name].copy()
+    pose[:3, :3] = start[:3, :3]  # upright again, then down onto the block
+    panel.pointer.post_pose(name, pose)
+    start_z = pose[2, 3]
     for _ in range(22):  # 20 mm above the top face, 22 x 1 mm down: 2 mm deep
         panel.pointer.nudge(2, 1, False)
     qtbot.waitUntil(lambda: panel.loop.latest.poses[name][2, 3] < start_z - 21.5, timeout=10_000)
