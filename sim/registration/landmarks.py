@@ -160,3 +160,20 @@ def _landmarks_from_csv(path: Path, text: str):
         names.append(name or f"P{len(rows)}")
     arr = np.array(rows, dtype=np.float64).reshape(-1, 6)
     return arr[:, :3], arr[:, 3:], names
+
+
+def pairs_from_markups(moving: Any, fixed: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Landmark pairs from two point markups (e.g. picked on the image and touched with a
+    tracked pointer): matched by point label when the labels agree, else by order."""
+    m_labels = [moving.label(i) for i in range(len(moving.points))]
+    f_labels = [fixed.label(i) for i in range(len(fixed.points))]
+    common = [n for n in m_labels if n in f_labels]
+    if len(common) >= 3 and len(set(common)) == len(common):
+        m = np.array([moving.points[m_labels.index(n)] for n in common], dtype=np.float64)
+        f = np.array([fixed.points[f_labels.index(n)] for n in common], dtype=np.float64)
+        return m, f, common
+    if len(moving.points) != len(fixed.points):
+        raise InputError(f"Markups '{moving.name}' and '{fixed.name}' share fewer than three "
+                         "point labels and hold different numbers of points.")
+    return (np.array(moving.points, dtype=np.float64).reshape(-1, 3),
+            np.array(fixed.points, dtype=np.float64).reshape(-1, 3), m_labels)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.errors import FileFormatError, InputError
-from sim.registration.landmarks import paired_point, read_landmarks
+from sim.registration.landmarks import paired_point, pairs_from_markups, read_landmarks
 from sim.registration.transform import (
     apply_transform,
     load_transform,
@@ -88,3 +88,24 @@ def test_transform_json_roundtrip(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"matrix": [[1, 2], [3, 4]]}))
     with pytest.raises(FileFormatError):
         load_transform(tmp_path / "bad.json")
+
+
+def test_pairs_from_point_markups_by_label():
+    from sim.markups.model import Markup
+
+    rng = np.random.default_rng(9)
+    fixed_pts = rng.uniform(-40, 40, (4, 3))
+    t = random_rigid(rng, 30.0)
+    moving_pts = apply_transform(np.linalg.inv(t), fixed_pts)
+    image = Markup("image", "point", points=tuple(map(tuple, fixed_pts)),
+                   labels=("nasion", "tragus L", "tragus R", "chin"))
+    order = [2, 0, 3, 1]  # the pointer touched them in another order
+    pointer = Markup("pointer", "point", points=tuple(tuple(moving_pts[i]) for i in order),
+                     labels=tuple(image.labels[i] for i in order))
+    m, f, names = pairs_from_markups(pointer, image)
+    assert names == [image.labels[i] for i in order]
+    res = paired_point(m, f, names=names)
+    np.testing.assert_allclose(res.matrix, t, atol=1e-9)
+    assert set(res.summary()["fre_mm"]) == set(image.labels)
+    with pytest.raises(InputError):
+        pairs_from_markups(Markup("a", "point", points=((0, 0, 0),)), image)
