@@ -139,6 +139,18 @@ class InteractionSession:
 
     def apply(self, event: dict[str, Any], record: bool = True) -> None:
         """Apply one event now (between steps): pose, grab, drag, release or param."""
+        if not isinstance(event, dict):
+            raise InputError(f"An event must be an object, not {str(event)[:60]!r}.")
+        try:
+            self._apply(event)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise InputError(f"Bad {event.get('type', 'untyped')} event "
+                             f"{str(event)[:80]!r}: {exc}.") from None
+        if record:
+            self.events.append({**_plain(event), "step": self.step_index, "time": self.time,
+                                "wall_time": time.time() - self.wall_start})
+
+    def _apply(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind not in EVENT_TYPES:
             raise InputError(f"Unknown event type {kind!r} (use {', '.join(EVENT_TYPES)}).")
@@ -162,9 +174,6 @@ class InteractionSession:
                 self.grab_spring.move(event["target"])
         else:
             self.release_grab()
-        if record:
-            self.events.append({**_plain(event), "step": self.step_index, "time": self.time,
-                                "wall_time": time.time() - self.wall_start})
 
     def release_grab(self) -> None:
         if self.grab_spring is not None:

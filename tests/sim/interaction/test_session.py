@@ -169,3 +169,17 @@ def test_cli_export_frames(tmp_path):
                  "displacement"])
     assert code == 0
     assert len(list((tmp_path / "frames").glob("frame_*.png"))) == 4
+
+
+@pytest.mark.parametrize("event", [
+    {"type": "drag", "target": "abc"}, {"type": "grab", "point": [1, 2]},
+    {"type": "pose", "instrument": "probe", "pose": {"position": [0, 0]}},
+    {"type": "pose", "instrument": "probe"}, {"type": "param", "instrument": "probe"},
+    {"type": "param", "instrument": "probe", "key": "radius", "value": -3}, "boom",
+])
+def test_malformed_events_are_input_errors(block, event):
+    session = InteractionSession(block, timeline_from_dict(_script(0.1)).setup)
+    session.apply({"type": "grab", "point": [15.0, 15.0, 15.0]})
+    with pytest.raises(InputError):
+        session.apply(event)
+    session.step()  # the session is still usable
