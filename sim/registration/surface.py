@@ -28,6 +28,7 @@ _GLOBAL_POINTS = 4000  # about this many points per side for the feature match
 _FINE_POINTS = 20_000  # moving points used in ICP (the result is scored on all of them)
 _FEATURE_RADIUS = 5.0  # FPFH radius in voxels
 _RANSAC_ITERATIONS = 100_000
+_MESH_SAMPLES = 100_000  # points drawn from a moving mesh's surface
 _GOOD_FIT = 0.9  # coarse fitness above which no further RANSAC draw is tried
 
 
@@ -157,6 +158,8 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
     if method not in GLOBAL_METHODS:
         raise InputError(f"Unknown global method '{method}' (choose {', '.join(GLOBAL_METHODS)}).")
     mov = _points_of(moving, "moving")
+    if _has_triangles(moving):  # a mesh: its vertices cluster at details, sample its surface
+        mov = _sample_surface(moving, _MESH_SAMPLES, seed)[0]
     fixed_is_mesh = _has_triangles(fixed)
     fix = _points_of(fixed, "fixed")
     diag = float(np.linalg.norm(fix.max(axis=0) - fix.min(axis=0)))

@@ -76,3 +76,12 @@ def test_bad_input_and_cancel(idler_riser):
     with pytest.raises(Cancelled):
         register_surface(pv.PolyData(sample_surface(idler_riser, 5000, 1)[0]), idler_riser,
                          progress=cancel)
+
+
+def test_mesh_to_mesh_registration(idler_riser):
+    truth = random_rigid(np.random.default_rng(21), 50.0)
+    moving = idler_riser.copy()
+    moving.points = apply_transform(np.linalg.inv(truth), np.asarray(idler_riser.points))
+    res = register_surface(moving, idler_riser)
+    rot, trans = transform_error(res.matrix, truth, at=idler_riser.center)
+    assert rot < 1e-3 and trans < 1e-3 and res.fitness > 0.999
