@@ -76,3 +76,23 @@ def test_bad_scans_raise_one_sentence(tmp_path, name, content, reason):
     path.write_bytes(content)
     with pytest.raises(FileFormatError, match=reason):
         load(path)
+
+
+def test_points_objects_and_deviation_maps_survive_a_case_save(tmp_path, cloud):
+    import pyvista as pv
+
+    from sim.inspection.deviation import compute_deviation
+    from sim.inspection.views import display_metadata
+    from sim.model import Case, SceneObject
+    from sim.model.case_io import load_case, save_case
+
+    res = compute_deviation(cloud / 50.0, pv.Box().triangulate(), 0.1)
+    case = Case(name="scans", anatomical=False)
+    case.scene.add(SceneObject("scan", ObjectKind.POINTS, pv.PolyData(cloud)))
+    case.scene.add(SceneObject("map", ObjectKind.POINTS, res.as_polydata(),
+                               metadata=display_metadata(res)))
+    again = load_case(save_case(case, tmp_path / "scans.twin"))
+    scan, dmap = again.scene["scan"], again.scene["map"]
+    assert scan.kind == ObjectKind.POINTS and scan.data.n_points == len(cloud)
+    np.testing.assert_allclose(dmap.data.point_data["deviation"], res.deviation)
+    assert dmap.metadata["scalars"] == "deviation" and len(dmap.metadata["cmap"]) == 255
