@@ -217,9 +217,18 @@ class InteractionSession:
 
     # -- outputs -----------------------------------------------------------------------------------
     def visual_points(self) -> np.ndarray | None:
+        """The fine surface, deformed with the simulation mesh. Contact is resolved on the
+        simulation nodes; a fine vertex that the interpolation leaves inside a tool (between
+        coarse nodes) is shown on the tool's surface, so no tool is seen through the tissue."""
         if self.embedding is None:
             return None
-        return np.asarray(self.visual.points) + self.embedding.map(self.sim.displacement)
+        pts = np.asarray(self.visual.points) + self.embedding.map(self.sim.displacement)
+        for tool in self.instruments.values():
+            d, n = tool.signed_distance(pts)
+            inside = d < 0.0
+            if inside.any():
+                pts[inside] -= d[inside, None] * n[inside]
+        return pts
 
     def snapshot(self, field_name: str | None = None) -> Snapshot:
         snap = Snapshot(
