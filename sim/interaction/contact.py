@@ -111,7 +111,7 @@ class ContactSimulator(CorotationalSimulator):
             if len(cand) == 0:
                 state.nodes = np.zeros(0, dtype=np.int64)
                 continue
-            d, n = tool.signed_distance(self.x[cand])
+            d, n = tool.signed_distance(self.x[cand], CONTACT_MARGIN)
             was = np.isin(cand, state.nodes)
             released = np.fromiter(state.released, dtype=np.int64, count=len(state.released))
             was &= ~np.isin(cand, released)
@@ -277,7 +277,7 @@ class ContactSimulator(CorotationalSimulator):
         if self.targets:
             free = free[~np.isin(free, np.fromiter(self.targets, dtype=np.int64))]
         for tool in self.instruments:
-            d, n = tool.signed_distance(self.x[free])
+            d, n = tool.signed_distance(self.x[free], 0.0)
             inside = d < 0.0
             if inside.any():
                 nodes = free[inside]
@@ -295,7 +295,7 @@ class ContactSimulator(CorotationalSimulator):
         """Deepest penetration (mm, >= 0) of any contact node into any instrument now."""
         deepest = 0.0
         for tool in self.instruments:
-            d, _ = tool.signed_distance(self.x[self.contact_nodes])
+            d, _ = tool.signed_distance(self.x[self.contact_nodes], -np.inf)
             deepest = max(deepest, float(-d.min(initial=0.0)))
         return deepest
 

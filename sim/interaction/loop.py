@@ -27,6 +27,7 @@ class SimulationLoop:
     def __init__(self, session: InteractionSession, rate_hz: float | None = None,
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         self.session = session
+        session.stress_every = max(session.stress_every, 10)  # a 20 ms sample, not every step
         self.rate_hz = rate_hz  # None: as fast as the solver goes
         self.on_error = on_error
         self.field: str | None = None  # colour-map field computed with every snapshot

@@ -183,17 +183,26 @@ class Instrument:
     def to_world(self, local: np.ndarray) -> np.ndarray:
         return np.asarray(local, dtype=float) @ self.pose[:3, :3].T + self.pose[:3, 3]
 
-    def signed_distance(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Signed distance (mm, < 0 inside) and unit outward normal (world) at world points."""
+    def signed_distance(self, points: np.ndarray,
+                        normals_within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Signed distance (mm, < 0 inside) and unit outward normal (world) at world points.
+
+        With ``normals_within``, normals are computed only where the distance is below it
+        (zero elsewhere): contact needs them at a few points near the tool, not everywhere."""
         local = self.to_local(np.atleast_2d(points))
         d = self.local_sdf(local)
-        grad = np.empty_like(local)
-        for axis in range(3):
-            e = np.zeros(3)
-            e[axis] = _FD_STEP
-            grad[:, axis] = (self.local_sdf(local + e) - self.local_sdf(local - e)) / (2 * _FD_STEP)
-        norm = np.linalg.norm(grad, axis=1, keepdims=True)
-        grad = np.where(norm > 1e-12, grad / np.maximum(norm, 1e-12), np.array([0.0, 0.0, -1.0]))
+        grad = np.zeros_like(local)
+        sel = slice(None) if normals_within is None else np.flatnonzero(d < normals_within)
+        near = local[sel]
+        if len(near):
+            g = np.empty_like(near)
+            for axis in range(3):
+                e = np.zeros(3)
+                e[axis] = _FD_STEP
+                g[:, axis] = (self.local_sdf(near + e) - self.local_sdf(near - e)) / (2 * _FD_STEP)
+            norm = np.linalg.norm(g, axis=1, keepdims=True)
+            grad[sel] = np.where(norm > 1e-12, g / np.maximum(norm, 1e-12),
+                                 np.array([0.0, 0.0, -1.0]))
         return d, grad @ self.pose[:3, :3].T
 
     def mesh(self) -> pv.PolyData:
