@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,6 @@ class LiveSession:
         self.raw_received += 1
         if self.history is None:
             return
-        import time
-
         text = payload[:MAX_PAYLOAD].decode("utf-8", errors="replace").strip()
         try:
             value = float(text)

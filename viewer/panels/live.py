@@ -222,6 +222,8 @@ class LivePanel(QWidget):
         from sim.twin.simulate import demo_config
 
         session = None
+        if self.case is None:  # tools and images need a scene to appear in
+            self.window.set_case(Case(name="Live twin", anatomical=False))
         try:
             config = demo_config(object_name=self.asset.name if self.asset else "Pump bracket")
             session = LiveSession(self.case, config, self.history_path(),

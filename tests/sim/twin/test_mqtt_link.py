@@ -281,3 +281,26 @@ def test_link_reconnects_by_itself_after_broker_restart(broker_factory, wait_unt
     finally:
         sub.close()
         b.stop()
+
+
+def test_session_records_unbound_topics(broker, tmp_path, wait_until):
+    from sim.twin.session import LiveSession
+
+    session = LiveSession(config=simulate.demo_config(), history=tmp_path / "s.db")
+    session.connect_mqtt(BrokerConfig.from_url(broker.url), topics=["extra/#"])
+    pub = paho_client(broker.url, "extra-publisher")
+    try:
+        time.sleep(0.2)
+        pub.publish("extra/temp", b"21.5", qos=1).wait_for_publish(5)
+        pub.publish("extra/note", b"door open", qos=1).wait_for_publish(5)
+        assert wait_until(lambda: session.raw_received == 2, 10)
+        status = session.status()
+        assert status["mqtt"]["connected"] and status["telemetry"]["unbound"] == 2
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        session.close()
+    with HistoryStore.open(tmp_path / "s.db") as r:
+        events = {(e.kind, e.channel): e for e in r.events()}
+    assert events[("value", "extra/temp")].value == 21.5
+    assert events[("string", "extra/note")].data == "door open"
