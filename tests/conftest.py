@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import warnings
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,14 @@ def demo_case_dir(_isolated_user_folders) -> Path:
     from sim.demo.cache import demo_case_path
 
     return demo_case_path()
+
+
+@pytest.fixture(autouse=True)
+def _sigpipe_stays_ignored(request):
+    """Python ignores SIGPIPE so a closed socket raises BrokenPipeError instead of killing
+    the process; a native library that resets it would let one peer's hang-up end the run."""
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    yield
+    if signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        warnings.warn(f"{request.node.nodeid} changed the SIGPIPE handler; restored", stacklevel=1)
