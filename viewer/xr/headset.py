@@ -60,6 +60,9 @@ class HeadsetView:
         self.case.scene.select(obj)
 
     def _on_controllers(self, frame: ControllerFrame) -> None:
+        sync = getattr(self.interaction.deformer, "sync", None)
+        if sync is not None:  # e.g. the GUI's running simulation: its surface into the eyes
+            sync(self.session.stereo)
         self.interaction.update(frame)
         self.rays.update(frame, self.placement)
         self.panel.set_lines(self.panel_lines())

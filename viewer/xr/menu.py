@@ -56,10 +56,14 @@ class XRMenu(QObject):
             QMessageBox.information(self.window, "Enter XR", "Open a case first.")
             self._set_checked(False)
             return False
+        from viewer.xr.sim_link import SimulationLink
         from viewer.xr.xr_view import XRViewController
 
         if self.controller is None:
-            self.controller = XRViewController(self, on_object_moved=self._on_object_moved)
+            panel = getattr(self.window, "simulate", None)  # the Simulate panel, if any
+            link = SimulationLink(panel) if panel is not None else None
+            self.controller = XRViewController(self, on_object_moved=self._on_object_moved,
+                                               deformer=link)
             self.controller.stopped.connect(self._on_stopped)
         try:
             self.controller.start(case)

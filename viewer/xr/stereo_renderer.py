@@ -158,6 +158,12 @@ class StereoRenderer:
             renderer.AddActor(actor)
         self.extra_actors.append(actor)
 
+    def remove_overlay_actor(self, actor) -> None:
+        for renderer in self.plotter.renderers:
+            renderer.RemoveActor(actor)
+        if actor in self.extra_actors:
+            self.extra_actors.remove(actor)
+
     # -- cameras and rendering -------------------------------------------------------------------
     def set_eyes(self, eyes: Sequence[EyeView]) -> None:
         for renderer, eye in zip(self.plotter.renderers, eyes, strict=False):
