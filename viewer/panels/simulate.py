@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import Cancelled, TwinsightError
 from sim.fem.materials import library_material, library_names
-from sim.interaction.body_setup import closed_surfaces, prepare_body
+from sim.interaction.body_setup import closed_surfaces, prepare_body, world_surface
 from sim.interaction.fields import FIELDS, field_info
 from sim.interaction.loop import SimulationLoop
 from sim.interaction.recording import recording_dict, save_recording
@@ -289,7 +289,7 @@ class SimulatePanel(QWidget):
         instrument_from_dict(spec)  # bad files are refused now, not at Start
         if self.body_obj is not None or self.body_combo.count():
             obj = self._body() if self.body_obj is None else self.body_obj
-            b = obj.data.bounds
+            b = world_surface(obj).bounds
             spec["pose"] = {"position": [0.5 * (b[0] + b[1]), 0.5 * (b[2] + b[3]),
                                          b[5] + 20.0], "direction": [0, 0, 1]}
         self.instrument_specs.append(spec)
@@ -318,7 +318,7 @@ class SimulatePanel(QWidget):
         fixed = None
         if mode == "Box":
             obj = self._body()
-            b = obj.data.bounds
+            b = world_surface(obj).bounds
             axis_side = self.fix_axis.currentText()
             k = "xyz".index(axis_side[0])
             lo, hi = b[2 * k], b[2 * k + 1]
