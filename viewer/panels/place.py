@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -57,7 +58,15 @@ class PlacePanel(QWidget):
         self.device_obj: SceneObject | None = None
         self.rigid = None
         self.last = None  # the last Evaluation
-        layout = QVBoxLayout(self)
+        # Everything scrolls, so the dock never forces a minimum height on the main window.
+        inner = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(inner)
 
         box = QGroupBox("Catalogue")
         form = QFormLayout(box)
