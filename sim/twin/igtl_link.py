@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 from sim.twin import igtl_wire as wire
 from sim.twin.errors import LinkError, ProtocolError
+from sim.twin.netio import send_all
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class _Connection:
 
     def send(self, data: bytes) -> None:
         with self.send_lock:
-            self.sock.sendall(data)
+            send_all(self.sock, data)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

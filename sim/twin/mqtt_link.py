@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 from sim.errors import InputError
 from sim.twin import mqtt_wire as mw
 from sim.twin.errors import LinkError, ProtocolError
+from sim.twin.netio import send_all
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class MqttLink:
         sock = self._sock
         if sock is not None:
             with contextlib.suppress(OSError), self._lock:
-                sock.sendall(mw.DISCONNECT_PACKET)
+                send_all(sock, mw.DISCONNECT_PACKET)
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -191,7 +192,7 @@ class MqttLink:
             sock = self._sock if self.connected.is_set() else None
             if sock is not None:
                 with contextlib.suppress(OSError):  # re-sent after the reconnect
-                    sock.sendall(pkt)
+                    send_all(sock, pkt)
         self.counters.published += 1
         return info
 
@@ -217,7 +218,7 @@ class MqttLink:
             if sock is None:
                 return False
             try:
-                sock.sendall(data)
+                send_all(sock, data)
                 return True
             except OSError:
                 return False
@@ -258,7 +259,7 @@ class MqttLink:
         try:
             sock = self._ssl.wrap_socket(raw, server_hostname=c.host) if self._ssl else raw
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(mw.connect(self.client_id, not self.persistent, self.keepalive,
+            send_all(sock, mw.connect(self.client_id, not self.persistent, self.keepalive,
                                     c.username, c.password))
             head = b""
             while len(head) < 4:
@@ -282,9 +283,9 @@ class MqttLink:
         with self._lock:
             self._sock = sock
             for pkt, _info in self._pending.values():  # unacknowledged QoS 1: send again
-                sock.sendall(pkt)
+                send_all(sock, pkt)
             if self._topics:
-                sock.sendall(mw.subscribe(self._packet_id_locked(), dict(self._topics)))
+                send_all(sock, mw.subscribe(self._packet_id_locked(), dict(self._topics)))
             self.connected.set()
         self.counters.connects += 1
         self.last_error = None

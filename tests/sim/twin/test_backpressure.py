@@ -85,3 +85,35 @@ def test_mqtt_flood_into_a_slow_consumer(broker, wait_until):
     assert sorted(int(p) for p in got) == list(range(n))
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while flooded"
     assert pub.counters.dropped_outgoing == 0
+
+
+HANGUP = r"""
+import signal, socket, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # as a native library might leave it
+from sim.twin.netio import send_all
+a, b = socket.socketpair()
+b.close()  # the peer hangs up
+send = send_all if sys.argv[1] == "ours" else (lambda s, d: s.sendall(d))
+for _ in range(3):
+    try:
+        send(a, b"x" * 1000)
+    except OSError:
+        pass
+print("alive")
+"""
+
+
+def test_a_peer_hanging_up_cannot_kill_the_process():
+    """Every link write goes through netio.send_all; a plain sendall would be killed here."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    ours = subprocess.run([sys.executable, "-c", HANGUP, "ours"], capture_output=True,
+                          text=True, timeout=60, env=env)
+    assert ours.returncode == 0 and ours.stdout.strip() == "alive", ours.stderr
+    plain = subprocess.run([sys.executable, "-c", HANGUP, "plain"], capture_output=True,
+                           text=True, timeout=60, env=env)
+    assert plain.returncode == -signal.SIGPIPE  # the hazard the helper avoids
