@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, Qt, QTimer
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 from sim.errors import Cancelled, InputError
@@ -40,8 +40,11 @@ def autosave_interval_s() -> float:
 
 
 class CaseSession(QObject):
+    history_changed = pyqtSignal()  # queued to the GUI thread if an edit comes from elsewhere
+
     def __init__(self, window) -> None:
         super().__init__(window)
+        self.history_changed.connect(self._update_title)
         self.window = window
         self.case: Case | None = None
         self.password: str | None = None  # kept in memory only, for Save and autosave
@@ -58,6 +61,7 @@ class CaseSession(QObject):
         self._recovery_checked = False
         self.recovery_box: QMessageBox | None = None
         self._hooked_views: set[int] = set()
+        self._save_mark: tuple | None = None  # (case, history state) of the save running
         QTimer.singleShot(0, self._offer_recovery_when_idle)
 
     # -- window hooks ---------------------------------------------------------------------------
@@ -93,14 +97,14 @@ class CaseSession(QObject):
 
     def set_case(self, case: Case, path: Path | None = None, password: str | None = None) -> None:
         if self.case is not None:
-            self.case.history.changed.disconnect(self._update_title)
+            self.case.history.changed.disconnect(self.history_changed.emit)
         self.case, self.password = case, password
         self.undo.set_case(case)
         self.markups.set_case(case)
         self.transform.set_case(case)
         self.transform_sync.set_case(case)
         self.autosaver.watch(case, path, password)
-        case.history.changed.connect(self._update_title)
+        case.history.changed.connect(self.history_changed.emit)
         self._update_title()
         self.hook_slice_views()
 
@@ -169,16 +173,28 @@ class CaseSession(QObject):
         if folder and password is not None:
             raise InputError("Encryption needs the single-file .twin form.")
 
+        # The job runs on a worker thread: it must not emit model events (views would react
+        # off the GUI thread), so the case is marked saved in :meth:`saved`, on the GUI thread.
+        self._save_mark = (case, case.history.state_token())
+
         def job(progress):
-            return save_case(case, path, progress, password=password, folder=folder)
+            return save_case(case, path, progress, password=password, folder=folder,
+                             mark_saved=False)
 
         return job
 
-    def saved(self, path: Path, password: str | None) -> None:
+    def saved(self, path: Path | None, password: str | None) -> None:
+        """A save finished (or a case was opened from ``path``): remember where and how."""
         self.password = password
-        if self.case is not None:
-            self.autosaver.watch(self.case, path, password)
-            self.store.discard(self.case.uid)
+        case = self.case
+        if case is not None:
+            mark = self._save_mark
+            self._save_mark = None
+            if path is not None:
+                case.source = str(path)
+            case.history.set_clean(mark[1] if mark is not None and mark[0] is case else True)
+            self.autosaver.watch(case, path, password)
+            self.store.discard(case.uid)
         self._update_title()
 
     def save_as_dialog(self) -> tuple[Path, str | None, bool] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QObject
+from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 
 from sim.model import Case
@@ -14,8 +14,13 @@ REDO_KEYS = [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
 class UndoActions(QObject):
     """Two actions that follow ``case.history``: enabled state and text name the step."""
 
+    # History changes reach the actions through a Qt signal: an edit made on a worker
+    # thread is then queued to the GUI thread instead of touching widgets from there.
+    history_changed = pyqtSignal()
+
     def __init__(self, parent) -> None:
         super().__init__(parent)
+        self.history_changed.connect(self._refresh)
         self.case: Case | None = None
         self.undo_action = QAction("&Undo", parent)
         self.undo_action.setObjectName("undoAction")
@@ -33,10 +38,10 @@ class UndoActions(QObject):
 
     def set_case(self, case: Case | None) -> None:
         if self.case is not None:
-            self.case.history.changed.disconnect(self._refresh)
+            self.case.history.changed.disconnect(self.history_changed.emit)
         self.case = case
         if case is not None:
-            case.history.changed.connect(self._refresh)
+            case.history.changed.connect(self.history_changed.emit)
         self._refresh()
 
     def undo(self) -> None:

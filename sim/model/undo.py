@@ -188,9 +188,24 @@ class UndoStack:
         self._clean_valid = False
         self.changed.emit()
 
-    def set_clean(self) -> None:
-        self._clean = self._done[-1] if self._done else None
-        self._clean_valid = True
+    def state_token(self) -> Command | None:
+        """A mark of the current state, for :meth:`set_clean` once a background save is done.
+
+        Later edits never merge into the marked step, so the mark keeps meaning this state.
+        """
+        top = self._done[-1] if self._done else None
+        if isinstance(top, SetField):
+            top.stamp = float("-inf")
+        return top
+
+    def set_clean(self, token: Command | None | bool = True) -> None:
+        """Mark the current state (or the one ``token`` marked) as the saved one."""
+        if token is True:
+            token = self._done[-1] if self._done else None
+        if token is None or token in self._done or token in self._undone:
+            self._clean, self._clean_valid = token, True
+        else:  # the marked step has been dropped off the end of the history
+            self._clean_valid = False
         self.changed.emit()
 
     # -- editing ----------------------------------------------------------------------------

@@ -189,3 +189,16 @@ def test_script_can_drive_a_fresh_case():
     obj.color = (0, 1, 0)
     case.history.undo()
     assert obj.color == (1, 0, 0)
+
+
+def test_state_token_marks_the_saved_state_even_after_later_edits(case):
+    h = case.history
+    liver = case.scene["Liver"]
+    liver.opacity = 0.5
+    token = h.state_token()  # a background save starts here
+    liver.opacity = 0.4  # an edit while it runs: a new step, not merged into the saved one
+    assert len(h) == 2
+    h.set_clean(token)  # the save finishes
+    assert not h.is_clean
+    h.undo()
+    assert h.is_clean and liver.opacity == 0.5
