@@ -266,16 +266,36 @@ class SliceViewer(QWidget):
                   self.slices3d, self.render_box, self.render_preset):
             top.addWidget(w)
         top.addStretch(1)
-        self.views = [SliceView(2), SliceView(1), SliceView(0)]  # axial, coronal, sagittal
-        row = QHBoxLayout()
-        for v in self.views:
-            v.cursor_picked.connect(self.set_cursor)
-            v.scrolled.connect(self.scroll)
-            row.addWidget(v, 1)
+        # The three render windows are made the first time the viewer is shown: a window that
+        # never shows slices (most sessions on parts) should not pay for three GL contexts.
+        self.views: list[SliceView] = []
+        self._row = QHBoxLayout()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
-        layout.addLayout(row, 1)
+        layout.addLayout(self._row, 1)
+
+    def ensure_views(self) -> None:
+        if self.views:
+            return
+        self.views = [SliceView(2), SliceView(1), SliceView(0)]  # axial, coronal, sagittal
+        for v in self.views:
+            v.cursor_picked.connect(self.set_cursor)
+            v.scrolled.connect(self.scroll)
+            self._row.addWidget(v, 1)
+        self._load_views()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.ensure_views()
+
+    def _load_views(self) -> None:
+        image = self.obj.data if self.obj is not None else None
+        clim = self.clim()
+        for v in self.views:
+            v.set_image(image, clim)
+            if image is not None:
+                v.show_at(self.cursor)
 
     # -- case and volume -------------------------------------------------------------------
     def set_case(self, case: Case | None) -> None:
@@ -324,11 +344,7 @@ class SliceViewer(QWidget):
             self.window_box.blockSignals(True)
             self.window_box.setCurrentText(preferred)
             self.window_box.blockSignals(False)
-        clim = self.clim()
-        for v in self.views:
-            v.set_image(image, clim)
-            if image is not None:
-                v.show_at(self.cursor)
+        self._load_views()
         self._update_3d()
         self._update_volume_rendering()
         self.volume_changed.emit(obj)
@@ -390,7 +406,7 @@ class SliceViewer(QWidget):
         self.main_plotter.render()
 
     def _update_3d(self, *_args) -> None:
-        if self.main_plotter is None or self.obj is None:
+        if self.main_plotter is None or self.obj is None or not self.views:
             return
         on = self.slices3d.isChecked()
         self._default_slices(not on)
