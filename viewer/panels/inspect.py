@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import vtk
 from PyQt6.QtCore import QEvent, Qt
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import (
@@ -161,7 +160,6 @@ class InspectPanel(QWidget):
         layout.addStretch(1)
         self._sync_enabled()
         self._press = None
-        self._point_picker = vtk.vtkPointPicker()
         window.view.plotter.interactor.installEventFilter(self)
 
     # -- picking callouts in the 3D view ---------------------------------------------------
@@ -178,19 +176,26 @@ class InspectPanel(QWidget):
         return False
 
     def pick_callout_at(self, x: int, y: int) -> bool:
-        """Add a callout at the deviation-map point under display pixel (x, y)."""
-        adapter = self.window.view.renderer.adapters.get(getattr(self.deviation_obj, "uid", ""))
-        if adapter is None or self.result is None:
+        """Add a callout at the map point under display pixel (x, y): the measured point
+        nearest the camera among those within a few point spacings of the view ray."""
+        if self.result is None or self.deviation_obj is None:
             return False
-        picker = self._point_picker
-        picker.SetTolerance(0.01)
-        picker.InitializePickList()
-        for actor in adapter.actors:
-            picker.AddPickList(actor)
-        picker.PickFromListOn()
-        if not picker.Pick(x, y, 0, self.window.view.plotter.renderer) or picker.GetPointId() < 0:
+        ren = self.window.view.plotter.renderer
+        ends = []
+        for depth in (0.0, 1.0):
+            ren.SetDisplayPoint(float(x), float(y), depth)
+            ren.DisplayToWorld()
+            w = np.array(ren.GetWorldPoint(), dtype=float)
+            ends.append(w[:3] / w[3])
+        near, far = ends
+        ray = (far - near) / np.linalg.norm(far - near)
+        rel = self.result.points - near
+        along = rel @ ray
+        off = np.linalg.norm(rel - along[:, None] * ray, axis=1)
+        hits = np.flatnonzero(off < 3.0 * self.spacing)
+        if hits.size == 0:
             return False
-        self.add_callout(np.array(picker.GetPickPosition()))
+        self.add_callout(self.result.points[hits[np.argmin(along[hits])]])
         return True
 
     # -- model ---------------------------------------------------------------------------
