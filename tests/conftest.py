@@ -46,3 +46,10 @@ def _sigpipe_stays_ignored(request):
     if signal.getsignal(signal.SIGPIPE) != signal.SIG_IGN:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         warnings.warn(f"{request.node.nodeid} changed the SIGPIPE handler; restored", stacklevel=1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings(tmp_path_factory, monkeypatch):
+    """Each test starts with no saved window layout or recent files: a layout saved by one
+    test (a resized window, a hidden dock) must not leak into the next."""
+    monkeypatch.setenv("TWINSIGHT_CONFIG_DIR", str(tmp_path_factory.mktemp("settings")))
