@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import pyvista as pv
@@ -13,7 +14,7 @@ DEFAULT_WINDOW = (40.0, 400.0)
 PICKABLE_OPACITY = 0.5
 
 
-class ObjectAdapter:
+class ObjectAdapter(ABC):
     """Base adapter: owns the actors of one scene object."""
 
     def __init__(self, obj: SceneObject, plotter: pv.Plotter, request_render: Callable[[], None]):
@@ -27,8 +28,9 @@ class ObjectAdapter:
         obj.events.color.connect(self._sync_color)
         obj.events.opacity.connect(self._sync_opacity)
 
+    @abstractmethod
     def _build(self) -> list:
-        raise NotImplementedError
+        """Create this object's actors in the plotter and return them."""
 
     def _sync_visibility(self, visible: bool) -> None:
         for a in self.actors:
