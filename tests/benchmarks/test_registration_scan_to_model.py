@@ -14,44 +14,14 @@ as an expected failure rather than asserted; correctness is always asserted.
 
 from __future__ import annotations
 
-import os
-import resource
 import time
 
 import numpy as np
-import pytest
 import pyvista as pv
 
-from sim.io import load
 from sim.registration.surface import _sample_surface, register_surface
 from sim.registration.transform import apply_transform, random_rigid, transform_error
-
-TARGET_S = 3.0
-
-
-def check_time(wall: float, cpu: float) -> None:
-    """Assert the target; on an oversubscribed machine report instead of failing."""
-    if min(wall, cpu) < TARGET_S:
-        return
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if load > 1.5 * cores:  # other jobs own the cores: neither figure measures this code
-        pytest.xfail(f"machine oversubscribed (load {load:.1f} on {cores} cores): "
-                     f"wall {wall:.2f} s, CPU {cpu:.2f} s vs target {TARGET_S} s")
-    raise AssertionError(f"wall {wall:.2f} s and CPU {cpu:.2f} s exceed {TARGET_S} s")
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process, all threads (numba, Open3D, BLAS) included."""
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-@pytest.fixture(scope="module")
-def model(shared_data) -> pv.PolyData:
-    part = next(iter(load(shared_data / "factory" / "idler_riser.STL").scene)).data
-    mesh = part.scale(25.4, inplace=False).triangulate().subdivide(3, "linear").clean()
-    assert 100_000 <= mesh.n_cells <= 101_000
-    return mesh
+from tests.benchmarks.scan_model_util import TARGET_S, check_time, cpu_seconds
 
 
 def scan_of(mesh: pv.PolyData, n: int, seed: int) -> np.ndarray:
