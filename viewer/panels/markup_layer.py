@@ -29,6 +29,29 @@ class _Drawn:
         self.listener: Callable | None = None
 
 
+def _world_label(anchor, text: str) -> vtk.vtkTextActor:
+    """A 2D text overlay pinned to a world point, always on top of the anatomy.
+
+    Not ``Plotter.add_point_labels``: its label-placement mapper creates and destroys a 2D
+    mapper on every frame, inside VTK's garbage-collector lock, and that destruction calls
+    pyvistaqt's Python make-current hook. A worker thread that holds the GIL while it
+    creates any VTK object (a case save, a load) then deadlocks with the render.
+    """
+    actor = vtk.vtkTextActor()
+    actor.SetInput(text)
+    coord = actor.GetPositionCoordinate()
+    coord.SetCoordinateSystemToWorld()
+    coord.SetValue(*(float(v) for v in anchor))
+    prop = actor.GetTextProperty()
+    prop.SetFontSize(13)
+    prop.SetColor(1.0, 1.0, 1.0)
+    prop.SetBackgroundColor(0.1, 0.1, 0.1)
+    prop.SetBackgroundOpacity(0.55)
+    prop.SetFrame(False)
+    actor.SetPickable(False)
+    return actor
+
+
 class MarkupLayer:
     def __init__(self, plotter: pv.Plotter) -> None:
         self.plotter = plotter
@@ -125,10 +148,8 @@ class MarkupLayer:
             actors.append(self._add(self._box(m), color=color, style="wireframe", line_width=2))
         text = f"{m.name}: {m.measurement_text()}" if m.type is not MarkupType.POINT else m.name
         anchor = pts.mean(axis=0) if m.type is MarkupType.LINE else pts[-1]
-        label = self.plotter.add_point_labels(
-            [anchor], [text], font_size=13, text_color="white", shape_color=(0.1, 0.1, 0.1),
-            shape_opacity=0.55, show_points=False, always_visible=True, pickable=False,
-            render=False, reset_camera=False)
+        label = _world_label(anchor, text)
+        self.plotter.renderer.AddViewProp(label)
         actors.append(label)
         return actors
 
