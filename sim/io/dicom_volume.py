@@ -60,6 +60,9 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
     """Pixel arrays (rows x columns) and rescale of each frame, in the given order."""
     import pydicom
 
+    from sim.io.dicom_codecs import register
+
+    register()  # 12-bit JPEG that pydicom's own plugins refuse
     cache: dict = {}
     arrays, rescales, first = [], [], None
     for n, frame in enumerate(frames):
