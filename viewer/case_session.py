@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, Q
 
 from sim.errors import Cancelled, InputError
 from sim.model import Case
-from sim.model.bundle import sniff
+from sim.model.bundle import ENCRYPTED_FORMS, sniff
 from sim.model.case_io import SUFFIX, save_case
 from sim.model.recovery import DEFAULT_INTERVAL_S, Autosaver, RecoveryEntry, RecoveryStore
 from viewer import settings as prefs
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_FILTER = "Twinsight case (*.twin)"
 ENCRYPTED_FILTER = "Encrypted Twinsight case (*.twin)"
 FOLDER_FILTER = "Unpacked case folder (*)"
+ENCRYPTED_FOLDER_FILTER = "Encrypted case folder (*)"
 
 
 def autosave_interval_s() -> float:
@@ -156,7 +157,7 @@ class CaseSession(QObject):
 
     def password_for_open(self, path: Path) -> str | None:
         """The password for ``path`` if it is an encrypted case (Cancelled if refused)."""
-        if sniff(path) != "encrypted":
+        if sniff(path) not in ENCRYPTED_FORMS:
             return None
         password = self.ask_password(path)
         if password is None:
@@ -170,8 +171,6 @@ class CaseSession(QObject):
         path = Path(path)
         if folder is None:  # .twin -> archive; an existing or other-named path -> folder
             folder = path.is_dir() or path.suffix.lower() != SUFFIX
-        if folder and password is not None:
-            raise InputError("Encryption needs the single-file .twin form.")
 
         # The job runs on a worker thread: it must not emit model events (views would react
         # off the GUI thread), so the case is marked saved in :meth:`saved`, on the GUI thread.
@@ -203,20 +202,19 @@ class CaseSession(QObject):
             return None
         path, chosen = QFileDialog.getSaveFileName(
             self.window, "Save case", f"{self.case.name}{SUFFIX}",
-            f"{ARCHIVE_FILTER};;{ENCRYPTED_FILTER};;{FOLDER_FILTER}")
+            f"{ARCHIVE_FILTER};;{ENCRYPTED_FILTER};;{FOLDER_FILTER};;{ENCRYPTED_FOLDER_FILTER}")
         if not path:
             return None
         path = Path(path)
-        if chosen == FOLDER_FILTER:
-            return path, None, True
-        if path.suffix.lower() != SUFFIX:
+        folder = chosen in (FOLDER_FILTER, ENCRYPTED_FOLDER_FILTER)
+        if not folder and path.suffix.lower() != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         password = None
-        if chosen == ENCRYPTED_FILTER:
+        if chosen in (ENCRYPTED_FILTER, ENCRYPTED_FOLDER_FILTER):
             password = self.ask_password(path, new=True)
             if password is None:
                 return None
-        return path, password, False
+        return path, password, folder
 
     # -- autosave and recovery ----------------------------------------------------------------------
     def autosave(self) -> Path | None:

@@ -45,10 +45,9 @@ def register(sub) -> None:
     conv = cmds.add_parser("convert", help="save a case again: archive, folder, encrypted or not")
     conv.add_argument("case", help="a .twin file or case folder")
     conv.add_argument("out", help="where to write the case")
-    form = conv.add_mutually_exclusive_group()
-    form.add_argument("--folder", action="store_true", help="write the unpacked folder form")
-    form.add_argument("--encrypt", action="store_true",
-                      help=f"encrypt the archive (new password from --new-password-file, "
+    conv.add_argument("--folder", action="store_true", help="write the unpacked folder form")
+    conv.add_argument("--encrypt", action="store_true",
+                      help=f"encrypt the case (new password from --new-password-file, "
                            f"${NEW_PASSWORD_ENV} or a prompt)")
     conv.add_argument("--new-password-file", help="file whose first line is the new password")
     conv.add_argument("--json", action="store_true", help="machine-readable output")
@@ -182,7 +181,7 @@ def run_convert(args) -> int:
 def run_markups(args) -> int:
     from sim.cli import print_json
     from sim.markups.slicer import export_markups, import_markups
-    from sim.model.bundle import sniff
+    from sim.model.bundle import FOLDER_FORMS, sniff
     from sim.model.case_io import load_case, save_case
 
     case, password = _open(args, lambda pw: load_case(args.case, password=pw))
@@ -191,7 +190,7 @@ def run_markups(args) -> int:
         added, notes = import_markups(args.import_file)
         for m in added:
             case.markups.add(m)
-        save_case(case, args.case, password=password, folder=sniff(args.case) == "folder")
+        save_case(case, args.case, password=password, folder=sniff(args.case) in FOLDER_FORMS)
     if args.export:
         export_markups(list(case.markups), args.export, "RAS" if args.ras else "LPS")
     rows = [m.summary() for m in case.markups]

@@ -1,8 +1,10 @@
-"""The containers a case is stored in: a folder, a zip archive, or an encrypted archive.
+"""The containers a case is stored in: a folder or a zip archive, each optionally encrypted.
 
 A container is a set of named files (``manifest.json`` plus data files). Reading
 one checks its shape before anything is trusted: safe member names, sane sizes (no
-zip bombs), and for encrypted archives full authentication of every byte first.
+zip bombs), and for encrypted archives full authentication of every byte first. An
+encrypted folder authenticates its manifest on opening and each file as it is read
+(the manifest's checksums then vouch for the set of files).
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ class Bundle(ABC):
 
 
 class FolderBundle(Bundle):
-    form = "folder"
+    def __init__(self, path: Path, key: crypto.Key | None = None) -> None:
+        super().__init__(path, encrypted=key is not None)
+        self._key = key
+
+    @property
+    def form(self) -> str:
+        return "encrypted folder" if self.encrypted else "folder"
 
     def names(self) -> set[str]:
         root = self.path
@@ -66,9 +74,26 @@ class FolderBundle(Bundle):
         if target.is_symlink() or not target.is_file():
             raise FileFormatError(self.path, f"its file '{name}' is missing")
         try:
-            return target.read_bytes()
+            blob = target.read_bytes()
         except OSError as exc:
             raise FileFormatError(self.path, f"its file '{name}' cannot be read ({exc})") from None
+        if self._key is None:
+            return blob
+        if not crypto.is_encrypted(blob):
+            raise FileFormatError(self.path, f"its file '{name}' is not encrypted like the rest "
+                                             f"of the case")
+        return crypto.unseal(blob, self._key, self.path, member=name)[0]
+
+
+def _open_encrypted_folder(path: Path, password: str | None) -> FolderBundle:
+    """An encrypted folder, its password checked on the (authenticated) manifest."""
+    manifest = path / MANIFEST
+    try:
+        blob = manifest.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(path, f"its manifest cannot be read ({exc})") from None
+    _, key = crypto.unseal(blob, password, path, member=MANIFEST)
+    return FolderBundle(path, key)
 
 
 class ZipBundle(Bundle):
@@ -118,6 +143,8 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
         atomic.recover_folder(path)
         if not (path / MANIFEST).is_file():
             raise FileFormatError(path, "the folder is not a Twinsight case (no manifest.json)")
+        if sniff(path) == "encrypted folder":
+            return _open_encrypted_folder(path, password)
         return FolderBundle(path)
     if not path.exists():
         atomic.recover_folder(path)
@@ -140,11 +167,23 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
                                 "an encrypted case)")
 
 
+ENCRYPTED_FORMS = ("encrypted", "encrypted folder")
+FOLDER_FORMS = ("folder", "encrypted folder")
+
+
 def sniff(path: str | Path) -> str | None:
-    """'folder', 'archive' or 'encrypted' if ``path`` looks like a case container."""
+    """'folder', 'archive', 'encrypted' (archive) or 'encrypted folder' if ``path`` looks
+    like a case container (see ENCRYPTED_FORMS and FOLDER_FORMS)."""
     path = Path(path)
     if path.is_dir():
-        return "folder" if (path / MANIFEST).is_file() else None
+        if not (path / MANIFEST).is_file():
+            return None
+        try:
+            with open(path / MANIFEST, "rb") as fh:
+                head = fh.read(len(crypto.MAGIC))
+        except OSError:
+            return None
+        return "encrypted folder" if crypto.is_encrypted(head) else "folder"
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(crypto.MAGIC))
@@ -184,8 +223,12 @@ def write_archive(path: Path, files: list[tuple[str, bytes]], password: str | No
                                                              password, fh))
 
 
-def write_folder(path: Path, files: list[tuple[str, bytes]]) -> None:
-    """Write a case folder atomically (staged next to it, fsynced, swapped in)."""
+def write_folder(path: Path, files: list[tuple[str, bytes]], password: str | None = None) -> None:
+    """Write a case folder atomically (staged next to it, fsynced, swapped in).
+
+    ``password`` encrypts every file, all with one key derived for this save.
+    """
+    key = crypto.Key(password) if password is not None else None
     atomic.recover_folder(path)
     atomic.remove_stale_temps(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +238,11 @@ def write_folder(path: Path, files: list[tuple[str, bytes]]) -> None:
         for name, data in files:
             target = staged / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if key is None:
+                target.write_bytes(data)
+            else:
+                with open(target, "wb") as fh:
+                    crypto.encrypt(data, key, fh, member=name)
         atomic.fsync_tree(staged)
         atomic.replace_folder_atomic(staged, path)
     except BaseException:

@@ -196,15 +196,13 @@ def save_case(case: Case, path: str | Path, progress: Progress = no_progress, *,
 
     ``folder``: True for the unpacked folder form, False for the single-file archive;
     by default an existing folder stays a folder and anything else becomes an archive.
-    ``password`` encrypts the archive (AES-256-GCM, scrypt key). ``mark_saved=False``
+    ``password`` encrypts the case (AES-256-GCM, scrypt key): the archive as a whole, or
+    each file of a folder. ``mark_saved=False``
     (autosave) leaves the case's source and unsaved-changes state alone.
     """
     path = Path(path)
     if folder is None:
         folder = path.is_dir()
-    if folder and password is not None:
-        raise InputError("Encryption needs the single-file form: save to a .twin file instead "
-                         "of a folder.")
     if path.exists() and path.is_dir() != folder:
         raise InputError(f"Cannot save to '{path}': a {'file' if folder else 'folder'} "
                          f"of that name exists.")
@@ -216,7 +214,7 @@ def save_case(case: Case, path: str | Path, progress: Progress = no_progress, *,
     _, files = case_files(case, progress)
     progress(0.92, "Writing the case")
     if folder:
-        bundle.write_folder(path, files)
+        bundle.write_folder(path, files, password)
     else:
         bundle.write_archive(path, files, password)
     if mark_saved:

@@ -5,6 +5,11 @@ nonce prefix, password check), then the chunks. Each chunk's nonce holds its ind
 and a last-chunk flag (the STREAM construction), so a reordered, dropped, truncated
 or altered chunk fails authentication; the header is authenticated as associated
 data. The whole payload is decrypted and checked before anything is parsed.
+
+An encrypted case *folder* stores every file in this same layout, all under one key
+(one salt) per save: each header names its file (``member``), so a file renamed,
+swapped or mixed in from another save fails, and the manifest inside holds every
+file's SHA-256, so the authenticated manifest vouches for the whole folder.
 """
 
 from __future__ import annotations
@@ -46,28 +51,48 @@ def is_encrypted(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> tuple[bytes, bytes]:
-    if not password:
-        raise PasswordError("The password must not be empty.")
-    key = Scrypt(salt=salt, length=64, n=n, r=r, p=p).derive(password.encode("utf-8"))
-    return key[:32], key[32:]
+class Key:
+    """Keys derived from a password for one salt and scrypt cost (one scrypt per save/open)."""
+
+    def __init__(self, password: str, salt: bytes | None = None, n: int | None = None,
+                 r: int | None = None, p: int | None = None) -> None:
+        if not password:
+            raise PasswordError("The password must not be empty.")
+        self.salt = os.urandom(16) if salt is None else salt
+        self.n = SCRYPT_N if n is None else n  # read at call time: tests lower the cost
+        self.r, self.p = (SCRYPT_R if r is None else r), (SCRYPT_P if p is None else p)
+        key = Scrypt(salt=self.salt, length=64, n=self.n, r=self.r, p=self.p).derive(
+            password.encode("utf-8"))
+        self.enc, self.check = key[:32], key[32:]
+
+    @property
+    def params(self) -> dict:
+        return {"kdf": "scrypt", "n": self.n, "r": self.r, "p": self.p,
+                "salt": base64.b64encode(self.salt).decode()}
+
+    def matches(self, header: dict) -> bool:
+        return all(header.get(k) == v for k, v in self.params.items())
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", index, 1 if last else 0)
 
 
-def encrypt(plaintext: bytes, password: str, out: BinaryIO) -> None:
-    """Write ``plaintext`` encrypted with ``password`` to ``out``."""
-    salt, prefix = os.urandom(16), os.urandom(7)
-    enc_key, check_key = _derive(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    core = {"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-            "salt": base64.b64encode(salt).decode(), "cipher": "AES-256-GCM",
-            "chunk": CHUNK, "nonce_prefix": base64.b64encode(prefix).decode()}
-    core["check"] = _check(check_key, core)
+def encrypt(plaintext: bytes, secret: str | Key, out: BinaryIO, member: str | None = None) -> None:
+    """Write ``plaintext`` encrypted with a password (or an already derived key) to ``out``.
+
+    ``member``: the file's name inside an encrypted folder, bound to its ciphertext.
+    """
+    key = secret if isinstance(secret, Key) else Key(secret)
+    prefix = os.urandom(7)
+    core = {**key.params, "cipher": "AES-256-GCM", "chunk": CHUNK,
+            "nonce_prefix": base64.b64encode(prefix).decode()}
+    if member is not None:
+        core["member"] = member
+    core["check"] = _check(key.check, core)
     header = json.dumps(core, sort_keys=True).encode()
     aad = MAGIC + header
-    aes = AESGCM(enc_key)
+    aes = AESGCM(key.enc)
     out.write(MAGIC + struct.pack(">I", len(header)) + header)
     view = memoryview(plaintext)
     count = max(1, -(-len(view) // CHUNK))
@@ -100,6 +125,8 @@ def read_header(blob: bytes, path) -> tuple[dict, bytes, int]:
             raise ValueError("nonce prefix")
         chunk = int(header["chunk"])
         str(header["check"])
+        if not isinstance(header.get("member", ""), str):
+            raise ValueError("member")
     except (ValueError, KeyError, TypeError):
         raise FileFormatError(path, "its encryption header is damaged") from None
     if (header.get("kdf") != "scrypt" or header.get("cipher") != "AES-256-GCM"
@@ -111,20 +138,41 @@ def read_header(blob: bytes, path) -> tuple[dict, bytes, int]:
 
 def decrypt(blob: bytes, password: str | None, path) -> bytes:
     """The plaintext of an encrypted case, or an error; never a partial result."""
+    return unseal(blob, password, path)[0]
+
+
+def unseal(blob: bytes, secret: str | Key | None, path,
+           member: str | None = None) -> tuple[bytes, Key]:
+    """(plaintext, key) of one encrypted file; with a ``Key``, the file must use that key.
+
+    ``member``: the name the file must carry (a file of an encrypted folder).
+    """
     header, raw, offset = read_header(blob, path)
-    if password is None:
+    where = f"its file '{member}'" if member is not None else "it"
+    if header.get("member") != member:
+        raise FileFormatError(path, f"{where} does not belong there (it was encrypted as "
+                                    f"'{header.get('member', 'a case archive')}')")
+    if secret is None:
         raise PasswordRequired(path)
-    salt = base64.b64decode(header["salt"])
-    enc_key, check_key = _derive(password, salt, int(header["n"]), int(header["r"]),
-                                 int(header["p"]))
-    if not hmac.compare_digest(_check(check_key, header), str(header["check"])):
+    if isinstance(secret, Key):
+        if not secret.matches(header):
+            raise FileFormatError(path, f"{where} was not saved together with the rest "
+                                        f"of the case (another encryption key)")
+        key = secret
+    else:
+        key = Key(secret, base64.b64decode(header["salt"]), int(header["n"]), int(header["r"]),
+                  int(header["p"]))
+    if not hmac.compare_digest(_check(key.check, header), str(header["check"])):
+        if isinstance(secret, Key):
+            raise FileFormatError(path, f"{where} has been modified (authentication failed)")
         raise PasswordError(f"Cannot open '{path}': the password is wrong.")
     prefix = base64.b64decode(header["nonce_prefix"])
     step = int(header["chunk"]) + TAG
-    aes, aad = AESGCM(enc_key), MAGIC + raw
+    aes, aad = AESGCM(key.enc), MAGIC + raw
     body = memoryview(blob)[offset:]
     if len(body) < TAG:
-        raise FileFormatError(path, "the encrypted file is truncated")
+        raise FileFormatError(path, f"{where} is truncated" if member is not None
+                              else "the encrypted file is truncated")
     count = -(-len(body) // step)
     parts = []
     try:
@@ -132,6 +180,6 @@ def decrypt(blob: bytes, password: str | None, path) -> bytes:
             parts.append(aes.decrypt(_nonce(prefix, i, i == count - 1),
                                      bytes(body[i * step:(i + 1) * step]), aad))
     except InvalidTag:
-        raise FileFormatError(path, "it has been modified or damaged since it was saved "
+        raise FileFormatError(path, f"{where} has been modified or damaged since it was saved "
                                     "(authentication failed)") from None
-    return b"".join(parts)
+    return b"".join(parts), key

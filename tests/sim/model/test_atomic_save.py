@@ -64,7 +64,7 @@ def _kill_during_saves(tmp_path, form: str, password: str, rounds: int, rng: ran
 
 @pytest.mark.slow
 @pytest.mark.parametrize("form,password", [("archive", ""), ("folder", ""),
-                                           ("archive", "pw")])
+                                           ("archive", "pw"), ("folder", "pw")])
 def test_sigkill_during_save_leaves_a_good_case(tmp_path, form, password):
     rng = random.Random(hash(form + password) & 0xFFFF)
     _kill_during_saves(tmp_path, form, password, rounds=4, rng=rng)

@@ -191,8 +191,8 @@ def test_save_refuses_bad_requests(tmp_path):
     (tmp_path / "dir").mkdir()
     with pytest.raises(InputError, match="folder of that name"):
         save_case(case, tmp_path / "dir", folder=False)
-    with pytest.raises(InputError, match="single-file"):
-        save_case(case, tmp_path / "f", folder=True, password="secret")
+    with pytest.raises(InputError, match="password must not be empty"):
+        save_case(case, tmp_path / "f", folder=True, password="")
     odd = Case()
     odd.scene.add(SceneObject("multi", "surface", pv.Sphere()))
     odd.scene["multi"].metadata = {"bad": object()}

@@ -91,6 +91,15 @@ def test_convert_between_forms(capsys, tmp_path, case_file, monkeypatch, fast_kd
     assert_cases_equal(load_case(case_file), load_case(tmp_path / "e.twin", password="pw2"))
     code, _, err = run(capsys, "case", "convert", case_file, case_file)
     assert code == 2 and "new path" in err
+    monkeypatch.setenv("TWINSIGHT_PASSWORD", "pw2")  # encrypted archive -> encrypted folder
+    code, out, _ = run(capsys, "case", "convert", tmp_path / "e.twin", tmp_path / "e.case",
+                       "--folder", "--encrypt", "--json")
+    assert code == 0 and json.loads(out)["form"] == "folder" and json.loads(out)["encrypted"]
+    code, out, _ = run(capsys, "case", "validate", tmp_path / "e.case")
+    assert code == 0 and "encrypted folder" in out
+    monkeypatch.setenv("TWINSIGHT_PASSWORD", "wrong")
+    code, _, err = run(capsys, "case", "info", tmp_path / "e.case")
+    assert code == 2 and "password is wrong" in err
 
 
 def test_markups_list_import_and_export(capsys, tmp_path, case_file):
