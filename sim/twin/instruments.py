@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +21,17 @@ from sim.model import Case
 from sim.twin import igtl_wire as wire
 from sim.twin.history import HistoryStore
 from sim.twin.igtl_link import DEFAULT_PORT, IgtlClient, IgtlServer
-from sim.twin.tracking import ImagePlane, TrackedTool, check_rigid, make_tool_object
+from sim.twin.tracking import (
+    Dispatch,
+    ImagePlane,
+    TrackedTool,
+    check_rigid,
+    make_tool_object,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_KEPT_STRINGS = 200  # bounded: older strings stay in the history only
-Dispatch = Callable[[Callable[[], object]], None]
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ class InstrumentLink:
                  length: float = 150.0) -> TrackedTool:
         existing = self._scene_object(device)
         obj = existing or make_tool_object(device, length)
-        tool = TrackedTool(device, obj, tool_T_tip, self.patient_T_tracker)
+        tool = TrackedTool(device, obj, tool_T_tip, self.patient_T_tracker,
+                           dispatch=self.dispatch)
         if existing is None:
             self._add_to_scene(obj)
         self.tools[device] = tool
@@ -138,8 +143,9 @@ class InstrumentLink:
         elif msg.type == "IMAGE":
             plane = self.images.get(msg.device)
             if plane is None:
-                plane = ImagePlane(msg.device, self.patient_T_tracker)
-                plane.update(msg.content)  # a first frame before the view sees the object
+                plane = ImagePlane(msg.device, self.patient_T_tracker, dispatch=self.dispatch)
+                plane.update(msg.content)  # a first frame (dispatched first) before the
+                # view sees the object
                 self._add_to_scene(plane.obj)
                 self.images[msg.device] = plane
             else:

@@ -5,11 +5,20 @@ Frames: the tracker reports ``tracker_T_tool``; the tool-tip calibration is
 ``patient_T_tracker`` (LPS mm). The instrument mesh is modelled in its tip frame
 (tip at the origin, shaft along +z), so its world pose is
 ``patient_T_tracker @ tracker_T_tool @ tool_T_tip``.
+
+Threading: poses and frames arrive on the link's reader thread, but a scene object's
+mesh may be drawn by VTK on the GUI thread, so the reader never writes it. It
+*publishes* the latest pose (or frame) under a lock and hands ``sync_mesh`` to the
+owner's ``dispatch`` (a queued call to the GUI thread; headless, a direct call). Only
+the newest pending pose is kept and only one call is queued at a time, so a 1 kHz
+stream costs the GUI one mesh update per event-loop pass, never a growing queue.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pyvista as pv
@@ -18,6 +27,12 @@ from psygnal import Signal
 from sim.errors import InputError
 from sim.model import ObjectKind, SceneObject
 from sim.twin.igtl_wire import ImageFrame
+
+Dispatch = Callable[[Callable[[], object]], None]
+
+
+def _direct(fn: Callable[[], object]) -> None:
+    fn()
 
 
 def check_rigid(matrix: np.ndarray, what: str, tol: float = 1e-3) -> np.ndarray:
@@ -47,18 +62,24 @@ def instrument_mesh(length: float = 150.0, radius: float = 1.0) -> pv.PolyData:
 class TrackedTool:
     """An instrument whose scene object follows the tracker in real time.
 
-    ``update`` runs on the link's reader thread: it moves the object's points
-    in place (vectorised, from a pristine copy so errors never accumulate) and emits
-    ``moved(world_matrix, sender_timestamp)``; views re-render on that event.
+    ``update`` runs on the link's reader thread: it publishes the pose and emits
+    ``moved(world_matrix, sender_timestamp)`` there; the mesh follows in ``sync_mesh``
+    on the ``dispatch`` thread (vectorised, from a pristine copy so errors never
+    accumulate). ``shown`` counts mesh updates, for views deciding to re-render.
     """
 
     moved = Signal(object, float)
 
     def __init__(self, device: str, obj: SceneObject,
                  tool_T_tip: np.ndarray | None = None,
-                 patient_T_tracker: np.ndarray | None = None) -> None:
+                 patient_T_tracker: np.ndarray | None = None,
+                 dispatch: Dispatch | None = None) -> None:
         self.device = device
         self.obj = obj
+        self.dispatch: Dispatch = dispatch or _direct
+        self._lock = threading.Lock()
+        self._pending: np.ndarray | None = None  # newest pose not yet in the mesh
+        self.shown = 0
         self.tool_T_tip = check_rigid(np.eye(4) if tool_T_tip is None else tool_T_tip,
                                       "tool-tip calibration")
         self.patient_T_tracker = check_rigid(
@@ -108,17 +129,34 @@ class TrackedTool:
         return self.place(world, sender_time)
 
     def place(self, world: np.ndarray, sender_time: float) -> np.ndarray:
-        """Put the tip at ``world`` (patient frame), e.g. when replaying a history."""
+        """Put the tip at ``world`` (patient frame), e.g. when replaying a history.
+
+        Any thread; the mesh follows on the dispatch thread (see the module notes)."""
+        world = np.array(world, dtype=float)  # our own copy: published, never mutated
+        with self._lock:
+            self.pose = world
+            self.updates += 1
+            self.last_sender_time = sender_time
+            self.last_latency_s = time.time() - sender_time
+            queued, self._pending = self._pending is not None, world
+        if not queued:
+            self.dispatch(self.sync_mesh)
+        self.moved.emit(world, sender_time)
+        return world
+
+    def sync_mesh(self) -> bool:
+        """Move the mesh to the newest published pose; False if it is already there.
+        Call it only where the scene's views live (the dispatch thread)."""
+        with self._lock:
+            world, self._pending = self._pending, None
+        if world is None:
+            return False
         pts = self.obj.data.points
         pts[:] = self._local @ world[:3, :3].T + world[:3, 3]
         self.obj.data.Modified()
-        self.pose = world
         self.obj.metadata["pose"] = world
-        self.updates += 1
-        self.last_sender_time = sender_time
-        self.last_latency_s = time.time() - sender_time
-        self.moved.emit(world, sender_time)
-        return world
+        self.shown += 1
+        return True
 
 
 def make_tool_object(device: str, length: float = 150.0) -> SceneObject:
@@ -126,14 +164,34 @@ def make_tool_object(device: str, length: float = 150.0) -> SceneObject:
                        color=(0.85, 0.85, 0.9), metadata={"live": "igtl"})
 
 
-def image_rgb(pixels: np.ndarray) -> np.ndarray:
-    """One frame as an (rows, cols, 3) uint8 texture, windowed to its own range."""
+def shown_slice(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 2D frame shown of an IMAGE block and where it lies in voxel space.
+
+    ``pixels`` is (k, j, i[, c]) as decoded (a bare (j, i) array is one slice). Returns
+    the frame as (rows, cols, c) and a 3x3 matrix whose columns are the ijk vectors of
+    its column axis, its row axis and its first pixel's centre. A volume shows its
+    middle k slice; a block one voxel thick in i or j (pyigtl sends a 2D array as
+    k rows by j columns) shows the plane it spans.
+    """
     px = np.asarray(pixels)
     if px.ndim == 2:
         px = px[None]
     if px.ndim == 3:
         px = px[..., None]
-    frame = px[px.shape[0] // 2]  # the middle slice of a (k, j, i, c) block
+    nk, nj, ni = px.shape[:3]
+    e = np.eye(3)  # columns: i, j, k
+    if (ni > 1 and nj > 1) or nk == 1:
+        k = nk // 2
+        return px[k], np.c_[e[:, 0], e[:, 1], (0, 0, k)]
+    if ni == 1:
+        return px[:, :, 0], np.c_[e[:, 1], e[:, 2], (0, 0, 0)]
+    return px[:, 0, :], np.c_[e[:, 0], e[:, 2], (0, 0, 0)]
+
+
+def image_rgb(frame: np.ndarray) -> np.ndarray:
+    """A (rows, cols[, c]) frame as an (rows, cols, 3) uint8 texture, windowed to its range."""
+    if frame.ndim == 2:
+        frame = frame[..., None]
     if frame.dtype != np.uint8:
         f = frame.astype(float)
         lo, hi = float(f.min()), float(f.max())
@@ -148,12 +206,19 @@ class ImagePlane:
 
     The scene object is a 4-point quad with texture coordinates; the current frame
     is ``obj.metadata['texture']`` (rows, cols, 3 uint8), which the view maps on it.
+    Like :class:`TrackedTool`, ``update`` publishes (any thread) and ``sync_mesh``
+    moves the quad and swaps the texture on the dispatch thread.
     """
 
     changed = Signal(object)
 
-    def __init__(self, device: str, patient_T_tracker: np.ndarray | None = None) -> None:
+    def __init__(self, device: str, patient_T_tracker: np.ndarray | None = None,
+                 dispatch: Dispatch | None = None) -> None:
         self.device = device
+        self.dispatch: Dispatch = dispatch or _direct
+        self._lock = threading.Lock()
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
+        self.shown = 0
         self.patient_T_tracker = check_rigid(
             np.eye(4) if patient_T_tracker is None else patient_T_tracker, "registration")
         quad = pv.PolyData(np.zeros((4, 3)), faces=np.array([4, 0, 1, 2, 3]))
@@ -164,15 +229,32 @@ class ImagePlane:
         self.frames = 0
 
     def update(self, frame: ImageFrame) -> None:
-        shape = frame.pixels.shape
-        rows, cols = (shape[0], shape[1]) if len(shape) == 2 else (shape[1], shape[2])
+        """Publish a frame (any thread); the quad and texture follow in ``sync_mesh``."""
+        pixels, where = shown_slice(frame.pixels)
+        rows, cols = pixels.shape[:2]
         m = self.patient_T_tracker @ frame.ijk_to_lps
-        # Pixel centres span 0..n-1; the quad covers their outer edges.
-        ij = np.array([[-0.5, -0.5], [cols - 0.5, -0.5], [cols - 0.5, rows - 0.5],
+        # Pixel centres span 0..n-1; the quad covers their outer edges. Texture
+        # coordinate (0, 0) is the first pixel's outer corner, s along columns.
+        uv = np.array([[-0.5, -0.5], [cols - 0.5, -0.5], [cols - 0.5, rows - 0.5],
                        [-0.5, rows - 0.5]])
-        corners = np.c_[ij, np.zeros(4), np.ones(4)] @ m.T
-        self.obj.data.points[:] = corners[:, :3]
-        self.obj.data.Modified()
-        self.obj.metadata["texture"] = image_rgb(frame.pixels)
-        self.frames += 1
+        ijk = uv @ where[:, :2].T + where[:, 2]
+        corners = np.c_[ijk, np.ones(4)] @ m.T
+        with self._lock:
+            self.frames += 1
+            queued, self._pending = self._pending is not None, (corners[:, :3],
+                                                                 image_rgb(pixels))
+        if not queued:
+            self.dispatch(self.sync_mesh)
         self.changed.emit(self)
+
+    def sync_mesh(self) -> bool:
+        """Put the newest frame on the quad (on the dispatch thread only)."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return False
+        self.obj.data.points[:] = pending[0]
+        self.obj.data.Modified()
+        self.obj.metadata["texture"] = pending[1]
+        self.shown += 1
+        return True

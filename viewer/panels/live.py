@@ -1,9 +1,10 @@
 """The Live panel: connect the twin to its instruments and sensors, watch, command, scrub.
 
-The link threads update the model (tool poses, sensor readings, alarms); this panel
-never touches the model from Qt and never blocks on the network. A 30 Hz timer
-copies what changed into the widgets and re-renders once, so a 1 kHz pose stream
-costs one render per frame, not one per pose.
+The link threads publish tool poses, image frames, sensor readings and alarms; the
+meshes the view draws are moved only on the GUI thread (the link hands each tool's
+``sync_mesh`` over through ``MainThreadCaller``, coalesced to one pending call), and
+this panel never blocks on the network. A 30 Hz timer copies what changed into the
+widgets and re-renders once, so a 1 kHz pose stream costs one render per frame.
 """
 
 from __future__ import annotations
@@ -305,8 +306,8 @@ class LivePanel(QWidget):
         self._update_state()
         self._bind_live_actors()
         ins = s.instruments
-        stamp = (sum(t.updates for t in ins.tools.values()),
-                 sum(p.frames for p in ins.images.values()), s.telemetry.counters.accepted)
+        stamp = (sum(t.shown for t in ins.tools.values()),
+                 sum(p.shown for p in ins.images.values()), s.telemetry.counters.accepted)
         if stamp != self._stamp and self.live_check.isChecked():  # only when the model moved
             self._stamp = stamp
             self._update_sensors()

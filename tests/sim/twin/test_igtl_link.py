@@ -240,3 +240,21 @@ def test_a_new_session_adopts_the_tool_a_previous_one_moved():
     assert again.obj is tool.obj and len(case.scene) == 1
     again.update(pose(-3), 0.0)
     np.testing.assert_allclose(again.obj.data.points, local + pose(-3)[:3, 3], atol=1e-4)
+
+
+def test_a_2d_pyigtl_image_is_shown_as_the_plane_it_spans():
+    """pyigtl sends a bare (rows, cols) array as k rows of j pixels, one voxel thick in i:
+    the plane must span j (columns) and k (rows), not show a single row."""
+    from sim.twin.tracking import ImagePlane
+
+    frame = np.zeros((20, 30), dtype=np.uint8)
+    frame[0, 0] = 255
+    raw = pyigtl.ImageMessage(frame, ijk_to_world_matrix=np.diag([1.0, 2.0, 3.0, 1.0]),
+                              device_name="US").pack()
+    msg = wire.decode(wire.parse_header(raw[:wire.HEADER.size]), raw[wire.HEADER.size:])
+    plane = ImagePlane("US")
+    plane.update(msg.content)
+    tex = plane.obj.metadata["texture"]
+    assert tex.shape == (20, 30, 3) and tex[0, 0, 0] == 255 and tex[1:, 1:].max() == 0
+    # Columns run along j (2 mm), rows along k (3 mm); i stays at 0.
+    np.testing.assert_allclose(plane.obj.data.bounds, (0, 0, -1, 59, -1.5, 58.5))
