@@ -20,7 +20,7 @@ from sim.model.case_io import SUFFIX, save_case
 from sim.model.recovery import DEFAULT_INTERVAL_S, Autosaver, RecoveryEntry, RecoveryStore
 from viewer import settings as prefs
 from viewer.panels.markups import MarkupsPanel
-from viewer.panels.transform import TransformPanel, TransformSync
+from viewer.panels.transform import TransformPanel
 from viewer.undo import UndoActions
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ class CaseSession(QObject):
         self.undo = UndoActions(window)
         self.markups = MarkupsPanel(window.view)
         self.transform = TransformPanel(window.view)
-        self.transform_sync = TransformSync(window.view.renderer)
         self.store = RecoveryStore()
         self.autosaver = Autosaver(self.store, autosave_interval_s())
         self.timer = QTimer(self)
@@ -103,7 +102,6 @@ class CaseSession(QObject):
         self.undo.set_case(case)
         self.markups.set_case(case)
         self.transform.set_case(case)
-        self.transform_sync.set_case(case)
         self.autosaver.watch(case, path, password)
         case.history.changed.connect(self.history_changed.emit)
         self._update_title()

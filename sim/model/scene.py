@@ -173,11 +173,12 @@ class Scene:
         raise AssertionError("unreachable")
 
     def bounds(self, visible_only: bool = True) -> tuple[float, ...] | None:
-        """Axis-aligned bounds (mm) of the (visible) objects, or None if empty."""
+        """Axis-aligned world bounds (mm) of the (visible) objects, transforms applied, or
+        None if empty."""
         objs = [o for o in self._objects if o.visible or not visible_only]
         if not objs:
             return None
-        b = [o.data.bounds for o in objs]
+        b = [tf.world_bounds(o.data.bounds, o.transform) for o in objs]
         return (
             min(x[0] for x in b), max(x[1] for x in b),
             min(x[2] for x in b), max(x[3] for x in b),

@@ -52,6 +52,16 @@ def to_list(m: np.ndarray) -> list[list[float]]:
     return [[float(x) for x in row] for row in np.asarray(m, dtype=float)]
 
 
+def world_bounds(bounds, m: np.ndarray) -> tuple[float, ...]:
+    """Axis-aligned bounds of the box ``bounds`` (xmin, xmax, ...) moved by ``m``."""
+    if is_identity(m):
+        return tuple(float(b) for b in bounds)
+    corners = np.array(np.meshgrid(bounds[0:2], bounds[2:4], bounds[4:6])).reshape(3, -1).T
+    moved = corners @ m[:3, :3].T + m[:3, 3]
+    lo, hi = moved.min(axis=0), moved.max(axis=0)
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]), float(lo[2]), float(hi[2]))
+
+
 def from_parts(translation: Any = (0, 0, 0), rotation_deg: Any = (0, 0, 0)) -> np.ndarray:
     """A transform from a translation (mm) and extrinsic x-y-z rotation angles (degrees)."""
     m = np.eye(4)

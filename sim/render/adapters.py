@@ -1,17 +1,30 @@
-"""One small adapter per object kind: builds the actors and keeps them in sync with the model."""
+"""One small adapter per object kind: builds the actors and keeps them in sync with the model.
+
+Every adapter shows its object's rigid transform (``obj.transform``) as the actors'
+user matrix, so the GUI, offscreen screenshots and the headset all draw moved objects
+where they are, without touching the geometry until the transform is hardened.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+import numpy as np
 import pyvista as pv
+import vtk
 
 from sim.model import ObjectKind, SceneObject
 
 # CT soft-tissue window for the orthogonal slices of a volume (level, width in HU).
 DEFAULT_WINDOW = (40.0, 400.0)
 PICKABLE_OPACITY = 0.5
+
+
+def vtk_matrix(m: np.ndarray) -> vtk.vtkMatrix4x4:
+    out = vtk.vtkMatrix4x4()
+    out.DeepCopy([float(x) for x in np.asarray(m, dtype=float).reshape(16)])
+    return out
 
 
 class ObjectAdapter(ABC):
@@ -24,9 +37,11 @@ class ObjectAdapter(ABC):
         self.actors: list = self._build()
         self._sync_visibility(obj.visible)
         self._sync_opacity(obj.opacity)
+        self._sync_transform()
         obj.events.visible.connect(self._sync_visibility)
         obj.events.color.connect(self._sync_color)
         obj.events.opacity.connect(self._sync_opacity)
+        obj.events.metadata.connect(self._sync_transform)  # the transform lives in metadata
 
     @abstractmethod
     def _build(self) -> list:
@@ -49,7 +64,14 @@ class ObjectAdapter(ABC):
             a.SetPickable(opacity >= PICKABLE_OPACITY)
         self.request_render()
 
+    def _sync_transform(self, *_args) -> None:
+        m = vtk_matrix(self.obj.transform)
+        for a in self.actors:
+            a.SetUserMatrix(m)
+        self.request_render()
+
     def remove(self) -> None:
+        self.obj.events.metadata.disconnect(self._sync_transform)
         self.obj.events.visible.disconnect(self._sync_visibility)
         self.obj.events.color.disconnect(self._sync_color)
         self.obj.events.opacity.disconnect(self._sync_opacity)

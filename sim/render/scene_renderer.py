@@ -61,6 +61,7 @@ class SceneRenderer:
         self.plotter = plotter
         self.case: Case | None = None
         self.adapters: dict[str, ObjectAdapter] = {}
+        self._data_slots: dict[str, tuple] = {}  # uid -> (object, its geometry listener)
         self._clip_plane: vtk.vtkPlane | None = None
         self._orientation_widget = None
         self._highlight = None
@@ -97,14 +98,31 @@ class SceneRenderer:
             self.reset_camera()
 
     def _on_added(self, obj: SceneObject, render: bool = True) -> None:
+        self._build(obj)
+
+        def rebuild(*_args) -> None:
+            # Geometry replaced or changed in place (a hardened transform): the actors draw
+            # copies made from the old data (normals, slices), so build them again.
+            old = self.adapters.pop(obj.uid, None)
+            if old is not None:
+                old.remove()
+                self._build(obj)
+
+        obj.events.data.connect(rebuild)
+        self._data_slots[obj.uid] = (obj, rebuild)
+        if render:
+            self.request_render()
+
+    def _build(self, obj: SceneObject) -> None:
         adapter = adapter_for(obj, self.plotter, self.request_render)
         if self._clip_plane is not None:
             self._apply_clip(adapter)
         self.adapters[obj.uid] = adapter
-        if render:
-            self.request_render()
 
     def _on_removed(self, obj: SceneObject) -> None:
+        slot = self._data_slots.pop(obj.uid, None)
+        if slot is not None:
+            slot[0].events.data.disconnect(slot[1])
         adapter = self.adapters.pop(obj.uid, None)
         if adapter is not None:
             adapter.remove()

@@ -1,7 +1,8 @@
 """The selected object's rigid transform: numeric fields, a 3D manipulator, reset and harden.
 
-The transform lives in the model (``obj.transform``); :class:`TransformSync` shows it
-by setting each actor's user matrix, so the geometry is untouched until hardened.
+The transform lives in the model (``obj.transform``); the render adapters
+(:mod:`sim.render.adapters`) show it as each actor's user matrix, so the geometry is
+untouched until hardened.
 """
 
 from __future__ import annotations
@@ -21,14 +22,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import TwinsightError
 from sim.model import Case, SceneObject
 from sim.model import transform as tf
-
-
-def _vtk_matrix(m: np.ndarray) -> vtk.vtkMatrix4x4:
-    out = vtk.vtkMatrix4x4()
-    for i in range(4):
-        for j in range(4):
-            out.SetElement(i, j, float(m[i, j]))
-    return out
+from sim.render.adapters import vtk_matrix
 
 
 def _nearest_rigid(m: np.ndarray) -> np.ndarray:
@@ -40,61 +34,6 @@ def _nearest_rigid(m: np.ndarray) -> np.ndarray:
     out = np.eye(4)
     out[:3, :3], out[:3, 3] = r, m[:3, 3]
     return out
-
-
-class TransformSync:
-    """Keeps every actor's user matrix equal to its object's transform."""
-
-    def __init__(self, renderer) -> None:
-        self.renderer = renderer  # a sim.render.SceneRenderer
-        self.case: Case | None = None
-        self._watched: dict[str, tuple] = {}  # uid -> (object, its two listeners)
-
-    def set_case(self, case: Case) -> None:
-        if self.case is not None:
-            self.case.scene.added.disconnect(self._watch)
-            self.case.scene.removed.disconnect(self._unwatch)
-            for obj, _, _ in list(self._watched.values()):
-                self._unwatch(obj)
-        self.case = case
-        case.scene.added.connect(self._watch)  # after the renderer's slot: actors exist
-        case.scene.removed.connect(self._unwatch)
-        for obj in case.scene:
-            self._watch(obj, render=False)
-        self.renderer.request_render()
-
-    def _watch(self, obj: SceneObject, render: bool = True) -> None:
-        def on_metadata(*_args) -> None:
-            self.apply(obj)
-
-        def on_data(*_args) -> None:
-            # Hardening changed the geometry in place: rebuild actors derived from it (slices).
-            if obj.kind in ("volume", "labelmap") and obj.uid in self.renderer.adapters:
-                self.renderer._on_removed(obj)
-                self.renderer._on_added(obj)
-            self.apply(obj)
-
-        self._unwatch(obj)
-        obj.events.metadata.connect(on_metadata)
-        obj.events.data.connect(on_data)
-        self._watched[obj.uid] = (obj, on_metadata, on_data)
-        self.apply(obj, render)
-
-    def _unwatch(self, obj: SceneObject) -> None:
-        entry = self._watched.pop(obj.uid, None)
-        if entry is not None:
-            entry[0].events.metadata.disconnect(entry[1])
-            entry[0].events.data.disconnect(entry[2])
-
-    def apply(self, obj: SceneObject, render: bool = True) -> None:
-        adapter = self.renderer.adapters.get(obj.uid)
-        if adapter is None:
-            return
-        m = _vtk_matrix(obj.transform)
-        for actor in adapter.actors:
-            actor.SetUserMatrix(m)
-        if render:
-            self.renderer.request_render()
 
 
 class Manipulator:
@@ -133,7 +72,7 @@ class Manipulator:
     def sync(self) -> None:
         """Show the object's current transform on the box (after undo or a typed value)."""
         t = vtk.vtkTransform()
-        t.SetMatrix(_vtk_matrix(self.obj.transform))
+        t.SetMatrix(vtk_matrix(self.obj.transform))
         self.widget.GetRepresentation().SetTransform(t)
 
     def close(self) -> None:

@@ -31,15 +31,6 @@ def read_pixels(ren_win) -> np.ndarray:
     return img[::-1].copy()
 
 
-def _user_matrix(obj: SceneObject) -> vtk.vtkMatrix4x4:
-    value = obj.metadata.get("transform")
-    m = vtk.vtkMatrix4x4()
-    if value is not None:
-        flat = np.asarray(value, float).reshape(16)
-        m.DeepCopy(list(flat))
-    return m
-
-
 def _refresh_points(adapter: ObjectAdapter) -> bool:
     """Copy moved points into the actors' (normal-carrying) copy of a surface; False if the
     copy no longer matches point for point (then the caller rebuilds the actors)."""
@@ -125,9 +116,9 @@ class StereoRenderer:
     def sync_model(self) -> None:
         """Bring actors up to date with the model before a frame.
 
-        Rigid transforms are applied as actor matrices; geometry edited in place (a deforming
-        FE surface calls ``Modified()`` on its points) is pushed into the actor's own copy,
-        and geometry replaced outright rebuilds that object's actors.
+        Rigid transforms are kept by the adapters themselves (actor matrices); geometry
+        edited in place (a deforming FE surface calls ``Modified()`` on its points) is pushed
+        into the actor's own copy, and geometry replaced outright rebuilds that object's actors.
         """
         if self.case is None:
             return
@@ -140,11 +131,7 @@ class StereoRenderer:
                 if key[0] != self._seen.get(obj.uid, (None,))[0] or not _refresh_points(adapter):
                     self._on_removed(obj)
                     self._on_added(obj)
-                    adapter = self.adapters[obj.uid]
                 self._seen[obj.uid] = (id(obj.data), obj.data.GetMTime())
-            matrix = _user_matrix(obj)
-            for actor in adapter.actors:
-                actor.SetUserMatrix(matrix)
 
     def object_for_actor(self, actor) -> SceneObject | None:
         for adapter in self.adapters.values():
