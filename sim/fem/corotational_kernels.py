@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
     """Rotation of A = R S (det A > 0) by Higham's scaled Newton iteration, into out[k].
 
@@ -56,7 +56,7 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
     out[k, 2, 2] = a22
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def element_rotations(x, cells, dm_inv, R):
     """Per-element rotation of F = Ds Dm^-1, in place; inverted elements keep their previous
     rotation. Returns the number of inverted elements."""
@@ -92,7 +92,7 @@ def element_rotations(x, cells, dm_inv, R):
     return bad.sum()
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def rotated_apply(v, cells, R, grads, vol, lam, mu, subtract_identity, out_e):
     """out_e[e, a] = V R sigma(sym(R^T sum_b v_b (x) g_b - I?)) g_a for every element.
 
@@ -155,7 +155,7 @@ def rotated_apply(v, cells, R, grads, vol, lam, mu, subtract_identity, out_e):
             out_e[e, 3 * a + 2] = t20 * g0 + t21 * g1 + t22 * g2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def gather(out_e, inc_ptr, inc_elem, inc_local, out):
     """out[node] = sum of element contributions at that node (n, 3)."""
     n = inc_ptr.shape[0] - 1
@@ -174,7 +174,7 @@ def gather(out_e, inc_ptr, inc_elem, inc_local, out):
         out[a, 2] = s2
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def nodal_rotations(R, inc_ptr, inc_elem, out):
     """Per node: the rotation nearest to the sum of its elements' rotations (warp frame)."""
     n = inc_ptr.shape[0] - 1
@@ -188,7 +188,7 @@ def nodal_rotations(R, inc_ptr, inc_elem, out):
         _polar(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], out, a)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def rotate_nodes(W, v, transpose, out):
     n = v.shape[0]
     for a in prange(n):

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _linear_elastic(grads, dvol, lam, mu, out):
     m, q, n, _ = grads.shape
     for e in prange(m):
@@ -38,7 +38,7 @@ def linear_elastic_matrices(grads: np.ndarray, dvol: np.ndarray, lam: float, mu:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def node_graph(cells, n_nodes):
     """Sorted node adjacency (CSR, each node its own neighbour) of a mesh's elements."""
     m, n = cells.shape
@@ -79,7 +79,7 @@ def node_graph(cells, n_nodes):
     return ptr, cols
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def element_slots(cells, ptr, cols, out):
     """out[e, 3a+i, 3b+j]: index in the dof-level CSR data of entry (3 A + i, 3 B + j)."""
     m, n = cells.shape
