@@ -155,17 +155,8 @@ def _script(data, setup, body, edge) -> Timeline:
         return min(int(round(t / dt)), steps)
 
     for name, keys in poses.items():
-        keys.sort(key=lambda k: k[0])
-        events[step_of(keys[0][0])].append(_pose_event(name, keys[0][1]))
-        for (t0, m0), (t1, m1) in zip(keys, keys[1:], strict=False):
-            s0, s1 = step_of(t0), step_of(t1)
-            slerp = Slerp([0.0, 1.0], Rotation.from_matrix([m0[:3, :3], m1[:3, :3]]))
-            for s in range(s0 + 1, s1 + 1):
-                f = (s - s0) / (s1 - s0)
-                m = np.eye(4)
-                m[:3, :3] = slerp([f]).as_matrix()[0]
-                m[:3, 3] = (1 - f) * m0[:3, 3] + f * m1[:3, 3]
-                events[s].append(_pose_event(name, m))
+        for s, m in pose_track(keys, step_of):
+            events[s].append(_pose_event(name, m))
     grab_track.sort(key=lambda g: g[0])
     current = None
     t_prev = 0.0
@@ -188,6 +179,22 @@ def _script(data, setup, body, edge) -> Timeline:
     for t, ev in params:
         events[step_of(t)].append(ev)
     return Timeline(setup, steps, dict(events), body, edge)
+
+
+def pose_track(keys: list[tuple[float, np.ndarray]], step_of) -> list[tuple[int, np.ndarray]]:
+    """(step, pose) every step from timed pose keyframes: linear positions, slerp rotations."""
+    keys = sorted(keys, key=lambda k: k[0])
+    out = [(step_of(keys[0][0]), keys[0][1])]
+    for (t0, m0), (t1, m1) in zip(keys, keys[1:], strict=False):
+        s0, s1 = step_of(t0), step_of(t1)
+        slerp = Slerp([0.0, 1.0], Rotation.from_matrix([m0[:3, :3], m1[:3, :3]]))
+        for s in range(s0 + 1, s1 + 1):
+            f = (s - s0) / (s1 - s0)
+            m = np.eye(4)
+            m[:3, :3] = slerp([f]).as_matrix()[0]
+            m[:3, 3] = (1 - f) * m0[:3, 3] + f * m1[:3, 3]
+            out.append((s, m))
+    return out
 
 
 def _pose_event(name: str, m: np.ndarray) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""``twinsight rehearse``: build a scenario, run a scripted attempt, (re)score an attempt.
+
+    twinsight rehearse CASE --build SCENARIO.json          a first scenario from the case's plan
+    twinsight rehearse SCENARIO --case CASE --script ACTIONS.json [--out ATTEMPT.json]
+    twinsight rehearse SCENARIO --case CASE --attempt ATTEMPT.json [--json] [--report R.html|.pdf]
+
+SCENARIO is a scenario file or a case holding one (then --case is not needed). Scoring an
+attempt replays its recorded inputs and recomputes every metric: the same attempt gives the
+same scores every time, and ``replay_matches_recording`` says whether they equal the recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("rehearse", help="rehearsal scenarios: build, run a scripted attempt, "
+                                        "score an attempt, write its report")
+    p.add_argument("scenario", help="scenario .json, or a case holding one (or, with --build, "
+                                    "the case to build from)")
+    p.add_argument("--case", help="the case the scenario runs on (if SCENARIO is a file)")
+    p.add_argument("--build", metavar="SCENARIO.json",
+                   help="write a first scenario built from the case's plan")
+    p.add_argument("--attempt", help="recorded attempt (.json) to replay and score")
+    p.add_argument("--script", help="scripted attempt (.json timed actions) to run and score")
+    p.add_argument("--out", help="with --script: write the attempt (.json)")
+    p.add_argument("--history", nargs="*", default=[],
+                   help="earlier attempts of the trainee, for the report's progress plot")
+    p.add_argument("--report", help="write a report (.html or .pdf)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=run)
+
+
+def _load_case(path: str):
+    from sim.io import load
+
+    return load(path)
+
+
+def _resolve(args):
+    from sim.model.bundle import sniff
+    from sim.rehearsal.scenario import read_scenario, scenario_from_case
+
+    if sniff(args.scenario):
+        case = _load_case(args.scenario)
+        sc = scenario_from_case(case)
+        if sc is None:
+            raise InputError(f"'{args.scenario}' holds no rehearsal scenario; build one with "
+                             "--build or in the app.")
+        return sc, case
+    sc = read_scenario(args.scenario)
+    if not args.case:
+        raise InputError("Give the case the scenario runs on with --case.")
+    return sc, _load_case(args.case)
+
+
+def _check_out(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"'{out.name}' must end in {' or '.join(suffixes)}.")
+    if not out.parent.exists():
+        raise InputError(f"Folder '{out.parent}' does not exist.")
+    return out
+
+
+def run(args) -> int:
+    from sim.cli import cli_progress, print_json, use_offscreen_rendering
+    from sim.rehearsal.attempt import read_attempt, read_script, replay, run_script, save_attempt
+    from sim.rehearsal.scenario import save_scenario
+    from sim.rehearsal.session import RehearsalWorld
+
+    if args.build:
+        from sim.rehearsal.builder import build_scenario
+
+        out = _check_out(args.build, (".json",))
+        sc = build_scenario(_load_case(args.scenario))
+        save_scenario(sc, out)
+        if args.json:
+            print_json({"scenario": str(out), "steps": [s.id for s in sc.steps]})
+        else:
+            print(f"Wrote {out}: {len(sc.steps)} steps ({', '.join(s.title for s in sc.steps)})")
+        return 0
+    if bool(args.attempt) == bool(args.script):
+        raise InputError("Give either --attempt (a recorded attempt) or --script (a scripted one).")
+    report = _check_out(args.report, (".html", ".htm", ".pdf"))
+    attempt_out = _check_out(args.out, (".json",))
+    history = [read_attempt(h) for h in args.history]
+    sc, case = _resolve(args)
+    progress = cli_progress()
+    world = RehearsalWorld(sc, case)
+    result: dict = {"scenario": sc.name}
+    if args.script:
+        attempt = run_script(world, read_script(sc, args.script), progress)
+        if attempt_out is not None:
+            save_attempt(attempt, attempt_out)
+            result["attempt"] = str(attempt_out)
+        metrics, scores = attempt.metrics, attempt.scores
+    else:
+        attempt = read_attempt(args.attempt)
+        rp = replay(world, attempt, progress)
+        metrics, scores = rp.metrics, rp.scores
+        result["replay_matches_recording"] = rp.matches
+        result["scenario_changed"] = bool(attempt.scenario_digest) and (
+            attempt.scenario_digest != sc.digest())
+    result.update(trainee=attempt.trainee, score=scores["score"], passed=scores["passed"],
+                  steps=scores["steps"], metrics=metrics, osats=attempt.osats)
+    if report is not None:
+        from sim.rehearsal.report import write_report
+
+        use_offscreen_rendering()
+        write_report(world, attempt, report, history)
+        result["report"] = str(report)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{sc.name}: {'PASSED' if scores['passed'] else 'FAILED'}, score "
+          f"{scores['score']:.1f} / 100 in {metrics['total']['time_s']:.1f} s")
+    for s in scores["steps"]:
+        print(f"  {s['title']}: {s['score']:.1f} {'pass' if s['passed'] else 'FAIL'}")
+        for c in s["checks"]:
+            if not c["passed"]:
+                print(f"    failed: {c['criterion']} ({c['measured']})")
+    if "replay_matches_recording" in result:
+        print("  replay matches the recording" if result["replay_matches_recording"]
+              else "  replay DIFFERS from the recorded metrics")
+    for key in ("attempt", "report"):
+        if key in result:
+            print(f"Wrote {result[key]}")
+    return 0

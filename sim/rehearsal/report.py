@@ -1,0 +1,279 @@
+"""Attempt report: self-contained HTML (embedded PNGs) or PDF (matplotlib's PDF backend).
+
+Contents: the verdict and scores, screenshots at key moments (the end of every step, rendered
+offscreen while the attempt is replayed), the criteria per step, the metric table, the force /
+displacement timeline, the OSATS rating and, given earlier attempts, the progress plot.
+Figures use matplotlib's object API (no pyplot): no GUI backend, same output headless.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from sim.errors import InputError
+from sim.inspection.report import _atomic_write, _image_figure, _png, _table_figure
+from sim.progress import Progress, no_progress
+from sim.rehearsal.attempt import Attempt, replay
+from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
+from sim.rehearsal.session import RehearsalSession, RehearsalWorld
+
+
+@dataclass
+class Timeline:
+    """Per-step samples of a replay, for the timeline plot and the review slider."""
+
+    time: list[float] = field(default_factory=list)
+    force: list[float] = field(default_factory=list)
+    displacement: list[float] = field(default_factory=list)
+
+
+class KeyFrames:
+    """Offscreen pictures of the scene at chosen simulation steps during a replay."""
+
+    def __init__(self, world: RehearsalWorld, at_steps: set[int], size=(640, 480)) -> None:
+        self.world, self.at, self.size = world, set(at_steps), size
+        self.images: list[tuple[str, np.ndarray]] = []
+        self.timeline = Timeline()
+        self._renderer = None
+
+    def __call__(self, session: RehearsalSession) -> None:
+        t = self.timeline
+        t.time.append(session.time)
+        t.force.append(float(sum(np.linalg.norm(session.sim.contact_force(n))
+                                 for n in session.instruments)))
+        t.displacement.append(float(np.linalg.norm(session.sim.displacement, axis=1).max()))
+        if session.step_index in self.at:
+            self.images.append((f"t = {session.time:.1f} s ({session.current_step.title})",
+                                self._render(session)))
+
+    def _render(self, session: RehearsalSession) -> np.ndarray:
+        from sim.interaction.body_setup import world_surface
+        from sim.interaction.export import FrameRenderer
+
+        if self._renderer is None:
+            r = FrameRenderer(session, self.size)
+            for name in session.world.structure_points:
+                r.plotter.add_mesh(world_surface(session.world.case.scene[name]),
+                                   color=(0.85, 0.2, 0.2), opacity=0.5)
+            self._devices = {}
+            for name, local in self.world.device_meshes.items():
+                m = local.copy()
+                self._devices[name] = (local, m)
+                r.plotter.add_mesh(m, color=(0.75, 0.77, 0.8))
+            self._renderer = r
+        for name, (local, m) in self._devices.items():
+            pose = session.device_poses[name]
+            m.points = np.asarray(local.points) @ pose[:3, :3].T + pose[:3, 3]
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.2f}{(' ' + unit) if unit else ''}"
+    return f"{v}{(' ' + unit) if unit else ''}"
+
+
+def metric_rows(attempt: Attempt) -> tuple[list[str], list[list[str]]]:
+    steps = attempt.metrics["steps"]
+    scored = {s["id"]: s["metric_scores"] for s in attempt.scores["steps"]}
+    head = ["Metric"] + [s["id"] for s in steps]
+    rows = []
+    for key, m in METRICS.items():
+        cells = []
+        for s in steps:
+            sc = scored.get(s["id"], {}).get(key)
+            cells.append(_fmt(s.get(key), m.unit) + ("" if sc is None else f" ({sc:.0f})"))
+        rows.append([m.label] + cells)
+    for key, label in (("peak_displacement_mm", "Peak tissue displacement (mm)"),
+                       ("peak_von_mises_kpa", "Peak von Mises stress (kPa)")):
+        rows.append([label] + [_fmt(s.get(key)) for s in steps])
+    return head, rows
+
+
+def _scores_figure(attempt: Attempt) -> Figure:
+    fig = Figure(figsize=(7.5, 2.8))
+    ax = fig.add_subplot()
+    steps = attempt.scores["steps"]
+    colours = ["#2ca02c" if s["passed"] else "#d62728" for s in steps]
+    ax.barh([s["title"] for s in steps][::-1], [s["score"] for s in steps][::-1],
+            color=colours[::-1])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("Score (green: passed, red: failed)")
+    ax.set_title(f"Overall {attempt.scores['score']:.1f} / 100")
+    fig.tight_layout()
+    return fig
+
+
+def _timeline_figure(tl: Timeline, attempt: Attempt) -> Figure:
+    fig = Figure(figsize=(7.5, 3.0))
+    ax = fig.add_subplot()
+    ax.plot(tl.time, tl.force, color="#1f77b4", label="contact force (N)")
+    ax.set_xlabel("Simulated time (s)")
+    ax.set_ylabel("Force (N)", color="#1f77b4")
+    ax2 = ax.twinx()
+    ax2.plot(tl.time, tl.displacement, color="#ff7f0e", label="max tissue displacement (mm)")
+    ax2.set_ylabel("Displacement (mm)", color="#ff7f0e")
+    for s in attempt.metrics["steps"][1:]:
+        ax.axvline(s["start_s"], color="grey", ls="--", lw=0.8)
+    for ev in attempt.metrics.get("events", []):
+        ax.axvline(ev["time"], color="#d62728", lw=1.2)
+    ax.set_title("Timeline (dashed: next step, red: damage or critical contact)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def progress_figure(attempts: list[Attempt]) -> Figure:
+    """Scores over attempts (overall and per step): a trainee's progress."""
+    fig = Figure(figsize=(7.5, 3.0))
+    ax = fig.add_subplot()
+    x = np.arange(1, len(attempts) + 1)
+    ax.plot(x, [a.scores.get("score", 0.0) for a in attempts], "o-", lw=2, label="overall")
+    ids = [s["id"] for s in attempts[-1].scores.get("steps", [])]
+    for sid in ids:
+        ys = [next((s["score"] for s in a.scores.get("steps", []) if s["id"] == sid), np.nan)
+              for a in attempts]
+        ax.plot(x, ys, ".--", lw=1, label=sid)
+    ax.set_xticks(x)
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("Attempt")
+    ax.set_ylabel("Score")
+    ax.legend(fontsize=7)
+    ax.set_title("Progress over attempts")
+    fig.tight_layout()
+    return fig
+
+
+def build_figures(world: RehearsalWorld, attempt: Attempt, history: list[Attempt] = (),
+                  progress: Progress = no_progress) -> tuple[Attempt, list[tuple[str, Figure]]]:
+    """Replay the attempt with key-frame pictures; the attempt carries the recomputed scores."""
+    at = {k["step"] for k in attempt.keyframes if k.get("label") != "start"} or {attempt.steps}
+    frames = KeyFrames(world, at)
+    try:
+        rp = replay(world, attempt, progress, on_step=frames)
+    finally:
+        frames.close()
+    attempt.metrics, attempt.scores = rp.metrics, rp.scores
+    figs = [("Scores", _scores_figure(attempt))]
+    if frames.images:
+        figs.append(("Key moments", _image_figure([img for _, img in frames.images[:3]])))
+    figs.append(("Timeline", _timeline_figure(frames.timeline, attempt)))
+    if history:
+        figs.append(("Progress", progress_figure(list(history) + [attempt])))
+    figs.append(("Metrics", _table_figure("Metrics (score)", *metric_rows(attempt))))
+    return attempt, figs
+
+
+def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
+                 history: list[Attempt] = (), progress: Progress = no_progress) -> Path:
+    """Write the report as .html or .pdf (by suffix), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".pdf", ".html", ".htm"):
+        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
+    if not path.parent.exists():
+        raise InputError(f"Folder '{path.parent}' does not exist.")
+    attempt, figs = build_figures(world, attempt, history, progress)
+    title = f"Rehearsal report: {attempt.scenario}"
+    if suffix == ".pdf":
+        _atomic_write(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp))
+    else:
+        _atomic_write(path, lambda tmp: tmp.write_text(_html(title, world, attempt, figs),
+                                                       encoding="utf-8"))
+    progress(1.0, f"Wrote {path.name}")
+    return path
+
+
+def _verdict(attempt: Attempt) -> str:
+    s = attempt.scores
+    who = attempt.trainee or "trainee"
+    return (f"{who} — {'PASSED' if s['passed'] else 'FAILED'} with {s['score']:.1f} / 100 "
+            f"({attempt.metrics['total']['time_s']:.1f} s)")
+
+
+def _check_rows(attempt: Attempt) -> list[list[str]]:
+    return [[s["title"], c["criterion"], c["measured"], "pass" if c["passed"] else "FAIL"]
+            for s in attempt.scores["steps"] for c in s["checks"]]
+
+
+def _osats_rows(attempt: Attempt) -> list[list[str]]:
+    return [[d, str(attempt.osats.get(d, "–"))] for d in OSATS_DOMAINS] + [
+        ["Total (7-35)", str(sum(attempt.osats.values())) if len(attempt.osats) == 7 else "–"]]
+
+
+def _write_pdf(title, world, attempt: Attempt, figs, path: Path) -> None:
+    with PdfPages(path, metadata={"Title": title, "Creator": "Twinsight"}) as pdf:
+        cover = Figure(figsize=(8.27, 11.69))
+        cover.text(0.06, 0.965, title, fontsize=16, weight="bold", va="top")
+        cover.text(0.06, 0.935, _verdict(attempt) + f" — {_dt.datetime.now():%Y-%m-%d %H:%M}",
+                   fontsize=10, va="top")
+        rects = [(0.03, 0.66, 0.94, 0.26), (0.03, 0.38, 0.94, 0.27), (0.03, 0.08, 0.94, 0.28)]
+        for (_, fig), rect in zip(figs, rects, strict=False):
+            ax = cover.add_axes(rect)
+            canvas = FigureCanvasAgg(fig)
+            fig.set_dpi(150)
+            canvas.draw()
+            ax.imshow(np.asarray(canvas.buffer_rgba()))
+            ax.axis("off")
+        pdf.savefig(cover)
+        for _, fig in figs[3:]:
+            FigureCanvasAgg(fig)
+            pdf.savefig(fig)
+        for fig in (_table_figure("Criteria", ["Step", "Criterion", "Measured", "Result"],
+                                  _check_rows(attempt)),
+                    _table_figure("OSATS global rating", ["Domain", "Rating"],
+                                  _osats_rows(attempt))):
+            FigureCanvasAgg(fig)
+            pdf.savefig(fig)
+
+
+def _html(title, world, attempt: Attempt, figs) -> str:
+    e = html.escape
+
+    def table(head: list[str], rows: list[list[str]]) -> str:
+        h = "".join(f"<th>{e(x)}</th>" for x in head)
+        body = "".join("<tr>" + "".join(
+            f"<td class='{'bad' if x == 'FAIL' else ''}'>{e(x)}</td>" for x in r) + "</tr>"
+            for r in rows)
+        return f"<table><tr>{h}</tr>{body}</table>"
+
+    parts = [f"<h1>{e(title)}</h1><p class='verdict'>{e(_verdict(attempt))}</p>",
+             f"<p>{_dt.datetime.now():%Y-%m-%d %H:%M}; attempt recorded {e(attempt.created)}</p>"]
+    for name, fig in figs:
+        if name == "Metrics":
+            parts.append("<h2>Metrics (score in brackets)</h2>" + table(*metric_rows(attempt)))
+        else:
+            parts.append(f"<h2>{e(name)}</h2><img alt='{e(name)}' "
+                         f"src='data:image/png;base64,{_png(fig)}'>")
+    parts.append("<h2>Criteria</h2>" + table(["Step", "Criterion", "Measured", "Result"],
+                                             _check_rows(attempt)))
+    events = attempt.metrics.get("events", [])
+    if events:
+        parts.append("<h2>Damage and critical contacts</h2>" + table(
+            ["Time (s)", "Step", "What", "Structure", "By"],
+            [[f"{ev['time']:.2f}", ev["step"], ev["kind"], ev["structure"], ev["by"]]
+             for ev in events]))
+    parts.append("<h2>OSATS global rating</h2>" + table(["Domain", "Rating"],
+                                                         _osats_rows(attempt)))
+    if attempt.notes:
+        parts.append(f"<h2>Notes</h2><p>{e(attempt.notes)}</p>")
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
+             ".bad{color:#c00;font-weight:bold}.verdict{font-size:120%;font-weight:bold}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
