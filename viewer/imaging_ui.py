@@ -26,6 +26,9 @@ class ImagingUI:
         self.segment.preview_changed.connect(self._preview)
         self.segment.run_requested.connect(self.run_segmentation)
         self.segment.labels_requested.connect(self.surfaces_from_labels)
+        self.segment.seed_mode_changed.connect(self.slices.set_seed_mode)
+        self.segment.seed_changed.connect(self.slices.set_seed)
+        self.slices.seed_picked.connect(self._seed_picked)
         mb = window.menuBar()
         help_action = next((a for a in mb.actions() if a.text() == "&Help"), None)
         menu = mb.addMenu("&Segment") if help_action is None else None
@@ -71,6 +74,10 @@ class ImagingUI:
         if any(o.kind in ("volume", "labelmap") and o.visible for o in case.scene):
             self.slices_dock.show()
 
+    def _seed_picked(self, world) -> None:
+        self.segment_dock.show()  # the seed is for the Segment panel: show it
+        self.segment.set_seed(world)
+
     def _preview(self, mask) -> None:
         if self.segment_dock.isVisible() or mask is None:
             self.slices.set_preview(mask)
@@ -102,12 +109,17 @@ class ImagingUI:
         if obj is None or case is None:
             return
         labels = {int(k): v for k, v in (obj.metadata.get("labels") or {}).items()}
+        chosen = set(self.segment.checked_labels())
+        if labels and not chosen:
+            self.window.status_label.setText("No structure is checked in the Segment panel")
+            return
+        names = {v: info["name"] for v, info in labels.items() if v in chosen} or None
         target = self.segment.triangles.value() or None
         smooth = self.segment.smooth.value()
 
         def work(progress):
-            surfaces = labelmap_to_surfaces(obj.data, progress=progress, target_triangles=target,
-                                            smoothing_iterations=smooth)
+            surfaces = labelmap_to_surfaces(obj.data, names, progress=progress,
+                                            target_triangles=target, smoothing_iterations=smooth)
             info = labels or label_info(list(surfaces))
             return [SceneObject(info.get(v, {"name": f"label {v}"})["name"], ObjectKind.SURFACE, s,
                                 color=tuple(info.get(v, {"color": (0.8, 0.8, 0.8)})["color"]),
@@ -121,4 +133,5 @@ class ImagingUI:
         self.window.run_task("Making label surfaces", work, done)
 
     def close(self) -> None:
+        self.segment.shutdown()
         self.slices.close_views()

@@ -1,8 +1,10 @@
 """Label lookup tables: label value -> (name, colour).
 
 Reads the colour tables that come with label maps: 3D Slicer ``.ctbl`` and
-FreeSurfer LUTs (``value name r g b a``) and ITK-SNAP label descriptions
-(``value r g b a vis mesh "name"``). Missing labels get a distinct generated colour.
+FreeSurfer LUTs (``value name r g b a``), ITK-SNAP label descriptions
+(``value r g b a vis mesh "name"``) and the label table a NIfTI file can carry in a
+CIFTI/Caret XML header extension (as TotalSegmentator writes: ``<Label Key="5" Red=..>liver``).
+Missing labels get a distinct generated colour.
 """
 
 from __future__ import annotations
@@ -46,6 +48,29 @@ def parse_lut(text: str) -> LabelTable:
             continue
         scale = 255.0 if max(rgb) > 1.0 else 1.0
         table[value] = (name, tuple(min(max(c / scale, 0.0), 1.0) for c in rgb))  # type: ignore[assignment]
+    return table
+
+
+def parse_caret_xml(text: str) -> LabelTable:
+    """Labels from a Caret/CIFTI ``<LabelTable>`` (NIfTI extension); {} if there is none."""
+    import xml.etree.ElementTree as ET
+
+    if "<LabelTable" not in text or len(text) > 5_000_000:
+        return {}
+    try:
+        root = ET.fromstring(text.strip().strip("\x00").strip())
+    except ET.ParseError:
+        return {}
+    table: LabelTable = {}
+    for label in root.iter("Label"):
+        try:
+            value = int(label.get("Key", ""))
+            rgb = tuple(min(max(float(label.get(c, "0.8")), 0.0), 1.0)
+                        for c in ("Red", "Green", "Blue"))
+        except ValueError:
+            continue
+        name = (label.text or "").strip() or f"label {value}"
+        table[value] = (name, rgb)  # type: ignore[assignment]
     return table
 
 

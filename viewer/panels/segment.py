@@ -1,16 +1,24 @@
-"""The Segment panel: threshold presets with a live preview on the slice views, seed from the
-crosshair, clean-up options, and 'Create surface' which runs the segmentation off the GUI thread."""
+"""The Segment panel: threshold presets, region growing from a seed clicked in a slice view,
+clean-up options, a live preview of the whole recipe on the slice views (computed off the GUI
+thread, debounced), 'Create surface', and for label maps a named list of the structures to
+turn into surfaces."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -18,8 +26,7 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.imaging import segment as seg
-from sim.imaging.pipeline import Recipe
-from sim.imaging.volume import voxel_array
+from sim.imaging.pipeline import Recipe, preview_mask
 from sim.model import ObjectKind, SceneObject
 
 CUSTOM = "custom"
@@ -30,12 +37,21 @@ class SegmentPanel(QWidget):
 
     preview_changed = pyqtSignal(object)  # [i, j, k] bool mask, or None
     run_requested = pyqtSignal(object)  # Recipe
-    labels_requested = pyqtSignal()  # one surface per label of the current label map
+    labels_requested = pyqtSignal()  # one surface per checked label of the current label map
+    seed_changed = pyqtSignal(object)  # world point or None
+    seed_mode_changed = pyqtSignal(bool)  # True: the next click in a slice view sets the seed
+    _computed = pyqtSignal(int, object, object)  # generation, mask, stats (from the worker)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.obj: SceneObject | None = None
         self.cursor: np.ndarray | None = None
+        self.seed_point: np.ndarray | None = None
+        self.last_preview: dict | None = None  # stats of the preview shown
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-preview")
+        self._generation = itertools.count(1)
+        self._latest = 0
+        self._computed.connect(self._show_preview)
         form = QFormLayout()
         self.preset = QComboBox()
         self.preset.addItems([*seg.PRESETS, CUSTOM])
@@ -49,7 +65,16 @@ class SegmentPanel(QWidget):
             box.valueChanged.connect(self._schedule_preview)
         form.addRow("Lower", self.low)
         form.addRow("Upper", self.high)
-        self.seed = QCheckBox("Only the region at the crosshair (region growing)")
+        self.seed = QCheckBox("Region growing from the seed")
+        self.seed.setToolTip("keep only the part connected to the seed (green ring); "
+                             "Shift+click in a slice view, or 'Pick seed', to set it")
+        self.seed.toggled.connect(self._on_seed_toggled)
+        self.pick_seed = QPushButton("Pick seed")
+        self.pick_seed.setCheckable(True)
+        self.pick_seed.setToolTip("the next click in a slice view sets the seed "
+                                  "(Shift+click always does)")
+        self.pick_seed.toggled.connect(self.seed_mode_changed.emit)
+        self.seed_label = QLabel("no seed")
         self.largest = QCheckBox("Keep the largest connected part")
         self.fill = QCheckBox("Fill holes")
         self.close_mm = QDoubleSpinBox()
@@ -63,11 +88,15 @@ class SegmentPanel(QWidget):
         self.triangles.setSingleStep(10_000)
         self.triangles.setValue(40_000)
         form.addRow(self.seed)
+        form.addRow(self.pick_seed, self.seed_label)
         form.addRow(self.largest)
         form.addRow(self.fill)
         form.addRow("Closing", self.close_mm)
         form.addRow("Smoothing iterations", self.smooth)
         form.addRow("Target triangles", self.triangles)
+        for box in (self.largest, self.fill):
+            box.toggled.connect(self._schedule_preview)
+        self.close_mm.valueChanged.connect(self._schedule_preview)
         self.live = QCheckBox("Live preview on the slices")
         self.live.setChecked(True)
         self.live.toggled.connect(self._schedule_preview)
@@ -76,15 +105,18 @@ class SegmentPanel(QWidget):
         self.create = QPushButton("Create surface")
         self.create.clicked.connect(lambda: self.run_requested.emit(self.recipe()))
         self.from_labels = QPushButton("Surfaces from labels")
-        self.from_labels.setToolTip("one named, coloured surface per label of this label map")
+        self.from_labels.setToolTip("one named, coloured surface per checked structure")
         self.from_labels.clicked.connect(self.labels_requested.emit)
+        self.label_list = QListWidget()  # the label map's structures: "5  liver", checkable
+        self.label_list.setToolTip("structures of this label map; uncheck to leave one out")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.live)
         layout.addWidget(self.create)
         layout.addWidget(self.from_labels)
+        layout.addWidget(self.label_list, 1)
         layout.addWidget(self.info)
-        layout.addStretch(1)
+        layout.addStretch(0)
         self._timer = QTimer(self)  # debounce: recompute once the user pauses
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
@@ -95,11 +127,49 @@ class SegmentPanel(QWidget):
     def set_volume(self, obj: SceneObject | None) -> None:
         self.obj = obj
         self.create.setEnabled(obj is not None)
-        self.from_labels.setEnabled(obj is not None and obj.kind == ObjectKind.LABELMAP)
+        is_labels = obj is not None and obj.kind == ObjectKind.LABELMAP
+        self.from_labels.setEnabled(is_labels)
+        self.label_list.clear()
+        for value, info in sorted((int(k), v) for k, v in
+                                  ((obj.metadata.get("labels") or {}) if is_labels else {}).items()):
+            item = QListWidgetItem(f"{value:>4}  {info['name']}")
+            item.setData(Qt.ItemDataRole.UserRole, value)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.label_list.addItem(item)
+        self.label_list.setVisible(is_labels)
+        self.set_seed(None)
         self._schedule_preview()
+
+    def checked_labels(self) -> list[int]:
+        """Label values whose structures are checked in the list."""
+        items = (self.label_list.item(i) for i in range(self.label_list.count()))
+        return [int(it.data(Qt.ItemDataRole.UserRole)) for it in items
+                if it.checkState() == Qt.CheckState.Checked]
 
     def set_cursor(self, world) -> None:
         self.cursor = np.asarray(world, dtype=float)
+
+    def set_seed(self, world) -> None:
+        """The region-growing seed (world LPS mm), e.g. clicked in a slice view; None clears it."""
+        self.seed_point = None if world is None else np.asarray(world, dtype=float)
+        self.pick_seed.setChecked(False)
+        if self.seed_point is None:
+            self.seed_label.setText("no seed")
+        else:
+            self.seed_label.setText("seed at " + ", ".join(f"{c:.0f}" for c in self.seed_point)
+                                    + " mm")
+            self.seed.blockSignals(True)
+            self.seed.setChecked(True)
+            self.seed.blockSignals(False)
+        self.seed_changed.emit(self.seed_point)
+        self._schedule_preview()
+
+    def _on_seed_toggled(self, on: bool) -> None:
+        if on and self.seed_point is None and self.cursor is not None:
+            self.set_seed(self.cursor)  # no seed clicked yet: start from the crosshair
+            return
+        self._schedule_preview()
 
     def _on_preset(self, name: str) -> None:
         if name != CUSTOM:
@@ -113,7 +183,8 @@ class SegmentPanel(QWidget):
 
     def recipe(self) -> Recipe:
         name = self.preset.currentText()
-        seed = tuple(self.cursor) if self.seed.isChecked() and self.cursor is not None else None
+        seed = (tuple(float(c) for c in self.seed_point)
+                if self.seed.isChecked() and self.seed_point is not None else None)
         return Recipe(preset=None if name == CUSTOM else name, low=self.low.value(),
                       high=self.high.value(), seed=seed, largest=self.largest.isChecked(),
                       close_mm=self.close_mm.value(), fill_holes=self.fill.isChecked(),
@@ -124,16 +195,46 @@ class SegmentPanel(QWidget):
         self._timer.start()
 
     def update_preview(self) -> None:
-        """The threshold mask (the cheap, interactive part of the recipe) on the slice views."""
-        if self.obj is None or not self.live.isChecked():
+        """Compute the whole recipe's mask (threshold, seed, clean-up; see
+        :func:`sim.imaging.pipeline.preview_mask`) in the worker; only the newest request's
+        result is shown, so dragging a control never queues up stale work on screen."""
+        gen = self._latest = next(self._generation)
+        if self.obj is None or not self.live.isChecked() or self.obj.kind == ObjectKind.LABELMAP:
+            self.last_preview = None
             self.preview_changed.emit(None)
             return
-        values = voxel_array(self.obj.data)
-        mask = (values >= self.low.value()) & (values <= self.high.value())
-        n = int(np.count_nonzero(mask))
-        ml = n * float(np.prod(self.obj.data.spacing)) / 1000.0
-        self.info.setText(f"{n:,} voxels ({ml:.1f} ml) in {self.low.value():g}..{self.high.value():g}")
+        image, recipe = self.obj.data, self.recipe()
+        self.info.setText("Updating preview…")
+
+        def work() -> None:
+            if gen != self._latest:
+                return  # superseded while it waited
+            try:
+                mask, stats = preview_mask(image, recipe)
+            except Exception as exc:  # bad settings (e.g. seed outside): say so, show nothing
+                mask, stats = None, {"error": str(exc)}
+            with contextlib.suppress(RuntimeError):  # RuntimeError: the panel was deleted
+                self._computed.emit(gen, mask, stats)  # queued to the GUI thread
+
+        self._pool.submit(work)
+
+    def _show_preview(self, gen: int, mask, stats: dict) -> None:
+        if gen != self._latest or self.obj is None:
+            return
+        self.last_preview = stats
+        if mask is None:
+            self.info.setText(stats.get("error", "No preview"))
+        else:
+            coarse = (f", clean-up on {stats['factor']}x coarser blocks"
+                      if stats["factor"] > 1 else "")
+            self.info.setText(f"{stats['voxels']:,} voxels ({stats['ml']:.1f} ml){coarse}; "
+                              f"preview {stats['seconds'] * 1000:.0f} ms")
         self.preview_changed.emit(mask)
+
+    def shutdown(self) -> None:
+        """Stop the preview worker (waits for a running computation, drops queued ones)."""
+        self._latest = -1
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     @staticmethod
     def surface_object(result, recipe: Recipe) -> SceneObject:

@@ -3,8 +3,11 @@ volume rendering in the 3D view.
 
 A ``SliceView`` shows one index plane of the volume (sagittal i, coronal j, axial k)
 in radiological orientation: mouse wheel or arrow keys scroll, a left click moves the
-shared crosshair (a world LPS point), right drag zooms, middle drag pans. The
-``SliceViewer`` owns the crosshair and keeps the three views and the 3D planes on it.
+shared crosshair (a world LPS point), Ctrl+left drag changes window/level (right: wider,
+up: brighter level), Shift+click sets the segmentation seed, right drag zooms, middle drag
+pans. Its Tilt/Spin boxes turn the plane into an oblique reformat through the crosshair
+(rotated about the view's horizontal, then vertical screen axis). The ``SliceViewer`` owns
+the crosshair, window and seed and keeps the three views and the 3D planes on them.
 """
 
 from __future__ import annotations
@@ -19,18 +22,23 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 from pyvistaqt import QtInteractor
 
 from sim.imaging.display import AUTO, VOLUME_PRESETS, WINDOW_PRESETS, window_for
+from sim.imaging.reslice import reslice, rotation
 from sim.imaging.volume import affine_of, voxel_array
 from sim.model import Case, SceneObject
 
 AXIS_NAMES = ("Sagittal", "Coronal", "Axial")
 CROSSHAIR_COLOR = (1.0, 0.85, 0.2)
 PREVIEW_COLOR = (1.0, 0.25, 0.25)
+SEED_COLOR = (0.2, 1.0, 0.35)
+CUSTOM_WINDOW = "Custom"
+WL_PIXELS = 250  # dragging this many pixels changes window/level by the current width
 
 
 def index_of(image: pv.ImageData, world) -> np.ndarray:
@@ -49,7 +57,10 @@ class SliceView(QWidget):
     """One 2D view across ``axis`` of the current volume."""
 
     cursor_picked = pyqtSignal(object)  # world point (LPS mm)
+    seed_picked = pyqtSignal(object)  # world point: Shift+click, or any click in seed mode
+    window_dragged = pyqtSignal(float, float)  # level, width
     scrolled = pyqtSignal(int, int)  # axis, step
+    plane_turned = pyqtSignal()  # the oblique rotation changed
 
     def __init__(self, axis: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,10 +70,24 @@ class SliceView(QWidget):
         self.clim = (-160.0, 240.0)
         self.cursor = np.zeros(3)
         self.preview: np.ndarray | None = None
+        self.seed: np.ndarray | None = None
+        self.seed_mode = False
+        self._wl_drag: tuple[float, float, float, float] | None = None  # x, y, level, width
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
         self.title = QLabel(AXIS_NAMES[axis])
-        layout.addWidget(self.title)
+        header.addWidget(self.title, 1)
+        self.tilt_box, self.spin_box = QSpinBox(), QSpinBox()
+        for box, name, limit, tip in ((self.tilt_box, "Tilt", 85, "about the horizontal screen axis"),
+                                      (self.spin_box, "Spin", 180, "about the vertical screen axis")):
+            box.setRange(-limit, limit)
+            box.setSuffix("\N{DEGREE SIGN}")
+            box.setToolTip(f"oblique reformat: rotate the plane {tip}")
+            box.valueChanged.connect(self._on_oblique)
+            header.addWidget(QLabel(name))
+            header.addWidget(box)
+        layout.addLayout(header)
         self.plotter = QtInteractor(self, auto_update=False)
         self.plotter.set_background("black")
         self.plotter.enable_parallel_projection()
@@ -108,18 +133,97 @@ class SliceView(QWidget):
             self._render_slice()
             self.plotter.render()
 
+    def set_seed(self, world) -> None:
+        self.seed = None if world is None else np.asarray(world, dtype=float)
+        if self.image is not None:
+            self._render_seed()
+            self.plotter.render()
+
+    def set_oblique(self, tilt: float, spin: float) -> None:
+        """Turn the plane by ``tilt`` degrees about the screen's horizontal axis, then ``spin``
+        about its vertical axis (0, 0: the orthogonal index plane)."""
+        for box, value in ((self.tilt_box, tilt), (self.spin_box, spin)):
+            box.blockSignals(True)
+            box.setValue(int(round(value)))
+            box.blockSignals(False)
+        self._on_oblique()
+
+    @property
+    def oblique(self) -> bool:
+        return bool(self.tilt_box.value() or self.spin_box.value())
+
+    def _on_oblique(self, *_args) -> None:
+        if self.image is not None:
+            self._render_slice()
+            self._reset_camera()
+            self.plotter.render()
+        self.plane_turned.emit()
+
+    # -- geometry ----------------------------------------------------------------------------
+    def _base_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(right, up, towards the viewer) of the orthogonal view, unit world vectors.
+
+        Radiological orientation in the patient (LPS) frame, whatever the voxel order:
+        axial seen from the feet with anterior up, coronal from the front, sagittal from the
+        patient's left; on axial and coronal views the patient's left is on screen right."""
+        image = self.image
+        d = np.asarray(image.direction_matrix) * np.asarray(image.spacing)
+        normal = d[:, self.axis] / np.linalg.norm(d[:, self.axis])
+        world_axis = int(np.argmax(np.abs(normal)))
+        normal = normal * np.sign(normal[world_axis])  # +x, +y or +z-ish
+        up = np.array([0.0, -1.0, 0.0]) if world_axis == 2 else np.array([0.0, 0.0, 1.0])
+        up = up - normal * (up @ normal)
+        up /= np.linalg.norm(up)
+        side = 1.0 if world_axis == 0 else -1.0  # sagittal from +x (left), others from -z / -y
+        towards = side * normal
+        return np.cross(up, towards), up, towards
+
+    def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(right, up, towards the viewer) of the plane shown, with the oblique rotation."""
+        right, up, towards = self._base_frame()
+        turn = rotation(up, self.spin_box.value()) @ rotation(right, self.tilt_box.value())
+        return turn @ right, turn @ up, turn @ towards
+
+    def plane_mesh(self, crop: bool = False) -> tuple[pv.DataSet, str]:
+        """The slice shown (an index slab, or an oblique reformat through the cursor) and the
+        name of its scalars. An oblique reformat's samples outside the volume are set below
+        any window (black on the black view), or with ``crop`` cut away (for the 3D view)."""
+        if not self.oblique:
+            return slab(self.image, self.axis, self.index), self.image.active_scalars_name
+        right, up, _ = self.frame()
+        plane = reslice(self.image, self.cursor, right, up)
+        values = plane.point_data["values"]
+        outside = np.isnan(values)
+        values[outside] = float(np.min(voxel_array(self.image))) - 1.0
+        if crop:
+            plane.point_data["inside"] = (~outside).astype(np.uint8)
+            return plane.threshold(0.5, scalars="inside", all_scalars=True), "values"
+        return plane, "values"
+
+    def _on_plane(self, world) -> bool:
+        """Whether ``world`` lies within half a voxel of the plane shown."""
+        if self.oblique:
+            towards = self.frame()[2]
+            return abs(float((np.asarray(world) - self.cursor) @ towards)) <= 0.5 * min(self.image.spacing)
+        return abs(float(index_of(self.image, world)[self.axis]) - self.index) <= 0.5
+
     # -- drawing ---------------------------------------------------------------------------
     def _render_slice(self) -> None:
         image = self.image
-        plane = slab(image, self.axis, self.index)
-        self.plotter.add_mesh(plane, scalars=image.active_scalars_name, cmap="gray", clim=self.clim,
+        plane, scalars = self.plane_mesh()
+        self.plotter.add_mesh(plane, scalars=scalars, cmap="gray", clim=self.clim,
                               show_scalar_bar=False, lighting=False, name="slice",
                               pickable=True, render=False, reset_camera=False)
         self.plotter.remove_actor("preview", render=False)
         if self.preview is not None:
-            sl = [slice(None)] * 3
-            sl[self.axis] = slice(self.index, self.index + 1)
-            part = self.preview[tuple(sl)]
+            if self.oblique:
+                right, up, _ = self.frame()
+                part = voxel_array(reslice(image, self.cursor, right, up,
+                                           values=self.preview.view(np.uint8), order=0))
+            else:
+                sl = [slice(None)] * 3
+                sl[self.axis] = slice(self.index, self.index + 1)
+                part = self.preview[tuple(sl)]
             if part.any():
                 plane.point_data["preview"] = part.ravel(order="F").astype(np.uint8)
                 shown = plane.threshold(0.5, scalars="preview")
@@ -128,46 +232,54 @@ class SliceView(QWidget):
                                           name="preview", pickable=False, render=False,
                                           reset_camera=False)
         self._render_crosshair()
+        self._render_seed()
         self.plotter.renderer.ResetCameraClippingRange()  # the plane moved along the view axis
-        self.title.setText(f"{AXIS_NAMES[self.axis]}  {self.index + 1}/"
-                           f"{image.dimensions[self.axis]}")
+        if self.oblique:
+            self.title.setText(f"{AXIS_NAMES[self.axis]} oblique")
+        else:
+            self.title.setText(f"{AXIS_NAMES[self.axis]}  {self.index + 1}/"
+                               f"{image.dimensions[self.axis]}")
 
     def _render_crosshair(self) -> None:
         image = self.image
-        d = np.asarray(image.direction_matrix) * np.asarray(image.spacing)
-        ijk = index_of(image, self.cursor)
-        ijk[self.axis] = self.index
-        centre = (affine_of(image) @ np.append(ijk, 1.0))[:3]
-        normal = d[:, self.axis] / np.linalg.norm(d[:, self.axis])
-        centre = centre + normal * 0.01 * float(np.min(image.spacing))  # just above the slice
-        lines = []
-        for other in {0, 1, 2} - {self.axis}:
-            half = d[:, other] * image.dimensions[other]
-            lines.append(pv.Line(centre - half, centre + half))
-        self.plotter.add_mesh(lines[0].merge(lines[1]), color=CROSSHAIR_COLOR, line_width=1,
+        right, up, towards = self.frame()
+        if self.oblique:
+            centre = self.cursor.copy()
+        else:
+            ijk = index_of(image, self.cursor)
+            ijk[self.axis] = self.index
+            centre = (affine_of(image) @ np.append(ijk, 1.0))[:3]
+        centre = centre + towards * 0.01 * float(np.min(image.spacing))  # just above the slice
+        half = float(np.linalg.norm(np.asarray(image.spacing) * np.asarray(image.dimensions)))
+        lines = pv.Line(centre - half * right, centre + half * right).merge(
+            pv.Line(centre - half * up, centre + half * up))
+        self.plotter.add_mesh(lines, color=CROSSHAIR_COLOR, line_width=1,
                               name="crosshair", pickable=False, render=False, reset_camera=False)
 
+    def _render_seed(self) -> None:
+        """A green ring where the segmentation seed is, when it lies on this plane."""
+        if self.seed is None or not self._on_plane(self.seed):
+            self.plotter.remove_actor("seed", render=False)
+            return
+        towards = self.frame()[2]
+        size = 0.035 * float(self.plotter.camera.parallel_scale)  # a few pixels, at any zoom
+        ring = pv.Disc(center=self.seed + towards * 0.02 * float(np.min(self.image.spacing)),
+                       inner=0.55 * size, outer=size, normal=towards, c_res=24)
+        self.plotter.add_mesh(ring, color=SEED_COLOR, lighting=False, name="seed", pickable=False,
+                              render=False, reset_camera=False)
+
     def _reset_camera(self) -> None:
-        """Radiological orientation in the patient (LPS) frame, whatever the voxel order:
-        axial seen from the feet with anterior up, coronal from the front, sagittal from the
-        patient's left; on axial and coronal views the patient's left is on screen right."""
+        """Look along the plane's normal, the whole slice in view."""
         image = self.image
         d = np.asarray(image.direction_matrix) * np.asarray(image.spacing) * np.asarray(image.dimensions)
-        normal = d[:, self.axis] / np.linalg.norm(d[:, self.axis])
-        world_axis = int(np.argmax(np.abs(normal)))
-        normal = normal * np.sign(normal[world_axis])  # +x, +y or +z-ish
-        up = np.array([0.0, -1.0, 0.0]) if world_axis == 2 else np.array([0.0, 0.0, 1.0])
-        up = up - normal * (up @ normal)
-        up /= np.linalg.norm(up)
-        side = 1.0 if world_axis == 0 else -1.0  # sagittal from +x (left), others from -z / -y
-        right = np.cross(-side * normal, up)
+        right, up, towards = self.frame()
         in_plane = [d[:, i] for i in range(3) if i != self.axis]
         vertical = sum(abs(float(v @ up)) for v in in_plane)
         horizontal = sum(abs(float(v @ right)) for v in in_plane)
         centre = np.asarray(image.center)
         cam = self.plotter.camera
         cam.focal_point = tuple(centre)
-        cam.position = tuple(centre + side * normal * 2 * float(np.linalg.norm(d, axis=0).max()))
+        cam.position = tuple(centre + towards * 2 * float(np.linalg.norm(d, axis=0).max()))
         cam.up = tuple(up)
         width, height = max(self.plotter.interactor.width(), 1), max(self.plotter.interactor.height(), 1)
         # parallel scale is half the visible height in world units: fit both directions
@@ -187,10 +299,28 @@ class SliceView(QWidget):
             self.scrolled.emit(self.axis, step)
             return True
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            self.pick(*self._to_display(event.position()))
+            mods = event.modifiers()
+            if mods & Qt.KeyboardModifier.ControlModifier:  # window/level drag, like Slicer
+                lo, hi = self.clim
+                pos = event.position()
+                self._wl_drag = (pos.x(), pos.y(), (lo + hi) / 2.0, hi - lo)
+                return True
+            world = self.world_at(*self._to_display(event.position()))
+            if world is not None:
+                seed = self.seed_mode or bool(mods & Qt.KeyboardModifier.ShiftModifier)
+                (self.seed_picked if seed else self.cursor_picked).emit(world)
             return True
-        if kind in (QEvent.Type.MouseButtonRelease, QEvent.Type.MouseMove) and \
-                event.buttons() & Qt.MouseButton.LeftButton:
+        if kind == QEvent.Type.MouseMove and self._wl_drag is not None:
+            x0, y0, level, width = self._wl_drag
+            pos = event.position()
+            per_pixel = max(width, 1.0) / WL_PIXELS
+            self.window_dragged.emit(level + (y0 - pos.y()) * per_pixel,
+                                     max(1.0, width + (pos.x() - x0) * per_pixel))
+            return True
+        if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+            self._wl_drag = None
+            return True
+        if kind == QEvent.Type.MouseMove and event.buttons() & Qt.MouseButton.LeftButton:
             return True
         if kind == QEvent.Type.KeyPress:
             steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10,
@@ -205,24 +335,36 @@ class SliceView(QWidget):
         height = self.plotter.interactor.height()
         return int(round(pos.x() * ratio)), int(round((height - pos.y() - 1) * ratio))
 
-    def pick(self, x: int, y: int) -> None:
-        """Move the crosshair to the slice point under display pixel (x, y) (VTK coordinates).
+    def world_at(self, x: int, y: int) -> np.ndarray | None:
+        """The slice point under display pixel (x, y) (VTK coordinates); None outside the image.
 
         The view is a parallel projection along the slice normal, so the pixel's world point at
         any depth, moved along the normal onto the current plane, is the point under the mouse.
         """
         if self.image is None:
-            return
+            return None
         ren = self.plotter.renderer
         ren.SetDisplayPoint(float(x), float(y), 0.5)
         ren.DisplayToWorld()
         hx, hy, hz, hw = ren.GetWorldPoint()
-        ijk = index_of(self.image, np.array([hx, hy, hz]) / (hw or 1.0))
-        ijk[self.axis] = self.index
+        point = np.array([hx, hy, hz]) / (hw or 1.0)
+        if self.oblique:
+            towards = self.frame()[2]
+            point = point - float((point - self.cursor) @ towards) * towards
+            ijk = index_of(self.image, point)
+        else:
+            ijk = index_of(self.image, point)
+            ijk[self.axis] = self.index
         dims = np.asarray(self.image.dimensions) - 1
         if (ijk < -0.5).any() or (ijk > dims + 0.5).any():
-            return  # outside the image
-        self.cursor_picked.emit((affine_of(self.image) @ np.append(ijk, 1.0))[:3])
+            return None  # outside the image
+        return (affine_of(self.image) @ np.append(ijk, 1.0))[:3]
+
+    def pick(self, x: int, y: int) -> None:
+        """Move the crosshair to the slice point under display pixel (x, y)."""
+        world = self.world_at(x, y)
+        if world is not None:
+            self.cursor_picked.emit(world)
 
     def screenshot(self) -> np.ndarray:
         self.plotter.render()
@@ -237,6 +379,7 @@ class SliceViewer(QWidget):
     by all views, and (optionally) the same three planes and volume rendering in the 3D view."""
 
     cursor_changed = pyqtSignal(object)
+    seed_picked = pyqtSignal(object)  # world point clicked as the segmentation seed
     volume_changed = pyqtSignal(object)  # SceneObject or None
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -246,6 +389,9 @@ class SliceViewer(QWidget):
         self.main_plotter = None  # the 3D view's plotter, for slices in 3D and volume rendering
         self.adapters: dict = {}
         self.cursor = np.zeros(3)
+        self.seed: np.ndarray | None = None
+        self.seed_mode = False
+        self.custom_window: tuple[float, float] | None = None  # (level, width) from mouse drags
         self._volume_actor = None
         top = QHBoxLayout()
         self.volume_box = QComboBox()
@@ -281,7 +427,11 @@ class SliceViewer(QWidget):
         self.views = [SliceView(2), SliceView(1), SliceView(0)]  # axial, coronal, sagittal
         for v in self.views:
             v.cursor_picked.connect(self.set_cursor)
+            v.seed_picked.connect(self.seed_picked)
+            v.window_dragged.connect(self.set_window)
             v.scrolled.connect(self.scroll)
+            v.plane_turned.connect(self._update_3d)
+            v.seed_mode = self.seed_mode
             self._row.addWidget(v, 1)
         self._load_views()
 
@@ -293,6 +443,7 @@ class SliceViewer(QWidget):
         image = self.obj.data if self.obj is not None else None
         clim = self.clim()
         for v in self.views:
+            v.seed = self.seed
             v.set_image(image, clim)
             if image is not None:
                 v.show_at(self.cursor)
@@ -335,6 +486,9 @@ class SliceViewer(QWidget):
     def set_volume(self, obj: SceneObject | None) -> None:
         self._clear_3d()
         self.obj = obj
+        self.seed = None  # a seed belongs to the volume it was clicked on
+        self.custom_window = None
+        self._drop_custom_window()
         image = obj.data if obj is not None else None
         if image is not None:
             self.cursor = np.asarray(image.center, dtype=float)
@@ -352,14 +506,38 @@ class SliceViewer(QWidget):
     def clim(self) -> tuple[float, float]:
         if self.obj is None:
             return (0.0, 1.0)
-        level, width = window_for(self.window_box.currentText(), voxel_array(self.obj.data))
+        name = self.window_box.currentText()
+        if name == CUSTOM_WINDOW and self.custom_window is not None:
+            level, width = self.custom_window
+        else:
+            level, width = window_for(name if name != CUSTOM_WINDOW else AUTO,
+                                      voxel_array(self.obj.data))
         return (level - width / 2, level + width / 2)
 
-    def _on_window(self, _name: str) -> None:
+    def _on_window(self, name: str) -> None:
+        if name != CUSTOM_WINDOW:
+            self._drop_custom_window()
         clim = self.clim()
         for v in self.views:
             v.set_clim(clim)
         self._update_3d()
+
+    def set_window(self, level: float, width: float) -> None:
+        """A window/level of the user's own (mouse drag); the presets box says "Custom"."""
+        self.custom_window = (float(level), max(float(width), 1.0))
+        self.window_box.blockSignals(True)
+        if self.window_box.findText(CUSTOM_WINDOW) < 0:
+            self.window_box.addItem(CUSTOM_WINDOW)
+        self.window_box.setCurrentText(CUSTOM_WINDOW)
+        self.window_box.blockSignals(False)
+        self._on_window(CUSTOM_WINDOW)
+
+    def _drop_custom_window(self) -> None:
+        i = self.window_box.findText(CUSTOM_WINDOW)
+        if i >= 0 and self.window_box.currentIndex() != i:
+            self.window_box.blockSignals(True)
+            self.window_box.removeItem(i)
+            self.window_box.blockSignals(False)
 
     # -- crosshair -------------------------------------------------------------------------
     def set_cursor(self, world) -> None:
@@ -373,6 +551,10 @@ class SliceViewer(QWidget):
         if self.obj is None:
             return
         image = self.obj.data
+        view = next((v for v in self.views if v.axis == axis), None)
+        if view is not None and view.oblique:  # step along the oblique plane's normal
+            self.set_cursor(self.cursor + view.frame()[2] * step * float(min(image.spacing)))
+            return
         d = np.asarray(image.direction_matrix) * np.asarray(image.spacing)
         ijk = index_of(image, self.cursor)
         ijk[axis] = np.clip(np.round(ijk[axis]) + step, 0, image.dimensions[axis] - 1)
@@ -381,6 +563,30 @@ class SliceViewer(QWidget):
     def set_preview(self, mask: np.ndarray | None) -> None:
         for v in self.views:
             v.set_preview(mask)
+
+    # -- segmentation seed -------------------------------------------------------------------
+    def set_seed_mode(self, on: bool) -> None:
+        """While on, a plain click in a slice view sets the seed instead of the crosshair."""
+        self.seed_mode = bool(on)
+        for v in self.views:
+            v.seed_mode = self.seed_mode
+
+    def set_seed(self, world) -> None:
+        """Show the seed (a world point, or None) in the slice views and the 3D view."""
+        self.seed = None if world is None else np.asarray(world, dtype=float)
+        for v in self.views:
+            v.set_seed(self.seed)
+        if self.main_plotter is None:
+            return
+        if self.seed is None or self.obj is None:
+            self.main_plotter.remove_actor("segment-seed", render=False)
+        else:
+            image = self.obj.data
+            r = 0.02 * float(np.max(np.asarray(image.spacing) * np.asarray(image.dimensions)))
+            self.main_plotter.add_mesh(pv.Sphere(radius=r, center=self.seed), color=SEED_COLOR,
+                                       name="segment-seed", pickable=False, render=False,
+                                       reset_camera=False)
+        self.main_plotter.render()
 
     # -- the 3D view -------------------------------------------------------------------------
     def attach_3d(self, plotter, adapters: dict) -> None:
@@ -413,10 +619,10 @@ class SliceViewer(QWidget):
         for i, v in enumerate(self.views):
             name = f"slice3d-{i}"
             if on:
+                mesh, scalars = v.plane_mesh(crop=True)
                 self.main_plotter.add_mesh(
-                    slab(self.obj.data, v.axis, v.index), scalars=self.obj.data.active_scalars_name,
-                    cmap="gray", clim=self.clim(), show_scalar_bar=False, lighting=False,
-                    name=name, pickable=False, render=False, reset_camera=False)
+                    mesh, scalars=scalars, cmap="gray", clim=self.clim(), show_scalar_bar=False, lighting=False, name=name, pickable=False,
+                    render=False, reset_camera=False)
             else:
                 self.main_plotter.remove_actor(name, render=False)
         self.main_plotter.render()

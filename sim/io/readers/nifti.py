@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.imaging.lut import LabelTable, parse_caret_xml
 from sim.imaging.volume import MAX_VOXELS, make_image, split_affine
 from sim.io.images import image_loaded
 from sim.io.registry import Loaded, ReadOptions, reader
@@ -67,6 +68,22 @@ def parse_header(path: Path, raw: bytes) -> dict:
         "srow": np.array(struct.unpack(f"{e}12f", raw[280:328]), dtype=float).reshape(3, 4),
     }
     return h
+
+
+def extension_labels(raw: bytes, endian: str, offset: int) -> LabelTable:
+    """A label table from the header extensions (bytes 352..vox_offset), if one holds it."""
+    if len(raw) < 352 or raw[348] == 0:
+        return {}
+    pos, end = 352, min(offset, len(raw))
+    while pos + 8 <= end:
+        size, _code = struct.unpack(f"{endian}2i", raw[pos:pos + 8])
+        if size < 8 or pos + size > end:
+            break
+        table = parse_caret_xml(raw[pos + 8:pos + size].decode("utf-8", errors="replace"))
+        if table:
+            return table
+        pos += size
+    return {}
 
 
 def header_affine(h: dict) -> tuple[np.ndarray, str]:
@@ -128,4 +145,8 @@ def read_nifti(path: Path, options: ReadOptions, progress: Progress) -> Loaded:
         raise FileFormatError(path, str(exc).rstrip(".")) from None
     notes.append(f"NIfTI {form} (RAS) converted to LPS")
     stem = path.name[: -len(".nii.gz")] if path.name.lower().endswith(".nii.gz") else path.stem
-    return image_loaded(path, stem, image, notes, force_labels=h["intent"] == INTENT_LABEL)
+    table = extension_labels(raw, h["endian"], offset)
+    if table:
+        notes.append(f"label names from the file's header extension ({len(table)} labels)")
+    return image_loaded(path, stem, image, notes, table=table or None,
+                        force_labels=h["intent"] == INTENT_LABEL or bool(table))

@@ -38,7 +38,19 @@ def test_segmentation_labels_are_listed(shared_data):
     obj = _only(load(shared_data / "ct" / "totalseg" / "example_seg.nii.gz"))
     labels = obj.metadata["labels"]
     assert len(labels) == len(np.unique(voxel_array(obj.data))) - 1
-    assert 5 in labels and labels[5]["name"] == "label 5"  # liver id, no table shipped
+    # TotalSegmentator keeps its label table in a Caret XML header extension; read it
+    # independently (nibabel + a regex) and compare every name and colour
+    import re
+
+    (ext,) = nib.load(shared_data / "ct" / "totalseg" / "example_seg.nii.gz").header.extensions
+    ref = {int(k): (name, [float(r), float(g), float(b)]) for k, r, g, b, name in re.findall(
+        r'Key="(\d+)" Red="([\d.]+)" Green="([\d.]+)" Blue="([\d.]+)"[^>]*><!\[CDATA\[(\w+)\]\]>',
+        ext.get_content().decode())}
+    assert len(ref) == 117
+    for value, info in labels.items():
+        assert (info["name"], info["color"]) == ref[value]
+    assert labels[5]["name"] == "liver" and labels[52]["name"] == "aorta"
+    assert "header extension (117 labels)" in " ".join(obj.metadata["notes"])
 
 
 def test_qform_only_rotated_nifti(tmp_path):
