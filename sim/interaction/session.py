@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,7 +80,6 @@ class Snapshot:
     step: int
     time: float
     positions: np.ndarray  # simulation nodes (n, 3)
-    visual_points: np.ndarray | None  # embedded fine surface (k, 3)
     poses: dict[str, np.ndarray]
     params: dict[str, dict[str, Any]]
     forces: dict[str, np.ndarray]  # N, on each instrument
@@ -90,6 +90,17 @@ class Snapshot:
     applied_event: int = 0  # id of the last posted event applied (see SimulationLoop)
     posted_at: float | None = None  # perf_counter() when that event was posted
     created: float = field(default_factory=time.perf_counter)
+    # The embedded fine surface is computed when first read, from this snapshot's own copies:
+    # the solver publishes every step, a display reads a few of them per second.
+    visual_source: Callable[[], np.ndarray] | None = field(default=None, repr=False)
+    _visual: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def visual_points(self) -> np.ndarray | None:
+        """The embedded fine surface (k, 3) in this state, or None without an embedding."""
+        if self._visual is None and self.visual_source is not None:
+            self._visual = self.visual_source()
+        return self._visual
 
 
 class InteractionSession:
@@ -219,26 +230,39 @@ class InteractionSession:
 
     # -- outputs -----------------------------------------------------------------------------------
     def visual_points(self) -> np.ndarray | None:
-        """The fine surface, deformed with the simulation mesh. Contact is resolved on the
-        simulation nodes; a fine vertex that the interpolation leaves inside a tool (between
-        coarse nodes) is shown on the tool's surface, so no tool is seen through the tissue."""
+        """The fine surface, deformed with the simulation mesh (see :meth:`_visual_at`)."""
         if self.embedding is None:
             return None
-        pts = np.asarray(self.visual.points) + self.embedding.map(self.sim.displacement)
-        for tool in self.instruments.values():
-            d, n = tool.signed_distance(pts, 0.0)
+        return self._visual_at(self.sim.x, {n: t.pose for n, t in self.instruments.items()})
+
+    def _visual_at(self, x: np.ndarray, poses: dict[str, np.ndarray]) -> np.ndarray:
+        """The fine surface for node positions ``x`` and tool ``poses``. Contact is resolved on
+        the simulation nodes; a fine vertex that the interpolation leaves inside a tool (between
+        coarse nodes) is shown on the tool's surface, so no tool is seen through the tissue."""
+        pts = np.asarray(self.visual.points) + self.embedding.map(x - self.sim.X)
+        for name, pose in poses.items():
+            tool = self.instruments.get(name)
+            if tool is None:  # removed since
+                continue
+            d, n = tool.signed_distance(pts, 0.0, pose=pose)
             inside = d < 0.0
             if inside.any():
                 pts[inside] -= d[inside, None] * n[inside]
         return pts
 
     def snapshot(self, field_name: str | None = None) -> Snapshot:
+        x = self.sim.x.copy()
+        poses = {n: t.pose.copy() for n, t in self.instruments.items()}
         snap = Snapshot(
-            self.step_index, self.time, self.sim.x.copy(), self.visual_points(),
-            {n: t.pose.copy() for n, t in self.instruments.items()},
+            self.step_index, self.time, x, poses,
             {n: dict(t.params) for n, t in self.instruments.items()},
             {n: self.sim.contact_force(n) for n in self.instruments},
             None if self.grab_spring is None else self.grab_spring.target.copy())
+        if self.embedding is not None:
+            if any(t.kind == "mesh" for t in self.instruments.values()):
+                snap._visual = self._visual_at(x, poses)  # a VTK distance: this thread only
+            else:
+                snap.visual_source = lambda: self._visual_at(x, poses)
         if field_name:
             nodal = self.fields.evaluate(field_name, self.sim.x, self.sim.X, self.sim.R)
             snap.field_name, snap.sim_field_values = field_name, nodal

@@ -176,20 +176,22 @@ class Instrument:
                 "grasper": lambda: k["jaw_length"] / 2}[self.kind]()
 
     # -- geometry in the world -----------------------------------------------------------------
-    def to_local(self, points: np.ndarray) -> np.ndarray:
-        R, t = self.pose[:3, :3], self.pose[:3, 3]
+    def to_local(self, points: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        pose = self.pose if pose is None else pose
+        R, t = pose[:3, :3], pose[:3, 3]
         return (np.asarray(points, dtype=float) - t) @ R
 
     def to_world(self, local: np.ndarray) -> np.ndarray:
         return np.asarray(local, dtype=float) @ self.pose[:3, :3].T + self.pose[:3, 3]
 
-    def signed_distance(self, points: np.ndarray,
-                        normals_within: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def signed_distance(self, points: np.ndarray, normals_within: float | None = None,
+                        pose: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Signed distance (mm, < 0 inside) and unit outward normal (world) at world points.
 
         With ``normals_within``, normals are computed only where the distance is below it
         (zero elsewhere): contact needs them at a few points near the tool, not everywhere."""
-        local = self.to_local(np.atleast_2d(points))
+        pose = self.pose if pose is None else pose
+        local = self.to_local(np.atleast_2d(points), pose)
         d = self.local_sdf(local)
         grad = np.zeros_like(local)
         sel = slice(None) if normals_within is None else np.flatnonzero(d < normals_within)
@@ -203,7 +205,7 @@ class Instrument:
             norm = np.linalg.norm(g, axis=1, keepdims=True)
             grad[sel] = np.where(norm > 1e-12, g / np.maximum(norm, 1e-12),
                                  np.array([0.0, 0.0, -1.0]))
-        return d, grad @ self.pose[:3, :3].T
+        return d, grad @ pose[:3, :3].T
 
     def mesh(self) -> pv.PolyData:
         """The tool's surface placed at its pose."""
