@@ -33,6 +33,7 @@ from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
 from viewer.panels.place import PlacePanel
 from viewer.panels.properties import PropertiesPanel
+from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
 from viewer.views.scene_view import SceneView
@@ -76,6 +77,9 @@ class MainWindow(QMainWindow):
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.place = PlacePanel(self)  # device placement, tabbed too
         self.tabifyDockWidget(props_dock, self._dock("Place", self.place,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.rehearse = RehearsePanel(self)  # rehearsal scenarios and attempts, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Rehearse", self.rehearse,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         props_dock.raise_()
         self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
@@ -154,6 +158,12 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             self.panels_menu.addAction(dock.toggleViewAction())
 
+        rehearse_menu = mb.addMenu("&Rehearse")
+        self._action(rehearse_menu, "&Build Scenario from Plan", self.rehearse.build)
+        self._action(rehearse_menu, "&Edit Scenario…", self.rehearse.edit)
+        self._action(rehearse_menu, "&Start Attempt", self.rehearse.start)
+        self._action(rehearse_menu, "&Review Attempts…", self.rehearse.review)
+
         help_menu = mb.addMenu("&Help")
         self._action(help_menu, "&About Twinsight", self.about)
 
@@ -183,6 +193,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.live.shutdown()
         self.simulate.shutdown()
+        self.rehearse.shutdown()
         if self.task is not None:
             self.task.cancel()
             self.task.wait(10_000)
@@ -276,6 +287,7 @@ class MainWindow(QMainWindow):
         self.live.set_case(case)
         self.simulate.set_case(case)
         self.place.set_case(case)
+        self.rehearse.set_case(case)
         self.inspect.set_case(case)
         self.imaging.set_case(case)
         self.setWindowTitle(f"{case.name} — Twinsight")
