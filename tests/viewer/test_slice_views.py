@@ -156,13 +156,147 @@ def test_label_map_to_named_surfaces(qtbot, shared_data):
     win.show()
     win.open_path(shared_data / "ct" / "totalseg" / "example_seg.nii.gz")
     qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+    from PyQt6.QtCore import Qt
+
+    from viewer.panels.scene_tree import SceneTree
+
     panel = win.imaging.segment
     assert panel.from_labels.isEnabled()
+    # the panel lists the structures by the names TotalSegmentator stores in the NIfTI header
+    items = [panel.label_list.item(i) for i in range(panel.label_list.count())]
+    texts = [it.text() for it in items]
+    assert len(items) == 41 and panel.label_list.isVisibleTo(panel)
+    assert any(t.split() == ["5", "liver"] for t in texts)
+    assert any(t.split() == ["52", "aorta"] for t in texts)
+    spleen = next(it for it in items if it.text().split() == ["1", "spleen"])
+    spleen.setCheckState(Qt.CheckState.Unchecked)  # left out
+    assert 1 not in panel.checked_labels() and len(panel.checked_labels()) == 40
     panel.triangles.setValue(2000)
     panel.from_labels.click()
     qtbot.waitUntil(lambda: win.task is None and len(win.case.scene) > 30, timeout=120_000)
     surfaces = [o for o in win.case.scene if o.kind == "surface"]
     names = {o.name for o in surfaces}
-    # names and colours from the label table TotalSegmentator stores in the NIfTI header
-    assert {"liver", "spleen", "aorta", "vertebrae_L1", "rib_left_7"} <= names
+    assert len(surfaces) == 40 and "spleen" not in names
+    assert {"liver", "aorta", "vertebrae_L1", "rib_left_7", "inferior_vena_cava"} <= names
     assert next(o for o in surfaces if o.name == "liver").color == (0.0, 1.0, 1.0)
+    # the scene tree shows the names
+    tree = win.findChild(SceneTree)
+    shown = {tree.item_for(o).text(0) for o in surfaces}
+    assert {"liver", "aorta", "vertebrae_L1"} <= shown
+
+
+def _display_pos(view, world):
+    """The Qt widget position of a world point in a slice view."""
+    from PyQt6.QtCore import QPoint
+
+    ren = view.plotter.renderer
+    ren.SetWorldPoint(*world, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    widget = view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+
+
+def _bone_point(image):
+    """World point of the dense (vertebra) voxel nearest the middle of the central axial slice."""
+    from sim.imaging.volume import affine_of
+
+    hu = voxel_array(image)
+    k = hu.shape[2] // 2
+    cand = np.argwhere(hu[:, :, k] > 400)
+    best = cand[np.argmin(((cand - np.array(hu.shape[:2]) / 2) ** 2).sum(1))]
+    return (affine_of(image) @ np.array([best[0], best[1], k, 1.0]))[:3]
+
+
+def test_seed_clicked_in_a_slice_view_drives_the_preview(ct_window, qtbot):
+    from PyQt6.QtCore import QPoint, Qt
+
+    from sim.imaging.pipeline import make_mask
+
+    ui = ct_window.imaging
+    ui.segment_action.trigger()
+    panel, slices = ui.segment, ui.slices
+    panel.preset.setCurrentText("bone")
+    target = _bone_point(slices.obj.data)
+    slices.set_cursor(target)
+    axial = slices.views[0]
+    pos = _display_pos(axial, target)
+    slices.set_cursor(target + np.array([20.0, 20.0, 0.0]))  # same axial slice, elsewhere
+    cursor = slices.cursor.copy()
+    qtbot.mouseClick(axial.plotter.interactor, Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ShiftModifier, pos)
+    qtbot.waitUntil(lambda: panel.seed_point is not None, timeout=5000)
+    assert np.linalg.norm(panel.seed_point[:2] - target[:2]) < 3.0  # within a voxel (3 mm)
+    np.testing.assert_allclose(slices.cursor, cursor)  # Shift+click leaves the crosshair
+    assert panel.seed.isChecked() and "seed at" in panel.seed_label.text()
+    assert "seed" in axial.plotter.actors and "segment-seed" in ct_window.view.plotter.actors
+    recipe = panel.recipe()
+    assert recipe.seed is not None
+    qtbot.waitUntil(lambda: panel.last_preview is not None and
+                    panel.last_preview["voxels"] == int(make_mask(slices.obj.data, recipe).sum()),
+                    timeout=30_000)
+    assert 0 < panel.last_preview["voxels"] < int(((voxel_array(slices.obj.data) >= 250)).sum())
+    # 'Pick seed': the next plain click sets the seed, then the button lets go
+    panel.pick_seed.setChecked(True)
+    assert axial.seed_mode
+    before = panel.seed_point.copy()
+    qtbot.mouseClick(axial.plotter.interactor, Qt.MouseButton.LeftButton, pos=pos + QPoint(15, 0))
+    qtbot.waitUntil(lambda: not panel.pick_seed.isChecked(), timeout=5000)
+    assert not np.allclose(panel.seed_point, before) and not axial.seed_mode
+    np.testing.assert_allclose(slices.cursor, cursor)
+
+
+def test_ctrl_drag_changes_window_level(ct_window, qtbot):
+    from PyQt6.QtCore import QPoint, Qt
+
+    slices = ct_window.imaging.slices
+    axial = slices.views[0]
+    widget = axial.plotter.interactor
+    lo, hi = axial.clim
+    level, width = (lo + hi) / 2, hi - lo
+    before = axial.screenshot().astype(float)
+    start = QPoint(widget.width() // 2, widget.height() // 2)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier, start)
+    qtbot.mouseMove(widget, start + QPoint(100, -50))  # right: wider; up: higher level
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                       start + QPoint(100, -50))
+    new_lo, new_hi = axial.clim
+    assert new_hi - new_lo == pytest.approx(width * (1 + 100 / 250), rel=1e-6)
+    assert (new_lo + new_hi) / 2 == pytest.approx(level + width * 50 / 250, rel=1e-6)
+    assert slices.window_box.currentText() == "Custom"
+    assert all(v.clim == axial.clim for v in slices.views)
+    assert np.abs(axial.screenshot().astype(float) - before).mean() > 1
+    slices.window_box.setCurrentText("CT bone")  # a preset replaces the custom window
+    assert slices.window_box.findText("Custom") < 0
+    bone_level, bone_width = WINDOW_PRESETS["CT bone"]
+    assert axial.clim == (bone_level - bone_width / 2, bone_level + bone_width / 2)
+
+
+def test_oblique_reformat(ct_window, qtbot):
+    from PyQt6.QtCore import QPoint, Qt
+
+    slices = ct_window.imaging.slices
+    axial = slices.views[0]
+    straight = axial.screenshot().astype(float)
+    axial.tilt_box.setValue(30)  # the GUI control: tilt about the screen's horizontal axis
+    assert axial.oblique and "oblique" in axial.title.text()
+    assert np.abs(axial.screenshot().astype(float) - straight).mean() > 2
+    right, up, towards = axial.frame()
+    assert abs(towards[2]) == pytest.approx(np.cos(np.radians(30)), abs=1e-6)
+    # a click above the centre lands on the tilted plane, off the axial plane: z changes
+    start = slices.cursor.copy()
+    widget = axial.plotter.interactor
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton,
+                     pos=QPoint(widget.width() // 2, widget.height() // 2 - 30))
+    qtbot.waitUntil(lambda: not np.allclose(slices.cursor, start), timeout=5000)
+    assert abs(float((slices.cursor - start) @ towards)) < 1e-6
+    assert abs(slices.cursor[2] - start[2]) > 3
+    here = slices.cursor.copy()
+    slices.scroll(2, 2)  # scrolling steps along the oblique normal
+    np.testing.assert_allclose(slices.cursor - here, towards * 2 * min(slices.obj.data.spacing),
+                               atol=1e-6)
+    slices.slices3d.setChecked(True)
+    assert "slice3d-0" in ct_window.view.plotter.actors
+    axial.set_oblique(0, 0)
+    assert not axial.oblique and "/" in axial.title.text()
