@@ -48,7 +48,16 @@ def tessellate(src: str, dst: str, tolerance: float) -> None:
     gmsh.initialize(interruptible=False)
     try:
         gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.option.setString("Geometry.OCCTargetUnit", "MM")  # STEP/IGES state their unit
+        if not src.lower().endswith((".igs", ".iges")):
+            # STEP states its unit; convert to mm. For IGES gmsh cannot set this before
+            # OpenCASCADE's IGES reader is initialised ("Could not set OpenCASCADE target
+            # unit"), and that reader converts the file's unit to millimetres by default.
+            gmsh.option.setString("Geometry.OCCTargetUnit", "MM")
+        else:
+            # IGES usually carries loose trimmed faces: sew them into shells (and solids) so
+            # shared edges get shared nodes and a closed part meshes watertight.
+            gmsh.option.setNumber("Geometry.OCCSewFaces", 1)
+            gmsh.option.setNumber("Geometry.OCCMakeSolids", 1)
         gmsh.model.occ.importShapes(src)
         gmsh.model.occ.synchronize()
         if not gmsh.model.getEntities(2):
