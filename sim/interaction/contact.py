@@ -12,6 +12,13 @@ The constraint force on each node is recovered exactly from the linearised step,
 which gives the contact force on the instrument (N), drives the active set (a node whose
 reaction would pull the tissue towards the tool is released: contact only pushes) and the
 Coulomb friction test (|g_t| > mu g_n: the node slips).
+
+A tool thinner than the simulation mesh's spacing can slip between nodes without touching
+one. With a *collision surface* (the fine visual surface embedded in the coarse mesh, SOFA's
+mapped collision model), every fine vertex inside a tool that no constrained node covers is
+pushed out by a stiff penalty spring along the tool normal; its force reaches the nodes
+through the embedding weights (J^T f) and its stiffness J^T k n n^T J enters the implicit
+step, so it stays stable.
 """
 
 from __future__ import annotations
@@ -31,6 +38,18 @@ from sim.fem.static import ConvergenceError
 from sim.interaction.tools import Instrument
 
 CONTACT_MARGIN = 0.05  # mm: a node that was in contact stays a candidate this close outside
+# Penalty stiffness of one collision-surface vertex, in units of E * edge length (N/mm): stiff
+# enough to hold penetration to a fraction of a mm under a probe, soft enough that CG stays
+# at a few iterations with the contact-free preconditioner.
+SURFACE_PENALTY = 40.0
+
+
+@dataclass
+class CollisionSurface:
+    """Fine vertices embedded in the simulation mesh: rest positions and interpolation J."""
+
+    rest: np.ndarray  # (k, 3) mm
+    matrix: sp.csr_matrix  # (k, n_nodes)
 
 
 @dataclass
@@ -43,6 +62,10 @@ class ToolContact:
     anchors: dict[int, np.ndarray] = field(default_factory=dict)  # tool-local sticking points
     released: set[int] = field(default_factory=set)
     force: np.ndarray = field(default_factory=lambda: np.zeros(3))  # N, on the instrument
+    surface_points: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    surface_force: np.ndarray = field(default_factory=lambda: np.zeros(3))  # N, penalty part
+    surface_gap: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    surface_normals: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
 
 
 class ContactSimulator(CorotationalSimulator):
@@ -50,8 +73,13 @@ class ContactSimulator(CorotationalSimulator):
 
     def __init__(self, body: Body, fixed_nodes: np.ndarray,
                  instruments: list[Instrument] | None = None, friction: float = 0.0,
-                 contact_nodes: np.ndarray | None = None, threads: int = 1, **kwargs) -> None:
+                 contact_nodes: np.ndarray | None = None, threads: int = 1,
+                 collision_surface: CollisionSurface | None = None, **kwargs) -> None:
         super().__init__(body, fixed_nodes, **kwargs)
+        self.surface = collision_surface
+        if collision_surface is not None:
+            edge = float(np.cbrt(np.abs(body.mesh.volumes).mean() * 6 * np.sqrt(2)))
+            self.surface_k = SURFACE_PENALTY * body.material.youngs_modulus * edge
         # numba threads: one leaves a core to the renderer, and parallel kernels collapse
         # (10x slower) when the machine is oversubscribed.
         self.threads = int(threads)
@@ -167,6 +195,11 @@ class ContactSimulator(CorotationalSimulator):
             k = c.stiffness(u)
             if k is not None:
                 Kc = k if Kc is None else Kc + k
+        if self.surface is not None:
+            fs, ks = self._surface_contact()
+            if ks is not None:
+                f += fs.reshape(-1, 3)
+                Kc = ks if Kc is None else Kc + ks
         Kv = self._kmul(self.v, False)
         b = h * (f - self.alpha * self.mass * self.v - (self.beta + h) * Kv)
         if Kc is not None:  # the contributors are implicit too: f_c(x + h v_new)
@@ -239,11 +272,70 @@ class ContactSimulator(CorotationalSimulator):
         self._dv = dv.copy()
         dv += dv_c
         self.reaction = (A(dv) - b) / h
+        x_before = self.x
         self.v = self.v + dv
         self.x = self.x + h * self.v
+        self._surface_forces(x_before)
         self._update_active_set(contacts)
         self._project_out()
         return StepReport(iters, rel, int(inverted), time.perf_counter() - t0)
+
+    def _surface_contact(self) -> tuple[np.ndarray, sp.spmatrix | None]:
+        """Penalty forces (n, 3) and stiffness of collision-surface vertices against the tools.
+
+        A vertex is active when it is inside a tool, or was active last step and is still
+        within ``CONTACT_MARGIN`` of it (without that hysteresis a vertex pushed just outside
+        loses its spring, springs back in, and the contact chatters). Vertices whose host
+        element has a node held by that tool's constraints are left to the constraints."""
+        J = self.surface.matrix
+        pts = self.surface.rest + J @ (self.x - self.X)
+        f = np.zeros_like(self.x)
+        K = None
+        k = self.surface_k
+        for tool in self.instruments:
+            state = self.contacts.setdefault(tool.name, ToolContact())
+            d, n = tool.signed_distance(pts, CONTACT_MARGIN)
+            was = np.zeros(len(d), dtype=bool)
+            was[state.surface_points] = True
+            active = np.flatnonzero((d < 0.0) | (was & (d < CONTACT_MARGIN)))
+            if len(active) and len(state.nodes):
+                held = np.zeros(self.x.shape[0])
+                held[state.nodes] = 1.0
+                active = active[(J[active] @ held) == 0.0]
+            state.surface_points = active
+            state.surface_gap, state.surface_normals = d[active], n[active]
+            if len(active) == 0:
+                continue
+            Ji, ni = J[active], n[active]
+            f += Ji.T @ (k * (-d[active])[:, None] * ni)  # on the vertices, out of the tool
+            # J^T (k n n^T) J on the (3n, 3n) node-major dofs: one (n, n) block per component pair.
+            Kt = None
+            for a in range(3):
+                for b in range(3):
+                    E = sp.csr_matrix(([1.0], ([a], [b])), shape=(3, 3))
+                    block = sp.kron(Ji.T @ sp.diags(k * ni[:, a] * ni[:, b]) @ Ji, E)
+                    Kt = block if Kt is None else Kt + block
+            K = Kt.tocsr() if K is None else K + Kt.tocsr()
+        return f.ravel(), K
+
+    def _surface_forces(self, x_before: np.ndarray) -> None:
+        """After a step: each active vertex's spring force at the new positions (linear in the
+        motion). A vertex that ended the step pulled (outside the tool) is released; the rest
+        push on the tool."""
+        if self.surface is None:
+            return
+        dx = self.surface.matrix @ (self.x - x_before)
+        for state in self.contacts.values():
+            idx = state.surface_points
+            if len(idx) == 0:
+                state.surface_force = np.zeros(3)
+                continue
+            n = state.surface_normals
+            gap = state.surface_gap + np.einsum("ij,ij->i", n, dx[idx])
+            push = gap < 0.0
+            state.surface_points = idx[push]
+            state.surface_force = (self.surface_k * gap[push])[:, None] * n[push]
+            state.surface_force = state.surface_force.sum(axis=0)  # on the tool (N)
 
     def _update_active_set(self, contacts) -> None:
         """Contact forces on the tools; release adhesive nodes, let over-loaded sticks slip."""
@@ -251,12 +343,12 @@ class ContactSimulator(CorotationalSimulator):
         for tool, state, _targets in contacts:
             seen.add(tool.name)
             if len(state.nodes) == 0:
-                state.force = np.zeros(3)
+                state.force = state.surface_force.copy()
                 continue
             g = self.reaction[state.nodes]
             gn = np.einsum("ij,ij->i", g, state.normals)
             g_eff = np.where(state.stick[:, None], g, gn[:, None] * state.normals)
-            state.force = -g_eff.sum(axis=0)
+            state.force = -g_eff.sum(axis=0) + state.surface_force
             pull = gn < 0.0
             state.released = set(state.nodes[pull].tolist())
             if self.friction > 0:
@@ -266,7 +358,7 @@ class ContactSimulator(CorotationalSimulator):
                     state.anchors.pop(node, None)  # re-anchored where it is next step
         for name, state in self.contacts.items():
             if name not in seen:
-                state.force = np.zeros(3)
+                state.force = state.surface_force.copy()
                 state.nodes = np.zeros(0, dtype=np.int64)
 
     def _project_out(self) -> None:

@@ -22,7 +22,7 @@ from sim.fem.body import Body
 from sim.fem.embedding import Embedding, embed
 from sim.fem.materials import Material, material_from_spec
 from sim.fem.selection import select_nodes
-from sim.interaction.contact import ContactSimulator
+from sim.interaction.contact import CollisionSurface, ContactSimulator
 from sim.interaction.fields import FieldEvaluator
 from sim.interaction.grab import GrabSpring
 from sim.interaction.tools import instrument_from_dict, pose_from_spec
@@ -121,14 +121,19 @@ class InteractionSession:
         gravity = (0.0, 0.0, -9810.0) if self.setup.gravity else (0.0, 0.0, 0.0)
         self.instruments = {s["name"]: instrument_from_dict(s) for s in self.setup.instruments}
         self._initial_instruments = [dict(s) for s in self.setup.instruments]
-        self.sim = ContactSimulator(self.body, fixed, list(self.instruments.values()),
-                                    friction=self.setup.friction, dt=self.setup.dt,
-                                    gravity=gravity, rayleigh_mass=self.setup.damping,
-                                    tolerance=self.setup.tolerance, threads=self.setup.threads)
-        self.fields = FieldEvaluator(self.mesh, self.material)
         self.visual = visual
         self.embedding: Embedding | None = embed(self.mesh, np.asarray(visual.points)) \
             if visual is not None else None
+        # The fine surface is also the collision surface: tools thinner than the simulation
+        # mesh's spacing still push the tissue (see sim.interaction.contact).
+        surface = None if self.embedding is None else CollisionSurface(
+            np.asarray(visual.points, dtype=float), self.embedding.matrix)
+        self.sim = ContactSimulator(self.body, fixed, list(self.instruments.values()),
+                                    friction=self.setup.friction, dt=self.setup.dt,
+                                    gravity=gravity, rayleigh_mass=self.setup.damping,
+                                    tolerance=self.setup.tolerance, threads=self.setup.threads,
+                                    collision_surface=surface)
+        self.fields = FieldEvaluator(self.mesh, self.material)
         size = float(np.ptp(self.mesh.points, axis=0).max())
         edge = float(np.cbrt(np.abs(self.mesh.volumes).mean() * 6 * np.sqrt(2)))
         self.grab_radius = self.setup.grab_radius or 1.2 * edge
