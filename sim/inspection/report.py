@@ -23,17 +23,15 @@ import numpy as np
 import pyvista as pv
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from sim.errors import InputError
 from sim.inspection.callouts import Callout, Region
+from sim.inspection.charts import draw_histogram, draw_section
 from sim.inspection.deviation import DeviationResult
-from sim.inspection.sections import Section, whiskers
-from sim.inspection.views import IN_TOLERANCE, render_deviation_views
+from sim.inspection.sections import Section
+from sim.inspection.views import render_deviation_views
 from sim.progress import Progress, no_progress
-
-_BAND_COLOURS = {-1: "#2c3bd9", 0: IN_TOLERANCE, 1: "#d7191c"}
 
 
 @dataclass
@@ -76,18 +74,7 @@ def _stats_rows(rep: InspectionReport) -> list[tuple[str, str]]:
 def _histogram_figure(rep: InspectionReport) -> Figure:
     fig = Figure(figsize=(7.5, 3.6))
     ax = fig.add_subplot()
-    counts, edges = rep.result.histogram(bins=60)
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    bands = rep.result.tolerance.classify(centres)
-    ax.bar(centres, counts, width=np.diff(edges), color=[_BAND_COLOURS[int(b)] for b in bands],
-           edgecolor="none")
-    t = rep.result.tolerance
-    for x in (t.lower, t.upper):
-        ax.axvline(x, color="black", lw=0.8, ls="--")
-    if counts.max() > 100 * max(counts[counts > 0].min(), 1):
-        ax.set_yscale("log")  # so a few out-of-tolerance points still show
-    ax.set_xlabel("Signed deviation (mm)")
-    ax.set_ylabel("Points")
+    draw_histogram(ax, rep.result)
     ax.set_title("Deviation histogram (dashed: tolerance limits)")
     fig.tight_layout()
     return fig
@@ -96,24 +83,16 @@ def _histogram_figure(rep: InspectionReport) -> Figure:
 def _section_figure(sec: Section, tol_width: float) -> Figure:
     fig = Figure(figsize=(7.5, 4.2))
     ax = fig.add_subplot()
-    ax.add_collection(LineCollection(sec.nominal_segments, colors="black", linewidths=1.0))
-    span = np.ptp(sec.nominal_segments.reshape(-1, 2), axis=0).max() if len(
-        sec.nominal_segments) else 1.0
-    dmax = float(np.nanmax(np.abs(sec.deviation))) if len(sec.deviation) else 0.0
-    scale = 0.05 * span / max(dmax, tol_width, 1e-9)  # the longest whisker: 5 % of the view
-    if len(sec.deviation):
-        ax.add_collection(LineCollection(whiskers(sec, scale), linewidths=0.6,
-                                         colors=[_BAND_COLOURS[int(b)] for b in sec.bands]))
-    ax.autoscale()
-    ax.set_aspect("equal", adjustable="datalim")
-    n = sec.normal
-    ax.set_title(f"Section {sec.label} through ({sec.origin[0]:.1f}, {sec.origin[1]:.1f}, "
-                 f"{sec.origin[2]:.1f}) mm, normal ({n[0]:.2f}, {n[1]:.2f}, {n[2]:.2f}); "
-                 f"whiskers x{scale:.0f}", fontsize=9)
-    ax.set_xlabel("mm")
-    ax.set_ylabel("mm")
+    scale = draw_section(ax, sec, tol_width)
+    ax.set_title(section_title(sec, scale), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def section_title(sec: Section, scale: float) -> str:
+    o, n = sec.origin, sec.normal
+    return (f"Section {sec.label} through ({o[0]:.1f}, {o[1]:.1f}, {o[2]:.1f}) mm, normal "
+            f"({n[0]:.2f}, {n[1]:.2f}, {n[2]:.2f}); whiskers x{scale:.0f}")
 
 
 def _image_figure(images: list[np.ndarray]) -> Figure:

@@ -78,7 +78,53 @@ def test_register_measure_and_report(inspect_win, qtbot, tmp_path):
     assert panel.pick_callout_at(int(round(x)), int(round(y)))
     picked = panel.callouts[-1]
     assert picked.status == "below" and np.linalg.norm(picked.position - centre) < 2.0
-    panel.sections_edit.setText(f"x={centre[0]:.3f}")
+
+    # The histogram in the panel: 60 bars coloured by band; the dent's bars are blue.
+    bars = panel.hist_axes.patches
+    assert len(bars) == 60
+    below = [b for b in bars if b.get_height() > 0 and b.get_x() + b.get_width() < -0.2]
+    assert below and all(_is_below_blue(b.get_facecolor()) for b in below)
+    assert _blue_pixels(panel.hist_canvas) > 20
+
+    # A section through the dent: the whiskers there reach about -0.5 mm, elsewhere the
+    # scan lies on the model; the cut plane shows in the 3D view.
+    sec = panel.show_section("x", centre[0])
+    c2 = np.array([(centre - sec.origin) @ sec.u, (centre - sec.origin) @ sec.v])
+    r = np.linalg.norm(sec.points - c2, axis=1)
+    assert sec.deviation[r < 1.0].min() < -0.4
+    assert np.abs(sec.deviation[r > 4.0]).max() < 0.2
+    assert len(panel.section_axes.collections) >= 2  # the nominal cut and the whiskers
+    assert _blue_pixels(panel.section_canvas) > 5
+    assert "inspect-section-plane" in win.view.plotter.actors
+    # The slider sweeps the plane along the axis.
+    panel.section_slider.setValue(200)
+    qtbot.waitUntil(lambda: panel.section is not sec, timeout=5_000)
+    lo, hi = np.asarray(panel.nominal.bounds)[:2]
+    assert panel.section.origin[0] == pytest.approx(lo + 0.2 * (hi - lo))
+    win.grab().save(str(tmp_path / "inspect.png"))
+    print(f"\nscreenshot {tmp_path / 'inspect.png'}")
+
+    panel.show_section("x", centre[0])
+    panel.add_section_to_report()
+    assert panel.sections_edit.text() == f"x={centre[0]:.3f}"
     out = panel.export_report(tmp_path / "report.html")
     text = out.read_text()
     assert "data:image/png;base64" in text and "Section S1" in text
+
+
+def _is_below_blue(rgba) -> bool:
+    return rgba[2] > 0.7 and rgba[0] < 0.3 and rgba[1] < 0.4  # "#2c3bd9"
+
+
+def _blue_pixels(canvas) -> int:
+    """Pixels of the below-tolerance blue in what the canvas shows on screen."""
+    canvas.draw()
+    img = canvas.grab().toImage()
+    from PyQt6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8)
+    arr = arr.reshape(img.height(), img.bytesPerLine())[:, :img.width() * 3]
+    rgb = arr.reshape(img.height(), img.width(), 3).astype(int)
+    return int(((abs(rgb[..., 0] - 0x2c) < 40) & (abs(rgb[..., 1] - 0x3b) < 40)
+                & (abs(rgb[..., 2] - 0xd9) < 40)).sum())

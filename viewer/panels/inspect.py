@@ -4,7 +4,11 @@ Registration and deviation run off the GUI thread (``window.run_task``). A
 registration result becomes the moving object's transform (one undoable step in
 the case history; the geometry is untouched until hardened). A deviation result
 becomes a new point-cloud object coloured by tolerance band, with a legend,
-statistics, automatically found out-of-tolerance regions and callouts here.
+statistics, automatically found out-of-tolerance regions and callouts here, a
+histogram, and a section view: a plane swept along an axis cuts the nominal model and
+the scan, the deviation whiskers along the cut drawn here and the plane shown in 3D.
+Landmark (paired-point) registration takes two point markups; the moving one can
+be collected with a tracked pointer streamed by the Live panel's OpenIGTLink link.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QEvent, Qt
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from PyQt6.QtCore import QEvent, Qt, QTimer
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import (
     QComboBox,
@@ -25,6 +31,7 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSlider,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -157,6 +164,41 @@ class InspectPanel(QWidget):
         self.report_button.clicked.connect(self.export_report_dialog)
         dform.addRow(self.report_button)
         layout.addWidget(dev)
+
+        hist = QGroupBox("Histogram")
+        hl = QVBoxLayout(hist)
+        self.hist_canvas, self.hist_axes = _canvas(2.4)
+        hl.addWidget(self.hist_canvas)
+        layout.addWidget(hist)
+
+        sec = QGroupBox("Section")
+        sl = QVBoxLayout(sec)
+        self.section_axis = QComboBox()
+        self.section_axis.addItems(["x", "y", "z"])
+        self.section_axis.currentTextChanged.connect(lambda _t: self._section_moved())
+        self.section_slider = QSlider(Qt.Orientation.Horizontal)
+        self.section_slider.setRange(0, 1000)
+        self.section_slider.setValue(500)
+        self.section_slider.valueChanged.connect(lambda _v: self._section_moved())
+        self.section_label = QLabel("")
+        self.section_report_button = QPushButton("Add to report")
+        self.section_report_button.setToolTip("Add this section to the report's sections")
+        self.section_report_button.clicked.connect(self.add_section_to_report)
+        srow = QHBoxLayout()
+        srow.addWidget(QLabel("Normal"))
+        srow.addWidget(self.section_axis)
+        srow.addWidget(self.section_slider, 1)
+        srow.addWidget(self.section_label)
+        srow.addWidget(self.section_report_button)
+        sl.addLayout(srow)
+        self.section_canvas, self.section_axes = _canvas(3.0)
+        sl.addWidget(self.section_canvas)
+        layout.addWidget(sec)
+        self.section = None  # the Section shown
+        self._section_timer = QTimer(self)  # a dragged slider recomputes once per pause
+        self._section_timer.setSingleShot(True)
+        self._section_timer.setInterval(40)
+        self._section_timer.timeout.connect(self._show_slider_section)
         layout.addStretch(1)
         self._sync_enabled()
         self._press = None
@@ -206,6 +248,12 @@ class InspectPanel(QWidget):
         self.case = case
         self.result = None
         self.deviation_obj = None
+        self.section = None
+        self.window.view.plotter.remove_actor(SECTION_ACTOR, render=False)
+        for canvas, ax in ((self.hist_canvas, self.hist_axes),
+                           (self.section_canvas, self.section_axes)):
+            ax.clear()
+            canvas.draw_idle()
         case.scene.added.connect(self._refresh_objects)
         case.scene.removed.connect(self._refresh_objects)
         self._refresh_objects()
@@ -244,6 +292,8 @@ class InspectPanel(QWidget):
         self.register_button.setEnabled(pair)
         self.measure_button.setEnabled(pair)
         self.callout_button.setEnabled(self.result is not None)
+        for w in (self.section_axis, self.section_slider, self.section_report_button):
+            w.setEnabled(self.result is not None)
         self.pick_button.setEnabled(self.result is not None)
         self.report_button.setEnabled(self.result is not None)
 
@@ -332,7 +382,76 @@ class InspectPanel(QWidget):
             f"within {s.within_pct:.2f} %\nabove {s.above_pct:.2f} %, below {s.below_pct:.2f} %")
         self._fill_table()
         self._sync_enabled()
+        self._draw_histogram()
+        self._show_slider_section()
         self.window.status_label.setText(f"Deviation: {s.within_pct:.2f} % within tolerance")
+
+    # -- histogram and section view ------------------------------------------------------
+    def _draw_histogram(self) -> None:
+        from sim.inspection.charts import draw_histogram
+
+        ax = self.hist_axes
+        ax.clear()
+        draw_histogram(ax, self.result)
+        ax.set_title("dashed: tolerance limits", fontsize=8)
+        self.hist_canvas.figure.tight_layout()
+        self.hist_canvas.draw_idle()
+
+    def _section_moved(self) -> None:
+        if self.result is not None:
+            self._section_timer.start()
+
+    def _axis_span(self, axis: str) -> tuple[float, float]:
+        b = np.asarray(self.nominal.bounds).reshape(3, 2)["xyz".index(axis)]
+        return float(b[0]), float(b[1])
+
+    def _show_slider_section(self) -> None:
+        if self.result is None or self.nominal is None:
+            return
+        axis = self.section_axis.currentText()
+        lo, hi = self._axis_span(axis)
+        self.show_section(axis, lo + (hi - lo) * self.section_slider.value() / 1000.0)
+
+    def show_section(self, axis: str, position: float):
+        """Cut nominal and scan by the plane ``axis = position`` (mm); draw it here and
+        mark the plane in the 3D view. Returns the Section (None without a result)."""
+        import pyvista as pv
+
+        from sim.inspection.charts import draw_section
+        from sim.inspection.sections import parse_plane, section
+
+        if self.result is None or self.nominal is None:
+            return None
+        origin, normal = parse_plane(f"{axis}={position:.6g}", self.nominal.bounds)
+        sec = section(self.result, self.nominal, origin, normal, label="view")
+        self.section = sec
+        ax = self.section_axes
+        ax.clear()
+        scale = draw_section(ax, sec, max(-self.result.tolerance.lower,
+                                          self.result.tolerance.upper))
+        d = sec.deviation
+        ax.set_title(f"{axis} = {position:.2f} mm: {len(d)} points"
+                     + (f", {np.nanmin(d):+.3f} .. {np.nanmax(d):+.3f} mm" if len(d) else "")
+                     + f"\nwhiskers x{scale:.0f}", fontsize=8)
+        self.section_canvas.figure.tight_layout()
+        self.section_canvas.draw_idle()
+        self.section_label.setText(f"{position:.2f} mm")
+        extent = np.ptp(np.asarray(self.nominal.bounds).reshape(3, 2), axis=1)
+        size = float(np.delete(extent, "xyz".index(axis)).max()) * 1.15  # just the part
+        self.window.view.plotter.add_mesh(
+            pv.Plane(center=origin, direction=normal, i_size=size, j_size=size),
+            name=SECTION_ACTOR, color="#ffd54f", opacity=0.2, pickable=False,
+            reset_camera=False, render=False)
+        self.window.view.plotter.render()
+        return sec
+
+    def add_section_to_report(self) -> None:
+        if self.section is None:
+            return
+        axis = self.section_axis.currentText()
+        pos = self.section.origin["xyz".index(axis)]
+        parts = [t.strip() for t in self.sections_edit.text().split(";") if t.strip()]
+        self.sections_edit.setText("; ".join([*parts, f"{axis}={pos:.3f}"]))
 
     def add_callout(self, point) -> None:
         from sim.inspection.callouts import callout_at
@@ -397,6 +516,17 @@ class InspectPanel(QWidget):
             return None
         self.window.status_label.setText(f"Report written to {out}")
         return out
+
+
+SECTION_ACTOR = "inspect-section-plane"
+
+
+def _canvas(height_in: float) -> tuple[FigureCanvasQTAgg, object]:
+    """A small matplotlib canvas (one Axes) that fits the dock's width."""
+    fig = Figure(figsize=(4.0, height_in), dpi=90)
+    canvas = FigureCanvasQTAgg(fig)
+    canvas.setMinimumHeight(int(height_in * 90))
+    return canvas, fig.add_subplot()
 
 
 def _spacing(points: np.ndarray) -> float:
