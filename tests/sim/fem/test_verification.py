@@ -128,7 +128,7 @@ def test_lame_thick_cylinder_plane_strain():
 
 def test_lame_thick_sphere():
     E, nu, p, a, b = 1000.0, 0.3, 1.0, 10.0, 20.0
-    mesh = sphere_shell_octant(a, b, 1.5)
+    mesh = sphere_shell_octant(a, b, 1.5, inner_size=0.6)  # graded: the stress falls as 1/r^3
     body, sol, fields = _pressurised(mesh, lambda x: np.linalg.norm(x, axis=-1), a, p,
                                      _ring_constraints(mesh.points))
     P = mesh.points
@@ -144,11 +144,10 @@ def test_lame_thick_sphere():
         on = np.abs(r - R) < 1e-6
         ur_exact = k / E * ((1 - 2 * nu) * R + (1 + nu) * b**3 / (2 * R * R))
         hoop_exact = k * (1 + b**3 / (2 * R**3))
-        # Displacement is within 1 % everywhere; the hoop stress within 1 % on average over the
-        # surface (nodal recovery on an unstructured curved boundary scatters a few %).
+        # Within 1 % at every node of both surfaces (measured: hoop 0.88 % inside, 0.63 %
+        # outside; a uniform 1.5 mm mesh scatters 3 % inside).
         assert np.abs(ur[on] / ur_exact - 1).max() < 0.01
-        assert abs(hoop[on].mean() / hoop_exact - 1) < 0.01
-        assert np.abs(hoop[on] / hoop_exact - 1).max() < 0.05
+        assert np.abs(hoop[on] / hoop_exact - 1).max() < 0.01
 
 
 def test_neo_hookean_uniaxial_stretch_to_1_5():
