@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.view = SceneView(self)
         self.setCentralWidget(self.view)
         self.view.object_clicked.connect(self._on_view_click)
+        self.view.files_dropped.connect(self.open_dropped)  # devices go to the Place panel
         self.tree = SceneTree()
         self.properties = PropertiesPanel()
         self._dock("Scene", self.tree, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -354,10 +355,14 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_path(urls[0])
+        if self.open_dropped([u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]):
             event.acceptProposedAction()
+
+    def open_dropped(self, paths: list[str]) -> bool:
+        """Open the first of the files dropped on the window or the 3D view."""
+        if paths:
+            self.open_path(paths[0])
+        return bool(paths)
 
     # -- selection -----------------------------------------------------------------------------
     def _on_view_click(self, obj) -> None:

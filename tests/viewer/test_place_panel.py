@@ -38,9 +38,7 @@ def test_place_align_feedback_and_fit(qtbot, place_window):
     panel.set_role("Bone", "host", 1.0)
     panel.set_role("Nerve", "critical", 2.0)
     panel.family_combo.setCurrentIndex(panel.family_combo.findData("pedicle_screw"))
-    panel.size_combo.setCurrentIndex(next(
-        i for i in range(panel.size_combo.count())
-        if panel.size_combo.itemData(i) == {"diameter": 5.5, "length": 40.0}))
+    panel.catalogue.select_size({"diameter": 5.5, "length": 40.0})
     # A plan that passes 2.5 mm from the nerve's axis: the screw hits it.
     panel.set_trajectory((4.5, 0.0, 5.0), (4.5, 0.0, 55.0))
     obj = panel.add_device()

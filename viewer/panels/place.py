@@ -1,5 +1,9 @@
 """The Place panel: add a catalogue device, align it to a trajectory, watch live feedback, fit.
 
+A device is added with the button or dragged from the catalogue list: dropped on the 3D view
+it lands on the surface point under the cursor, pointing into the surface (or along the
+trajectory if one is set); dropped on the scene tree it is added as the button adds it.
+
 A placed device is a DEVICE scene object whose data is the device surface in its anchor
 frame and whose transform is its pose, so the Transform panel's 6-DoF manipulator (and
 undo) move it like anything else. Every pose change is evaluated at once (milliseconds)
@@ -31,9 +35,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from sim.devices import families, make, pose_on_trajectory, sizes
+from sim.devices import families, frame_from_axis, make, pose_on_trajectory, sizes
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from viewer.panels.device_drag import CatalogueList
 
 ROLES = ("ignore", "critical", "host", "other")
 _FEEDBACK = ("structure", "clearance mm", "hit", "depth mm", "volume mm³", "purchase", "breach mm",
@@ -74,11 +79,12 @@ class PlacePanel(QWidget):
         for fid, fam in families().items():
             self.family_combo.addItem(fam["name"], fid)
         self.family_combo.currentIndexChanged.connect(self._fill_sizes)
-        self.size_combo = QComboBox()
+        self.catalogue = CatalogueList()  # the family's sizes; drag one into the scene
+        self.catalogue.setMaximumHeight(140)
         self.add_button = QPushButton("Add to scene")
         self.add_button.clicked.connect(self.add_device)
         form.addRow("Device", self.family_combo)
-        form.addRow("Size", self.size_combo)
+        form.addRow("Size", self.catalogue)
         self.user_button = QPushButton("Add your own (STL/STEP…)")
         self.user_button.clicked.connect(self.add_user_device_dialog)
         row = QHBoxLayout()
@@ -173,14 +179,14 @@ class PlacePanel(QWidget):
         self.candidates: list[tuple[str, object]] = []
         layout.addStretch(1)
         self._fill_sizes()
+        if window is not None:
+            window.view.device_dropped.connect(self.drop_on_view)
+            window.tree.device_dropped.connect(self.drop_on_tree)
 
     # -- catalogue ---------------------------------------------------------------------------
     def _fill_sizes(self, *_args) -> None:
-        self.size_combo.clear()
-        for params in sizes(self.family_combo.currentData()):
-            self.size_combo.addItem(", ".join(f"{k} {v:g}" for k, v in params.items()), params)
-        mid = self.size_combo.count() // 2
-        self.size_combo.setCurrentIndex(mid)
+        fid = self.family_combo.currentData()
+        self.catalogue.set_family(fid, sizes(fid))
 
     def set_case(self, case: Case) -> None:
         if self.device_obj is not None:
@@ -233,25 +239,70 @@ class PlacePanel(QWidget):
                 return
         raise KeyError(name)
 
-    def add_device(self, device=None) -> SceneObject | None:
-        """Add a device (the catalogue choice by default) to the scene and watch its pose."""
+    def add_device(self, device=None, pose=None) -> SceneObject | None:
+        """Add a device (the catalogue choice by default) to the scene and watch its pose.
+
+        It gets ``pose``, or sits on the trajectory if one is set; either way the pose is
+        set before the device enters the scene, so adding it is one undo step.
+        """
         from sim.placement import RigidDevice
 
         if self.case is None:
             return None
         if device is None:
-            device = make(self.family_combo.currentData(), **self.size_combo.currentData())
+            device = make(self.family_combo.currentData(), **self.catalogue.current_size())
+        if pose is None and self._trajectory() is not None:
+            pose = self._aligned_pose()
         obj = SceneObject(device.label, ObjectKind.DEVICE, device.mesh.copy(), color=(0.72, 0.74, 0.78),
                           metadata=device.metadata())
+        if pose is not None:
+            obj.transform = pose
         self.case.scene.add(obj)
         if self.device_obj is not None:
             self._unwatch()
         self.device_obj, self.rigid = obj, RigidDevice(device)
         obj.events.metadata.connect(self._pose_changed)
-        if self._trajectory() is not None:
-            self.align()
+        self.case.scene.select(obj)  # ready for the Transform panel's manipulator
         self.evaluate_now()
         return obj
+
+    # -- drag and drop from the catalogue ----------------------------------------------------
+    def _dropped_device(self, spec):
+        family_id, params = spec
+        try:
+            return make(family_id, **params)
+        except InputError as exc:
+            self.verdict.setText(str(exc))
+            return None
+
+    def pose_at(self, point, normal) -> np.ndarray:
+        """Anchor on ``point``; insertion axis along the trajectory if one is set (rolled by
+        the roll spin box), else into the surface (against its outward ``normal``)."""
+        traj = self._trajectory()
+        if traj is not None:
+            return pose_on_trajectory(point, np.asarray(point) + (traj[1] - traj[0]),
+                                      roll_deg=self.roll_spin.value())
+        return frame_from_axis(point, -np.asarray(normal, float))
+
+    def drop_on_view(self, spec, display_xy) -> SceneObject | None:
+        """A catalogue device dropped on the 3D view at display pixel ``display_xy``: on the
+        surface there, or on the focal plane facing the camera if no surface is under it."""
+        view = getattr(self.window, "view", None)
+        if self.case is None or view is None:
+            return None
+        device = self._dropped_device(spec)
+        if device is None:
+            return None
+        hit = view.pick_surface(*display_xy)
+        if hit is not None:
+            _obj, point, normal = hit
+        else:
+            point, normal = view.focal_plane_point(*display_xy), -view.view_ray(*display_xy)[1]
+        return self.add_device(device, pose=self.pose_at(point, normal))
+
+    def drop_on_tree(self, spec) -> SceneObject | None:
+        device = self._dropped_device(spec)
+        return None if device is None else self.add_device(device)
 
     def add_user_device_dialog(self) -> None:
         from sim.devices import load_user_device
@@ -325,13 +376,16 @@ class PlacePanel(QWidget):
                 s.setValue(float(v))
                 s.blockSignals(False)
 
+    def _aligned_pose(self) -> np.ndarray:
+        traj = self._trajectory()
+        return pose_on_trajectory(traj[0], traj[1], depth=self.depth_spin.value(),
+                                  roll_deg=self.roll_spin.value())
+
     def align(self, *_args) -> None:
         """Put the device on the trajectory, slid and rolled by the spin boxes."""
-        traj = self._trajectory()
-        if traj is None or self.device_obj is None:
+        if self._trajectory() is None or self.device_obj is None:
             return
-        self.device_obj.transform = pose_on_trajectory(traj[0], traj[1], depth=self.depth_spin.value(),
-                                                       roll_deg=self.roll_spin.value())
+        self.device_obj.transform = self._aligned_pose()
 
     def use_markup(self) -> None:
         from sim.placement.trajectory import trajectory_from_markup
@@ -459,11 +513,8 @@ class PlacePanel(QWidget):
             if rec.diameter is None:
                 return
             self.family_combo.setCurrentIndex(self.family_combo.findData("pedicle_screw"))
-            idx = next(i for i in range(self.size_combo.count())
-                       if self.size_combo.itemData(i) == {"diameter": rec.diameter, "length": rec.length})
-            self.size_combo.setCurrentIndex(idx)
-            obj = self.add_device()
-            obj.transform = rec.fit.pose
+            self.catalogue.select_size({"diameter": rec.diameter, "length": rec.length})
+            self.add_device(pose=rec.fit.pose)
 
         return self.window.run_task("Choosing a screw size",
                                     lambda p: recommend_screw(scene, traj[0], traj[1], progress=p), done)

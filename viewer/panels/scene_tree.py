@@ -1,12 +1,16 @@
-"""The scene tree: one row per object with a visibility checkbox and a colour swatch."""
+"""The scene tree: one row per object with a visibility checkbox and a colour swatch.
+
+A catalogue device dropped on the tree is added to the scene (``device_dropped``).
+"""
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from sim.model import Case, SceneObject
+from viewer.panels.device_drag import device_from_mime
 
 UID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -20,9 +24,13 @@ def color_icon(rgb) -> QIcon:
 class SceneTree(QTreeWidget):
     """Reflects the scene; edits (visibility, selection) go to the model, never to actors."""
 
+    device_dropped = pyqtSignal(object)  # (family id, size params)
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("sceneTree")
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
         self.setHeaderLabels(["Object", "Kind"])
         self.setColumnWidth(0, 200)
         self.case: Case | None = None
@@ -46,6 +54,27 @@ class SceneTree(QTreeWidget):
         case.scene.selection_changed.connect(self._select)
         for obj in case.scene:
             self._add(obj)
+
+    # -- catalogue drops -------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if device_from_mime(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if device_from_mime(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        device = device_from_mime(event.mimeData())
+        if device is None:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        self.device_dropped.emit(device)
 
     def item_for(self, obj: SceneObject) -> QTreeWidgetItem:
         return self._items[obj.uid]

@@ -1,22 +1,34 @@
-"""The central 3D view: a pyvistaqt interactor driven by :class:`sim.render.SceneRenderer`."""
+"""The central 3D view: a pyvistaqt interactor driven by :class:`sim.render.SceneRenderer`.
+
+Drops on the view are told apart by MIME type: a catalogue device is placed where it lands
+(``device_dropped``), local files are opened (``files_dropped``); pyvistaqt's own file drop
+(which would add the mesh behind the model's back) never runs.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
-from sim.model import Case, SceneObject
+from sim.model import Case, ObjectKind, SceneObject
 from sim.render import SceneRenderer
+from viewer.panels.device_drag import device_from_mime, local_files
+
+_DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
 CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
+_SURFACE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
 
 
 class SceneView(QWidget):
     """Rotate (left drag), pan (middle or shift-left), zoom (wheel or right drag); click to pick."""
 
     object_clicked = pyqtSignal(object)  # SceneObject or None
+    device_dropped = pyqtSignal(object, object)  # (family id, size params), display (x, y)
+    files_dropped = pyqtSignal(list)  # local paths
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +40,8 @@ class SceneView(QWidget):
         self.renderer = SceneRenderer(self.plotter)
         self._press_pos: QPointF | None = None
         self._picker = vtk.vtkPropPicker()
+        self._surface_picker = vtk.vtkCellPicker()
+        self._surface_picker.SetTolerance(0.0005)
         # Watch raw Qt mouse events: VTK's camera style consumes the button events it uses.
         self.plotter.interactor.installEventFilter(self)
         self._clip_widget = None
@@ -41,7 +55,52 @@ class SceneView(QWidget):
             return self.renderer.object_for_actor(self._picker.GetViewProp())
         return None
 
+    def pick_surface(self, x: int, y: int):
+        """(object, point, unit normal facing the viewer) of the surface under display pixel
+        (x, y), or None. Only scene objects' surfaces count, not overlays or volumes."""
+        picker = self._surface_picker
+        picker.InitializePickList()
+        for adapter in self.renderer.adapters.values():
+            if adapter.obj.visible and adapter.obj.kind in _SURFACE_KINDS:
+                for actor in adapter.actors:
+                    picker.AddPickList(actor)
+        picker.PickFromListOn()
+        if not picker.Pick(x, y, 0, self.plotter.renderer):
+            return None
+        obj = self.renderer.object_for_actor(picker.GetActor())
+        if obj is None:
+            return None
+        point = np.asarray(picker.GetPickPosition(), float)
+        normal = np.asarray(picker.GetPickNormal(), float)
+        normal /= max(np.linalg.norm(normal), 1e-12)
+        if normal @ self.view_ray(x, y)[1] > 0:  # the side the user sees, whatever the winding
+            normal = -normal
+        return obj, point, normal
+
+    def view_ray(self, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
+        """Origin (on the near plane) and unit direction of the ray through display (x, y)."""
+        ren = self.plotter.renderer
+        pts = []
+        for z in (0.0, 1.0):
+            ren.SetDisplayPoint(x, y, z)
+            ren.DisplayToWorld()
+            w = ren.GetWorldPoint()
+            pts.append(np.asarray(w[:3]) / w[3])
+        d = pts[1] - pts[0]
+        return pts[0], d / np.linalg.norm(d)
+
+    def focal_plane_point(self, x: int, y: int) -> np.ndarray:
+        """Where the ray through display (x, y) meets the plane through the camera's focal
+        point facing the camera (where a drop on empty space lands)."""
+        origin, d = self.view_ray(x, y)
+        cam = self.plotter.camera
+        focal = np.asarray(cam.focal_point, float)
+        normal = np.asarray(cam.GetDirectionOfProjection(), float)
+        return origin + d * float((focal - origin) @ normal) / float(d @ normal)
+
     def eventFilter(self, watched, event) -> bool:
+        if event.type() in _DRAG_EVENTS:
+            return self._drag_event(event)
         if event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             self._press_pos = event.position()
         elif (event.type() == QEvent.Type.MouseButtonRelease
@@ -50,6 +109,21 @@ class SceneView(QWidget):
             if (pos - pressed).manhattanLength() <= CLICK_TOLERANCE_PX:
                 self.object_clicked.emit(self.pick(*self.to_display(pos)))
         return False
+
+    def _drag_event(self, event) -> bool:
+        mime = event.mimeData()
+        device, files = device_from_mime(mime), local_files(mime)
+        if device is None and not files:
+            event.ignore()
+            return True
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+        if event.type() == QEvent.Type.Drop:
+            if device is not None:
+                self.device_dropped.emit(device, self.to_display(event.position()))
+            else:
+                self.files_dropped.emit(files)
+        return True
 
     def to_display(self, pos: QPointF) -> tuple[int, int]:
         """Qt widget coordinates (origin top-left) to VTK display pixels (origin bottom-left)."""
