@@ -87,6 +87,9 @@ class Snapshot:
     field_name: str | None = None
     field_values: np.ndarray | None = None  # on the visual points (else the sim nodes)
     sim_field_values: np.ndarray | None = None  # on the simulation nodes
+    # Rigid devices moved by events, not simulated as instruments (a rehearsal's screw):
+    # world_T_anchor by name.
+    device_poses: dict[str, np.ndarray] = field(default_factory=dict)
     applied_event: int = 0  # id of the last posted event applied (see SimulationLoop)
     posted_at: float | None = None  # perf_counter() when that event was posted
     created: float = field(default_factory=time.perf_counter)

@@ -231,15 +231,23 @@ def read_script(scenario: Scenario, path: str | Path) -> ScriptedAttempt:
 # -- running and replaying --------------------------------------------------------------------------
 def run_events(world: RehearsalWorld, steps: int, events: dict[int, list[dict[str, Any]]],
                progress: Progress = no_progress,
-               on_step: Callable[[RehearsalSession], None] | None = None) -> RehearsalSession:
+               on_step: Callable[[RehearsalSession], None] | None = None,
+               session: RehearsalSession | None = None) -> RehearsalSession:
     """Run inputs keyed by simulation step from the start; the session stops where the inputs
-    end (or when the last step ends)."""
-    session = world.session()
+    end (or when the last step ends). Given a ``session`` that this function already ran to
+    an earlier step, it continues from there (a replay timeline scrubbing forward), reaching
+    exactly the state a run from the start reaches."""
+    if session is None:
+        session = world.session()
+    elif session.step_index > steps:
+        raise InputError("A replay can only continue forward; start a new one to go back.")
     every = max(1, steps // 100)
-    for s in range(steps):
-        for ev in events.get(s, []):
-            if not session.finished:
-                session.apply(ev)
+    for s in range(session.step_index, steps):
+        if s > session.events_applied_at:
+            for ev in events.get(s, []):
+                if not session.finished:
+                    session.apply(ev)
+            session.events_applied_at = s
         if session.finished:
             break
         session.step()
@@ -247,10 +255,11 @@ def run_events(world: RehearsalWorld, steps: int, events: dict[int, list[dict[st
             on_step(session)
         if s % every == 0:
             progress(s / max(steps, 1), f"Step {s} of {steps}")
-    if not session.finished:
+    if not session.finished and steps > session.events_applied_at:
         for ev in events.get(steps, []):
             if not session.finished:
                 session.apply(ev)
+        session.events_applied_at = steps
     progress(1.0, f"Ran {session.step_index} steps")
     return session
 

@@ -125,6 +125,7 @@ class RehearsalSession(InteractionSession):
     def _start_rehearsal(self) -> None:
         self.step_number = 0
         self.finished = False
+        self.events_applied_at = -1  # replays: the last step whose recorded events ran
         self.device_poses = {p.name: np.asarray(p.start_pose if p.start_pose is not None
                                                 else p.planned_pose, float)
                              for p in self.scenario.devices}
@@ -180,6 +181,11 @@ class RehearsalSession(InteractionSession):
             plain = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in event.items()}
             self.events.append({**plain, "step": self.step_index, "time": self.time,
                                 "wall_time": time.time() - self.wall_start})
+
+    def snapshot(self, field_name: str | None = None):
+        snap = super().snapshot(field_name)
+        snap.device_poses = {k: v.copy() for k, v in self.device_poses.items()}
+        return snap
 
     def step(self) -> None:
         super().step()

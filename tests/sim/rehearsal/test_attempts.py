@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from sim.rehearsal.attempt import (
@@ -113,3 +114,24 @@ def test_instrument_out_of_play_is_refused(demo_world, demo_scenario):
     with pytest.raises(InputError, match="not in play"):
         session.apply({"type": "pose", "instrument": "retractor",
                        "pose": {"position": [0, 0, 0]}})
+
+
+def test_replay_continued_forward_equals_a_run_from_the_start(demo_world, good_attempt):
+    """The review timeline scrubs forward by continuing the last replay: same state exactly."""
+    from sim.errors import InputError
+    from sim.rehearsal.attempt import run_events
+
+    events = good_attempt.events_by_step()
+    mid, end = good_attempt.steps // 3, good_attempt.steps - 5
+    session = run_events(demo_world, mid, events)
+    assert session.step_index == mid
+    run_events(demo_world, end, events, session=session)
+    fresh = run_events(demo_world, end, events)
+    assert session.state_digest() == fresh.state_digest()
+    assert session.step_number == fresh.step_number == 1
+    assert all(np.array_equal(session.device_poses[k], fresh.device_poses[k])
+               for k in fresh.device_poses)
+    snap = session.snapshot()
+    assert set(snap.device_poses) == set(fresh.device_poses)  # devices drawn from snapshots
+    with pytest.raises(InputError, match="forward"):
+        run_events(demo_world, mid, events, session=session)
