@@ -156,3 +156,104 @@ def test_image_plane_orientation_in_the_view(live, qtbot, tmp_path):
     assert all(float(m.mean()) < lum["dark"] for m in mirrored), (lum, mirrored)
     # Grey pixels stay grey (the texture is not tinted by the object's colour).
     assert np.ptp(grey) < 10
+
+
+class Pointer:
+    """pyigtl playing the tracker: streams a pointer held on a point (with jitter) at 100 Hz."""
+
+    def __init__(self, port: int) -> None:
+        self.client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)
+        self.at: np.ndarray | None = None
+        self.jitter = 0.05
+        self.rotation = _rotation([0.3, -0.5, 0.8], 70.0)  # the pointer's tilt: irrelevant
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        rng = np.random.default_rng(7)
+        while not self._stop.wait(0.01):
+            if self.at is None or not self.client.is_connected():
+                continue
+            m = np.eye(4)
+            m[:3, :3] = self.rotation
+            m[:3, 3] = self.at + rng.normal(0, self.jitter, 3)
+            self.client.send_message(pyigtl.TransformMessage(m, device_name="Pointer"),
+                                     wait=False)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.client.stop()
+
+
+def _rotation(axis, degrees: float) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    a = np.asarray(axis, float)
+    return Rotation.from_rotvec(np.radians(degrees) * a / np.linalg.norm(a)).as_matrix()
+
+
+def test_pointer_landmarks_register_the_tracker(live, qtbot):
+    from sim.markups import Markup, MarkupType
+    from viewer.panels.landmarks import POINTER_MARKUP, TRACKER
+
+    win, panel, port = live
+    lm = win.inspect.landmarks
+    ins = panel.session.instruments
+    # Landmarks placed on the model (patient LPS mm), and where the tracker sees them.
+    on_model = np.array([[10, 0, 0], [0, 40, 0], [-20, 5, 30], [15, 25, 50.0], [-5, -30, 20]])
+    win.case.markups.add(Markup("Model landmarks", MarkupType.POINT, points=on_model))
+    truth = np.eye(4)  # patient_T_tracker, what the registration must find
+    truth[:3, :3] = _rotation([1, 2, -0.5], 35.0)
+    truth[:3, 3] = (120.0, -40.0, 15.0)
+    in_tracker = (np.c_[on_model, np.ones(5)] @ np.linalg.inv(truth).T)[:, :3]
+
+    pointer = Pointer(port)
+    try:
+        pointer.at = in_tracker[0]
+        qtbot.waitUntil(lambda: "Pointer" in ins.tools, timeout=10_000)
+        for p in in_tracker:
+            pointer.at = p
+            qtbot.wait(150)  # the user puts the tip on the landmark, then clicks
+            assert lm.collect()
+            qtbot.waitUntil(lambda: lm.averager is None, timeout=10_000)
+        collected = win.case.markups[POINTER_MARKUP]
+        assert len(collected.points) == 5
+        np.testing.assert_allclose(collected.points, in_tracker, atol=0.1)  # averaged jitter
+
+        # Moving the pointer while collecting is refused, nothing is added.
+        pointer.jitter = 5.0
+        assert lm.collect()
+        qtbot.waitUntil(lambda: lm.averager is None, timeout=10_000)
+        assert "moved" in win.last_error.text() and len(collected.points) == 5
+        pointer.jitter = 0.05
+
+        lm.refresh()
+        assert lm.moving_combo.currentText() == POINTER_MARKUP
+        lm.fixed_combo.setCurrentText("Model landmarks")
+        lm.target_combo.setCurrentText(TRACKER)
+        res = lm.register()
+        assert res is not None
+        rot_err = np.degrees(np.arccos(np.clip(
+            (np.trace(res.matrix[:3, :3].T @ truth[:3, :3]) - 1) / 2, -1, 1)))
+        print(f"\npointer registration: rotation error {rot_err:.4f} deg, translation error "
+              f"{np.linalg.norm(res.matrix[:3, 3] - truth[:3, 3]):.4f} mm, "
+              f"FRE RMS {res.fre_rms:.4f} mm")
+        assert rot_err < 0.1
+        np.testing.assert_allclose(ins.patient_T_tracker, truth, atol=0.2)
+        assert res.fre_rms < 0.1 and "FRE RMS" in lm.label.text()
+        # The collected landmarks now sit on the model's, and the pointer lands there too.
+        np.testing.assert_allclose(collected.points, on_model, atol=0.2)
+        tool = ins.tools["Pointer"]
+        pointer.at = in_tracker[3]
+        qtbot.waitUntil(lambda: np.linalg.norm(tool.tip - on_model[3]) < 0.5, timeout=5_000)
+    finally:
+        pointer.close()
+
+
+def test_collecting_without_a_pointer_says_why(live):
+    win, _panel, _port = live
+    lm = win.inspect.landmarks
+    assert not lm.collect()
+    assert "No tracked tool" in win.last_error.text()

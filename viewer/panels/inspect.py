@@ -41,6 +41,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from viewer.errors import show_error
+from viewer.panels.landmarks import LandmarkRegistration
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
 _METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
@@ -122,6 +123,8 @@ class InspectPanel(QWidget):
         form.addRow(self.register_button)
         form.addRow(self.reg_label)
         layout.addWidget(reg)
+        self.landmarks = LandmarkRegistration(window)
+        layout.addWidget(self.landmarks)
 
         dev = QGroupBox("Deviation")
         dform = QFormLayout(dev)
@@ -257,6 +260,7 @@ class InspectPanel(QWidget):
         case.scene.added.connect(self._refresh_objects)
         case.scene.removed.connect(self._refresh_objects)
         self._refresh_objects()
+        self.landmarks.set_case(case)
         self.table.setRowCount(0)
         self.stats_label.setText("")
         self.reg_label.setText("")
