@@ -22,12 +22,20 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
+from sim.mesh.features import (
+    EDGE_AB,
+    EDGE_BC,
+    EDGE_CA,
+    FACE,
+    VERT_A,
+    VERT_B,
+    VERT_C,
+    pseudo_normals,
+)
 
 # numba probes TBB before settling on OpenMP; the probe's version warning is noise.
 warnings.filterwarnings("ignore", message="The TBB threading layer", category=nb.NumbaWarning)
 
-# Which feature of a triangle the closest point lies on.
-FACE, VERT_A, VERT_B, VERT_C, EDGE_AB, EDGE_BC, EDGE_CA = range(7)
 _MAX_CELLS = 4_000_000
 
 
@@ -290,7 +298,7 @@ class MeshDistance:
         self.vertices, self.faces = v, f[keep]
         self.face_normals = cross[keep] / area2[keep, None]
         self.feature_normals = np.ascontiguousarray(
-            _pseudo_normals(v, self.faces, self.face_normals))
+            pseudo_normals(v, self.faces))
         self.tri = np.ascontiguousarray(v[self.faces])
         self._build_grid(cell_size)
 
@@ -381,30 +389,3 @@ def _merge_duplicate_vertices(v: np.ndarray, f: np.ndarray) -> tuple[np.ndarray,
         return v, f
     uniq, inverse = np.unique(v, axis=0, return_inverse=True)
     return uniq, inverse.reshape(-1)[f]
-
-
-def _pseudo_normals(v: np.ndarray, f: np.ndarray, fn: np.ndarray) -> np.ndarray:
-    """(m, 7, 3) normal to use for each feature of each triangle (face, 3 vertices, 3 edges)."""
-    m = len(f)
-    out = np.empty((m, 7, 3))
-    out[:, FACE] = fn
-    # Vertex normals weighted by the incident angle of each face.
-    vn = np.zeros_like(v)
-    for k in range(3):
-        e1 = v[f[:, (k + 1) % 3]] - v[f[:, k]]
-        e2 = v[f[:, (k + 2) % 3]] - v[f[:, k]]
-        cosang = np.einsum("ij,ij->i", e1, e2) / np.maximum(
-            np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1), 1e-300)
-        np.add.at(vn, f[:, k], fn * np.arccos(np.clip(cosang, -1.0, 1.0))[:, None])
-    for k, feat in enumerate((VERT_A, VERT_B, VERT_C)):
-        out[:, feat] = vn[f[:, k]]
-    # Edge normals: sum of the normals of the faces sharing the edge.
-    pairs = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
-    lo_hi = np.sort(pairs, axis=1)
-    _, edge_id = np.unique(lo_hi[:, 0] * np.int64(len(v)) + lo_hi[:, 1], return_inverse=True)
-    edge_id = edge_id.reshape(-1)
-    en = np.zeros((edge_id.max() + 1, 3))
-    np.add.at(en, edge_id, np.tile(fn, (3, 1)))
-    for k, feat in enumerate((EDGE_AB, EDGE_BC, EDGE_CA)):
-        out[:, feat] = en[edge_id[k * m:(k + 1) * m]]
-    return out

@@ -16,8 +16,8 @@ import pyvista as pv
 from scipy.ndimage import distance_transform_edt
 
 from sim.errors import InputError
+from sim.mesh.features import pseudo_normals
 from sim.placement.bvh import TriangleTree, band_closest, grid_closest
-from sim.placement.primitives import EDGE_AB, EDGE_BC, EDGE_CA, FACE, VERT_A, VERT_B, VERT_C
 
 MAX_GRID_NODES = 1_500_000
 
@@ -46,36 +46,6 @@ def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     if not keep.any():
         raise InputError("The surface has only degenerate (zero-area) triangles.")
     return v, f[keep]
-
-
-def pseudo_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """(m, 7, 3) angle-weighted pseudo-normals per triangle feature (Baerentzen & Aanaes).
-
-    The sign of (p - closest) . pseudo-normal is exact inside/outside for a closed mesh,
-    also when the closest point is on an edge or a vertex.
-    """
-    cr = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    fn = cr / np.linalg.norm(cr, axis=1)[:, None]
-    m = len(f)
-    out = np.empty((m, 7, 3))
-    out[:, FACE] = fn
-    vn = np.zeros_like(v)
-    for k in range(3):
-        e1 = v[f[:, (k + 1) % 3]] - v[f[:, k]]
-        e2 = v[f[:, (k + 2) % 3]] - v[f[:, k]]
-        cosang = np.einsum("ij,ij->i", e1, e2) / np.maximum(
-            np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1), 1e-300)
-        np.add.at(vn, f[:, k], fn * np.arccos(np.clip(cosang, -1.0, 1.0))[:, None])
-    for k, feat in enumerate((VERT_A, VERT_B, VERT_C)):
-        out[:, feat] = vn[f[:, k]]
-    pairs = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    _, edge_id = np.unique(pairs[:, 0] * np.int64(len(v)) + pairs[:, 1], return_inverse=True)
-    edge_id = edge_id.reshape(-1)
-    en = np.zeros((edge_id.max() + 1, 3))
-    np.add.at(en, edge_id, np.tile(fn, (3, 1)))
-    for k, feat in enumerate((EDGE_AB, EDGE_BC, EDGE_CA)):
-        out[:, feat] = en[edge_id[k * m:(k + 1) * m]]
-    return out
 
 
 @nb.njit(cache=True)

@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 # Which feature of a triangle a closest point lies on (for pseudo-normal signs).
-FACE, VERT_A, VERT_B, VERT_C, EDGE_AB, EDGE_BC, EDGE_CA = range(7)
+from sim.mesh.features import EDGE_AB, EDGE_BC, EDGE_CA, FACE, VERT_A, VERT_B, VERT_C  # noqa: F401
 
 
 @nb.njit(cache=True, inline="always")
