@@ -96,3 +96,66 @@ class TextPanel:
         scene_from_xr = np.linalg.inv(placement.matrix())
         self.actor.SetUserMatrix(_to_vtk(scene_from_xr @ anchor @ offset @ scale))
         self.actor.VisibilityOn()
+
+
+HAND_COLORS = {"left": (0.2, 0.85, 0.7), "right": (0.7, 0.45, 1.0)}  # unlike tissue reds
+SQUEEZE_COLOR = (1.0, 0.9, 0.2)
+TRIGGER_RAY_COLOR = (0.3, 1.0, 0.4)
+
+
+def controller_mesh() -> vtk.vtkPolyData:
+    """A simple controller in its grip frame (metres): a handle along z, the tracking ring
+    and trigger end forward (-z), as OpenXR's grip pose holds it."""
+    handle = vtk.vtkCylinderSource()
+    handle.SetRadius(0.016)
+    handle.SetHeight(0.11)
+    handle.SetResolution(24)
+    turn = vtk.vtkTransform()
+    turn.RotateX(90.0)  # the cylinder's axis is y; the grip's tube is z
+    along = vtk.vtkTransformFilter()
+    along.SetTransform(turn)
+    along.SetInputConnection(handle.GetOutputPort())
+    ring = vtk.vtkSphereSource()
+    ring.SetRadius(0.026)
+    ring.SetCenter(0.0, 0.012, -0.07)
+    ring.SetThetaResolution(24)
+    ring.SetPhiResolution(16)
+    both = vtk.vtkAppendPolyData()
+    both.AddInputConnection(along.GetOutputPort())
+    both.AddInputConnection(ring.GetOutputPort())
+    both.Update()
+    return both.GetOutput()
+
+
+class ControllerModels:
+    """A controller model at each hand's grip; it lights up while squeezing, and the hand's
+    ray turns green while the trigger is held."""
+
+    def __init__(self, rays: HandRays | None = None) -> None:
+        self.rays = rays
+        mesh = controller_mesh()
+        self.actors: dict[str, vtk.vtkActor] = {}
+        for hand in HANDS:
+            mapper = vtk.vtkPolyDataMapper()
+            mapper.SetInputData(mesh)
+            actor = vtk.vtkActor()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetColor(*HAND_COLORS[hand])
+            actor.GetProperty().SetSpecular(0.4)
+            actor.PickableOff()
+            actor.VisibilityOff()
+            self.actors[hand] = actor
+
+    def update(self, frame: ControllerFrame, placement: ScenePlacement) -> None:
+        scene_from_xr = np.linalg.inv(placement.matrix())
+        for i, hand in enumerate(HANDS):
+            state, actor = frame.hands[hand], self.actors[hand]
+            if state.grip is None:
+                actor.VisibilityOff()
+            else:
+                actor.SetUserMatrix(_to_vtk(scene_from_xr @ state.grip.matrix()))
+                actor.GetProperty().SetColor(*(SQUEEZE_COLOR if state.squeezing else HAND_COLORS[hand]))
+                actor.VisibilityOn()
+            if self.rays is not None:
+                self.rays.actors[i].GetProperty().SetColor(
+                    *(TRIGGER_RAY_COLOR if state.triggering else (0.55, 0.85, 1.0)))

@@ -2,8 +2,16 @@
 
 It uses the same per-eye camera code as the headset (:func:`stereo_eyes` ->
 :func:`apply_eye_camera` with an asymmetric-capable projection and the same metres-to-mm
-placement), with a simulated head: drag to look around, W/S forward/back, A/D sideways,
-R/F up/down, +/- scene scale. Cross-eyed or parallel free-viewing shows the depth.
+placement), with a simulated head: middle-drag or the arrow keys look around, W/S
+forward/back, A/D sideways, R/F up/down, +/- scene scale. Cross-eyed or parallel
+free-viewing shows the depth.
+
+The two controllers are the headset's own (:class:`viewer.xr.hands.XRHands`: models, rays,
+grab, select, trigger-drag, text panel), fed from the mouse by
+:class:`viewer.xr.preview_hands.PreviewHands`: the active hand follows the mouse ray, right
+button = squeeze (grab), left button = trigger (select, drag tissue), wheel = hand
+nearer/further, H = other hand, Space = keep squeezing (for two-handed moves), [ and ] = turn
+the hand.
 """
 
 from __future__ import annotations
@@ -16,12 +24,19 @@ from pyvistaqt import QtInteractor
 
 from sim.model import Case
 from viewer.xr.eye_camera import Fov, Pose, matrix_to_quat, stereo_eyes
+from viewer.xr.hands import XRHands
+from viewer.xr.preview_hands import PreviewHands
 from viewer.xr.stereo_renderer import StereoRenderer
 
 EYE_SIZE = (640, 600)
 FOV_DEG = 90.0
 STEP_M = 0.05
 LOOK_RAD_PER_PX = 0.005
+LOOK_KEY_RAD = 0.05
+REACH_STEP_M = 0.03
+HELP = ("Hand follows the mouse · right button: squeeze/grab · left: trigger/select · wheel: "
+        "reach · H: other hand · Space: hold squeeze · [ ]: turn hand · middle-drag/arrows: "
+        "look · W/S/A/D/R/F: move · +/-: scale")
 
 
 def head_pose(position: np.ndarray, yaw: float, pitch: float) -> Pose:
@@ -50,7 +65,8 @@ class XRPreviewWindow(QWidget):
         self.stereo = StereoRenderer(EYE_SIZE, off_screen=False, plotter_factory=factory)
         self.plotter = self.stereo.plotter
         layout.addWidget(self.plotter.interactor)
-        self.help = QLabel("Drag: look around · W/S/A/D/R/F: move · +/-: scale the scene")
+        self.help = QLabel(HELP)
+        self.help.setWordWrap(True)
         layout.addWidget(self.help)
         self.resize(2 * EYE_SIZE[0], EYE_SIZE[1] + 30)
         self.ipd_m = ipd_m
@@ -60,13 +76,22 @@ class XRPreviewWindow(QWidget):
         self.stereo.set_case(case)
         self.case = case
         self.stereo.placement.center_in_front(case.scene.bounds() or (-1, 1) * 3, self.head())
+        self.hand_input = PreviewHands(self.head())
+        self.hands = XRHands(case, self.stereo, fps=lambda: 1000.0 / max(refresh_ms, 1),
+                             fps_label="Preview")
         iren = self.plotter.iren.interactor
         iren.SetInteractorStyle(vtk.vtkInteractorStyleUser())  # the head, not VTK, moves cameras
         self._last_mouse: tuple[int, int] | None = None
-        iren.AddObserver("LeftButtonPressEvent", self._on_press)
-        iren.AddObserver("LeftButtonReleaseEvent", self._on_release)
-        iren.AddObserver("MouseMoveEvent", self._on_move)
-        iren.AddObserver("KeyPressEvent", self._on_key)
+        for event, slot in (("MiddleButtonPressEvent", self._on_press),
+                            ("MiddleButtonReleaseEvent", self._on_release),
+                            ("MouseMoveEvent", self._on_move), ("KeyPressEvent", self._on_key),
+                            ("LeftButtonPressEvent", self._on_trigger),
+                            ("LeftButtonReleaseEvent", self._on_trigger),
+                            ("RightButtonPressEvent", self._on_squeeze),
+                            ("RightButtonReleaseEvent", self._on_squeeze),
+                            ("MouseWheelForwardEvent", self._on_wheel),
+                            ("MouseWheelBackwardEvent", self._on_wheel)):
+            iren.AddObserver(event, slot)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(refresh_ms)
@@ -81,7 +106,48 @@ class XRPreviewWindow(QWidget):
         return stereo_eyes(self.head(), self.ipd_m, self.fov)
 
     def refresh(self) -> None:
-        self.stereo.render(self.eyes())
+        """One preview frame: the hands act on the scene (as in the headset), then both eyes."""
+        eyes = self.eyes()
+        self.hands.update(self.hand_input.frame(self.head()), self.head())
+        self.stereo.render(eyes)
+
+    # -- simulated controllers -------------------------------------------------------------------
+    def point_hand(self, x: int, y: int) -> None:
+        """Put the active hand on the ray under render-window pixel (x, y) (VTK, from the
+        bottom left); the eye under the cursor casts the ray."""
+        w, h = self.plotter.ren_win.GetSize()
+        half = w / 2
+        eye_index = 0 if x < half else 1
+        eye = self.eyes()[eye_index]
+        u = x - eye_index * half
+        self.hand_input.follow_cursor(self.head(), eye, u, h - 1 - y, (half, h))
+
+    def squeeze(self, pressed: bool) -> None:
+        """Squeeze the active hand; pressing over an object first moves the hand onto it."""
+        hand = self.hand_input.active
+        eye = self.hand_input.eye
+        if pressed and eye is not None:
+            sight = Pose(eye.pose.position, self.hand_input.aim(hand).orientation)
+            _obj, hit = self.hands.interaction.ray_hit(sight)
+            if hit is not None:
+                self.hand_input.reach_to(
+                    float(np.linalg.norm(self.stereo.placement.to_xr(hit) - eye.pose.position)))
+        self.hand_input.squeeze[hand] = pressed
+
+    def trigger(self, pressed: bool) -> None:
+        self.hand_input.trigger[self.hand_input.active] = pressed
+
+    def _on_trigger(self, _iren, event) -> None:
+        self.trigger(event == "LeftButtonPressEvent")
+        self.refresh()
+
+    def _on_squeeze(self, _iren, event) -> None:
+        self.squeeze(event == "RightButtonPressEvent")
+        self.refresh()
+
+    def _on_wheel(self, _iren, event) -> None:
+        step = REACH_STEP_M if event == "MouseWheelForwardEvent" else -REACH_STEP_M
+        self.hand_input.reach_to(self.hand_input.reach + step)
 
     # -- simulated head --------------------------------------------------------------------------
     def _on_press(self, iren, _event) -> None:
@@ -92,6 +158,7 @@ class XRPreviewWindow(QWidget):
 
     def _on_move(self, iren, _event) -> None:
         if self._last_mouse is None:
+            self.point_hand(*iren.GetEventPosition())
             return
         x, y = iren.GetEventPosition()
         dx, dy = x - self._last_mouse[0], y - self._last_mouse[1]
@@ -112,10 +179,21 @@ class XRPreviewWindow(QWidget):
         key = (iren.GetKeySym() or "").lower()
         moves = {"w": (STEP_M, 0, 0), "s": (-STEP_M, 0, 0), "d": (0, STEP_M, 0),
                  "a": (0, -STEP_M, 0), "r": (0, 0, STEP_M), "f": (0, 0, -STEP_M)}
+        looks = {"left": (LOOK_KEY_RAD, 0.0), "right": (-LOOK_KEY_RAD, 0.0),
+                 "up": (0.0, LOOK_KEY_RAD), "down": (0.0, -LOOK_KEY_RAD)}
         if key in moves:
             self.move_head(*moves[key])
+        elif key in looks:
+            self.yaw += looks[key][0]
+            self.pitch = float(np.clip(self.pitch + looks[key][1], -1.4, 1.4))
         elif key in ("plus", "equal", "minus"):
             self.scale_scene(1.25 if key != "minus" else 0.8)
+        elif key == "h":
+            self.hand_input.switch_hand()
+        elif key == "space":
+            self.hand_input.toggle_latch()
+        elif key in ("bracketleft", "bracketright"):
+            self.hand_input.turn_hand(1 if key == "bracketleft" else -1)
 
     def scale_scene(self, factor: float) -> None:
         """Scale the scene about the point straight ahead of the head, as two hands would."""
@@ -129,5 +207,6 @@ class XRPreviewWindow(QWidget):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self.hands.release()
         self.stereo.close()
         super().closeEvent(event)

@@ -55,3 +55,100 @@ def test_preview_head_moves_and_scene_scales(preview, qtbot):
     preview.refresh()
     assert ball_mask(preview.stereo.eye_images()[0]).sum() < nearer
     preview.close()
+
+
+# -- controllers in the preview, driven by the mouse ------------------------------------------------
+def mouse(widget, kind, pos, button=None, held=None) -> None:
+    """Deliver one Qt mouse event at widget position ``pos`` (what a real mouse sends)."""
+    from PyQt6.QtCore import QEvent, QPointF, Qt
+    from PyQt6.QtGui import QMouseEvent
+    from PyQt6.QtWidgets import QApplication
+
+    types = {"press": QEvent.Type.MouseButtonPress, "release": QEvent.Type.MouseButtonRelease,
+             "move": QEvent.Type.MouseMove}
+    button = button or Qt.MouseButton.NoButton
+    held = held if held is not None else Qt.MouseButton.NoButton
+    local = QPointF(*pos)
+    QApplication.sendEvent(widget, QMouseEvent(types[kind], local, widget.mapToGlobal(local),
+                                               button, held, Qt.KeyboardModifier.NoModifier))
+
+
+def widget_point(preview, p_scene, eye_index=0):
+    """Where a scene point shows in one eye, in the preview widget's Qt coordinates."""
+    w, h = preview.plotter.ren_win.GetSize()
+    eye = preview.eyes()[eye_index]
+    u, v = project(eye, preview.stereo.placement.to_xr(p_scene), (w / 2, h))
+    ratio = preview.plotter.interactor.devicePixelRatioF()
+    return ((u + eye_index * w / 2) / ratio, v / ratio)
+
+
+def violet_mask(img: np.ndarray) -> np.ndarray:
+    """The right controller."""
+    r, g, b = (img[..., i].astype(float) for i in range(3))
+    return (b > 120) & (r > g + 30) & (b > r + 20)
+
+
+def yellow_mask(img: np.ndarray) -> np.ndarray:
+    r, g, b = (img[..., i].astype(float) for i in range(3))
+    return (r > 120) & (g > 0.85 * r) & (b < 0.5 * g)
+
+
+def test_preview_controllers_are_drawn_in_both_eyes_and_follow_the_mouse(preview):
+    widget = preview.plotter.interactor
+    left, right = preview.stereo.eye_images()
+    assert violet_mask(left).sum() > 200 and violet_mask(right).sum() > 200  # right controller
+    mouse(widget, "move", widget_point(preview, [0.0, 0.0, 0.0]))
+    preview.refresh()
+    aim = preview.hands.interaction.last.hands["right"].aim
+    # The hand's aim ray runs through the ball's centre: the one under the cursor.
+    ball = preview.stereo.placement.to_xr([0.0, 0.0, 0.0])
+    to_ball = (ball - aim.position) / np.linalg.norm(ball - aim.position)
+    assert to_ball @ (aim.rotation @ [0.0, 0.0, -1.0]) > 0.9999
+    mouse(widget, "press", widget_point(preview, [0.0, 0.0, 0.0]), Qt_button("Left"),
+          Qt_button("Left"))
+    assert preview.case.scene.selected is preview.case.scene["Ball"]  # the trigger selects
+    mouse(widget, "release", widget_point(preview, [0.0, 0.0, 0.0]), Qt_button("Left"))
+
+
+def Qt_button(name):  # noqa: N802 - reads like the Qt enum it returns
+    from PyQt6.QtCore import Qt
+
+    return getattr(Qt.MouseButton, f"{name}Button")
+
+
+def test_preview_grab_moves_an_object_like_the_headset_grab(preview):
+    """Squeeze over the block, move the mouse: the block follows the hand exactly (the same
+    check as the scripted headset grab: the object's translation is the hand's move, in mm)."""
+    from viewer.xr.interaction import object_matrix
+
+    case, widget = preview.case, preview.plotter.interactor
+    block = case.scene["Block"]
+    block.visible = True
+    right = Qt_button("Right")
+    start = widget_point(preview, [90.0, 0.0, 0.0])
+    mouse(widget, "move", start)
+    mouse(widget, "press", start, right, right)
+    preview.refresh()
+    interaction = preview.hands.interaction
+    assert interaction.grabs["right"].target is block and case.scene.selected is block
+    grip0 = interaction.last.hands["right"].grip.position.copy()
+    placement_before = preview.stereo.placement.matrix()
+    end = (start[0] - 60, start[1] + 40)
+    mouse(widget, "move", end, held=right)
+    preview.refresh()
+    grip1 = interaction.last.hands["right"].grip.position
+    moved_mm = preview.stereo.placement.direction_to_scene(grip1 - grip0) / preview.stereo.placement.scale
+    m = object_matrix(block)
+    assert np.linalg.norm(moved_mm) > 20.0
+    np.testing.assert_allclose(m[:3, 3], moved_mm, atol=1e-6)
+    np.testing.assert_allclose(m[:3, :3], np.eye(3), atol=1e-9)  # carried, not turned
+    np.testing.assert_allclose(preview.stereo.placement.matrix(), placement_before)
+    assert yellow_mask(preview.stereo.eye_images()[0]).sum() > 100  # the squeezing hand lights up
+    assert "Selected: Block" in preview.hands.panel.text
+    # Let go: moving the mouse on no longer moves the block.
+    mouse(widget, "release", end, right)
+    preview.refresh()
+    mouse(widget, "move", start)
+    preview.refresh()
+    np.testing.assert_allclose(object_matrix(block), m)
+    preview.close()
