@@ -124,8 +124,15 @@ class CaseSession(QObject):
             dirty = "" if self.case.history.is_clean else " *"
             self.window.setWindowTitle(f"{self.case.name}{dirty} — Twinsight")
 
+    def discard_changes(self) -> None:
+        """The user chose to drop the unsaved edits: no recovery copy is kept of them (only
+        of edits made after this)."""
+        if self.case is not None:
+            self.store.discard(self.case.uid)
+            self.autosaver.watch(self.case, self.autosaver.original, self.password)
+
     def close(self) -> None:
-        """On a clean exit keep a recovery copy only if there are unsaved edits."""
+        """On exit keep a recovery copy only if there are unsaved edits (not discarded)."""
         self.timer.stop()
         if self.case is not None and not self.case.history.is_clean:
             try:

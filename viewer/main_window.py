@@ -126,6 +126,8 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
+        self.new_action = self._action(file_menu, "&New Case", self.new_case,
+                                       QKeySequence.StandardKey.New)
         self.open_action = self._action(file_menu, "&Open…", self.open_dialog,
                                         QKeySequence.StandardKey.Open)
         self.recent_menu = file_menu.addMenu("Open &Recent")
@@ -192,6 +194,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        if not self.settle_unsaved_changes(self.close):
+            event.ignore()
+            return
         self.live.shutdown()
         self.simulate.shutdown()
         self.rehearse.shutdown()
@@ -252,15 +257,64 @@ class MainWindow(QMainWindow):
         self.task = None
         self._show_busy(False)
 
+    # -- unsaved changes -------------------------------------------------------------------------
+    def has_unsaved_changes(self) -> bool:
+        return self.case is not None and not self.case.history.is_clean
+
+    def ask_unsaved_changes(self) -> str:
+        """'save', 'discard' or 'cancel': what to do with the case's unsaved edits.
+
+        The one place the question is asked (modally); tests replace this method.
+        """
+        buttons = QMessageBox.StandardButton
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"Save the changes to {self.case.name if self.case else 'the case'}?",
+                          buttons.Save | buttons.Discard | buttons.Cancel, self)
+        box.setObjectName("unsavedChangesDialog")
+        box.setInformativeText("Your edits are lost if you don't save them.")
+        box.setDefaultButton(buttons.Save)
+        answer = box.exec()
+        return {buttons.Save.value: "save", buttons.Discard.value: "discard"}.get(answer,
+                                                                                   "cancel")
+
+    def settle_unsaved_changes(self, then) -> bool:
+        """True if the case may be closed or replaced now; if it has unsaved edits, ask.
+
+        Discard: True. Cancel: False. Save: False now, and ``then()`` runs once the save
+        (in the background, to where the case came from or where the user chooses) is done.
+        """
+        if not self.has_unsaved_changes():
+            return True
+        answer = self.ask_unsaved_changes()
+        if answer == "discard":
+            self.session.discard_changes()
+            return True
+        if answer == "save":
+            self._save(then)
+        return False
+
     # -- files ---------------------------------------------------------------------------------
+    def new_case(self) -> None:
+        """Start an empty case (after asking about unsaved edits)."""
+        if not self.settle_unsaved_changes(self.new_case):
+            return
+        self.set_case(Case(name="Untitled"))
+        self.case_path = None
+        self.session.saved(None, None)
+        self.status_label.setText("New case")
+
     def open_demo(self) -> Task | None:
         from sim.demo.cache import demo_case_path
 
+        if not self.settle_unsaved_changes(self.open_demo):
+            return None
         return self.run_task("Preparing the demo case",
                              lambda p: load(demo_case_path(p), p), self._case_loaded)
 
     def open_path(self, path: str | Path, password: str | None = None) -> Task | None:
         path = Path(path)
+        if not self.settle_unsaved_changes(lambda: self.open_path(path, password)):
+            return None
         if password is None:
             try:
                 password = self.session.password_for_open(path)
@@ -310,18 +364,25 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
 
     def save(self) -> None:
-        if self.case_path is None:
-            self.save_as()
-        else:
-            self.save_to(self.case_path)
+        self._save(None)
 
     def save_as(self) -> None:
+        self._save_as(None)
+
+    def _save(self, then) -> None:
+        if self.case_path is None:
+            self._save_as(then)
+        else:
+            self.save_to(self.case_path, then=then)
+
+    def _save_as(self, then) -> None:
         choice = self.session.save_as_dialog()  # .twin, encrypted .twin or folder
         if choice is not None:
-            self.save_to(*choice)
+            self.save_to(*choice, then=then)
 
-    def save_to(self, path: Path, password: str | None = None,
-                folder: bool | None = None) -> Task | None:
+    def save_to(self, path: Path, password: str | None = None, folder: bool | None = None,
+                then=None) -> Task | None:
+        """Save in the background; ``then()`` runs after a successful save."""
         case = self.case
         if case is None:
             return None
@@ -339,8 +400,13 @@ class MainWindow(QMainWindow):
             prefs.add_recent_file(str(result))
             self.session.saved(self.case_path, password)
             self.status_label.setText(f"Saved {result}")
+            saved.append(result)
 
-        return self.run_task("Saving", job, done)
+        saved: list = []
+        task = self.run_task("Saving", job, done)
+        if task is not None and then is not None:  # after the window's own end-of-task slot
+            task.finished.connect(lambda: then() if saved else None)
+        return task
 
     def export_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "twinsight.png",

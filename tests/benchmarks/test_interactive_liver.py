@@ -42,6 +42,7 @@ def test_liver_drag_rates_and_latency(qtbot, shared_data, capsys):
     case = load(shared_data / "anatomy" / "sofa-liver-smooth.obj", units="cm")
     win = MainWindow()
     win.resize(1200, 850)
+    win.ask_unsaved_changes = lambda: "discard"  # never a modal dialog at close
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)

@@ -8,6 +8,21 @@ import pytest
 LIVER_RGB = np.array([0.69, 0.26, 0.20]) * 255
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _unsaved_changes_are_discarded():
+    """Closing a window (or opening another case) with unsaved edits asks the user, modally:
+    in tests the answer is always Discard, so no fixture or teardown can hang on the dialog.
+    Tests of the question replace ``ask_unsaved_changes`` on their window; this fixture's
+    value is the real method."""
+    from viewer.main_window import MainWindow
+
+    real = MainWindow.ask_unsaved_changes
+    patch = pytest.MonkeyPatch()
+    patch.setattr(MainWindow, "ask_unsaved_changes", lambda self: "discard")
+    yield real
+    patch.undo()
+
+
 @pytest.fixture
 def window(qtbot, demo_case_dir):
     from viewer.main_window import MainWindow

@@ -68,8 +68,8 @@ def test_declined_recovery_is_discarded_and_autosave_runs(qtbot, tmp_path, recov
     assert path is not None and path.is_file() and "Autosaved" in w.status_label.text()
     assert load_case(path).scene["CT"].opacity == 0.4
     assert load_case(original).scene["CT"].opacity == 1.0  # the user's file is untouched
-    w.close()  # unsaved edits at close: the recovery copy is kept for the next start
-    assert len(w.session.store.pending(include_running=True)) == 1
+    w.close()  # unsaved edits at close, answered Discard: no recovery copy is kept
+    assert w.session.store.pending(include_running=True) == []
 
 
 def test_autosave_interval_is_configurable_and_remembered(qtbot, recovery_dir):

@@ -268,6 +268,7 @@ def scenario_gui(out: Path, _case_dir) -> dict:
     app = QApplication.instance() or QApplication([])
     win = MainWindow()
     win.show()
+    win.ask_unsaved_changes = lambda: "discard"  # never a modal dialog at close
     case = sphere_case()
     win.set_case(case)
     menu = win.xr_menu
