@@ -138,6 +138,11 @@ class SegmentPanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked)
             self.label_list.addItem(item)
         self.label_list.setVisible(is_labels)
+        if is_labels:
+            self.info.setText(f"Label map with {self.label_list.count()} structures: check the "
+                              "ones to turn into surfaces.")
+        elif obj is None:
+            self.info.setText("Open a CT or MR to segment.")
         self.set_seed(None)
         self._schedule_preview()
 
