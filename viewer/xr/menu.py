@@ -101,10 +101,12 @@ class XRMenu(QObject):
             QMessageBox.information(self.window, "XR Preview", "Open a case first.")
             return
         from viewer.xr.preview import XRPreviewWindow
+        from viewer.xr.sim_link import SimulationLink
 
         if self.preview is not None:
             self.preview.close()
-        self.preview = XRPreviewWindow(case)
+        panel = getattr(self.window, "simulate", None)  # trigger-drag pulls simulated tissue
+        self.preview = XRPreviewWindow(case, deformer=SimulationLink(panel) if panel is not None else None)
         self.preview.show()
 
     # -- housekeeping ----------------------------------------------------------------------------

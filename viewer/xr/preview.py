@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
 from sim.model import Case
+from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.eye_camera import Fov, Pose, matrix_to_quat, stereo_eyes
 from viewer.xr.hands import XRHands
 from viewer.xr.preview_hands import PreviewHands
@@ -51,7 +52,7 @@ class XRPreviewWindow(QWidget):
     """Side-by-side stereo of ``case`` from a simulated head, refreshed by a timer."""
 
     def __init__(self, case: Case, parent: QWidget | None = None, ipd_m: float = 0.063,
-                 refresh_ms: int = 100) -> None:
+                 refresh_ms: int = 100, deformer: DeformationGrab | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"XR Preview (side-by-side stereo) — {case.name}")
         layout = QVBoxLayout(self)
@@ -77,8 +78,8 @@ class XRPreviewWindow(QWidget):
         self.case = case
         self.stereo.placement.center_in_front(case.scene.bounds() or (-1, 1) * 3, self.head())
         self.hand_input = PreviewHands(self.head())
-        self.hands = XRHands(case, self.stereo, fps=lambda: 1000.0 / max(refresh_ms, 1),
-                             fps_label="Preview")
+        self.hands = XRHands(case, self.stereo, deformer=deformer,
+                             fps=lambda: 1000.0 / max(refresh_ms, 1), fps_label="Preview")
         iren = self.plotter.iren.interactor
         iren.SetInteractorStyle(vtk.vtkInteractorStyleUser())  # the head, not VTK, moves cameras
         self._last_mouse: tuple[int, int] | None = None

@@ -152,3 +152,51 @@ def test_preview_grab_moves_an_object_like_the_headset_grab(preview):
     preview.refresh()
     np.testing.assert_allclose(object_matrix(block), m)
     preview.close()
+
+
+def test_preview_trigger_drag_pulls_simulated_tissue(qtbot):
+    """Left button on tissue and drag: the FE simulator's grabbed node follows the hand's ray
+    point, as with the headset's trigger (a real co-rotational simulator)."""
+    from sim.fem.body import Body
+    from sim.fem.interactive import CorotationalSimulator
+    from sim.fem.materials import Material
+    from sim.mesh.generators import box
+    from sim.model import Case, ObjectKind, SceneObject
+    from viewer.xr.deform_grab import SimulatorGrab
+    from viewer.xr.preview import XRPreviewWindow
+    from viewer.xr.xr_input import pose_delta
+
+    mesh = box((40.0, 40.0, 40.0), (4, 4, 4))
+    body = Body(mesh, Material("soft tissue", 0.01, 0.45, 1.0e-9, law="corotational"))
+    sim = CorotationalSimulator(body, np.flatnonzero(mesh.points[:, 2] < 1e-9),
+                                gravity=(0.0, 0.0, 0.0))
+    case = Case(name="Tissue block")
+    tissue = case.scene.add(SceneObject("Tissue", ObjectKind.SURFACE, mesh.surface()))
+    grab = SimulatorGrab(tissue, sim)
+    win = XRPreviewWindow(case, refresh_ms=10_000, deformer=grab)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.refresh()
+    widget, left = win.plotter.interactor, Qt_button("Left")
+    # The top face's front edge, seen from the head in front of and above it.
+    start = widget_point(win, [20.0, 0.0, 40.0])
+    mouse(widget, "move", start)
+    mouse(widget, "press", start, left, left)
+    it = win.hands.interaction
+    aim0 = it.last.hands["right"].aim
+    assert case.scene.selected is tissue and grab.node is not None
+    _obj, hit = it.ray_hit(aim0)
+    mouse(widget, "move", (start[0], start[1] - 25), held=left)
+    win.refresh()
+    aim1 = it.last.hands["right"].aim
+    target_xr = pose_delta(aim0, aim1) @ np.append(win.stereo.placement.to_xr(hit), 1.0)
+    target = win.stereo.placement.to_scene(target_xr[:3])
+    for _ in range(5):
+        grab.step()
+    node = grab.node
+    np.testing.assert_allclose(np.asarray(tissue.data.points)[node], target, atol=1e-6)
+    assert np.linalg.norm(target - mesh.points[node]) > 5.0  # really pulled
+    mouse(widget, "release", (start[0], start[1] - 25), left)
+    assert grab.node is None and node not in sim.targets  # let go: the tissue relaxes
+    win.close()
