@@ -7,6 +7,7 @@ geometry itself stays untouched until the transform is *hardened* into it.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,12 @@ def from_parts(translation: Any = (0, 0, 0), rotation_deg: Any = (0, 0, 0)) -> n
 def to_parts(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(translation mm, extrinsic x-y-z angles in degrees) of a rigid transform."""
     m = as_matrix(m)
-    return m[:3, 3].copy(), Rotation.from_matrix(m[:3, :3]).as_euler("xyz", degrees=True)
+    with warnings.catch_warnings():
+        # At +-90 degrees about y scipy sets the last angle to 0 and warns; the angles it
+        # returns still compose to exactly this rotation, which is all the panel needs.
+        warnings.filterwarnings("ignore", message="Gimbal lock", category=UserWarning)
+        angles = Rotation.from_matrix(m[:3, :3]).as_euler("xyz", degrees=True)
+    return m[:3, 3].copy(), angles
 
 
 def transformed_copy(data: pv.DataSet, m: np.ndarray) -> pv.DataSet:
