@@ -20,6 +20,8 @@ from psygnal import Signal, evented
 from sim.errors import InputError
 
 Vec3 = tuple[float, float, float]
+MIN_SIZE_MM = 1.0  # a resized plane or ROI never collapses below this
+PLANE_CORNERS = ((-1, -1), (1, -1), (1, 1), (-1, 1))
 IDENTITY3: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
@@ -157,6 +159,42 @@ class Markup:
         pts = list(self.points)
         pts[index] = _vec3(position, "A markup point")
         self.points = tuple(pts)
+
+    # -- resizing (planes and ROIs) -----------------------------------------------------
+    def resize_handles(self) -> np.ndarray:
+        """World positions (k x 3) of the handles that resize a plane (its four corners) or
+        an ROI (its six face centres: -x, +x, -y, +y, -z, +z of its own axes)."""
+        if not self.points or self.type not in (MarkupType.PLANE, MarkupType.ROI):
+            return np.zeros((0, 3))
+        c, ax, half = np.asarray(self.points[0]), self.axes, np.asarray(self.size) / 2.0
+        if self.type is MarkupType.PLANE:
+            return np.array([c + sx * half[0] * ax[:, 0] + sy * half[1] * ax[:, 1]
+                             for sx, sy in PLANE_CORNERS])
+        return np.array([c + s * half[i] * ax[:, i] for i in range(3) for s in (-1, 1)])
+
+    def resized(self, handle: int, position: Any, centre: Any = None,
+                size: Any = None) -> tuple[Vec3, Vec3]:
+        """(centre, size) after dragging resize handle ``handle`` to ``position``.
+
+        ``centre``/``size``: the markup's when the drag began (defaults: now). A plane
+        stays centred (a corner sets width and height); an ROI keeps the opposite face
+        where it was, so its centre follows half-way.
+        """
+        c = np.asarray(self.points[0] if centre is None else centre, dtype=float)
+        new = np.asarray(self.size if size is None else size, dtype=float).copy()
+        p, ax = np.asarray(_vec3(position, "A handle position")), self.axes
+        if self.type is MarkupType.PLANE:
+            d = p - c
+            new[0] = max(MIN_SIZE_MM, 2.0 * abs(float(d @ ax[:, 0])))
+            new[1] = max(MIN_SIZE_MM, 2.0 * abs(float(d @ ax[:, 1])))
+        elif self.type is MarkupType.ROI and 0 <= handle < 6:
+            i, s = handle // 2, (1.0 if handle % 2 else -1.0)
+            opposite = c - s * new[i] / 2.0 * ax[:, i]
+            new[i] = max(MIN_SIZE_MM, s * float((p - opposite) @ ax[:, i]))
+            c = opposite + s * new[i] / 2.0 * ax[:, i]
+        else:
+            raise InputError(f"Markup '{self.name}' has no resize handle {handle}.")
+        return _vec3(c, "A centre"), _vec3(new, "A size")
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "type": str(self.type), "points": [list(p) for p in self.points],

@@ -163,3 +163,50 @@ def test_clicks_in_2d_slice_views_place_points(win):
     views[-1].cursor_picked.emit(np.array([1.0, 2.0, 13.0]))
     line = win.case.markups[-1]
     assert line.points == ((1.0, 2.0, 3.0), (1.0, 2.0, 13.0)) and panel.placing is None
+
+
+def _drag(qtbot, win, world, dx, dy, steps=5):
+    """A real left-button drag starting on the projection of ``world``."""
+    widget = win.view.plotter.interactor
+    x, y = _display(win, world)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x, y))
+    for step in range(1, steps + 1):
+        qtbot.mouseMove(widget, _qpos(win, x + dx * step / steps, y + dy * step / steps))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x + dx, y + dy))
+
+
+def test_roi_and_plane_resized_by_dragging_their_handles(liver_only, qtbot):
+    win, panel = liver_only, liver_only.session.markups
+    panel.start_placement(MarkupType.ROI)
+    roi = panel.place_at((0.0, -60.0, 0.0))
+    panel.start_placement(MarkupType.PLANE)
+    plane = panel.place_at((0.0, -45.0, 0.0), normal=(0.0, -1.0, 0.0))
+    win.case.history.clear()
+    faces, corners = panel.layer.size_handles(roi), panel.layer.size_handles(plane)
+    assert len(faces) == 6 and len(corners) == 4 and len(panel.layer.handles(roi)) == 1
+    assert np.allclose(faces[1].GetCenter(), (10, -60, 0))  # the +x face of a 20 mm box
+
+    # drag the ROI's +x face (on the patient's left: to the right in an anterior view)
+    _drag(qtbot, win, (10.0, -60.0, 0.0), 40, 0)
+    (cx, cy, cz), (sx, sy, sz) = roi.points[0], roi.size
+    assert sx > 30 and (sy, sz) == (20, 20)
+    assert cx - sx / 2 == pytest.approx(-10, abs=1e-6)  # the opposite face stayed put
+    assert np.allclose(faces[1].GetCenter(), (cx + sx / 2, -60, 0))  # snapped onto the face
+    assert panel.table.item(panel.row_of(roi), 2).text() == f"{sx * 400 / 1000:.2f} cm³"
+    assert win.case.history.undo_text == "Resize 'ROI'"
+    win.case.history.undo()  # the whole drag is one step
+    assert roi.size == (20, 20, 20) and roi.points[0] == (0, -60, 0)
+
+    # drag a plane corner outwards: it grows about its centre
+    before = np.array(plane.size)
+    corner = np.array(corners[2].GetCenter())
+    _drag(qtbot, win, corner, 30, 30)
+    assert plane.points[0] == (0, -45, 0)
+    assert plane.size[0] > before[0] + 5 and plane.size[1] > before[1] + 5
+    quad = np.asarray(plane.resize_handles())
+    assert np.allclose(quad[2], corners[2].GetCenter())
+    assert len(win.case.history) == 1
+    win.case.history.undo()
+    assert np.allclose(plane.size, before)
+    plane.locked = True  # a locked markup has no handles at all
+    assert panel.layer.size_handles(plane) == [] and panel.layer.handles(plane) == []

@@ -1,12 +1,16 @@
 """Markups in the 3D view: glyphs, lines, planes, boxes, measurement labels and drag handles.
 
 The layer only reflects ``case.markups``; dragging a handle calls ``markup.move_point``
-on the model (one undo step per drag), and any model change redraws the markup.
+on the model (one undo step per drag), and any model change redraws the markup. Planes
+and ROIs also get white resize handles (plane corners, ROI face centres) that set
+``markup.size`` (an ROI's centre follows, its opposite face stays); each drag is one
+undo step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 import pyvista as pv
@@ -17,6 +21,8 @@ from sim.model import Case
 
 HANDLE_FRACTION = 0.008  # handle radius as a fraction of the scene's diagonal
 MIN_HANDLE_MM = 0.5
+RESIZE_COLOR = (0.95, 0.95, 0.95)
+RESIZE_RADIUS = 0.8  # resize handles are a little smaller than the markup's own
 
 
 class _Drawn:
@@ -26,6 +32,10 @@ class _Drawn:
         self.actors: list = []
         self.handles: list[vtk.vtkSphereWidget] = []
         self.dragging = -1
+        self.size_handles: list[vtk.vtkSphereWidget] = []
+        self.resizing = -1
+        self.resize_start: tuple = ()  # (centre, size) when the resize drag began
+        self.resize_step: AbstractContextManager | None = None  # the drag's undo macro
         self.listener: Callable | None = None
 
 
@@ -115,10 +125,18 @@ class MarkupLayer:
         d.actors = []
 
     def _clear_handles(self, d: _Drawn) -> None:
+        self._clear_size_handles(d)
         for w in d.handles:
             w.Off()
             w.SetInteractor(None)
         d.handles = []
+
+    def _clear_size_handles(self, d: _Drawn) -> None:
+        self._end_resize(d)
+        for w in d.size_handles:
+            w.Off()
+            w.SetInteractor(None)
+        d.size_handles = []
 
     def redraw(self, m: Markup) -> None:
         d = self.drawn.get(m.uid)
@@ -155,11 +173,8 @@ class MarkupLayer:
 
     def _plane(self, m: Markup) -> list:
         c, ax = np.asarray(m.points[0]), m.axes
-        w, h = m.size[0] / 2.0, m.size[1] / 2.0
-        corners = [c + sx * w * ax[:, 0] + sy * h * ax[:, 1]
-                   for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
-        quad = pv.PolyData(np.array(corners), faces=[4, 0, 1, 2, 3])
-        normal = pv.lines_from_points(np.array([c, c + ax[:, 2] * max(w, h) * 0.3]))
+        quad = pv.PolyData(m.resize_handles(), faces=[4, 0, 1, 2, 3])  # its four corners
+        normal = pv.lines_from_points(np.array([c, c + ax[:, 2] * max(m.size[:2]) * 0.15]))
         return [self._add(quad, color=m.color, opacity=0.3),
                 self._add(normal, color=m.color, line_width=2)]
 
@@ -180,20 +195,31 @@ class MarkupLayer:
         for i, w in enumerate(d.handles):
             if i != d.dragging:
                 w.SetCenter(*m.points[i])
+        corners = m.resize_handles() if wanted else np.zeros((0, 3))
+        if len(d.size_handles) != len(corners):
+            self._clear_size_handles(d)
+            d.size_handles = [self._size_handle(m, d, i, c) for i, c in enumerate(corners)]
+        for i, w in enumerate(d.size_handles):
+            if i != d.resizing:
+                w.SetCenter(*corners[i])
 
-    def _handle(self, m: Markup, d: _Drawn, index: int) -> vtk.vtkSphereWidget:
+    def _sphere(self, center, color, radius: float) -> vtk.vtkSphereWidget:
         w = vtk.vtkSphereWidget()
         w.SetInteractor(self.plotter.iren.interactor)
         w.SetCurrentRenderer(self.plotter.renderer)  # not the orientation marker's viewport
         w.SetRepresentationToSurface()
         w.ScaleOff()
-        w.SetRadius(self.handle_radius())
-        w.SetCenter(*m.points[index])
-        w.GetSphereProperty().SetColor(*m.color)
+        w.SetRadius(radius)
+        w.SetCenter(*center)
+        w.GetSphereProperty().SetColor(*color)
         w.GetSphereProperty().SetOpacity(0.6)
         w.GetSelectedSphereProperty().SetColor(1.0, 1.0, 0.3)
         w.SetPhiResolution(12)
         w.SetThetaResolution(16)
+        return w
+
+    def _handle(self, m: Markup, d: _Drawn, index: int) -> vtk.vtkSphereWidget:
+        w = self._sphere(m.points[index], m.color, self.handle_radius())
 
         def start(*_a) -> None:
             d.dragging = index
@@ -211,6 +237,43 @@ class MarkupLayer:
         w.On()
         return w
 
+    def _size_handle(self, m: Markup, d: _Drawn, index: int, at) -> vtk.vtkSphereWidget:
+        w = self._sphere(at, RESIZE_COLOR, RESIZE_RADIUS * self.handle_radius())
+        w.GetSphereProperty().SetOpacity(0.9)
+
+        def start(*_a) -> None:
+            d.resizing, d.resize_start = index, (m.points[0], m.size)
+            if self.case is not None:  # every change of the drag becomes one undo step
+                d.resize_step = self.case.history.macro(f"Resize '{m.name}'")
+                d.resize_step.__enter__()
+
+        def moved(*_a) -> None:
+            if d.resizing != index or not m.points:
+                return
+            centre, size = m.resized(index, w.GetCenter(), *d.resize_start)
+            m.size = size
+            if centre != m.points[0]:
+                m.move_point(0, centre)
+
+        w.AddObserver("StartInteractionEvent", start)
+        w.AddObserver("InteractionEvent", moved)
+        w.AddObserver("EndInteractionEvent", lambda *_a: self._end_resize(d, m))
+        w.On()
+        return w
+
+    def _end_resize(self, d: _Drawn, m: Markup | None = None) -> None:
+        step, d.resize_step = d.resize_step, None
+        d.resizing = -1
+        if step is not None:
+            step.__exit__(None, None, None)
+        if m is not None:
+            self._sync_handles(m, d)  # the released handle snaps back onto the corner/face
+            self.plotter.render()
+
     def handles(self, m: Markup) -> list[vtk.vtkSphereWidget]:
         d = self.drawn.get(m.uid)
         return list(d.handles) if d is not None else []
+
+    def size_handles(self, m: Markup) -> list[vtk.vtkSphereWidget]:
+        d = self.drawn.get(m.uid)
+        return list(d.size_handles) if d is not None else []

@@ -73,3 +73,27 @@ def test_list_events_names_and_order():
     assert seen == [("+", "m"), ("+", "m (2)"), ("-", "m"), ("+", "m")]
     with pytest.raises(InputError):
         lst.add(a)
+
+
+def test_resize_handles_and_resizing_planes_and_rois():
+    from sim.markups.model import MIN_SIZE_MM
+
+    plane = Markup("Cut", "plane", points=[(10, 0, 0)], size=(40, 20, 1))
+    corners = plane.resize_handles()
+    assert corners.shape == (4, 3) and np.allclose(corners[2], (30, 10, 0))
+    centre, size = plane.resized(2, (35, 15, 3))  # a corner dragged out: centred, wider
+    assert centre == (10, 0, 0) and size == (50, 30, 1)
+    assert plane.resized(0, (10, 0, 9))[1][:2] == (MIN_SIZE_MM, MIN_SIZE_MM)
+
+    # an ROI turned 90 degrees about z: its own x axis points along world y
+    turned = (0, -1, 0, 1, 0, 0, 0, 0, 1)
+    roi = Markup("Box", "roi", points=[(0, 0, 0)], size=(10, 20, 30), orientation=turned)
+    faces = roi.resize_handles()
+    assert faces.shape == (6, 3) and np.allclose(faces[1], (0, 5, 0))  # +x face: world +y
+    centre, size = roi.resized(1, (3, 9, -4))  # +x face to 9 mm, the -x face stays at -5
+    assert np.allclose(centre, (0, 2, 0)) and np.allclose(size, (14, 20, 30))
+    centre, size = roi.resized(4, (0, 0, -25), centre=(0, 0, 0), size=(10, 20, 30))
+    assert np.allclose(centre, (0, 0, -5)) and np.allclose(size, (10, 20, 40))  # -z face out
+    centre, size = roi.resized(5, (0, 0, -99))  # +z face past the -z face: minimum size
+    assert np.isclose(size[2], MIN_SIZE_MM) and np.isclose(centre[2], -15 + MIN_SIZE_MM / 2)
+    assert len(Markup("P", "point", points=[(0, 0, 0)]).resize_handles()) == 0
