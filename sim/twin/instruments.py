@@ -73,6 +73,7 @@ class InstrumentLink:
         self.images: dict[str, ImagePlane] = {}
         self.points: dict[str, list[wire.PointItem]] = {}
         self.strings: deque[tuple[float, str, str]] = deque(maxlen=MAX_KEPT_STRINGS)
+        self.strings_received = 0
         self.patient_T_tracker = np.eye(4)
         self.target: np.ndarray | None = None
         self.endpoint: IgtlClient | IgtlServer | None = None
@@ -160,10 +161,17 @@ class InstrumentLink:
                               [{"name": p.name, "xyz": p.position.round(4).tolist()}
                                for p in msg.content])
         elif msg.type == "STRING":
-            self.strings.append((msg.timestamp, msg.device, msg.content))
+            with self._lock:  # the GUI reads them (recent_strings) while we append
+                self.strings.append((msg.timestamp, msg.device, msg.content))
+                self.strings_received += 1
             if h is not None:
                 h.record("string", msg.device, msg.timestamp, None, msg.content)
         self.message.emit(msg)
+
+    def recent_strings(self, n: int = 20) -> list[tuple[float, str, str]]:
+        """The last ``n`` STRING messages (time, device, text), oldest first; any thread."""
+        with self._lock:
+            return list(self.strings)[-n:]
 
     # -- outgoing -----------------------------------------------------------------------------
     def _send(self, data: bytes) -> int:

@@ -139,9 +139,10 @@ def test_live_panel_end_to_end(window, qtbot, broker_url, simulator):
     qtbot.mouseClick(panel.connect_button, LEFT)
     assert not panel.connected
     last_tip = tool.tip
-    panel.timeline.setValue(5)
-    assert not panel.live_check.isChecked()
     first_pose = next(panel.reader.events(kinds=("pose",)))
+    t0, t1 = panel.reader.time_range()  # telemetry may start before the first pose
+    panel.timeline.setValue(int(np.ceil(1000 * (first_pose.t - t0) / (t1 - t0))) + 5)
+    assert not panel.live_check.isChecked()
     assert np.linalg.norm(tool.tip - last_tip) > 1.0
     assert np.linalg.norm(tool.tip - first_pose.matrix()[:3, 3]) < 30.0  # near the start
 

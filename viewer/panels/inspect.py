@@ -268,7 +268,8 @@ class InspectPanel(QWidget):
     def _objects(self) -> list[SceneObject]:
         if self.case is None:
             return []
-        return [o for o in self.case.scene if o.kind in _USABLE and o is not self.deviation_obj]
+        return [o for o in self.case.scene if o.kind in _USABLE and o is not self.deviation_obj
+                and o.metadata.get("live") not in ("igtl", "igtl-image")]  # not tools/images
 
     def _refresh_objects(self, *_args) -> None:
         objs = self._objects()

@@ -4,7 +4,8 @@ Two point markups are the pairs: the fixed points (e.g. placed on the image or m
 with the Markups panel) and the moving points, which can be collected by touching the
 landmarks with a tracked pointer streamed over the Live panel's OpenIGTLink link: each
 "Collect from pointer" averages the tip over a short window (the pointer held still)
-and appends it to the "Pointer landmarks" markup. "Register landmarks" fits the
+and appends it to the "Pointer landmarks" markup. "Calibrate tip (pivot)" records the
+pointer pivoting about its tip in a divot for a few seconds and sets its tip offset. "Register landmarks" fits the
 rigid (or similarity) transform moving -> fixed, shows the fiducial registration error
 per point, and applies it either to the live link's tracker registration (so the
 tracked tools land on the patient) or to a scene object (one undoable step).
@@ -38,10 +39,12 @@ class LandmarkRegistration(QGroupBox):
         super().__init__("Landmarks", parent)
         self.window = window
         self.case: Case | None = None
-        self.averager = None  # the TipAverager collecting now
+        self.averager = None  # the PoseWindow recording now (a landmark or a pivot)
         self.last_result = None  # the last LandmarkResult
+        self.last_pivot = None  # the last PivotResult
         self.window_s = 0.5
         self.max_spread_mm = 1.0
+        self.pivot_s = 5.0
         form = QFormLayout(self)
         self.fixed_combo = QComboBox()
         self.moving_combo = QComboBox()
@@ -53,6 +56,10 @@ class LandmarkRegistration(QGroupBox):
                                        "position averaged over half a second is added to "
                                        f"'{POINTER_MARKUP}'")
         self.collect_button.clicked.connect(self.collect)
+        self.pivot_button = QPushButton("Calibrate tip (pivot)")
+        self.pivot_button.setToolTip("Put the pointer tip in a divot and pivot it about the "
+                                     "tip for five seconds: its tip offset is calibrated")
+        self.pivot_button.clicked.connect(self.calibrate_pivot)
         self.scale_check = QCheckBox("Similarity (uniform scale)")
         self.target_combo = QComboBox()
         self.register_button = QPushButton("Register landmarks")
@@ -62,6 +69,7 @@ class LandmarkRegistration(QGroupBox):
         form.addRow("Fixed points", self.fixed_combo)
         form.addRow("Moving points", self.moving_combo)
         form.addRow("Pointer", self.pointer_combo)
+        form.addRow(self.pivot_button)
         form.addRow(self.collect_button)
         form.addRow("Apply to", self.target_combo)
         form.addRow(self.scale_check)
@@ -148,9 +156,20 @@ class LandmarkRegistration(QGroupBox):
 
     def collect(self) -> bool:
         """Start averaging the pointer tip; the landmark is added when the window is full."""
-        from time import monotonic
-
         from sim.twin.pointer import TipAverager
+
+        return self._record(lambda tool: TipAverager(tool, self.window_s, self.max_spread_mm),
+                            self.collect_button, "Hold still…")
+
+    def calibrate_pivot(self) -> bool:
+        """Start recording the pointer pivoting; its tip offset is set when done."""
+        from sim.twin.pointer import PoseWindow
+
+        return self._record(lambda tool: PoseWindow(tool, self.pivot_s, min_samples=20),
+                            self.pivot_button, "Pivot the tip…")
+
+    def _record(self, make, button: QPushButton, busy: str) -> bool:
+        from time import monotonic
 
         if self.case is None or self.averager is not None:
             return False
@@ -158,27 +177,34 @@ class LandmarkRegistration(QGroupBox):
         try:
             tool = self.pointer_tool()
         except InputError as exc:
-            self.window.last_error = show_error(self, "Cannot collect a landmark", exc)
+            self.window.last_error = show_error(self, "Cannot use the pointer", exc)
             return False
-        self.averager = TipAverager(tool, self.window_s, self.max_spread_mm).start()
-        self._deadline = monotonic() + self.window_s + 3.0  # no poses: give up, say why
+        self.averager = make(tool).start()
+        self._deadline = monotonic() + self.averager.window_s + 3.0  # no poses: say why
         self.collect_button.setEnabled(False)
-        self.collect_button.setText("Hold still…")
+        self.pivot_button.setEnabled(False)
+        button.setText(busy)
         self._poll.start()
         return True
 
     def _check_collection(self) -> None:
         from time import monotonic
 
+        from sim.twin.pointer import TipAverager
+
         avg = self.averager
         if avg is None or not (avg.done.is_set() or monotonic() > self._deadline):
             return
         self._cancel()
         try:
-            tip, spread = avg.result()
+            if isinstance(avg, TipAverager):
+                self._add_landmark(avg, *avg.result())
+            else:
+                self._set_tip(avg.tool, avg.poses())
         except InputError as exc:
-            self.window.last_error = show_error(self, "Cannot collect a landmark", exc)
-            return
+            self.window.last_error = show_error(self, "Pointer", exc)
+
+    def _add_landmark(self, avg, tip: np.ndarray, spread: float) -> None:
         markup = self._pointer_markup()
         index = markup.add_point(tip)  # undoable like any markup edit
         self.refresh()
@@ -187,6 +213,19 @@ class LandmarkRegistration(QGroupBox):
             self.fixed_combo.setCurrentIndex(int(self.moving_combo.currentIndex() == 0))
         self.label.setText(f"{markup.label(index)} at ({', '.join(f'{x:.2f}' for x in tip)}) mm "
                            f"from {avg.samples} poses, spread {spread:.2f} mm")
+
+    def _set_tip(self, tool, poses: np.ndarray) -> None:
+        from sim.twin.pointer import pivot_calibration
+
+        # The poses carry the current calibration (patient_T_tip); undo it to get the
+        # tool's own frame, in which the tip offset is solved.
+        res = pivot_calibration(poses @ np.linalg.inv(tool.tool_T_tip))
+        tool.set_calibration(res.calibration())
+        self.last_pivot = res
+        offset = ", ".join(f"{x:.2f}" for x in res.tip_offset)
+        self.label.setText(f"'{tool.device}' tip offset ({offset}) mm, "
+                           f"pivot RMS {res.rms:.2f} mm over {len(poses)} poses, "
+                           f"tilted {res.angle_deg:.0f} degrees")
 
     def _pointer_markup(self) -> Markup:
         try:
@@ -202,6 +241,8 @@ class LandmarkRegistration(QGroupBox):
             self.averager = None
         self.collect_button.setEnabled(True)
         self.collect_button.setText("Collect from pointer")
+        self.pivot_button.setEnabled(True)
+        self.pivot_button.setText("Calibrate tip (pivot)")
 
     # -- registration --------------------------------------------------------------------
     def register(self):
@@ -238,8 +279,7 @@ class LandmarkRegistration(QGroupBox):
         moved = apply_transform(res.matrix, np.asarray(moving.points, dtype=float))
         moving.points = tuple(tuple(map(float, p)) for p in moved)
         self.last_result = res
-        per_point = ", ".join(f"{n} {e:.2f}" for n, e in zip(res.summary()["fre_mm"],
-                                                             res.fre, strict=True))
+        per_point = ", ".join(f"#{k + 1} {e:.2f}" for k, e in enumerate(res.fre))
         self.label.setText(f"FRE RMS {res.fre_rms:.3f} mm, max {res.fre.max():.3f} mm"
                            + (f", scale {res.scale:.4f}" if res.scale != 1.0 else "")
                            + f"; applied to {target}.\nPer point (mm): {per_point}")

@@ -137,6 +137,12 @@ class LivePanel(QWidget):
         il.addWidget(self.target_button)
         il.addWidget(self.command_edit)
         lay.addWidget(igtl)
+        self.peer_list = QListWidget()  # what the peer sends back: STRINGs and POINT lists
+        self.peer_list.setObjectName("livePeerMessages")
+        self.peer_list.setMaximumHeight(90)
+        lay.addWidget(QLabel("From the instrument peer"))
+        lay.addWidget(self.peer_list)
+        self._peer_stamp: tuple = ()
 
         self.alarm_list = QListWidget()
         self.alarm_list.setObjectName("liveAlarms")
@@ -248,7 +254,8 @@ class LivePanel(QWidget):
             return
         self.shutdown()
         self.session, self.connected = session, True
-        self._stamp, self._alarm_view = (), []
+        self._stamp, self._alarm_view, self._peer_stamp = (), [], ()
+        self.peer_list.clear()
         self.reader = session.history.reader() if session.history else None
         self._fill_static()
         self.connect_button.setText("Disconnect")
@@ -304,6 +311,7 @@ class LivePanel(QWidget):
         self.status_label.setText("\n".join(parts))
         self._update_alarms()
         self._update_state()
+        self._update_peer_messages()
         self._bind_live_actors()
         ins = s.instruments
         stamp = (sum(t.shown for t in ins.tools.values()),
@@ -360,6 +368,22 @@ class LivePanel(QWidget):
             if a.id == selected:
                 item.setSelected(True)
                 self.alarm_list.setCurrentItem(item)
+
+    def _update_peer_messages(self) -> None:
+        ins = self.session.instruments
+        points = dict(ins.points)
+        stamp = (ins.strings_received, tuple((d, len(p)) for d, p in points.items()))
+        if stamp == self._peer_stamp:
+            return
+        self._peer_stamp = stamp
+        self.peer_list.clear()
+        for device, items in points.items():
+            self.peer_list.addItem(f"POINT {device}: " + "; ".join(
+                f"{p.name} ({', '.join(f'{x:.1f}' for x in p.position)})" for p in items[:4])
+                + (" …" if len(items) > 4 else ""))
+        for t, device, text in reversed(ins.recent_strings(8)):  # newest first
+            self.peer_list.addItem(time.strftime("%H:%M:%S ", time.localtime(t))
+                                   + f"{device}: {text}")
 
     def _selected_alarm(self) -> int | None:
         item = self.alarm_list.currentItem()

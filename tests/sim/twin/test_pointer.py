@@ -55,3 +55,35 @@ def test_no_poses_is_a_clear_error():
     with pytest.raises(InputError, match="visible to the tracker"):
         TipAverager(tool, window_s=0.2).start().wait(0.3)
     assert time.monotonic() - t0 < 2
+
+
+def pivot_poses(offset, pivot, n: int = 60, tilt_deg: float = 30.0, noise: float = 0.0,
+                seed: int = 0) -> np.ndarray:
+    """Poses of a tool pivoting about its tip: tool origin = pivot - R @ offset."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    poses = np.tile(np.eye(4), (n, 1, 1))
+    for k in range(n):
+        axis = np.array([np.cos(k), np.sin(k), 0.0])
+        r = Rotation.from_rotvec(np.radians(tilt_deg) * (k % 7) / 6 * axis).as_matrix()
+        r = r @ Rotation.from_rotvec([0, 0, 0.3 * k]).as_matrix()  # spun about the shaft too
+        poses[k, :3, :3] = r
+        poses[k, :3, 3] = np.asarray(pivot) - r @ np.asarray(offset) + rng.normal(0, noise, 3)
+    return poses
+
+
+def test_pivot_calibration_finds_the_tip():
+    from sim.twin.pointer import pivot_calibration
+
+    offset, pivot = np.array([1.5, -2.0, 160.0]), np.array([40.0, 10.0, -25.0])
+    exact = pivot_calibration(pivot_poses(offset, pivot))
+    np.testing.assert_allclose(exact.tip_offset, offset, atol=1e-6)
+    np.testing.assert_allclose(exact.pivot, pivot, atol=1e-6)
+    assert exact.rms < 1e-6 and exact.angle_deg > 29
+    noisy = pivot_calibration(pivot_poses(offset, pivot, noise=0.1, seed=1))
+    assert np.linalg.norm(noisy.tip_offset - offset) < 0.3 and 0.05 < noisy.rms < 0.3
+    with pytest.raises(InputError, match="tilted only"):
+        pivot_calibration(pivot_poses(offset, pivot, tilt_deg=5.0))
+    with pytest.raises(InputError, match="four"):
+        pivot_calibration(np.eye(4)[None])
