@@ -142,6 +142,8 @@ def test_preview_grab_moves_an_object_like_the_headset_grab(preview):
     assert np.linalg.norm(moved_mm) > 20.0
     np.testing.assert_allclose(m[:3, 3], moved_mm, atol=1e-6)
     np.testing.assert_allclose(m[:3, :3], np.eye(3), atol=1e-9)  # carried, not turned
+    shown = preview.stereo.adapters[block.uid].actors[0].GetUserMatrix()  # the adapter's matrix
+    np.testing.assert_allclose([[shown.GetElement(i, j) for j in range(4)] for i in range(4)], m)
     np.testing.assert_allclose(preview.stereo.placement.matrix(), placement_before)
     assert yellow_mask(preview.stereo.eye_images()[0]).sum() > 100  # the squeezing hand lights up
     assert "Selected: Block" in preview.hands.panel.text
