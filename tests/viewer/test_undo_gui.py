@@ -96,3 +96,25 @@ def test_encrypted_save_and_open(win, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: win.task is None, timeout=30_000)
     assert win.case is before and "password is wrong" in win.last_error.text()
     win.last_error.close()
+
+
+def test_encrypted_folder_save_and_open(win, qtbot, tmp_path, monkeypatch):
+    from sim.model import crypto
+    from sim.model.bundle import sniff
+
+    monkeypatch.setattr(crypto, "SCRYPT_N", 1 << 10)
+    folder = tmp_path / "secret.case"
+    win.case.scene["Liver"].opacity = 0.5
+    win.save_to(folder, password="pw", folder=True)
+    qtbot.waitUntil(lambda: win.task is None, timeout=30_000)
+    assert sniff(folder) == "encrypted folder" and not win.has_unsaved_changes()
+    win.case.scene["Liver"].opacity = 0.25
+    win.save()  # Save keeps the folder a folder, and encrypted with the same password
+    qtbot.waitUntil(lambda: win.task is None, timeout=30_000)
+    assert sniff(folder) == "encrypted folder"
+    asked = []
+    monkeypatch.setattr(win.session, "ask_password", lambda path, new=False: asked.append(path)
+                        or "pw")
+    win.open_path(folder)  # the password is asked for, as for an encrypted archive
+    qtbot.waitUntil(lambda: win.task is None, timeout=30_000)
+    assert asked == [folder] and win.case.scene["Liver"].opacity == 0.25
