@@ -105,7 +105,9 @@ def test_slices_and_volume_rendering_in_3d(ct_window):
     slices.render_box.setChecked(True)
     assert "volume-rendering" in plotter.actors
     after = ct_window.view.screenshot().astype(float)
-    assert np.abs(after - before).mean() > 1
+    changed = (np.abs(after - before).sum(axis=-1) > 30).mean()  # share of pixels that changed
+    # the scan fills a small part of the view: the rendered bone alone changes about 2 %
+    assert changed > 0.01, f"only {changed:.1%} of the 3D view changed"
     slices.render_box.setChecked(False)
     slices.slices3d.setChecked(False)
     assert "volume-rendering" not in plotter.actors and "slice3d-0" not in plotter.actors
