@@ -189,7 +189,7 @@ def test_roi_and_plane_resized_by_dragging_their_handles(liver_only, qtbot):
     # drag the ROI's +x face (on the patient's left: to the right in an anterior view)
     _drag(qtbot, win, (10.0, -60.0, 0.0), 40, 0)
     (cx, cy, cz), (sx, sy, sz) = roi.points[0], roi.size
-    assert sx > 30 and (sy, sz) == (20, 20)
+    assert sx > 30 and (sy, sz) == (20, 20) and (cy, cz) == (-60, 0)  # only x changed
     assert cx - sx / 2 == pytest.approx(-10, abs=1e-6)  # the opposite face stayed put
     assert np.allclose(faces[1].GetCenter(), (cx + sx / 2, -60, 0))  # snapped onto the face
     assert panel.table.item(panel.row_of(roi), 2).text() == f"{sx * 400 / 1000:.2f} cm³"
