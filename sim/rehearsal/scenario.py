@@ -443,6 +443,61 @@ class Scenario:
                 "scoring": {"weights": dict(self.weights), "bands": dict(self.bands)}}
 
 
+# -- instruction images ---------------------------------------------------------------------------
+IMAGE_MAX_BYTES = 5_000_000
+_IMAGE_KINDS = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
+def _image_kind(data: bytes, where: str) -> str:
+    for magic, mime in _IMAGE_KINDS.items():
+        if data.startswith(magic):
+            return mime
+    raise InputError(f"{where} is not a PNG or JPEG image.")
+
+
+def image_data_uri(path: str | Path) -> str:
+    """A PNG/JPEG file as a data: URI, so the step carries its picture inside the case."""
+    import base64
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read the image '{path}': {exc.strerror or exc}.") from None
+    if len(data) > IMAGE_MAX_BYTES:
+        raise InputError(f"The image '{path}' is larger than {IMAGE_MAX_BYTES // 1_000_000} MB.")
+    mime = _image_kind(data, f"'{path}'")
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def image_bytes(image: str, base: str | Path | None = None) -> bytes:
+    """The PNG/JPEG bytes of a step's ``image``: a data: URI, or a file path (relative to
+    ``base``, the scenario's or case's folder)."""
+    import base64
+    import binascii
+
+    if image.startswith("data:"):
+        head, _, payload = image.partition(",")
+        if not head.endswith(";base64"):
+            raise InputError("An instruction image data: URI must be base64 encoded.")
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError("The instruction image's data: URI is not valid base64.") from None
+        _image_kind(data, "The instruction image")
+        return data
+    path = Path(image)
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read the instruction image '{path}': "
+                         f"{exc.strerror or exc}.") from None
+    _image_kind(data, f"'{path}'")
+    return data
+
+
 # -- files and cases ------------------------------------------------------------------------------
 def read_scenario(path: str | Path) -> Scenario:
     path = Path(path)

@@ -188,9 +188,10 @@ class RehearsalSession(InteractionSession):
         return snap
 
     def step(self) -> None:
+        if self.finished:  # the attempt is over: its state (and length) stays as it ended
+            return
         super().step()
-        if not self.finished:
-            self.tracker.after_step()
+        self.tracker.after_step()
 
     def reset(self) -> None:
         super().reset()

@@ -1,10 +1,15 @@
-"""The Rehearse panel: build a scenario from the demo plan, run a guided attempt, review it."""
+"""The Rehearse panel on the demo case: build a scenario, author it through the form, run a
+guided attempt moving the retractor and the screw with real mouse and key events, replay it
+in the 3D view with the timeline, review and report."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import pyvista as pv
+from PyQt6.QtCore import QPoint, Qt
 
 
 @pytest.fixture
@@ -25,44 +30,224 @@ def rehearse_window(qtbot, demo_case_dir):
         win.task.wait()
 
 
-def test_guided_attempt_review_and_report(rehearse_window, qtbot, tmp_path):
-    win = rehearse_window
-    panel = win.rehearse
-    sc = panel.build()
-    assert sc is not None and "rehearsal" in win.case.sections
+def _qpos(win, world) -> QPoint:
+    ren = win.view.plotter.renderer
+    ren.SetWorldPoint(*world, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    widget = win.view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+
+
+def _ctrl_drag(qtbot, widget, a: QPoint, b: QPoint) -> None:
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, ctrl, a)
+    for k in range(1, 6):
+        qtbot.mouseMove(widget, a + (b - a) * (k / 5))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, ctrl, b)
+
+
+def _drawn(actor) -> np.ndarray:
+    return np.asarray(pv.wrap(actor.GetMapper().GetInput()).points).copy()
+
+
+def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
+    from PIL import Image
+
+    panel = rehearse_window.rehearse
+    panel.build()
     dialog = panel.edit()
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
+        "Scenario", "Steps", "Structures", "Advanced (JSON)"]
+    dialog.name_edit.setText("Aorta drill")
+    dialog.limit_spin.setValue(200)
     dialog.weight_spins["idle_s"].setValue(0.0)
-    assert dialog.apply() is not None and panel.scenario.weights["idle_s"] == 0.0
+    # Steps: add one after the first, fill it in, move it to the end.
+    dialog.tabs.setCurrentIndex(1)
+    assert dialog.step_list.count() == 2
+    dialog.step_list.setCurrentRow(0)
+    dialog.add_step()
+    assert dialog.step_list.count() == 3 and dialog.step_list.currentRow() == 1
+    form = dialog.step_form
+    form.id_edit.setText("probe")
+    form.title_edit.setText("Probe the liver")
+    form.instructions_edit.setPlainText("Touch the liver gently; keep off the aorta.")
+    png = tmp_path / "hint.png"
+    Image.new("RGB", (120, 80), (30, 160, 60)).save(png)
+    dialog.choose_image_file = lambda: str(png)  # the file dialog, answered
+    form._choose_image()
+    assert form.image.startswith("data:image/png") and form.image_preview.pixmap().width() > 0
+    for lst, name in ((form.objects_list, "Liver"), (form.objects_list, "Aorta"),
+                      (form.instruments_list, "retractor")):
+        lst.findItems(name, Qt.MatchFlag.MatchExactly)[0].setCheckState(Qt.CheckState.Checked)
+    force = form.add_criterion({"type": "retraction", "min_mm": 15})
+    force.type_combo.setCurrentIndex(force.type_combo.findData("max_force"))  # change the type
+    force.fields["max_n"].setValue(1.5)
+    touch = form.add_criterion({"type": "no_damage"})
+    touch.type_combo.setCurrentIndex(touch.type_combo.findData("no_contact"))
+    touch.fields["structure"].setCurrentText("Aorta")
+    dialog.move_step(1)
+    assert dialog.step_list.currentRow() == 2
+    assert [dialog.step_list.item(i).text() for i in range(3)][2] == "Probe the liver"
+    # Structures: a margin on the aorta, and a strain threshold on the liver.
+    dialog.tabs.setCurrentIndex(2)
+    t = dialog.structure_table
+    rows = {t.cellWidget(r, 0).currentText(): r for r in range(t.rowCount())}
+    t.cellWidget(rows["Aorta"], 2).setValue(1.5)
+    t.cellWidget(rows["Liver"], 5).setValue(25.0)
+    dialog.add_structure({"name": "Skin", "contact": True})
+    assert t.rowCount() == 4
+    t.cellWidget(3, t.columnCount() - 1).click()  # its remove button
+    assert t.rowCount() == 3
+    sc = dialog.apply()
+    assert sc is not None, dialog.message.text()
+    assert panel.scenario is sc and sc.name == "Aorta drill" and sc.time_limit_s == 200
+    assert sc.weights["idle_s"] == 0.0
+    assert [s.id for s in sc.steps] == ["retract", "place-1", "probe"]
+    probe = sc.steps[2]
+    assert probe.instructions.startswith("Touch the liver") and probe.image.startswith("data:")
+    assert set(probe.objects) == {"Liver", "Aorta"} and probe.instruments == ["retractor"]
+    assert [c.to_dict() for c in probe.criteria] == [
+        {"type": "max_force", "max_n": 1.5}, {"type": "no_contact", "structure": "Aorta"}]
+    assert sc.structure("Aorta").margin_mm == 1.5 and sc.structure("Liver").max_strain_pct == 25
+    assert json.loads(json.dumps(rehearse_window.case.sections["rehearsal"]))["name"] == \
+        "Aorta drill"
+    # Remove a step through the list; the Advanced tab shows the same scenario as JSON.
+    dialog.tabs.setCurrentIndex(1)
+    dialog.step_list.setCurrentRow(2)
+    dialog.remove_step()
+    dialog.tabs.setCurrentIndex(3)
     data = json.loads(dialog.editor.toPlainText())
+    assert [s["id"] for s in data["steps"]] == ["retract", "place-1"]
+    # Bad input stays in the dialog with a plain message, in the forms and in the JSON.
     data["steps"] = []
     dialog.editor.setPlainText(json.dumps(data))
     assert dialog.apply() is None and "steps" in dialog.message.text()
+    dialog.editor.setPlainText("{not json")
+    dialog.tabs.setCurrentIndex(0)
+    assert dialog.tabs.currentIndex() == 3 and "Not valid JSON" in dialog.message.text()
+    dialog.editor.setPlainText(json.dumps(sc.to_dict()))
+    dialog.tabs.setCurrentIndex(1)
+    dialog.step_form.criteria[0].type_combo.setCurrentIndex(
+        dialog.step_form.criteria[0].type_combo.findData("on_plan"))  # no device chosen ...
+    dialog.step_form.criteria[0].fields["device"].clear()
+    assert dialog.apply() is None and "device" in dialog.message.text()
+    dialog.grab().save(str(tmp_path / "authoring.png"))
     dialog.close()
 
+
+def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot, tmp_path):
+    win = rehearse_window
+    panel = win.rehearse
+    panel.build()
+    step_png = tmp_path / "step.png"
+    from PIL import Image
+
+    Image.new("RGB", (90, 60), (40, 90, 200)).save(step_png)
+    sc = panel.scenario
+    sc.steps[1].image = str(step_png)  # a picture path (absolute) shown with step 2
+    panel.set_scenario(sc)
+    win.view.renderer.set_view("A")
     panel.start()
     qtbot.waitUntil(lambda: panel.loop is not None, timeout=120_000)
-    assert "Retract the liver" in panel.step_label.text()
+    assert "Retract the liver" in panel.step_label.text() and panel.image_label.isHidden()
     # Only the step's objects are shown: the vertebra and the screw are hidden in step 1.
     vert = win.case.scene["Vertebra L1"]
     assert not any(a.GetVisibility() for a in win.view.renderer.adapters[vert.uid].actors)
-    x, y0, z = panel.scenario.setup.instruments[0]["pose"]["position"]
-    panel.post({"type": "pose", "instrument": "retractor",
-                "pose": {"position": [x, y0 + 20, z], "direction": [0, 0, 1]}})
-    qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > 19, timeout=20_000)
-    panel.next_step()
+    screw = sc.devices[0].name
+    assert not panel.display.devices[screw][2].GetVisibility()
+    assert [panel.control_combo.itemText(i) for i in range(panel.control_combo.count())] == [
+        "retractor"]  # only what the step puts in play
+    widget = win.view.plotter.interactor
+    widget.setFocus()
+    start = panel.loop.latest.poses["retractor"].copy()
+    forward = panel.pointer._camera_axes()[2]  # from the front: +y, into the body
+    panel.step_spin.setValue(5.0)
+    for _ in range(4):  # real keys: O pushes along the view direction, 5 mm a press
+        qtbot.keyClick(widget, Qt.Key.Key_O)
+    qtbot.waitUntil(lambda: np.allclose(panel.loop.latest.poses["retractor"][:3, 3],
+                                        start[:3, 3] + 20.0 * forward), timeout=10_000)
+    qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > 19.5, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.session.tracker.current.peak_displacement_mm > 2.0,
+                    timeout=20_000)  # the retractor pushes the liver
+    # A real Ctrl+drag in the view moves it sideways (screen left = -x from the front).
+    tip = panel.loop.latest.poses["retractor"][:3, 3].copy()
+    _ctrl_drag(qtbot, widget, _qpos(win, tip), _qpos(win, tip + [-6.0, 0, 0]))
+    qtbot.waitUntil(lambda: panel.loop.latest.poses["retractor"][0, 3] < tip[0] - 4.0,
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > 24.0, timeout=10_000)
+    qtbot.waitUntil(lambda: "path 2" in panel.metrics_label.text(), timeout=5000)
+    assert panel.loop.error is None
+    qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Place the Pedicle" in panel.step_label.text(), timeout=20_000)
-    plan = panel.scenario.devices[0]
-    panel.post({"type": "device", "device": plan.name, "pose": plan.planned_pose.tolist()})
-    panel.next_step()
+    assert not panel.image_label.isHidden() and panel.image_label.pixmap().width() > 0
+    assert panel.control_combo.currentText() == screw
+    assert panel.display.devices[screw][2].GetVisibility()  # the screw, at its start pose
+    assert win.view.plotter.actors.get(f"rehearse-plan-{screw}") is not None  # the plan line
+    plan = sc.devices[0]
+    path0 = panel.session.tracker.current.path_mm
+    # Drive the screw 40 mm down its axis onto the plan: 4 x Page Down and 4 x Advance, 5 mm.
+    widget.setFocus()
+    for _ in range(4):
+        qtbot.keyClick(widget, Qt.Key.Key_PageDown)
+    advance = next(b for b in panel.findChildren(type(panel.next_button))
+                   if b.text() == "Advance")
+    for _ in range(4):
+        qtbot.mouseClick(advance, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: np.allclose(panel.session.device_poses[screw], plan.planned_pose,
+                                        atol=1e-6), timeout=10_000)
+    qtbot.waitUntil(lambda: "entry 0.0 mm · angle 0.0°" in panel.metrics_label.text(),
+                    timeout=5000)
+    # Path is measured at the next simulation step.
+    qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > path0 + 39.0, timeout=10_000)
+    print(f"rehearsal: {panel.loop.steps_per_second:.1f} steps/s, "
+          f"{1000 * panel.loop.cpu_per_step:.0f} ms CPU a step")
+    drawn = _drawn(panel.display.devices[screw][2])
+    local = np.asarray(panel.world.device_meshes[screw].points)
+    want = local @ plan.planned_pose[:3, :3].T + plan.planned_pose[:3, 3]
+    qtbot.waitUntil(lambda: np.allclose(_drawn(panel.display.devices[screw][2]), want,
+                                        atol=1e-6), timeout=5000)  # drawn where it is
+    assert not np.allclose(drawn, local)
+    # Off the plan with a real Ctrl+drag: the entry error grows.
+    anchor = plan.planned_pose[:3, 3]
+    _ctrl_drag(qtbot, widget, _qpos(win, anchor), _qpos(win, anchor + [5.0, 0, 0]))
+    qtbot.waitUntil(lambda: np.linalg.norm(panel.session.device_poses[screw][:3, 3] - anchor)
+                    > 3.0, timeout=10_000)
+    qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.loop is None, timeout=20_000)  # the last step ends it
-    assert len(panel.attempts) == 1
     attempt = panel.attempts[0]
-    assert [s["id"] for s in attempt.scores["steps"]] == ["retract", "place-1"]
-    assert attempt.metrics["steps"][1]["entry_mm"] == pytest.approx(0.0, abs=1e-9)
+    retract, place = attempt.metrics["steps"]
+    assert retract["path_mm"] > 24.0 and retract["peak_displacement_mm"] > 2.0
+    assert place["entry_mm"] > 3.0 and place["angle_deg"] < 1.0 and place["path_mm"] > 43.0
     assert any(a.GetVisibility() for a in win.view.renderer.adapters[vert.uid].actors)
+    assert win.view.plotter.actors.get(f"rehearse-plan-{screw}") is None
 
+    # Replay: the timeline draws that moment in the 3D view.
     review = panel.review()
     assert review.table.columnCount() == 2
+
+    def at(step):
+        review.timeline.setValue(step)
+        qtbot.waitUntil(lambda: panel.replay_session is not None
+                        and panel.replay_session.step_index == step, timeout=30_000)
+        d = panel.replay_display
+        qtbot.wait(50)
+        return (_drawn(d.actor), _drawn(d.tools["retractor"][2]),
+                _drawn(d.devices[screw][2]), d.devices[screw][2].GetVisibility(),
+                win.view.plotter.screenshot(return_img=True))
+
+    push_end = int(round(retract["end_s"] / attempt.dt))
+    tissue0, tool0, _dev0, dev_shown0, img0 = at(0)
+    tissue1, tool1, _dev1, _shown1, img1 = at(push_end - 1)
+    tissue2, _tool2, dev2, dev_shown2, _img2 = at(attempt.steps)
+    moved = np.linalg.norm(tissue1 - tissue0, axis=1).max()
+    assert moved > 2.0  # the deformed liver
+    assert np.linalg.norm(tool1 - tool0, axis=1).min() > 20.0  # the retractor where it was
+    assert not dev_shown0 and dev_shown2  # the screw shows in its step, at its final pose
+    final = np.asarray(attempt.keyframes[-1]["device_poses"][screw])
+    assert np.allclose(dev2, local @ final[:3, :3].T + final[:3, 3], atol=1e-6)
+    assert np.abs(img1.astype(int) - img0.astype(int)).sum(axis=2).astype(bool).sum() > 500
     review.osats_spins["Respect for tissue"].setValue(4)
     review.save_rating()
     assert attempt.osats == {"Respect for tissue": 4}
@@ -71,6 +256,5 @@ def test_guided_attempt_review_and_report(rehearse_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: win.task is None, timeout=120_000)
     text = out.read_text()
     assert "Respect for tissue" in text and text.count("data:image/png;base64,") >= 3
-    review.grab().save(str(tmp_path / "review.png"))
-    win.grab().save("/tmp/rh/window.png")
-    review.grab().save("/tmp/rh/review.png")
+    review.close()
+    assert panel.replay_display is None and "sim-surface" not in win.view.plotter.actors

@@ -7,7 +7,11 @@
 - Instruments (any mode): Ctrl+drag moves the active instrument in the view plane,
   Ctrl+Shift+drag rotates it, Ctrl+wheel pushes it along the view direction; keys J/L, I/K,
   U/O translate it (1 mm, along the camera's right, up and view axes), with Shift they
-  rotate it (5 degrees about the same axes).
+  rotate it (5 degrees about the same axes); Page Down/Page Up advance/withdraw it 1 mm along
+  its own axis (+z: an instrument's shaft, a device's planned direction), with Shift they roll
+  it about that axis.
+- The active name may also be a rigid device the session poses by events (a rehearsal's
+  screw, listed in the snapshots' ``device_poses``): the same controls move it.
 Every action is posted to the simulation loop as an event (so it is recorded).
 """
 
@@ -34,6 +38,7 @@ class PointerController(QObject):
         self.loop = None  # SimulationLoop
         self.mode = "grab"  # grab | brush | none
         self.active_instrument: str | None = None
+        self.move_mm, self.turn_deg = MOVE_MM, TURN_DEG  # one key press or button click
         self._drag_plane = None  # (point, normal) while dragging the tissue
         self._tool_drag = None  # (kind, start display pos, start pose, start hit)
         self._picker = vtk.vtkCellPicker()
@@ -42,6 +47,7 @@ class PointerController(QObject):
 
     def attach(self, display, loop) -> None:
         self.display, self.loop = display, loop
+        self._commanded = None  # poses commanded to an earlier loop mean nothing here
 
     def detach(self) -> None:
         if self._drag_plane is not None and self.loop is not None:
@@ -94,12 +100,17 @@ class PointerController(QObject):
             if self._latest_pose(name) is None else self._latest_pose(name)
 
     def _latest_pose(self, name: str) -> np.ndarray | None:
-        pose = self.loop.latest.poses.get(name)
+        snap = self.loop.latest
+        pose = snap.poses.get(name, snap.device_poses.get(name))
         return None if pose is None else np.asarray(pose).copy()
 
     def post_pose(self, name: str, pose: np.ndarray) -> None:
-        self.loop.post({"type": "pose", "instrument": name, "pose": np.asarray(pose).tolist()})
-        self._commanded = (name, pose)
+        plain = np.asarray(pose).tolist()
+        if name in self.loop.latest.device_poses:
+            self.loop.post({"type": "device", "device": name, "pose": plain})
+        else:
+            self.loop.post({"type": "pose", "instrument": name, "pose": plain})
+        self._commanded = (name, np.asarray(pose, dtype=float).copy())
 
     def _current_pose(self, name: str) -> np.ndarray:
         cmd = getattr(self, "_commanded", None)
@@ -116,10 +127,25 @@ class PointerController(QObject):
         pose = self._current_pose(name)
         axes = self._camera_axes()
         if rotate:
-            R = Rotation.from_rotvec(np.radians(TURN_DEG) * sign * axes[axis]).as_matrix()
+            R = Rotation.from_rotvec(np.radians(self.turn_deg) * sign * axes[axis]).as_matrix()
             pose[:3, :3] = R @ pose[:3, :3]
         else:
-            pose[:3, 3] += MOVE_MM * sign * axes[axis]
+            pose[:3, 3] += self.move_mm * sign * axes[axis]
+        self.post_pose(name, pose)
+
+    def slide(self, sign: int, rotate: bool) -> None:
+        """Advance (+1) or withdraw the active instrument or device along its own axis, or
+        roll it about that axis (a screw driven along its trajectory)."""
+        name = self.active_instrument
+        if name is None or self.loop is None:
+            return
+        pose = self._current_pose(name)
+        axis = pose[:3, 2] / np.linalg.norm(pose[:3, 2])
+        if rotate:
+            pose[:3, :3] = Rotation.from_rotvec(np.radians(self.turn_deg) * sign * axis).as_matrix() \
+                @ pose[:3, :3]
+        else:
+            pose[:3, 3] += self.move_mm * sign * axis
         self.post_pose(name, pose)
 
     # -- Qt events -------------------------------------------------------------------------------
@@ -128,10 +154,14 @@ class PointerController(QObject):
             return False
         t = event.type()
         if t == QEvent.Type.KeyPress and self.active_instrument is not None:
-            hit = _KEYS.get(Qt.Key(event.key()))
+            key = Qt.Key(event.key())
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            hit = _KEYS.get(key)
             if hit is not None:
-                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
                 self.nudge(hit[0], hit[1], shift)
+                return True
+            if key in (Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
+                self.slide(1 if key == Qt.Key.Key_PageDown else -1, shift)
                 return True
             return False
         if t == QEvent.Type.Wheel and self.active_instrument is not None and (

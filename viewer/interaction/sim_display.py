@@ -22,6 +22,7 @@ from sim.interaction.normals import SurfaceNormals, triangles
 
 TISSUE_RGB = (0.78, 0.42, 0.36)
 TOOL_RGB = (0.85, 0.86, 0.9)
+DEVICE_RGB = (0.72, 0.74, 0.78)
 DAMAGE_RGB = "magenta"
 
 
@@ -48,6 +49,7 @@ class SimulationDisplay(QObject):
         self.tools = {}
         for name, tool in session.instruments.items():
             self.add_tool(name, tool)
+        self.devices = {}  # rigid devices posed by events (snapshot.device_poses)
         self.grab_marker = pv.Sphere(radius=max(session.grab_radius * 0.25, 0.5))
         self._grab_local = np.asarray(self.grab_marker.points).copy()
         self.grab_actor = plotter.add_mesh(self.grab_marker, color="yellow", name="sim-grab",
@@ -98,6 +100,16 @@ class SimulationDisplay(QObject):
                                       pickable=False, render=False, reset_camera=False)
         self.tools[name] = (local, mesh, actor, dict(tool.params))
 
+    def add_device(self, name: str, local: pv.PolyData, color=DEVICE_RGB) -> None:
+        """Draw a rigid device (its surface in its anchor frame) at its snapshot pose."""
+        mesh = local.copy()
+        pose = self.loop.latest.device_poses.get(name)
+        if pose is not None:
+            mesh.points = np.asarray(local.points) @ pose[:3, :3].T + pose[:3, 3]
+        actor = self.plotter.add_mesh(mesh, color=color, specular=0.6, name=f"sim-device-{name}",
+                                      pickable=False, render=False, reset_camera=False)
+        self.devices[name] = (local, mesh, actor)
+
     def set_field(self, name: str | None, damage: float | None = None) -> None:
         """Colour by ``name`` (von_mises, max_principal_strain, displacement) or plain."""
         self.field, self.damage = name, damage
@@ -135,6 +147,10 @@ class SimulationDisplay(QObject):
             pose = snap.poses.get(name)
             if pose is not None:
                 mesh.points = np.asarray(local.points) @ pose[:3, :3].T + pose[:3, 3]
+        for name, (local, mesh, _actor) in self.devices.items():
+            pose = snap.device_poses.get(name)
+            if pose is not None:
+                mesh.points = np.asarray(local.points) @ pose[:3, :3].T + pose[:3, 3]
         if snap.grab_target is not None:
             self.grab_marker.points = self._grab_local + snap.grab_target
             self.grab_actor.SetVisibility(True)
@@ -160,6 +176,9 @@ class SimulationDisplay(QObject):
         for _local, _mesh, actor, _p in self.tools.values():
             self.plotter.remove_actor(actor, render=False)
         self.tools.clear()
+        for _local, _mesh, actor in self.devices.values():
+            self.plotter.remove_actor(actor, render=False)
+        self.devices.clear()
         for actor in (self.actor, self.grab_actor):
             if actor is not None:
                 self.plotter.remove_actor(actor, render=False)

@@ -11,12 +11,13 @@ rating, saving, replay and HTML/PDF reports. Dialogs are non-modal (``show()``).
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QFileDialog,
@@ -24,8 +25,8 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QTableWidget,
@@ -39,74 +40,10 @@ from sim.rehearsal.attempt import Attempt, attempt_from_session, save_attempt
 from sim.rehearsal.scenario import Scenario, scenario_from_case, store_in_case
 from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
 from viewer.errors import show_error
+from viewer.interaction.pointer import MOVE_MM, PointerController
+from viewer.panels.rehearse_authoring import AuthoringDialog
 
 log = logging.getLogger(__name__)
-
-
-class AuthoringDialog(QDialog):
-    """Edit a scenario: name, time limit and weights as fields, everything else as JSON."""
-
-    def __init__(self, panel, scenario: Scenario) -> None:
-        super().__init__(panel)
-        self.panel = panel
-        self.setWindowTitle("Rehearsal scenario")
-        self.resize(760, 720)
-        col = QVBoxLayout(self)
-        form = QFormLayout()
-        self.limit_spin = QDoubleSpinBox()
-        self.limit_spin.setRange(0, 1e5)
-        self.limit_spin.setSpecialValueText("none")
-        self.limit_spin.setSuffix(" s")
-        self.limit_spin.setValue(scenario.time_limit_s or 0.0)
-        form.addRow("Time limit", self.limit_spin)
-        col.addLayout(form)
-        weights = QGroupBox("Score weights (0 leaves a metric out)")
-        wf = QFormLayout(weights)
-        self.weight_spins = {}
-        for key, m in METRICS.items():
-            s = QDoubleSpinBox()
-            s.setRange(0, 100)
-            s.setValue(scenario.weights.get(key, 1.0))
-            wf.addRow(m.label, s)
-            self.weight_spins[key] = s
-        col.addWidget(weights)
-        col.addWidget(QLabel("Steps (instructions, objects, instruments, criteria, time limits, "
-                             "bands), structures (thresholds) and devices:"))
-        self.editor = QPlainTextEdit(json.dumps(scenario.to_dict(), indent=1))
-        col.addWidget(self.editor, 1)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        col.addWidget(self.message)
-        row = QHBoxLayout()
-        apply_ = QPushButton("Apply")
-        apply_.clicked.connect(self.apply)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
-        row.addStretch(1)
-        row.addWidget(apply_)
-        row.addWidget(close)
-        col.addLayout(row)
-
-    def scenario(self) -> Scenario:
-        data = json.loads(self.editor.toPlainText())
-        data["time_limit_s"] = self.limit_spin.value() or None
-        scoring = data.setdefault("scoring", {})
-        scoring["weights"] = {k: s.value() for k, s in self.weight_spins.items()
-                              if s.value() != 1.0}
-        return Scenario.from_dict(data)
-
-    def apply(self) -> Scenario | None:
-        try:
-            sc = self.scenario()
-        except json.JSONDecodeError as exc:
-            self.message.setText(f"Not valid JSON: {exc}")
-            return None
-        except TwinsightError as exc:
-            self.message.setText(str(exc))
-            return None
-        self.panel.set_scenario(sc)
-        self.message.setText("Applied and stored in the case (saved with it).")
-        return sc
 
 
 class ReviewDialog(QDialog):
@@ -116,17 +53,19 @@ class ReviewDialog(QDialog):
         super().__init__(panel)
         self.panel = panel
         self.setWindowTitle("Review attempts")
-        self.resize(900, 700)
+        self.resize(1000, 720)
         col = QVBoxLayout(self)
         self.table = QTableWidget()
-        col.addWidget(self.table, 1)
+        self.table.verticalHeader().hide()
+        col.addWidget(self.table, 3)
         from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
         from matplotlib.figure import Figure
 
-        self.figure = Figure(figsize=(6, 2.4))
+        self.figure = Figure(figsize=(5, 2.4))
         self.canvas = FigureCanvasQTAgg(self.figure)
-        col.addWidget(self.canvas, 1)
-        osats = QGroupBox("OSATS global rating of the selected attempt (1-5)")
+        mid = QHBoxLayout()
+        mid.addWidget(self.canvas, 3)
+        osats = QGroupBox("OSATS rating of the selected attempt (1-5)")
         of = QFormLayout(osats)
         self.osats_spins = {}
         for d in OSATS_DOMAINS:
@@ -135,14 +74,21 @@ class ReviewDialog(QDialog):
             s.setSpecialValueText("–")
             of.addRow(d, s)
             self.osats_spins[d] = s
-        col.addWidget(osats)
+        mid.addWidget(osats, 2)
+        col.addLayout(mid, 2)
         row = QHBoxLayout()
         self.timeline = QSlider(Qt.Orientation.Horizontal)
+        self.timeline.setToolTip("Replay the selected attempt: the 3D view shows that moment")
         self.timeline_label = QLabel("")
         row.addWidget(QLabel("Replay"))
         row.addWidget(self.timeline, 1)
         row.addWidget(self.timeline_label)
         col.addLayout(row)
+        # Replaying re-runs the simulation: do it once the slider rests, not for every tick.
+        self._scrub_timer = QTimer(self)
+        self._scrub_timer.setSingleShot(True)
+        self._scrub_timer.setInterval(150)
+        self._scrub_timer.timeout.connect(self._show_moment)
         row = QHBoxLayout()
         for text, slot in (("Save rating", self.save_rating), ("Save attempt…", self.save_dialog),
                            ("Report…", self.report_dialog)):
@@ -208,12 +154,22 @@ class ReviewDialog(QDialog):
         self.timeline.setValue(a.steps if a else 0)
 
     def _scrub(self, step: int) -> None:
-        """Show the replayed state at ``step`` (re-run from the recorded inputs)."""
         a = self.selected()
         if a is None:
             return
         self.timeline_label.setText(f"{step * a.dt:.2f} s")
-        self.panel.show_replay(a, step)
+        self._scrub_timer.start()
+
+    def _show_moment(self) -> None:
+        """Show the replayed state at the slider's step (re-run from the recorded inputs)."""
+        a = self.selected()
+        if a is not None:
+            self.panel.show_replay(a, self.timeline.value())
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._scrub_timer.stop()
+        self.panel.end_replay()
+        super().closeEvent(event)
 
     def save_rating(self) -> None:
         a = self.selected()
@@ -254,7 +210,14 @@ class RehearsePanel(QWidget):
         self._hidden: list = []
         self.author_dialog: AuthoringDialog | None = None
         self.review_dialog: ReviewDialog | None = None
-        col = QVBoxLayout(self)
+        self.replay_session = self.replay_display = None
+        self._replay_attempt = None
+        # The trainee's mouse and keys on the 3D view: the Simulate panel's controls, moving
+        # whatever the Control list selects (an instrument or a device of the step).
+        self.pointer = PointerController(window.view, self)
+        self.pointer.mode = "none"  # plain drags turn the camera; Ctrl+drag moves the tool
+        inner = QWidget()
+        col = QVBoxLayout(inner)
         self.title = QLabel("No scenario: build one from the case's plan.")
         self.title.setWordWrap(True)
         col.addWidget(self.title)
@@ -272,9 +235,46 @@ class RehearsePanel(QWidget):
         self.step_label.setObjectName("rehearseStep")
         self.step_label.setWordWrap(True)
         bl.addWidget(self.step_label)
+        self.image_label = QLabel()
+        self.image_label.setObjectName("rehearseStepImage")
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.hide()
+        bl.addWidget(self.image_label)
         self.metrics_label = QLabel("")
         self.metrics_label.setObjectName("rehearseMetrics")
+        self.metrics_label.setWordWrap(True)
         bl.addWidget(self.metrics_label)
+        form = QFormLayout()
+        self.control_combo = QComboBox()
+        self.control_combo.setToolTip("What the mouse and keys move in the 3D view")
+        self.control_combo.currentTextChanged.connect(self._control_changed)
+        form.addRow("Control", self.control_combo)
+        self.step_spin = QDoubleSpinBox()
+        self.step_spin.setRange(0.1, 20.0)
+        self.step_spin.setValue(MOVE_MM)
+        self.step_spin.setSuffix(" mm")
+        self.step_spin.valueChanged.connect(self._step_size_changed)
+        form.addRow("Move step", self.step_spin)
+        bl.addLayout(form)
+        bl.addWidget(QLabel("Along its axis:"))
+        axis = QHBoxLayout()
+        for text, tip, sign, turn in (("Withdraw", "Back along its axis (Page Up)", -1, False),
+                                      ("Advance", "Forward along its axis (Page Down)", 1, False),
+                                      ("⟲", "Roll about its axis (Shift+Page Up)", -1, True),
+                                      ("⟳", "Roll about its axis (Shift+Page Down)", 1, True)):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(lambda _c, sg=sign, t=turn: self.pointer.slide(sg, t))
+            b.setMinimumWidth(40)
+            axis.addWidget(b)
+        bl.addLayout(axis)
+        self.help_label = QLabel(
+            "In the 3D view: Ctrl+drag moves, Ctrl+Shift+drag turns, Ctrl+wheel pushes; keys "
+            "J/L I/K U/O move (Shift: turn); Page Down/Up advance/withdraw along the axis "
+            "(Shift: roll). The dashed line is the planned trajectory.")
+        self.help_label.setWordWrap(True)
+        self.help_label.setStyleSheet("color: gray")
+        bl.addWidget(self.help_label)
         row = QHBoxLayout()
         self.start_button = QPushButton("Start attempt")
         self.start_button.clicked.connect(self.start)
@@ -290,6 +290,13 @@ class RehearsePanel(QWidget):
         self.review_button.clicked.connect(self.review)
         col.addWidget(self.review_button)
         col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self.ticker = QTimer(self)
         self.ticker.setInterval(100)
         self.ticker.timeout.connect(self._tick)
@@ -298,6 +305,7 @@ class RehearsePanel(QWidget):
     # -- scenario -------------------------------------------------------------------------------
     def set_case(self, case) -> None:
         self.stop()
+        self.end_replay()
         self.case, self.world, self.attempts = case, None, []
         try:
             self.scenario = scenario_from_case(case)
@@ -342,21 +350,31 @@ class RehearsePanel(QWidget):
         if self.scenario is None or self.case is None:
             return None
         self.stop()
+        self.end_replay()
         return self.window.run_task("Preparing the rehearsal", self._world, self._ready)
 
     def _ready(self, world) -> None:
         from sim.interaction.loop import SimulationLoop
-        from viewer.interaction.sim_display import SimulationDisplay
 
         self.session = world.session()
         # Real-time: simulated seconds are the trainee's seconds.
         self.loop = SimulationLoop(self.session, 1.0 / self.scenario.setup.dt)
-        self.display = SimulationDisplay(self.window.view.plotter, self.loop, parent=self)
-        self.display.refresh(force=True)
+        self.display = self._make_display(self.loop)
+        self.pointer.attach(self.display, self.loop)
         self._show_step()
         self.loop.start()
         self.ticker.start()
         self._update()
+
+    def _make_display(self, loop):
+        """The simulation display with the scenario's devices drawn at their event poses."""
+        from viewer.interaction.sim_display import SimulationDisplay
+
+        display = SimulationDisplay(self.window.view.plotter, loop, parent=self)
+        for name, local in self.world.device_meshes.items():
+            display.add_device(name, local)
+        display.refresh(force=True)
+        return display
 
     def post(self, event: dict) -> None:
         """An input from the trainee (instrument or device pose, grab ...), applied in order."""
@@ -371,6 +389,7 @@ class RehearsePanel(QWidget):
     def stop(self) -> Attempt | None:
         """End the attempt (finished or not) and keep it for review."""
         self.ticker.stop()
+        self.pointer.detach()
         attempt = None
         if self.loop is not None:
             self.loop.stop(5.0)
@@ -379,10 +398,13 @@ class RehearsePanel(QWidget):
             self.step_label.setText(
                 f"Attempt {len(self.attempts)}: {'PASSED' if attempt.scores['passed'] else 'FAILED'}"
                 f", score {attempt.scores['score']:.1f}")
+            self.image_label.hide()
+            self.metrics_label.setText("")
         if self.display is not None:
             self.display.close()
             self.display.deleteLater()
         self.loop = self.display = self.session = None
+        self._clear_plan_lines()
         self._restore_visibility()
         if self.review_dialog is not None and attempt is not None:
             self.review_dialog.refresh()
@@ -391,28 +413,99 @@ class RehearsePanel(QWidget):
 
     def shutdown(self) -> None:
         self.ticker.stop()
+        self.pointer.detach()
         if self.loop is not None:
             self.loop.stop(5.0)
 
     def _show_step(self) -> None:
-        """Only the step's objects are visible (the simulated body is drawn by the display)."""
+        """The step's instructions and picture; only its objects are visible; its
+        instruments and devices are what the mouse and keys can move."""
         step = self.session.current_step
+        self._show_objects(self.session.step_number, self.display)
+        self._shown_step = self.session.step_number
+        self.step_label.setText(f"<b>Step {self.session.step_number + 1} of "
+                                f"{len(self.scenario.steps)}: {step.title}</b><br>"
+                                f"{step.instructions}")
+        self._show_image(step.image)
+        self.control_combo.blockSignals(True)
+        self.control_combo.clear()
+        self.control_combo.addItems(step.instruments + step.devices)
+        self.control_combo.blockSignals(False)
+        self._control_changed(self.control_combo.currentText())
+        self.window.view.plotter.render()
+
+    def _show_objects(self, step_number: int, display) -> None:
+        """Hide what the step does not show; the body, instruments and devices are drawn by
+        the simulation display (devices at their attempt poses, not the plan's)."""
+        step = self.scenario.steps[step_number]
         self._restore_visibility()
         adapters = self.window.view.renderer.adapters
-        keep = set(step.objects) - {self.scenario.body}
+        drawn = {self.scenario.body, *self.scenario.instrument_names,
+                 *(d.name for d in self.scenario.devices)}
+        keep = set(step.objects) - drawn if step.objects else {
+            o.name for o in self.case.scene} - drawn
         for obj in self.case.scene:
-            if (obj.name in keep and obj.name not in self.scenario.instrument_names):
+            if obj.name in keep:
                 continue
             adapter = adapters.get(obj.uid)
             for a in (adapter.actors if adapter else []):
                 if a.GetVisibility():
                     a.SetVisibility(False)
                     self._hidden.append(a)
-        self._shown_step = self.session.step_number
-        self.step_label.setText(f"<b>Step {self.session.step_number + 1} of "
-                                f"{len(self.scenario.steps)}: {step.title}</b><br>"
-                                f"{step.instructions}")
-        self.window.view.plotter.render()
+        for name, (_local, _mesh, actor) in display.devices.items():
+            actor.SetVisibility(name in step.devices or name in step.objects)
+        self._clear_plan_lines()
+        for name in step.devices:
+            plan = self.scenario.device(name)
+            self._plan_lines.append(self._plan_line(plan))
+
+    def _plan_line(self, plan):
+        """The planned trajectory as a dashed line, from 30 mm before the entry to the
+        target."""
+        import numpy as np
+        import pyvista as pv
+
+        e, t = np.asarray(plan.entry, float), np.asarray(plan.target, float)
+        axis = (t - e) / np.linalg.norm(t - e)
+        start, length = e - 30.0 * axis, float(np.linalg.norm(t - e)) + 30.0
+        n = max(int(length / 3.0), 2)
+        pts = start + np.outer(np.arange(2 * n) * length / (2 * n), axis)
+        lines = np.hstack([[2, 2 * i, 2 * i + 1] for i in range(n)])
+        return self.window.view.plotter.add_mesh(
+            pv.PolyData(pts, lines=lines), color="yellow", line_width=3, pickable=False,
+            name=f"rehearse-plan-{plan.name}", render=False, reset_camera=False)
+
+    def _clear_plan_lines(self) -> None:
+        for actor in getattr(self, "_plan_lines", []):
+            self.window.view.plotter.remove_actor(actor, render=False)
+        self._plan_lines = []
+
+    def _show_image(self, image: str | None) -> None:
+        from sim.rehearsal.scenario import image_bytes
+
+        self.image_label.clear()
+        self.image_label.setVisible(bool(image))
+        if not image:
+            return
+        base = self.window.case_path if self.window.case_path is not None and \
+            self.window.case_path.is_dir() else None
+        try:
+            data = image_bytes(image, base)
+        except TwinsightError as exc:
+            self.image_label.setText(f"(picture unavailable: {exc})")
+            return
+        pix = QPixmap()
+        pix.loadFromData(data)
+        width = max(self.width() - 40, 160)
+        self.image_label.setPixmap(pix.scaled(width, 160,
+                                              Qt.AspectRatioMode.KeepAspectRatio,
+                                              Qt.TransformationMode.SmoothTransformation))
+
+    def _control_changed(self, name: str) -> None:
+        self.pointer.active_instrument = name or None
+
+    def _step_size_changed(self, mm: float) -> None:
+        self.pointer.move_mm = mm
 
     def _restore_visibility(self) -> None:
         for a in self._hidden:
@@ -429,11 +522,25 @@ class RehearsePanel(QWidget):
         if s.step_number != getattr(self, "_shown_step", -1):
             self._show_step()
         m = s.tracker.current
+        error = f"\nPaused: {self.loop.error}" if self.loop.error is not None else ""
         self.metrics_label.setText(
             f"time {s.time - m.start_s:.1f} s · path {m.path_mm:.0f} mm · moves {m.movements} · "
             f"idle {m.idle_s:.1f} s\nforce peak {m.peak_force_n:.2f} N · tissue moved "
             f"{m.peak_displacement_mm:.1f} mm · damage {m.damage_time_s:.1f} s · critical "
-            f"contacts {sum(m.contacts.values())}")
+            f"contacts {sum(m.contacts.values())}{self._accuracy_text()}{error}")
+
+    def _accuracy_text(self) -> str:
+        """Where the step's devices are now against their plans (the step's accuracy)."""
+        from sim.rehearsal.metrics import device_accuracy
+
+        s = self.session
+        out = []
+        for name in s.current_step.devices:
+            a = device_accuracy(self.scenario.device(name), s.device_poses[name],
+                                self.world.device_length(name))
+            out.append(f"\n{name}: entry {a['entry_mm']:.1f} mm · angle {a['angle_deg']:.1f}° · "
+                       f"tip {a['tip_mm']:.1f} mm")
+        return "".join(out)
 
     # -- review ---------------------------------------------------------------------------------
     def review(self) -> ReviewDialog | None:
@@ -444,18 +551,39 @@ class RehearsePanel(QWidget):
         return self.review_dialog
 
     def show_replay(self, attempt: Attempt, step: int) -> None:
-        """Re-run the attempt's inputs up to ``step`` and show that state in the view."""
+        """Re-run the attempt's inputs up to ``step`` and draw that state in the 3D view:
+        the deformed tissue, the instruments and devices, the objects that step showed.
+        Scrubbing forward continues the last replay; going back starts again."""
+        from sim.interaction.loop import SimulationLoop
         from sim.rehearsal.attempt import run_events
 
         if self.loop is not None or self.world is None:
             return
-        session = run_events(self.world, step, attempt.events_by_step())
-        self.replay_session = session
-        pts = session.visual_points()
-        if pts is not None:
-            self.window.status_label.setText(
-                f"Replay at {session.time:.2f} s: step {session.step_number + 1}, tissue moved "
-                f"{float(abs(session.sim.displacement).max()):.1f} mm")
+        session = self.replay_session
+        if session is None or self._replay_attempt is not attempt or session.step_index > step:
+            session = None
+        session = run_events(self.world, step, attempt.events_by_step(), session=session)
+        self.replay_session, self._replay_attempt = session, attempt
+        loop = SimulationLoop(session)  # never started: it only publishes the snapshot
+        if self.replay_display is None:
+            self.replay_display = self._make_display(loop)
+        else:
+            self.replay_display.loop = loop
+        self._show_objects(min(session.step_number, len(self.scenario.steps) - 1),
+                           self.replay_display)
+        self.replay_display.refresh(force=True)
+        self.window.status_label.setText(
+            f"Replay at {session.time:.2f} s: step {session.step_number + 1}, tissue moved "
+            f"{float(abs(session.sim.displacement).max()):.1f} mm")
+
+    def end_replay(self) -> None:
+        """Back to the case as it is (the review dialog closed)."""
+        if self.replay_display is not None:
+            self.replay_display.close()
+            self.replay_display.deleteLater()
+            self._clear_plan_lines()
+            self._restore_visibility()
+        self.replay_display = self.replay_session = self._replay_attempt = None
 
     def write_report(self, attempt: Attempt, path: str | Path):
         from sim.rehearsal.report import write_report
@@ -480,3 +608,4 @@ class RehearsePanel(QWidget):
         self.next_button.setEnabled(live)
         self.stop_button.setEnabled(live)
         self.review_button.setEnabled(has)
+        self.control_combo.setEnabled(live)

@@ -152,3 +152,27 @@ def test_cli_script_build_and_reports(demo_case_dir, demo_scenario, tmp_path, ca
     assert "FAILED" in text and text.count("data:image/png;base64,") >= 3
     assert "no damage to the Liver" in text and "Respect for tissue" in text
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 30_000
+
+
+def test_instruction_images_embed_and_read_back(tmp_path):
+    """A step's picture: a PNG/JPEG file embedded as a data: URI, or a path beside the case."""
+    from PIL import Image
+
+    from sim.rehearsal.scenario import image_bytes, image_data_uri
+
+    png = tmp_path / "step.png"
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(png)
+    uri = image_data_uri(png)
+    assert uri.startswith("data:image/png;base64,")
+    assert image_bytes(uri) == png.read_bytes()
+    assert image_bytes("step.png", tmp_path) == png.read_bytes()  # relative to the folder
+    jpg = tmp_path / "step.jpg"
+    Image.new("RGB", (8, 6)).save(jpg)
+    assert image_data_uri(jpg).startswith("data:image/jpeg;base64,")
+    (tmp_path / "notes.txt").write_text("not a picture")
+    with pytest.raises(InputError, match="not a PNG or JPEG"):
+        image_data_uri(tmp_path / "notes.txt")
+    with pytest.raises(InputError, match="Cannot read"):
+        image_bytes("missing.png", tmp_path)
+    with pytest.raises(InputError, match="not valid base64"):
+        image_bytes("data:image/png;base64,@@@")
