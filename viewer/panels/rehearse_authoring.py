@@ -142,6 +142,7 @@ class CriterionRow(QWidget):
                 field = _spin(data.get(key), suffix,
                               off=key in ("max_s", "max_entry_mm", "max_angle_deg", "max_tip_mm")
                               and self.kind in ("no_damage", "on_plan"))
+            field.setMaximumWidth(110 if suffix is not None else 200)
             self.fields[key] = field
             self.row.addWidget(lab)
             self.row.addWidget(field)
