@@ -400,6 +400,7 @@ class RehearsePanel(QWidget):
                 f", score {attempt.scores['score']:.1f}")
             self.image_label.hide()
             self.metrics_label.setText("")
+        self.control_combo.clear()
         if self.display is not None:
             self.display.close()
             self.display.deleteLater()
