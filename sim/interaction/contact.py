@@ -15,7 +15,7 @@ Coulomb friction test (|g_t| > mu g_n: the node slips).
 
 A tool thinner than the simulation mesh's spacing can slip between nodes without touching
 one. With a *collision surface* (the fine visual surface embedded in the coarse mesh, SOFA's
-mapped collision model), every fine vertex inside a tool that no constrained node covers is
+mapped collision model), while such a tool holds no node every fine vertex inside it is
 pushed out by a stiff penalty spring along the tool normal; its force reaches the nodes
 through the embedding weights (J^T f) and its stiffness J^T k n n^T J enters the implicit
 step, so it stays stable.
@@ -285,8 +285,9 @@ class ContactSimulator(CorotationalSimulator):
 
         A vertex is active when it is inside a tool, or was active last step and is still
         within ``CONTACT_MARGIN`` of it (without that hysteresis a vertex pushed just outside
-        loses its spring, springs back in, and the contact chatters). Vertices whose host
-        element has a node held by that tool's constraints are left to the constraints."""
+        loses its spring, springs back in, and the contact chatters). It is the thin-tool
+        fallback: a tool that holds any node through the exact constraints is left to them
+        (a wide tool gets no second, penalty, force on the same patch)."""
         J = self.surface.matrix
         pts = self.surface.rest + J @ (self.x - self.X)
         f = np.zeros_like(self.x)
@@ -294,14 +295,13 @@ class ContactSimulator(CorotationalSimulator):
         k = self.surface_k
         for tool in self.instruments:
             state = self.contacts.setdefault(tool.name, ToolContact())
+            if len(state.nodes):  # the tool holds nodes: node contact carries it alone
+                state.surface_points = np.zeros(0, dtype=np.int64)
+                continue
             d, n = tool.signed_distance(pts, CONTACT_MARGIN)
             was = np.zeros(len(d), dtype=bool)
             was[state.surface_points] = True
             active = np.flatnonzero((d < 0.0) | (was & (d < CONTACT_MARGIN)))
-            if len(active) and len(state.nodes):
-                held = np.zeros(self.x.shape[0])
-                held[state.nodes] = 1.0
-                active = active[(J[active] @ held) == 0.0]
             state.surface_points = active
             state.surface_gap, state.surface_normals = d[active], n[active]
             if len(active) == 0:
