@@ -130,6 +130,20 @@ class ContactSimulator(CorotationalSimulator):
         return out
 
     # -- contact detection ---------------------------------------------------------------------
+    @staticmethod
+    def _distances(tool: Instrument, pts: np.ndarray,
+                   normals_within: float) -> tuple[np.ndarray, np.ndarray]:
+        """tool.signed_distance, evaluated only inside the tool's bounding sphere (+inf and
+        no normal elsewhere): most of a surface is nowhere near a tool."""
+        centre, radius = tool.bounding_sphere()
+        rel = pts - centre
+        near = np.flatnonzero(np.einsum("ij,ij->i", rel, rel) < (radius + CONTACT_MARGIN) ** 2)
+        d = np.full(len(pts), np.inf)
+        n = np.zeros_like(pts)
+        if len(near):
+            d[near], n[near] = tool.signed_distance(pts[near], normals_within)
+        return d, n
+
     def _detect(self, claimed: np.ndarray) -> list[tuple[Instrument, ToolContact, np.ndarray]]:
         """Active contacts of every tool at the start of a step: (tool, state, targets)."""
         out = []
@@ -139,7 +153,7 @@ class ContactSimulator(CorotationalSimulator):
             if len(cand) == 0:
                 state.nodes = np.zeros(0, dtype=np.int64)
                 continue
-            d, n = tool.signed_distance(self.x[cand], CONTACT_MARGIN)
+            d, n = self._distances(tool, self.x[cand], CONTACT_MARGIN)
             was = np.isin(cand, state.nodes)
             released = np.fromiter(state.released, dtype=np.int64, count=len(state.released))
             was &= ~np.isin(cand, released)
@@ -298,7 +312,7 @@ class ContactSimulator(CorotationalSimulator):
             if len(state.nodes):  # the tool holds nodes: node contact carries it alone
                 state.surface_points = np.zeros(0, dtype=np.int64)
                 continue
-            d, n = tool.signed_distance(pts, CONTACT_MARGIN)
+            d, n = self._distances(tool, pts, CONTACT_MARGIN)
             was = np.zeros(len(d), dtype=bool)
             was[state.surface_points] = True
             active = np.flatnonzero((d < 0.0) | (was & (d < CONTACT_MARGIN)))
@@ -369,7 +383,7 @@ class ContactSimulator(CorotationalSimulator):
         if self.targets:
             free = free[~np.isin(free, np.fromiter(self.targets, dtype=np.int64))]
         for tool in self.instruments:
-            d, n = tool.signed_distance(self.x[free], 0.0)
+            d, n = self._distances(tool, self.x[free], 0.0)
             inside = d < 0.0
             if inside.any():
                 nodes = free[inside]

@@ -167,6 +167,18 @@ class Instrument:
                                           radius=shaft_r, height=L - jl, resolution=24))
         return mesh.triangulate().clean()
 
+    def bounding_sphere(self) -> tuple[np.ndarray, float]:
+        """(centre in the world, radius mm) enclosing the tool: a cheap first test before the
+        exact distance (cached per geometry, the pose applied each call)."""
+        key = tuple(sorted(self.params.items()))
+        if getattr(self, "_sphere_key", None) != key:
+            pts = np.asarray(self.local_mesh().points, dtype=float)
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            self._sphere = (0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo)))
+            self._sphere_key = key
+        centre, radius = self._sphere
+        return self.to_world(centre[None])[0], radius
+
     def size(self) -> float:
         """A characteristic size of the working end (mm)."""
         k = self.params
