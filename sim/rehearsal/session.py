@@ -105,7 +105,9 @@ class RehearsalWorld:
         out = set()
         for sname, (pts, margin) in self.structure_points.items():
             for tname, tool in session.instruments.items():
-                if (tool.signed_distance(pts, -np.inf)[0] < margin).any():
+                centre, radius = tool.bounding_sphere()  # cheap test first
+                near = pts[np.linalg.norm(pts - centre, axis=1) <= radius + margin + 1e-6]
+                if len(near) and (tool.signed_distance(near, -np.inf)[0] < margin).any():
                     out.add((sname, tname))
         for dname, touched in session.device_touching.items():
             out |= {(sname, dname) for sname in touched}
