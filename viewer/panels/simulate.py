@@ -60,6 +60,9 @@ def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2,
     return s
 
 
+LABEL_EVERY_TICKS = 6  # rate and force labels at ~5 Hz
+
+
 class SimulatePanel(QWidget):
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -81,7 +84,8 @@ class SimulatePanel(QWidget):
         self.rate_label.setObjectName("simRateLabel")
         window.statusBar().addPermanentWidget(self.rate_label)
         self.ticker = QTimer(self)
-        self.ticker.setInterval(33)  # labels, and a followed tracked tool at ~30 Hz
+        self.ticker.setInterval(33)  # a followed tracked tool at ~30 Hz; labels at ~5 Hz
+        self._ticks = 0
         self.ticker.timeout.connect(self._tick)
 
     # -- widgets -----------------------------------------------------------------------------------
@@ -464,6 +468,11 @@ class SimulatePanel(QWidget):
         if self.loop is None or self.display is None:
             return
         self._follow_tracked()
+        # The labels only need a human's reading rate; each update repaints widgets, which
+        # on software rendering takes CPU from the solver thread.
+        self._ticks += 1
+        if self._ticks % LABEL_EVERY_TICKS:
+            return
         snap = self.loop.latest
         lat = list(self.display.latencies)
         lat_text = f" · latency {1000 * float(np.median(lat)):.0f} ms" if lat else ""
