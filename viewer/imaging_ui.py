@@ -10,6 +10,8 @@ from sim.model import Case
 from viewer.panels.segment import SegmentPanel
 from viewer.views.slice_view import SliceViewer
 
+MIN_SLICES_HEIGHT = 200  # px: the three slice views plus their controls
+
 
 class ImagingUI:
     def __init__(self, window) -> None:
@@ -17,6 +19,8 @@ class ImagingUI:
         self.slices = SliceViewer()
         self.segment = SegmentPanel()
         self.slices_dock = window._dock("Slices", self.slices, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # Never squeezed to a sliver under the tall side panels (Qt's default for a new dock).
+        self.slices.setMinimumHeight(MIN_SLICES_HEIGHT)
         self.segment_dock = window._dock("Segment", self.segment, Qt.DockWidgetArea.RightDockWidgetArea)
         self.slices_dock.hide()  # shown when a scan is opened, or from the menus
         self.segment_dock.hide()

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QTabWidget,
     QWidget,
 )
 
@@ -88,6 +89,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self.imaging = ImagingUI(self)  # Slices and Segment docks, Segment menu
+        # The side panels run the full height; the Slices dock sits under the 3D view only,
+        # so its minimum height does not stack on top of the tall side panels.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Six panels share the left column: tabs down its side keep every name readable.
+        self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.West)
         self._restore_layout()
 
     # -- construction ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 import vtk
-from PyQt6.QtCore import QEvent, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QSize, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -381,6 +381,10 @@ class SliceViewer(QWidget):
     cursor_changed = pyqtSignal(object)
     seed_picked = pyqtSignal(object)  # world point clicked as the segmentation seed
     volume_changed = pyqtSignal(object)  # SceneObject or None
+
+    def sizeHint(self) -> QSize:
+        # A third of a laptop screen: the 3D view stays the main view when the dock opens.
+        return QSize(900, 300)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
