@@ -75,6 +75,7 @@ class InstrumentLink:
         self.strings: deque[tuple[float, str, str]] = deque(maxlen=MAX_KEPT_STRINGS)
         self.strings_received = 0
         self.patient_T_tracker = np.eye(4)
+        self.calibrations: dict[str, np.ndarray] = {}  # tool_T_tip per device
         self.target: np.ndarray | None = None
         self.endpoint: IgtlClient | IgtlServer | None = None
         self._lock = threading.Lock()
@@ -84,6 +85,8 @@ class InstrumentLink:
                  length: float = 150.0) -> TrackedTool:
         existing = self._scene_object(device)
         obj = existing or make_tool_object(device, length)
+        if tool_T_tip is None:
+            tool_T_tip = self.calibrations.get(device)
         tool = TrackedTool(device, obj, tool_T_tip, self.patient_T_tracker,
                            dispatch=self.dispatch)
         if existing is None:
@@ -98,6 +101,36 @@ class InstrumentLink:
             tool.set_registration(self.patient_T_tracker)
         for plane in self.images.values():
             plane.patient_T_tracker = self.patient_T_tracker
+
+    def set_calibration(self, device: str, tool_T_tip: np.ndarray) -> None:
+        """The tip calibration of ``device``, now and for when it (re)appears."""
+        m = check_rigid(tool_T_tip, "tool-tip calibration")
+        self.calibrations[device] = m
+        if device in self.tools:
+            self.tools[device].set_calibration(m)
+
+    def settings(self) -> dict:
+        """Registration and tip calibrations as JSON-ready lists (kept in the case, so a new
+        session or a reopened case starts registered)."""
+        return {"patient_T_tracker": self.patient_T_tracker.tolist(),
+                "tool_T_tip": {d: m.tolist() for d, m in self.calibrations.items()}}
+
+    def apply_settings(self, doc: dict) -> None:
+        """Apply what :meth:`settings` returned; InputError for anything malformed."""
+        from sim.errors import InputError
+
+        if not isinstance(doc, dict) or not isinstance(doc.get("tool_T_tip", {}), dict):
+            raise InputError("The live link settings must map 'patient_T_tracker' and "
+                             "'tool_T_tip' to matrices.")
+        try:
+            reg = np.asarray(doc.get("patient_T_tracker", np.eye(4)), dtype=float)
+            tips = {str(d): np.asarray(m, dtype=float)
+                    for d, m in doc.get("tool_T_tip", {}).items()}
+        except (TypeError, ValueError):
+            raise InputError("The live link settings hold a matrix that is not numbers.") from None
+        self.set_registration(reg)
+        for device, m in tips.items():
+            self.set_calibration(device, m)
 
     def _scene_object(self, device: str):
         """The scene's object for ``device`` from an earlier session, if there is one."""

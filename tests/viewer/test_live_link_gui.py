@@ -312,6 +312,10 @@ def test_pointer_landmarks_register_the_tracker(live, qtbot):
         np.testing.assert_allclose(collected.points, on_model, atol=0.2)
         pointer.at = in_tracker[3]
         qtbot.waitUntil(lambda: np.linalg.norm(tool.tip - on_model[3]) < 0.5, timeout=5_000)
+        # The registration and the tip calibration are kept in the case: a new connection
+        # starts registered, and the pointer reappears calibrated.
+        link_doc = win.case.sections["link"]
+        np.testing.assert_allclose(link_doc["patient_T_tracker"], ins.patient_T_tracker)
         # What the peer sends back is listed in the Live panel.
         pointer.client.send_message(pyigtl.StringMessage("REGISTERED", device_name="Status"),
                                     wait=True)
@@ -323,6 +327,12 @@ def test_pointer_landmarks_register_the_tracker(live, qtbot):
         assert texts[1].endswith("Status: REGISTERED")
     finally:
         pointer.close()
+    panel.disconnect_link()
+    panel.connect_link()
+    again = panel.session.instruments
+    assert again is not ins
+    np.testing.assert_allclose(again.patient_T_tracker, truth, atol=0.2)
+    np.testing.assert_allclose(again.calibrations["Pointer"][:3, 3], offset, atol=0.3)
 
 
 def test_collecting_without_a_pointer_says_why(live):

@@ -5,10 +5,12 @@ with the Markups panel) and the moving points, which can be collected by touchin
 landmarks with a tracked pointer streamed over the Live panel's OpenIGTLink link: each
 "Collect from pointer" averages the tip over a short window (the pointer held still)
 and appends it to the "Pointer landmarks" markup. "Calibrate tip (pivot)" records the
-pointer pivoting about its tip in a divot for a few seconds and sets its tip offset. "Register landmarks" fits the
-rigid (or similarity) transform moving -> fixed, shows the fiducial registration error
-per point, and applies it either to the live link's tracker registration (so the
-tracked tools land on the patient) or to a scene object (one undoable step).
+pointer pivoting about its tip in a divot for a few seconds and sets its tip offset.
+"Register landmarks" fits the rigid (or similarity) transform moving -> fixed, shows the
+fiducial registration error per point, and applies it either to the live link's tracker
+registration (so the tracked tools land on the patient) or to a scene object (one
+undoable step). The tracker registration and tip calibrations are kept in the case
+(section "link"), so the next connection, or the case reopened, starts registered.
 """
 
 from __future__ import annotations
@@ -220,7 +222,9 @@ class LandmarkRegistration(QGroupBox):
         # The poses carry the current calibration (patient_T_tip); undo it to get the
         # tool's own frame, in which the tip offset is solved.
         res = pivot_calibration(poses @ np.linalg.inv(tool.tool_T_tip))
-        tool.set_calibration(res.calibration())
+        ins = self.window.live.session.instruments
+        ins.set_calibration(tool.device, res.calibration())
+        self.case.sections["link"] = ins.settings()  # saved with the case
         self.last_pivot = res
         offset = ", ".join(f"{x:.2f}" for x in res.tip_offset)
         self.label.setText(f"'{tool.device}' tip offset ({offset}) mm, "
@@ -267,6 +271,7 @@ class LandmarkRegistration(QGroupBox):
                     raise InputError("The live link is not running (Live panel).")
                 ins = session.instruments
                 ins.set_registration(res.matrix @ ins.patient_T_tracker)
+                self.case.sections["link"] = ins.settings()  # saved with the case
             else:
                 obj = self.case.scene.find(self.target_combo.currentData())
                 if obj is None:

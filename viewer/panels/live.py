@@ -235,6 +235,8 @@ class LivePanel(QWidget):
             config = demo_config(object_name=self.asset.name if self.asset else "Pump bracket")
             session = LiveSession(self.case, config, self.history_path(),
                                   dispatch=self.main_thread)
+            if "link" in self.case.sections:  # the registration made in an earlier session
+                session.instruments.apply_settings(self.case.sections["link"])
             warnings = []
             if self.igtl_edit.text().strip():
                 ep = Endpoint.parse(self.igtl_edit.text().strip())

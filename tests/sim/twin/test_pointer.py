@@ -87,3 +87,28 @@ def test_pivot_calibration_finds_the_tip():
         pivot_calibration(pivot_poses(offset, pivot, tilt_deg=5.0))
     with pytest.raises(InputError, match="four"):
         pivot_calibration(np.eye(4)[None])
+
+
+def test_link_settings_round_trip_and_bad_input():
+    from sim.model import Case
+    from sim.twin.instruments import InstrumentLink
+
+    reg = np.eye(4)
+    reg[:3, 3] = (10.0, 20.0, 30.0)
+    tip = np.eye(4)
+    tip[:3, 3] = (0.0, 0.0, 150.0)
+    first = InstrumentLink(Case())
+    first.set_registration(reg)
+    first.set_calibration("Pointer", tip)
+    doc = first.settings()
+    second = InstrumentLink(Case())
+    second.apply_settings(doc)
+    tool = second.add_tool("Pointer")  # calibrated when it appears
+    np.testing.assert_allclose(tool.tool_T_tip, tip)
+    tool.update(np.eye(4), 0.0)
+    np.testing.assert_allclose(tool.tip, (10, 20, 180))
+    for bad in ("nonsense", {"patient_T_tracker": [[1, 2], [3, "x"]]},
+                {"patient_T_tracker": np.diag([2.0, 1, 1, 1]).tolist()},
+                {"tool_T_tip": {"Pointer": "abc"}}, {"tool_T_tip": [1, 2]}):
+        with pytest.raises(InputError):
+            InstrumentLink(Case()).apply_settings(bad)
