@@ -36,8 +36,8 @@ def _decode_frame(src: bytes, runner) -> bytes:
     import numpy as np
 
     if runner.samples_per_pixel != 1:
-        # colour JPEG: leave it to the standard plugins, which handle the YBR conventions
-        raise NotImplementedError("imagecodecs plugin only decodes greyscale JPEG")
+        # colour JPEG: pydicom moves on to its standard plugins (they handle YBR conventions)
+        raise ValueError("the imagecodecs plugin only decodes greyscale JPEG")
     frame = np.asarray(imagecodecs.jpeg8_decode(src))
     if frame.ndim != 2:
         raise ValueError(f"decoded JPEG frame has shape {frame.shape}, not rows x columns")
