@@ -87,9 +87,14 @@ def _run_worker(method: str, vertices: np.ndarray, faces: np.ndarray, size: floa
         np.savez(src, vertices=vertices, faces=faces)
         cmd = [sys.executable, "-m", "sim.mesh.mesher_worker", method, str(src), str(dst),
                repr(float(size))]
+        # Run in the scratch folder: fTetWild drops a debug '__tracked_surface.stl' into the
+        # working directory. The package root goes on the path instead.
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p))
         try:
             run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                 cwd=str(Path(__file__).resolve().parents[2]))
+                                 cwd=tmp, env=env)
         except subprocess.TimeoutExpired:
             raise MeshingError(f"{label} did not finish meshing '{name}' within "
                                f"{timeout:.0f} s.") from None
