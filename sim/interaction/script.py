@@ -18,7 +18,6 @@ exact events with their step indices; both become a :class:`Timeline`.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from scipy.spatial.transform import Rotation, Slerp
 from sim.errors import FileFormatError, InputError
 from sim.interaction.session import EVENT_TYPES, SessionSetup
 from sim.interaction.tools import pose_from_spec
+from sim.io.json_file import read_json
 
 RECORDING_FORMAT = "twinsight-interaction"
 MAX_STEPS = 1_000_000
@@ -51,16 +51,7 @@ class Timeline:
 
 def read_timeline(path: str | Path) -> Timeline:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"Cannot read the script '{path}': {exc.strerror or exc}.") from None
-    if len(text) > 50_000_000:
-        raise FileFormatError(path, "the script is larger than 50 MB")
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    data = read_json(path, "script")
     try:
         return timeline_from_dict(data)
     except InputError as exc:

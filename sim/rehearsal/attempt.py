@@ -34,6 +34,7 @@ from sim.errors import FileFormatError, InputError
 from sim.interaction.script import MAX_STEPS, pose_track, timeline_from_dict
 from sim.interaction.session import EVENT_TYPES
 from sim.interaction.tools import pose_from_spec
+from sim.io.json_file import read_json
 from sim.progress import Progress, no_progress
 from sim.rehearsal.scenario import Scenario, write_json
 from sim.rehearsal.scoring import check_osats, score_attempt
@@ -120,14 +121,7 @@ class Attempt:
 
 def read_attempt(path: str | Path) -> Attempt:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"Cannot read the attempt '{path}': {exc.strerror or exc}.") from None
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    data = read_json(path, "attempt")
     try:
         return Attempt.from_dict(data)
     except InputError as exc:
@@ -216,12 +210,7 @@ def script_from_dict(scenario: Scenario, data: Any) -> ScriptedAttempt:
 
 def read_script(scenario: Scenario, path: str | Path) -> ScriptedAttempt:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"Cannot read the script '{path}': {exc.strerror or exc}.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    data = read_json(path, "script")
     try:
         return script_from_dict(scenario, data)
     except InputError as exc:

@@ -35,6 +35,7 @@ import numpy as np
 
 from sim.errors import FileFormatError, InputError
 from sim.interaction.session import SessionSetup
+from sim.io.json_file import read_json
 
 FORMAT = "twinsight-scenario"
 VERSION = 1
@@ -501,16 +502,7 @@ def image_bytes(image: str, base: str | Path | None = None) -> bytes:
 # -- files and cases ------------------------------------------------------------------------------
 def read_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"Cannot read the scenario '{path}': {exc.strerror or exc}.") from None
-    if len(text) > 20_000_000:
-        raise FileFormatError(path, "the scenario is larger than 20 MB")
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    data = read_json(path, "scenario", 20_000_000)
     try:
         return Scenario.from_dict(data)
     except InputError as exc:
