@@ -66,19 +66,8 @@ class PointerController(QObject):
         up = np.cross(right, forward)
         return right, up, forward
 
-    def _ray(self, x: int, y: int) -> tuple[np.ndarray, np.ndarray]:
-        ren = self.view.plotter.renderer
-        pts = []
-        for z in (0.0, 1.0):
-            ren.SetDisplayPoint(x, y, z)
-            ren.DisplayToWorld()
-            w = ren.GetWorldPoint()
-            pts.append(np.asarray(w[:3]) / w[3])
-        d = pts[1] - pts[0]
-        return pts[0], d / np.linalg.norm(d)
-
     def _on_plane(self, x: int, y: int, point: np.ndarray, normal: np.ndarray) -> np.ndarray | None:
-        origin, d = self._ray(x, y)
+        origin, d = self.view.view_ray(x, y)
         denom = float(d @ normal)
         if abs(denom) < 1e-9:
             return None
