@@ -36,7 +36,7 @@ from sim.interaction.session import EVENT_TYPES
 from sim.interaction.tools import pose_from_spec
 from sim.io.json_file import read_json
 from sim.progress import Progress, no_progress
-from sim.rehearsal.scenario import Scenario, write_json
+from sim.rehearsal.scenario import Scenario, check_format, write_json
 from sim.rehearsal.scoring import check_osats, score_attempt
 from sim.rehearsal.session import REHEARSAL_EVENTS, RehearsalSession, RehearsalWorld
 
@@ -80,14 +80,7 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, d: Any) -> Attempt:
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise InputError(f"This is not a rehearsal attempt ('format' must be '{FORMAT}').")
-        version = d.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise InputError("An attempt needs an integer 'version'.")
-        if version > VERSION:
-            raise InputError(f"The attempt has format version {version}; this Twinsight reads "
-                             f"up to {VERSION}.")
+        check_format(d, "attempt", FORMAT, VERSION)
         unknown = set(d) - cls.KEYS
         if unknown:
             raise InputError(f"The attempt has unknown field(s) {sorted(unknown)}.")

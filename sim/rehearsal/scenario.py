@@ -345,16 +345,7 @@ class Scenario:
     # -- JSON ---------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: Any) -> Scenario:
-        if not isinstance(d, dict):
-            raise InputError("A scenario must be a JSON object.")
-        if d.get("format") != FORMAT:
-            raise InputError(f"This is not a rehearsal scenario ('format' must be '{FORMAT}').")
-        version = d.get("version")
-        if not isinstance(version, int) or version < 1:
-            raise InputError("A scenario needs an integer 'version'.")
-        if version > VERSION:
-            raise InputError(f"The scenario has format version {version}; this Twinsight reads "
-                             f"up to {VERSION}. Update Twinsight.")
+        check_format(d, "scenario", FORMAT, VERSION)
         _check_keys(d, cls.KEYS, "scenario")
         name = _text(d, "name", "scenario", None)
         if not name:
@@ -497,6 +488,21 @@ def image_bytes(image: str, base: str | Path | None = None) -> bytes:
                          f"{exc.strerror or exc}.") from None
     _image_kind(data, f"'{path}'")
     return data
+
+
+def check_format(d: Any, what: str, fmt: str, newest: int) -> None:
+    """``d`` is a JSON object of our ``fmt`` with a version this Twinsight reads."""
+    a = "An" if what[:1] in "aeiou" else "A"
+    if not isinstance(d, dict):
+        raise InputError(f"{a} {what} must be a JSON object.")
+    if d.get("format") != fmt:
+        raise InputError(f"This is not a rehearsal {what} ('format' must be '{fmt}').")
+    version = d.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise InputError(f"{a} {what} needs an integer 'version'.")
+    if version > newest:
+        raise InputError(f"The {what} has format version {version}; this Twinsight reads "
+                         f"up to {newest}. Update Twinsight.")
 
 
 # -- files and cases ------------------------------------------------------------------------------
