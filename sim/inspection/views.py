@@ -14,6 +14,7 @@ import pyvista as pv
 
 from sim.inspection.callouts import Callout
 from sim.inspection.deviation import DeviationResult, Tolerance
+from sim.render.offscreen import offscreen_plotter
 
 IN_TOLERANCE = "#2ca02c"
 _ABOVE = ("#ffe14d", "#d7191c")  # just above -> far above
@@ -71,7 +72,7 @@ def render_deviation_views(result: DeviationResult, nominal: pv.DataSet,
     meta = display_metadata(result)
     images = []
     for view in views:
-        p = pv.Plotter(off_screen=True, window_size=list(size))
+        p = offscreen_plotter(size)
         try:
             p.set_background("white")
             p.add_mesh(nominal, color="#b0b0b0", opacity=0.25, smooth_shading=True)

@@ -21,6 +21,7 @@ from sim.interaction.script import Timeline
 from sim.interaction.session import InteractionSession
 from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress
+from sim.render.offscreen import offscreen_plotter
 
 
 class FrameRenderer:
@@ -30,7 +31,7 @@ class FrameRenderer:
                  field: str | None = None) -> None:
         self.session = session
         self.field = field
-        self.plotter = pv.Plotter(off_screen=True, window_size=list(size))
+        self.plotter = offscreen_plotter(size)
         self.plotter.set_background("#1d2330", top="#3b4558")
         base = session.visual if session.visual is not None else session.mesh.surface()
         self.surface = base.copy()

@@ -10,6 +10,7 @@ import vtk
 
 from sim.model import Case, SceneObject
 from sim.render.adapters import ObjectAdapter, adapter_for
+from sim.render.offscreen import offscreen_plotter
 
 # Standard anatomical views in LPS: (direction from focal point to camera, view-up).
 STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -216,7 +217,7 @@ class SceneRenderer:
 def render_case_image(case: Case, out: str | Path | None = None, size: tuple[int, int] = (1280, 800),
                       view: str | None = None) -> np.ndarray:
     """Render a case offscreen; save a PNG to ``out`` if given and return the RGB image."""
-    plotter = pv.Plotter(off_screen=True, window_size=list(size))
+    plotter = offscreen_plotter(size)
     try:
         renderer = SceneRenderer(plotter, case)
         if view:
