@@ -43,7 +43,7 @@ class ImagingUI:
             mb.insertMenu(help_action, menu)
         self.slices_action = self.slices_dock.toggleViewAction()
         self.slices_action.setText("&Slice Views")
-        self.slices_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.slices_action.setShortcut(QKeySequence("Ctrl+Shift+L"))  # Ctrl+Shift+S: Save As
         self.segment_action = self.segment_dock.toggleViewAction()
         self.segment_action.setText("Segment &Panel")
         self.segment_action.setShortcut(QKeySequence("Ctrl+Shift+G"))

@@ -85,6 +85,30 @@ def test_standard_views_and_projection(window):
     assert not cam.parallel_projection
 
 
+def test_keyboard_shortcuts_are_standard_unique_and_work(window, qtbot):
+    from PyQt6.QtGui import QAction, QKeySequence
+
+    owners: dict[str, list[str]] = {}
+    for act in window.findChildren(QAction):
+        for seq in act.shortcuts():
+            if not seq.isEmpty():
+                owners.setdefault(seq.toString(), []).append(act.text())
+    ambiguous = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not ambiguous, f"a key opens two actions (Qt then runs neither): {ambiguous}"
+    std = QKeySequence.StandardKey
+    for key, text in ((std.Open, "&Open…"), (std.Save, "&Save"), (std.SaveAs, "Save &As…"),
+                      (std.Quit, "&Quit"), (std.Undo, "&Undo")):
+        seq = QKeySequence(key).toString()  # the platform's primary binding
+        assert seq and owners.get(seq) == [text], (seq, text)
+    # A real key press reaches its action: Ctrl+3 looks from the patient's left.
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    cam = window.view.plotter.camera
+    d = np.asarray(cam.position) - np.asarray(cam.focal_point)
+    assert d[0] > 0 and abs(d[1]) < 1e-6 * abs(d[0])
+
+
 def test_clipping_plane_cuts_the_scene(window):
     for obj in window.case.scene:
         obj.visible = obj.name == "Liver"
