@@ -13,8 +13,10 @@ import json
 import logging
 import os
 import pkgutil
+import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sim import __version__
@@ -73,6 +75,21 @@ def use_offscreen_rendering() -> None:
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
+def os_error_sentence(exc: OSError) -> str:
+    """``exc`` as one sentence naming the file the user asked for (not a temporary sibling)."""
+    from sim.model.atomic import TEMP_MARK
+
+    reason = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
+    reason = reason[:1].lower() + reason[1:]
+    if not exc.filename:
+        return f"{reason[:1].upper()}{reason[1:]}."
+    path = Path(os.fsdecode(exc.filename))
+    temp = re.fullmatch(rf"\.(.+)\.[0-9a-f]+{re.escape(TEMP_MARK)}.*", path.name)
+    if temp:
+        path = path.with_name(temp[1])
+    return f"Cannot access '{path}': {reason}."
+
+
 def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None = None) -> int:
     parser = build_parser(extra)
     args = parser.parse_args(argv)
@@ -88,6 +105,10 @@ def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None 
         return EXIT_BAD_INPUT
     except TwinsightError as exc:
         print(f"twinsight: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:  # the system refused a read or write: a failure, said plainly
+        log.debug("system error", exc_info=True)
+        print(f"twinsight: error: {os_error_sentence(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("twinsight: interrupted.", file=sys.stderr)

@@ -40,6 +40,8 @@ def run(args) -> int:
         raise InputError(f"Output '{out}' must be a .png file.")
     if not out.parent.exists():
         raise InputError(f"Folder '{out.parent}' does not exist.")
+    if out.is_dir():
+        raise InputError(f"Output '{out}' is a folder; give a .png file name.")
     path = demo_case_path(cli_progress()) if args.path == "demo" else args.path
     case = load(path, progress=cli_progress())
     use_offscreen_rendering()

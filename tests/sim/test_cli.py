@@ -112,6 +112,16 @@ def test_demo_refuses_a_file_as_output(tmp_path):
     assert target.read_text() == "keep me"
 
 
+def test_demo_that_cannot_be_written_fails_in_one_sentence():
+    """The system refusing a write is a failure (exit 1), said plainly with the asked-for path."""
+    target = "/proc/twinsight-demo"  # the kernel's folder: nothing can be created there
+    out = run("demo", "--out", target)
+    assert out.returncode == 1, out.stderr
+    assert one_sentence(out.stderr), out.stderr
+    assert f"'{target}'" in out.stderr and "internal error" not in out.stderr
+    assert "twinsight-tmp" not in out.stderr, "names the user's path, not a temporary one"
+
+
 def test_screenshot_of_case(tmp_path, demo_case_dir):
     png = tmp_path / "shot.png"
     out = run("screenshot", demo_case_dir, "-o", png, "--size", "400x300", "--view", "a")
@@ -155,6 +165,21 @@ def test_screenshot_bad_output(tmp_path):
     assert out.returncode == 2 and "does not exist" in out.stderr
     out = run("screenshot", mesh, "-o", tmp_path / "x.jpg")
     assert out.returncode == 2 and ".png" in out.stderr
+
+
+def test_screenshot_onto_a_folder(tmp_path):
+    mesh = tmp_path / "b.stl"
+    pv.Sphere().save(mesh)
+    (tmp_path / "shots.png").mkdir()
+    out = run("screenshot", mesh, "-o", tmp_path / "shots.png")
+    assert out.returncode == 2 and one_sentence(out.stderr), out.stderr
+    assert "is a folder" in out.stderr
+
+
+def test_screenshot_of_a_missing_file(tmp_path):
+    out = run("screenshot", tmp_path / "gone.stl", "-o", tmp_path / "x.png")
+    assert out.returncode == 2 and one_sentence(out.stderr), out.stderr
+    assert "gone.stl" in out.stderr and not (tmp_path / "x.png").exists()
 
 
 def test_open_missing_path():
