@@ -210,3 +210,35 @@ def incidence(cells: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, 
     ptr[1:] = np.cumsum(np.bincount(flat, minlength=n_nodes))
     elem, local = np.divmod(order, cells.shape[1])
     return ptr, elem.astype(np.int64), local.astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def rotated_stiffness(cells, R, grads, vol, lam, mu, slots, data):
+    """data[slot] += entries of R_e Ke R_e^T for every element (sequential: slots collide).
+
+    Ke of the linear P1 element block by block, (a, b) = V (lam g_a g_b^T + mu g_b g_a^T
+    + mu (g_a . g_b) I); the rotated block is R (a, b) R^T. ``slots`` are the element entries'
+    positions in the global CSR data (sim.fem.assembly.Pattern.slots)."""
+    m = cells.shape[0]
+    blk = np.empty((3, 3))
+    tmp = np.empty((3, 3))
+    for e in range(m):
+        r = R[e]
+        v = vol[e]
+        for a in range(4):
+            for b in range(4):
+                dot = (grads[e, a, 0] * grads[e, b, 0] + grads[e, a, 1] * grads[e, b, 1]
+                       + grads[e, a, 2] * grads[e, b, 2])
+                for i in range(3):
+                    for j in range(3):
+                        blk[i, j] = v * (lam * grads[e, a, i] * grads[e, b, j]
+                                         + mu * grads[e, a, j] * grads[e, b, i])
+                    blk[i, i] += v * mu * dot
+                for i in range(3):  # tmp = blk R^T
+                    for j in range(3):
+                        tmp[i, j] = blk[i, 0] * r[j, 0] + blk[i, 1] * r[j, 1] + blk[i, 2] * r[j, 2]
+                for i in range(3):  # R tmp
+                    row = (3 * a + i) * 12 + 3 * b
+                    for j in range(3):
+                        data[slots[e, row + j]] += (r[i, 0] * tmp[0, j] + r[i, 1] * tmp[1, j]
+                                                    + r[i, 2] * tmp[2, j])

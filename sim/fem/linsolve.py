@@ -1,4 +1,4 @@
-"""Sparse symmetric solves: CHOLMOD (scikit-sparse) when installed, SuperLU otherwise.
+"""Sparse symmetric solves: CHOLMOD (through ctypes, else scikit-sparse), SuperLU otherwise.
 
 A factorisation is made once and reused (Newton iterations with a fixed tangent,
 the interactive solver's preconditioner). A matrix that is not positive definite
@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from sim.errors import TwinsightError
+from sim.fem import cholmod
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ try:  # CHOLMOD: supernodal Cholesky, several times faster than SuperLU on FE ma
     HAVE_CHOLMOD = True
 except ImportError:  # pragma: no cover - depends on the platform
     HAVE_CHOLMOD = False
+    CholmodNotPositiveDefiniteError = cholmod.NotPositiveDefinite
 
 
 def _openblas_threads_setter() -> Callable[[int], None]:
@@ -43,7 +45,8 @@ def _openblas_threads_setter() -> Callable[[int], None]:
 
 _set_blas_threads = _openblas_threads_setter()
 # Triangular solves are matrix-vector (BLAS-2) work: threads only add synchronisation, and on
-# a loaded machine a solve with two OpenBLAS threads was measured 10x slower than with one.
+# a loaded machine a solve with two OpenBLAS threads was measured 10x slower than with one
+# (idle OpenBLAS and OpenMP threads spin, taking the cores from each other).
 # Factorisations (BLAS-3) get every core, see factorize().
 _set_blas_threads(1)
 
@@ -51,6 +54,10 @@ _set_blas_threads(1)
 # METIS nested dissection: on a 52k-tet beam it gives the same fill as CHOLMOD's default choice
 # but triangular solves 20 % faster (18.7 vs 23.1 ms; 10k tets: 73 vs 63 interactive steps/s).
 _ORDERING = "metis"
+
+
+NOT_POSITIVE_DEFINITE = ("The stiffness matrix is not positive definite: the body is not "
+                         "held enough or elements have collapsed.")
 
 
 class SingularSystemError(TwinsightError):
@@ -63,15 +70,16 @@ Solve = Callable[[np.ndarray], np.ndarray]
 def factorize(A: sp.spmatrix, spd: bool = True) -> Solve:
     """A reusable ``solve(b)`` for the sparse matrix A (symmetric positive definite if ``spd``)."""
     A = sp.csc_matrix(A)
-    if HAVE_CHOLMOD and spd:
+    if (cholmod.AVAILABLE or HAVE_CHOLMOD) and spd:
         import os
 
         _set_blas_threads(os.cpu_count() or 1)
         try:
-            factor = _cholmod(A, ordering_method=_ORDERING)
-        except CholmodNotPositiveDefiniteError:
-            raise SingularSystemError("The stiffness matrix is not positive definite: the body "
-                                      "is not held enough or elements have collapsed.") from None
+            # The ctypes binding releases the GIL (a GUI thread keeps running meanwhile).
+            factor = cholmod.CholeskyFactor(A) if cholmod.AVAILABLE else \
+                _cholmod(A, ordering_method=_ORDERING)
+        except (cholmod.NotPositiveDefinite, CholmodNotPositiveDefiniteError):
+            raise SingularSystemError(NOT_POSITIVE_DEFINITE) from None
         finally:
             _set_blas_threads(1)
         return factor

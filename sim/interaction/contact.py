@@ -75,6 +75,9 @@ class ContactSimulator(CorotationalSimulator):
                  instruments: list[Instrument] | None = None, friction: float = 0.0,
                  contact_nodes: np.ndarray | None = None, threads: int = 1,
                  collision_surface: CollisionSurface | None = None, **kwargs) -> None:
+        # Steps here use their own preconditioner (with the grab springs), and recorded
+        # sessions must replay exactly: no background refactoring of the engine's factor.
+        kwargs.setdefault("background_refactor", False)
         super().__init__(body, fixed_nodes, **kwargs)
         self.surface = collision_surface
         if collision_surface is not None:

@@ -64,3 +64,36 @@ def test_interactive_solver_needs_p1():
     mesh = box((1, 1, 1), (1, 1, 1), order=2)
     with pytest.raises(InputError, match="P1"):
         CorotationalSimulator(Body(mesh, Material("m", 1.0, 0.3)), [0])
+
+
+def test_background_refactor_keeps_the_motion_and_cuts_cg_iterations():
+    """The preconditioner refactored for the current rotations (on a background thread) changes
+    only how fast CG converges, not where the body goes; large rotations need fewer iterations."""
+    runs = {}
+    for background in (False, True):
+        mesh, body, fixed = _beam(div=(16, 4, 4))
+        sim = CorotationalSimulator(body, fixed, dt=1 / 60, rayleigh_mass=2.0,
+                                    background_refactor=background)
+        iters = []
+        for _ in range(60):
+            iters.append(sim.step().iterations)
+            if background and sim._refactor._thread is not None:
+                sim._refactor._thread.join()  # deterministic swaps for the comparison
+        runs[background] = (sim, np.mean(iters[30:]))
+    off, on = runs[False][0], runs[True][0]
+    assert on._refactor.refactors >= 3 and off._refactor is None
+    sag = -off.displacement[:, 2].min()
+    assert sag > 20.0  # large rotations: the rest-frame preconditioner is far off
+    assert np.abs(on.x - off.x).max() < 1e-3 * sag
+    assert runs[True][1] < 0.75 * runs[False][1]
+
+
+def test_background_refactor_is_dropped_when_the_time_step_changes():
+    mesh, body, fixed = _beam(div=(8, 2, 2))
+    sim = CorotationalSimulator(body, fixed, background_refactor=True)
+    for _ in range(12):
+        sim.step()
+    sim._refactor._thread.join()
+    sim.set_time_step(1 / 120)  # the finished factor is for the old matrix
+    sim.step()
+    assert sim._factor_rotations is None and sim._refactor.refactors == 0

@@ -1,0 +1,211 @@
+"""CHOLMOD's supernodal Cholesky called through ctypes, so every call releases the GIL.
+
+scikit-sparse holds the GIL for a whole factorisation or solve. The interactive solvers run
+next to a GUI thread and refactor their preconditioner on a background thread; both need the
+interpreter free while CHOLMOD works. ctypes releases the GIL around each foreign call.
+
+The structures below are CHOLMOD 3.0's public ABI (the SuiteSparse 5.x that Debian 12 ships).
+The library's version is checked when it is loaded; another version is not used (the caller
+falls back to scikit-sparse), because a wrong struct offset would corrupt memory.
+
+One :class:`CholeskyFactor` owns its own ``cholmod_common``: two factors may be used from two
+threads at once, one factor from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import threading
+
+import numpy as np
+import scipy.sparse as sp
+
+log = logging.getLogger(__name__)
+
+# -- CHOLMOD 3.0 ABI (offsets printed from cholmod.h with offsetof) ----------------------------
+_ABI_VERSION = (3, 0)
+_COMMON_SIZE = 2664
+_OFF_NMETHODS = 168
+_OFF_METHOD0_ORDERING = 316
+_OFF_STATUS = 1972
+_OFF_SUPERNODAL = 48
+_OFF_PRINT = 144  # 0: no messages on stderr; failures are raised as exceptions instead
+_CHOLMOD_SUPERNODAL = 2  # always LL' (simplicial would be LDL', which accepts indefinite A)
+_CHOLMOD_METIS = 3
+_CHOLMOD_A = 0  # solve A x = b
+_CHOLMOD_REAL = 1
+_CHOLMOD_INT = 0
+_CHOLMOD_DOUBLE = 0
+_CHOLMOD_NOT_POSDEF = 1
+
+
+class _Sparse(ctypes.Structure):
+    _fields_ = [("nrow", ctypes.c_size_t), ("ncol", ctypes.c_size_t),
+                ("nzmax", ctypes.c_size_t), ("p", ctypes.c_void_p), ("i", ctypes.c_void_p),
+                ("nz", ctypes.c_void_p), ("x", ctypes.c_void_p), ("z", ctypes.c_void_p),
+                ("stype", ctypes.c_int), ("itype", ctypes.c_int), ("xtype", ctypes.c_int),
+                ("dtype", ctypes.c_int), ("sorted", ctypes.c_int), ("packed", ctypes.c_int)]
+
+
+class _Dense(ctypes.Structure):
+    _fields_ = [("nrow", ctypes.c_size_t), ("ncol", ctypes.c_size_t),
+                ("nzmax", ctypes.c_size_t), ("d", ctypes.c_size_t), ("x", ctypes.c_void_p),
+                ("z", ctypes.c_void_p), ("xtype", ctypes.c_int), ("dtype", ctypes.c_int)]
+
+
+class _FactorHead(ctypes.Structure):  # the first fields of cholmod_factor
+    _fields_ = [("n", ctypes.c_size_t), ("minor", ctypes.c_size_t)]
+
+
+class NotPositiveDefinite(ArithmeticError):
+    """The matrix has a non-positive pivot (column ``minor``)."""
+
+
+def _load() -> ctypes.CDLL | None:
+    for name in ("libcholmod.so.3", "libcholmod.so"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        version = (ctypes.c_int * 3)()
+        try:
+            lib.cholmod_version(version)
+        except AttributeError:
+            return None
+        if tuple(version[:2]) != _ABI_VERSION:
+            log.info("CHOLMOD %s is not the ABI this binding knows; using scikit-sparse",
+                     ".".join(map(str, version)))
+            return None
+        vp, sp_, dp = ctypes.c_void_p, ctypes.POINTER(_Sparse), ctypes.POINTER(_Dense)
+        lib.cholmod_start.argtypes = [vp]
+        lib.cholmod_finish.argtypes = [vp]
+        lib.cholmod_analyze.argtypes = [sp_, vp]
+        lib.cholmod_analyze.restype = vp
+        lib.cholmod_factorize.argtypes = [sp_, vp, vp]
+        lib.cholmod_solve2.argtypes = [ctypes.c_int, vp, dp, vp, ctypes.POINTER(dp), vp,
+                                       ctypes.POINTER(dp), ctypes.POINTER(dp), vp]
+        lib.cholmod_free_factor.argtypes = [ctypes.POINTER(vp), vp]
+        lib.cholmod_free_dense.argtypes = [ctypes.POINTER(dp), vp]
+        return lib
+    return None
+
+
+_lib = _load()
+AVAILABLE = _lib is not None
+
+
+class CholeskyFactor:
+    """``A = L L^T`` of a sparse symmetric positive definite matrix; ``factor(b)`` solves.
+
+    :meth:`refactor` reuses the ordering and symbolic analysis for a matrix with the same
+    pattern (only the numbers changed), about half the cost of a first factorisation.
+    """
+
+    def __init__(self, A: sp.spmatrix) -> None:
+        if _lib is None:
+            raise RuntimeError("CHOLMOD is not available through ctypes on this system.")
+        self._lock = threading.Lock()  # one caller at a time on this factor's workspace
+        self._common = ctypes.create_string_buffer(_COMMON_SIZE + 256)
+        self._cm = ctypes.cast(self._common, ctypes.c_void_p)
+        _lib.cholmod_start(self._cm)
+        ctypes.c_int.from_buffer(self._common, _OFF_NMETHODS).value = 1
+        ctypes.c_int.from_buffer(self._common, _OFF_METHOD0_ORDERING).value = _CHOLMOD_METIS
+        ctypes.c_int.from_buffer(self._common, _OFF_SUPERNODAL).value = _CHOLMOD_SUPERNODAL
+        ctypes.c_int.from_buffer(self._common, _OFF_PRINT).value = 0
+        self._L = ctypes.c_void_p()
+        self._X = ctypes.POINTER(_Dense)()
+        self._Y = ctypes.POINTER(_Dense)()
+        self._E = ctypes.POINTER(_Dense)()
+        A = self._lower(A)
+        self.n = A.shape[0]
+        self.pattern = (A.indptr.copy(), A.indices.copy())
+        view, _keep = self._view(A)
+        self._L = ctypes.c_void_p(_lib.cholmod_analyze(ctypes.byref(view), self._cm))
+        if not self._L.value:
+            self._check("analyse")
+        self._factorize(view)
+
+    # -- matrices ------------------------------------------------------------------------------
+    @staticmethod
+    def _lower(A: sp.spmatrix) -> sp.csc_matrix:
+        A = sp.tril(sp.csc_matrix(A), format="csc")
+        A.sort_indices()
+        return sp.csc_matrix((A.data.astype(np.float64), A.indices.astype(np.int32),
+                              A.indptr.astype(np.int32)), shape=A.shape)
+
+    @staticmethod
+    def _view(A: sp.csc_matrix) -> tuple[_Sparse, tuple]:
+        """A cholmod_sparse header over A's arrays (kept alive by the returned tuple)."""
+        keep = (A.indptr, A.indices, A.data)
+        s = _Sparse(nrow=A.shape[0], ncol=A.shape[1], nzmax=len(A.data),
+                    p=A.indptr.ctypes.data, i=A.indices.ctypes.data, nz=None,
+                    x=A.data.ctypes.data, z=None, stype=-1, itype=_CHOLMOD_INT,
+                    xtype=_CHOLMOD_REAL, dtype=_CHOLMOD_DOUBLE, sorted=1, packed=1)
+        return s, keep
+
+    def _check(self, what: str) -> None:
+        status = ctypes.c_int.from_buffer(self._common, _OFF_STATUS).value
+        if status < 0:
+            raise MemoryError(f"CHOLMOD could not {what} the matrix (status {status}).")
+
+    def _factorize(self, view: _Sparse) -> None:
+        _lib.cholmod_factorize(ctypes.byref(view), self._L, self._cm)
+        self._check("factorise")
+        head = _FactorHead.from_address(self._L.value)
+        if head.minor < head.n:
+            raise NotPositiveDefinite(f"non-positive pivot in column {head.minor}")
+
+    def refactor(self, A: sp.spmatrix | np.ndarray) -> None:
+        """Numeric refactorisation: ``A`` has this factor's pattern (a sparse matrix, or the
+        data array of its lower triangle in CSC order)."""
+        if isinstance(A, np.ndarray):
+            indptr, indices = self.pattern
+            A = sp.csc_matrix((np.ascontiguousarray(A, dtype=np.float64), indices, indptr),
+                              shape=(self.n, self.n))
+        else:
+            A = self._lower(A)
+            if not (np.array_equal(A.indptr, self.pattern[0])
+                    and np.array_equal(A.indices, self.pattern[1])):
+                raise ValueError("refactor() needs a matrix with the factor's pattern.")
+        view, _keep = self._view(A)
+        with self._lock:
+            self._factorize(view)
+
+    # -- solves --------------------------------------------------------------------------------
+    def __call__(self, b: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(b, dtype=np.float64)
+        if b.shape[0] != self.n:
+            raise ValueError(f"right-hand side of length {b.shape[0]}, matrix of order {self.n}")
+        ncol = 1 if b.ndim == 1 else b.shape[1]
+        bf = np.asfortranarray(b.reshape(self.n, ncol))
+        B = _Dense(nrow=self.n, ncol=ncol, nzmax=self.n * ncol, d=self.n,
+                   x=bf.ctypes.data, z=None, xtype=_CHOLMOD_REAL, dtype=_CHOLMOD_DOUBLE)
+        with self._lock:
+            ok = _lib.cholmod_solve2(_CHOLMOD_A, self._L, ctypes.byref(B), None,
+                                     ctypes.byref(self._X), None, ctypes.byref(self._Y),
+                                     ctypes.byref(self._E), self._cm)
+            if not ok:
+                self._check("solve with")
+                raise RuntimeError("CHOLMOD solve failed.")
+            X = self._X.contents
+            out = np.ctypeslib.as_array(ctypes.cast(X.x, ctypes.POINTER(ctypes.c_double)),
+                                        shape=(ncol, self.n)).T.copy()
+        return out[:, 0] if b.ndim == 1 else out
+
+    def close(self) -> None:
+        if _lib is None or not hasattr(self, "_cm"):
+            return
+        with self._lock:
+            for handle in (self._X, self._Y, self._E):
+                if handle:
+                    _lib.cholmod_free_dense(ctypes.byref(handle), self._cm)
+            if self._L.value:
+                _lib.cholmod_free_factor(ctypes.byref(self._L), self._cm)
+            _lib.cholmod_finish(self._cm)
+            del self._cm
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown the library may be gone
+            self.close()
