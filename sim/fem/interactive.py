@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,46 @@ def _choose_threads() -> int:
 # cheap and a second thread only takes CPU from the step), every REFACTOR_EVERY steps.
 REFACTOR_MIN_DOFS = 20_000
 REFACTOR_EVERY = 10
+
+
+def pcg(apply: Callable[[np.ndarray], np.ndarray], precondition: Callable[[np.ndarray], np.ndarray],
+        b: np.ndarray, x: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, int, float]:
+    """Preconditioned conjugate gradients from ``x`` until ||b - A x|| <= tol ||b||.
+
+    ``apply`` and ``precondition`` must already zero the constrained dofs. Returns (x,
+    iterations, relative residual); NaN or no convergence is a :class:`ConvergenceError`
+    (the caller's state is untouched: x is a new array)."""
+    x = x.copy()
+    bnorm = _norm(b)
+    r = b - apply(x)
+    iters, rel = 0, (_norm(r) / bnorm if bnorm > 0 else 0.0)
+    if rel > tol:
+        z = precondition(r)
+        p = z.copy()
+        rz = _dot(r, z)
+        while iters < max_iter:
+            iters += 1
+            Ap = apply(p)
+            pAp = _dot(p, Ap)
+            if pAp <= 0:  # breakdown (a direction of no stiffness): report what we have
+                break
+            alpha = rz / pAp
+            x += alpha * p
+            r -= alpha * Ap
+            rel = _norm(r) / bnorm
+            if rel <= tol or not np.isfinite(rel):
+                break
+            z = precondition(r)
+            rz_new = _dot(r, z)
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+    if not np.isfinite(rel) or not np.isfinite(x).all():
+        raise ConvergenceError("The interactive step produced NaN; the state was kept. "
+                               "Lower the time step or the load.")
+    if rel > tol:
+        raise ConvergenceError(f"The interactive step did not converge in {max_iter} "
+                               f"iterations (relative residual {rel:.2e}).")
+    return x, iters, float(rel)
 
 
 @dataclass
@@ -206,36 +247,12 @@ class CorotationalSimulator:
         if dv_c.any():
             b -= self._A(dv_c, np.zeros_like(mask))
         b[mask] = 0.0
-        bnorm = _norm(b)
         # Warm start: extrapolate the velocity change of the last two steps (10 % fewer CG
         # iterations than reusing the last one, 20 % fewer than starting from zero).
         dv = 2.0 * self._dv - self._dv_prev
         dv[mask] = 0.0
-        r = b - self._A(dv, mask)
-        iters, rel = 0, (_norm(r) / bnorm if bnorm > 0 else 0.0)
-        if rel > self.tol:
-            z = self._precondition(r, mask)
-            p = z.copy()
-            rz = _dot(r, z)
-            while iters < self.max_iter:
-                iters += 1
-                Ap = self._A(p, mask)
-                alpha = rz / _dot(p, Ap)
-                dv += alpha * p
-                r -= alpha * Ap
-                rel = _norm(r) / bnorm
-                if rel <= self.tol or not np.isfinite(rel):
-                    break
-                z = self._precondition(r, mask)
-                rz_new = _dot(r, z)
-                p = z + (rz_new / rz) * p
-                rz = rz_new
-        if not np.isfinite(rel) or not np.isfinite(dv).all():
-            raise ConvergenceError("The interactive step produced NaN; the state was kept. "
-                                   "Lower the time step or the load.")
-        if rel > self.tol:
-            raise ConvergenceError(f"The interactive step did not converge in {self.max_iter} "
-                                   f"iterations (relative residual {rel:.2e}).")
+        dv, iters, rel = pcg(lambda p: self._A(p, mask), lambda r: self._precondition(r, mask),
+                             b, dv, self.tol, self.max_iter)
         dv[mask] = 0.0
         dv += dv_c
         self._dv_prev = self._dv

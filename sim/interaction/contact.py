@@ -32,9 +32,8 @@ import scipy.sparse as sp
 
 from sim.fem import corotational_kernels as kern
 from sim.fem.body import Body
-from sim.fem.interactive import CorotationalSimulator, StepReport
+from sim.fem.interactive import CorotationalSimulator, StepReport, pcg
 from sim.fem.linsolve import factorize
-from sim.fem.static import ConvergenceError
 from sim.interaction.tools import Instrument
 
 CONTACT_MARGIN = 0.05  # mm: a node that was in contact stays a candidate this close outside
@@ -255,37 +254,8 @@ class ContactSimulator(CorotationalSimulator):
             return self._filter(y, keep, slide, normals)
 
         rhs = filt(b - A(dv_c)) if dv_c.any() else filt(b.copy())
-        bnorm = float(np.linalg.norm(rhs))
-        dv = filt(self._dv.copy())
-        r = rhs - filt(A(dv))
-        iters = 0
-        rel = float(np.linalg.norm(r) / bnorm) if bnorm > 0 else 0.0
-        if rel > self.tol:
-            z = filt(self._pc(r))
-            p = z.copy()
-            rz = float(np.vdot(r, z))
-            while iters < self.max_iter:
-                iters += 1
-                Ap = filt(A(p))
-                pAp = float(np.vdot(p, Ap))
-                if pAp <= 0:
-                    break
-                alpha = rz / pAp
-                dv += alpha * p
-                r -= alpha * Ap
-                rel = float(np.linalg.norm(r) / bnorm)
-                if rel <= self.tol or not np.isfinite(rel):
-                    break
-                z = filt(self._pc(r))
-                rz_new = float(np.vdot(r, z))
-                p = z + (rz_new / rz) * p
-                rz = rz_new
-        if not np.isfinite(rel) or not np.isfinite(dv).all():
-            raise ConvergenceError("The interactive step produced NaN; the state was kept. "
-                                   "Lower the time step or the load.")
-        if rel > self.tol:
-            raise ConvergenceError(f"The interactive step did not converge in {self.max_iter} "
-                                   f"iterations (relative residual {rel:.2e}).")
+        dv, iters, rel = pcg(lambda p: filt(A(p)), lambda r: filt(self._pc(r)), rhs,
+                             filt(self._dv.copy()), self.tol, self.max_iter)
         self._dv = dv.copy()
         dv += dv_c
         self.reaction = (A(dv) - b) / h
