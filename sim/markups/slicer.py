@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import read_json
 from sim.markups.model import Markup, MarkupType
 from sim.model.atomic import write_file_atomic
 
@@ -164,14 +165,9 @@ def _plane_axes(node: dict, frame: np.ndarray, points: list, where: Path, name: 
 def import_markups(path: str | Path) -> tuple[list[Markup], list[str]]:
     """The markups in a Slicer ``.mrk.json`` file (LPS mm), and notes on what was adapted."""
     path = Path(path)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise FileFormatError(path, "it is too large for a markups file")
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileFormatError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    if not path.is_file():
+        raise FileFormatError(path, "no such file")
+    doc = read_json(path, "markups", max_bytes=MAX_BYTES)
     if not isinstance(doc, dict) or not isinstance(doc.get("markups"), list):
         raise FileFormatError(path, "it is not a Slicer markups file (no 'markups' list)")
     notes: list[str] = []

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import read_json
 
 
 def make_transform(rotation: np.ndarray, translation: np.ndarray, scale: float = 1.0) -> np.ndarray:
@@ -115,12 +116,7 @@ def load_transform(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, "no such file")
-    if path.stat().st_size > 1_000_000:
-        raise FileFormatError(path, "it is far too large for a transform file")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    doc = read_json(path, "transform", max_bytes=1_000_000)
     matrix = doc.get("matrix") if isinstance(doc, dict) else doc
     try:
         return check_matrix(matrix)

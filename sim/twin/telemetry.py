@@ -27,6 +27,7 @@ import numpy as np
 from psygnal import Signal
 
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import read_json
 from sim.twin.alarms import AlarmBook
 from sim.twin.errors import PayloadError
 from sim.twin.history import HistoryStore
@@ -59,12 +60,7 @@ class TwinConfig:
     @classmethod
     def load(cls, path: str | Path) -> TwinConfig:
         path = Path(path)
-        try:
-            doc = json.loads(path.read_text())
-        except OSError as exc:
-            raise FileFormatError(path, exc.strerror or str(exc)) from None
-        except ValueError as exc:
-            raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+        doc = read_json(path, "twin configuration")
         if not isinstance(doc, dict) or not isinstance(doc.get("sensors", []), list):
             raise FileFormatError(path, "it is not a twin configuration")
         try:
