@@ -52,22 +52,10 @@ BUILD_PACKAGES=(
   libx11-xcb-dev libxcb1-dev libxcb-randr0-dev libxrandr-dev libxxf86vm-dev libbsd-dev
   libudev-dev libusb-1.0-0-dev xz-utils ca-certificates
 )
-missing=()
-for p in "${BUILD_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    log "installing build dependencies: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    log "cannot build Monado: these Debian packages are missing and we are not root: ${missing[*]}"
-    exit 1
-  fi
+source "$(dirname "$0")/debian-packages.sh"
+if ! install_debian_packages "Monado's build dependencies" "${BUILD_PACKAGES[@]}"; then
+  log "cannot build Monado: these Debian packages are missing and we are not root: ${MISSING_PACKAGES[*]}"
+  exit 1
 fi
 
 # Fetch the source tarball through a private apt state directory.

@@ -15,25 +15,11 @@ SYSTEM_PACKAGES=(
   libsuitesparse-dev libopenblas0-pthread gcc libc6-dev python3-dev
 )
 
-missing=()
-if command -v dpkg-query >/dev/null; then
-  for p in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "Installing system packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "Twinsight needs these Debian packages; please install them as root:" >&2
-    echo "  apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
+source packaging/debian-packages.sh
+if command -v dpkg-query >/dev/null && ! install_debian_packages "system packages" "${SYSTEM_PACKAGES[@]}"; then
+  echo "Twinsight needs these Debian packages; please install them as root:" >&2
+  echo "  apt-get install ${MISSING_PACKAGES[*]}" >&2
+  exit 1
 fi
 
 PYTHON=${PYTHON:-python3}
