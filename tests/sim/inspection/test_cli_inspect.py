@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-
-from .conftest import sample_surface
+from tests.sim.idler_riser import sample_surface
 
 
 @pytest.fixture(scope="module")

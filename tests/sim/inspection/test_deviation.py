@@ -10,8 +10,8 @@ from sim.errors import InputError
 from sim.inspection.callouts import callouts_at, out_of_tolerance_regions
 from sim.inspection.deviation import Tolerance, compute_deviation
 from sim.inspection.sections import parse_plane, section, whiskers
+from tests.sim.idler_riser import sample_surface
 
-from .conftest import sample_surface
 from .test_distance import brute_force_distance
 
 

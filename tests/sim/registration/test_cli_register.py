@@ -16,8 +16,7 @@ from sim.registration.transform import (
     random_rigid,
     transform_error,
 )
-
-from .conftest import sample_surface
+from tests.sim.idler_riser import sample_surface
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import pyvista as pv
 from sim.errors import Cancelled, InputError
 from sim.registration.surface import register_surface
 from sim.registration.transform import apply_transform, random_rigid, transform_error
-
-from .conftest import sample_surface
+from tests.sim.idler_riser import sample_surface
 
 
 def _scan(mesh: pv.PolyData, n: int, seed: int, noise: float, view=(0.3, 0.5, 0.8),
