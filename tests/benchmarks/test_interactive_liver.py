@@ -21,24 +21,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import Qt
 
 from sim.io import load
 from tests.benchmarks.fem_bench_util import machine_busy
+from tests.viewer.view_points import widget_point
 
 DRAG_S = 4.0  # seconds of dragging measured
 TARGET = 30.0  # steps/s (issue #6)
 WALL_FLOOR = 20.0  # steps/s wall-clock: below this something regressed, not just noise
-
-
-def _qpos(win, world):
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    widget = win.view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
 
 
 def test_liver_drag_rates_and_latency(qtbot, shared_data, capsys):
@@ -72,7 +63,7 @@ def test_liver_drag_rates_and_latency(qtbot, shared_data, capsys):
         pts = np.asarray(session.visual.points)
         front = pts[np.argmin(pts[:, 1] - 0.05 * np.abs(pts[:, 2] - np.median(pts[:, 2])))]
         widget = win.view.plotter.interactor
-        p0, p1 = _qpos(win, front), _qpos(win, front + [15.0, 0.0, 0.0])
+        p0, p1 = widget_point(win.view, front), widget_point(win.view, front + [15.0, 0.0, 0.0])
         qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=p0)
         qtbot.waitUntil(lambda: loop.latest.grab_target is not None, timeout=5000)
         s0, f0, t0 = loop.latest.step, display.frames, time.perf_counter()

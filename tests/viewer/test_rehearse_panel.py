@@ -11,6 +11,8 @@ import pytest
 import pyvista as pv
 from PyQt6.QtCore import QPoint, Qt
 
+from tests.viewer.view_points import widget_point
+
 
 @pytest.fixture
 def rehearse_window(qtbot, demo_case_dir):
@@ -28,16 +30,6 @@ def rehearse_window(qtbot, demo_case_dir):
     if win.task is not None:
         win.task.cancel()
         win.task.wait()
-
-
-def _qpos(win, world) -> QPoint:
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    widget = win.view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
 
 
 def _ctrl_drag(qtbot, widget, a: QPoint, b: QPoint) -> None:
@@ -173,7 +165,7 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
                     timeout=20_000)  # the retractor pushes the liver
     # A real Ctrl+drag in the view moves it sideways (screen left = -x from the front).
     tip = panel.loop.latest.poses["retractor"][:3, 3].copy()
-    _ctrl_drag(qtbot, widget, _qpos(win, tip), _qpos(win, tip + [-6.0, 0, 0]))
+    _ctrl_drag(qtbot, widget, widget_point(win.view, tip), widget_point(win.view, tip + [-6.0, 0, 0]))
     qtbot.waitUntil(lambda: panel.loop.latest.poses["retractor"][0, 3] < tip[0] - 4.0,
                     timeout=10_000)
     qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > 24.0, timeout=10_000)
@@ -211,7 +203,7 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
     assert not np.allclose(drawn, local)
     # Off the plan with a real Ctrl+drag: the entry error grows.
     anchor = plan.planned_pose[:3, 3]
-    _ctrl_drag(qtbot, widget, _qpos(win, anchor), _qpos(win, anchor + [5.0, 0, 0]))
+    _ctrl_drag(qtbot, widget, widget_point(win.view, anchor), widget_point(win.view, anchor + [5.0, 0, 0]))
     qtbot.waitUntil(lambda: np.linalg.norm(panel.session.device_poses[screw][:3, 3] - anchor)
                     > 3.0, timeout=10_000)
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)

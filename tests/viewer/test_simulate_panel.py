@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pytest
 import pyvista as pv
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import Qt
 
 from sim.model import Case, ObjectKind, SceneObject
+from tests.viewer.view_points import widget_point
 
 BOUNDS = (0.0, 30.0, 0.0, 30.0, 0.0, 15.0)
 
@@ -50,16 +51,6 @@ def _start(qtbot, win, start=True):
     return panel
 
 
-def _qpos(win, world):
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    widget = win.view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
-
-
 def test_mouse_drag_moves_the_surface_in_the_drag_direction(qtbot, sim_window):
     win = sim_window
     win.view.renderer.set_view("A")  # camera in front (-y): screen right = +x, up = +z
@@ -70,8 +61,8 @@ def test_mouse_drag_moves_the_surface_in_the_drag_direction(qtbot, sim_window):
     rest = np.asarray(panel.session.visual.points)
     near = np.linalg.norm(rest - grab, axis=1) < 4.0
     widget = win.view.plotter.interactor
-    p0 = _qpos(win, grab)
-    p1 = _qpos(win, grab + [6.0, 0, 0])  # 6 mm to the right on screen
+    p0 = widget_point(win.view, grab)
+    p1 = widget_point(win.view, grab + [6.0, 0, 0])  # 6 mm to the right on screen
     assert p1.x() - p0.x() > 10
     qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=p0)
     assert panel.session.grab_spring is not None or panel.loop.latest.grab_target is not None \
@@ -122,7 +113,7 @@ def test_panel_controls_instruments_colour_map_and_recording(qtbot, sim_window, 
     qtbot.keyClick(widget, Qt.Key.Key_J, Qt.KeyboardModifier.ShiftModifier)  # and back
     # Ctrl+drag moves it in the view plane, back to x = start - 1 mm or so (screen left).
     tip = panel.loop.latest.poses[name][:3, 3]
-    a, b = _qpos(win, tip), _qpos(win, tip + [-2.0, 0, 0])
+    a, b = widget_point(win.view, tip), widget_point(win.view, tip + [-2.0, 0, 0])
     ctrl = Qt.KeyboardModifier.ControlModifier
     qtbot.mousePress(widget, Qt.MouseButton.LeftButton, ctrl, a)
     qtbot.mouseMove(widget, b)

@@ -8,6 +8,7 @@ import pytest
 
 from sim.imaging.display import WINDOW_PRESETS
 from sim.imaging.volume import voxel_array
+from tests.viewer.view_points import widget_point
 
 pytestmark = pytest.mark.gui
 
@@ -187,19 +188,6 @@ def test_label_map_to_named_surfaces(qtbot, shared_data):
     assert {"liver", "aorta", "vertebrae_L1"} <= shown
 
 
-def _display_pos(view, world):
-    """The Qt widget position of a world point in a slice view."""
-    from PyQt6.QtCore import QPoint
-
-    ren = view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    widget = view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
-
-
 def _bone_point(image):
     """World point of the dense (vertebra) voxel nearest the middle of the central axial slice."""
     from sim.imaging.volume import affine_of
@@ -223,7 +211,7 @@ def test_seed_clicked_in_a_slice_view_drives_the_preview(ct_window, qtbot):
     target = _bone_point(slices.obj.data)
     slices.set_cursor(target)
     axial = slices.views[0]
-    pos = _display_pos(axial, target)
+    pos = widget_point(axial, target)
     slices.set_cursor(target + np.array([20.0, 20.0, 0.0]))  # same axial slice, elsewhere
     cursor = slices.cursor.copy()
     qtbot.mouseClick(axial.plotter.interactor, Qt.MouseButton.LeftButton,

@@ -1,0 +1,17 @@
+"""Where a world point is drawn in a view, for tests that click or drag there like a user."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QPoint
+
+
+def widget_point(view, world) -> QPoint:
+    """The Qt widget position (logical pixels, origin top-left) of the world point ``world``
+    in ``view`` (the 3D view or a slice view)."""
+    ren = view.plotter.renderer
+    ren.SetWorldPoint(*world, 1.0)
+    ren.WorldToDisplay()
+    x, y, _ = ren.GetDisplayPoint()
+    widget = view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
