@@ -20,7 +20,6 @@ from PyQt6.QtGui import QFontDatabase
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -39,19 +38,11 @@ from sim.devices import families, frame_from_axis, make, pose_on_trajectory, siz
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from viewer.panels.device_drag import CatalogueList
+from viewer.panels.spin import spin_box
 
 ROLES = ("ignore", "critical", "host", "other")
 _FEEDBACK = ("structure", "clearance mm", "hit", "depth mm", "volume mm³", "purchase", "breach mm",
              "violation")
-
-
-def _spin(lo=-2000.0, hi=2000.0, value=0.0, step=1.0, decimals=1) -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    return s
 
 
 class PlacePanel(QWidget):
@@ -105,15 +96,15 @@ class PlacePanel(QWidget):
 
         box = QGroupBox("Trajectory (LPS mm)")
         form = QFormLayout(box)
-        self.entry = [_spin() for _ in range(3)]
-        self.target = [_spin() for _ in range(3)]
+        self.entry = [spin_box(-2000.0, 2000.0, 0.0, 1.0, 1) for _ in range(3)]
+        self.target = [spin_box(-2000.0, 2000.0, 0.0, 1.0, 1) for _ in range(3)]
         for label, spins in (("Entry", self.entry), ("Target", self.target)):
             row = QHBoxLayout()
             for s in spins:
                 row.addWidget(s)
             form.addRow(label, row)
-        self.depth_spin = _spin(-100, 100, 0.0, 0.5)
-        self.roll_spin = _spin(-180, 180, 0.0, 5.0)
+        self.depth_spin = spin_box(-100, 100, 0.0, 0.5, 1)
+        self.roll_spin = spin_box(-180, 180, 0.0, 5.0, 1)
         self.depth_spin.valueChanged.connect(self.align)
         self.roll_spin.valueChanged.connect(self.align)
         form.addRow("Slide along (mm)", self.depth_spin)
@@ -227,7 +218,7 @@ class PlacePanel(QWidget):
         combo = QComboBox()
         combo.addItems(ROLES)
         self.structure_table.setCellWidget(r, 1, combo)
-        self.structure_table.setCellWidget(r, 2, _spin(0, 50, 2.0, 0.5))
+        self.structure_table.setCellWidget(r, 2, spin_box(0, 50, 2.0, 0.5, 1))
 
     def set_role(self, name: str, role: str, margin: float | None = None) -> None:
         """Choose a structure's role (and margin) by name, as the user does in the table."""

@@ -17,7 +17,6 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -42,22 +41,11 @@ from sim.model import Case
 from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
+from viewer.panels.spin import spin_box
 
 log = logging.getLogger(__name__)
 CUSTOM = "Custom…"
 FIELD_LABELS = {"": "Plain"} | {k: v.label for k, v in FIELDS.items()}
-
-
-def _spin(lo: float, hi: float, value: float, step: float, decimals: int = 2,
-          suffix: str = "") -> QDoubleSpinBox:
-    s = QDoubleSpinBox()
-    s.setRange(lo, hi)
-    s.setDecimals(decimals)
-    s.setSingleStep(step)
-    s.setValue(value)
-    if suffix:
-        s.setSuffix(suffix)
-    return s
 
 
 LABEL_EVERY_TICKS = 6  # rate and force labels at ~5 Hz
@@ -95,7 +83,7 @@ class SimulatePanel(QWidget):
         body = QGroupBox("Body")
         f = QFormLayout(body)
         self.body_combo = QComboBox()
-        self.edge_spin = _spin(0.0, 100.0, 0.0, 0.5, 1, " mm")
+        self.edge_spin = spin_box(0.0, 100.0, 0.0, 0.5, 1, " mm")
         self.edge_spin.setSpecialValueText("auto")
         self.mesher_combo = QComboBox()
         self.mesher_combo.addItem("Conforming (FE engine, cached)", "engine")
@@ -104,9 +92,9 @@ class SimulatePanel(QWidget):
         self.material_combo.addItems(library_names() + [CUSTOM])
         self.material_combo.setCurrentText("liver" if "liver" in library_names() else
                                            library_names()[0])
-        self.e_spin = _spin(0.001, 1e9, 6.2, 0.5, 3, " kPa")
-        self.nu_spin = _spin(0.0, 0.499, 0.45, 0.01, 3)
-        self.rho_spin = _spin(0.1, 30.0, 1.08, 0.05, 3, " g/cm³")
+        self.e_spin = spin_box(0.001, 1e9, 6.2, 0.5, 3, " kPa")
+        self.nu_spin = spin_box(0.0, 0.499, 0.45, 0.01, 3)
+        self.rho_spin = spin_box(0.1, 30.0, 1.08, 0.05, 3, " g/cm³")
         self.material_combo.currentTextChanged.connect(self._material_changed)
         self._material_changed(self.material_combo.currentText())
         f.addRow("Body", self.body_combo)
@@ -125,9 +113,9 @@ class SimulatePanel(QWidget):
         self.fix_axis = QComboBox()
         self.fix_axis.addItems(["x min", "x max", "y min", "y max", "z min", "z max"])
         self.fix_axis.setCurrentText("z max")
-        self.fix_depth = _spin(1.0, 100.0, 15.0, 5.0, 0, " %")
+        self.fix_depth = spin_box(1.0, 100.0, 15.0, 5.0, 0, " %")
         self.markup_combo = QComboBox()
-        self.brush_radius = _spin(0.5, 100.0, 8.0, 1.0, 1, " mm")
+        self.brush_radius = spin_box(0.5, 100.0, 8.0, 1.0, 1, " mm")
         self.brush_label = QLabel("0 brush points")
         clear = QPushButton("Clear brush")
         clear.clicked.connect(self._clear_brush)
@@ -145,10 +133,10 @@ class SimulatePanel(QWidget):
         run = QGroupBox("Simulation")
         f = QFormLayout(run)
         self.gravity_check = QCheckBox("Gravity")
-        self.friction_spin = _spin(0.0, 5.0, 0.0, 0.1, 2)
-        self.rate_spin = _spin(0.0, 1000.0, 0.0, 10.0, 0, " steps/s")
+        self.friction_spin = spin_box(0.0, 5.0, 0.0, 0.1, 2)
+        self.rate_spin = spin_box(0.0, 1000.0, 0.0, 10.0, 0, " steps/s")
         self.rate_spin.setSpecialValueText("as fast as possible")
-        self.dt_spin = _spin(1.0, 100.0, 1000.0 / 60.0, 1.0, 1, " ms")
+        self.dt_spin = spin_box(1.0, 100.0, 1000.0 / 60.0, 1.0, 1, " ms")
         f.addRow(self.gravity_check)
         f.addRow("Friction", self.friction_spin)
         f.addRow("Time step", self.dt_spin)
@@ -198,7 +186,7 @@ class SimulatePanel(QWidget):
         self.field_combo = QComboBox()
         for key, label in FIELD_LABELS.items():
             self.field_combo.addItem(label, key)
-        self.damage_spin = _spin(0.0, 1e6, 20.0, 1.0, 2)
+        self.damage_spin = spin_box(0.0, 1e6, 20.0, 1.0, 2)
         self.field_combo.currentIndexChanged.connect(self._field_changed)
         self.damage_spin.valueChanged.connect(lambda _v: self._apply_field())
         f.addRow("Colour by", self.field_combo)
