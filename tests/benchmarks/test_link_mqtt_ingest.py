@@ -10,18 +10,16 @@ is N divided by the time from the first message received to the last one on disk
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from tests.mqtt_broker import Broker, skip_without_mosquitto
+
 N = 100_000
 TARGET = 20_000
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 PUBLISHER = r"""
 # A lean load generator: pre-encoded QoS 1 PUBLISH packets written in bulk, PUBACKs
@@ -67,26 +65,13 @@ sock.sendall(mw.DISCONNECT_PACKET)
 
 @pytest.fixture
 def broker_url(tmp_path):
-    if not os.path.exists(MOSQUITTO):
-        pytest.skip("mosquitto is not installed (packaging/setup-env.sh installs it)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "m.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    "max_queued_messages 0\nmax_inflight_messages 0\n"
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"mqtt://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(10)
+    skip_without_mosquitto()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder)
+    broker.start()
+    yield broker.url
+    broker.stop()
 
 
 def test_mqtt_ingest_rate_into_history(broker_url, tmp_path, capsys):

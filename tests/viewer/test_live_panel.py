@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import threading
-import time
 
 import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
+from tests.mqtt_broker import Broker, skip_without_mosquitto
+
 LEFT = Qt.MouseButton.LeftButton
-
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def broker_url(tmp_path):
-    if not os.path.exists(MOSQUITTO):
-        pytest.skip("mosquitto is not installed (packaging/setup-env.sh installs it)")
-    port = _port()
-    conf = tmp_path / "m.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield f"mqtt://127.0.0.1:{port}"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(10)
+    skip_without_mosquitto()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder)
+    broker.start()
+    yield broker.url
+    broker.stop()
 
 
 @pytest.fixture
