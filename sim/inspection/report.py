@@ -151,6 +151,16 @@ def _figures(rep: InspectionReport, progress: Progress) -> list[tuple[str, Figur
     return figs
 
 
+def _report_path(path: str | Path) -> Path:
+    """``path``, refused unless it ends in .pdf or .html (.htm) and its folder exists."""
+    path = Path(path)
+    if path.suffix.lower() not in (".pdf", ".html", ".htm"):
+        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
+    if not path.parent.exists():
+        raise InputError(f"Folder '{path.parent}' does not exist.")
+    return path
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
@@ -168,15 +178,10 @@ def _atomic_write(path: Path, write) -> None:
 def write_report(rep: InspectionReport, path: str | Path,
                  progress: Progress = no_progress) -> Path:
     """Write the report as .pdf or .html (chosen by the suffix); atomic."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".pdf", ".html", ".htm"):
-        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
-    if not path.parent.exists():
-        raise InputError(f"Folder '{path.parent}' does not exist.")
+    path = _report_path(path)
     figs = _figures(rep, progress)
     progress(0.8, f"Writing {path.name}")
-    if suffix == ".pdf":
+    if path.suffix.lower() == ".pdf":
         _atomic_write(path, lambda tmp: _write_pdf(rep, figs, tmp))
     else:
         _atomic_write(path, lambda tmp: tmp.write_text(_html(rep, figs), encoding="utf-8"))

@@ -19,8 +19,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from sim.errors import InputError
-from sim.inspection.report import _atomic_write, _image_figure, _png, _table_figure
+from sim.inspection.report import (
+    _atomic_write,
+    _image_figure,
+    _png,
+    _report_path,
+    _table_figure,
+)
 from sim.progress import Progress, no_progress
 from sim.rehearsal.attempt import Attempt, replay
 from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
@@ -181,15 +186,10 @@ def build_figures(world: RehearsalWorld, attempt: Attempt, history: list[Attempt
 def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
                  history: list[Attempt] = (), progress: Progress = no_progress) -> Path:
     """Write the report as .html or .pdf (by suffix), atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".pdf", ".html", ".htm"):
-        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
-    if not path.parent.exists():
-        raise InputError(f"Folder '{path.parent}' does not exist.")
+    path = _report_path(path)
     attempt, figs = build_figures(world, attempt, history, progress)
     title = f"Rehearsal report: {attempt.scenario}"
-    if suffix == ".pdf":
+    if path.suffix.lower() == ".pdf":
         _atomic_write(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp))
     else:
         _atomic_write(path, lambda tmp: tmp.write_text(_html(title, world, attempt, figs),
