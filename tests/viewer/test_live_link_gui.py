@@ -45,15 +45,22 @@ def _pose(i: int) -> np.ndarray:
     return m
 
 
-def test_pose_flood_while_the_view_renders(live, qtbot):
-    win, panel, port = live
+def _stream_tool(qtbot, panel, port: int, name: str):
+    """A sender connected to the Live panel's link that has sent tool ``name`` its first pose;
+    returns the socket and the tool once the view draws it."""
     ins = panel.session.instruments
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(wire.encode_transform("Flood", _pose(0), timestamp=time.time()))
-    qtbot.waitUntil(lambda: "Flood" in ins.tools, timeout=5_000)
-    tool = ins.tools["Flood"]
+    sock.sendall(wire.encode_transform(name, _pose(0), timestamp=time.time()))
+    qtbot.waitUntil(lambda: name in ins.tools, timeout=5_000)
+    tool = ins.tools[name]
     qtbot.waitUntil(lambda: tool.obj.uid in panel.overlay.bound, timeout=5_000)
+    return sock, tool
+
+
+def test_pose_flood_while_the_view_renders(live, qtbot):
+    win, panel, port = live
+    sock, tool = _stream_tool(qtbot, panel, port, "Flood")
     mesh = tool.obj.data
     gui = threading.get_ident()
     touched: set[int] = set()
@@ -104,13 +111,7 @@ def test_pose_flood_while_the_view_renders(live, qtbot):
 def test_60hz_poses_reach_the_view(live, qtbot):
     """Sender timestamp to the mesh moved on the GUI thread, while the panel renders at 30 Hz."""
     win, panel, port = live
-    ins = panel.session.instruments
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(wire.encode_transform("Stylus", _pose(0), timestamp=time.time()))
-    qtbot.waitUntil(lambda: "Stylus" in ins.tools, timeout=5_000)
-    tool = ins.tools["Stylus"]
-    qtbot.waitUntil(lambda: tool.obj.uid in panel.overlay.bound, timeout=5_000)
+    sock, tool = _stream_tool(qtbot, panel, port, "Stylus")
     latency: list[float] = []
     sync = tool.sync_mesh
 
