@@ -1,4 +1,6 @@
-"""A real mosquitto broker on 127.0.0.1 for the MQTT tests (link, Live panel, ingest benchmark)."""
+"""A real mosquitto broker on 127.0.0.1 for the MQTT tests (link, Live panel, ingest benchmark).
+
+Import ``broker_url_fixture`` into a test module to use ``broker_url``: a running broker's URL."""
 
 from __future__ import annotations
 
@@ -70,3 +72,15 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@pytest.fixture(name="broker_url")
+def broker_url_fixture(tmp_path):
+    """The URL of a broker running for this test (in ``tmp_path/broker``)."""
+    skip_without_mosquitto()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder)
+    broker.start()
+    yield broker.url
+    broker.stop()

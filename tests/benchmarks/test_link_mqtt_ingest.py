@@ -14,9 +14,7 @@ import subprocess
 import sys
 import time
 
-import pytest
-
-from tests.mqtt_broker import Broker, skip_without_mosquitto
+from tests.mqtt_broker import broker_url_fixture  # noqa: F401
 
 N = 100_000
 TARGET = 20_000
@@ -61,17 +59,6 @@ while acked[0] < n:
 print(f"{n / (time.perf_counter() - t0):.0f}", flush=True)
 sock.sendall(mw.DISCONNECT_PACKET)
 """
-
-
-@pytest.fixture
-def broker_url(tmp_path):
-    skip_without_mosquitto()
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder)
-    broker.start()
-    yield broker.url
-    broker.stop()
 
 
 def test_mqtt_ingest_rate_into_history(broker_url, tmp_path, capsys):

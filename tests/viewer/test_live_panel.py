@@ -8,20 +8,9 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
-from tests.mqtt_broker import Broker, skip_without_mosquitto
+from tests.mqtt_broker import broker_url_fixture  # noqa: F401
 
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def broker_url(tmp_path):
-    skip_without_mosquitto()
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder)
-    broker.start()
-    yield broker.url
-    broker.stop()
 
 
 @pytest.fixture
