@@ -7,7 +7,7 @@ solved by preconditioned conjugate gradients to a relative residual (1e-3 by def
 fixed small iteration count. The preconditioner is the Cholesky factor of the *rest* matrix
 M + h C0 + h^2 K0, made once, "warped" by per-node rotations (z = W P^-1 W^T r) so it stays
 close to the rotated system under large rotations. On large bodies a background thread
-refactors it for the current element rotations every few steps (CHOLMOD releases the GIL);
+refactors it for the current element rotations when they have turned (CHOLMOD releases the GIL);
 the step swaps the new factor in when it is ready and warps by the rotation since then. On a
 52k-tet beam that halves the CG iterations. Element kernels are compiled with numba and run
 on all cores.
@@ -64,6 +64,8 @@ def _choose_threads() -> int:
 # cheap and a second thread only takes CPU from the step), every REFACTOR_EVERY steps.
 REFACTOR_MIN_DOFS = 20_000
 REFACTOR_EVERY = 10
+# ... and only when needed: some node turned more than this since the factor was made.
+REFACTOR_ANGLE_DEG = 2.0
 
 
 def pcg(apply: Callable[[np.ndarray], np.ndarray], precondition: Callable[[np.ndarray], np.ndarray],
@@ -327,6 +329,11 @@ class _Refactorer:
         if self._since < REFACTOR_EVERY or (self._thread is not None and self._thread.is_alive()):
             return
         sim = self.sim
+        # trace(W Wf^T) = 1 + 2 cos(angle turned since the factor); a body at rest keeps it.
+        traces = np.einsum("nij,nij->n", sim.W, sim._factor_rotations) \
+            if sim._factor_rotations is not None else np.einsum("nii->n", sim.W)
+        if traces.min() > 1.0 + 2.0 * np.cos(np.radians(REFACTOR_ANGLE_DEG)):
+            return
         args = (self._generation, sim.R.copy(), sim.W.copy(), sim.h, sim.alpha, sim.beta)
         self._thread = threading.Thread(target=self._work, args=args, daemon=True,
                                         name="twinsight-refactor")

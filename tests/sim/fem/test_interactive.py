@@ -97,3 +97,11 @@ def test_background_refactor_is_dropped_when_the_time_step_changes():
     sim.set_time_step(1 / 120)  # the finished factor is for the old matrix
     sim.step()
     assert sim._factor_rotations is None and sim._refactor.refactors == 0
+
+
+def test_a_body_at_rest_is_not_refactored():
+    mesh, body, fixed = _beam(div=(8, 2, 2))
+    sim = CorotationalSimulator(body, fixed, gravity=(0, 0, 0), background_refactor=True)
+    for _ in range(25):
+        sim.step()
+    assert sim._refactor._thread is None and sim._refactor.refactors == 0
