@@ -15,6 +15,7 @@ from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
 from sim.model import Case, ObjectKind, SceneObject
+from tests.viewer.view_points import display_point
 from viewer.panels.device_drag import DEVICE_MIME, device_from_mime
 
 pytestmark = pytest.mark.gui
@@ -48,10 +49,7 @@ def screw_mime(panel, size=None) -> QMimeData:
 
 def widget_pos(view, world) -> QPointF:
     """Qt widget position of a world point in the 3D view."""
-    ren = view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    dx, dy, _ = ren.GetDisplayPoint()
+    dx, dy = display_point(view, world)
     ratio = view.plotter.interactor.devicePixelRatioF()
     return QPointF(dx / ratio, view.plotter.interactor.height() - 1 - dy / ratio)
 

@@ -11,6 +11,7 @@ from sim.registration.transform import apply_transform
 from tests.sim.idler_riser import INCH, sample_surface
 from tests.sim.inspection.test_deviation import _flat_spot
 from tests.viewer.case_window import shared_window_fixture  # noqa: F401
+from tests.viewer.view_points import display_point
 
 
 @pytest.fixture
@@ -70,10 +71,7 @@ def test_register_measure_and_report(inspect_win, qtbot, tmp_path):
     plotter.view_xy()
     plotter.reset_camera()
     plotter.render()
-    ren = plotter.renderer
-    ren.SetWorldPoint(*centre, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
+    x, y = display_point(win.view, centre)
     panel.pick_button.setChecked(True)
     assert panel.pick_callout_at(int(round(x)), int(round(y)))
     picked = panel.callouts[-1]

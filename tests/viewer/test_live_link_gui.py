@@ -14,6 +14,7 @@ import vtk
 from sim.model import Case
 from sim.twin import igtl_wire as wire
 from tests.viewer.case_window import shared_window_fixture  # noqa: F401
+from tests.viewer.view_points import display_point
 
 pyigtl = pytest.importorskip("pyigtl")
 
@@ -150,10 +151,7 @@ def test_60hz_poses_reach_the_view(live, qtbot):
 
 def _display_rgb(win, img: np.ndarray, world) -> np.ndarray:
     """The screenshot colour where the world point ``world`` is drawn."""
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
+    x, y = display_point(win.view, world)
     row, col = img.shape[0] - 1 - int(round(y)), int(round(x))
     return img[row - 1:row + 2, col - 1:col + 2, :3].reshape(-1, 3).mean(axis=0)
 

@@ -8,14 +8,7 @@ from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from tests.viewer.conftest import LIVER_RGB, liver_pixels
-
-
-def _display_point(window, world):
-    ren = window.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    return int(round(x)), int(round(y))
+from tests.viewer.view_points import display_point
 
 
 def _click(qtbot, window, x, y):
@@ -50,7 +43,7 @@ def test_tree_selection_drives_the_model_and_properties(window, qtbot):
 def test_clicking_an_object_selects_it_in_the_tree(window, qtbot):
     window.view.renderer.set_view("A")
     liver = window.case.scene["Liver"]
-    x, y = _display_point(window, np.asarray(liver.data.center))
+    x, y = (round(v) for v in display_point(window.view, np.asarray(liver.data.center)))
     _click(qtbot, window, x, y)
     assert window.case.scene.selected is liver
     assert window.tree.selectedItems()[0].text(0) == "Liver"

@@ -6,32 +6,19 @@ import json
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPoint, Qt
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QWidget
 
 from sim.markups import MarkupType
 from tests.sim.markups.test_slicer_json import HAND_WRITTEN
 from tests.viewer.case_window import shared_window_fixture, win_fixture  # noqa: F401
-
-
-def _display(win, world):
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(*world, 1.0)
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
-    return x, y
-
-
-def _qpos(win, x, y):
-    widget = win.view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    return QPoint(int(round(x / ratio)), int(round(widget.height() - 1 - y / ratio)))
+from tests.viewer.view_points import display_point, widget_point, widget_pos
 
 
 def _click(qtbot, win, world, offset=(0, 0)):
-    x, y = _display(win, world)
+    x, y = display_point(win.view, world)
     qtbot.mouseClick(win.view.plotter.interactor, Qt.MouseButton.LeftButton,
-                     pos=_qpos(win, x + offset[0], y + offset[1]))
+                     pos=widget_pos(win.view, x + offset[0], y + offset[1]))
 
 
 @pytest.fixture
@@ -64,11 +51,11 @@ def test_line_placed_by_clicks_measured_dragged_and_undone(liver_only, qtbot):
     # drag the first handle with the mouse
     start = np.array(line.points[0])
     widget = win.view.plotter.interactor
-    x, y = _display(win, start)
-    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x, y))
+    x, y = display_point(win.view, start)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=widget_pos(win.view, x, y))
     for step in range(1, 6):
-        qtbot.mouseMove(widget, _qpos(win, x + 6 * step, y + 4 * step))
-    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x + 30, y + 20))
+        qtbot.mouseMove(widget, widget_pos(win.view, x + 6 * step, y + 4 * step))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=widget_pos(win.view, x + 30, y + 20))
     moved = np.array(line.points[0])
     assert np.linalg.norm(moved - start) > 5.0
     assert panel.table.item(row, 2).text() != f"{length:.2f} mm"
@@ -90,7 +77,7 @@ def test_plane_takes_the_surface_normal_and_points_list_until_right_click(liver_
     for dx in (-30, 0, 30):
         _click(qtbot, win, (0, 0, 0), offset=(dx, 10))
     qtbot.mouseClick(win.view.plotter.interactor, Qt.MouseButton.RightButton,
-                     pos=_qpos(win, *_display(win, (0, 0, 0))))
+                     pos=widget_point(win.view, (0, 0, 0)))
     points = win.case.markups[-1]
     assert points.type is MarkupType.POINT and len(points.points) == 3 and panel.placing is None
 
@@ -168,11 +155,11 @@ def test_clicks_in_2d_slice_views_place_points(win):
 def _drag(qtbot, win, world, dx, dy, steps=5):
     """A real left-button drag starting on the projection of ``world``."""
     widget = win.view.plotter.interactor
-    x, y = _display(win, world)
-    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x, y))
+    x, y = display_point(win.view, world)
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=widget_pos(win.view, x, y))
     for step in range(1, steps + 1):
-        qtbot.mouseMove(widget, _qpos(win, x + dx * step / steps, y + dy * step / steps))
-    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=_qpos(win, x + dx, y + dy))
+        qtbot.mouseMove(widget, widget_pos(win.view, x + dx * step / steps, y + dy * step / steps))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, pos=widget_pos(win.view, x + dx, y + dy))
 
 
 def test_roi_and_plane_resized_by_dragging_their_handles(liver_only, qtbot):

@@ -7,6 +7,7 @@ from PyQt6.QtCore import QPoint, Qt
 
 from sim.model.transform import from_parts, to_parts
 from tests.viewer.case_window import shared_window_fixture, win_fixture  # noqa: F401
+from tests.viewer.view_points import display_point
 
 
 def _user_matrix(win, obj):
@@ -78,10 +79,7 @@ def test_manipulator_drag_moves_the_object_rigidly(win, qtbot):
     qtbot.mouseClick(panel.manip_button, Qt.MouseButton.LeftButton)
     assert panel.manipulator is not None and panel.manipulator.widget.GetEnabled()
     widget = win.view.plotter.interactor
-    ren = win.view.plotter.renderer
-    ren.SetWorldPoint(0, 0, 0, 1.0)  # the box's centre handle: a drag translates
-    ren.WorldToDisplay()
-    x, y, _ = ren.GetDisplayPoint()
+    x, y = display_point(win.view, (0, 0, 0))  # the box's centre handle: a drag translates
     ratio = widget.devicePixelRatioF()
     qpos = QPoint(int(x / ratio), int(widget.height() - 1 - y / ratio))
     qtbot.mousePress(widget, Qt.MouseButton.LeftButton, pos=qpos)
