@@ -12,7 +12,6 @@ anchor is the origin and the axis is +z, like every catalogue device.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pyvista as pv
 
 from sim.devices.catalogue import Device, frame_from_axis
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import read_json
 from sim.model import ObjectKind
 
 
@@ -81,10 +81,5 @@ def user_device_from_dict(spec: dict, base: Path) -> Device:
 def load_user_device_file(path: str | Path) -> Device:
     """A user device from its JSON description file."""
     path = Path(path)
-    try:
-        spec = json.loads(path.read_text())
-    except OSError as exc:
-        raise FileFormatError(path, f"it cannot be read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+    spec = read_json(path, "user-device description")
     return user_device_from_dict(spec, path.parent)
