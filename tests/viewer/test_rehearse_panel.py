@@ -178,6 +178,19 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
     assert panel.display.devices[screw][2].GetVisibility()  # the screw, at its start pose
     assert win.view.plotter.actors.get(f"rehearse-plan-{screw}") is not None  # the plan line
     plan = sc.devices[0]
+    # The camera frames the plan: entry and target are well inside the view, the view is
+    # centred on the trajectory and zoomed to it, still looking from the front.
+    size = np.array([widget.width(), widget.height()])
+    entry, target = np.asarray(plan.entry, float), np.asarray(plan.target, float)
+    for q in (widget_point(win.view, p) for p in (entry, target)):
+        assert 0.05 * size[0] < q.x() < 0.95 * size[0] and 0.05 * size[1] < q.y() < 0.95 * size[1]
+    cam = win.view.plotter.camera
+    look = np.subtract(cam.focal_point, cam.position) / cam.distance
+    assert abs(look[1]) > 0.9  # still the anterior view
+    off_axis = np.subtract((entry + target) / 2, cam.focal_point)
+    assert np.linalg.norm(off_axis - look * (off_axis @ look)) < 20.0  # centred on the plan
+    visible = 2 * cam.distance * np.tan(np.radians(cam.view_angle) / 2)  # mm at the focus
+    assert visible < 4 * (np.linalg.norm(target - entry) + 60.0)  # zoomed to it, not the case
     path0 = panel.session.tracker.current.path_mm
     # Drive the screw 40 mm down its axis onto the plan: 4 x Page Down and 4 x Advance, 5 mm.
     widget.setFocus()

@@ -433,7 +433,27 @@ class RehearsePanel(QWidget):
         self.control_combo.addItems(step.instruments + step.devices)
         self.control_combo.blockSignals(False)
         self._control_changed(self.control_combo.currentText())
+        self._frame_devices(step)
         self.window.view.plotter.render()
+
+    def _frame_devices(self, step) -> None:
+        """A device step turns the camera's attention to its plans: the view keeps its
+        direction and zooms to the planned trajectories and the devices' start poses."""
+        import numpy as np
+
+        pts = []
+        for name in step.devices:
+            plan = self.scenario.device(name)
+            e, t = np.asarray(plan.entry, float), np.asarray(plan.target, float)
+            pts += [e - 30.0 * (t - e) / np.linalg.norm(t - e), t]  # the dashed plan line
+            pose = self.session.device_poses.get(name)
+            if pose is not None:
+                pts.append(np.asarray(pose)[:3, 3])
+        if not pts:
+            return
+        lo, hi = np.min(pts, axis=0) - 15.0, np.max(pts, axis=0) + 15.0
+        self.window.view.plotter.reset_camera(
+            render=False, bounds=[lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
 
     def _show_objects(self, step_number: int, display) -> None:
         """Hide what the step does not show; the body, instruments and devices are drawn by
