@@ -45,6 +45,12 @@ def register(sub) -> None:
     r.add_argument("--igtl", metavar="HOST:PORT", help="OpenIGTLink peer to connect to")
     r.add_argument("--listen", action="store_true",
                    help="listen on --igtl instead of connecting to it")
+    r.add_argument("--peer-frame", choices=("lps", "ras"), default="lps", type=str.lower,
+                   help="frame of the peer's poses: lps (default) or ras (3D Slicer; "
+                        "converted to our LPS, and the target sent back in RAS)")
+    r.add_argument("--image-pose", action="append", default=[], metavar="IMAGE=TRANSFORM",
+                   help="place IMAGE by the TRANSFORM of that name (PLUS style, e.g. "
+                        "Image_Reference=ImageToReference); repeatable")
     r.add_argument("-o", "--output", required=True, metavar="HISTORY.db")
     r.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this long (default: until Ctrl-C)")
@@ -130,7 +136,7 @@ def run_simulate(args) -> int:
 def run_record(args) -> int:
     from sim.cli import print_json
     from sim.errors import InputError
-    from sim.twin.instruments import Endpoint
+    from sim.twin.instruments import Endpoint, parse_image_poses
     from sim.twin.session import LiveSession
     from sim.twin.simulate import demo_config
     from sim.twin.telemetry import TwinConfig
@@ -145,7 +151,9 @@ def run_record(args) -> int:
     try:
         if args.igtl:
             ep = Endpoint.parse(args.igtl)
-            endpoint = session.connect_igtl(ep.host, ep.port, listen=args.listen)
+            endpoint = session.connect_igtl(ep.host, ep.port, listen=args.listen,
+                                            peer_frame=args.peer_frame,
+                                            image_poses=parse_image_poses(args.image_pose))
             if endpoint.warning:
                 print(f"twinsight: warning: {endpoint.warning}", file=sys.stderr)
         if args.mqtt:

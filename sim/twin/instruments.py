@@ -5,6 +5,17 @@
 when ``auto_add`` is on); IMAGEs update an :class:`ImagePlane`; POINT and STRING
 messages are kept (bounded) and recorded. Back to the peer go the planned target pose
 (TRANSFORM), the tip-to-target distance (STRING, mm) and free-text commands (STRING).
+
+Peer frame: our scene is patient LPS, 3D Slicer works in RAS. A connection whose
+``peer_frame`` is ``"ras"`` converts every pose that carries no frame of its own
+(TRANSFORM, POINT) on the way in and the target TRANSFORM on the way out with
+``F T F``, F = diag(-1, -1, 1, 1) (points: ``F p``). An IMAGE header names its own
+frame (1 = RAS, 2 = LPS) and is converted by the decoder whatever the setting.
+
+Image poses (PLUS style): ``image_poses`` maps an IMAGE device to a TRANSFORM device
+(``{"Image_Reference": "ImageToReference"}``); that image is placed at
+``patient_T_tracker @ transform @ header geometry`` and follows each new transform.
+It appears once both have arrived. Such a transform drives the image, not a tool.
 """
 
 from __future__ import annotations
@@ -32,6 +43,41 @@ from sim.twin.tracking import (
 log = logging.getLogger(__name__)
 
 MAX_KEPT_STRINGS = 200  # bounded: older strings stay in the history only
+PEER_FRAMES = ("lps", "ras")
+_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # RAS <-> LPS (its own inverse)
+
+
+def ras_to_lps(matrix: np.ndarray) -> np.ndarray:
+    """A pose between two RAS frames as the same pose between LPS frames (F T F; also
+    the way back, F being its own inverse)."""
+    return _FLIP @ np.asarray(matrix, dtype=float) @ _FLIP
+
+
+def check_peer_frame(frame: str) -> str:
+    from sim.errors import InputError
+
+    f = str(frame).strip().lower()
+    if f not in PEER_FRAMES:
+        raise InputError(f"The peer frame must be LPS or RAS, not '{frame}'.")
+    return f
+
+
+def parse_image_poses(text: str | list[str] | None) -> dict[str, str]:
+    """``"Image_Reference=ImageToReference, B=T2"`` (or a list of ``IMAGE=TRANSFORM``)
+    as ``{image device: transform device}``; InputError for anything else."""
+    from sim.errors import InputError
+
+    items = text if isinstance(text, list) else (text or "").replace(";", ",").split(",")
+    out: dict[str, str] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        image, sep, transform = (x.strip() for x in item.partition("="))
+        if not sep or not image or not transform or len(image) > 20 or len(transform) > 20:
+            raise InputError(f"'{item}' is not IMAGE=TRANSFORM (device names of up to 20 "
+                             "characters, e.g. Image_Reference=ImageToReference).")
+        out[image] = transform
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,6 +124,9 @@ class InstrumentLink:
         self.calibrations: dict[str, np.ndarray] = {}  # tool_T_tip per device
         self.target: np.ndarray | None = None
         self.endpoint: IgtlClient | IgtlServer | None = None
+        self.peer_frame = "lps"  # the frame the peer's poses are in (see the module notes)
+        self.image_poses: dict[str, str] = {}  # IMAGE device -> TRANSFORM placing it
+        self.image_pose_values: dict[str, np.ndarray] = {}  # TRANSFORM device -> last pose
         self._lock = threading.Lock()
 
     # -- configuration -----------------------------------------------------------------------
@@ -109,11 +158,26 @@ class InstrumentLink:
         if device in self.tools:
             self.tools[device].set_calibration(m)
 
+    def set_peer_frame(self, frame: str) -> None:
+        """``"lps"`` (poses taken as they come) or ``"ras"`` (3D Slicer; converted)."""
+        self.peer_frame = check_peer_frame(frame)
+
+    def set_image_poses(self, mapping: dict[str, str]) -> None:
+        """Which IMAGE devices are placed by which TRANSFORM (see the module notes)."""
+        if not isinstance(mapping, dict):
+            raise TypeError("image poses must map image device names to transform names")
+        self.image_poses = {str(k): str(v) for k, v in mapping.items()}
+        for device, plane in self.images.items():
+            source = self.image_poses.get(device)
+            if source in self.image_pose_values:
+                plane.set_pose(self.image_pose_values[source])
+
     def settings(self) -> dict:
-        """Registration and tip calibrations as JSON-ready lists (kept in the case, so a new
-        session or a reopened case starts registered)."""
+        """Registration, tip calibrations, peer frame and image poses, JSON-ready (kept in
+        the case, so a new session or a reopened case starts registered)."""
         return {"patient_T_tracker": self.patient_T_tracker.tolist(),
-                "tool_T_tip": {d: m.tolist() for d, m in self.calibrations.items()}}
+                "tool_T_tip": {d: m.tolist() for d, m in self.calibrations.items()},
+                "peer_frame": self.peer_frame, "image_poses": dict(self.image_poses)}
 
     def apply_settings(self, doc: dict) -> None:
         """Apply what :meth:`settings` returned; InputError for anything malformed."""
@@ -128,9 +192,16 @@ class InstrumentLink:
                     for d, m in doc.get("tool_T_tip", {}).items()}
         except (TypeError, ValueError):
             raise InputError("The live link settings hold a matrix that is not numbers.") from None
+        poses = doc.get("image_poses", {})
+        if not isinstance(poses, dict) or not all(isinstance(v, str) for v in poses.values()):
+            raise InputError("The live link settings' 'image_poses' must map image names to "
+                             "transform names.")
+        frame = check_peer_frame(doc.get("peer_frame", "lps"))
         self.set_registration(reg)
         for device, m in tips.items():
             self.set_calibration(device, m)
+        self.peer_frame = frame
+        self.set_image_poses(poses)
 
     def _scene_object(self, device: str):
         """The scene's object for ``device`` from an earlier session, if there is one."""
@@ -165,29 +236,39 @@ class InstrumentLink:
         """Apply one message to the model (called on the reader thread)."""
         h = self.history
         if msg.type == "TRANSFORM":
+            pose = self.incoming_pose(msg.content)
             tool = self.tools.get(msg.device)
-            if tool is None and self.auto_add:
+            placed = self._place_images(msg.device, pose)
+            if tool is None and self.auto_add and not placed:
                 with self._lock:
                     tool = self.tools.get(msg.device) or self.add_tool(msg.device)
             if tool is not None:
-                world = tool.update(msg.content, msg.timestamp)
+                world = tool.update(pose, msg.timestamp)
                 if h is not None:
                     h.record_pose(msg.device, msg.timestamp, world)
                 self._send_distance(tool)
+            elif placed and h is not None:
+                h.record_pose(msg.device, msg.timestamp, self.patient_T_tracker @ pose)
         elif msg.type == "IMAGE":
             plane = self.images.get(msg.device)
+            source = self.image_poses.get(msg.device)
             if plane is None:
                 plane = ImagePlane(msg.device, self.patient_T_tracker, dispatch=self.dispatch)
+                if source in self.image_pose_values:
+                    plane.set_pose(self.image_pose_values[source])
                 plane.update(msg.content)  # a first frame (dispatched first) before the
                 # view sees the object
-                self._add_to_scene(plane.obj)
                 self.images[msg.device] = plane
             else:
                 plane.update(msg.content)
+            self._show_image(plane)
             if h is not None:
                 h.record_json("image", msg.device, msg.timestamp,
                               {"shape": list(msg.content.pixels.shape)})
         elif msg.type == "POINT":
+            if self.peer_frame == "ras":
+                for p in msg.content:
+                    p.position = _FLIP[:3, :3] @ p.position
             self.points[msg.device] = msg.content
             if h is not None:
                 h.record_json("point", msg.device, msg.timestamp,
@@ -201,6 +282,38 @@ class InstrumentLink:
                 h.record("string", msg.device, msg.timestamp, None, msg.content)
         self.message.emit(msg)
 
+    def incoming_pose(self, matrix: np.ndarray) -> np.ndarray:
+        """A pose from the peer in our (LPS) frame."""
+        return ras_to_lps(matrix) if self.peer_frame == "ras" else np.asarray(matrix, float)
+
+    def outgoing_pose(self, matrix: np.ndarray) -> np.ndarray:
+        """A pose of ours (LPS) in the peer's frame."""
+        return ras_to_lps(matrix) if self.peer_frame == "ras" else np.asarray(matrix, float)
+
+    def _place_images(self, transform: str, pose: np.ndarray) -> bool:
+        """Move the images placed by ``transform``; False when none is (the transform is
+        then a tool's)."""
+        images = [i for i, t in self.image_poses.items() if t == transform]
+        if not images:
+            return False
+        self.image_pose_values[transform] = pose
+        for device in images:
+            plane = self.images.get(device)
+            if plane is not None:
+                plane.set_pose(pose)
+                self._show_image(plane)
+        return True
+
+    def _show_image(self, plane: ImagePlane) -> None:
+        """Add ``plane`` to the scene once it has a frame and, if it takes its pose from a
+        transform, that pose (never at a provisional place)."""
+        with self._lock:
+            if plane.added or plane.last_frame is None or (
+                    plane.device in self.image_poses and plane.tracker_T_image is None):
+                return
+            plane.added = True
+        self._add_to_scene(plane.obj)
+
     def recent_strings(self, n: int = 20) -> list[tuple[float, str, str]]:
         """The last ``n`` STRING messages (time, device, text), oldest first; any thread."""
         with self._lock:
@@ -213,7 +326,7 @@ class InstrumentLink:
     def send_target(self, patient_T_target: np.ndarray, device: str = "Target") -> int:
         """Send the planned target pose (patient LPS mm) to the peer."""
         self.target = check_rigid(patient_T_target, "target pose")
-        return self._send(wire.encode_transform(device, self.target))
+        return self._send(wire.encode_transform(device, self.outgoing_pose(self.target)))
 
     def distance_to_target(self, tool: TrackedTool) -> float | None:
         if self.target is None:

@@ -49,7 +49,14 @@ class LiveSession:
             self.mqtt.require_connected(wait)
         return self.mqtt
 
-    def connect_igtl(self, host: str, port: int, listen: bool = False):
+    def connect_igtl(self, host: str, port: int, listen: bool = False,
+                     peer_frame: str | None = None, image_poses: dict[str, str] | None = None):
+        """Connect to (or listen for) the instrument peer. ``peer_frame`` ("lps"/"ras") and
+        ``image_poses`` ({IMAGE: TRANSFORM}) override what the case's settings said."""
+        if peer_frame is not None:
+            self.instruments.set_peer_frame(peer_frame)
+        if image_poses is not None:
+            self.instruments.set_image_poses(image_poses)
         if listen:
             return self.instruments.listen(host, port)
         return self.instruments.connect(host, port)
@@ -86,7 +93,9 @@ class LiveSession:
                 "last_error": self.mqtt.last_error},
             "telemetry": {**self.telemetry.counters.as_dict(), "unbound": self.raw_received},
             "igtl": None if ep is None else {
-                "peers": ep.peers, **ep.counters.as_dict(), "last_error": ep.last_error},
+                "peers": ep.peers, **ep.counters.as_dict(), "last_error": ep.last_error,
+                "peer_frame": self.instruments.peer_frame,
+                "image_poses": dict(self.instruments.image_poses)},
             "tools": {d: {"updates": t.updates, "tip_mm": np.round(t.tip, 3).tolist()}
                       for d, t in self.instruments.tools.items()},
             "alarms": [a.to_dict() for a in self.telemetry.alarms.open_alarms],
@@ -100,6 +109,8 @@ class LiveSession:
         from sim.twin.sensors import Reading
 
         for ev in reader.state_at(t).values():
+            if ev.kind == "pose" and ev.channel in self.instruments.image_poses.values():
+                continue  # an image's placing transform, not a tool
             if ev.kind == "pose":
                 tool = self.instruments.tools.get(ev.channel)
                 if tool is None and self.case is not None:

@@ -227,12 +227,33 @@ class ImagePlane:
                                color=(1.0, 1.0, 1.0),
                                metadata={"live": "igtl-image", "texture": None})
         self.frames = 0
+        # With a pose source (a separate TRANSFORM, PLUS style) the image's own geometry
+        # is relative to that transform: world = patient_T_tracker @ tracker_T_image @ ijk.
+        self.tracker_T_image: np.ndarray | None = None
+        self.poses = 0
+        self.last_frame: ImageFrame | None = None
+        self.added = False  # in the scene (the link adds it once it can be placed)
+
+    def set_pose(self, tracker_T_image: np.ndarray) -> None:
+        """Place the image by a separate transform (any thread); the last frame moves too."""
+        self.tracker_T_image = np.array(tracker_T_image, dtype=float)
+        with self._lock:
+            self.poses += 1
+            frame = self.last_frame
+        if frame is not None:
+            self._publish(frame, count=False)
 
     def update(self, frame: ImageFrame) -> None:
         """Publish a frame (any thread); the quad and texture follow in ``sync_mesh``."""
+        self.last_frame = frame
+        self._publish(frame, count=True)
+
+    def _publish(self, frame: ImageFrame, count: bool) -> None:
         pixels, where = shown_slice(frame.pixels)
         rows, cols = pixels.shape[:2]
         m = self.patient_T_tracker @ frame.ijk_to_lps
+        if self.tracker_T_image is not None:
+            m = self.patient_T_tracker @ self.tracker_T_image @ frame.ijk_to_lps
         # Pixel centres span 0..n-1; the quad covers their outer edges. Texture
         # coordinate (0, 0) is the first pixel's outer corner, s along columns.
         uv = np.array([[-0.5, -0.5], [cols - 0.5, -0.5], [cols - 0.5, rows - 0.5],
@@ -240,7 +261,7 @@ class ImagePlane:
         ijk = uv @ where[:, :2].T + where[:, 2]
         corners = np.c_[ijk, np.ones(4)] @ m.T
         with self._lock:
-            self.frames += 1
+            self.frames += count
             queued, self._pending = self._pending is not None, (corners[:, :3],
                                                                  image_rgb(pixels))
         if not queued:

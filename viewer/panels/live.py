@@ -85,6 +85,19 @@ class LivePanel(QWidget):
         self.igtl_edit = QLineEdit("127.0.0.1:18944")
         self.igtl_mode = QComboBox()
         self.igtl_mode.addItems(["Connect to", "Listen on"])
+        self.frame_combo = QComboBox()  # the frame the peer's poses are in
+        self.frame_combo.setObjectName("livePeerFrame")
+        self.frame_combo.addItem("LPS (as sent)", "lps")
+        self.frame_combo.addItem("RAS (3D Slicer)", "ras")
+        self.frame_combo.setToolTip("The peer's coordinate frame: RAS poses (3D Slicer) are "
+                                    "converted to the scene's LPS, and the target is sent "
+                                    "back in RAS. IMAGE headers name their own frame.")
+        self.image_pose_edit = QLineEdit()
+        self.image_pose_edit.setObjectName("liveImagePoses")
+        self.image_pose_edit.setPlaceholderText("IMAGE=TRANSFORM, e.g. "
+                                                "Image_Reference=ImageToReference")
+        self.image_pose_edit.setToolTip("Images placed by a separate TRANSFORM (as PLUS "
+                                        "sends them); comma-separated")
         self.connect_button = QPushButton("Connect")
         self.connect_button.setObjectName("liveConnect")
         self.connect_button.clicked.connect(self.toggle_connection)
@@ -95,6 +108,8 @@ class LivePanel(QWidget):
         form.addRow("MQTT broker", self.mqtt_edit)
         form.addRow("User / password", self._row(self.user_edit, self.password_edit))
         form.addRow("OpenIGTLink", self._row(self.igtl_mode, self.igtl_edit))
+        form.addRow("Peer frame", self.frame_combo)
+        form.addRow("Image pose from", self.image_pose_edit)
         form.addRow(self._row(self.demo_button, self.connect_button))
         form.addRow(self.status_label)
         lay.addWidget(conn)
@@ -195,6 +210,16 @@ class LivePanel(QWidget):
         self.overlay.reset()
         if self.session is not None:
             self.session.instruments.case = case
+        link = case.sections.get("link") if case is not None else None
+        if isinstance(link, dict):  # the connection settings saved with the case
+            self.set_peer_settings(link.get("peer_frame", "lps"), link.get("image_poses", {}))
+
+    def set_peer_settings(self, frame: str, image_poses: dict) -> None:
+        """Show ``frame`` ("lps"/"ras") and the image-pose mapping in the connect form."""
+        index = self.frame_combo.findData(str(frame).lower())
+        self.frame_combo.setCurrentIndex(max(index, 0))
+        if isinstance(image_poses, dict):
+            self.image_pose_edit.setText(", ".join(f"{i}={t}" for i, t in image_poses.items()))
 
     def add_demo_asset(self) -> SceneObject:
         """Put the simulator's pump bracket in the scene and use its sensor layout."""
@@ -223,7 +248,7 @@ class LivePanel(QWidget):
         return folder / time.strftime("session-%Y%m%d-%H%M%S.db")
 
     def connect_link(self) -> None:
-        from sim.twin.instruments import Endpoint
+        from sim.twin.instruments import Endpoint, parse_image_poses
         from sim.twin.mqtt_link import BrokerConfig
         from sim.twin.session import LiveSession
         from sim.twin.simulate import demo_config
@@ -240,10 +265,13 @@ class LivePanel(QWidget):
             warnings = []
             if self.igtl_edit.text().strip():
                 ep = Endpoint.parse(self.igtl_edit.text().strip())
-                endpoint = session.connect_igtl(ep.host, ep.port,
-                                                listen=self.igtl_mode.currentIndex() == 1)
+                endpoint = session.connect_igtl(
+                    ep.host, ep.port, listen=self.igtl_mode.currentIndex() == 1,
+                    peer_frame=self.frame_combo.currentData(),
+                    image_poses=parse_image_poses(self.image_pose_edit.text()))
                 if endpoint.warning:
                     warnings.append(endpoint.warning)
+                self._keep_peer_settings(session.instruments)
             if self.mqtt_edit.text().strip():
                 broker = BrokerConfig.from_url(self.mqtt_edit.text().strip(),
                                                self.user_edit.text() or None,
@@ -264,6 +292,16 @@ class LivePanel(QWidget):
         self.status_label.setText("Connecting…" + ("\n" + "\n".join(warnings) if warnings
                                                     else ""))
         self.timer.start()
+
+    def _keep_peer_settings(self, instruments) -> None:
+        """Save the peer frame and image poses with the case (section "link", beside the
+        registration), when they differ from what it holds."""
+        doc = instruments.settings()
+        old = self.case.sections.get("link")
+        stored = old if isinstance(old, dict) else {}
+        if (stored.get("peer_frame", "lps"), stored.get("image_poses", {})) != (
+                doc["peer_frame"], doc["image_poses"]):
+            self.case.sections["link"] = doc
 
     def disconnect_link(self) -> None:
         self.timer.stop()
