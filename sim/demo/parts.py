@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyvista as pv
 
@@ -10,7 +12,8 @@ from sim.devices.generators import l_bracket, pedicle_screw
 
 
 def make_pedicle_screw(diameter: float = 6.5, length: float = 45.0, pitch: float = 2.8,
-                       entry=(18.0, 88.0, 0.0), target=(11.0, 62.0, 0.0)) -> pv.PolyData:
+                       entry: Sequence[float] = (18.0, 88.0, 0.0),
+                       target: Sequence[float] = (11.0, 62.0, 0.0)) -> pv.PolyData:
     """A threaded pedicle screw placed from ``entry`` towards ``target`` (LPS mm).
 
     The screw is the catalogue's (sim.devices): its anchor (where the shaft meets the
@@ -24,6 +27,6 @@ def make_pedicle_screw(diameter: float = 6.5, length: float = 45.0, pitch: float
 
 
 def make_bracket(width: float = 40.0, leg: float = 50.0, thickness: float = 6.0,
-                 origin=(40.0, 118.0, -25.0)) -> pv.PolyData:
+                 origin: Sequence[float] = (40.0, 118.0, -25.0)) -> pv.PolyData:
     """A watertight L-bracket (a table mount under the patient), the catalogue's shape."""
     return l_bracket(width, leg, thickness).translate(np.asarray(origin, float), inplace=False)

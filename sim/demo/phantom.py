@@ -14,11 +14,15 @@ aorta (250) left-anterior of the spine, a vertebra (cortex 1000, cancellous
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
 
 from sim.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from sim.model import Case
 
 # Bump when the generated demo changes, so cached copies are regenerated.
 DEMO_REVISION = 3
@@ -164,7 +168,7 @@ def make_phantom(spacing: float = 1.25, seed: int = 7, progress: Progress = no_p
     return Phantom(ct=ct, labels=labels)
 
 
-def build_demo_case(progress: Progress = no_progress):
+def build_demo_case(progress: Progress = no_progress) -> Case:
     """The demo case: phantom CT, its segmented surfaces, a pedicle screw and a bracket."""
     from sim.demo.parts import make_bracket, make_pedicle_screw
     from sim.devices import make

@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.errors import FileFormatError
 from sim.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 HEADER_TAGS = [
     "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID", "SeriesNumber", "Modality",
@@ -110,7 +113,7 @@ def _group_value(ds, seq: str, item: str, attr: str, frame: int | None = None):
     return None
 
 
-def frames_of(path: Path, ds) -> list[Frame]:
+def frames_of(path: Path, ds: Dataset) -> list[Frame]:
     """The 2D frames a file holds, with their geometry."""
     n = int(ds.get("NumberOfFrames", 1) or 1)
     if n > 1 or "PerFrameFunctionalGroupsSequence" in ds:
@@ -137,7 +140,7 @@ def frames_of(path: Path, ds) -> list[Frame]:
                   tuple(spacing) if spacing is not None else None)]
 
 
-def read_header(path: Path):
+def read_header(path: Path) -> Dataset | None:
     """The header of a DICOM image file, or None if the file is not a DICOM image."""
     import pydicom
     from pydicom.errors import InvalidDicomError

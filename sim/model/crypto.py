@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import struct
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -42,7 +43,7 @@ class PasswordError(InputError):
 
 
 class PasswordRequired(PasswordError):
-    def __init__(self, path, hint: str = "") -> None:
+    def __init__(self, path: str | Path, hint: str = "") -> None:
         self.path = path
         super().__init__(f"'{path}' is encrypted: a password is needed to open it{hint}.")
 
@@ -106,7 +107,7 @@ def _check(check_key: bytes, core: dict) -> str:
     return hmac.new(check_key, body, hashlib.sha256).hexdigest()
 
 
-def read_header(blob: bytes, path) -> tuple[dict, bytes, int]:
+def read_header(blob: bytes, path: str | Path) -> tuple[dict, bytes, int]:
     """(header, the authenticated header bytes, offset of the first chunk)."""
     if not is_encrypted(blob):
         raise FileFormatError(path, "it is not an encrypted Twinsight case")
@@ -136,12 +137,12 @@ def read_header(blob: bytes, path) -> tuple[dict, bytes, int]:
     return header, raw, start + size
 
 
-def decrypt(blob: bytes, password: str | None, path) -> bytes:
+def decrypt(blob: bytes, password: str | None, path: str | Path) -> bytes:
     """The plaintext of an encrypted case, or an error; never a partial result."""
     return unseal(blob, password, path)[0]
 
 
-def unseal(blob: bytes, secret: str | Key | None, path,
+def unseal(blob: bytes, secret: str | Key | None, path: str | Path,
            member: str | None = None) -> tuple[bytes, Key]:
     """(plaintext, key) of one encrypted file; with a ``Key``, the file must use that key.
 

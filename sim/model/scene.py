@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyvista as pv
@@ -21,6 +21,11 @@ from psygnal import Signal, evented
 from sim.errors import InputError
 from sim.markups.model import MarkupList
 from sim.model import transform as tf
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from sim.model.undo import CaseHistory
 
 _ids = itertools.count(1)
 
@@ -63,7 +68,7 @@ class SceneObject:
         return np.eye(4) if value is None else tf.as_matrix(value)
 
     @transform.setter
-    def transform(self, value) -> None:
+    def transform(self, value: ArrayLike) -> None:
         m = tf.check_rigid(value)
         if tf.TRANSFORM_KEY in self.metadata:  # arrays break dict equality in the event check
             self.metadata[tf.TRANSFORM_KEY] = tf.to_list(self.transform)
@@ -210,7 +215,7 @@ class Case:
         self._history = None
 
     @property
-    def history(self):
+    def history(self) -> CaseHistory:
         """The case's undo history (:class:`sim.model.undo.CaseHistory`), made on first use.
 
         It records every edit made from then on, by the GUI or by a script.

@@ -8,6 +8,7 @@ geometry itself stays untouched until the transform is *hardened* into it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ def to_list(m: np.ndarray) -> list[list[float]]:
     return [[float(x) for x in row] for row in np.asarray(m, dtype=float)]
 
 
-def world_bounds(bounds, m: np.ndarray) -> tuple[float, ...]:
+def world_bounds(bounds: Sequence[float], m: np.ndarray) -> tuple[float, ...]:
     """Axis-aligned bounds of the box ``bounds`` (xmin, xmax, ...) moved by ``m``."""
     if is_identity(m):
         return tuple(float(b) for b in bounds)

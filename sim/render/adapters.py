@@ -144,5 +144,6 @@ ADAPTERS: dict[ObjectKind, type[ObjectAdapter]] = {
 }
 
 
-def adapter_for(obj: SceneObject, plotter: pv.Plotter, request_render) -> ObjectAdapter:
+def adapter_for(obj: SceneObject, plotter: pv.Plotter,
+                request_render: Callable[[], None]) -> ObjectAdapter:
     return ADAPTERS[obj.kind](obj, plotter, request_render)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ class SceneRenderer:
             self._highlight.SetPickable(False)
         self.request_render()
 
-    def object_for_actor(self, actor) -> SceneObject | None:
+    def object_for_actor(self, actor: vtk.vtkProp) -> SceneObject | None:
         for adapter in self.adapters.values():
             if any(a is actor for a in adapter.actors):
                 return adapter.obj
@@ -173,7 +174,7 @@ class SceneRenderer:
         direction, up = STANDARD_VIEWS[view.upper()]
         self.look_from(direction, up)
 
-    def look_from(self, direction, up) -> None:
+    def look_from(self, direction: Sequence[float], up: Sequence[float]) -> None:
         """Place the camera on ``direction`` (world) from the scene centre, then fit the scene."""
         cam = self.plotter.camera
         bounds = (self.case.scene.bounds() if self.case is not None else None) or (-1, 1) * 3
@@ -190,7 +191,7 @@ class SceneRenderer:
         self.request_render()
 
     # -- clipping ------------------------------------------------------------------------
-    def set_clip_plane(self, origin, normal) -> None:
+    def set_clip_plane(self, origin: Sequence[float], normal: Sequence[float]) -> None:
         """Clip every object by a plane (keeping the side the normal points to)."""
         if self._clip_plane is None:
             self._clip_plane = vtk.vtkPlane()

@@ -45,7 +45,9 @@ def _index(token: str, n_vertices: int) -> int:
     return i - 1 if i > 0 else n_vertices + i  # negative indices count back from the end
 
 
-def parse_obj(path: Path, text: str):
+def parse_obj(path: Path, text: str) -> tuple[
+        np.ndarray, dict[tuple[str, str | None], list[list[int]]],
+        dict[str, tuple[float, float, float]], str | None]:
     """(vertices, groups, material colours, stated unit): groups map (object, material) -> faces."""
     vertices: list[tuple[float, float, float]] = []
     groups: dict[tuple[str, str | None], list[list[int]]] = {}

@@ -14,7 +14,7 @@ from sim.model import ObjectKind, SceneObject
 from sim.progress import Progress
 
 
-def parse_off(path: Path, text: str):
+def parse_off(path: Path, text: str) -> tuple[np.ndarray, list[list[int]]]:
     """(vertices, triangles or polygons) from OFF text, with counts checked against the header."""
     lines = [ln.split("#", 1)[0].split() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln]

@@ -67,7 +67,9 @@ def _hex_color(text: str) -> tuple[float, float, float]:
     return tuple(int(text[i:i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
 
 
-def parse_3mf(path: Path, data: bytes):
+def parse_3mf(path: Path, data: bytes) -> tuple[
+        str, dict[str, dict], dict[str, list[tuple[float, float, float]]],
+        list[tuple[str | None, np.ndarray]]]:
     """(unit, objects by id, colour groups, build items) from the model XML."""
     if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:65536]:
         raise FileFormatError(path, "its model declares XML entities (refused as hostile)")
