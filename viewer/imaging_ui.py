@@ -3,12 +3,13 @@ window presets, slices and volume rendering in 3D) and the Segment dock and menu
 
 from __future__ import annotations
 
+import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 
-from sim.model import Case
+from sim.model import Case, ObjectKind
 from viewer.panels.segment import SegmentPanel
-from viewer.views.slice_view import SliceViewer
+from viewer.views.slice_view import SliceViewer, index_of
 
 MIN_SLICES_HEIGHT = 200  # px: the three slice views plus their controls
 
@@ -33,6 +34,7 @@ class ImagingUI:
         self.segment.seed_mode_changed.connect(self.slices.set_seed_mode)
         self.segment.seed_changed.connect(self.slices.set_seed)
         self.slices.seed_picked.connect(self._seed_picked)
+        window.view.click_handlers.append(self._seed_click_3d)
         mb = window.menuBar()
         help_action = next((a for a in mb.actions() if a.text() == "&Help"), None)
         menu = mb.addMenu("&Segment") if help_action is None else None
@@ -82,6 +84,45 @@ class ImagingUI:
         self.segment_dock.show()  # the seed is for the Segment panel: show it
         self.segment.set_seed(world)
 
+    def _seed_click_3d(self, x: int, y: int, modifiers) -> bool:
+        """Shift+click in the 3D view (or any click after 'Pick seed') while the Segment panel
+        is open on a scan: the seed goes where the ray under the mouse first meets a slice plane
+        shown in 3D or a surface, inside the scan. The crosshair moves there too, so the slice
+        views show the seed's ring. True when the click was used."""
+        obj = self.slices.obj
+        wanted = bool(modifiers & Qt.KeyboardModifier.ShiftModifier) or self.slices.seed_mode
+        if (not wanted or obj is None or obj.kind == ObjectKind.LABELMAP
+                or not self.segment_dock.isVisible() or self.segment.obj is not obj):
+            return False
+        world = self.seed_in_3d(x, y)
+        if world is None:
+            self.window.status_label.setText("No slice or surface of the scan under the mouse "
+                                             "for the seed")
+            return True
+        self.slices.set_cursor(world)
+        self._seed_picked(world)
+        return True
+
+    def seed_in_3d(self, x: int, y: int):
+        """World point for a seed clicked at display pixel (x, y) of the 3D view, or None: the
+        nearer of the slice plane hit and the surface hit (moved half a voxel under the surface,
+        into the structure it bounds), if that lies inside the scan."""
+        view, image = self.window.view, self.slices.obj.data
+        origin, direction = view.view_ray(x, y)
+        hits = [self.slices.ray_hit(origin, direction)]
+        surface = view.pick_surface(x, y)
+        if surface is not None:
+            _, point, normal = surface  # the normal faces the viewer
+            point = point - normal * 0.5 * float(min(image.spacing))
+            hits.append((float((point - origin) @ direction), point))
+        hits = [h for h in hits if h is not None]
+        if not hits:
+            return None
+        world = min(hits, key=lambda h: h[0])[1]
+        ijk = index_of(image, world)
+        inside = (ijk >= -0.5).all() and (ijk <= np.asarray(image.dimensions) - 0.5).all()
+        return world if inside else None
+
     def _preview(self, mask) -> None:
         if self.segment_dock.isVisible() or mask is None:
             self.slices.set_preview(mask)
@@ -107,7 +148,7 @@ class ImagingUI:
     def surfaces_from_labels(self) -> None:
         from sim.imaging.lut import label_info
         from sim.imaging.surface import labelmap_to_surfaces
-        from sim.model import ObjectKind, SceneObject
+        from sim.model import SceneObject
 
         obj, case = self.slices.obj, self.window.case
         if obj is None or case is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import pyvista as pv
 
 from sim.imaging.display import WINDOW_PRESETS
 from sim.imaging.volume import voxel_array
@@ -290,3 +291,107 @@ def test_oblique_reformat(ct_window, qtbot):
     assert "slice3d-0" in ct_window.view.plotter.actors
     axial.set_oblique(0, 0)
     assert not axial.oblique and "/" in axial.title.text()
+
+
+def _bone_point_off_midlines(image):
+    """World point on the 3D view's central axial slice plane (between two voxel layers) over
+    bone in both layers, at least 12 mm from the central sagittal and coronal planes (which are
+    seen edge-on from above)."""
+    from sim.imaging.volume import affine_of
+
+    hu = voxel_array(image)
+    k = image.dimensions[2] / 2 - 0.5  # the plane through the volume's centre
+    both = (hu[:, :, int(k)] > 300) & (hu[:, :, int(k) + 1] > 300)
+    affine, centre = affine_of(image), np.asarray(image.center)
+    points = np.array([(affine @ np.array([i, j, k, 1.0]))[:3] for i, j in np.argwhere(both)])
+    off = points[(np.abs(points[:, :2] - centre[:2]) > 12).all(axis=1)]
+    return off[np.argmin(np.linalg.norm(off - centre, axis=1))]
+
+
+def test_seed_shift_clicked_in_the_3d_view(ct_window, qtbot):
+    from PyQt6.QtCore import Qt
+
+    from sim.imaging.pipeline import make_mask
+    from sim.model import ObjectKind, SceneObject
+
+    ui, view = ct_window.imaging, ct_window.view
+    panel, slices = ui.segment, ui.slices
+    image = slices.obj.data
+    target = _bone_point_off_midlines(image)
+    view.renderer.set_view("S")  # looking down on the central axial slice
+    view.plotter.render()
+    widget = view.plotter.interactor
+    # the Segment panel is closed: Shift+click is an ordinary click, no seed
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     widget_point(view, target))
+    assert panel.seed_point is None and "segment-seed" not in view.plotter.actors
+    ui.segment_action.trigger()
+    panel.preset.setCurrentText("bone")
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     widget_point(view, target))
+    qtbot.waitUntil(lambda: panel.seed_point is not None, timeout=5000)
+    assert np.linalg.norm(panel.seed_point - target) < 3.0  # a voxel is 3 mm
+    assert abs(panel.seed_point[2] - target[2]) < 1e-6  # exactly on the clicked plane
+    assert panel.seed.isChecked() and "seed at" in panel.seed_label.text()
+    # marked like a 2D pick: the sphere in 3D, the ring in the axial view (the crosshair moved
+    # to the seed so the slice views show it)
+    assert "segment-seed" in view.plotter.actors
+    np.testing.assert_allclose(slices.cursor, panel.seed_point)
+    assert "seed" in slices.views[0].plotter.actors
+    recipe = panel.recipe()
+    assert recipe.seed is not None
+    qtbot.waitUntil(lambda: panel.last_preview is not None and
+                    panel.last_preview["voxels"] == int(make_mask(image, recipe).sum()),
+                    timeout=30_000)
+    assert 0 < panel.last_preview["voxels"] < int((voxel_array(image) >= 250).sum())
+    # a surface in front of the slice takes the click: the seed sits just under its top
+    top = target + np.array([0.0, 0.0, 25.0])
+    ball = SceneObject("ball", ObjectKind.SURFACE, pv.Sphere(radius=10, center=top - [0, 0, 10]))
+    ct_window.case.scene.add(ball)
+    view.plotter.render()
+    before = len(ct_window.case.scene)
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier,
+                     widget_point(view, top))
+    qtbot.waitUntil(lambda: panel.seed_point[2] > target[2] + 10, timeout=5000)
+    assert np.linalg.norm(panel.seed_point - (top - [0, 0, 1.5])) < 1.5
+    assert ct_window.case.scene.selected is not ball  # the seed click selects nothing
+    assert len(ct_window.case.scene) == before
+
+
+def test_alt_drag_turns_the_oblique_plane(ct_window, qtbot):
+    from PyQt6.QtCore import QPoint, Qt
+
+    from viewer.views.slice_view import TURN_DEG_PER_PIXEL
+
+    slices = ct_window.imaging.slices
+    slices.slices3d.setChecked(True)
+    axial = slices.views[0]
+    widget = axial.plotter.interactor
+    cursor = slices.cursor.copy()
+    straight = axial.screenshot().astype(float)
+    in_3d = ct_window.view.screenshot().astype(float)
+    start = QPoint(widget.width() // 2, widget.height() // 2)
+    alt = Qt.KeyboardModifier.AltModifier
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, alt, start)
+    for step in range(1, 5):  # right 40 px and up 60 px, in steps like a hand
+        qtbot.mouseMove(widget, start + QPoint(10 * step, -15 * step))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, alt, start + QPoint(40, -60))
+    # the boxes follow the mouse: up tilts, right spins
+    assert axial.tilt_box.value() == round(60 * TURN_DEG_PER_PIXEL) == 30
+    assert axial.spin_box.value() == round(40 * TURN_DEG_PER_PIXEL) == 20
+    assert axial.oblique and "oblique" in axial.title.text()
+    right, up, towards = axial.frame()
+    # turned off axial by both angles
+    assert abs(towards[2]) == pytest.approx(np.cos(np.radians(30)) * np.cos(np.radians(20)))
+    np.testing.assert_allclose(slices.cursor, cursor)  # a turn, not a click: crosshair stays
+    assert np.abs(axial.screenshot().astype(float) - straight).mean() > 2  # resliced
+    assert np.abs(ct_window.view.screenshot().astype(float) - in_3d).mean() > 0.05  # 3D plane
+    # a second drag goes on from there: left and down turns back
+    qtbot.mousePress(widget, Qt.MouseButton.LeftButton, alt, start)
+    qtbot.mouseMove(widget, start + QPoint(-20, 10))
+    qtbot.mouseRelease(widget, Qt.MouseButton.LeftButton, alt, start + QPoint(-20, 10))
+    assert (axial.tilt_box.value(), axial.spin_box.value()) == (25, 10)
+    # typing in a box still turns the plane, and the next drag starts from it
+    axial.tilt_box.setValue(0)
+    axial.spin_box.setValue(0)
+    assert not axial.oblique

@@ -7,6 +7,8 @@ Drops on the view are told apart by MIME type: a catalogue device is placed wher
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, QTimer, pyqtSignal
@@ -24,7 +26,8 @@ _SURFACE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
 
 
 class SceneView(QWidget):
-    """Rotate (left drag), pan (middle or shift-left), zoom (wheel or right drag); click to pick."""
+    """Rotate (left drag), pan (middle or shift-left), zoom (wheel or right drag); click to pick
+    (unless one of ``click_handlers`` takes the click, e.g. Shift+click for the segment seed)."""
 
     object_clicked = pyqtSignal(object)  # SceneObject or None
     device_dropped = pyqtSignal(object, object)  # (family id, size params), display (x, y)
@@ -39,6 +42,9 @@ class SceneView(QWidget):
         layout.addWidget(self.plotter.interactor)
         self.renderer = SceneRenderer(self.plotter)
         self._press_pos: QPointF | None = None
+        # Tools that take clicks before selection: each is called with (x, y, modifiers) of a
+        # click, display pixels; one returning True has used it and nothing gets selected.
+        self.click_handlers: list[Callable[[int, int, Qt.KeyboardModifier], bool]] = []
         self._picker = vtk.vtkPropPicker()
         self._surface_picker = vtk.vtkCellPicker()
         self._surface_picker.SetTolerance(0.0005)
@@ -126,7 +132,9 @@ class SceneView(QWidget):
               and event.button() == Qt.MouseButton.LeftButton and self._press_pos is not None):
             pos, pressed, self._press_pos = event.position(), self._press_pos, None
             if (pos - pressed).manhattanLength() <= CLICK_TOLERANCE_PX:
-                self.object_clicked.emit(self.pick(*self.to_display(pos)))
+                x, y = self.to_display(pos)
+                if not any(handler(x, y, event.modifiers()) for handler in self.click_handlers):
+                    self.object_clicked.emit(self.pick(x, y))
         return False
 
     def _drag_event(self, event) -> bool:

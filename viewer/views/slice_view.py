@@ -6,8 +6,11 @@ in radiological orientation: mouse wheel or arrow keys scroll, a left click move
 shared crosshair (a world LPS point), Ctrl+left drag changes window/level (right: wider,
 up: brighter level), Shift+click sets the segmentation seed, right drag zooms, middle drag
 pans. Its Tilt/Spin boxes turn the plane into an oblique reformat through the crosshair
-(rotated about the view's horizontal, then vertical screen axis). The ``SliceViewer`` owns
-the crosshair, window and seed and keeps the three views and the 3D planes on them.
+(rotated about the view's horizontal, then vertical screen axis); Alt+left drag turns it with
+the mouse (up/down: tilt, right/left: spin) and keeps the boxes in step. The ``SliceViewer``
+owns the crosshair, window and seed and keeps the three views and the 3D planes on them; it
+also finds where a ray of the 3D view meets the slice planes drawn there (the seed picked in
+3D).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ PREVIEW_COLOR = (1.0, 0.25, 0.25)
 SEED_COLOR = (0.2, 1.0, 0.35)
 CUSTOM_WINDOW = "Custom"
 WL_PIXELS = 250  # dragging this many pixels changes window/level by the current width
+TURN_DEG_PER_PIXEL = 0.5  # Alt+drag: degrees of tilt/spin per pixel of mouse travel
+TILT_LIMIT, SPIN_LIMIT = 85, 180
 
 
 def index_of(image: pv.ImageData, world) -> np.ndarray:
@@ -73,14 +78,16 @@ class SliceView(QWidget):
         self.seed: np.ndarray | None = None
         self.seed_mode = False
         self._wl_drag: tuple[float, float, float, float] | None = None  # x, y, level, width
+        self._turn_drag: tuple[float, float, int, int] | None = None  # x, y, tilt, spin
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         header = QHBoxLayout()
         self.title = QLabel(AXIS_NAMES[axis])
         header.addWidget(self.title, 1)
         self.tilt_box, self.spin_box = QSpinBox(), QSpinBox()
-        for box, name, limit, tip in ((self.tilt_box, "Tilt", 85, "about the horizontal screen axis"),
-                                      (self.spin_box, "Spin", 180, "about the vertical screen axis")):
+        for box, name, limit, tip in (
+                (self.tilt_box, "Tilt", TILT_LIMIT, "about the horizontal screen axis (Alt+drag up/down)"),
+                (self.spin_box, "Spin", SPIN_LIMIT, "about the vertical screen axis (Alt+drag right/left)")):
             box.setRange(-limit, limit)
             box.setSuffix("\N{DEGREE SIGN}")
             box.setToolTip(f"oblique reformat: rotate the plane {tip}")
@@ -243,13 +250,7 @@ class SliceView(QWidget):
     def _render_crosshair(self) -> None:
         image = self.image
         right, up, towards = self.frame()
-        if self.oblique:
-            centre = self.cursor.copy()
-        else:
-            ijk = index_of(image, self.cursor)
-            ijk[self.axis] = self.index
-            centre = (affine_of(image) @ np.append(ijk, 1.0))[:3]
-        centre = centre + towards * 0.01 * float(np.min(image.spacing))  # just above the slice
+        centre = self.plane()[0] + towards * 0.01 * float(np.min(image.spacing))  # just above the slice
         half = float(np.linalg.norm(np.asarray(image.spacing) * np.asarray(image.dimensions)))
         lines = pv.Line(centre - half * right, centre + half * right).merge(
             pv.Line(centre - half * up, centre + half * up))
@@ -300,6 +301,10 @@ class SliceView(QWidget):
             return True
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             mods = event.modifiers()
+            if mods & Qt.KeyboardModifier.AltModifier:  # turn the plane (oblique reformat)
+                pos = event.position()
+                self._turn_drag = (pos.x(), pos.y(), self.tilt_box.value(), self.spin_box.value())
+                return True
             if mods & Qt.KeyboardModifier.ControlModifier:  # window/level drag, like Slicer
                 lo, hi = self.clim
                 pos = event.position()
@@ -317,8 +322,11 @@ class SliceView(QWidget):
             self.window_dragged.emit(level + (y0 - pos.y()) * per_pixel,
                                      max(1.0, width + (pos.x() - x0) * per_pixel))
             return True
+        if kind == QEvent.Type.MouseMove and self._turn_drag is not None:
+            self._turn(event.position())
+            return True
         if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
-            self._wl_drag = None
+            self._wl_drag = self._turn_drag = None
             return True
         if kind == QEvent.Type.MouseMove and event.buttons() & Qt.MouseButton.LeftButton:
             return True
@@ -329,6 +337,25 @@ class SliceView(QWidget):
                 self.scrolled.emit(self.axis, steps[event.key()])
                 return True
         return False
+
+    def _turn(self, pos) -> None:
+        """Alt+drag: tilt follows the vertical mouse travel (up: more), spin the horizontal
+        (right: more), from the values the drag started at; the boxes show the result."""
+        x0, y0, tilt0, spin0 = self._turn_drag
+        tilt = int(np.clip(round(tilt0 + (y0 - pos.y()) * TURN_DEG_PER_PIXEL), -TILT_LIMIT, TILT_LIMIT))
+        spin = int(round(spin0 + (pos.x() - x0) * TURN_DEG_PER_PIXEL))
+        spin = (spin + SPIN_LIMIT) % (2 * SPIN_LIMIT) - SPIN_LIMIT  # past 180 degrees wraps round
+        if (tilt, spin) != (self.tilt_box.value(), self.spin_box.value()):
+            self.set_oblique(tilt, spin)
+
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a world point on, unit normal of) the plane shown."""
+        towards = self.frame()[2]
+        if self.oblique:
+            return self.cursor.copy(), towards
+        ijk = index_of(self.image, self.cursor)
+        ijk[self.axis] = self.index
+        return (affine_of(self.image) @ np.append(ijk, 1.0))[:3], towards
 
     def _to_display(self, pos) -> tuple[int, int]:
         ratio = self.plotter.interactor.devicePixelRatioF()
@@ -597,6 +624,39 @@ class SliceViewer(QWidget):
         """Draw into the main 3D view; ``adapters`` maps object uid -> render adapter."""
         self.main_plotter = plotter
         self.adapters = adapters
+
+    def planes_3d(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(world point, unit normal) of each slice plane the 3D view shows of the volume:
+        the slice views' planes with "Slices in 3D", else the volume's own three orthogonal
+        slices through its centre (when the volume is visible)."""
+        if self.obj is None:
+            return []
+        if self.slices3d.isChecked() and self.views:
+            return [v.plane() for v in self.views]
+        if not self.obj.visible:
+            return []
+        centre = np.asarray(self.obj.data.center, dtype=float)
+        return [(centre, normal) for normal in np.eye(3)]  # as pyvista's slice_orthogonal
+
+    def ray_hit(self, origin, direction) -> tuple[float, np.ndarray] | None:
+        """Where the ray ``origin + t * direction`` (t > 0) first meets a slice plane shown in
+        the 3D view inside the volume: (t, world point), or None."""
+        if self.obj is None:
+            return None
+        image = self.obj.data
+        origin, direction = np.asarray(origin, dtype=float), np.asarray(direction, dtype=float)
+        top = np.asarray(image.dimensions) - 0.5
+        best = None
+        for point, normal in self.planes_3d():
+            across = float(direction @ normal)
+            if abs(across) < 1e-9:  # the ray runs along the plane
+                continue
+            t = float((point - origin) @ normal) / across
+            hit = origin + t * direction
+            ijk = index_of(image, hit)
+            if t > 0 and (ijk >= -0.5).all() and (ijk <= top).all() and (best is None or t < best[0]):
+                best = (t, hit)
+        return best
 
     def _default_slices(self, visible: bool) -> None:
         adapter = self.adapters.get(self.obj.uid) if self.obj is not None else None
