@@ -30,7 +30,9 @@ CRITICAL = re.compile(r"aorta|vena|cava|ivc|arter|vein|cord|nerve|carotid|portal
 SOFT = re.compile(r"liver|spleen|kidney|lung|bowel|stomach", re.I)
 
 
-def _device_plan(obj) -> DevicePlan:
+def device_plan(obj) -> DevicePlan:
+    """The plan of one case device (its trajectory, else its placement), starting 40 mm back
+    along it (also what the authoring dialog's *Add device* proposes)."""
     traj = obj.metadata.get("trajectory")
     if isinstance(traj, dict) and "entry" in traj and "target" in traj and not obj.has_transform:
         entry, target = np.asarray(traj["entry"], float), np.asarray(traj["target"], float)
@@ -69,7 +71,7 @@ def build_scenario(case, body: str | None = None, retraction_mm: float = 15.0,
     retractor = {"name": "retractor", "type": "spatula", "width": 30.0, "thickness": 8.0,
                  "pose": {"position": [cx, b[2] - 15.0, cz - 20.0], "direction": [0, 0, 1]}}
     setup = SessionSetup(material="liver", fixed=fixed, dt=0.05, instruments=[retractor])
-    devices = [_device_plan(o) for o in case.scene
+    devices = [device_plan(o) for o in case.scene
                if o.kind == ObjectKind.DEVICE and ("trajectory" in o.metadata or o.has_transform)]
     rigid = [o.name for o in case.scene if o is not body_obj and CRITICAL.search(o.name)
              and o.kind == ObjectKind.SURFACE]

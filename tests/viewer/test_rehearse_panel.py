@@ -51,9 +51,10 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     panel.build()
     dialog = panel.edit()
     assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
-        "Scenario", "Steps", "Structures", "Advanced (JSON)"]
+        "Scenario", "Steps", "Structures", "Devices", "Scoring", "Advanced (JSON)"]
     dialog.name_edit.setText("Aorta drill")
     dialog.limit_spin.setValue(200)
+    dialog.tabs.setCurrentIndex(4)  # Scoring
     dialog.weight_spins["idle_s"].setValue(0.0)
     # Steps: add one after the first, fill it in, move it to the end.
     dialog.tabs.setCurrentIndex(1)
@@ -109,7 +110,7 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     dialog.tabs.setCurrentIndex(1)
     dialog.step_list.setCurrentRow(2)
     dialog.remove_step()
-    dialog.tabs.setCurrentIndex(3)
+    dialog.tabs.setCurrentIndex(5)
     data = json.loads(dialog.editor.toPlainText())
     assert [s["id"] for s in data["steps"]] == ["retract", "place-1"]
     # Bad input stays in the dialog with a plain message, in the forms and in the JSON.
@@ -118,7 +119,7 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     assert dialog.apply() is None and "steps" in dialog.message.text()
     dialog.editor.setPlainText("{not json")
     dialog.tabs.setCurrentIndex(0)
-    assert dialog.tabs.currentIndex() == 3 and "Not valid JSON" in dialog.message.text()
+    assert dialog.tabs.currentIndex() == 5 and "Not valid JSON" in dialog.message.text()
     dialog.editor.setPlainText(json.dumps(sc.to_dict()))
     dialog.tabs.setCurrentIndex(1)
     dialog.step_form.criteria[0].type_combo.setCurrentIndex(
@@ -126,6 +127,97 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     dialog.step_form.criteria[0].fields["device"].clear()
     assert dialog.apply() is None and "device" in dialog.message.text()
     dialog.grab().save(str(tmp_path / "authoring.png"))
+    dialog.close()
+
+
+def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
+    """Weights, bands and device plans edited through the Scoring and Devices tabs reach the
+    scenario and the JSON tab; a bad band or plan is flagged where it is typed and Apply
+    refuses it."""
+    from sim.rehearsal.scenario import Scenario
+
+    panel = rehearse_window.rehearse
+    panel.build()
+    before = panel.scenario
+    plan0 = before.devices[0]
+    dialog = panel.edit()
+    tab = {dialog.tabs.tabText(i): i for i in range(dialog.tabs.count())}
+    # Scoring: blank bands show the scorer's defaults; type a band, half a band, a weight.
+    dialog.tabs.setCurrentIndex(tab["Scoring"])
+    good, bad = dialog.band_edits["time_s"]
+    assert (good.text(), bad.text()) == ("", "")
+    assert (good.placeholderText(), bad.placeholderText()) == ("30 (default)", "180 (default)")
+    qtbot.keyClicks(good, "20")
+    qtbot.keyClicks(bad, "90")
+    qtbot.keyClicks(dialog.band_edits["tip_mm"][1], "3")  # good stays the default 1
+    dialog.weight_spins["path_mm"].setValue(2.5)
+    assert not any(m.text() for m in dialog.band_messages.values())
+    dialog.grab().save(str(tmp_path / "authoring-scoring.png"))
+    # Devices: the built plan, its screw held 40 mm back; move the entry point 3 mm.
+    dialog.tabs.setCurrentIndex(tab["Devices"])
+    t = dialog.device_table
+    assert t.rowCount() == 1 and t.cellWidget(0, 0).currentText() == plan0.name
+    assert [t.cellWidget(0, c).exact() for c in (1, 2, 3)] == plan0.entry
+    assert [t.cellWidget(0, c).exact() for c in (4, 5, 6)] == plan0.target
+    assert t.cellWidget(0, 8).value() == 40.0 and dialog.device_message.text() == ""
+    t.cellWidget(0, 1).setValue(t.cellWidget(0, 1).value() + 3.0)
+    # A new row with no device left to plan is flagged; its remove button takes it away.
+    assert dialog.add_device() == 1 and "Row 2" in dialog.device_message.text()
+    assert "needs the 'name'" in dialog.device_message.text()
+    t.cellWidget(1, 0).setCurrentText("Probe")
+    t.cellWidget(1, 4).setValue(0.0)
+    t.cellWidget(1, 5).setValue(0.0)
+    t.cellWidget(1, 6).setValue(0.0)
+    assert "same point" in dialog.device_message.text()
+    dialog.grab().save(str(tmp_path / "authoring-devices.png"))
+    t.cellWidget(1, 9).click()
+    assert t.rowCount() == 1 and dialog.device_message.text() == ""
+    sc = dialog.apply()
+    assert sc is not None, dialog.message.text()
+    assert panel.scenario is sc
+    assert sc.weights == {"path_mm": 2.5}
+    assert sc.bands == {"time_s": [20.0, 90.0], "tip_mm": [1.0, 3.0]}
+    plan = sc.device(plan0.name)
+    assert plan.entry[0] == pytest.approx(plan0.entry[0] + 3.0, abs=0.01)
+    assert plan.entry[1:] == plan0.entry[1:] and plan.target == plan0.target
+    start = np.asarray(plan.start_pose)  # still 40 mm back, on the moved trajectory
+    want = plan.planned_pose
+    want[:3, 3] -= 40.0 * want[:3, 2]
+    assert np.allclose(start, want, atol=1e-9)
+    # The JSON tab shows the same scenario; a plan edited there shows in the Devices tab.
+    dialog.tabs.setCurrentIndex(tab["Advanced (JSON)"])
+    data = json.loads(dialog.editor.toPlainText())
+    assert Scenario.from_dict(data).to_dict() == sc.to_dict()
+    assert data["scoring"]["bands"]["time_s"] == [20.0, 90.0]
+    assert data["devices"][0]["entry"] == plan.entry
+    data["devices"][0]["depth"] = 12.5
+    dialog.editor.setPlainText(json.dumps(data))
+    dialog.tabs.setCurrentIndex(tab["Devices"])
+    # The start pose stays where it was: on the trajectory, now 52.5 mm behind the anchor.
+    assert t.cellWidget(0, 7).exact() == 12.5 and t.cellWidget(0, 8).value() == 52.5
+    dialog.tabs.setCurrentIndex(tab["Scoring"])
+    assert (good.text(), bad.text()) == ("20", "90")
+    # A bad band: flagged in its row; Apply refuses it and the panel keeps its scenario.
+    good.setText("90")
+    assert "must be less than bad" in dialog.band_messages["time_s"].text()
+    dialog.grab().save(str(tmp_path / "authoring-bad-band.png"))
+    assert dialog.apply() is None and "scoring.bands.time_s" in dialog.message.text()
+    assert panel.scenario is sc
+    good.clear()
+    bad.clear()
+    assert dialog.band_messages["time_s"].text() == ""
+    sc2 = dialog.apply()
+    assert sc2 is not None and sc2.bands == {"tip_mm": [1.0, 3.0]}
+    assert sc2.device(plan0.name).depth == 12.5 and sc2.device(plan0.name).start_pose == \
+        plan.start_pose
+    # Renaming the device in the table renames it in the steps that place it.
+    dialog.tabs.setCurrentIndex(tab["Devices"])
+    t.cellWidget(0, 0).setCurrentText("Screw A")
+    assert "not a device of the case" in dialog.device_message.text()
+    sc3 = dialog.apply()
+    assert sc3 is not None, dialog.message.text()
+    assert sc3.steps[1].devices == ["Screw A"]
+    assert any(c.params.get("device") == "Screw A" for c in sc3.steps[1].criteria)
     dialog.close()
 
 
