@@ -51,6 +51,7 @@ class SegmentPanel(QWidget):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-preview")
         self._generation = itertools.count(1)
         self._latest = 0
+        self._closed = False
         self._computed.connect(self._show_preview)
         form = QFormLayout()
         self.preset = QComboBox()
@@ -203,6 +204,8 @@ class SegmentPanel(QWidget):
         """Compute the whole recipe's mask (threshold, seed, clean-up; see
         :func:`sim.imaging.pipeline.preview_mask`) in the worker; only the newest request's
         result is shown, so dragging a control never queues up stale work on screen."""
+        if self._closed:  # a debounced request that fired after the window closed
+            return
         gen = self._latest = next(self._generation)
         if self.obj is None or not self.live.isChecked() or self.obj.kind == ObjectKind.LABELMAP:
             self.last_preview = None
@@ -238,6 +241,8 @@ class SegmentPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop the preview worker (waits for a running computation, drops queued ones)."""
+        self._closed = True
+        self._timer.stop()
         self._latest = -1
         self._pool.shutdown(wait=True, cancel_futures=True)
 
