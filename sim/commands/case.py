@@ -7,6 +7,7 @@ the command line itself (it would show in the process list and shell history).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ PASSWORD_ENV = "TWINSIGHT_PASSWORD"
 NEW_PASSWORD_ENV = "TWINSIGHT_NEW_PASSWORD"
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("case", help="inspect, validate or convert a case (.twin or folder)")
     cmds = p.add_subparsers(dest="case_command", metavar="ACTION", parser_class=type(p))
     p.set_defaults(handler=lambda args: _usage(p))
@@ -100,7 +101,7 @@ def _open(args, what):
         return what(password), password
 
 
-def run_info(args) -> int:
+def run_info(args: argparse.Namespace) -> int:
     from sim.cli import print_json
     from sim.model.case_io import read_manifest
 
@@ -138,7 +139,7 @@ def run_info(args) -> int:
     return 0
 
 
-def run_validate(args) -> int:
+def run_validate(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.model.case_io import validate_case
 
@@ -153,7 +154,7 @@ def run_validate(args) -> int:
     return 0
 
 
-def run_convert(args) -> int:
+def run_convert(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.errors import InputError
     from sim.model.case_io import load_case, save_case
@@ -178,7 +179,7 @@ def run_convert(args) -> int:
     return 0
 
 
-def run_markups(args) -> int:
+def run_markups(args: argparse.Namespace) -> int:
     from sim.cli import print_json
     from sim.markups.slicer import export_markups, import_markups
     from sim.model.bundle import FOLDER_FORMS, sniff

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dicom", help="list DICOM series in a folder, de-identify DICOM files")
     group = p.add_subparsers(dest="dicom_command", metavar="DICOM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
@@ -27,7 +28,7 @@ def register(sub) -> None:
     q.set_defaults(handler=run_deidentify)
 
 
-def run_list(args) -> int:
+def run_list(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io.dicom_scan import scan_folder
 
@@ -51,7 +52,7 @@ def run_list(args) -> int:
     return 0
 
 
-def run_deidentify(args) -> int:
+def run_deidentify(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.privacy.deidentify import deidentify_folder
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fem", help="finite-element analyses")
     group = p.add_subparsers(dest="fem_command", metavar="FEM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
@@ -21,7 +22,7 @@ def register(sub) -> None:
     m.set_defaults(handler=run_materials)
 
 
-def run_solve(args) -> int:
+def run_solve(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.fem.analysis import run_analysis
 
@@ -58,7 +59,7 @@ def run_solve(args) -> int:
     return 0
 
 
-def run_materials(args) -> int:
+def run_materials(args: argparse.Namespace) -> int:
     from sim.cli import print_json
     from sim.fem.materials import library_material, library_names
 

@@ -8,12 +8,13 @@ model; ``--transform`` applies a stored registration instead.
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="deviation of a scan (MEASURED) from a model (NOMINAL)")
     p.add_argument("measured", help="scan or mesh as measured")
     p.add_argument("nominal", help="nominal (CAD) model")
@@ -46,7 +47,7 @@ def _point(text: str):
     return vals
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sim.cli import cli_progress, print_json, use_offscreen_rendering

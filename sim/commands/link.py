@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import threading
 import time
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("link", help="live link: simulate, record and replay telemetry and poses")
     lsub = p.add_subparsers(dest="link_command", metavar="ACTION")
 
@@ -89,7 +90,7 @@ def _wait(duration: float | None, stop: threading.Event) -> None:
         stop.wait(0.2 if left is None else min(left, 0.2))
 
 
-def run_simulate(args) -> int:
+def run_simulate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from sim.cli import print_json
@@ -133,7 +134,7 @@ def run_simulate(args) -> int:
     return 0
 
 
-def run_record(args) -> int:
+def run_record(args: argparse.Namespace) -> int:
     from sim.cli import print_json
     from sim.errors import InputError
     from sim.twin.instruments import Endpoint, parse_image_poses
@@ -186,7 +187,7 @@ def run_record(args) -> int:
     return 0
 
 
-def run_replay(args) -> int:
+def run_replay(args: argparse.Namespace) -> int:
     from sim.cli import print_json
     from sim.errors import InputError
     from sim.twin.history import HistoryStore
@@ -245,7 +246,7 @@ def _play(reader, speed: float, as_json: bool) -> None:
             print(f"{ev.t:.3f} {ev.kind:<8} {ev.channel:<24} {shown}", flush=speed > 0)
 
 
-def run_config(args) -> int:
+def run_config(args: argparse.Namespace) -> int:
     from sim.twin.simulate import demo_config
 
     demo_config().save(args.output)

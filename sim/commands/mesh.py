@@ -7,6 +7,7 @@ module asks first, so the order in which modules register does not matter.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from sim.errors import InputError
@@ -14,7 +15,9 @@ from sim.errors import InputError
 _GROUP_ATTR = "_twinsight_mesh_subparsers"
 
 
-def mesh_subparsers(sub):
+def mesh_subparsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """The sub-subparsers of ``twinsight mesh`` (created on first use)."""
     existing = getattr(sub, _GROUP_ATTR, None)
     if existing is None:
@@ -31,7 +34,7 @@ def _units_arg(p) -> None:
                    help="length unit of unit-less files such as STL/OBJ (default mm)")
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = mesh_subparsers(sub)
     p = group.add_parser("check", help="report watertightness, defects, components, volume, area")
     p.add_argument("path", help="a mesh or CAD file")
@@ -88,7 +91,7 @@ def _print_report(r) -> None:
     print("OK" if r.ok else "PROBLEMS FOUND")
 
 
-def run_check(args) -> int:
+def run_check(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io.mesh_check import check_mesh
 
@@ -100,7 +103,7 @@ def run_check(args) -> int:
     return 0
 
 
-def run_repair(args) -> int:
+def run_repair(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io.mesh_repair import repair_mesh
     from sim.io.writers import write_mesh
@@ -121,7 +124,7 @@ def run_repair(args) -> int:
     return 0
 
 
-def run_convert(args) -> int:
+def run_convert(args: argparse.Namespace) -> int:
     import pyvista as pv
 
     from sim.cli import cli_progress

@@ -5,8 +5,10 @@ The spec file (YAML or JSON) is documented in sim/placement/spec.py and the READ
 
 from __future__ import annotations
 
+import argparse
 
-def register(sub) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("place", help="evaluate, fit or size a device placement from a spec file")
     p.add_argument("spec", help="placement spec (YAML or JSON): case, structures, device, "
                                 "trajectory or pose, action")
@@ -14,7 +16,7 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.placement.run import run_spec
     from sim.placement.spec import read_spec

@@ -8,10 +8,12 @@ writes the 4x4 moving -> fixed matrix with ``-o``.
 
 from __future__ import annotations
 
+import argparse
+
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("register", help="align a scan or mesh (MOVING) to a reference (FIXED)")
     p.add_argument("moving", help="scan or mesh to move (PLY, PCD, XYZ/PTS/CSV, STL, ...)")
     p.add_argument("fixed", help="reference model or cloud")
@@ -36,7 +38,7 @@ def _positive(value: float | None, what: str) -> None:
         raise InputError(f"{what} must be a positive number of millimetres.")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io import load
     from sim.registration.landmarks import paired_point, read_landmarks

@@ -11,12 +11,13 @@ same scores every time, and ``replay_matches_recording`` says whether they equal
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rehearse", help="rehearsal scenarios: build, run a scripted attempt, "
                                         "score an attempt, write its report")
     p.add_argument("scenario", help="scenario .json, or a case holding one (or, with --build, "
@@ -68,7 +69,7 @@ def _check_out(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
     return out
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json, use_offscreen_rendering
     from sim.rehearsal.attempt import read_attempt, read_script, replay, run_script, save_attempt
     from sim.rehearsal.scenario import save_scenario

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 from sim.errors import InputError
@@ -17,7 +18,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("screenshot", help="render a case or file to a PNG without a window")
     p.add_argument("path", help="a mesh, image or case folder ('demo' for the demo case)")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
@@ -27,7 +28,7 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sim.cli import cli_progress, use_offscreen_rendering

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from sim.imaging.segment import PRESETS
 
     p = sub.add_parser("segment", help="segment a CT/MR (or split a label map) into surfaces")
@@ -46,7 +47,7 @@ def _volume(path: str, progress):
     return images[0]
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.progress import sub_progress
 

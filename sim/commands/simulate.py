@@ -7,13 +7,14 @@ solver's steps per second.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 from sim.errors import InputError
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("simulate", help="scripted interactive deformation (instruments, grabs)")
     p.add_argument("case", help="case, mesh or part holding the body to deform")
     p.add_argument("--script", required=True,
@@ -46,7 +47,7 @@ def _check_output(path: str | None, suffix: str) -> Path | None:
     return out
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.interaction.body_setup import pick_body, prepare_body
     from sim.interaction.recording import run_timeline, save_recording
