@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyvista as pv
@@ -13,7 +14,7 @@ from sim.placement.evaluate import PlacementScene
 from sim.progress import Progress, no_progress
 
 
-def labelmap_of(case: Case):
+def labelmap_of(case: Case) -> pv.ImageData:
     """The case's (first) label map image."""
     for obj in case.scene:
         if obj.kind == ObjectKind.LABELMAP:
@@ -21,7 +22,7 @@ def labelmap_of(case: Case):
     raise InputError(f"The case '{case.name}' has no label map to take labels from.")
 
 
-def label_surface(labels: pv.ImageData, value: int, **kwargs) -> pv.PolyData:
+def label_surface(labels: pv.ImageData, value: int, **kwargs: Any) -> pv.PolyData:
     """Smooth surface of one label (sim.imaging.surface), or InputError if it is absent."""
     from sim.imaging.surface import mask_to_surface
 

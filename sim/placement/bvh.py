@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from sim.placement.primitives import point_triangle, triangle_triangle
+from sim.placement.primitives import Vec3, point_triangle, triangle_triangle
 
 LEAF_SIZE = 4
 _STACK = 256
@@ -115,7 +115,9 @@ def _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, b):
 
 
 @nb.njit(cache=True)
-def closest_point(p, tri, lo, hi, left, start, count, max_d2):
+def closest_point(p: Vec3, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray, left: np.ndarray,
+                  start: np.ndarray, count: np.ndarray,
+                  max_d2: float) -> tuple[float, Vec3, int, int]:
     """Exact closest point on the mesh to p: (squared distance, point, triangle, feature)."""
     best = max_d2
     best_t, best_f = -1, 0
@@ -159,7 +161,10 @@ def closest_point(p, tri, lo, hi, left, start, count, max_d2):
 
 
 @nb.njit(cache=True)
-def closest_points_serial(points, tri, lo, hi, left, start, count, max_d2, out_pt, out_tri, out_feat):
+def closest_points_serial(points: np.ndarray, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                          left: np.ndarray, start: np.ndarray, count: np.ndarray, max_d2: float,
+                          out_pt: np.ndarray, out_tri: np.ndarray,
+                          out_feat: np.ndarray) -> None:
     for i in range(points.shape[0]):
         p = (points[i, 0], points[i, 1], points[i, 2])
         _, q, t, f = closest_point(p, tri, lo, hi, left, start, count, max_d2)
@@ -169,7 +174,9 @@ def closest_points_serial(points, tri, lo, hi, left, start, count, max_d2, out_p
 
 
 @nb.njit(cache=True)
-def grid_closest(origin, h, dims, tri, lo, hi, left, start, count, out_pt, out_tri, out_feat):
+def grid_closest(origin: np.ndarray, h: float, dims: np.ndarray, tri: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray, left: np.ndarray, start: np.ndarray, count: np.ndarray,
+                 out_pt: np.ndarray, out_tri: np.ndarray, out_feat: np.ndarray) -> None:
     """Closest points for every node of a regular grid (x slowest, z fastest).
 
     Distance is 1-Lipschitz, so each node's search starts bounded by its neighbour's
@@ -197,7 +204,9 @@ def grid_closest(origin, h, dims, tri, lo, hi, left, start, count, out_pt, out_t
 
 
 @nb.njit(cache=True)
-def band_closest(origin, h, dims, band, tri, d2_out, out_pt, out_tri, out_feat):
+def band_closest(origin: np.ndarray, h: float, dims: np.ndarray, band: float, tri: np.ndarray,
+                 d2_out: np.ndarray, out_pt: np.ndarray, out_tri: np.ndarray,
+                 out_feat: np.ndarray) -> None:
     """Exact closest points for the grid nodes within ``band`` of the surface.
 
     Each triangle visits the nodes of its bounding box grown by ``band``: a node whose
@@ -231,8 +240,11 @@ def band_closest(origin, h, dims, band, tri, d2_out, out_pt, out_tri, out_feat):
 
 
 @nb.njit(cache=True)
-def mesh_mesh_distance(tri_a, lo_a, hi_a, left_a, start_a, count_a,
-                       tri_b, lo_b, hi_b, left_b, start_b, count_b, max_d2):
+def mesh_mesh_distance(tri_a: np.ndarray, lo_a: np.ndarray, hi_a: np.ndarray, left_a: np.ndarray,
+                       start_a: np.ndarray, count_a: np.ndarray,
+                       tri_b: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray, left_b: np.ndarray,
+                       start_b: np.ndarray, count_b: np.ndarray,
+                       max_d2: float) -> tuple[float, Vec3, Vec3, int, int]:
     """Exact minimum distance between two triangle meshes by simultaneous tree descent.
 
     Returns (squared distance, point on A, point on B, triangle of A, triangle of B);
@@ -331,7 +343,8 @@ class TriangleTree:
     def arrays(self) -> tuple:
         return self.tri, self.lo, self.hi, self.left, self.start, self.count
 
-    def closest(self, points: np.ndarray, max_distance: float = np.inf):
+    def closest(self, points: np.ndarray,
+                max_distance: float = np.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact closest points: (points (n, 3), tree-order triangle (n,), feature (n,))."""
         p = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3))
         n = len(p)
@@ -343,7 +356,8 @@ class TriangleTree:
                                   out_feat)
         return out_pt, out_tri, out_feat
 
-    def distance_to(self, other: TriangleTree, max_distance: float = np.inf):
+    def distance_to(self, other: TriangleTree, max_distance: float = np.inf,
+                    ) -> tuple[float, np.ndarray, np.ndarray, int, int]:
         """Exact minimum distance to another tree: (d, point here, point there, tri, tri)."""
         d2, pa, pb, ta, tb = mesh_mesh_distance(*self.arrays(), *other.arrays(),
                                                 float(max_distance) ** 2)

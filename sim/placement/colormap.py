@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyvista as pv
 
 from sim.placement.field import SurfaceField
 from sim.placement.rigid_device import RigidDevice, check_pose
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 ARRAY = "clearance_mm"
 
 
-def clearance_map(surface_field: SurfaceField, device: RigidDevice, pose,
+def clearance_map(surface_field: SurfaceField, device: RigidDevice, pose: ArrayLike,
                   max_distance: float = 20.0) -> np.ndarray:
     """Exact distance (mm) from each surface vertex to the device surface at ``pose``;
     vertices inside the device read 0, those farther than ``max_distance`` read it."""
@@ -29,7 +34,7 @@ def clearance_map(surface_field: SurfaceField, device: RigidDevice, pose,
     return out
 
 
-def colored_surface(surface_field: SurfaceField, device: RigidDevice, pose,
+def colored_surface(surface_field: SurfaceField, device: RigidDevice, pose: ArrayLike,
                     max_distance: float = 20.0) -> pv.PolyData:
     """The surface with a ``clearance_mm`` point array, ready to render with a colour map."""
     mesh = pv.PolyData.from_regular_faces(surface_field.vertices, surface_field.faces)

@@ -17,6 +17,7 @@ A critical structure closer than its margin, or hit, is a margin violation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -25,6 +26,9 @@ from sim.errors import InputError
 from sim.placement.field import SurfaceField
 from sim.placement.report import Evaluation, StructureResult
 from sim.placement.rigid_device import MovedDevice, RigidDevice, check_pose
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 ROLES = ("critical", "host", "other")
 _REFINE = 32  # exact re-checks of the deepest grid candidates
@@ -66,7 +70,7 @@ class PlacementScene:
                 return s
         raise InputError(f"No structure named '{name}' in the placement scene.")
 
-    def prepare(self, around=None, reach: float = 30.0) -> None:
+    def prepare(self, around: ArrayLike | None = None, reach: float = 30.0) -> None:
         """Build every distance grid now (else on first use). ``around``: points (e.g. a
         trajectory's entry and target) to limit the grids to, ``reach`` mm beyond them."""
         for s in self.structures:
@@ -208,7 +212,7 @@ def _host_metrics(res: StructureResult, moved: MovedDevice, f: SurfaceField,
         res.violation = f"leaves {res.name} by {res.breach_mm:.1f} mm"
 
 
-def evaluate(scene: PlacementScene, device: RigidDevice, pose) -> Evaluation:
+def evaluate(scene: PlacementScene, device: RigidDevice, pose: ArrayLike) -> Evaluation:
     """Everything about one pose of one device in the scene."""
     pose = check_pose(pose)
     moved = device.moved(pose)

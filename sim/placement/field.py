@@ -10,6 +10,8 @@ side, distance an upper bound), which only ever pick candidates for exact re-che
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba as nb
 import numpy as np
 import pyvista as pv
@@ -18,6 +20,9 @@ from scipy.ndimage import distance_transform_edt
 from sim.errors import InputError
 from sim.mesh.features import pseudo_normals
 from sim.placement.bvh import TriangleTree, band_closest, grid_closest
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 MAX_GRID_NODES = 1_500_000
 
@@ -49,7 +54,8 @@ def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
 
 
 @nb.njit(cache=True)
-def trilinear(grid, origin, h, points, outside_value, out):
+def trilinear(grid: np.ndarray, origin: np.ndarray, h: float, points: np.ndarray,
+              outside_value: float, out: np.ndarray) -> None:
     """Trilinear samples of ``grid`` (nx, ny, nz) at points; ``outside_value`` off the grid.
 
     Serial on purpose: per-pose batches are a few thousand points (tens of microseconds),
@@ -87,13 +93,15 @@ class SurfaceField:
         self._spacing, self._padding = grid_spacing, padding
         self._grid: np.ndarray | None = None
 
-    def signed_distance(self, points: np.ndarray, max_distance: float = np.inf):
+    def signed_distance(self, points: np.ndarray,
+                        max_distance: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
         """Exact signed distance (+ outside, - inside) and closest surface points."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         q, t, feat = self.tree.closest(p, max_distance)
         return self.signed_from_closest(p, q, t, feat), q
 
-    def signed_from_closest(self, p, q, t, feat) -> np.ndarray:
+    def signed_from_closest(self, p: np.ndarray, q: np.ndarray, t: np.ndarray,
+                            feat: np.ndarray) -> np.ndarray:
         found = t >= 0
         d = np.full(len(p), np.nan)
         if found.any():
@@ -111,7 +119,7 @@ class SurfaceField:
             self._build_grid()
         return self._grid, self._grid_origin, self._grid_h
 
-    def limit_to(self, lo, hi) -> None:
+    def limit_to(self, lo: ArrayLike, hi: ArrayLike) -> None:
         """Build the grid only over the box lo..hi (e.g. around a planned trajectory).
 
         Points off the grid but inside the surface's bounding box then fall back to exact
@@ -140,7 +148,8 @@ class SurfaceField:
         self._grid = np.ascontiguousarray(d.reshape(tuple(dims)))
         self._grid_origin, self._grid_h = lo, float(h)
 
-    def grid_closest_points(self, lo: np.ndarray, h: float, dims: np.ndarray):
+    def grid_closest_points(self, lo: np.ndarray, h: float,
+                            dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Closest surface points of all grid nodes.
 
         Nodes within a band of 2 cells are exact (triangle rasterisation). Farther nodes

@@ -16,6 +16,7 @@ few. Derivative-free on purpose: clearance and purchase are piecewise smooth at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
@@ -27,6 +28,9 @@ from sim.placement.evaluate import PlacementScene, evaluate
 from sim.placement.report import Evaluation
 from sim.placement.rigid_device import RigidDevice
 from sim.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 ROUND_FAMILIES = {"pedicle_screw", "bolt", "stent"}
 
@@ -88,7 +92,8 @@ class TrajectoryFrame:
         base = pose_on_trajectory(self.entry, self.target)
         self.u, self.v, self.axis = base[:3, 0], base[:3, 1], base[:3, 2]
 
-    def pose(self, depth=0.0, shift_u=0.0, shift_v=0.0, tilt_u=0.0, tilt_v=0.0, roll=0.0) -> np.ndarray:
+    def pose(self, depth: float = 0.0, shift_u: float = 0.0, shift_v: float = 0.0,
+             tilt_u: float = 0.0, tilt_v: float = 0.0, roll: float = 0.0) -> np.ndarray:
         """Pose for the parameters: tilt in degrees about v (toward u) and about u (toward v)."""
         a, b = np.radians(tilt_u), np.radians(tilt_v)
         axis = self.axis * np.cos(a) * np.cos(b) + self.u * np.sin(a) * np.cos(b) + self.v * np.sin(b)
@@ -96,7 +101,8 @@ class TrajectoryFrame:
         return pose_on_trajectory(entry, entry + axis, depth=depth, roll_deg=roll)
 
 
-def fit_on_trajectory(scene: PlacementScene, device: RigidDevice, entry, target, *,
+def fit_on_trajectory(scene: PlacementScene, device: RigidDevice, entry: ArrayLike,
+                      target: ArrayLike, *,
                       mode: str = "6dof", max_shift: float = 4.0, max_tilt: float = 12.0,
                       depth_range: tuple[float, float] = (-5.0, 5.0),
                       objective: Objective | None = None, budget: int = 400,

@@ -8,41 +8,46 @@ triangles (an edge of one crossing the other) are at distance 0.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numba as nb
 import numpy as np
 
 # Which feature of a triangle a closest point lies on (for pseudo-normal signs).
 from sim.mesh.features import EDGE_AB, EDGE_BC, EDGE_CA, FACE, VERT_A, VERT_B, VERT_C  # noqa: F401
 
+Vec3: TypeAlias = tuple[float, float, float]
+"""A 3-vector as a tuple of floats (what every function here takes and returns)."""
+
 
 @nb.njit(cache=True, inline="always")
-def sub(a, b):
+def sub(a: Vec3, b: Vec3) -> Vec3:
     return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
 
 
 @nb.njit(cache=True, inline="always")
-def add_scaled(a, b, s):
+def add_scaled(a: Vec3, b: Vec3, s: float) -> Vec3:
     return (a[0] + b[0] * s, a[1] + b[1] * s, a[2] + b[2] * s)
 
 
 @nb.njit(cache=True, inline="always")
-def dot(a, b):
+def dot(a: Vec3, b: Vec3) -> float:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
 @nb.njit(cache=True, inline="always")
-def cross(a, b):
+def cross(a: Vec3, b: Vec3) -> Vec3:
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
 @nb.njit(cache=True, inline="always")
-def dist2(a, b):
+def dist2(a: Vec3, b: Vec3) -> float:
     d = sub(a, b)
     return dot(d, d)
 
 
 @nb.njit(cache=True)
-def point_triangle(p, a, b, c):
+def point_triangle(p: Vec3, a: Vec3, b: Vec3, c: Vec3) -> tuple[Vec3, int]:
     """Closest point on triangle abc to p (Ericson's Voronoi-region test) and its feature."""
     ab = sub(b, a)
     ac = sub(c, a)
@@ -82,7 +87,7 @@ def _clamp01(x):
 
 
 @nb.njit(cache=True)
-def segment_segment(p1, q1, p2, q2):
+def segment_segment(p1: Vec3, q1: Vec3, p2: Vec3, q2: Vec3) -> tuple[Vec3, Vec3]:
     """Closest points between segments p1q1 and p2q2 (Ericson 5.1.9), handling degenerate ones."""
     d1 = sub(q1, p1)
     d2 = sub(q2, p2)
@@ -112,7 +117,8 @@ def segment_segment(p1, q1, p2, q2):
 
 
 @nb.njit(cache=True)
-def segment_crosses_triangle(p, q, a, b, c):
+def segment_crosses_triangle(p: Vec3, q: Vec3, a: Vec3, b: Vec3,
+                             c: Vec3) -> tuple[bool, Vec3]:
     """Whether segment pq meets triangle abc (Moeller-Trumbore); returns (hit, point).
 
     Segments lying in the triangle's plane are reported as no hit: a coplanar overlap
@@ -159,7 +165,8 @@ def _plane_gap(n, o, p0, p1, p2):
 
 
 @nb.njit(cache=True)
-def triangle_triangle(a0, a1, a2, b0, b1, b2, best=np.inf):
+def triangle_triangle(a0: Vec3, a1: Vec3, a2: Vec3, b0: Vec3, b1: Vec3, b2: Vec3,
+                      best: float = np.inf) -> tuple[float, Vec3, Vec3]:
     """Squared distance between triangles A and B and the closest points (on A, on B).
 
     If a separating plane proves the distance is at least sqrt(best), returns (inf, ...)

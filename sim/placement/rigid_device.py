@@ -6,16 +6,21 @@ Everything here is computed once in the anchor frame; a pose only moves points
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.devices.catalogue import Device
 from sim.errors import InputError
 from sim.placement.field import SurfaceField
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 TARGET_SAMPLES = 6000
 
 
-def check_pose(pose) -> np.ndarray:
+def check_pose(pose: ArrayLike) -> np.ndarray:
     """A 4x4 rigid transform (rotation + translation), or InputError."""
     m = np.asarray(pose, dtype=float)
     if m.shape != (4, 4) or not np.isfinite(m).all():

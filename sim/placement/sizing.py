@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,11 @@ from sim.placement.report import Evaluation
 from sim.placement.rigid_device import RigidDevice
 from sim.placement.vessel import VesselProfile
 from sim.progress import Progress, no_progress, sub_progress
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from numpy.typing import ArrayLike
 
 
 @lru_cache(maxsize=128)
@@ -45,7 +51,9 @@ def _row(d: float, length: float, ev: Evaluation) -> dict:
             "violations": ev.violations}
 
 
-def recommend_screw(scene: PlacementScene, entry, target, *, diameters=None, lengths=None,
+def recommend_screw(scene: PlacementScene, entry: ArrayLike, target: ArrayLike, *,
+                    diameters: Iterable[float] | None = None,
+                    lengths: Iterable[float] | None = None,
                     budget: int = 250, progress: Progress = no_progress) -> ScrewRecommendation:
     """The largest catalogue pedicle screw that fits safely near the entry->target plan.
 

@@ -33,11 +33,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 
 from sim.errors import FileFormatError, InputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 ACTIONS = ("evaluate", "fit", "size")
 _KEYS = {"case", "structures", "device", "trajectory", "pose", "action", "fit", "candidates",
@@ -79,7 +83,7 @@ def _number(value, what: str, allow_zero: bool = False) -> float:
     return x
 
 
-def check_trajectory(t) -> dict:
+def check_trajectory(t: object) -> dict:
     if not isinstance(t, dict) or "entry" not in t or "target" not in t:
         raise InputError("A trajectory needs an 'entry' and a 'target' point.")
     out = {"entry": _point(t["entry"], "trajectory entry"),
@@ -94,7 +98,7 @@ def check_trajectory(t) -> dict:
     return out
 
 
-def check_pose(value) -> np.ndarray:
+def check_pose(value: ArrayLike) -> np.ndarray:
     from sim.placement.rigid_device import check_pose as rigid
 
     try:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.devices.catalogue import frame_from_axis
 from sim.errors import InputError
 from sim.placement.field import SurfaceField
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def trajectory_from_markup(markup) -> tuple[np.ndarray, np.ndarray]:
+    from sim.markups import Markup
+
+
+def trajectory_from_markup(markup: Markup) -> tuple[np.ndarray, np.ndarray]:
     """(entry, target) from a line markup, or the first and last of a point list."""
     pts = np.asarray(markup.points, dtype=float).reshape(-1, 3)
     if len(pts) < 2:
@@ -20,7 +27,7 @@ def trajectory_from_markup(markup) -> tuple[np.ndarray, np.ndarray]:
     return entry, target
 
 
-def snap_to_surface(field: SurfaceField, point) -> np.ndarray:
+def snap_to_surface(field: SurfaceField, point: ArrayLike) -> np.ndarray:
     """Pose with the anchor on the surface point nearest ``point`` and the insertion axis
     (+z) along the inward surface normal there: the device sits on the surface, pointing in."""
     p = np.asarray(point, dtype=float).reshape(1, 3)

@@ -10,6 +10,7 @@ calliper widths (an oval lumen has both).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -20,6 +21,9 @@ from scipy.sparse.csgraph import dijkstra
 from sim.errors import InputError
 from sim.placement.field import SurfaceField
 from sim.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 MAX_NODES = 1_200_000
 
@@ -49,7 +53,8 @@ class VesselProfile:
                                                       strict=True)]}
 
 
-def centerline(field: SurfaceField, start, end, spacing: float | None = None) -> np.ndarray:
+def centerline(field: SurfaceField, start: ArrayLike, end: ArrayLike,
+               spacing: float | None = None) -> np.ndarray:
     """Points of a central path through the closed surface from ``start`` to ``end``."""
     lo, hi = field.bounds
     extent = hi - lo
@@ -127,7 +132,8 @@ def _resample(path: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     return out_s, pts, tan
 
 
-def cross_section(mesh: pv.PolyData, center: np.ndarray, normal: np.ndarray):
+def cross_section(mesh: pv.PolyData, center: np.ndarray,
+                  normal: np.ndarray) -> tuple[float, float, float]:
     """Area-equivalent, min and max calliper diameter of the lumen loop around ``center``."""
     cut = mesh.slice(normal=normal, origin=center)
     if cut.n_points < 3:
@@ -151,7 +157,7 @@ def cross_section(mesh: pv.PolyData, center: np.ndarray, normal: np.ndarray):
     return 2.0 * np.sqrt(area / np.pi), float(widths.min()), float(widths.max())
 
 
-def vessel_profile(mesh: pv.DataSet, start, end, step: float = 1.0,
+def vessel_profile(mesh: pv.DataSet, start: ArrayLike, end: ArrayLike, step: float = 1.0,
                    field: SurfaceField | None = None,
                    progress: Progress = no_progress) -> VesselProfile:
     """Diameters along the vessel between two points inside it (``step`` mm apart)."""
