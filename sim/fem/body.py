@@ -71,7 +71,8 @@ def linear_element_stiffness_numpy(grads: np.ndarray, dvol: np.ndarray, lam: flo
     return ke.reshape(m, 3 * n, 3 * n)
 
 
-def neo_hookean_stress(F: np.ndarray, lam: float, mu: float, tangent: bool = True):
+def neo_hookean_stress(F: np.ndarray, lam: float, mu: float,
+                       tangent: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """First Piola-Kirchhoff stress P (k, 3, 3) and tangent dP/dF (k, 3, 3, 3, 3)."""
     J = np.linalg.det(F)
     Finv_T = np.linalg.inv(F).transpose(0, 2, 1)

@@ -57,7 +57,8 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def element_rotations(x, cells, dm_inv, R):
+def element_rotations(x: np.ndarray, cells: np.ndarray, dm_inv: np.ndarray,
+                      R: np.ndarray) -> int:
     """Per-element rotation of F = Ds Dm^-1, in place; inverted elements keep their previous
     rotation. Returns the number of inverted elements."""
     m = cells.shape[0]
@@ -93,7 +94,9 @@ def element_rotations(x, cells, dm_inv, R):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def rotated_apply(v, cells, R, grads, vol, lam, mu, subtract_identity, out_e):
+def rotated_apply(v: np.ndarray, cells: np.ndarray, R: np.ndarray, grads: np.ndarray,
+                  vol: np.ndarray, lam: float, mu: float, subtract_identity: bool,
+                  out_e: np.ndarray) -> None:
     """out_e[e, a] = V R sigma(sym(R^T sum_b v_b (x) g_b - I?)) g_a for every element.
 
     This is R Ke (R^T v_e - X_e) (forces, ``subtract_identity``) or R Ke R^T v_e (products)
@@ -156,7 +159,8 @@ def rotated_apply(v, cells, R, grads, vol, lam, mu, subtract_identity, out_e):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def gather(out_e, inc_ptr, inc_elem, inc_local, out):
+def gather(out_e: np.ndarray, inc_ptr: np.ndarray, inc_elem: np.ndarray, inc_local: np.ndarray,
+           out: np.ndarray) -> None:
     """out[node] = sum of element contributions at that node (n, 3)."""
     n = inc_ptr.shape[0] - 1
     for a in prange(n):
@@ -175,7 +179,8 @@ def gather(out_e, inc_ptr, inc_elem, inc_local, out):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def nodal_rotations(R, inc_ptr, inc_elem, out):
+def nodal_rotations(R: np.ndarray, inc_ptr: np.ndarray, inc_elem: np.ndarray,
+                    out: np.ndarray) -> None:
     """Per node: the rotation nearest to the sum of its elements' rotations (warp frame)."""
     n = inc_ptr.shape[0] - 1
     for a in prange(n):
@@ -189,7 +194,7 @@ def nodal_rotations(R, inc_ptr, inc_elem, out):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def rotate_nodes(W, v, transpose, out):
+def rotate_nodes(W: np.ndarray, v: np.ndarray, transpose: bool, out: np.ndarray) -> None:
     n = v.shape[0]
     for a in prange(n):
         v0 = v[a, 0]
@@ -213,7 +218,8 @@ def incidence(cells: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 @njit(cache=True, nogil=True)
-def rotated_stiffness(cells, R, grads, vol, lam, mu, slots, data):
+def rotated_stiffness(cells: np.ndarray, R: np.ndarray, grads: np.ndarray, vol: np.ndarray,
+                      lam: float, mu: float, slots: np.ndarray, data: np.ndarray) -> None:
     """data[slot] += entries of R_e Ke R_e^T for every element (sequential: slots collide).
 
     Ke of the linear P1 element block by block, (a, b) = V (lam g_a g_b^T + mu g_b g_a^T

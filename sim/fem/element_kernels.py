@@ -39,7 +39,7 @@ def linear_elastic_matrices(grads: np.ndarray, dvol: np.ndarray, lam: float, mu:
 
 
 @njit(cache=True, nogil=True)
-def node_graph(cells, n_nodes):
+def node_graph(cells: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted node adjacency (CSR, each node its own neighbour) of a mesh's elements."""
     m, n = cells.shape
     count = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -80,7 +80,7 @@ def node_graph(cells, n_nodes):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def element_slots(cells, ptr, cols, out):
+def element_slots(cells: np.ndarray, ptr: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
     """out[e, 3a+i, 3b+j]: index in the dof-level CSR data of entry (3 A + i, 3 B + j)."""
     m, n = cells.shape
     for e in prange(m):
