@@ -10,6 +10,7 @@ planned trajectory; touching a critical structure fails the step.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,11 +27,14 @@ from sim.rehearsal.scenario import (
 )
 from sim.rehearsal.session import anchor_pose
 
+if TYPE_CHECKING:
+    from sim.model import Case, SceneObject
+
 CRITICAL = re.compile(r"aorta|vena|cava|ivc|arter|vein|cord|nerve|carotid|portal", re.I)
 SOFT = re.compile(r"liver|spleen|kidney|lung|bowel|stomach", re.I)
 
 
-def device_plan(obj) -> DevicePlan:
+def device_plan(obj: SceneObject) -> DevicePlan:
     """The plan of one case device (its trajectory, else its placement), starting 40 mm back
     along it (also what the authoring dialog's *Add device* proposes)."""
     traj = obj.metadata.get("trajectory")
@@ -48,7 +52,7 @@ def device_plan(obj) -> DevicePlan:
     return plan
 
 
-def build_scenario(case, body: str | None = None, retraction_mm: float = 15.0,
+def build_scenario(case: Case, body: str | None = None, retraction_mm: float = 15.0,
                    damage_kpa: float = 8.0, edge_length: float = 10.0,
                    name: str | None = None) -> Scenario:
     """A scenario rehearsing the case's plan (see the module docstring)."""

@@ -20,9 +20,12 @@ exactly the same numbers. Per scenario step:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sim.rehearsal.scenario import DevicePlan
 
 MOVE_SPEED = 2.0  # mm/s: slower is holding still
 FORCE_CONTACT = 0.01  # N: below this the tools are not pressing on tissue
@@ -71,7 +74,7 @@ class StepMetrics:
                 **worst}
 
 
-def device_accuracy(plan, pose: np.ndarray, length: float) -> dict[str, float]:
+def device_accuracy(plan: DevicePlan, pose: np.ndarray, length: float) -> dict[str, float]:
     """Entry (anchor) distance, axis angle and tip distance of a device pose to its plan."""
     planned = plan.planned_pose
     za, zp = pose[:3, 2], planned[:3, 2]

@@ -29,13 +29,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
 from sim.interaction.session import SessionSetup
 from sim.io.json_file import read_json
+
+if TYPE_CHECKING:
+    from sim.model import Case
 
 FORMAT = "twinsight-scenario"
 VERSION = 1
@@ -532,12 +535,12 @@ def save_scenario(scenario: Scenario, path: str | Path) -> Path:
     return write_json(scenario.to_dict(), path)
 
 
-def store_in_case(case, scenario: Scenario) -> None:
+def store_in_case(case: Case, scenario: Scenario) -> None:
     """Keep the scenario in the case bundle (saved as sections/rehearsal.json)."""
     case.sections[SECTION] = scenario.to_dict()
 
 
-def scenario_from_case(case) -> Scenario | None:
+def scenario_from_case(case: Case) -> Scenario | None:
     data = case.sections.get(SECTION)
     if data is None:
         return None

@@ -19,7 +19,10 @@ so the same attempt always gets the same scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.rehearsal.scenario import Scenario
 
 OSATS_DOMAINS = (
     "Respect for tissue",
@@ -107,7 +110,7 @@ def _criterion(c, m: dict[str, Any]) -> tuple[bool, str]:
     return v <= p["max_s"], f"{v:.1f} s"
 
 
-def score_attempt(scenario, metrics: dict[str, Any]) -> dict[str, Any]:
+def score_attempt(scenario: Scenario, metrics: dict[str, Any]) -> dict[str, Any]:
     """Scores and pass/fail of every step and of the attempt, from its metrics."""
     steps_out = []
     total_w = total = 0.0

@@ -15,7 +15,7 @@ step index, so replaying the same events on the same mesh reproduces the metrics
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyvista as pv
@@ -28,10 +28,15 @@ from sim.progress import Progress, no_progress
 from sim.rehearsal.metrics import MetricTracker
 from sim.rehearsal.scenario import Scenario
 
+if TYPE_CHECKING:
+    from sim.interaction.session import Snapshot
+    from sim.model import SceneObject
+    from sim.rehearsal.scenario import Step
+
 REHEARSAL_EVENTS = ("device", "next")
 
 
-def anchor_pose(obj) -> np.ndarray:
+def anchor_pose(obj: SceneObject) -> np.ndarray:
     """Where a device's anchor is now (world_T_anchor). Devices added by the Place panel keep
     their surface in the anchor frame and carry the pose as transform; the demo's screw has its
     surface placed along its ``trajectory`` metadata."""
@@ -137,7 +142,7 @@ class RehearsalSession(InteractionSession):
         self.tracker = MetricTracker(self)
 
     @property
-    def current_step(self):
+    def current_step(self) -> Step:
         return self.scenario.steps[self.step_number]
 
     def _keyframe(self, label: str) -> dict[str, Any]:
@@ -184,7 +189,7 @@ class RehearsalSession(InteractionSession):
             self.events.append({**plain, "step": self.step_index, "time": self.time,
                                 "wall_time": time.time() - self.wall_start})
 
-    def snapshot(self, field_name: str | None = None):
+    def snapshot(self, field_name: str | None = None) -> Snapshot:
         snap = super().snapshot(field_name)
         snap.device_poses = {k: v.copy() for k, v in self.device_poses.items()}
         return snap
