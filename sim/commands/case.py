@@ -16,7 +16,7 @@ PASSWORD_ENV = "TWINSIGHT_PASSWORD"
 NEW_PASSWORD_ENV = "TWINSIGHT_NEW_PASSWORD"
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("case", help="inspect, validate or convert a case (.twin or folder)")
     cmds = p.add_subparsers(dest="case_command", metavar="ACTION", parser_class=type(p))
     p.set_defaults(handler=lambda args: _usage(p))

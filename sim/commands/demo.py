@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="write the demo phantom case")
     p.add_argument("--out", help="folder to write the case to (default: the demo cache)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -8,7 +8,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fem", help="finite-element analyses")
     group = p.add_subparsers(dest="fem_command", metavar="FEM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe what a file or case contains")
     p.add_argument("path", help="a mesh, image or case folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")

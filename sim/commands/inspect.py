@@ -14,7 +14,7 @@ import math
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="deviation of a scan (MEASURED) from a model (NOMINAL)")
     p.add_argument("measured", help="scan or mesh as measured")
     p.add_argument("nominal", help="nominal (CAD) model")

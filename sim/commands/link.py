@@ -9,7 +9,7 @@ import threading
 import time
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("link", help="live link: simulate, record and replay telemetry and poses")
     lsub = p.add_subparsers(dest="link_command", metavar="ACTION")
 

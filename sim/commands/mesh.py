@@ -15,9 +15,7 @@ from sim.errors import InputError
 _GROUP_ATTR = "_twinsight_mesh_subparsers"
 
 
-def mesh_subparsers(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+def mesh_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The sub-subparsers of ``twinsight mesh`` (created on first use)."""
     existing = getattr(sub, _GROUP_ATTR, None)
     if existing is None:
@@ -34,7 +32,7 @@ def _units_arg(p) -> None:
                    help="length unit of unit-less files such as STL/OBJ (default mm)")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     group = mesh_subparsers(sub)
     p = group.add_parser("check", help="report watertightness, defects, components, volume, area")
     p.add_argument("path", help="a mesh or CAD file")

@@ -8,7 +8,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from sim.commands.mesh import mesh_subparsers
 
     p = mesh_subparsers(sub).add_parser(

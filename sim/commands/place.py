@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("place", help="evaluate, fit or size a device placement from a spec file")
     p.add_argument("spec", help="placement spec (YAML or JSON): case, structures, device, "
                                 "trajectory or pose, action")

@@ -13,7 +13,7 @@ import argparse
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("register", help="align a scan or mesh (MOVING) to a reference (FIXED)")
     p.add_argument("moving", help="scan or mesh to move (PLY, PCD, XYZ/PTS/CSV, STL, ...)")
     p.add_argument("fixed", help="reference model or cloud")

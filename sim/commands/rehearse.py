@@ -17,7 +17,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rehearse", help="rehearsal scenarios: build, run a scripted attempt, "
                                         "score an attempt, write its report")
     p.add_argument("scenario", help="scenario .json, or a case holding one (or, with --build, "

@@ -18,7 +18,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("screenshot", help="render a case or file to a PNG without a window")
     p.add_argument("path", help="a mesh, image or case folder ('demo' for the demo case)")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")

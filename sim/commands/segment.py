@@ -9,7 +9,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from sim.imaging.segment import PRESETS
 
     p = sub.add_parser("segment", help="segment a CT/MR (or split a label map) into surfaces")

@@ -14,7 +14,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="scripted interactive deformation (instruments, grabs)")
     p.add_argument("case", help="case, mesh or part holding the body to deform")
     p.add_argument("--script", required=True,
