@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
 
 from sim.devices import generators
 from sim.errors import InputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "assets" / "devices" / "catalogue.json"
 INSERTION_AXIS = (0.0, 0.0, 1.0)
@@ -129,7 +133,7 @@ def _make_cached(family_id: str, items: tuple) -> Device:
                   embedded=embedded, description=fam.get("anchor", ""))
 
 
-def frame_from_axis(origin, axis) -> np.ndarray:
+def frame_from_axis(origin: ArrayLike, axis: ArrayLike) -> np.ndarray:
     """4x4 rigid pose taking the anchor origin to ``origin`` and +z to ``axis``."""
     z = np.asarray(axis, dtype=float)
     n = np.linalg.norm(z)
@@ -145,7 +149,8 @@ def frame_from_axis(origin, axis) -> np.ndarray:
     return m
 
 
-def pose_on_trajectory(entry, target, depth: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+def pose_on_trajectory(entry: ArrayLike, target: ArrayLike, depth: float = 0.0,
+                       roll_deg: float = 0.0) -> np.ndarray:
     """Pose putting the anchor on the entry->target line, ``depth`` mm past the entry,
     with +z along the trajectory, rolled ``roll_deg`` about it."""
     entry, target = np.asarray(entry, float), np.asarray(target, float)

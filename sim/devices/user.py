@@ -13,6 +13,7 @@ anchor is the origin and the axis is +z, like every catalogue device.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -21,6 +22,9 @@ from sim.devices.catalogue import Device, frame_from_axis
 from sim.errors import FileFormatError, InputError
 from sim.io.json_file import read_json
 from sim.model import ObjectKind
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _surface_of(path: Path) -> pv.PolyData:
@@ -38,8 +42,9 @@ def _surface_of(path: Path) -> pv.PolyData:
     return mesh.triangulate().clean()
 
 
-def load_user_device(path: str | Path, *, name: str | None = None, anchor=(0.0, 0.0, 0.0),
-                     axis=(0.0, 0.0, 1.0), margin_mm: float = 1.0, host: str | None = None,
+def load_user_device(path: str | Path, *, name: str | None = None,
+                     anchor: ArrayLike = (0.0, 0.0, 0.0),
+                     axis: ArrayLike = (0.0, 0.0, 1.0), margin_mm: float = 1.0, host: str | None = None,
                      embedded: tuple[float, float] | None = None,
                      params: dict[str, float] | None = None) -> Device:
     """A device from a mesh or CAD file (STL, OBJ, PLY, STEP ...), in its anchor frame."""

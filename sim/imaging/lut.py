@@ -12,6 +12,11 @@ from __future__ import annotations
 import colorsys
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import SupportsInt
 
 LabelTable = dict[int, tuple[str, tuple[float, float, float]]]
 SIDE_CAR_SUFFIXES = (".ctbl", ".lut", ".txt", "_lut.txt", ".label.txt")
@@ -92,7 +97,7 @@ def sidecar_lut(image_path: Path, stem: str) -> LabelTable:
     return {}
 
 
-def label_info(values, table: LabelTable | None = None) -> dict[int, dict]:
+def label_info(values: Iterable[SupportsInt], table: LabelTable | None = None) -> dict[int, dict]:
     """JSON-friendly {value: {"name", "color"}} for the label values present (0 = background)."""
     table = table or {}
     out = {}

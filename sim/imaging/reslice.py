@@ -8,6 +8,8 @@ points. Samples outside the volume are NaN (or 0 for nearest-neighbour masks).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyvista as pv
 from scipy import ndimage
@@ -15,10 +17,13 @@ from scipy import ndimage
 from sim.errors import InputError
 from sim.imaging.volume import affine_of, voxel_array
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 MAX_SIDE = 1024  # samples per side: a reformat never gets bigger than this
 
 
-def rotation(axis, degrees: float) -> np.ndarray:
+def rotation(axis: ArrayLike, degrees: float) -> np.ndarray:
     """The 3x3 rotation by ``degrees`` about unit vector ``axis`` (right-hand rule)."""
     a = np.asarray(axis, dtype=float)
     a = a / np.linalg.norm(a)
@@ -27,7 +32,8 @@ def rotation(axis, degrees: float) -> np.ndarray:
     return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * (k @ k)
 
 
-def reslice(image: pv.ImageData, point, u, v, *, values: np.ndarray | None = None,
+def reslice(image: pv.ImageData, point: ArrayLike, u: ArrayLike, v: ArrayLike, *,
+            values: np.ndarray | None = None,
             spacing: float | None = None, half_size: float | None = None,
             order: int = 1) -> pv.ImageData:
     """``values`` (default: the image's scalars) sampled on the plane through ``point`` spanned

@@ -8,6 +8,7 @@ Everything is vectorised (scipy.ndimage); nothing loops over voxels in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -15,6 +16,9 @@ from scipy import ndimage
 
 from sim.errors import InputError
 from sim.imaging.volume import affine_of, voxel_array
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def threshold(image: pv.ImageData, low: float, high: float) -> np.ndarray:
     return (values >= low) & (values <= high)
 
 
-def world_to_index(image: pv.ImageData, point) -> tuple[int, int, int]:
+def world_to_index(image: pv.ImageData, point: ArrayLike) -> tuple[int, int, int]:
     """The voxel nearest to a world (LPS mm) point; InputError if it is outside the image."""
     ijk = np.linalg.solve(affine_of(image), np.append(np.asarray(point, dtype=float), 1.0))[:3]
     idx = np.round(ijk).astype(int)
@@ -88,7 +92,8 @@ def pick_component(mask: np.ndarray, seed: tuple[int, int, int], connectivity: i
     return labels == labels[seed]
 
 
-def region_grow(image: pv.ImageData, seed_world, low: float | None = None, high: float | None = None,
+def region_grow(image: pv.ImageData, seed_world: ArrayLike, low: float | None = None,
+                high: float | None = None,
                 tolerance: float = 100.0) -> np.ndarray:
     """Voxels connected to the seed whose values lie in [low, high] (default: seed value +- tolerance)."""
     seed = world_to_index(image, seed_world)

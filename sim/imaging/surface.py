@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyvista as pv
 import vtk
@@ -140,7 +142,8 @@ def crop_grid(image: pv.ImageData, box: tuple[slice, slice, slice]) -> pv.ImageD
 
 
 def labelmap_to_surfaces(labels: pv.ImageData, names: dict[int, str] | None = None, *,
-                         progress: Progress = no_progress, **kwargs) -> dict[int, pv.PolyData]:
+                         progress: Progress = no_progress,
+                         **kwargs: Any) -> dict[int, pv.PolyData]:
     """One surface per label value present (0 is background), keyed by label."""
     from scipy import ndimage
 

@@ -7,17 +7,23 @@ memory (VTK order), ``direction`` columns are the world directions of i, j and k
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 SCALARS = "values"
 MAX_VOXELS = 2_000_000_000  # refuse images whose header claims more (hostile or absurd)
 MAX_LABEL_VALUES = 256
 
 
-def make_image(array: np.ndarray, spacing, origin, direction=None, name: str = SCALARS) -> pv.ImageData:
+def make_image(array: np.ndarray, spacing: ArrayLike, origin: ArrayLike,
+               direction: ArrayLike | None = None, name: str = SCALARS) -> pv.ImageData:
     """An ImageData from an [i, j, k] array with world ``spacing``, ``origin`` and ``direction``."""
     if array.ndim != 3:
         raise InputError(f"An image must have three dimensions, not {array.ndim}.")

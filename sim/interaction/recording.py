@@ -31,7 +31,7 @@ def recording_dict(session: InteractionSession, body: str | None = None,
             "final_state": session.state_digest(), "summary": session.summary()}
 
 
-def save_recording(session: InteractionSession, path: str | Path, **extra) -> Path:
+def save_recording(session: InteractionSession, path: str | Path, **extra: Any) -> Path:
     """Write the session's recording as JSON (atomically)."""
     path = Path(path)
     data = recording_dict(session, **extra)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
@@ -30,6 +30,9 @@ from sim.errors import FileFormatError, InputError
 from sim.interaction.session import EVENT_TYPES, SessionSetup
 from sim.interaction.tools import pose_from_spec
 from sim.io.json_file import read_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RECORDING_FORMAT = "twinsight-interaction"
 MAX_STEPS = 1_000_000
@@ -172,7 +175,8 @@ def _script(data, setup, body, edge) -> Timeline:
     return Timeline(setup, steps, dict(events), body, edge)
 
 
-def pose_track(keys: list[tuple[float, np.ndarray]], step_of) -> list[tuple[int, np.ndarray]]:
+def pose_track(keys: list[tuple[float, np.ndarray]],
+               step_of: Callable[[float], int]) -> list[tuple[int, np.ndarray]]:
     """(step, pose) every step from timed pose keyframes: linear positions, slerp rotations."""
     keys = sorted(keys, key=lambda k: k[0])
     out = [(step_of(keys[0][0]), keys[0][1])]

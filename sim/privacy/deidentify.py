@@ -17,12 +17,17 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
 from sim.errors import FileFormatError, InputError
 from sim.privacy.profile import CURVE_GROUPS, OVERLAY_ELEMENTS, Action, profile
 from sim.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+    from sim.model import Case
 
 AUDIT_NAME = "deidentification-audit.json"
 METHOD = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
@@ -95,7 +100,7 @@ class Deidentifier:
                 elem.value = self.new_uid(str(elem.value))
                 audit.uids_replaced += 1
 
-    def apply(self, ds, audit: Audit) -> None:
+    def apply(self, ds: Dataset, audit: Audit) -> None:
         """De-identify ``ds`` in place (recursively)."""
         for elem in list(ds):
             tag = int(elem.tag)
@@ -129,7 +134,7 @@ class Deidentifier:
             else:
                 elem.value = self._dummy(elem)
 
-    def finish(self, ds, audit: Audit) -> None:
+    def finish(self, ds: Dataset, audit: Audit) -> None:
         """Private tags, the de-identification markers, and file meta consistent with the dataset."""
         from pydicom.dataset import Dataset
 
@@ -210,7 +215,7 @@ def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
     return audit
 
 
-def load_deidentified(src: Path, progress: Progress = no_progress):
+def load_deidentified(src: Path, progress: Progress = no_progress) -> Case:
     """Open the largest DICOM series under ``src`` as a case, de-identified first.
 
     The de-identified copy is made in a private temporary folder and removed once loaded, so

@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from sim.twin.instruments import Dispatch, InstrumentLink
 from sim.twin.mqtt_link import BrokerConfig, MqttLink
 from sim.twin.sensors import MAX_PAYLOAD
 from sim.twin.telemetry import TelemetryTwin, TwinConfig
+
+if TYPE_CHECKING:
+    from sim.twin.igtl_link import IgtlClient, IgtlServer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,8 @@ class LiveSession:
         return self.mqtt
 
     def connect_igtl(self, host: str, port: int, listen: bool = False,
-                     peer_frame: str | None = None, image_poses: dict[str, str] | None = None):
+                     peer_frame: str | None = None,
+                     image_poses: dict[str, str] | None = None) -> IgtlServer | IgtlClient:
         """Connect to (or listen for) the instrument peer. ``peer_frame`` ("lps"/"ras") and
         ``image_poses`` ({IMAGE: TRANSFORM}) override what the case's settings said."""
         if peer_frame is not None:

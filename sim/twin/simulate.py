@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -27,6 +28,11 @@ from sim.twin.igtl_link import IgtlServer
 from sim.twin.sensors import Sensor
 from sim.twin.telemetry import TwinConfig
 from sim.twin.twin_state import TwinProperty
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sim.twin.mqtt_link import MqttLink
 
 BASE_TOPIC = "twinsight/pump1"
 
@@ -104,7 +110,7 @@ class PumpAsset:
         return {"id": cid, "ok": True, "value": value}
 
 
-def stylus_pose(t: float, centre=(0.0, 0.0, 0.0), radius: float = 40.0,
+def stylus_pose(t: float, centre: Sequence[float] = (0.0, 0.0, 0.0), radius: float = 40.0,
                 period: float = 8.0) -> np.ndarray:
     """A stylus circling the target and descending towards it, tip pointing down (-z)."""
     a = 2 * math.pi * t / period
@@ -139,7 +145,7 @@ class SimulationStats:
     igtl_peers: int = 0
 
 
-def run(mqtt_link=None, igtl: IgtlServer | None = None, duration: float = 30.0,
+def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, duration: float = 30.0,
         telemetry_hz: float = 10.0, pose_hz: float = 60.0, image_hz: float = 2.0,
         fault_at: float = 20.0, seed: int = 0, base_topic: str = BASE_TOPIC,
         stop: threading.Event | None = None) -> SimulationStats:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -27,6 +28,15 @@ from psygnal import Signal
 from sim.errors import InputError
 from sim.model import ObjectKind, SceneObject
 from sim.twin.igtl_wire import ImageFrame
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Posed(Protocol):
+        """Anything a tracked tool can drive: a world_T_tip pose (4x4 mm)."""
+
+        pose: np.ndarray
+
 
 Dispatch = Callable[[Callable[[], object]], None]
 
@@ -103,7 +113,7 @@ class TrackedTool:
         """Unit vector from the tip back along the shaft (+z of the tip frame)."""
         return self.pose[:3, 2].copy()
 
-    def drive(self, instrument) -> None:
+    def drive(self, instrument: _Posed) -> None:
         """Make a rigid instrument follow this tool (e.g. the deformation tools of
         :mod:`sim.interaction.tools`, which share the tip-frame convention): anything with
         a ``pose`` attribute (world_T_tip, 4x4 mm) gets each new pose."""
