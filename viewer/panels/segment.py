@@ -68,12 +68,12 @@ class SegmentPanel(QWidget):
         form.addRow("Upper", self.high)
         self.seed = QCheckBox("Region growing from the seed")
         self.seed.setToolTip("keep only the part connected to the seed (green ring); "
-                             "Shift+click in a slice view, or 'Pick seed', to set it")
+                             "Shift+click in a slice view or the 3D view, or 'Pick seed', to set it")
         self.seed.toggled.connect(self._on_seed_toggled)
         self.pick_seed = QPushButton("Pick seed")
         self.pick_seed.setCheckable(True)
-        self.pick_seed.setToolTip("the next click in a slice view sets the seed "
-                                  "(Shift+click always does)")
+        self.pick_seed.setToolTip("the next click in a slice view or the 3D view sets the "
+                                  "seed (Shift+click always does)")
         self.pick_seed.toggled.connect(self.seed_mode_changed.emit)
         self.seed_label = QLabel("no seed")
         self.largest = QCheckBox("Keep the largest connected part")
