@@ -55,14 +55,14 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     dialog.name_edit.setText("Aorta drill")
     dialog.limit_spin.setValue(200)
     dialog.tabs.setCurrentIndex(4)  # Scoring
-    dialog.weight_spins["idle_s"].setValue(0.0)
+    dialog.scoring_tab.weight_spins["idle_s"].setValue(0.0)
     # Steps: add one after the first, fill it in, move it to the end.
     dialog.tabs.setCurrentIndex(1)
-    assert dialog.step_list.count() == 2
-    dialog.step_list.setCurrentRow(0)
-    dialog.add_step()
-    assert dialog.step_list.count() == 3 and dialog.step_list.currentRow() == 1
-    form = dialog.step_form
+    assert dialog.steps_tab.step_list.count() == 2
+    dialog.steps_tab.step_list.setCurrentRow(0)
+    dialog.steps_tab.add_step()
+    assert dialog.steps_tab.step_list.count() == 3 and dialog.steps_tab.step_list.currentRow() == 1
+    form = dialog.steps_tab.step_form
     form.id_edit.setText("probe")
     form.title_edit.setText("Probe the liver")
     form.instructions_edit.setPlainText("Touch the liver gently; keep off the aorta.")
@@ -80,16 +80,16 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     touch = form.add_criterion({"type": "no_damage"})
     touch.type_combo.setCurrentIndex(touch.type_combo.findData("no_contact"))
     touch.fields["structure"].setCurrentText("Aorta")
-    dialog.move_step(1)
-    assert dialog.step_list.currentRow() == 2
-    assert [dialog.step_list.item(i).text() for i in range(3)][2] == "Probe the liver"
+    dialog.steps_tab.move_step(1)
+    assert dialog.steps_tab.step_list.currentRow() == 2
+    assert [dialog.steps_tab.step_list.item(i).text() for i in range(3)][2] == "Probe the liver"
     # Structures: a margin on the aorta, and a strain threshold on the liver.
     dialog.tabs.setCurrentIndex(2)
-    t = dialog.structure_table
+    t = dialog.structures_tab.table
     rows = {t.cellWidget(r, 0).currentText(): r for r in range(t.rowCount())}
     t.cellWidget(rows["Aorta"], 2).setValue(1.5)
     t.cellWidget(rows["Liver"], 5).setValue(25.0)
-    dialog.add_structure({"name": "Skin", "contact": True})
+    dialog.structures_tab.add_structure({"name": "Skin", "contact": True})
     assert t.rowCount() == 4
     t.cellWidget(3, t.columnCount() - 1).click()  # its remove button
     assert t.rowCount() == 3
@@ -108,8 +108,8 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
         "Aorta drill"
     # Remove a step through the list; the Advanced tab shows the same scenario as JSON.
     dialog.tabs.setCurrentIndex(1)
-    dialog.step_list.setCurrentRow(2)
-    dialog.remove_step()
+    dialog.steps_tab.step_list.setCurrentRow(2)
+    dialog.steps_tab.remove_step()
     dialog.tabs.setCurrentIndex(5)
     data = json.loads(dialog.editor.toPlainText())
     assert [s["id"] for s in data["steps"]] == ["retract", "place-1"]
@@ -122,9 +122,9 @@ def test_authoring_form_builds_a_scenario(rehearse_window, qtbot, tmp_path):
     assert dialog.tabs.currentIndex() == 5 and "Not valid JSON" in dialog.message.text()
     dialog.editor.setPlainText(json.dumps(sc.to_dict()))
     dialog.tabs.setCurrentIndex(1)
-    dialog.step_form.criteria[0].type_combo.setCurrentIndex(
-        dialog.step_form.criteria[0].type_combo.findData("on_plan"))  # no device chosen ...
-    dialog.step_form.criteria[0].fields["device"].clear()
+    criterion = dialog.steps_tab.step_form.criteria[0]
+    criterion.type_combo.setCurrentIndex(criterion.type_combo.findData("on_plan"))  # no device
+    criterion.fields["device"].clear()  # chosen ...
     assert dialog.apply() is None and "device" in dialog.message.text()
     dialog.grab().save(str(tmp_path / "authoring.png"))
     dialog.close()
@@ -144,34 +144,34 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     tab = {dialog.tabs.tabText(i): i for i in range(dialog.tabs.count())}
     # Scoring: blank bands show the scorer's defaults; type a band, half a band, a weight.
     dialog.tabs.setCurrentIndex(tab["Scoring"])
-    good, bad = dialog.band_edits["time_s"]
+    good, bad = dialog.scoring_tab.band_edits["time_s"]
     assert (good.text(), bad.text()) == ("", "")
     assert (good.placeholderText(), bad.placeholderText()) == ("30 (default)", "180 (default)")
     qtbot.keyClicks(good, "20")
     qtbot.keyClicks(bad, "90")
-    qtbot.keyClicks(dialog.band_edits["tip_mm"][1], "3")  # good stays the default 1
-    dialog.weight_spins["path_mm"].setValue(2.5)
-    assert not any(m.text() for m in dialog.band_messages.values())
+    qtbot.keyClicks(dialog.scoring_tab.band_edits["tip_mm"][1], "3")  # good stays the default 1
+    dialog.scoring_tab.weight_spins["path_mm"].setValue(2.5)
+    assert not any(m.text() for m in dialog.scoring_tab.band_messages.values())
     dialog.grab().save(str(tmp_path / "authoring-scoring.png"))
     # Devices: the built plan, its screw held 40 mm back; move the entry point 3 mm.
     dialog.tabs.setCurrentIndex(tab["Devices"])
-    t = dialog.device_table
+    t = dialog.devices_tab.table
     assert t.rowCount() == 1 and t.cellWidget(0, 0).currentText() == plan0.name
     assert [t.cellWidget(0, c).exact() for c in (1, 2, 3)] == plan0.entry
     assert [t.cellWidget(0, c).exact() for c in (4, 5, 6)] == plan0.target
-    assert t.cellWidget(0, 8).value() == 40.0 and dialog.device_message.text() == ""
+    assert t.cellWidget(0, 8).value() == 40.0 and dialog.devices_tab.message.text() == ""
     t.cellWidget(0, 1).setValue(t.cellWidget(0, 1).value() + 3.0)
     # A new row with no device left to plan is flagged; its remove button takes it away.
-    assert dialog.add_device() == 1 and "Row 2" in dialog.device_message.text()
-    assert "needs the 'name'" in dialog.device_message.text()
+    assert dialog.devices_tab.add_device() == 1 and "Row 2" in dialog.devices_tab.message.text()
+    assert "needs the 'name'" in dialog.devices_tab.message.text()
     t.cellWidget(1, 0).setCurrentText("Probe")
     t.cellWidget(1, 4).setValue(0.0)
     t.cellWidget(1, 5).setValue(0.0)
     t.cellWidget(1, 6).setValue(0.0)
-    assert "same point" in dialog.device_message.text()
+    assert "same point" in dialog.devices_tab.message.text()
     dialog.grab().save(str(tmp_path / "authoring-devices.png"))
     t.cellWidget(1, 9).click()
-    assert t.rowCount() == 1 and dialog.device_message.text() == ""
+    assert t.rowCount() == 1 and dialog.devices_tab.message.text() == ""
     sc = dialog.apply()
     assert sc is not None, dialog.message.text()
     assert panel.scenario is sc
@@ -199,13 +199,13 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     assert (good.text(), bad.text()) == ("20", "90")
     # A bad band: flagged in its row; Apply refuses it and the panel keeps its scenario.
     good.setText("90")
-    assert "must be less than bad" in dialog.band_messages["time_s"].text()
+    assert "must be less than bad" in dialog.scoring_tab.band_messages["time_s"].text()
     dialog.grab().save(str(tmp_path / "authoring-bad-band.png"))
     assert dialog.apply() is None and "scoring.bands.time_s" in dialog.message.text()
     assert panel.scenario is sc
     good.clear()
     bad.clear()
-    assert dialog.band_messages["time_s"].text() == ""
+    assert dialog.scoring_tab.band_messages["time_s"].text() == ""
     sc2 = dialog.apply()
     assert sc2 is not None and sc2.bands == {"tip_mm": [1.0, 3.0]}
     assert sc2.device(plan0.name).depth == 12.5 and sc2.device(plan0.name).start_pose == \
@@ -213,7 +213,7 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     # Renaming the device in the table renames it in the steps that place it.
     dialog.tabs.setCurrentIndex(tab["Devices"])
     t.cellWidget(0, 0).setCurrentText("Screw A")
-    assert "not a device of the case" in dialog.device_message.text()
+    assert "not a device of the case" in dialog.devices_tab.message.text()
     sc3 = dialog.apply()
     assert sc3 is not None, dialog.message.text()
     assert sc3.steps[1].devices == ["Screw A"]
