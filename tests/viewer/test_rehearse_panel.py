@@ -144,14 +144,14 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     tab = {dialog.tabs.tabText(i): i for i in range(dialog.tabs.count())}
     # Scoring: blank bands show the scorer's defaults; type a band, half a band, a weight.
     dialog.tabs.setCurrentIndex(tab["Scoring"])
-    good, bad = dialog.scoring_tab.band_edits["time_s"]
+    good, bad = dialog.scoring_tab.bands["time_s"].edits
     assert (good.text(), bad.text()) == ("", "")
     assert (good.placeholderText(), bad.placeholderText()) == ("30 (default)", "180 (default)")
     qtbot.keyClicks(good, "20")
     qtbot.keyClicks(bad, "90")
-    qtbot.keyClicks(dialog.scoring_tab.band_edits["tip_mm"][1], "3")  # good stays the default 1
+    qtbot.keyClicks(dialog.scoring_tab.bands["tip_mm"].edits[1], "3")  # good stays the default 1
     dialog.scoring_tab.weight_spins["path_mm"].setValue(2.5)
-    assert not any(m.text() for m in dialog.scoring_tab.band_messages.values())
+    assert not any(r.message.text() for r in dialog.scoring_tab.bands.values())
     dialog.grab().save(str(tmp_path / "authoring-scoring.png"))
     # Devices: the built plan, its screw held 40 mm back; move the entry point 3 mm.
     dialog.tabs.setCurrentIndex(tab["Devices"])
@@ -199,13 +199,13 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     assert (good.text(), bad.text()) == ("20", "90")
     # A bad band: flagged in its row; Apply refuses it and the panel keeps its scenario.
     good.setText("90")
-    assert "must be less than bad" in dialog.scoring_tab.band_messages["time_s"].text()
+    assert "must be less than bad" in dialog.scoring_tab.bands["time_s"].message.text()
     dialog.grab().save(str(tmp_path / "authoring-bad-band.png"))
     assert dialog.apply() is None and "scoring.bands.time_s" in dialog.message.text()
     assert panel.scenario is sc
     good.clear()
     bad.clear()
-    assert dialog.scoring_tab.band_messages["time_s"].text() == ""
+    assert dialog.scoring_tab.bands["time_s"].message.text() == ""
     sc2 = dialog.apply()
     assert sc2 is not None and sc2.bands == {"tip_mm": [1.0, 3.0]}
     assert sc2.device(plan0.name).depth == 12.5 and sc2.device(plan0.name).start_pose == \
@@ -218,6 +218,65 @@ def test_authoring_scoring_and_devices_tabs(rehearse_window, qtbot, tmp_path):
     assert sc3 is not None, dialog.message.text()
     assert sc3.steps[1].devices == ["Screw A"]
     assert any(c.params.get("device") == "Screw A" for c in sc3.steps[1].criteria)
+    dialog.close()
+
+
+def test_authoring_step_bands(rehearse_window, qtbot, tmp_path):
+    """A step's own score bands, edited in its form (blank: the scenario's band, shown as the
+    placeholder), reach Scenario.steps[i].bands and the JSON tab; a bad one is flagged in its
+    row and Apply refuses it."""
+    from PyQt6.QtWidgets import QScrollArea
+
+    panel = rehearse_window.rehearse
+    panel.build()
+    built0, built = (s.bands for s in panel.scenario.steps[:2])  # own time, path... bands
+    dialog = panel.edit()
+    tab = {dialog.tabs.tabText(i): i for i in range(dialog.tabs.count())}
+    dialog.tabs.setCurrentIndex(tab["Scoring"])
+    qtbot.keyClicks(dialog.scoring_tab.bands["tip_mm"].edits[1], "3")  # the scenario: [1, 3]
+    dialog.tabs.setCurrentIndex(tab["Steps"])
+    dialog.steps_tab.step_list.setCurrentRow(1)
+    rows = dialog.steps_tab.step_form.bands
+    assert [e.text() for e in rows["time_s"].edits] == [f"{v:g}" for v in built["time_s"]]
+    good, bad = rows["tip_mm"].edits
+    assert (good.text(), bad.text()) == ("", "")
+    assert (good.placeholderText(), bad.placeholderText()) == ("1 (scenario)", "3 (scenario)")
+    assert rows["entry_mm"].edits[0].placeholderText() == "0.5 (default)"
+    qtbot.keyClicks(good, "0.5")  # bad stays the scenario's 3
+    rows["time_s"].edits[1].setText("120")
+    assert not any(r.message.text() for r in rows.values())
+    qtbot.wait(50)  # rows added to the shown form show once the event loop runs
+    dialog.steps_tab.findChild(QScrollArea).ensureWidgetVisible(good)
+    dialog.grab().save(str(tmp_path / "authoring-step-bands.png"))
+    sc = dialog.apply()
+    assert sc is not None, dialog.message.text()
+    assert panel.scenario is sc and sc.bands == {"tip_mm": [1.0, 3.0]}
+    want = {**built, "time_s": [built["time_s"][0], 120.0], "tip_mm": [0.5, 3.0]}
+    assert sc.steps[1].bands == want
+    assert sc.steps[0].bands == built0 != {}
+    # The JSON tab shows the same bands; a band edited there shows in the step's form.
+    dialog.tabs.setCurrentIndex(tab["Advanced (JSON)"])
+    data = json.loads(dialog.editor.toPlainText())
+    assert data["steps"][1]["bands"] == want
+    data["steps"][1]["bands"]["tip_mm"] = [0.25, 2]
+    dialog.editor.setPlainText(json.dumps(data))
+    dialog.tabs.setCurrentIndex(tab["Steps"])
+    dialog.steps_tab.step_list.setCurrentRow(1)
+    assert (good.text(), bad.text()) == ("0.25", "2")
+    # A bad band: flagged in its row; Apply refuses it and the panel keeps its scenario.
+    good.setText("95")
+    assert "must be less than bad" in rows["tip_mm"].message.text() and good.styleSheet()
+    qtbot.wait(50)
+    dialog.grab().save(str(tmp_path / "authoring-step-bad-band.png"))
+    assert dialog.apply() is None and "steps[1].bands.tip_mm" in dialog.message.text()
+    assert panel.scenario is sc
+    # Cleared, the step inherits the scenario's band again.
+    good.clear()
+    bad.clear()
+    assert rows["tip_mm"].message.text() == "" and not good.styleSheet()
+    sc2 = dialog.apply()
+    assert sc2 is not None, dialog.message.text()
+    assert "tip_mm" not in sc2.steps[1].bands and sc2.steps[1].bands["time_s"][1] == 120.0
     dialog.close()
 
 

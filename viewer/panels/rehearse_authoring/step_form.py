@@ -1,5 +1,6 @@
-"""The form of one step: its fields and its success criteria (one :class:`CriterionRow`
-each), loaded from and stored into the step's dict."""
+"""The form of one step: its fields, its success criteria (one :class:`CriterionRow` each)
+and its own score bands (band rows, blank: the scenario's), loaded from and stored into the
+step's dict."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -20,6 +22,7 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import TwinsightError
 from sim.rehearsal.scenario import CRITERIA, image_bytes, image_data_uri
+from viewer.panels.rehearse_authoring.bands import BandRows
 from viewer.panels.rehearse_authoring.fields import (
     checked_names,
     checklist,
@@ -165,6 +168,15 @@ class StepForm(QWidget):
         self.criteria_col.addWidget(add)
         form.addRow(box)
         self.criteria: list[CriterionRow] = []
+        box = QGroupBox("Score bands for this step (blank: the scenario's, shown in grey)")
+        grid = QGridLayout(box)
+        grid.setVerticalSpacing(2)
+        for c, title in ((1, "Good"), (2, "Bad")):
+            grid.addWidget(QLabel(f"<b>{title}</b>"), 0, c)
+        self.bands = BandRows("stepBand")
+        self.bands.place(grid, 1, 1)
+        grid.setColumnStretch(3, 1)
+        form.addRow(box)
         self.image: str | None = None
 
     # -- image --------------------------------------------------------------------------------
@@ -227,6 +239,11 @@ class StepForm(QWidget):
             self._remove_row(r)
         for c in step.get("criteria", []):
             self.add_criterion(c)
+        scoring = self.dialog.data.get("scoring")
+        scenario_bands = scoring.get("bands") if isinstance(scoring, dict) else None
+        self.bands.inherit(scenario_bands if isinstance(scenario_bands, dict) else {},
+                           "scenario")
+        self.bands.load(step.get("bands"))
 
     def store(self) -> None:
         s = self.step
@@ -248,6 +265,11 @@ class StepForm(QWidget):
         s["instruments"] = checked_names(self.instruments_list)
         s["devices"] = checked_names(self.devices_list)
         s["criteria"] = [r.to_dict() for r in self.criteria]
+        bands = self.bands.stored(s.get("bands"))
+        if bands:
+            s["bands"] = bands
+        else:
+            s.pop("bands", None)
 
     # -- criteria -----------------------------------------------------------------------------
     def add_criterion(self, data: dict) -> CriterionRow:
