@@ -267,6 +267,7 @@ def test_authoring_step_bands(rehearse_window, qtbot, tmp_path):
     good.setText("95")
     assert "must be less than bad" in rows["tip_mm"].message.text() and good.styleSheet()
     qtbot.wait(50)
+    dialog.steps_tab.findChild(QScrollArea).ensureWidgetVisible(good)
     dialog.grab().save(str(tmp_path / "authoring-step-bad-band.png"))
     assert dialog.apply() is None and "steps[1].bands.tip_mm" in dialog.message.text()
     assert panel.scenario is sc
