@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,7 @@ def progress_figure(attempts: list[Attempt]) -> Figure:
     return fig
 
 
-def build_figures(world: RehearsalWorld, attempt: Attempt, history: list[Attempt] = (),
+def build_figures(world: RehearsalWorld, attempt: Attempt, history: Sequence[Attempt] = (),
                   progress: Progress = no_progress) -> tuple[Attempt, list[tuple[str, Figure]]]:
     """Replay the attempt with key-frame pictures; the attempt carries the recomputed scores."""
     at = {k["step"] for k in attempt.keyframes if k.get("label") != "start"} or {attempt.steps}
@@ -184,7 +185,7 @@ def build_figures(world: RehearsalWorld, attempt: Attempt, history: list[Attempt
 
 
 def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
-                 history: list[Attempt] = (), progress: Progress = no_progress) -> Path:
+                 history: Sequence[Attempt] = (), progress: Progress = no_progress) -> Path:
     """Write the report as .html or .pdf (by suffix), atomically."""
     path = _report_path(path)
     attempt, figs = build_figures(world, attempt, history, progress)
