@@ -91,9 +91,12 @@ def test_background_refactor_keeps_the_motion_and_cuts_cg_iterations():
 def test_background_refactor_is_dropped_when_the_time_step_changes():
     mesh, body, fixed = _beam(div=(8, 2, 2))
     sim = CorotationalSimulator(body, fixed, background_refactor=True)
-    for _ in range(12):
+    for _ in range(40):  # until the first refactor job starts (after a step)
         sim.step()
-    sim._refactor._thread.join()
+        if sim._refactor._thread is not None:
+            break
+    sim._refactor._thread.join()  # finished, not yet swapped in (that happens at a step)
+    assert sim._refactor.refactors == 0
     sim.set_time_step(1 / 120)  # the finished factor is for the old matrix
     sim.step()
     assert sim._factor_rotations is None and sim._refactor.refactors == 0
