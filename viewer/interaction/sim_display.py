@@ -24,6 +24,12 @@ TISSUE_RGB = (0.78, 0.42, 0.36)
 TOOL_RGB = (0.85, 0.86, 0.9)
 DEVICE_RGB = (0.72, 0.74, 0.78)
 DAMAGE_RGB = "magenta"
+# Share of the time the display may spend rendering (software GL renders take 20-60 ms and
+# both cores): half normally, a third while the solver runs below SIM_FLOOR steps/s, so on a
+# slow or busy machine the frame rate gives way before the simulation does.
+RENDER_SHARE = 0.5
+RENDER_SHARE_SIM_SHORT = 1.0 / 3.0
+SIM_FLOOR = 30.0
 
 
 class SimulationDisplay(QObject):
@@ -126,8 +132,9 @@ class SimulationDisplay(QObject):
         if not force and snap.step == self.shown_step and snap.applied_event == self.shown_event:
             return False
         start = time.perf_counter()
-        # Software rendering can take longer than a frame: render at most half the time, so
-        # the solver thread keeps CPU to step on (the display rate adapts, the sim rate holds).
+        # Software rendering can take longer than a frame: render only a share of the time,
+        # so the solver thread keeps CPU to step on (the display rate adapts, the sim rate
+        # holds; see RENDER_SHARE).
         if not force and start < self._next_render:
             return False
         pts = snap.visual_points if self.embedded else snap.positions[:self.surface.n_points]
@@ -158,7 +165,10 @@ class SimulationDisplay(QObject):
             self.grab_actor.SetVisibility(False)
         self.plotter.render()
         now = time.perf_counter()
-        self._next_render = now + (now - start)
+        loop = self.loop
+        short = loop.running and 0 < loop.steps_per_second < SIM_FLOOR
+        share = RENDER_SHARE_SIM_SHORT if short else RENDER_SHARE
+        self._next_render = now + (now - start) * (1.0 - share) / share
         self.ages.append(now - snap.created)
         if snap.posted_at is not None and snap.applied_event != self.shown_event:
             self.latencies.append(now - snap.posted_at)
