@@ -11,6 +11,10 @@ the mouse (up/down: tilt, right/left: spin) and keeps the boxes in step. The ``S
 owns the crosshair, window and seed and keeps the three views and the 3D planes on them; it
 also finds where a ray of the 3D view meets the slice planes drawn there (the seed picked in
 3D).
+
+The plane geometry lives in :mod:`viewer.views.slice_geometry`, the mouse and keys in
+:mod:`viewer.views.slice_interaction`, the preview/crosshair/seed in
+:mod:`viewer.views.slice_overlays` and the 3D-view side in :mod:`viewer.views.slices_in_3d`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 import vtk
-from PyQt6.QtCore import QEvent, QSize, Qt, pyqtSignal
+from PyQt6.QtCore import QSize, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,33 +36,24 @@ from PyQt6.QtWidgets import (
 from pyvistaqt import QtInteractor
 
 from sim.imaging.display import AUTO, VOLUME_PRESETS, WINDOW_PRESETS, window_for
-from sim.imaging.reslice import reslice, rotation
-from sim.imaging.volume import affine_of, voxel_array
+from sim.imaging.volume import voxel_array
 from sim.model import Case, SceneObject
+from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT, SlicePlane, index_of, slab
+from viewer.views.slice_interaction import TURN_DEG_PER_PIXEL, WL_PIXELS, SliceInteraction
+from viewer.views.slice_overlays import CROSSHAIR_COLOR, PREVIEW_COLOR, SEED_COLOR, SliceOverlays
+from viewer.views.slices_in_3d import SlicesIn3D, volume_actor
+
+__all__ = [
+    "AXIS_NAMES", "CROSSHAIR_COLOR", "CUSTOM_WINDOW", "PREVIEW_COLOR", "SEED_COLOR", "SPIN_LIMIT",
+    "TILT_LIMIT", "TURN_DEG_PER_PIXEL", "WL_PIXELS", "SliceView", "SliceViewer", "index_of",
+    "slab", "volume_actor",
+]
 
 AXIS_NAMES = ("Sagittal", "Coronal", "Axial")
-CROSSHAIR_COLOR = (1.0, 0.85, 0.2)
-PREVIEW_COLOR = (1.0, 0.25, 0.25)
-SEED_COLOR = (0.2, 1.0, 0.35)
 CUSTOM_WINDOW = "Custom"
-WL_PIXELS = 250  # dragging this many pixels changes window/level by the current width
-TURN_DEG_PER_PIXEL = 0.5  # Alt+drag: degrees of tilt/spin per pixel of mouse travel
-TILT_LIMIT, SPIN_LIMIT = 85, 180
 
 
-def index_of(image: pv.ImageData, world) -> np.ndarray:
-    """Continuous voxel index (i, j, k) of a world point."""
-    return np.linalg.solve(affine_of(image), np.append(np.asarray(world, dtype=float), 1.0))[:3]
-
-
-def slab(image: pv.ImageData, axis: int, index: int) -> pv.ImageData:
-    """The one-voxel-thick plane ``index`` across ``axis`` (world geometry kept)."""
-    voi = [0, image.dimensions[0] - 1, 0, image.dimensions[1] - 1, 0, image.dimensions[2] - 1]
-    voi[2 * axis] = voi[2 * axis + 1] = int(index)
-    return image.extract_subset(voi, rebase_coordinates=False)
-
-
-class SliceView(QWidget):
+class SliceView(SliceInteraction, SliceOverlays, QWidget):
     """One 2D view across ``axis`` of the current volume."""
 
     cursor_picked = pyqtSignal(object)  # world point (LPS mm)
@@ -167,52 +162,24 @@ class SliceView(QWidget):
         self.plane_turned.emit()
 
     # -- geometry ----------------------------------------------------------------------------
-    def _base_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(right, up, towards the viewer) of the orthogonal view, unit world vectors.
-
-        Radiological orientation in the patient (LPS) frame, whatever the voxel order:
-        axial seen from the feet with anterior up, coronal from the front, sagittal from the
-        patient's left; on axial and coronal views the patient's left is on screen right."""
-        image = self.image
-        d = np.asarray(image.direction_matrix) * np.asarray(image.spacing)
-        normal = d[:, self.axis] / np.linalg.norm(d[:, self.axis])
-        world_axis = int(np.argmax(np.abs(normal)))
-        normal = normal * np.sign(normal[world_axis])  # +x, +y or +z-ish
-        up = np.array([0.0, -1.0, 0.0]) if world_axis == 2 else np.array([0.0, 0.0, 1.0])
-        up = up - normal * (up @ normal)
-        up /= np.linalg.norm(up)
-        side = 1.0 if world_axis == 0 else -1.0  # sagittal from +x (left), others from -z / -y
-        towards = side * normal
-        return np.cross(up, towards), up, towards
+    def slice_plane(self) -> SlicePlane:
+        """The plane shown, as geometry (see :class:`~viewer.views.slice_geometry.SlicePlane`)."""
+        return SlicePlane(self.image, self.axis, self.index, self.cursor,
+                          self.tilt_box.value(), self.spin_box.value())
 
     def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(right, up, towards the viewer) of the plane shown, with the oblique rotation."""
-        right, up, towards = self._base_frame()
-        turn = rotation(up, self.spin_box.value()) @ rotation(right, self.tilt_box.value())
-        return turn @ right, turn @ up, turn @ towards
+        return self.slice_plane().frame()
+
+    def plane(self) -> tuple[np.ndarray, np.ndarray]:
+        """(a world point on, unit normal of) the plane shown."""
+        return self.slice_plane().point_normal()
 
     def plane_mesh(self, crop: bool = False) -> tuple[pv.DataSet, str]:
         """The slice shown (an index slab, or an oblique reformat through the cursor) and the
         name of its scalars. An oblique reformat's samples outside the volume are set below
         any window (black on the black view), or with ``crop`` cut away (for the 3D view)."""
-        if not self.oblique:
-            return slab(self.image, self.axis, self.index), self.image.active_scalars_name
-        right, up, _ = self.frame()
-        plane = reslice(self.image, self.cursor, right, up)
-        values = plane.point_data["values"]
-        outside = np.isnan(values)
-        values[outside] = float(np.min(voxel_array(self.image))) - 1.0
-        if crop:
-            plane.point_data["inside"] = (~outside).astype(np.uint8)
-            return plane.threshold(0.5, scalars="inside", all_scalars=True), "values"
-        return plane, "values"
-
-    def _on_plane(self, world) -> bool:
-        """Whether ``world`` lies within half a voxel of the plane shown."""
-        if self.oblique:
-            towards = self.frame()[2]
-            return abs(float((np.asarray(world) - self.cursor) @ towards)) <= 0.5 * min(self.image.spacing)
-        return abs(float(index_of(self.image, world)[self.axis]) - self.index) <= 0.5
+        return self.slice_plane().mesh(crop)
 
     # -- drawing ---------------------------------------------------------------------------
     def _render_slice(self) -> None:
@@ -221,23 +188,7 @@ class SliceView(QWidget):
         self.plotter.add_mesh(plane, scalars=scalars, cmap="gray", clim=self.clim,
                               show_scalar_bar=False, lighting=False, name="slice",
                               pickable=True, render=False, reset_camera=False)
-        self.plotter.remove_actor("preview", render=False)
-        if self.preview is not None:
-            if self.oblique:
-                right, up, _ = self.frame()
-                part = voxel_array(reslice(image, self.cursor, right, up,
-                                           values=self.preview.view(np.uint8), order=0))
-            else:
-                sl = [slice(None)] * 3
-                sl[self.axis] = slice(self.index, self.index + 1)
-                part = self.preview[tuple(sl)]
-            if part.any():
-                plane.point_data["preview"] = part.ravel(order="F").astype(np.uint8)
-                shown = plane.threshold(0.5, scalars="preview")
-                if shown.n_cells:
-                    self.plotter.add_mesh(shown, color=PREVIEW_COLOR, opacity=0.45, lighting=False,
-                                          name="preview", pickable=False, render=False,
-                                          reset_camera=False)
+        self._render_preview(plane)
         self._render_crosshair()
         self._render_seed()
         self.plotter.renderer.ResetCameraClippingRange()  # the plane moved along the view axis
@@ -247,151 +198,21 @@ class SliceView(QWidget):
             self.title.setText(f"{AXIS_NAMES[self.axis]}  {self.index + 1}/"
                                f"{image.dimensions[self.axis]}")
 
-    def _render_crosshair(self) -> None:
-        image = self.image
-        right, up, towards = self.frame()
-        centre = self.plane()[0] + towards * 0.01 * float(np.min(image.spacing))  # just above the slice
-        half = float(np.linalg.norm(np.asarray(image.spacing) * np.asarray(image.dimensions)))
-        lines = pv.Line(centre - half * right, centre + half * right).merge(
-            pv.Line(centre - half * up, centre + half * up))
-        self.plotter.add_mesh(lines, color=CROSSHAIR_COLOR, line_width=1,
-                              name="crosshair", pickable=False, render=False, reset_camera=False)
-
-    def _render_seed(self) -> None:
-        """A green ring where the segmentation seed is, when it lies on this plane."""
-        if self.seed is None or not self._on_plane(self.seed):
-            self.plotter.remove_actor("seed", render=False)
-            return
-        towards = self.frame()[2]
-        size = 0.035 * float(self.plotter.camera.parallel_scale)  # a few pixels, at any zoom
-        ring = pv.Disc(center=self.seed + towards * 0.02 * float(np.min(self.image.spacing)),
-                       inner=0.55 * size, outer=size, normal=towards, c_res=24)
-        self.plotter.add_mesh(ring, color=SEED_COLOR, lighting=False, name="seed", pickable=False,
-                              render=False, reset_camera=False)
-
     def _reset_camera(self) -> None:
         """Look along the plane's normal, the whole slice in view."""
-        image = self.image
-        d = np.asarray(image.direction_matrix) * np.asarray(image.spacing) * np.asarray(image.dimensions)
-        right, up, towards = self.frame()
-        in_plane = [d[:, i] for i in range(3) if i != self.axis]
-        vertical = sum(abs(float(v @ up)) for v in in_plane)
-        horizontal = sum(abs(float(v @ right)) for v in in_plane)
-        centre = np.asarray(image.center)
+        width, height = max(self.plotter.interactor.width(), 1), max(self.plotter.interactor.height(), 1)
+        centre, position, up, scale = self.slice_plane().camera(width, height)
         cam = self.plotter.camera
         cam.focal_point = tuple(centre)
-        cam.position = tuple(centre + towards * 2 * float(np.linalg.norm(d, axis=0).max()))
+        cam.position = tuple(position)
         cam.up = tuple(up)
-        width, height = max(self.plotter.interactor.width(), 1), max(self.plotter.interactor.height(), 1)
-        # parallel scale is half the visible height in world units: fit both directions
-        cam.parallel_scale = 0.52 * max(vertical, horizontal * height / width)
+        cam.parallel_scale = scale
         self.plotter.renderer.ResetCameraClippingRange()
 
     def resizeEvent(self, event) -> None:  # keep the whole slice in view
         super().resizeEvent(event)
         if self.image is not None:
             self._reset_camera()
-
-    # -- interaction -------------------------------------------------------------------------
-    def eventFilter(self, watched, event) -> bool:
-        kind = event.type()
-        if kind == QEvent.Type.Wheel:
-            step = 1 if event.angleDelta().y() > 0 else -1
-            self.scrolled.emit(self.axis, step)
-            return True
-        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            mods = event.modifiers()
-            if mods & Qt.KeyboardModifier.AltModifier:  # turn the plane (oblique reformat)
-                pos = event.position()
-                self._turn_drag = (pos.x(), pos.y(), self.tilt_box.value(), self.spin_box.value())
-                return True
-            if mods & Qt.KeyboardModifier.ControlModifier:  # window/level drag, like Slicer
-                lo, hi = self.clim
-                pos = event.position()
-                self._wl_drag = (pos.x(), pos.y(), (lo + hi) / 2.0, hi - lo)
-                return True
-            world = self.world_at(*self._to_display(event.position()))
-            if world is not None:
-                seed = self.seed_mode or bool(mods & Qt.KeyboardModifier.ShiftModifier)
-                (self.seed_picked if seed else self.cursor_picked).emit(world)
-            return True
-        if kind == QEvent.Type.MouseMove and self._wl_drag is not None:
-            x0, y0, level, width = self._wl_drag
-            pos = event.position()
-            per_pixel = max(width, 1.0) / WL_PIXELS
-            self.window_dragged.emit(level + (y0 - pos.y()) * per_pixel,
-                                     max(1.0, width + (pos.x() - x0) * per_pixel))
-            return True
-        if kind == QEvent.Type.MouseMove and self._turn_drag is not None:
-            self._turn(event.position())
-            return True
-        if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
-            self._wl_drag = self._turn_drag = None
-            return True
-        if kind == QEvent.Type.MouseMove and event.buttons() & Qt.MouseButton.LeftButton:
-            return True
-        if kind == QEvent.Type.KeyPress:
-            steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10,
-                     Qt.Key.Key_PageDown: -10}
-            if event.key() in steps:
-                self.scrolled.emit(self.axis, steps[event.key()])
-                return True
-        return False
-
-    def _turn(self, pos) -> None:
-        """Alt+drag: tilt follows the vertical mouse travel (up: more), spin the horizontal
-        (right: more), from the values the drag started at; the boxes show the result."""
-        x0, y0, tilt0, spin0 = self._turn_drag
-        tilt = int(np.clip(round(tilt0 + (y0 - pos.y()) * TURN_DEG_PER_PIXEL), -TILT_LIMIT, TILT_LIMIT))
-        spin = int(round(spin0 + (pos.x() - x0) * TURN_DEG_PER_PIXEL))
-        spin = (spin + SPIN_LIMIT) % (2 * SPIN_LIMIT) - SPIN_LIMIT  # past 180 degrees wraps round
-        if (tilt, spin) != (self.tilt_box.value(), self.spin_box.value()):
-            self.set_oblique(tilt, spin)
-
-    def plane(self) -> tuple[np.ndarray, np.ndarray]:
-        """(a world point on, unit normal of) the plane shown."""
-        towards = self.frame()[2]
-        if self.oblique:
-            return self.cursor.copy(), towards
-        ijk = index_of(self.image, self.cursor)
-        ijk[self.axis] = self.index
-        return (affine_of(self.image) @ np.append(ijk, 1.0))[:3], towards
-
-    def _to_display(self, pos) -> tuple[int, int]:
-        ratio = self.plotter.interactor.devicePixelRatioF()
-        height = self.plotter.interactor.height()
-        return int(round(pos.x() * ratio)), int(round((height - pos.y() - 1) * ratio))
-
-    def world_at(self, x: int, y: int) -> np.ndarray | None:
-        """The slice point under display pixel (x, y) (VTK coordinates); None outside the image.
-
-        The view is a parallel projection along the slice normal, so the pixel's world point at
-        any depth, moved along the normal onto the current plane, is the point under the mouse.
-        """
-        if self.image is None:
-            return None
-        ren = self.plotter.renderer
-        ren.SetDisplayPoint(float(x), float(y), 0.5)
-        ren.DisplayToWorld()
-        hx, hy, hz, hw = ren.GetWorldPoint()
-        point = np.array([hx, hy, hz]) / (hw or 1.0)
-        if self.oblique:
-            towards = self.frame()[2]
-            point = point - float((point - self.cursor) @ towards) * towards
-            ijk = index_of(self.image, point)
-        else:
-            ijk = index_of(self.image, point)
-            ijk[self.axis] = self.index
-        dims = np.asarray(self.image.dimensions) - 1
-        if (ijk < -0.5).any() or (ijk > dims + 0.5).any():
-            return None  # outside the image
-        return (affine_of(self.image) @ np.append(ijk, 1.0))[:3]
-
-    def pick(self, x: int, y: int) -> None:
-        """Move the crosshair to the slice point under display pixel (x, y)."""
-        world = self.world_at(x, y)
-        if world is not None:
-            self.cursor_picked.emit(world)
 
     def screenshot(self) -> np.ndarray:
         self.plotter.render()
@@ -401,7 +222,7 @@ class SliceView(QWidget):
         self.plotter.close()
 
 
-class SliceViewer(QWidget):
+class SliceViewer(SlicesIn3D, QWidget):
     """Axial, coronal and sagittal views of one volume with window presets, a crosshair shared
     by all views, and (optionally) the same three planes and volume rendering in the 3D view."""
 
@@ -607,127 +428,9 @@ class SliceViewer(QWidget):
         self.seed = None if world is None else np.asarray(world, dtype=float)
         for v in self.views:
             v.set_seed(self.seed)
-        if self.main_plotter is None:
-            return
-        if self.seed is None or self.obj is None:
-            self.main_plotter.remove_actor("segment-seed", render=False)
-        else:
-            image = self.obj.data
-            r = 0.02 * float(np.max(np.asarray(image.spacing) * np.asarray(image.dimensions)))
-            self.main_plotter.add_mesh(pv.Sphere(radius=r, center=self.seed), color=SEED_COLOR,
-                                       name="segment-seed", pickable=False, render=False,
-                                       reset_camera=False)
-        self.main_plotter.render()
+        self._show_seed_3d()
 
-    # -- the 3D view -------------------------------------------------------------------------
-    def attach_3d(self, plotter, adapters: dict) -> None:
-        """Draw into the main 3D view; ``adapters`` maps object uid -> render adapter."""
-        self.main_plotter = plotter
-        self.adapters = adapters
-
-    def planes_3d(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(world point, unit normal) of each slice plane the 3D view shows of the volume:
-        the slice views' planes with "Slices in 3D", else the volume's own three orthogonal
-        slices through its centre (when the volume is visible)."""
-        if self.obj is None:
-            return []
-        if self.slices3d.isChecked() and self.views:
-            return [v.plane() for v in self.views]
-        if not self.obj.visible:
-            return []
-        centre = np.asarray(self.obj.data.center, dtype=float)
-        return [(centre, normal) for normal in np.eye(3)]  # as pyvista's slice_orthogonal
-
-    def ray_hit(self, origin, direction) -> tuple[float, np.ndarray] | None:
-        """Where the ray ``origin + t * direction`` (t > 0) first meets a slice plane shown in
-        the 3D view inside the volume: (t, world point), or None."""
-        if self.obj is None:
-            return None
-        image = self.obj.data
-        origin, direction = np.asarray(origin, dtype=float), np.asarray(direction, dtype=float)
-        top = np.asarray(image.dimensions) - 0.5
-        best = None
-        for point, normal in self.planes_3d():
-            across = float(direction @ normal)
-            if abs(across) < 1e-9:  # the ray runs along the plane
-                continue
-            t = float((point - origin) @ normal) / across
-            hit = origin + t * direction
-            ijk = index_of(image, hit)
-            if t > 0 and (ijk >= -0.5).all() and (ijk <= top).all() and (best is None or t < best[0]):
-                best = (t, hit)
-        return best
-
-    def _default_slices(self, visible: bool) -> None:
-        adapter = self.adapters.get(self.obj.uid) if self.obj is not None else None
-        for actor in getattr(adapter, "actors", []):
-            actor.SetVisibility(bool(visible and self.obj.visible))
-
-    def _clear_3d(self) -> None:
-        if self.main_plotter is None:
-            return
-        for i in range(3):
-            self.main_plotter.remove_actor(f"slice3d-{i}", render=False)
-        if self._volume_actor is not None:
-            self.main_plotter.remove_actor(self._volume_actor, render=False)
-            self._volume_actor = None
-        if self.obj is not None:
-            self._default_slices(True)
-        self.main_plotter.render()
-
-    def _update_3d(self, *_args) -> None:
-        if self.main_plotter is None or self.obj is None or not self.views:
-            return
-        on = self.slices3d.isChecked()
-        self._default_slices(not on)
-        for i, v in enumerate(self.views):
-            name = f"slice3d-{i}"
-            if on:
-                mesh, scalars = v.plane_mesh(crop=True)
-                self.main_plotter.add_mesh(
-                    mesh, scalars=scalars, cmap="gray", clim=self.clim(), show_scalar_bar=False, lighting=False, name=name, pickable=False,
-                    render=False, reset_camera=False)
-            else:
-                self.main_plotter.remove_actor(name, render=False)
-        self.main_plotter.render()
-
-    def _update_volume_rendering(self, *_args) -> None:
-        if self.main_plotter is None:
-            return
-        if self._volume_actor is not None:
-            self.main_plotter.remove_actor(self._volume_actor, render=False)
-            self._volume_actor = None
-        if self.render_box.isChecked() and self.obj is not None:
-            self._volume_actor = volume_actor(self.obj.data, self.render_preset.currentText())
-            self.main_plotter.add_actor(self._volume_actor, name="volume-rendering",
-                                        pickable=False, render=False, reset_camera=False)
-        self.main_plotter.render()
-
+    # -- the 3D view (the rest in viewer.views.slices_in_3d) ---------------------------------
     def close_views(self) -> None:
         for v in self.views:
             v.close_view()
-
-
-def volume_actor(image: pv.ImageData, preset: str) -> vtk.vtkVolume:
-    """A ray-cast volume of ``image`` with one of the CT transfer-function presets."""
-    p = VOLUME_PRESETS[preset]
-    color = vtk.vtkColorTransferFunction()
-    for value, r, g, b in p.colors:
-        color.AddRGBPoint(value, r, g, b)
-    opacity = vtk.vtkPiecewiseFunction()
-    for value, a in p.opacity:
-        opacity.AddPoint(value, a)
-    prop = vtk.vtkVolumeProperty()
-    prop.SetColor(color)
-    prop.SetScalarOpacity(opacity)
-    prop.SetInterpolationTypeToLinear()
-    prop.ShadeOn()
-    prop.SetAmbient(0.3)
-    prop.SetDiffuse(0.7)
-    prop.SetSpecular(0.2)
-    mapper = vtk.vtkSmartVolumeMapper()
-    mapper.SetInputData(image)
-    volume = vtk.vtkVolume()
-    volume.SetMapper(mapper)
-    volume.SetProperty(prop)
-    return volume
