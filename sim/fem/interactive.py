@@ -18,6 +18,7 @@ forces (rigid-tool contact, springs) plug in as :class:`~sim.fem.problem.ForceCo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from sim.fem.body import Body
 from sim.fem.linsolve import factorize
 from sim.fem.problem import ForceContributor
 from sim.fem.static import ConvergenceError
+
+log = logging.getLogger(__name__)
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -157,9 +160,10 @@ class CorotationalSimulator:
         self._buf_n = np.empty((n, 3))
         self._dv = np.zeros((n, 3))
         self._dv_prev = np.zeros((n, 3))
-        self._refactor = _Refactorer(self) if (background_refactor or (
-            background_refactor is None and cholmod.AVAILABLE
-            and 3 * n - int(self.fixed.sum()) > REFACTOR_MIN_DOFS)) else None
+        if background_refactor is None:
+            background_refactor = 3 * n - int(self.fixed.sum()) > REFACTOR_MIN_DOFS
+        # Refactoring needs the GIL-free binding: with scikit-sparse it would stall the step.
+        self._refactor = _Refactorer(self) if background_refactor and cholmod.AVAILABLE else None
         self._warp = self.W  # rotation from the active factor's frame to the current one
         self._factor()
 
@@ -357,9 +361,7 @@ class _Refactorer:
             else:
                 factor.refactor(values)
         except Exception as exc:  # e.g. an inverted element made P_R indefinite: keep the old
-            import logging
-
-            logging.getLogger(__name__).info("background refactor skipped: %s", exc)
+            log.info("background refactor skipped: %s", exc)
             with self._lock:
                 self._since = 0
             return
