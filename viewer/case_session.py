@@ -281,5 +281,6 @@ class CaseSession(QObject):
             w.status_label.setText(f"Recovered {case.name}; save it to keep it.")
             self._update_title()
 
-        task = w.run_task("Recovering", lambda p: self.store.recover(entry, password, p), done)
-        return task is not None
+        w.run_task("Recovering", lambda p: self.store.recover(entry, password, p), done,
+                   replaces_case=True)
+        return True

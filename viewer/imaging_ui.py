@@ -72,7 +72,8 @@ class ImagingUI:
         from sim.privacy.deidentify import load_deidentified
 
         return self.window.run_task("Importing de-identified DICOM",
-                                    lambda p: load_deidentified(folder, p), self.window.set_case)
+                                    lambda p: load_deidentified(folder, p), self.window.set_case,
+                                    replaces_case=True)
 
     def set_case(self, case: Case) -> None:
         self.slices.set_case(case)

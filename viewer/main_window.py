@@ -38,7 +38,7 @@ from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
 from viewer.views.scene_view import SceneView
-from viewer.workers import Task
+from viewer.workers import Job, JobManager, QtDispatcher
 from viewer.xr.menu import XRMenu
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,13 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.case: Case | None = None
         self.case_path: Path | None = None
-        self.task: Task | None = None
         self.last_error = None
+        # Every background job of the window (loads, saves, panels' work, autosave) runs
+        # through this one manager; its events arrive on the GUI thread.
+        self.jobs = JobManager(dispatch=QtDispatcher(self))
+        self.jobs.submitted.connect(self._show_current_job)
+        self.jobs.progressed.connect(self._show_current_job)
+        self.jobs.finished.connect(self._show_current_job)
 
         self.view = SceneView(self)
         self.setCentralWidget(self.view)
@@ -207,9 +212,7 @@ class MainWindow(QMainWindow):
         self.live.shutdown()
         self.simulate.shutdown()
         self.rehearse.shutdown()
-        if self.task is not None:
-            self.task.cancel()
-            self.task.wait(10_000)
+        self.jobs.shutdown(10.0)  # cancel and wait; nothing is delivered to this window later
         s = prefs.settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
@@ -220,49 +223,63 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- background work ---------------------------------------------------------------------
+    @property
+    def task(self) -> Job | None:
+        """The job the status bar shows (None when no foreground job is pending)."""
+        return self.jobs.current()
+
     def _show_busy(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if not busy:
             self.progress_bar.setValue(0)
 
-    def run_task(self, title: str, fn, on_done) -> Task | None:
-        """Run ``fn(progress)`` off the GUI thread; ``on_done(result)`` on success."""
-        if self.task is not None:
-            QMessageBox.information(self, "Busy", f"Please wait: {self.task.title} is running.")
-            return None
-        task = Task(fn, title)
-        self.task = task
-        self.status_label.setText(f"{title}…")
-        self._show_busy(True)
-        task.progressed.connect(self._on_progress)
-        task.succeeded.connect(on_done)
-        task.failed.connect(lambda exc: self._on_task_failed(title, exc))
-        task.finished.connect(self._on_task_finished)
-        task.start()
-        return task
+    def _show_current_job(self, _job: Job | None = None) -> None:
+        job = self.jobs.current()
+        self._show_busy(job is not None)
+        if job is None:
+            return
+        waiting = len([j for j in self.jobs.active if not j.background]) - 1
+        more = f" (+{waiting} waiting)" if waiting > 0 else ""
+        self.progress_bar.setValue(int(job.fraction * 1000))
+        self.status_label.setText(f"{job.message or job.title + '…'}{more}")
+
+    def run_task(self, title: str, fn, on_done, *, replaces_case: bool = False,
+                 background: bool = False, group: str = "window",
+                 on_finished=None) -> Job:
+        """Run ``fn(progress)`` in the background; ``on_done(result)`` on the GUI thread.
+
+        The window's jobs run one after another in submission order (a job started while
+        another runs waits its turn; nothing is refused). A result that arrives after the
+        case was replaced is dropped, unless the job is the one replacing it
+        (``replaces_case``).
+        """
+        case = self.case
+
+        def done(result) -> None:
+            if not replaces_case and self.case is not case:
+                self.status_label.setText(f"{title} finished for a case that is no longer "
+                                          f"open; its result was dropped.")
+                return
+            on_done(result)
+
+        return self.jobs.submit(title, fn, on_done=done,
+                                on_error=lambda exc: self._on_task_failed(title, exc),
+                                on_finished=on_finished, group=group, background=background)
 
     def cancel_task(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            self.status_label.setText(f"Cancelling {self.task.title.lower()}…")
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress_bar.setValue(int(fraction * 1000))
-        self.status_label.setText(message)
+        """Cancel the job the status bar shows."""
+        job = self.jobs.current()
+        if job is not None:
+            job.cancel()
+            self.status_label.setText(f"Cancelling {job.title.lower()}…")
 
     def _on_task_failed(self, title: str, exc: BaseException) -> None:
-        from sim.errors import Cancelled
-
         if isinstance(exc, Cancelled):
             self.status_label.setText(str(exc))
             return
         self.last_error = show_error(self, f"{title} failed", exc)
         self.status_label.setText(f"{title} failed.")
-
-    def _on_task_finished(self) -> None:
-        self.task = None
-        self._show_busy(False)
 
     # -- unsaved changes -------------------------------------------------------------------------
     def has_unsaved_changes(self) -> bool:
@@ -310,15 +327,16 @@ class MainWindow(QMainWindow):
         self.session.saved(None, None)
         self.status_label.setText("New case")
 
-    def open_demo(self) -> Task | None:
+    def open_demo(self) -> Job | None:
         from sim.demo.cache import demo_case_path
 
         if not self.settle_unsaved_changes(self.open_demo):
             return None
         return self.run_task("Preparing the demo case",
-                             lambda p: load(demo_case_path(p), p), self._case_loaded)
+                             lambda p: load(demo_case_path(p), p), self._case_loaded,
+                             replaces_case=True)
 
-    def open_path(self, path: str | Path, password: str | None = None) -> Task | None:
+    def open_path(self, path: str | Path, password: str | None = None) -> Job | None:
         path = Path(path)
         if not self.settle_unsaved_changes(lambda: self.open_path(path, password)):
             return None
@@ -328,7 +346,8 @@ class MainWindow(QMainWindow):
             except Cancelled:
                 return None
         return self.run_task(f"Opening {path.name}", lambda p: load(path, p, password=password),
-                             lambda case: self._case_loaded(case, path, password))
+                             lambda case: self._case_loaded(case, path, password),
+                             replaces_case=True)
 
     def _case_loaded(self, case: Case, path: Path | None = None,
                      password: str | None = None) -> None:
@@ -388,7 +407,7 @@ class MainWindow(QMainWindow):
             self.save_to(*choice, then=then)
 
     def save_to(self, path: Path, password: str | None = None, folder: bool | None = None,
-                then=None) -> Task | None:
+                then=None) -> Job | None:
         """Save in the background; ``then()`` runs after a successful save."""
         case = self.case
         if case is None:
@@ -410,10 +429,8 @@ class MainWindow(QMainWindow):
             saved.append(result)
 
         saved: list = []
-        task = self.run_task("Saving", job, done)
-        if task is not None and then is not None:  # after the window's own end-of-task slot
-            task.finished.connect(lambda: then() if saved else None)
-        return task
+        after = (lambda _job: then() if saved else None) if then is not None else None
+        return self.run_task("Saving", job, done, on_finished=after)
 
     def export_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "twinsight.png",
