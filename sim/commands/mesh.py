@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run_check)
 
-    p = group.add_parser("repair", help="fix what can be fixed and say what was done")
+    p = group.add_parser("repair", help="fix what can be fixed and say what was done; never "
+                         "writes a mesh worse than the input (exit 1 if nothing could be fixed)")
     p.add_argument("input", help="a mesh file")
     p.add_argument("output", help="repaired mesh (.stl .obj .ply .vtp .vtu .glb)")
     _units_arg(p)
@@ -84,6 +85,9 @@ def _print_report(r) -> None:
           + (" (pointing inwards)" if r.inverted else ""))
     si = "not tested (mesh too large)" if r.self_intersections is None else r.self_intersections
     print(f"self-intersecting triangle pairs: {si}")
+    if r.coincident_vertices:
+        print(f"near-coincident vertices: {r.coincident_vertices} (they leave slits; "
+              "'mesh repair' welds them)")
     vol = "n/a (not closed)" if r.volume_mm3 is None else f"{r.volume_mm3:.6g} mm3"
     print(f"area: {r.area_mm2:.6g} mm2, volume: {vol}")
     print("OK" if r.ok else "PROBLEMS FOUND")
@@ -101,24 +105,66 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _written_report(path: Path):
+    """Read a written mesh back and check it: what a user will open, format precision and all."""
+    from sim.io.mesh_check import check_mesh
+
+    return check_mesh(_single_mesh(str(path), None))
+
+
 def run_repair(args: argparse.Namespace) -> int:
+    """Exit 0 when the mesh is repaired (fully, or partly with the rest listed), 1 when
+    nothing could be fixed (the output is then not written); the output is never worse than
+    the input on any defect count."""
+    import os
+
     from sim.cli import cli_progress, print_json
+    from sim.errors import TwinsightError
+    from sim.io.mesh_check import DEFECT_NAMES, worse_defects
     from sim.io.mesh_repair import repair_mesh
     from sim.io.writers import write_mesh
 
+    out = Path(args.output)
     result = repair_mesh(_single_mesh(args.input, args.units), cli_progress(),
                          fill_holes=not args.no_fill_holes)
-    write_mesh(result.mesh, Path(args.output))
+    written = result.before.ok or result.improved
+    if written:
+        tmp = out.with_name(f".{out.stem}.repair-check{out.suffix}")
+        try:
+            write_mesh(result.mesh, tmp)
+            worse = worse_defects(result.before, _written_report(tmp))
+            if worse:
+                why = ", ".join(f"{DEFECT_NAMES[k]} {a} -> {b}" for k, (a, b) in worse.items())
+                raise TwinsightError(
+                    f"The repaired mesh would be worse than '{args.input}' once written as "
+                    f"{out.suffix or 'this format'} ({why}); '{out}' was not written. "
+                    "Try a format that keeps double precision, such as .vtp.")
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
     if args.json:
-        print_json({"input": args.input, "output": args.output, "actions": result.actions,
-                    "remaining": result.remaining, "before": result.before.as_dict(),
-                    "after": result.after.as_dict()})
-        return 0
+        print_json({"input": args.input, "output": args.output, "written": written,
+                    "ok": result.after.ok, "improved": result.improved,
+                    "actions": result.actions, "undone": result.skipped,
+                    "remaining": result.remaining, "notes": result.notes,
+                    "defects": result.comparison(),
+                    "before": result.before.as_dict(), "after": result.after.as_dict()})
+        return 0 if written else 1
     for action in result.actions:
         print(f"- {action}")
+    for step in result.skipped:
+        print(f"- {step}")
+    changed = {k: v for k, v in result.comparison().items() if v["before"] or v["after"]}
+    for name, counts in changed.items():
+        print(f"  {DEFECT_NAMES[name]}: {counts['before']} -> {counts['after']}")
     for problem in result.remaining:
         print(f"! could not fix: {problem}")
-    print(f"Wrote {args.output}")
+    for note in result.notes:
+        print(f"  ({note})")
+    if not written:
+        print(f"Nothing could be repaired; '{out}' was not written.")
+        return 1
+    print(f"Wrote {args.output}" + ("" if result.after.ok else " (partly repaired)"))
     return 0
 
 

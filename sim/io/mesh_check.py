@@ -1,6 +1,11 @@
 """Mesh quality report: watertightness, manifold edges, self-intersections, degenerate and
 duplicate faces, winding consistency, connected components, volume and area.
 
+Edges are counted on the vertices exactly as stored. Vertices that are distinct but closer
+than ``WELD_TOLERANCE`` of the size (STL exporters leave 1e-20 mm of noise on coordinates
+that should be equal) are counted as ``coincident_vertices``: they leave slit-like "holes"
+that ``mesh repair`` closes by welding them.
+
 Edge topology is counted with numpy over all faces at once; self-intersections
 use a k-d tree of triangle bounding spheres to find candidate pairs, then a
 vectorised segment-triangle test, instead of testing every pair of triangles.
@@ -19,6 +24,7 @@ from scipy.spatial import cKDTree
 
 from sim.progress import Progress, no_progress
 
+WELD_TOLERANCE = 1e-7  # near-coincident vertices: closer than this fraction of the diagonal
 SELF_INTERSECTION_LIMIT = 300_000  # triangles; above this the (slow) test is skipped and said so
 _EPS = 1e-9
 
@@ -38,6 +44,7 @@ class MeshReport:
     volume_mm3: float | None  # only meaningful for a closed, consistently wound surface
     inverted: bool  # closed surface whose normals point inwards
     self_intersections: int | None  # triangle pairs; None when the mesh is too large to test
+    coincident_vertices: int = 0  # vertices equal to or within WELD_TOLERANCE of another one
 
     @property
     def ok(self) -> bool:
@@ -47,6 +54,56 @@ class MeshReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
+
+    def defects(self) -> dict[str, int | None]:
+        """The defect counts :func:`worse_defects` compares (lower is better)."""
+        return {"boundary_edges": self.boundary_edges,
+                "non_manifold_edges": self.non_manifold_edges,
+                "degenerate_faces": self.degenerate_faces,
+                "duplicate_faces": self.duplicate_faces,
+                "inconsistent_edges": self.inconsistent_edges,
+                "inverted": int(self.inverted),
+                "self_intersections": self.self_intersections,
+                "coincident_vertices": self.coincident_vertices}
+
+
+DEFECT_NAMES = {
+    "boundary_edges": "open boundary edges",
+    "non_manifold_edges": "non-manifold edges",
+    "degenerate_faces": "degenerate faces",
+    "duplicate_faces": "duplicate faces",
+    "inconsistent_edges": "edges with inconsistent winding",
+    "inverted": "inward-pointing closed surface",
+    "self_intersections": "self-intersecting triangle pairs",
+    "coincident_vertices": "near-coincident vertices",
+}
+
+
+def worse_defects(before: MeshReport, after: MeshReport) -> dict[str, tuple[int, int]]:
+    """Defects whose count grew from ``before`` to ``after``: {name: (before, after)}.
+    A count that could not be measured on either side (None) is not compared."""
+    a, b = before.defects(), after.defects()
+    return {k: (a[k], b[k]) for k in a
+            if a[k] is not None and b[k] is not None and b[k] > a[k]}
+
+
+def near_coincident(points: np.ndarray, tolerance: float | None = None) -> np.ndarray:
+    """For each vertex, the index of the vertex it welds onto: the lowest index among the
+    vertices connected to it by chains of distances <= ``tolerance`` (default
+    WELD_TOLERANCE x the bounding-box diagonal). Exact duplicates weld too."""
+    n = len(points)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if tolerance is None:
+        tolerance = WELD_TOLERANCE * float(np.linalg.norm(np.ptp(points, axis=0)))
+    pairs = cKDTree(points).query_pairs(max(float(tolerance), 0.0), output_type="ndarray")
+    if not len(pairs):
+        return np.arange(n, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    first = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    return first[labels]
 
 
 def triangles_of(data: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
@@ -177,6 +234,9 @@ def check_mesh(data: pv.DataSet, progress: Progress = no_progress) -> MeshReport
         signed = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
         inverted = signed < 0
         volume = abs(signed)
+    used = np.unique(faces) if len(faces) else np.zeros(0, dtype=np.int64)
+    welded = near_coincident(points[used])
+    coincident = int((welded != np.arange(len(used))).sum())
     progress(0.2, "Finding components")
     components = _components(len(points), faces)
     si = None
@@ -189,4 +249,5 @@ def check_mesh(data: pv.DataSet, progress: Progress = no_progress) -> MeshReport
         degenerate_faces=int(degenerate_mask(points, faces).sum()) if len(faces) else 0,
         duplicate_faces=int(duplicate_mask(faces).sum()) if len(faces) else 0,
         inconsistent_edges=inconsistent, components=components, area_mm2=area,
-        volume_mm3=volume, inverted=inverted, self_intersections=si)
+        volume_mm3=volume, inverted=inverted, self_intersections=si,
+        coincident_vertices=coincident)
