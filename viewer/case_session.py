@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, Q
 from sim.errors import Cancelled, InputError
 from sim.model import Case
 from sim.model.bundle import ENCRYPTED_FORMS, sniff
-from sim.model.case_io import SUFFIX, save_case
+from sim.model.case_io import SUFFIX, save_case, snapshot_case
 from sim.model.recovery import DEFAULT_INTERVAL_S, Autosaver, RecoveryEntry, RecoveryStore
 from viewer import settings as prefs
 from viewer.panels.markups import MarkupsPanel
@@ -62,6 +62,7 @@ class CaseSession(QObject):
         self.recovery_box: QMessageBox | None = None
         self._hooked_views: set[int] = set()
         self._save_mark: tuple | None = None  # (case, history state) of the save running
+        self._autosaving = None  # the autosave job writing, if any
         QTimer.singleShot(0, self._offer_recovery_when_idle)
 
     # -- window hooks ---------------------------------------------------------------------------
@@ -179,11 +180,15 @@ class CaseSession(QObject):
 
         # The job runs on a worker thread: it must not emit model events (views would react
         # off the GUI thread), so the case is marked saved in :meth:`saved`, on the GUI thread.
+        # It writes a snapshot taken now, so edits made while it writes are not half-saved,
+        # and data unchanged since the last save (or autosave) is not serialised again.
         self._save_mark = (case, case.history.state_token())
+        blobs = self.autosaver.blobs if case is self.autosaver.case else None
+        snap = snapshot_case(case, blobs)
 
         def job(progress):
-            return save_case(case, path, progress, password=password, folder=folder,
-                             mark_saved=False)
+            return save_case(snap, path, progress, password=password, folder=folder,
+                             mark_saved=False, blobs=blobs)
 
         return job
 
@@ -222,18 +227,34 @@ class CaseSession(QObject):
         return path, password, folder
 
     # -- autosave and recovery ----------------------------------------------------------------------
-    def autosave(self) -> Path | None:
-        if self.window.task is not None:  # a load or save is reading the case: next time
-            return None
+    def autosave(self):
+        """Write unsaved edits for crash recovery: a snapshot here (cheap), the writing in
+        a background job, so the window never stalls; returns that job (or None)."""
+        if self._autosaving is not None and not self._autosaving.done:
+            return None  # the previous autosave is still writing: next time
         try:
-            path = self.autosaver.tick(force=True)
+            snap = self.autosaver.snapshot(force=True)
         except Exception as exc:  # an autosave problem must never interrupt the user's work
             log.warning("autosave failed: %s", exc)
             self.window.status_label.setText(f"Autosave failed: {exc}")
             return None
-        if path is not None:
+        if snap is None:
+            return None
+        case = self.case
+
+        def done(_path) -> None:
+            if case is not None and case.history.is_clean:  # saved by the user meanwhile
+                self.store.discard(case.uid)
             self.window.status_label.setText("Autosaved for crash recovery.")
-        return path
+
+        def failed(exc) -> None:
+            log.warning("autosave failed: %s", exc)
+            self.window.status_label.setText(f"Autosave failed: {exc}")
+
+        self._autosaving = self.window.jobs.submit(
+            "Autosaving", lambda p: self.autosaver.write(snap, p), on_done=done,
+            on_error=failed, group="autosave", background=True)
+        return self._autosaving
 
     def _offer_recovery_when_idle(self) -> None:
         if self._recovery_checked:

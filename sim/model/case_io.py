@@ -9,9 +9,11 @@ whole and never half-loaded.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,8 +132,99 @@ def _safe_key(key: Any) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in str(key))[:40] or "_"
 
 
-def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list[tuple[str, bytes]]]:
+class BlobCache:
+    """Serialised datasets kept between saves, so a save rewrites only what changed.
+
+    Keyed by object uid; an entry is valid while the dataset is the same object with the
+    same VTK modification time (every edit that views can see bumps it: pyvista arrays
+    call ``Modified()`` when written, and renderers rely on the same signal).
+    Thread-safe for one writer and one reader (single dict operations).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple, str, bytes]] = {}
+        self.hits = 0
+
+    @staticmethod
+    def token(data: pv.DataSet) -> tuple:
+        return (id(data), int(data.GetMTime()), int(data.n_points), int(data.n_cells))
+
+    def get(self, uid: str, token: tuple) -> tuple[str, bytes] | None:
+        entry = self._entries.get(uid)
+        if entry is None or entry[0] != token:
+            return None
+        self.hits += 1
+        return entry[1], entry[2]
+
+    def put(self, uid: str, token: tuple, ext: str, blob: bytes) -> None:
+        self._entries[uid] = (token, ext, blob)
+
+    def keep_only(self, uids: set[str]) -> None:
+        for uid in set(self._entries) - uids:
+            self._entries.pop(uid, None)
+
+
+@dataclass
+class ObjectSnapshot:
+    uid: str
+    name: str
+    kind: str
+    color: tuple[float, float, float]
+    opacity: float
+    visible: bool
+    metadata: dict[str, Any]
+    data: pv.DataSet | None  # None when ``blob`` holds its bytes already
+    blob: tuple[str, bytes] | None = None
+    token: tuple | None = None  # where to file the bytes in the BlobCache
+
+
+@dataclass
+class CaseSnapshot:
+    """What a save writes, taken in one go on the thread that owns the case (cheap: data
+    that did not change since the last save is not copied), so the slow part (serialising,
+    compressing, encrypting, writing) can run in the background while the user edits on."""
+
+    uid: str
+    name: str
+    anatomical: bool
+    description: str
+    created: datetime | None
+    objects: list[ObjectSnapshot]
+    markups: list[dict[str, Any]]
+    sections: dict[str, Any]
+
+
+def snapshot_case(case: Case, blobs: BlobCache | None = None,
+                  copy_data: bool = True) -> CaseSnapshot:
+    """A consistent copy of ``case`` for saving (see :class:`CaseSnapshot`).
+
+    ``copy_data=False`` shares the datasets (for a save that runs where nothing edits).
+    """
+    objects = []
+    for obj in case.scene:
+        token = BlobCache.token(obj.data) if blobs is not None else None
+        blob = blobs.get(obj.uid, token) if blobs is not None else None
+        data = None if blob is not None else (obj.data.copy(deep=True) if copy_data
+                                              else obj.data)
+        objects.append(ObjectSnapshot(obj.uid, obj.name, str(obj.kind),
+                                      tuple(float(c) for c in obj.color), float(obj.opacity),
+                                      bool(obj.visible), copy.deepcopy(obj.metadata), data,
+                                      blob, token))
+    if blobs is not None:
+        blobs.keep_only({o.uid for o in objects})
+    markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
+                "points": [list(p) for p in m.points], "labels": list(m.labels),
+                "color": list(m.color), "visible": m.visible, "locked": m.locked,
+                "size": list(m.size), "orientation": list(m.orientation),
+                "description": m.description} for m in case.markups]
+    return CaseSnapshot(case.uid, case.name, case.anatomical, case.description, case.created,
+                        objects, markups, copy.deepcopy(case.sections))
+
+
+def case_files(case: Case | CaseSnapshot, progress: Progress = no_progress,
+               blobs: BlobCache | None = None) -> tuple[dict, list[tuple[str, bytes]]]:
     """(manifest dict, [(name, bytes)]) for ``case``; the manifest is the last file."""
+    snap = case if isinstance(case, CaseSnapshot) else snapshot_case(case, copy_data=False)
     files: list[tuple[str, bytes]] = []
     hashes: dict[str, dict[str, Any]] = {}
 
@@ -141,21 +234,25 @@ def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list
         return name
 
     objects = []
-    objs = list(case.scene)
-    for i, obj in enumerate(objs):
-        progress(0.9 * i / max(len(objs), 1), f"Saving {obj.name}")
-        ext, blob = dataset_bytes(obj.data)
+    for i, obj in enumerate(snap.objects):
+        progress(0.9 * i / max(len(snap.objects), 1), f"Saving {obj.name}")
+        if obj.blob is not None:
+            ext, blob = obj.blob
+        else:
+            ext, blob = dataset_bytes(obj.data)
+            if blobs is not None and obj.token is not None:
+                blobs.put(obj.uid, obj.token, ext, blob)
         stem = f"objects/{_safe_uid(obj.uid, i)}"
         name = add(f"{stem}{ext}", blob)
         try:
             metadata = _store_arrays(obj.metadata, f"{stem}.meta", add)
         except InputError as exc:
-            raise InputError(f"The case '{case.name}' cannot be saved: {exc}.") from None
-        objects.append({"uid": obj.uid, "name": obj.name, "kind": str(obj.kind), "file": name,
-                        "color": [float(c) for c in obj.color], "opacity": float(obj.opacity),
-                        "visible": bool(obj.visible), "metadata": metadata})
+            raise InputError(f"The case '{snap.name}' cannot be saved: {exc}.") from None
+        objects.append({"uid": obj.uid, "name": obj.name, "kind": obj.kind, "file": name,
+                        "color": list(obj.color), "opacity": obj.opacity,
+                        "visible": obj.visible, "metadata": metadata})
     sections = {}
-    for key, doc in case.sections.items():
+    for key, doc in snap.sections.items():
         if not isinstance(key, str) or not key or len(key) > 64 or _safe_key(key) != key:
             raise InputError(f"'{key}' is not a valid case section name (letters, digits, _ -).")
         try:
@@ -163,23 +260,19 @@ def case_files(case: Case, progress: Progress = no_progress) -> tuple[dict, list
         except (TypeError, ValueError) as exc:
             raise InputError(f"The case section '{key}' cannot be saved ({exc}).") from None
         sections[key] = add(f"sections/{key}.json", text.encode("utf-8"))
-    markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
-                "points": [list(p) for p in m.points], "labels": list(m.labels),
-                "color": list(m.color), "visible": m.visible, "locked": m.locked,
-                "size": list(m.size), "orientation": list(m.orientation),
-                "description": m.description} for m in case.markups]
     now = _now()
-    created = case.created or now
+    created = snap.created or now
     manifest = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "app_version": __version__,
                 "created": created.isoformat(), "modified": now.isoformat(),
-                "case": {"uid": case.uid, "name": case.name, "anatomical": case.anatomical,
-                         "description": case.description},
-                "objects": objects, "markups": markups, "sections": sections, "files": hashes}
+                "case": {"uid": snap.uid, "name": snap.name, "anatomical": snap.anatomical,
+                         "description": snap.description},
+                "objects": objects, "markups": snap.markups, "sections": sections,
+                "files": hashes}
     try:
         text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
         Manifest.model_validate(json.loads(text))
     except (TypeError, ValueError) as exc:
-        raise InputError(f"The case '{case.name}' cannot be saved: {_short(exc)}.") from None
+        raise InputError(f"The case '{snap.name}' cannot be saved: {_short(exc)}.") from None
     files.append((MANIFEST, text.encode("utf-8")))
     return manifest, files
 
@@ -189,16 +282,17 @@ def _safe_uid(uid: str, index: int) -> str:
     return f"{index:04d}-{clean or 'object'}"
 
 
-def save_case(case: Case, path: str | Path, progress: Progress = no_progress, *,
+def save_case(case: Case | CaseSnapshot, path: str | Path, progress: Progress = no_progress, *,
               password: str | None = None, folder: bool | None = None,
-              mark_saved: bool = True) -> Path:
+              mark_saved: bool = True, blobs: BlobCache | None = None) -> Path:
     """Save ``case`` to ``path`` atomically and return the path.
 
     ``folder``: True for the unpacked folder form, False for the single-file archive;
     by default an existing folder stays a folder and anything else becomes an archive.
     ``password`` encrypts the case (AES-256-GCM, scrypt key): the archive as a whole, or
     each file of a folder. ``mark_saved=False``
-    (autosave) leaves the case's source and unsaved-changes state alone.
+    (autosave) leaves the case's source and unsaved-changes state alone, as does saving a
+    :class:`CaseSnapshot`. ``blobs`` reuses and keeps serialised data between saves.
     """
     path = Path(path)
     if folder is None:
@@ -211,13 +305,13 @@ def save_case(case: Case, path: str | Path, progress: Progress = no_progress, *,
 
         if not password:
             raise PasswordError("The password must not be empty.")
-    _, files = case_files(case, progress)
+    _, files = case_files(case, progress, blobs)
     progress(0.92, "Writing the case")
     if folder:
         bundle.write_folder(path, files, password)
     else:
         bundle.write_archive(path, files, password)
-    if mark_saved:
+    if mark_saved and isinstance(case, Case):
         case.source = str(path)
         if getattr(case, "_history", None) is not None:
             case.history.set_clean()

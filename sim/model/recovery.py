@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sim.errors import InputError
 from sim.model import atomic
-from sim.model.case_io import load_case, save_case
+from sim.model.case_io import BlobCache, CaseSnapshot, load_case, save_case, snapshot_case
 from sim.model.scene import Case
 from sim.progress import Progress, no_progress
 
@@ -74,13 +74,15 @@ class RecoveryStore:
         safe = "".join(c for c in uid if c.isalnum() or c in "-_")[:64] or "case"
         return self.folder / f"{safe}.twin", self.folder / f"{safe}.json"
 
-    def save(self, case: Case, original: str | Path | None = None, password: str | None = None,
-             progress: Progress = no_progress) -> Path:
+    def save(self, case: Case | CaseSnapshot, original: str | Path | None = None,
+             password: str | None = None, progress: Progress = no_progress,
+             blobs: BlobCache | None = None) -> Path:
         """Write the recovery copy of ``case`` (atomically; the user's file is untouched)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         data, info = self._paths(case.uid)
         # An autosave is not a user save: the case keeps its origin and unsaved state.
-        save_case(case, data, progress, password=password, folder=False, mark_saved=False)
+        save_case(case, data, progress, password=password, folder=False, mark_saved=False,
+                  blobs=blobs)
         meta = {"case_uid": case.uid, "name": case.name,
                 "original": str(original) if original else None, "saved_at": time.time(),
                 "encrypted": password is not None, "pid": os.getpid(),
@@ -124,7 +126,12 @@ class RecoveryStore:
 
 
 class Autosaver:
-    """Saves a case's unsaved edits to the recovery store; call :meth:`tick` periodically."""
+    """Saves a case's unsaved edits to the recovery store.
+
+    In a GUI, :meth:`snapshot` runs on the GUI thread (cheap: unchanged data is neither
+    copied nor serialised again, see :class:`BlobCache`) and :meth:`write` in the
+    background; :meth:`tick` does both at once for scripts and for the final save on exit.
+    """
 
     def __init__(self, store: RecoveryStore, interval_s: float = DEFAULT_INTERVAL_S) -> None:
         if interval_s <= 0:
@@ -133,6 +140,7 @@ class Autosaver:
         self.case: Case | None = None
         self.original: str | None = None
         self.password: str | None = None
+        self.blobs = BlobCache()  # shared with the user's saves of the same case
         self._saved_revision: int | None = None
         self._last = time.monotonic()
 
@@ -141,6 +149,7 @@ class Autosaver:
         """Follow ``case`` from now on (the previous case's recovery file is discarded)."""
         if self.case is not None and self.case is not case:
             self.store.discard(self.case.uid)
+            self.blobs = BlobCache()
         self.case, self.password = case, password
         self.original = str(original) if original else None
         self._saved_revision = case.history.revision if case is not None else None
@@ -150,8 +159,10 @@ class Autosaver:
         c = self.case
         return c is not None and not c.history.is_clean and c.history.revision != self._saved_revision
 
-    def tick(self, now: float | None = None, force: bool = False) -> Path | None:
-        """Autosave if the interval has passed (or ``force``) and there are unsaved edits."""
+    def snapshot(self, now: float | None = None,
+                 force: bool = False) -> tuple[CaseSnapshot, int] | None:
+        """(snapshot, revision) to write if the interval has passed (or ``force``) and there
+        are unsaved edits not autosaved yet; else None."""
         now = time.monotonic() if now is None else now
         if not force and now - self._last < self.interval_s:
             return None
@@ -159,9 +170,21 @@ class Autosaver:
         if not self.needs_save():
             return None
         assert self.case is not None
-        path = self.store.save(self.case, self.original, self.password)
-        self._saved_revision = self.case.history.revision
+        return snapshot_case(self.case, self.blobs), self.case.history.revision
+
+    def write(self, snapshot: tuple[CaseSnapshot, int],
+              progress: Progress = no_progress) -> Path:
+        """Write a :meth:`snapshot` to the recovery store (any thread)."""
+        snap, revision = snapshot
+        path = self.store.save(snap, self.original, self.password, progress, self.blobs)
+        if self.case is not None and self.case.uid == snap.uid:
+            self._saved_revision = revision
         return path
+
+    def tick(self, now: float | None = None, force: bool = False) -> Path | None:
+        """Autosave now, on this thread, if :meth:`snapshot` says so."""
+        snap = self.snapshot(now, force)
+        return None if snap is None else self.write(snap)
 
     def close(self) -> None:
         """A clean close: the recovery file is no longer needed."""

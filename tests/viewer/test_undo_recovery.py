@@ -64,7 +64,10 @@ def test_declined_recovery_is_discarded_and_autosave_runs(qtbot, tmp_path, recov
     qtbot.waitUntil(lambda: w.case is not None and w.task is None, timeout=30_000)
     assert w.session.autosave() is None  # nothing edited: nothing written
     w.case.scene["CT"].opacity = 0.4
-    path = w.session.autosave()  # what the autosave timer calls
+    job = w.session.autosave()  # what the autosave timer calls: it writes in the background
+    assert job is not None
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
+    path = job.result
     assert path is not None and path.is_file() and "Autosaved" in w.status_label.text()
     assert load_case(path).scene["CT"].opacity == 0.4
     assert load_case(original).scene["CT"].opacity == 1.0  # the user's file is untouched

@@ -59,7 +59,8 @@ def test_cancel_keeps_the_window_and_the_case(edited, qtbot, tmp_path):
 
 def test_discard_drops_the_edits_and_their_recovery_copy(edited, qtbot, tmp_path):
     w = edited
-    w.session.autosave()  # the autosave timer wrote a recovery copy of the edit
+    job = w.session.autosave()  # the autosave timer wrote a recovery copy of the edit
+    qtbot.waitUntil(lambda: job.done, timeout=30_000)
     assert len(w.session.store.pending(include_running=True)) == 1
     w.answers = ["discard", "discard"]
     other = save_case(make_case(1), tmp_path / "other.twin")
