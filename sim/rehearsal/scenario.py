@@ -535,9 +535,12 @@ def save_scenario(scenario: Scenario, path: str | Path) -> Path:
     return write_json(scenario.to_dict(), path)
 
 
-def store_in_case(case: Case, scenario: Scenario) -> None:
-    """Keep the scenario in the case bundle (saved as sections/rehearsal.json)."""
-    case.sections[SECTION] = scenario.to_dict()
+def store_in_case(case: Case, scenario: Scenario, text: str = "Change rehearsal scenario") -> bool:
+    """Keep the scenario in the case bundle (saved as sections/rehearsal.json), as one
+    undoable step that marks the case modified; False if the case already held it."""
+    from sim.model.sections import set_section
+
+    return set_section(case, SECTION, scenario.to_dict(), text)
 
 
 def scenario_from_case(case: Case) -> Scenario | None:

@@ -41,6 +41,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from viewer.errors import show_error
+from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
@@ -205,7 +206,28 @@ class InspectPanel(QWidget):
         layout.addStretch(1)
         self._sync_enabled()
         self._press = None
+        self._bind_settings()
         window.view.plotter.interactor.installEventFilter(self)
+
+    def _bind_settings(self) -> None:
+        """The inspection's set-up is saved with the case (section "inspect"); "Pick in view"
+        is a mouse mode, not saved."""
+        s = self.settings = CaseSettings(self, "inspect", "Change inspection settings")
+        s.add("moving", self.moving_combo, by_uid=True)
+        s.add("fixed", self.fixed_combo, by_uid=True)
+        s.add("method", self.method_combo)
+        s.add("tolerance_mm", self.tolerance)
+        s.add("report_sections", self.sections_edit)
+        s.add("section_axis", self.section_axis)
+        s.add("section_position", self.section_slider)
+        lm = self.landmarks
+        s.add("landmarks_fixed", lm.fixed_combo, by_uid=True)
+        s.add("landmarks_moving", lm.moving_combo, by_uid=True)
+        s.add("landmarks_pointer", get=lm.pointer_combo.currentText,
+              put=lambda v: lm.pointer_combo.setEditText(str(v or "")))
+        lm.pointer_combo.editTextChanged.connect(lambda _t: s.changed())
+        s.add("landmarks_apply_to", lm.target_combo)
+        s.add("landmarks_similarity", lm.scale_check)
 
     # -- picking callouts in the 3D view ---------------------------------------------------
     def eventFilter(self, watched, event) -> bool:
@@ -245,6 +267,7 @@ class InspectPanel(QWidget):
 
     # -- model ---------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
+        self.settings.detach()
         if self.case is not None:
             self.case.scene.added.disconnect(self._refresh_objects)
             self.case.scene.removed.disconnect(self._refresh_objects)
@@ -264,6 +287,7 @@ class InspectPanel(QWidget):
         self.table.setRowCount(0)
         self.stats_label.setText("")
         self.reg_label.setText("")
+        self.settings.attach(case)
 
     def _objects(self) -> list[SceneObject]:
         if self.case is None:

@@ -37,7 +37,10 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model.sections import set_section
+from sim.twin.instruments import parse_image_poses
 from viewer.errors import show_error
+from viewer.panels.case_settings import CaseSettings
 from viewer.panels.live_view import LiveOverlay
 from viewer.panels.live_widgets import MainThreadCaller, SparkPlot
 
@@ -193,6 +196,34 @@ class LivePanel(QWidget):
         self.play_timer.setInterval(50)
         self.play_timer.timeout.connect(self._play_step)
         self._play_t: float | None = None
+        self._bind_settings()
+
+    def _bind_settings(self) -> None:
+        """The connection form is saved with the case: where the twin's data comes from
+        (section "live") and how the instrument peer's poses are read (section "link", beside
+        the registration). Deliberately not saved: the broker user and password (a person's
+        credentials, which must not travel with a shared case file), and what is only an
+        action's argument or a moment of the session (desired value, command text, Live /
+        timeline position)."""
+        s = self.settings = CaseSettings(self, "live", "Change live settings")
+        s.add("mqtt_url", self.mqtt_edit)
+        s.add("igtl_endpoint", self.igtl_edit)
+        s.add("igtl_mode", self.igtl_mode)
+        s.add("colour_by", get=self.colour_combo.currentText, put=self._put_colour)
+        self.colour_combo.currentIndexChanged.connect(lambda _i: s.changed())
+        s.add("playback_speed", self.speed_combo)
+        link = self.link_settings = CaseSettings(self, "link", "Change live link settings")
+        link.add("peer_frame", self.frame_combo, data=True)
+        link.add("image_poses", get=lambda: parse_image_poses(self.image_pose_edit.text()),
+                 put=lambda poses: self.image_pose_edit.setText(", ".join(
+                     f"{i}={t}" for i, t in (poses or {}).items())))
+        self.image_pose_edit.textChanged.connect(lambda _t: link.changed())
+
+    def _put_colour(self, quantity) -> None:
+        """Colour by the stored quantity if the link lists it (else see :meth:`_fill_static`)."""
+        index = self.colour_combo.findText(str(quantity or ""))
+        if index >= 0:
+            self.colour_combo.setCurrentIndex(index)
 
     @staticmethod
     def _row(*widgets) -> QWidget:
@@ -205,14 +236,16 @@ class LivePanel(QWidget):
 
     # -- case and asset ------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
+        self.settings.detach()
+        self.link_settings.detach()
         self.case = case
         self.asset = None
         self.overlay.reset()
         if self.session is not None:
             self.session.instruments.case = case
-        link = case.sections.get("link") if case is not None else None
-        if isinstance(link, dict):  # the connection settings saved with the case
-            self.set_peer_settings(link.get("peer_frame", "lps"), link.get("image_poses", {}))
+        # the connection settings saved with the case (defaults where it has none)
+        self.settings.attach(case)
+        self.link_settings.attach(case)
 
     def set_peer_settings(self, frame: str, image_poses: dict) -> None:
         """Show ``frame`` ("lps"/"ras") and the image-pose mapping in the connect form."""
@@ -301,7 +334,7 @@ class LivePanel(QWidget):
         stored = old if isinstance(old, dict) else {}
         if (stored.get("peer_frame", "lps"), stored.get("image_poses", {})) != (
                 doc["peer_frame"], doc["image_poses"]):
-            self.case.sections["link"] = doc
+            set_section(self.case, "link", {**stored, **doc}, "Change live link settings")
 
     def disconnect_link(self) -> None:
         self.timer.stop()
@@ -321,8 +354,11 @@ class LivePanel(QWidget):
         self.colour_combo.clear()
         self.colour_combo.addItems(["(none)", *tel.quantities()])
         self.colour_combo.blockSignals(False)
-        self.colour_combo.setCurrentText("temperature" if "temperature" in tel.quantities()
-                                         else "(none)")
+        stored = self.settings.stored().get("colour_by")  # the case's choice, if it made one
+        with self.settings.quiet():
+            self.colour_combo.setCurrentText(
+                stored if stored in ("(none)", *tel.quantities()) else
+                "temperature" if "temperature" in tel.quantities() else "(none)")
         self.property_combo.clear()
         self.property_combo.addItems(list(tel.state.properties))
 

@@ -36,14 +36,23 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.errors import TwinsightError
+from sim.model.sections import section_events, set_section
 from sim.rehearsal.attempt import Attempt, attempt_from_session, save_attempt
-from sim.rehearsal.scenario import Scenario, scenario_from_case, store_in_case
+from sim.rehearsal.scenario import SECTION, Scenario, scenario_from_case
 from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
+from viewer import settings as prefs
 from viewer.errors import show_error
 from viewer.interaction.pointer import MOVE_MM, PointerController
 from viewer.panels.rehearse_authoring import AuthoringDialog
 
 log = logging.getLogger(__name__)
+
+
+def _move_mm_preference() -> float:
+    try:
+        return float(prefs.settings().value("rehearse/move_mm", MOVE_MM))
+    except (TypeError, ValueError):
+        return MOVE_MM
 
 
 class ReviewDialog(QDialog):
@@ -98,6 +107,9 @@ class ReviewDialog(QDialog):
         col.addLayout(row)
         self.table.currentCellChanged.connect(lambda *_: self._selected())
         self.timeline.valueChanged.connect(self._scrub)
+        # However the dialog goes away (its close button, Escape, done()), the 3D view
+        # leaves the replay: reject() and done() hide the dialog without a closeEvent.
+        self.finished.connect(self._end_replay)
         self.refresh()
 
     @property
@@ -163,12 +175,15 @@ class ReviewDialog(QDialog):
     def _show_moment(self) -> None:
         """Show the replayed state at the slider's step (re-run from the recorded inputs)."""
         a = self.selected()
-        if a is not None:
+        if a is not None and self.isVisible():  # never after the dialog has gone
             self.panel.show_replay(a, self.timeline.value())
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def _end_replay(self, *_args) -> None:
         self._scrub_timer.stop()
         self.panel.end_replay()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._end_replay()
         super().closeEvent(event)
 
     def save_rating(self) -> None:
@@ -207,7 +222,8 @@ class RehearsePanel(QWidget):
         self.session = self.loop = self.display = None
         self.attempts: list[Attempt] = []
         self.trainee = "Trainee"
-        self._hidden: list = []
+        self._hidden: list = []  # (scene object, actor) hidden by a step or a replay
+        self._stored_scenario = None  # the section document this panel last wrote
         self.author_dialog: AuthoringDialog | None = None
         self.review_dialog: ReviewDialog | None = None
         self.replay_session = self.replay_display = None
@@ -251,7 +267,10 @@ class RehearsePanel(QWidget):
         form.addRow("Control", self.control_combo)
         self.step_spin = QDoubleSpinBox()
         self.step_spin.setRange(0.1, 20.0)
-        self.step_spin.setValue(MOVE_MM)
+        # A per-user preference, not a case setting: how far one key press moves the tool
+        # is the trainee's taste and hand, the same for every scenario they rehearse.
+        self.step_spin.setValue(_move_mm_preference())
+        self.pointer.move_mm = self.step_spin.value()
         self.step_spin.setSuffix(" mm")
         self.step_spin.valueChanged.connect(self._step_size_changed)
         form.addRow("Move step", self.step_spin)
@@ -306,18 +325,38 @@ class RehearsePanel(QWidget):
     def set_case(self, case) -> None:
         self.stop()
         self.end_replay()
+        if self.review_dialog is not None:
+            self.review_dialog.close()
+            self.review_dialog = None
+        if self.case is not None:
+            section_events(self.case).changed.disconnect(self._section_changed)
         self.case, self.world, self.attempts = case, None, []
+        if case is not None:
+            section_events(case).changed.connect(self._section_changed)
+        self._load_scenario()
+
+    def _load_scenario(self) -> None:
         try:
-            self.scenario = scenario_from_case(case)
+            self.scenario = scenario_from_case(self.case) if self.case is not None else None
         except TwinsightError as exc:
             log.warning("the case's rehearsal scenario is invalid: %s", exc)
             self.scenario = None
+        self.world = None
+        self._stored_scenario = self.case.sections.get(SECTION) if self.case else None
         self._update()
 
-    def set_scenario(self, scenario: Scenario) -> None:
+    def _section_changed(self, name: str) -> None:
+        """The case's scenario changed behind this panel (undo, redo, a script)."""
+        if name == SECTION and self.case.sections.get(SECTION) is not self._stored_scenario:
+            self._load_scenario()
+
+    def set_scenario(self, scenario: Scenario, text: str = "Edit rehearsal scenario") -> None:
+        """Use ``scenario`` and keep it in the case: one undoable step, the case unsaved."""
         self.scenario, self.world = scenario, None
         if self.case is not None:
-            store_in_case(self.case, scenario)
+            doc = scenario.to_dict()
+            self._stored_scenario = doc
+            set_section(self.case, SECTION, doc, text)
         self._update()
 
     def build(self) -> Scenario | None:
@@ -328,7 +367,7 @@ class RehearsePanel(QWidget):
         except TwinsightError as exc:
             self.window.last_error = show_error(self, "Cannot build a scenario", exc)
             return None
-        self.set_scenario(sc)
+        self.set_scenario(sc, "Build scenario from plan")
         return sc
 
     def edit(self) -> AuthoringDialog | None:
@@ -472,7 +511,7 @@ class RehearsePanel(QWidget):
             for a in (adapter.actors if adapter else []):
                 if a.GetVisibility():
                     a.SetVisibility(False)
-                    self._hidden.append(a)
+                    self._hidden.append((obj, a))
         for name, (_local, _mesh, actor) in display.devices.items():
             actor.SetVisibility(name in step.devices or name in step.objects)
         self._clear_plan_lines()
@@ -527,10 +566,12 @@ class RehearsePanel(QWidget):
 
     def _step_size_changed(self, mm: float) -> None:
         self.pointer.move_mm = mm
+        prefs.settings().setValue("rehearse/move_mm", float(mm))
 
     def _restore_visibility(self) -> None:
-        for a in self._hidden:
-            a.SetVisibility(True)
+        """Show again what a step or a replay hid, as its object's visibility says now."""
+        for obj, a in self._hidden:
+            a.SetVisibility(bool(obj.visible))
         self._hidden = []
 
     def _tick(self) -> None:
@@ -567,6 +608,8 @@ class RehearsePanel(QWidget):
     def review(self) -> ReviewDialog | None:
         if self.scenario is None:
             return None
+        if self.review_dialog is not None:  # one review at a time: the old one ends its replay
+            self.review_dialog.close()
         self.review_dialog = ReviewDialog(self)
         self.review_dialog.show()
         return self.review_dialog
@@ -598,13 +641,17 @@ class RehearsePanel(QWidget):
             f"{float(abs(session.sim.displacement).max()):.1f} mm")
 
     def end_replay(self) -> None:
-        """Back to the case as it is (the review dialog closed)."""
+        """Back to the case as it is (the review dialog closed): every object shown as its
+        visibility says, the replayed tissue, tools and plan lines gone."""
         if self.replay_display is not None:
             self.replay_display.close()
             self.replay_display.deleteLater()
+        if self.loop is None:  # (an attempt running keeps its own step's view)
             self._clear_plan_lines()
             self._restore_visibility()
         self.replay_display = self.replay_session = self._replay_attempt = None
+        if self.window.view.plotter.render_window is not None:
+            self.window.view.plotter.render()
 
     def write_report(self, attempt: Attempt, path: str | Path):
         from sim.rehearsal.report import write_report

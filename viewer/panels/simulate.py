@@ -41,6 +41,7 @@ from sim.model import Case
 from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
+from viewer.panels.case_settings import CaseSettings
 from viewer.panels.spin import spin_box
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class SimulatePanel(QWidget):
         self.rate_label = QLabel("")
         self.rate_label.setObjectName("simRateLabel")
         window.statusBar().addPermanentWidget(self.rate_label)
+        self._bind_settings()
         self.ticker = QTimer(self)
         self.ticker.setInterval(33)  # a followed tracked tool at ~30 Hz; labels at ~5 Hz
         self._ticks = 0
@@ -210,20 +212,60 @@ class SimulatePanel(QWidget):
         self.instrument_specs: list[dict] = []
         self._update_buttons()
 
+    def _bind_settings(self) -> None:
+        """Everything that sets up the simulation is saved with the case (section
+        "simulate"). Not saved: the Mouse mode (what a drag does now: a tool choice, like the
+        markup type being placed) and the New-instrument kind (a choice for the Add button)."""
+        s = self.settings = CaseSettings(self, "simulate", "Change simulation settings")
+        s.add("body", self.body_combo, by_uid=True)
+        s.add("tet_size_mm", self.edge_spin)
+        s.add("mesher", self.mesher_combo)
+        s.add("material", self.material_combo)  # before E, nu, rho (a library one sets them)
+        s.add("youngs_modulus_kpa", self.e_spin)
+        s.add("poisson_ratio", self.nu_spin)
+        s.add("density_g_cm3", self.rho_spin)
+        s.add("fixed_by", self.fix_mode)
+        s.add("box_side", self.fix_axis)
+        s.add("box_depth_percent", self.fix_depth)
+        s.add("fixed_markup", self.markup_combo, by_uid=True)
+        s.add("radius_mm", self.brush_radius)
+        s.add("brush_points", get=lambda: [list(p) for p in self.brush_points],
+              put=self._set_brush)
+        s.add("gravity", self.gravity_check)
+        s.add("friction", self.friction_spin)
+        s.add("time_step_ms", self.dt_spin)
+        s.add("rate_limit", self.rate_spin)
+        s.add("instruments", get=lambda: [dict(x) for x in self.instrument_specs],
+              put=self._set_instruments)
+        s.add("active_instrument", self.active_combo)
+        s.add("follow_tracked", self.follow_combo, by_uid=True)
+        s.add("colour_by", self.field_combo)  # before the damage limit (a field sets it)
+        s.add("damage_above", self.damage_spin)
+
     # -- case ------------------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
-        self.end()
-        self.case = case
-        self._meshes.clear()
-        self.body_combo.clear()
-        for obj in closed_surfaces(case):
-            self.body_combo.addItem(obj.name, obj.uid)
-        self.markup_combo.clear()
-        for m in case.markups:
-            if m.points:
-                self.markup_combo.addItem(m.name, m.uid)
-        self._refresh_follow()
+        with self.settings.switching(case):
+            self.end()
+            self.case = case
+            self._meshes.clear()
+            self.body_combo.clear()
+            for obj in closed_surfaces(case):
+                self.body_combo.addItem(obj.name, obj.uid)
+            self.markup_combo.clear()
+            for m in case.markups:
+                if m.points:
+                    self.markup_combo.addItem(m.name, m.uid)
+            self._refresh_follow()
         self._update_buttons()
+
+    def _set_brush(self, points) -> None:
+        self.brush_points = [[float(v) for v in p] for p in (points or [])]
+        self.brush_label.setText(f"{len(self.brush_points)} brush points")
+
+    def _set_instruments(self, specs) -> None:
+        self.instrument_specs = [dict(x) for x in (specs or [])]
+        self.active_combo.clear()
+        self.active_combo.addItems([x["name"] for x in self.instrument_specs])
 
     def _refresh_follow(self) -> None:
         self.follow_combo.clear()
@@ -253,10 +295,12 @@ class SimulatePanel(QWidget):
         self.brush_points.append([float(v) for v in point])
         self.brush_label.setText(f"{len(self.brush_points)} brush points")
         self.fix_mode.setCurrentText("Brush")
+        self.settings.changed()
 
     def _clear_brush(self) -> None:
         self.brush_points.clear()
         self.brush_label.setText("0 brush points")
+        self.settings.changed()
 
     # -- set-up ------------------------------------------------------------------------------------
     def _add_clicked(self) -> None:
@@ -287,6 +331,7 @@ class SimulatePanel(QWidget):
         self.instrument_specs.append(spec)
         self.active_combo.addItem(name)
         self.active_combo.setCurrentText(name)
+        self.settings.changed()
         if self.session is not None:
             self._rebuild_pending = True
             self.window.status_label.setText(f"Added {name}: it appears after Reset.")
