@@ -142,6 +142,9 @@ class MainWindow(QMainWindow):
                                        QKeySequence.StandardKey.New)
         self.open_action = self._action(file_menu, "&Open…", self.open_dialog,
                                         QKeySequence.StandardKey.Open)
+        self.add_action = self._action(
+            file_menu, "&Add to Case…", self.add_dialog, "Ctrl+Shift+O",
+            tip="Add the objects of a file (a scan, a part, a segmentation) to the open case")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -380,6 +383,35 @@ class MainWindow(QMainWindow):
                                               f"Supported files ({patterns});;All files (*)")
         if path:
             self.open_path(path)
+
+    def add_dialog(self) -> None:
+        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Add to case", "",
+                                              f"Supported files ({patterns});;All files (*)")
+        if path:
+            self.add_path(path)
+
+    def add_path(self, path: str | Path) -> Job:
+        """Read a file in the background and add its objects and markups to the open case
+        (one undoable step); with no case open, open it instead."""
+        path = Path(path)
+        if self.case is None:
+            return self.open_path(path)
+        return self.run_task(f"Adding {path.name}", lambda p: load(path, p),
+                             lambda loaded: self._add_loaded(loaded, path))
+
+    def _add_loaded(self, loaded: Case, path: Path) -> None:
+        case = self.case
+        objects, markups = list(loaded.scene), list(loaded.markups)
+        with case.history.macro(f"Add {path.name}"):
+            for obj in objects:
+                loaded.scene.remove(obj)
+                case.scene.add(obj)
+            for markup in markups:
+                loaded.markups.remove(markup)
+                case.markups.add(markup)
+        prefs.add_recent_file(str(path))
+        self.status_label.setText(f"Added {len(objects)} object(s) from {path.name}")
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -224,3 +224,18 @@ def test_unexpected_errors_in_slots_become_dialogs(window, qtbot):
         window.last_error.close()
     finally:
         sys.excepthook = old
+
+
+def test_add_to_case_adds_a_files_objects_as_one_undo_step(window, qtbot, tmp_path):
+    scan = tmp_path / "scan.ply"
+    pv.Sphere(radius=12).save(scan)
+    n = len(window.case.scene)
+    window.add_path(scan)
+    qtbot.waitUntil(lambda: window.task is None, timeout=20_000)
+    assert len(window.case.scene) == n + 1 and window.case.name == "Demo phantom"
+    added = list(window.case.scene)[-1]
+    assert added.name == "scan" and added.data.n_points == pv.Sphere(radius=12).n_points
+    assert window.has_unsaved_changes() and "Added 1 object" in window.status_label.text()
+    window.case.history.undo()
+    assert len(window.case.scene) == n
+    assert window.add_action.shortcut().toString() == "Ctrl+Shift+O"
