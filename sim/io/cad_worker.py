@@ -13,6 +13,8 @@ import sys
 
 import numpy as np
 
+from sim.child_process import report, report_window
+
 CURVATURE_STEPS = (16, 32, 64, 128, 256)
 
 
@@ -47,7 +49,9 @@ def tessellate(src: str, dst: str, tolerance: float) -> None:
 
     gmsh.initialize(interruptible=False)
     try:
-        gmsh.option.setNumber("General.Terminal", 0)
+        # gmsh's log on stdout carries its "[ 40%]" lines: the parent shows them as progress.
+        gmsh.option.setNumber("General.Terminal", 1)
+        report(0.0, "Reading the CAD file")
         if not src.lower().endswith((".igs", ".iges")):
             # STEP states its unit; convert to mm. For IGES gmsh cannot set this before
             # OpenCASCADE's IGES reader is initialised ("Could not set OpenCASCADE target
@@ -67,7 +71,10 @@ def tessellate(src: str, dst: str, tolerance: float) -> None:
         gmsh.option.setNumber("Mesh.MeshSizeMax", diag / 8)
         gmsh.option.setNumber("Mesh.MeshSizeMin", max(tolerance, diag * 1e-4))
         deviation, steps = np.inf, 0
-        for steps in CURVATURE_STEPS:
+        for round_, steps in enumerate(CURVATURE_STEPS):
+            # Most parts reach the tolerance in the first round or two: give those most of the bar.
+            lo, hi = 0.9 * (1 - 0.5**round_), 0.9 * (1 - 0.5**(round_ + 1))
+            report_window(lo, hi, f"Tessellating ({steps} elements per turn)")
             gmsh.model.mesh.clear()
             gmsh.option.setNumber("Mesh.MeshSizeFromCurvature", steps)
             gmsh.model.mesh.generate(2)
@@ -95,6 +102,7 @@ def tessellate(src: str, dst: str, tolerance: float) -> None:
             arrays[f"v{i}"] = np.concatenate(xyz) if xyz else np.zeros((0, 3))
             arrays[f"f{i}"] = (np.concatenate([t + o for t, o in zip(tri, offsets, strict=True)])
                                if tri else np.zeros((0, 3), dtype=np.int64))
+        report(0.95, "Writing the tessellation")
         np.savez(dst, **arrays)
     finally:
         gmsh.finalize()

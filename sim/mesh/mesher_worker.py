@@ -15,9 +15,13 @@ import numpy as np
 def mesh_gmsh(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     import gmsh
 
+    from sim.child_process import report, report_window
+
     gmsh.initialize(interruptible=False)
     try:
-        gmsh.option.setNumber("General.Terminal", 0)
+        # gmsh's log goes to stdout, where the parent reads its "[ 40%]" lines as progress.
+        gmsh.option.setNumber("General.Terminal", 1)
+        report(0.0, "gmsh: classifying the surface")
         gmsh.model.add("surface")
         surf = gmsh.model.addDiscreteEntity(2)
         tags = np.arange(1, len(vertices) + 1)
@@ -33,6 +37,7 @@ def mesh_gmsh(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.
         gmsh.option.setNumber("Mesh.MeshSizeMax", size)
         gmsh.option.setNumber("Mesh.MeshSizeMin", size / 4.0)
         gmsh.option.setNumber("Mesh.OptimizeNetgen", 1)
+        report_window(0.05, 1.0, "gmsh meshing")
         gmsh.model.mesh.generate(3)
         from sim.mesh.generators import _gmsh_tets
 
@@ -45,8 +50,9 @@ def mesh_gmsh(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.
 def mesh_tetwild(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     import pytetwild
 
+    # Not quiet: the parent reads fTetWild's "pass N" lines as progress.
     points, tets = pytetwild.tetrahedralize(vertices, faces.astype(np.int32),
-                                            edge_length_abs=float(size), quiet=True)
+                                            edge_length_abs=float(size), quiet=False)
     return np.asarray(points, dtype=np.float64), np.asarray(tets, dtype=np.int64)
 
 

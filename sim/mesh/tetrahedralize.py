@@ -21,7 +21,7 @@ import pyvista as pv
 from sim import __version__
 from sim.errors import InputError, TwinsightError
 from sim.mesh.tetmesh import TetMesh, signed_volumes
-from sim.progress import Progress, no_progress
+from sim.progress import Progress, no_progress, sub_progress
 
 log = logging.getLogger(__name__)
 METHODS = ("auto", "gmsh", "tetwild")
@@ -66,17 +66,20 @@ def _orient(points: np.ndarray, tets: np.ndarray, name: str) -> TetMesh:
 
 
 def _run_worker(method: str, vertices: np.ndarray, faces: np.ndarray, size: float, name: str,
-                timeout: float) -> TetMesh:
-    """Mesh in a child process (see :mod:`sim.mesh.mesher_worker`): crash- and hang-proof."""
-    import subprocess
+                timeout: float, progress: Progress = no_progress) -> TetMesh:
+    """Mesh in a child process (see :mod:`sim.mesh.mesher_worker`): crash- and hang-proof, and
+    stopped (with any process it started) within a second of Cancel."""
     import sys
     import tempfile
+
+    from sim.child_process import ChildTimeout, GmshLog, python_child, run_child, tetwild_log
 
     label = "gmsh" if method == "gmsh" else "fTetWild"
     if getattr(sys, "frozen", False):  # a bundled app has no interpreter to start: mesh here
         from sim.mesh import mesher_worker
 
         fn = mesher_worker.mesh_gmsh if method == "gmsh" else mesher_worker.mesh_tetwild
+        progress(0.0, f"Meshing {name} with {label} (cannot be cancelled in this build)")
         try:
             points, tets = fn(vertices, faces, size)
         except Exception as exc:
@@ -85,17 +88,18 @@ def _run_worker(method: str, vertices: np.ndarray, faces: np.ndarray, size: floa
     with tempfile.TemporaryDirectory(prefix="twinsight-mesh-") as tmp:
         src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(src, vertices=vertices, faces=faces)
-        cmd = [sys.executable, "-m", "sim.mesh.mesher_worker", method, str(src), str(dst),
-               repr(float(size))]
+        cmd = python_child("sim.mesh.mesher_worker", method, str(src), str(dst),
+                           repr(float(size)))
         # Run in the scratch folder: fTetWild drops a debug '__tracked_surface.stl' into the
         # working directory. The package root goes on the path instead.
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        parse = GmshLog(0.0, 0.95) if method == "gmsh" else tetwild_log
         try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                 cwd=tmp, env=env)
-        except subprocess.TimeoutExpired:
+            run = run_child(cmd, progress, f"Meshing {name} with {label}", timeout=timeout,
+                            cwd=tmp, env=env, parse=parse)
+        except ChildTimeout:
             raise MeshingError(f"{label} did not finish meshing '{name}' within "
                                f"{timeout:.0f} s.") from None
         if run.returncode != 0 or not dst.is_file():
@@ -158,17 +162,20 @@ def tetrahedralize(surface: pv.PolyData, edge_length: float | None = None, metho
     used = method
     if method in ("auto", "gmsh"):
         try:
-            mesh = _run_worker("gmsh", vertices, faces, size, name, timeout)
+            mesh = _run_worker("gmsh", vertices, faces, size, name, timeout,
+                               sub_progress(progress, 0.05, 0.95 if method == "gmsh" else 0.3))
             used = "gmsh"
         except MeshingError as exc:
             if method == "gmsh":
                 raise
             log.info("%s; falling back to fTetWild", exc)
-            progress(0.1, f"Meshing {name} with fTetWild")
-            mesh = _run_worker("tetwild", vertices, faces, size, name, timeout)
+            progress(0.3, f"Meshing {name} with fTetWild")
+            mesh = _run_worker("tetwild", vertices, faces, size, name, timeout,
+                               sub_progress(progress, 0.3, 0.95))
             used = "tetwild"
     else:
-        mesh = _run_worker("tetwild", vertices, faces, size, name, timeout)
+        mesh = _run_worker("tetwild", vertices, faces, size, name, timeout,
+                           sub_progress(progress, 0.05, 0.95))
     if use_cache:
         grid = mesh.to_pyvista()
         grid.field_data["method"] = np.array([used])

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from sim.errors import Cancelled, FileFormatError
+from sim.child_process import ChildTimeout, GmshLog, python_child, run_child
+from sim.errors import FileFormatError
 from sim.io.meshdata import DEFAULT_COLOR, merge_vertices, triangles_to_polydata
 from sim.io.registry import Loaded, ReadOptions, reader
 from sim.model import ObjectKind, SceneObject
@@ -20,24 +18,18 @@ TIME_LIMIT_S = 180.0
 
 
 def _run_worker(path: Path, out: Path, tolerance: float, progress: Progress) -> None:
-    cmd = [sys.executable, "-m", "sim.io.cad_worker", str(path), str(out), repr(tolerance)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    start = time.monotonic()
+    """Tessellate in a child process that stops within a second of Cancel (and at the time
+    limit), showing gmsh's own percentage."""
+    cmd = python_child("sim.io.cad_worker", str(path), str(out), repr(tolerance))
     try:
-        while proc.poll() is None:
-            elapsed = time.monotonic() - start
-            if elapsed > TIME_LIMIT_S:
-                raise FileFormatError(path, f"tessellating it took longer than {TIME_LIMIT_S:.0f} s")
-            progress(min(0.9, elapsed / 30.0), f"Tessellating {path.name}")
-            time.sleep(0.1)
-    except (Cancelled, FileFormatError):
-        proc.kill()
-        proc.wait()
-        raise
-    _, err = proc.communicate()
-    if proc.returncode != 0 or not out.exists():
-        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-        reason = lines[-1] if lines else f"the tessellator stopped with code {proc.returncode}"
+        run = run_child(cmd, progress, f"Tessellating {path.name}", timeout=TIME_LIMIT_S,
+                        parse=GmshLog(0.0, 0.9))
+    except ChildTimeout:
+        raise FileFormatError(path, f"tessellating it took longer than {TIME_LIMIT_S:.0f} s") \
+            from None
+    if run.returncode != 0 or not out.exists():
+        lines = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"the tessellator stopped with code {run.returncode}"
         raise FileFormatError(path, f"it could not be tessellated ({reason[:200]})")
 
 
