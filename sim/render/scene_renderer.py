@@ -10,7 +10,7 @@ import pyvista as pv
 import vtk
 
 from sim.model import Case, SceneObject
-from sim.render.adapters import ObjectAdapter, adapter_for
+from sim.render.adapters import ObjectAdapter, adapter_for, vtk_matrix
 from sim.render.offscreen import offscreen_plotter
 
 # Standard anatomical views in LPS: (direction from focal point to camera, view-up).
@@ -67,6 +67,7 @@ class SceneRenderer:
         self._clip_plane: vtk.vtkPlane | None = None
         self._orientation_widget = None
         self._highlight = None
+        self._selected: SceneObject | None = None  # whose outline is shown
         plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
         self._scale_bar = _scale_bar()
         plotter.add_actor(self._scale_bar, name="scale-bar", pickable=False, render=False,
@@ -130,20 +131,63 @@ class SceneRenderer:
             adapter.remove()
 
     def _on_selection(self, obj: SceneObject | None) -> None:
-        """Outline the selected object's silhouette (surfaces) or bounding box (volumes)."""
+        """Outline the selected object's silhouette (surfaces) or bounding box (volumes).
+
+        The outline is the selected object's view like its own actors: it follows the
+        object's transform (a moved or placed device), its geometry and its visibility."""
+        old = self._selected
+        if old is not None:
+            old.events.metadata.disconnect(self._place_highlight)
+            old.events.data.disconnect(self._build_highlight)
+            old.events.visible.disconnect(self._build_highlight)
+        self._selected = obj
+        if obj is not None:
+            obj.events.metadata.connect(self._place_highlight)  # the transform lives there
+            obj.events.data.connect(self._build_highlight)
+            obj.events.visible.connect(self._build_highlight)
+        self._build_highlight()
+
+    @property
+    def highlight_actor(self) -> vtk.vtkActor | None:
+        """The selection outline's actor (None when nothing shown is selected)."""
+        return self._highlight
+
+    def _build_highlight(self, *_args) -> None:
         if self._highlight is not None:
             self.plotter.remove_actor(self._highlight, render=False)
             self._highlight = None
+        obj = self._selected
         if obj is not None and obj.visible:
             if isinstance(obj.data, pv.PolyData):
-                self._highlight = self.plotter.add_silhouette(
-                    obj.data, color=HIGHLIGHT, line_width=3.0)
+                actor = vtk.vtkActor()
+                silhouette = vtk.vtkPolyDataSilhouette()
+                silhouette.SetInputData(obj.data)
+                silhouette.SetCamera(self.plotter.renderer.GetActiveCamera())
+                silhouette.SetProp3D(actor)  # edges as seen through the object's transform
+                silhouette.SetEnableFeatureAngle(False)
+                mapper = vtk.vtkPolyDataMapper()
+                mapper.SetInputConnection(silhouette.GetOutputPort())
+                mapper.ScalarVisibilityOff()
+                actor.SetMapper(mapper)
+                prop = actor.GetProperty()
+                prop.SetColor(pv.Color(HIGHLIGHT).float_rgb)
+                prop.SetLineWidth(3.0)
+                prop.LightingOff()
+                self.plotter.add_actor(actor, name="selection-outline", pickable=False,
+                                       render=False, reset_camera=False)
+                self._highlight = actor
             else:
                 self._highlight = self.plotter.add_mesh(
                     obj.data.outline(), color=HIGHLIGHT, line_width=2.0, pickable=False,
-                    render=False, reset_camera=False)
+                    name="selection-outline", render=False, reset_camera=False)
             self._highlight.SetPickable(False)
+            self._place_highlight()
         self.request_render()
+
+    def _place_highlight(self, *_args) -> None:
+        if self._highlight is not None and self._selected is not None:
+            self._highlight.SetUserMatrix(vtk_matrix(self._selected.transform))
+            self.request_render()
 
     def object_for_actor(self, actor: vtk.vtkProp) -> SceneObject | None:
         for adapter in self.adapters.values():

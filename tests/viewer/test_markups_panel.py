@@ -197,3 +197,70 @@ def test_roi_and_plane_resized_by_dragging_their_handles(liver_only, qtbot):
     assert np.allclose(plane.size, before)
     plane.locked = True  # a locked markup has no handles at all
     assert panel.layer.size_handles(plane) == [] and panel.layer.handles(plane) == []
+
+
+def _send(widget, kind, pos, buttons):
+    from PyQt6.QtCore import QEvent, QPointF
+    from PyQt6.QtGui import QMouseEvent
+    from PyQt6.QtWidgets import QApplication
+
+    event = QMouseEvent(kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)),
+                        Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+    assert kind is not QEvent.Type.MouseButtonDblClick or event.type() == kind
+
+
+def test_angle_clicks_spaced_in_time_are_never_dropped(liver_only, qtbot):
+    """Clicks seconds apart (shortened here) each add a point: also a click the window system
+    delivers as the second of a double click (widgets then get MouseButtonDblClick, not a
+    press), a click whose hand moved a few pixels, and a click on a point already placed."""
+    from PyQt6.QtCore import QEvent
+
+    win, panel = liver_only, liver_only.session.markups
+    widget = win.view.plotter.interactor
+    qtbot.mouseClick(panel.type_buttons[MarkupType.ANGLE], Qt.MouseButton.LeftButton)
+    x, y = display_point(win.view, (0, 0, 0))
+    left = Qt.MouseButton.LeftButton
+    none = Qt.MouseButton.NoButton
+    # 1: an ordinary click
+    _click(qtbot, win, (0, 0, 0), offset=(-35, 0))
+    angle = win.case.markups[-1]
+    assert angle.type is MarkupType.ANGLE and len(angle.points) == 1
+    qtbot.wait(400)
+    # 2: the same spot again, as the second click of a double click: press comes as DblClick
+    at = widget_pos(win.view, x - 35, y)
+    _send(widget, QEvent.Type.MouseButtonDblClick, at, left)
+    _send(widget, QEvent.Type.MouseButtonRelease, at, none)
+    assert len(angle.points) == 2 and panel.placing is MarkupType.ANGLE
+    assert panel.table.item(panel.row_of(angle), 2).text() == "(placing…)"
+    qtbot.wait(600)
+    # 3: a real click whose hand moved 6 px between press and release
+    a, b = widget_pos(win.view, x + 30, y + 20), widget_pos(win.view, x + 34, y + 22)
+    qtbot.mousePress(widget, left, pos=a)
+    qtbot.mouseMove(widget, b)
+    qtbot.mouseRelease(widget, left, pos=b)
+    assert len(angle.points) == 3 and panel.placing is None
+    assert panel.table.item(panel.row_of(angle), 2).text().endswith("°")
+    radii = np.linalg.norm(np.asarray(angle.points), axis=1)
+    assert np.allclose(radii, 40.0, atol=0.5)  # every point on the liver, none on a handle
+
+
+def test_slice_views_made_after_opening_the_case_take_markup_clicks(win):
+    """The 2D views are built when their dock first shows: placing still hears them once."""
+    from PyQt6.QtCore import pyqtSignal
+
+    class LateSliceView(QWidget):
+        cursor_picked = pyqtSignal(object)
+
+    late = LateSliceView(win)
+    panel = win.session.markups
+    panel.start_placement(MarkupType.LINE)
+    late.cursor_picked.emit(np.array([1.0, 2.0, 3.0]))
+    panel.finish_placement()
+    panel.start_placement(MarkupType.LINE)  # hooked once, not once per placement
+    win.session.hook_slice_views()  # and the window's own hook does not double the click
+    late.cursor_picked.emit(np.array([5.0, 2.0, 3.0]))
+    late.cursor_picked.emit(np.array([5.0, 2.0, 9.0]))
+    line = win.case.markups[-1]
+    assert line.points == ((5.0, 2.0, 3.0), (5.0, 2.0, 9.0)) and panel.placing is None
+    late.deleteLater()

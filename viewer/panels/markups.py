@@ -15,6 +15,7 @@ import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QButtonGroup,
     QFileDialog,
     QGridLayout,
@@ -35,7 +36,8 @@ from sim.model import Case
 from viewer.errors import show_error
 from viewer.panels.markup_layer import MarkupLayer
 
-CLICK_TOLERANCE_PX = 4
+CLICK_TOLERANCE_PX = 4  # at least; the platform's drag distance when that is larger
+_PRESSES = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)
 UID_ROLE = Qt.ItemDataRole.UserRole
 TYPE_NAMES = {MarkupType.POINT: "Point", MarkupType.LINE: "Line", MarkupType.ANGLE: "Angle",
               MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}
@@ -43,6 +45,12 @@ DEFAULT_COLORS = {MarkupType.POINT: (1.0, 0.55, 0.55), MarkupType.LINE: (1.0, 0.
                   MarkupType.ANGLE: (0.5, 0.9, 1.0), MarkupType.PLANE: (0.6, 0.6, 1.0),
                   MarkupType.ROI: (0.5, 1.0, 0.5)}
 ROI_DEFAULT_MM = 20.0
+
+
+def click_tolerance_px() -> int:
+    """How far the mouse may move between press and release of a click (a hand that is not
+    perfectly still): the platform's start-drag distance (10 px by default)."""
+    return max(CLICK_TOLERANCE_PX, QApplication.startDragDistance())
 
 
 def _axes_from_normal(normal) -> tuple[float, ...]:
@@ -67,6 +75,7 @@ class MarkupsPanel(QWidget):
         self.last_error = None
         self._updating = False
         self._press: QPointF | None = None
+        self._last_slice_click = None
         self._picker = vtk.vtkCellPicker()
         self._picker.SetTolerance(0.0005)
         self.layer = MarkupLayer(view.plotter) if view is not None else None
@@ -202,6 +211,7 @@ class MarkupsPanel(QWidget):
         self.finish_placement()
         if self.case is None:
             return
+        self._hook_slice_views()
         self.placing, self.current = mtype, None
         self._set_buttons(mtype)
         self.hint.setText(f"Click on a surface or slice to place the {TYPE_NAMES[mtype].lower()}"
@@ -254,14 +264,37 @@ class MarkupsPanel(QWidget):
 
     def place_from_slice(self, world) -> Markup | None:
         """A click in a 2D slice view: a control point there, if a markup is being placed."""
-        if self.placing is None:
-            return None
+        if self.placing is None or world is self._last_slice_click:
+            return None  # (one click delivered twice: a view hooked by the window and here)
+        self._last_slice_click = world
         return self.place_at(np.asarray(world, dtype=float))
 
+    def _hook_slice_views(self) -> None:
+        """Take clicks from every 2D slice view, also those made after the case was opened
+        (the slice views are built the first time their dock shows)."""
+        window = self.view.window() if self.view is not None else None
+        for w in window.findChildren(QWidget) if window is not None else []:
+            signal = getattr(w, "cursor_picked", None)
+            if signal is not None and not w.property("markupsHooked"):
+                signal.connect(self.place_from_slice)
+                w.setProperty("markupsHooked", True)
+
     def pick(self, x: int, y: int):
-        """(position, normal) of the scene surface under display pixel (x, y), or None."""
+        """(position, normal) of the scene surface under display pixel (x, y), or None.
+
+        Only the scene objects' actors are candidates: a click must never be lost to a drag
+        handle, a label, the selection outline or another overlay in front of the surface."""
         view = self.view
-        if view is None or not self._picker.Pick(x, y, 0, view.plotter.renderer):
+        if view is None:
+            return None
+        picker = self._picker
+        picker.InitializePickList()
+        for adapter in view.renderer.adapters.values():
+            if adapter.obj.visible:
+                for actor in adapter.actors:
+                    picker.AddPickList(actor)
+        picker.PickFromListOn()
+        if not picker.Pick(x, y, 0, view.plotter.renderer):
             return None
         actor = self._picker.GetActor()
         if actor is None or view.renderer.object_for_actor(actor) is None:
@@ -272,12 +305,15 @@ class MarkupsPanel(QWidget):
         if self.placing is None:
             return False
         kind = event.type()
-        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+        # A press the window system counts as the second of a double click reaches a widget
+        # as MouseButtonDblClick instead of MouseButtonPress (close clicks, or a display whose
+        # event times are unreliable, as on some remote desktops): it is a click all the same.
+        if kind in _PRESSES and event.button() == Qt.MouseButton.LeftButton:
             self._press = event.position()
         elif kind == QEvent.Type.MouseButtonRelease and self._press is not None:
             pos, pressed, self._press = event.position(), self._press, None
             if (event.button() == Qt.MouseButton.LeftButton
-                    and (pos - pressed).manhattanLength() <= CLICK_TOLERANCE_PX):
+                    and (pos - pressed).manhattanLength() <= click_tolerance_px()):
                 hit = self.pick(*self.view.to_display(pos))
                 if hit is not None:
                     self.place_at(*hit)
