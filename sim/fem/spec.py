@@ -83,9 +83,9 @@ def load_mesh(spec: AnalysisSpec, progress: Progress = no_progress) -> tuple[Tet
     if not isinstance(m, dict):
         raise InputError("'mesh' must be a file path or an object with 'path' or 'generator'.")
     if "generator" in m:
-        from sim.mesh.generators import from_spec
+        from sim.mesh.generators import generate
 
-        mesh = from_spec({**m, "order": order})
+        mesh = generate({**m, "order": order}, progress)
         return mesh, {"generator": m["generator"], **mesh.quality()}
     if "path" not in m:
         raise InputError("'mesh' needs a 'path' (surface or volume mesh) or a 'generator'.")

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.errors import InputError
 from sim.mesh.tetmesh import TetMesh, signed_volumes
+from sim.progress import Progress, no_progress
 
 # Kuhn subdivision of the unit cube into 6 tetrahedra sharing the main diagonal; the same
 # pattern in every cell keeps the mesh conforming.
@@ -24,6 +25,8 @@ for perm in itertools.permutations(range(3)):
         path.append(corner.copy())
     _KUHN.append(path)
 _KUHN_OFFSETS = np.array(_KUHN)  # (6, 4, 3) cube-corner offsets
+GMSH_GENERATORS = ("tube", "sphere_shell")
+_gmsh_log = {"terminal": 0}  # the mesher worker turns gmsh's log on (the parent parses it)
 
 
 def box(size: tuple[float, float, float], divisions: tuple[int, int, int],
@@ -59,7 +62,7 @@ def _gmsh_volume_mesh(build, size: float, order: int, name: str,
 
     gmsh.initialize(interruptible=False)
     try:
-        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.option.setNumber("General.Terminal", _gmsh_log["terminal"])
         gmsh.model.add(name)
         build(gmsh.model.occ)
         gmsh.model.occ.synchronize()
@@ -163,3 +166,44 @@ def from_spec(spec: dict) -> TetMesh:
     except (TypeError, ValueError) as exc:
         raise InputError(f"Mesh generator '{kind}' has a bad setting: {exc}.") from None
     raise InputError(f"Unknown mesh generator '{kind}' (use box, tube or sphere_shell).")
+
+
+def generate(spec: dict, progress: Progress = no_progress, timeout: float = 600.0) -> TetMesh:
+    """:func:`from_spec`, with the gmsh shapes meshed in a child process so that a fine
+    element size shows gmsh's percentage and stops within a second of Cancel."""
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from sim.child_process import ChildTimeout, GmshLog, python_child, run_child
+    from sim.errors import TwinsightError
+
+    kind = spec.get("generator")
+    if kind not in GMSH_GENERATORS or getattr(sys, "frozen", False):
+        progress(0.0, f"Generating a {kind} mesh")
+        mesh = from_spec(spec)
+        progress(1.0, f"Generated a {kind} mesh")
+        return mesh
+    with tempfile.TemporaryDirectory(prefix="twinsight-gen-") as tmp:
+        src, dst = Path(tmp) / "spec.json", Path(tmp) / "out.npz"
+        src.write_text(json.dumps(spec))
+        try:
+            run = run_child(python_child("sim.mesh.mesher_worker", "generate", str(src), str(dst)),
+                            progress, f"Meshing the {kind}", timeout=timeout,
+                            parse=GmshLog(0.0, 0.95, f"Meshing the {kind}"))
+        except ChildTimeout:
+            raise TwinsightError(f"gmsh did not finish the {kind} mesh within "
+                                 f"{timeout:.0f} s.") from None
+        if run.returncode == 4:  # the spec was refused: the worker's message is for the user
+            raise InputError(run.stderr.strip().splitlines()[-1])
+        if run.returncode != 0 or not dst.is_file():
+            why = run.stderr.strip().splitlines()[-1] if run.stderr.strip() else (
+                f"it crashed (exit code {run.returncode})")
+            raise TwinsightError(f"gmsh could not mesh the {kind}: {why}")
+        with np.load(dst) as data:
+            mesh = TetMesh(np.asarray(data["points"], dtype=np.float64),
+                           np.asarray(data["cells"], dtype=np.int64),
+                           "tube" if kind == "tube" else "sphere shell")
+    progress(1.0, f"Meshed the {kind}")
+    return mesh

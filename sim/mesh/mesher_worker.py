@@ -56,7 +56,31 @@ def mesh_tetwild(vertices: np.ndarray, faces: np.ndarray, size: float) -> tuple[
     return np.asarray(points, dtype=np.float64), np.asarray(tets, dtype=np.int64)
 
 
+def generate(src: str, dst: str) -> int:
+    """A parametric gmsh mesh (:func:`sim.mesh.generators.from_spec`) from a JSON spec."""
+    import json
+
+    from sim.errors import InputError
+    from sim.mesh import generators
+
+    generators._gmsh_log["terminal"] = 1
+    with open(src) as fh:
+        spec = json.load(fh)
+    try:
+        mesh = generators.from_spec(spec)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 4
+    except Exception as exc:
+        print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 3
+    np.savez(dst, points=mesh.points, cells=mesh.cells)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "generate":
+        return generate(argv[1], argv[2])
     method, src, dst, size = argv[0], argv[1], argv[2], float(argv[3])
     data = np.load(src)
     try:

@@ -38,5 +38,28 @@ def test_meshing_reports_a_moving_percentage():
     assert report["method"] == "gmsh" and mesh.n_elements > 1000
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions)  # never goes backwards
-    assert any("3D" in m for _, m in calls)  # gmsh's 3D stage came through
+    assert any("3D" in m or "optimising" in m for _, m in calls)  # gmsh's own stages
     assert len({round(f, 2) for f in fractions if 0.05 < f < 1.0}) >= 3
+
+
+def test_generated_gmsh_mesh_matches_in_process_and_cancels():
+    from sim.mesh.generators import from_spec, generate
+
+    spec = {"generator": "tube", "inner_radius": 5.0, "outer_radius": 8.0, "height": 10.0,
+            "element_size": 1.5, "order": 2}
+    calls = []
+    child = generate(spec, lambda f, m: calls.append((f, m)))
+    here = from_spec(spec)
+    assert child.cells.shape == here.cells.shape and child.cells.shape[1] == 10
+    assert child.volumes.sum() == pytest.approx(here.volumes.sum(), rel=1e-9)
+    assert calls[-1][0] == 1.0
+    fine = {**spec, "element_size": 0.12}  # hundreds of thousands of P2 elements
+    run = CancellableRun(lambda progress: generate(fine, progress)).start()
+    pids = wait_for_child("sim.mesh.mesher_worker", run)
+    time.sleep(1.5)
+    assert run.thread.is_alive(), run.error
+    t_cancel = run.cancel()
+    run.thread.join(10.0)
+    assert isinstance(run.error, Cancelled), run.error
+    assert run.ended_at - t_cancel < 1.0
+    assert all(pid_gone(p) for p in pids)
