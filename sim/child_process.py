@@ -184,7 +184,7 @@ class GmshLog:
     def _at(self, inner: float) -> float:
         return self.start + (self.stop - self.start) * inner
 
-    def __call__(self, line: str):
+    def __call__(self, line: str) -> tuple[float, str | None] | None:
         if line.startswith(WINDOW_MARK):
             parts = line.split(maxsplit=3)
             self.start, self.stop, self.dim = float(parts[1]), float(parts[2]), 1
@@ -214,7 +214,7 @@ def report_window(start: float, stop: float, title: str) -> None:
 _TETWILD_PASS = re.compile(r"pass (\d+)")
 
 
-def tetwild_log(line: str):
+def tetwild_log(line: str) -> tuple[float, str] | None:
     """fTetWild's log: the optimisation passes (at most 80) after the initial Delaunay mesh."""
     if "Tetrahedralization performed" in line:
         return 0.15, "fTetWild: optimising"
