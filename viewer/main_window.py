@@ -247,6 +247,14 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(int(job.fraction * 1000))
         self.status_label.setText(f"{job.message or job.title + '…'}{more}")
 
+    def report_progress(self, fraction: float, message: str) -> None:
+        """Progress of short work that must stay on the GUI thread (offscreen VTK reports)."""
+        self.progress_bar.setVisible(True)
+        self.progress_bar.setValue(int(fraction * 1000))
+        self.status_label.setText(message)
+        if fraction >= 1.0 and self.jobs.current() is None:
+            self._show_busy(False)
+
     def run_task(self, title: str, fn, on_done, *, replaces_case: bool = False,
                  background: bool = False, group: str = "window",
                  on_finished=None) -> Job:

@@ -113,3 +113,24 @@ def test_closing_the_window_while_jobs_run_does_not_abort(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert "QThread" not in run.stderr
     assert run.stdout.strip() == "threads 1", run.stdout
+
+
+def test_cancel_button_stops_a_step_import_and_its_child_process(win, qtbot, shared_data):
+    """The user's Cancel reaches a job blocked on a child process (OpenCASCADE + gmsh): the
+    window is idle again within a second, the child is gone, the open case untouched."""
+    from PyQt6.QtCore import Qt
+
+    from tests.sim.cancel_helpers import children_running, pid_gone
+
+    case = win.case
+    win.open_path(shared_data / "factory" / "featuretype.STEP")
+    qtbot.waitUntil(lambda: bool(children_running("sim.io.cad_worker")), timeout=60_000)
+    pids = [p.pid for p in children_running("sim.io.cad_worker")]
+    qtbot.waitUntil(lambda: win.progress_bar.value() > 0, timeout=30_000)  # a percentage
+    assert win.cancel_button.isVisible()
+    t0 = time.monotonic()
+    qtbot.mouseClick(win.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.task is None, timeout=5_000)
+    assert time.monotonic() - t0 < 1.0
+    assert all(pid_gone(p) for p in pids) and not children_running("sim.io.cad_worker")
+    assert win.case is case and "cancelled" in win.status_label.text()

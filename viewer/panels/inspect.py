@@ -539,7 +539,7 @@ class InspectPanel(QWidget):
         if self.last_registration is not None:
             rep.alignment = self.last_registration.summary()
         try:
-            out = write_report(rep, path, progress=self.window._on_progress)
+            out = write_report(rep, path, progress=self.window.report_progress)
         except Exception as exc:  # shown to the user, never a crash
             self.window.last_error = show_error(self, "Report failed", exc)
             return None
