@@ -315,6 +315,15 @@ def test_pointer_landmarks_register_the_tracker(live, qtbot):
         # starts registered, and the pointer reappears calibrated.
         link_doc = win.case.sections["link"]
         np.testing.assert_allclose(link_doc["patient_T_tracker"], ins.patient_T_tracker)
+        # The registration is one undoable edit: undo gives the running link its old
+        # registration back, redo the new one, and the case counts as modified.
+        assert win.has_unsaved_changes() and "Register landmarks" in \
+            win.case.history.undo_text
+        registered = ins.patient_T_tracker.copy()
+        win.case.history.undo()
+        assert not np.allclose(ins.patient_T_tracker, registered, atol=1e-6)
+        win.case.history.redo()
+        np.testing.assert_allclose(ins.patient_T_tracker, registered)
         # What the peer sends back is listed in the Live panel.
         pointer.client.send_message(pyigtl.StringMessage("REGISTERED", device_name="Status"),
                                     wait=True)

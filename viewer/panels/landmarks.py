@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError
 from sim.markups import Markup, MarkupType
 from sim.model import Case, ObjectKind
+from sim.model.sections import set_section
 from viewer.errors import show_error
 
 POINTER_MARKUP = "Pointer landmarks"
@@ -224,7 +225,9 @@ class LandmarkRegistration(QGroupBox):
         res = pivot_calibration(poses @ np.linalg.inv(tool.tool_T_tip))
         ins = self.window.live.session.instruments
         ins.set_calibration(tool.device, res.calibration())
-        self.case.sections["link"] = ins.settings()  # saved with the case
+        link = self.case.sections.get("link")
+        set_section(self.case, "link", {**(link if isinstance(link, dict) else {}),
+                                        **ins.settings()}, f"Calibrate tip of {tool.device}")
         self.last_pivot = res
         offset = ", ".join(f"{x:.2f}" for x in res.tip_offset)
         self.label.setText(f"'{tool.device}' tip offset ({offset}) mm, "
@@ -265,24 +268,31 @@ class LandmarkRegistration(QGroupBox):
             target = self.target_combo.currentText()
             if res.scale != 1.0 and target == TRACKER:
                 raise InputError("The tracker registration must be rigid: clear 'Similarity'.")
+            session = self.window.live.session
+            obj = None
             if target == TRACKER:
-                session = self.window.live.session
                 if session is None:
                     raise InputError("The live link is not running (Live panel).")
-                ins = session.instruments
-                ins.set_registration(res.matrix @ ins.patient_T_tracker)
-                self.case.sections["link"] = ins.settings()  # saved with the case
             else:
                 obj = self.case.scene.find(self.target_combo.currentData())
                 if obj is None:
                     raise InputError(f"'{target}' is no longer in the scene.")
-                apply_registration(obj, res.matrix)
         except InputError as exc:
             self.window.last_error = show_error(self, "Landmark registration", exc)
             return None
-        # The moving landmarks were measured on what moved: they follow it.
-        moved = apply_transform(res.matrix, np.asarray(moving.points, dtype=float))
-        moving.points = tuple(tuple(map(float, p)) for p in moved)
+        # One undoable step: the registration, and the moving landmarks (measured on what
+        # moved) following it.
+        with self.case.history.macro(f"Register landmarks to {target}"):
+            if obj is None:
+                ins = session.instruments
+                ins.set_registration(res.matrix @ ins.patient_T_tracker)
+                link = self.case.sections.get("link")
+                set_section(self.case, "link", {**(link if isinstance(link, dict) else {}),
+                                                **ins.settings()}, "Tracker registration")
+            else:
+                apply_registration(obj, res.matrix)
+            moved = apply_transform(res.matrix, np.asarray(moving.points, dtype=float))
+            moving.points = tuple(tuple(map(float, p)) for p in moved)
         self.last_result = res
         per_point = ", ".join(f"#{k + 1} {e:.2f}" for k, e in enumerate(res.fre))
         self.label.setText(f"FRE RMS {res.fre_rms:.3f} mm, max {res.fre.max():.3f} mm"

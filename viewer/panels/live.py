@@ -36,8 +36,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
-from sim.model.sections import set_section
+from sim.model.sections import section_events, set_section
 from sim.twin.instruments import parse_image_poses
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
@@ -238,7 +239,10 @@ class LivePanel(QWidget):
     def set_case(self, case: Case) -> None:
         self.settings.detach()
         self.link_settings.detach()
+        if self.case is not None:
+            section_events(self.case).changed.disconnect(self._section_changed)
         self.case = case
+        section_events(case).changed.connect(self._section_changed)
         self.asset = None
         self.overlay.reset()
         if self.session is not None:
@@ -246,6 +250,16 @@ class LivePanel(QWidget):
         # the connection settings saved with the case (defaults where it has none)
         self.settings.attach(case)
         self.link_settings.attach(case)
+
+    def _section_changed(self, key: str) -> None:
+        """The link section changed (a registration, a tip calibration, or their undo): the
+        running link follows what the case holds."""
+        doc = self.case.sections.get("link") if self.case is not None else None
+        if key == "link" and self.session is not None and isinstance(doc, dict):
+            try:
+                self.session.instruments.apply_settings(doc)
+            except InputError as exc:
+                self.window.last_error = show_error(self, "Live link settings", exc)
 
     def set_peer_settings(self, frame: str, image_poses: dict) -> None:
         """Show ``frame`` ("lps"/"ras") and the image-pose mapping in the connect form."""
