@@ -8,7 +8,7 @@ from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
 from tests.viewer.conftest import LIVER_RGB, liver_pixels
-from tests.viewer.view_points import display_point
+from tests.viewer.view_points import display_point, widget_pos
 
 
 def _click(qtbot, window, x, y):
@@ -50,6 +50,21 @@ def test_clicking_an_object_selects_it_in_the_tree(window, qtbot):
     # A click on empty background clears the selection.
     _click(qtbot, window, 3, window.view.plotter.window_size[1] - 3)
     assert window.case.scene.selected is None
+    # A second quick click arrives as a double-click press; a hand that moved 6 px: both
+    # are still clicks that select.
+    from PyQt6.QtCore import QEvent
+    from PyQt6.QtGui import QMouseEvent
+    from PyQt6.QtWidgets import QApplication
+
+    widget = window.view.plotter.interactor
+    at = widget_pos(window.view, x, y)
+    for kind, pos, buttons in ((QEvent.Type.MouseButtonDblClick, at, Qt.MouseButton.LeftButton),
+                               (QEvent.Type.MouseButtonRelease, at + QPoint(6, 0),
+                                Qt.MouseButton.NoButton)):
+        QApplication.sendEvent(widget, QMouseEvent(
+            kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), Qt.MouseButton.LeftButton,
+            buttons, Qt.KeyboardModifier.NoModifier))
+    assert window.case.scene.selected is liver
 
 
 def test_visibility_checkbox_changes_the_render(window, qtbot):

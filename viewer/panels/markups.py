@@ -15,7 +15,6 @@ import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QButtonGroup,
     QFileDialog,
     QGridLayout,
@@ -35,9 +34,8 @@ from sim.markups.slicer import export_markups, import_markups
 from sim.model import Case
 from viewer.errors import show_error
 from viewer.panels.markup_layer import MarkupLayer
+from viewer.views.scene_view import CLICK_PRESSES, click_tolerance_px
 
-CLICK_TOLERANCE_PX = 4  # at least; the platform's drag distance when that is larger
-_PRESSES = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)
 UID_ROLE = Qt.ItemDataRole.UserRole
 TYPE_NAMES = {MarkupType.POINT: "Point", MarkupType.LINE: "Line", MarkupType.ANGLE: "Angle",
               MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}
@@ -45,12 +43,6 @@ DEFAULT_COLORS = {MarkupType.POINT: (1.0, 0.55, 0.55), MarkupType.LINE: (1.0, 0.
                   MarkupType.ANGLE: (0.5, 0.9, 1.0), MarkupType.PLANE: (0.6, 0.6, 1.0),
                   MarkupType.ROI: (0.5, 1.0, 0.5)}
 ROI_DEFAULT_MM = 20.0
-
-
-def click_tolerance_px() -> int:
-    """How far the mouse may move between press and release of a click (a hand that is not
-    perfectly still): the platform's start-drag distance (10 px by default)."""
-    return max(CLICK_TOLERANCE_PX, QApplication.startDragDistance())
 
 
 def _axes_from_normal(normal) -> tuple[float, ...]:
@@ -308,7 +300,7 @@ class MarkupsPanel(QWidget):
         # A press the window system counts as the second of a double click reaches a widget
         # as MouseButtonDblClick instead of MouseButtonPress (close clicks, or a display whose
         # event times are unreliable, as on some remote desktops): it is a click all the same.
-        if kind in _PRESSES and event.button() == Qt.MouseButton.LeftButton:
+        if kind in CLICK_PRESSES and event.button() == Qt.MouseButton.LeftButton:
             self._press = event.position()
         elif kind == QEvent.Type.MouseButtonRelease and self._press is not None:
             pos, pressed, self._press = event.position(), self._press, None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
 from sim.model import Case, ObjectKind, SceneObject
@@ -21,7 +21,16 @@ from viewer.panels.device_drag import device_from_mime, local_files
 
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
-CLICK_TOLERANCE_PX = 4  # a press and release closer than this is a click, not a drag
+CLICK_TOLERANCE_PX = 4  # at least; the platform's drag distance when that is larger
+# A press the window system counts as the second half of a double click arrives as
+# MouseButtonDblClick, not MouseButtonPress: for clicking, both are presses.
+CLICK_PRESSES = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)
+
+
+def click_tolerance_px() -> int:
+    """How far the mouse may move between press and release of a click (a hand that is not
+    perfectly still): the platform's start-drag distance (10 px by default)."""
+    return max(CLICK_TOLERANCE_PX, QApplication.startDragDistance())
 _SURFACE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
 
 
@@ -126,12 +135,12 @@ class SceneView(QWidget):
     def eventFilter(self, watched, event) -> bool:
         if event.type() in _DRAG_EVENTS:
             return self._drag_event(event)
-        if event.type() == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+        if event.type() in CLICK_PRESSES and event.button() == Qt.MouseButton.LeftButton:
             self._press_pos = event.position()
         elif (event.type() == QEvent.Type.MouseButtonRelease
               and event.button() == Qt.MouseButton.LeftButton and self._press_pos is not None):
             pos, pressed, self._press_pos = event.position(), self._press_pos, None
-            if (pos - pressed).manhattanLength() <= CLICK_TOLERANCE_PX:
+            if (pos - pressed).manhattanLength() <= click_tolerance_px():
                 x, y = self.to_display(pos)
                 if not any(handler(x, y, event.modifiers()) for handler in self.click_handlers):
                     self.object_clicked.emit(self.pick(x, y))
