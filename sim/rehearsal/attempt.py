@@ -21,6 +21,7 @@ Device poses are interpolated between keyframes like instrument poses.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from sim.progress import Progress, no_progress
 from sim.rehearsal.scenario import Scenario, check_format, write_json
 from sim.rehearsal.scoring import check_osats, score_attempt
 from sim.rehearsal.session import REHEARSAL_EVENTS, RehearsalSession, RehearsalWorld
+
+log = logging.getLogger(__name__)
 
 FORMAT = "twinsight-attempt"
 VERSION = 1
@@ -110,6 +113,28 @@ class Attempt:
                    list(d.get("keyframes", [])), dict(d.get("metrics", {})),
                    dict(d.get("scores", {})), check_osats(d.get("osats", {})),
                    d.get("notes", ""))
+
+
+ATTEMPTS_SECTION = "rehearsal_attempts"  # case.sections key: the attempts made on this case
+
+
+def attempts_from_case(case: Any) -> list[Attempt]:
+    """The attempts kept in ``case`` (an invalid entry is skipped with a warning: one bad
+    attempt must not hide the others)."""
+    out = []
+    for i, doc in enumerate(case.sections.get(ATTEMPTS_SECTION) or []):
+        try:
+            out.append(Attempt.from_dict(doc))
+        except InputError as exc:
+            log.warning("attempt %d stored in the case is invalid: %s", i + 1, exc)
+    return out
+
+
+def store_attempts(case: Any, attempts: list[Attempt], text: str) -> bool:
+    """Keep ``attempts`` in ``case`` as one undoable step (the case is then unsaved)."""
+    from sim.model.sections import set_section
+
+    return set_section(case, ATTEMPTS_SECTION, [a.to_dict() for a in attempts], text)
 
 
 def read_attempt(path: str | Path) -> Attempt:

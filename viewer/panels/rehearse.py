@@ -37,7 +37,14 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import TwinsightError
 from sim.model.sections import section_events, set_section
-from sim.rehearsal.attempt import Attempt, attempt_from_session, save_attempt
+from sim.rehearsal.attempt import (
+    ATTEMPTS_SECTION,
+    Attempt,
+    attempt_from_session,
+    attempts_from_case,
+    save_attempt,
+    store_attempts,
+)
 from sim.rehearsal.scenario import SECTION, Scenario, scenario_from_case
 from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
 from viewer import settings as prefs
@@ -190,6 +197,7 @@ class ReviewDialog(QDialog):
         a = self.selected()
         if a is not None:
             a.osats = {d: s.value() for d, s in self.osats_spins.items() if s.value()}
+            self.panel.keep_attempts("Rate attempt")
             self.refresh()
 
     def save_dialog(self) -> None:
@@ -220,7 +228,8 @@ class RehearsePanel(QWidget):
         self.scenario: Scenario | None = None
         self.world = None
         self.session = self.loop = self.display = None
-        self.attempts: list[Attempt] = []
+        self.attempts: list[Attempt] = []  # kept in the case (section rehearsal_attempts)
+        self._storing_attempts = False
         self.trainee = "Trainee"
         self._hidden: list = []  # (scene object, actor) hidden by a step or a replay
         self._stored_scenario = None  # the section document this panel last wrote
@@ -330,7 +339,8 @@ class RehearsePanel(QWidget):
             self.review_dialog = None
         if self.case is not None:
             section_events(self.case).changed.disconnect(self._section_changed)
-        self.case, self.world, self.attempts = case, None, []
+        self.case, self.world = case, None
+        self.attempts = attempts_from_case(case) if case is not None else []
         if case is not None:
             section_events(case).changed.connect(self._section_changed)
         self._load_scenario()
@@ -349,6 +359,20 @@ class RehearsePanel(QWidget):
         """The case's scenario changed behind this panel (undo, redo, a script)."""
         if name == SECTION and self.case.sections.get(SECTION) is not self._stored_scenario:
             self._load_scenario()
+        elif name == ATTEMPTS_SECTION and not self._storing_attempts:
+            self.attempts = attempts_from_case(self.case)
+            if self.review_dialog is not None:
+                self.review_dialog.refresh()
+
+    def keep_attempts(self, text: str) -> None:
+        """Store the attempts (with their ratings) in the case: one undoable step."""
+        if self.case is None:
+            return
+        self._storing_attempts = True
+        try:
+            store_attempts(self.case, self.attempts, text)
+        finally:
+            self._storing_attempts = False
 
     def set_scenario(self, scenario: Scenario, text: str = "Edit rehearsal scenario") -> None:
         """Use ``scenario`` and keep it in the case: one undoable step, the case unsaved."""
@@ -434,6 +458,7 @@ class RehearsePanel(QWidget):
             self.loop.stop(5.0)
             attempt = attempt_from_session(self.session, self.trainee)
             self.attempts.append(attempt)
+            self.keep_attempts(f"Rehearsal attempt {len(self.attempts)}")
             self.step_label.setText(
                 f"Attempt {len(self.attempts)}: {'PASSED' if attempt.scores['passed'] else 'FAILED'}"
                 f", score {attempt.scores['score']:.1f}")
