@@ -5,6 +5,11 @@ Life of an alarm (after ISA-18.2, simplified): it is raised *active* and
 condition ends; a user may clear it only once its condition has ended (clearing a
 still-active alarm would hide a real problem). A sensor has at most one open alarm
 per rule kind, so a noisy signal does not flood the list.
+
+Data-driven rules (:mod:`sim.predict.monitor`: anomalies, forecasts crossing a limit) share
+this book: they watch every evaluated reading through :meth:`AlarmBook.observe` and open or
+end their own kinds of condition with :meth:`AlarmBook.raise_condition` and
+:meth:`AlarmBook.end_condition`, so they are acknowledged, cleared and recorded alike.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ MAX_CLEARED = 500  # cleared alarms kept in memory (bounded over long sessions)
 class Alarm:
     id: int
     sensor: str
-    kind: str  # "high", "low" or "rate"
+    kind: str  # "high", "low", "rate"; "anomaly", "forecast" (sim.predict.monitor)
     message: str
     t: float
     value: float
     condition_active: bool = True
     acknowledged: bool = False
     cleared: bool = False
+    details: dict | None = None  # e.g. an anomaly's sensor contributions
 
     @property
     def state(self) -> str:
@@ -61,6 +67,43 @@ class AlarmBook:
         self.alarms: dict[int, Alarm] = {}
         self._recent: dict[str, deque[tuple[float, float]]] = {}
         self._open: dict[tuple[str, str], Alarm] = {}
+        self._observers: list = []
+
+    def observe(self, fn) -> None:
+        """Call ``fn(sensor, reading)`` for every reading evaluated (on the link's thread)."""
+        self._observers.append(fn)
+
+    def unobserve(self, fn) -> None:
+        if fn in self._observers:
+            self._observers.remove(fn)
+
+    def raise_condition(self, sensor_id: str, kind: str, message: str, t: float,
+                        value: float, details: dict | None = None) -> Alarm | None:
+        """Open an alarm of ``kind`` on ``sensor_id``; the new alarm, or None when one is
+        already open (its message and details are brought up to date)."""
+        key = (sensor_id, kind)
+        alarm = self._open.get(key)
+        if alarm is not None:
+            alarm.message, alarm.details = message, details
+            return None
+        alarm = Alarm(next(_ids), sensor_id, kind, message, t, value, details=details)
+        self.alarms[alarm.id] = alarm
+        self._open[key] = alarm
+        log.warning("ALARM %s: %s", alarm.id, message)
+        self.raised.emit(alarm)
+        return alarm
+
+    def end_condition(self, sensor_id: str, kind: str) -> Alarm | None:
+        """The condition of the open ``kind`` alarm on ``sensor_id`` has ended."""
+        alarm = self._open.pop((sensor_id, kind), None)
+        if alarm is not None and alarm.condition_active:
+            alarm.condition_active = False
+            log.info("Alarm %s returned to normal", alarm.id)
+            self.changed.emit(alarm)
+        return alarm
+
+    def is_open(self, sensor_id: str, kind: str) -> bool:
+        return (sensor_id, kind) in self._open
 
     @property
     def open_alarms(self) -> list[Alarm]:
@@ -69,6 +112,9 @@ class AlarmBook:
     def evaluate(self, sensor: Sensor, reading: Reading) -> list[Alarm]:
         """Apply the rules to one reading; returns alarms raised by it."""
         v, t = reading.value, reading.t
+        if self._observers:
+            for fn in self._observers:
+                fn(sensor, reading)
         lo, hi = sensor.normal
         if sensor.max_rate is None and lo <= v <= hi and not self._open_for(sensor.id):
             return []  # the common case, kept cheap

@@ -28,7 +28,10 @@ import numpy as np
 from sim.errors import FileFormatError, TwinsightError
 
 FORMAT, VERSION = "twinsight-history", "1"
-KINDS = ("value", "pose", "reported", "command", "ack", "alarm", "string", "point", "image")
+KINDS = ("value", "pose", "reported", "command", "ack", "alarm", "string", "point", "image",
+         "flag")
+# A "flag" event stores a reading's data-quality flags (sim.predict.quality) beside it: the
+# same channel, time and value, ``data`` a JSON list such as ["stuck"].
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS events(t REAL NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL,
@@ -104,6 +107,15 @@ class HistoryStore:
     def record_json(self, kind: str, channel: str, t: float, data: Any,
                     value: float | None = None) -> None:
         self.record(kind, channel, t, value, json.dumps(data, default=str))
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a key in the file's meta table (e.g. the units of an imported fleet)."""
+        db = sqlite3.connect(self.path)
+        try:
+            with db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+        finally:
+            db.close()
 
     @property
     def pending(self) -> int:
@@ -246,6 +258,36 @@ class HistoryReader:
                                "ORDER BY t", (channel, kind)).fetchall()
         arr = np.array(rows, dtype=float).reshape(-1, 2)
         return arr[:, 0], arr[:, 1]
+
+    def flags(self, channel: str | None = None, t0: float | None = None,
+              t1: float | None = None) -> list[tuple[float, str, float | None, list[str]]]:
+        """Quality flags stored with the readings: (t, channel, value, flags), in time order."""
+        return [(e.t, e.channel, e.value, list(e.data or [])) for e in
+                self.events(t0, t1, kinds=("flag",), channel=channel)]
+
+    def clean_series(self, channel: str, t0: float | None = None, t1: float | None = None,
+                     excluding=None) -> tuple[np.ndarray, np.ndarray, int]:
+        """A channel's values without the readings whose flags exclude them from models;
+        returns (t, value, number ignored). ``excluding``: the flags that exclude (default
+        :data:`sim.predict.quality.EXCLUDING`)."""
+        if excluding is None:
+            from sim.predict.quality import EXCLUDING as excluding
+        sql, args = "SELECT t, value FROM events WHERE channel=? AND kind='value'", [channel]
+        if t0 is not None:
+            sql, args = sql + " AND t >= ?", [*args, t0]
+        if t1 is not None:
+            sql, args = sql + " AND t <= ?", [*args, t1]
+        arr = np.array(self.db.execute(sql + " ORDER BY t, rowid", args).fetchall(),
+                       dtype=float).reshape(-1, 2)
+        bad = {(t, v) for t, _c, v, fl in self.flags(channel, t0, t1)
+               if any(f in excluding for f in fl)}
+        if not bad:
+            return arr[:, 0], arr[:, 1], 0
+        keep = np.array([(t, v) not in bad for t, v in arr], dtype=bool).reshape(-1)
+        return arr[keep, 0], arr[keep, 1], int((~keep).sum())
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
 
     def state_at(self, t: float) -> dict[str, Event]:
         """The latest value and pose of every channel at time ``t`` (for scrubbing)."""
