@@ -1,4 +1,5 @@
-"""``twinsight link simulate|record|replay|config``: the live twin link from the command line."""
+"""``twinsight link simulate|record|replay|import|config``: the live twin link from the
+command line."""
 
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--igtl", metavar="HOST:PORT",
                    help="serve a tracked stylus and ultrasound over OpenIGTLink here")
     s.add_argument("--duration", type=float, default=30.0, metavar="SECONDS")
-    s.add_argument("--fault-at", type=float, default=20.0, metavar="SECONDS",
-                   help="when the injected bearing fault starts")
+    s.add_argument("--fault-at", type=float, default=None, metavar="SECONDS",
+                   help="when the injected bearing fault starts (default 20; none with --wear)")
+    s.add_argument("--wear", action="store_true",
+                   help="degrade slowly instead: the bearing wears out and fails after --life")
+    s.add_argument("--life", type=float, default=300.0, metavar="SECONDS",
+                   help="with --wear: seconds until the pump fails (default 300)")
     s.add_argument("--pose-hz", type=float, default=60.0)
     s.add_argument("--telemetry-hz", type=float, default=10.0)
     s.add_argument("--image-hz", type=float, default=2.0)
@@ -68,6 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p2.add_argument("--json", action="store_true")
     p2.set_defaults(handler=run_replay)
 
+    im = lsub.add_parser("import", help="import a CSV or Parquet table (or C-MAPSS .txt) into "
+                                        "a history file, with data-quality flags")
+    im.add_argument("table", metavar="CSV|PARQUET")
+    im.add_argument("-o", "--output", required=True, metavar="HISTORY.db")
+    im.add_argument("--json", action="store_true")
+    im.set_defaults(handler=run_import)
+
     c = lsub.add_parser("config", help="write the demo twin configuration to edit")
     c.add_argument("-o", "--output", required=True, metavar="TWIN.json")
     c.set_defaults(handler=run_config)
@@ -104,6 +116,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise InputError("Give --mqtt URL and/or --igtl HOST:PORT to simulate on.")
     if args.duration <= 0 or min(args.pose_hz, args.telemetry_hz) <= 0:
         raise InputError("--duration and the rates must be positive.")
+    if args.wear and not args.life > 0:
+        raise InputError("--life must be a positive number of seconds.")
+    fault_at = args.fault_at if args.fault_at is not None else (
+        float("inf") if args.wear else 20.0)
     mqtt = igtl = None
     try:
         if args.mqtt:
@@ -117,10 +133,13 @@ def run_simulate(args: argparse.Namespace) -> int:
         if not args.json:
             where = " and ".join(x for x in (mqtt and mqtt.config.describe(),
                                              igtl and f"igtl://{igtl.host}:{igtl.port}") if x)
+            what = (f"wearing out, failing at {args.life:g} s" if args.wear
+                    else f"fault at {fault_at:g} s")
             print(f"Simulating the pump and stylus on {where} for {args.duration:g} s "
-                  f"(fault at {args.fault_at:g} s)…", flush=True)
+                  f"({what})…", flush=True)
         stats = simulate.run(mqtt, igtl, args.duration, args.telemetry_hz, args.pose_hz,
-                             args.image_hz, args.fault_at, args.seed)
+                             args.image_hz, fault_at, args.seed,
+                             wear_life=args.life if args.wear else None)
     finally:
         if mqtt is not None:
             mqtt.close()
@@ -244,6 +263,23 @@ def _play(reader, speed: float, as_json: bool) -> None:
         else:
             shown = ev.value if ev.value is not None else ev.data
             print(f"{ev.t:.3f} {ev.kind:<8} {ev.channel:<24} {shown}", flush=speed > 0)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from sim.cli import cli_progress, print_json
+    from sim.predict.history_fleet import import_table
+
+    summary = import_table(args.table, args.output, cli_progress())
+    if args.json:
+        print_json(summary)
+        return 0
+    flagged = {c: n for c, n in summary["flagged"].items() if n}
+    print(f"Imported {summary['readings']} readings of {len(summary['channels'])} channels"
+          + (f" ({summary['units']} units)" if summary["units"] > 1 else "")
+          + f" into {summary['file']}.")
+    if flagged:
+        print("  flagged: " + ", ".join(f"{c} {n}" for c, n in flagged.items()))
+    return 0
 
 
 def run_config(args: argparse.Namespace) -> int:

@@ -102,7 +102,9 @@ class RulModel:
             boosters[name] = lgb.train({**PARAMS, **objective}, data, n,
                                        callbacks=[tick])  # a Cancelled from tick propagates
         progress(1.0, "Trained")
+        steps = np.concatenate([np.diff(fleet.time[s:e]) for s, e in fleet.bounds()])
         info = {"source": fleet.source, "units": len(fleet.bounds()), "rows": len(fleet),
+                "step": float(np.median(steps)) if len(steps) else 1.0,
                 "sha256": fleet.fingerprint(), "channels": list(fleet.channels),
                 "lightgbm": lgb.__version__}
         return cls(norm, boosters, cap, info)

@@ -6,6 +6,12 @@ plus noise; at ``fault_at`` seconds a bearing fault starts: the bend heats up
 quickly (a rate-of-change alarm, then a high-temperature alarm) and vibration
 jumps. The pump's ``speed`` can be commanded; the asset acknowledges and ramps to it.
 
+Wear mode (``wear_life`` seconds, ``link simulate --wear``): instead of a sudden fault the
+bearing degrades slowly; vibration and the bend's temperature rise with the square of the
+worn fraction until the pump fails at ``wear_life`` (vibration far above its range), so a
+remaining-life gauge moves during a demo. :func:`wear_fleet` runs a fleet of such pumps to
+failure, with different lives and starting points, to train a remaining-life model on.
+
 The instrument is served over OpenIGTLink like PLUS does (we listen, the twin
 connects): a stylus circling and descending towards a target, plus a small
 synthetic ultrasound frame.
@@ -75,6 +81,7 @@ class PumpAsset:
 
     fault_at: float = 20.0
     seed: int = 0
+    wear_life: float | None = None  # seconds to failure in wear mode
     speed: float = 1450.0
     target_speed: float = 1450.0
     rng: np.random.Generator = field(init=False)
@@ -88,6 +95,18 @@ class PumpAsset:
         load = self.speed / 1450.0
         fault = max(0.0, t - self.fault_at)
         n = self.rng.normal(size=5)
+        if self.wear_life:
+            w = min(t / self.wear_life, 1.0) ** 2
+            drift = 0.002 * min(t, 300.0)  # a slow warm-up that levels off
+            return {
+                "temp_bend": 40.0 + drift + 12.0 * w + 0.05 * n[0],
+                "temp_foot": 38.0 + drift + 3.0 * w + 0.05 * n[1],
+                "temp_top": 36.0 + drift + 0.05 * n[2],
+                "vibration": max(0.0, (2.0 + 0.3 * math.sin(0.7 * t)) * load + 6.0 * w
+                                 + 0.05 * n[3]),
+                "strain_bend": 300.0 * load + 50.0 * math.sin(2 * math.pi * t / 10.0)
+                + 5.0 * n[4],
+            }
         return {
             "temp_bend": 40.0 + 0.02 * t + 0.8 * fault + 0.05 * n[0],
             "temp_foot": 38.0 + 0.02 * t + 0.1 * fault + 0.05 * n[1],
@@ -148,11 +167,13 @@ class SimulationStats:
 def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, duration: float = 30.0,
         telemetry_hz: float = 10.0, pose_hz: float = 60.0, image_hz: float = 2.0,
         fault_at: float = 20.0, seed: int = 0, base_topic: str = BASE_TOPIC,
-        stop: threading.Event | None = None) -> SimulationStats:
-    """Publish the asset and the instrument until ``duration`` elapses or ``stop`` is set."""
+        stop: threading.Event | None = None, wear_life: float | None = None
+        ) -> SimulationStats:
+    """Publish the asset and the instrument until ``duration`` elapses or ``stop`` is set
+    (``wear_life``: degrade slowly and fail after that many seconds instead of a fault)."""
     stop = stop or threading.Event()
     stats = SimulationStats()
-    asset = PumpAsset(fault_at=fault_at, seed=seed)
+    asset = PumpAsset(fault_at=fault_at, seed=seed, wear_life=wear_life)
     config = demo_config(base_topic)
     if mqtt_link is not None:
         def on_command(topic: str, payload: bytes) -> None:
@@ -203,3 +224,31 @@ def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, durat
     stats.duration_s = round(time.perf_counter() - t0, 3)
     stats.igtl_peers = igtl.peers if igtl is not None else 0
     return stats
+
+
+def wear_fleet(units: int = 30, seed: int = 0, life: tuple[float, float] = (150.0, 400.0),
+               rate_hz: float = 10.0, step: float = 1.0):
+    """Run-to-failure histories of ``units`` pumps in wear mode (a :class:`Fleet`): each lives
+    a random time in ``life`` seconds and may start partly worn; readings at ``rate_hz`` are
+    averaged over ``step`` seconds, as the live monitor does."""
+    from sim.predict.fleet import Fleet
+
+    rng = np.random.default_rng(seed)
+    ids = [s.id for s in demo_config().sensors]
+    unit, times, rows = [], [], []
+    for u in range(units):
+        total = float(rng.uniform(*life))
+        start = float(rng.uniform(0.0, 0.3)) * total  # seconds of wear already behind it
+        asset = PumpAsset(fault_at=math.inf, seed=seed * 1000 + u, wear_life=total)
+        per = max(1, int(round(rate_hz * step)))
+        n_rows = int((total - start) / step)
+        for k in range(n_rows):
+            acc = np.zeros(len(ids))
+            for j in range(per):
+                t = start + k * step + j / rate_hz
+                v = asset.step(t, 1.0 / rate_hz)
+                acc += [v[i] for i in ids]
+            unit.append(f"pump{u + 1}")
+            times.append((k + 1) * step)
+            rows.append(acc / per)
+    return Fleet(np.array(unit), np.array(times), np.array(rows), ids, [], "demo pump fleet")
