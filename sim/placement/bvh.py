@@ -20,7 +20,42 @@ LEAF_SIZE = 4
 _STACK = 256
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
+def _select(order, cent, axis, s, e, k):
+    """Reorder ``order[s:e]`` so that ``order[k]`` holds the triangle whose centroid is the
+    k-th along ``axis``, none after it smaller and none before it larger (quickselect,
+    median-of-three pivot; ties broken by triangle index so the result is deterministic)."""
+    lo, hi = s, e - 1
+    while hi > lo:
+        m = (lo + hi) // 2
+        a, b, c = order[lo], order[m], order[hi]
+        ka, kb, kc = cent[a, axis], cent[b, axis], cent[c, axis]
+        if (ka <= kb <= kc) or (kc <= kb <= ka):
+            piv = b
+        elif (kb <= ka <= kc) or (kc <= ka <= kb):
+            piv = a
+        else:
+            piv = c
+        pv, pi = cent[piv, axis], piv
+        i, j = lo, hi
+        while i <= j:
+            while cent[order[i], axis] < pv or (cent[order[i], axis] == pv and order[i] < pi):
+                i += 1
+            while cent[order[j], axis] > pv or (cent[order[j], axis] == pv and order[j] > pi):
+                j -= 1
+            if i <= j:
+                order[i], order[j] = order[j], order[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+@nb.njit(cache=True, nogil=True)
 def _build(tri, leaf_size):
     m = tri.shape[0]
     cent = np.empty((m, 3))
@@ -64,10 +99,8 @@ def _build(tri, leaf_size):
         axis = np.argmax(chi - clo)
         if chi[axis] - clo[axis] <= 0.0:
             continue  # all centroids coincide: keep as one (large) leaf
-        seg = order[s:e].copy()
-        idx = np.argsort(cent[seg, axis], kind="mergesort")
-        order[s:e] = seg[idx]
         mid = (s + e) // 2
+        _select(order, cent, axis, s, e, mid)  # median split in O(e - s), not a sort
         left[node] = n_nodes
         n_nodes += 2
         st_node[sp], st_s[sp], st_e[sp] = n_nodes - 1, mid, e
@@ -77,7 +110,7 @@ def _build(tri, leaf_size):
         start[:n_nodes].copy(), count[:n_nodes].copy()
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _refit(tri, left, start, count, lo, hi):
     """Recompute every node's box for (moved) triangles ``tri`` already in tree order."""
     for node in range(left.shape[0] - 1, -1, -1):
@@ -114,7 +147,7 @@ def _box_box_d2(lo_a, hi_a, a, lo_b, hi_b, b):
     return d
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def closest_point(p: Vec3, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray, left: np.ndarray,
                   start: np.ndarray, count: np.ndarray,
                   max_d2: float) -> tuple[float, Vec3, int, int]:
@@ -160,7 +193,7 @@ def closest_point(p: Vec3, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray, left
     return best, q, best_t, best_f
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def closest_points_serial(points: np.ndarray, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                           left: np.ndarray, start: np.ndarray, count: np.ndarray, max_d2: float,
                           out_pt: np.ndarray, out_tri: np.ndarray,
@@ -173,7 +206,7 @@ def closest_points_serial(points: np.ndarray, tri: np.ndarray, lo: np.ndarray, h
         out_feat[i] = f
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def grid_closest(origin: np.ndarray, h: float, dims: np.ndarray, tri: np.ndarray, lo: np.ndarray,
                  hi: np.ndarray, left: np.ndarray, start: np.ndarray, count: np.ndarray,
                  out_pt: np.ndarray, out_tri: np.ndarray, out_feat: np.ndarray) -> None:
@@ -203,17 +236,20 @@ def grid_closest(origin: np.ndarray, h: float, dims: np.ndarray, tri: np.ndarray
                 out_feat[n] = f
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def band_closest(origin: np.ndarray, h: float, dims: np.ndarray, band: float, tri: np.ndarray,
                  d2_out: np.ndarray, out_pt: np.ndarray, out_tri: np.ndarray,
-                 out_feat: np.ndarray) -> None:
+                 out_feat: np.ndarray, t0: int = 0, t1: int = -1) -> None:
     """Exact closest points for the grid nodes within ``band`` of the surface.
 
     Each triangle visits the nodes of its bounding box grown by ``band``: a node whose
     closest triangle is within the band is certainly visited by it, so its value is exact.
-    Cost is proportional to the surface, not to the grid volume.
+    Cost is proportional to the surface, not to the grid volume. Triangles ``t0..t1`` only
+    (all by default), so a caller can report progress between blocks of them.
     """
-    for t in range(tri.shape[0]):
+    if t1 < 0:
+        t1 = tri.shape[0]
+    for t in range(t0, t1):
         a = (tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2])
         b = (tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2])
         c = (tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2])
@@ -239,7 +275,7 @@ def band_closest(origin: np.ndarray, h: float, dims: np.ndarray, band: float, tr
 
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def mesh_mesh_distance(tri_a: np.ndarray, lo_a: np.ndarray, hi_a: np.ndarray, left_a: np.ndarray,
                        start_a: np.ndarray, count_a: np.ndarray,
                        tri_b: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray, left_b: np.ndarray,

@@ -26,6 +26,7 @@ from sim.errors import InputError
 from sim.placement.field import SurfaceField
 from sim.placement.report import Evaluation, StructureResult
 from sim.placement.rigid_device import MovedDevice, RigidDevice, check_pose
+from sim.progress import Progress, no_progress, sub_progress
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -57,12 +58,32 @@ class PlacementScene:
     exact_within: float = 15.0
 
     def add(self, name: str, mesh: pv.DataSet, role: str = "other",
-            margin_mm: float | None = None, grid_spacing: float | None = None) -> Structure:
+            margin_mm: float | None = None, grid_spacing: float | None = None,
+            progress: Progress = no_progress) -> Structure:
         if any(s.name == name for s in self.structures):
             raise InputError(f"There is already a structure named '{name}'.")
-        s = Structure(name, SurfaceField(mesh, grid_spacing=grid_spacing), role, margin_mm)
+        s = Structure(name, SurfaceField(mesh, grid_spacing=grid_spacing, progress=progress),
+                      role, margin_mm)
         self.structures.append(s)
         return s
+
+    @classmethod
+    def from_surfaces(cls, items: list[tuple[str, pv.DataSet, str, float | None]],
+                      around: ArrayLike | None = None, reach: float = 30.0,
+                      progress: Progress = no_progress) -> PlacementScene:
+        """A prepared scene from ``(name, surface, role, margin_mm)`` items: trees, then
+        distance grids (limited to ``reach`` mm around the points ``around`` if given).
+        Progress runs 0..1 in proportion to the triangles handled; a cancel (the callback
+        raising :class:`sim.errors.Cancelled`) stops between steps and leaves nothing."""
+        scene = cls()
+        sizes = np.array([max(int(m.n_cells), 1) for _, m, _, _ in items], float)
+        edges = 0.45 * np.r_[0.0, np.cumsum(sizes)] / max(sizes.sum(), 1.0)
+        for i, (name, mesh, role, margin) in enumerate(items):
+            sub = sub_progress(progress, edges[i], edges[i + 1])
+            scene.add(name, mesh, role=role, margin_mm=margin,
+                      progress=lambda f, m, sub=sub, name=name: sub(f, f"{name}: {m}"))
+        scene.prepare(around, reach=reach, progress=sub_progress(progress, 0.45, 1.0))
+        return scene
 
     def __getitem__(self, name: str) -> Structure:
         for s in self.structures:
@@ -70,14 +91,20 @@ class PlacementScene:
                 return s
         raise InputError(f"No structure named '{name}' in the placement scene.")
 
-    def prepare(self, around: ArrayLike | None = None, reach: float = 30.0) -> None:
+    def prepare(self, around: ArrayLike | None = None, reach: float = 30.0,
+                progress: Progress = no_progress) -> None:
         """Build every distance grid now (else on first use). ``around``: points (e.g. a
-        trajectory's entry and target) to limit the grids to, ``reach`` mm beyond them."""
-        for s in self.structures:
+        trajectory's entry and target) to limit the grids to, ``reach`` mm beyond them.
+        Progress is shared out by triangle count; a cancel stops between blocks."""
+        weights = np.array([max(s.field.n_triangles, 1) for s in self.structures], float)
+        edges = np.r_[0.0, np.cumsum(weights)] / max(weights.sum(), 1.0)
+        for i, s in enumerate(self.structures):
             if around is not None:
                 pts = np.asarray(around, dtype=float).reshape(-1, 3)
                 s.field.limit_to(pts.min(axis=0) - reach, pts.max(axis=0) + reach)
-            _ = s.field.grid
+            sub = sub_progress(progress, edges[i], edges[i + 1])
+            s.field.build_grid(lambda f, m, sub=sub, name=s.name: sub(f, f"{name}: {m}"))
+        progress(1.0, "Structures prepared")
 
 
 def _deepest(field: SurfaceField, points: np.ndarray, approx: np.ndarray):

@@ -10,6 +10,9 @@ side, distance an upper bound), which only ever pick candidates for exact re-che
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numba as nb
@@ -20,11 +23,74 @@ from scipy.ndimage import distance_transform_edt
 from sim.errors import InputError
 from sim.mesh.features import pseudo_normals
 from sim.placement.bvh import TriangleTree, band_closest, grid_closest
+from sim.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 MAX_GRID_NODES = 1_500_000
+_BAND_BLOCK = 20_000  # triangles rasterised between two progress reports
+
+
+def _content_key(v: np.ndarray, f: np.ndarray) -> str:
+    """A digest of a surface's welded vertices and triangles (a few ms for 300k triangles)."""
+    h = hashlib.blake2b(digest_size=20)
+    for a in (v, f):
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+class FieldCache:
+    """Trees, normals and distance grids of recently prepared surfaces, by content.
+
+    Bounded by the number of triangles and grid nodes held (least recently used first
+    out). Everything cached is read-only once built, so fields share it safely.
+    """
+
+    def __init__(self, max_triangles: int = 3_000_000, max_grid_nodes: int = 12_000_000) -> None:
+        self.max_triangles, self.max_grid_nodes = max_triangles, max_grid_nodes
+        self._geometry: OrderedDict[str, tuple] = OrderedDict()
+        self._grids: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def geometry(self, key: str) -> tuple | None:
+        with self._lock:
+            if key in self._geometry:
+                self._geometry.move_to_end(key)
+                return self._geometry[key]
+        return None
+
+    def put_geometry(self, key: str, value: tuple) -> None:
+        with self._lock:
+            self._geometry[key] = value
+            while len(self._geometry) > 1 and sum(
+                    len(t.tri) for t, _ in self._geometry.values()) > self.max_triangles:
+                self._geometry.popitem(last=False)
+
+    def grid(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            if key in self._grids:
+                self._grids.move_to_end(key)
+                return self._grids[key]
+        return None
+
+    def put_grid(self, key: tuple, grid: np.ndarray) -> None:
+        grid.setflags(write=False)
+        with self._lock:
+            self._grids[key] = grid
+            while len(self._grids) > 1 and sum(
+                    g.size for g in self._grids.values()) > self.max_grid_nodes:
+                self._grids.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._geometry.clear()
+            self._grids.clear()
+
+
+CACHE = FieldCache()
 
 
 def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +119,7 @@ def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     return v, f[keep]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def trilinear(grid: np.ndarray, origin: np.ndarray, h: float, points: np.ndarray,
               outside_value: float, out: np.ndarray) -> None:
     """Trilinear samples of ``grid`` (nx, ny, nz) at points; ``outside_value`` off the grid.
@@ -81,17 +147,33 @@ def trilinear(grid: np.ndarray, origin: np.ndarray, h: float, points: np.ndarray
 
 
 class SurfaceField:
-    """A closed triangle surface with exact signed-distance queries and a coarse grid."""
+    """A closed triangle surface with exact signed-distance queries and a coarse grid.
+
+    The tree and pseudo-normals of a surface, and its grids, are cached by content (see
+    :data:`CACHE`): preparing the same structures again (another role or margin, another
+    trajectory, the next Prepare click) reuses them instead of rebuilding.
+    """
 
     def __init__(self, mesh: pv.DataSet, grid_spacing: float | None = None,
-                 padding: float = 12.0) -> None:
+                 padding: float = 12.0, progress: Progress = no_progress) -> None:
+        progress(0.0, "Reading the surface")
         v, f = mesh_triangles(mesh)
         self.vertices, self.faces = v, f
-        self.tree = TriangleTree.build(v[f])
-        self.normals = pseudo_normals(v, f)[self.tree.order]
+        self.key = _content_key(v, f)
+        cached = CACHE.geometry(self.key)
+        if cached is None:
+            progress(0.1, f"Building the search tree ({len(f):,} triangles)")
+            tree = TriangleTree.build(v[f])
+            progress(0.6, "Surface normals")
+            normals = pseudo_normals(v, f)[tree.order]
+            CACHE.put_geometry(self.key, (tree, normals))
+        else:
+            tree, normals = cached
+        self.tree, self.normals = tree, normals
         self.n_triangles = len(f)
         self._spacing, self._padding = grid_spacing, padding
         self._grid: np.ndarray | None = None
+        progress(1.0, "Surface ready")
 
     def signed_distance(self, points: np.ndarray,
                         max_distance: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +198,7 @@ class SurfaceField:
     def grid(self) -> tuple[np.ndarray, np.ndarray, float]:
         """(values (nx, ny, nz) float64, origin (3,), spacing): built on first use."""
         if self._grid is None:
-            self._build_grid()
+            self.build_grid()
         return self._grid, self._grid_origin, self._grid_h
 
     def limit_to(self, lo: ArrayLike, hi: ArrayLike) -> None:
@@ -128,7 +210,7 @@ class SurfaceField:
         self._region = (np.asarray(lo, float), np.asarray(hi, float))
         self._grid = None
 
-    def _build_grid(self) -> None:
+    def _grid_layout(self) -> tuple[np.ndarray, float, np.ndarray]:
         lo = self.vertices.min(axis=0) - self._padding
         hi = self.vertices.max(axis=0) + self._padding
         region = getattr(self, "_region", None)
@@ -140,32 +222,50 @@ class SurfaceField:
         h = self._spacing or max(0.6, float(np.cbrt(np.prod(extent) / 250_000.0)))
         while np.prod(np.ceil(extent / h) + 1) > MAX_GRID_NODES:
             h *= 1.2
-        dims = (np.ceil(extent / h) + 1).astype(int)
-        axes = [lo[k] + h * np.arange(dims[k]) for k in range(3)]
-        nodes = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-        q, t, feat = self.grid_closest_points(np.asarray(lo, float), float(h), dims.astype(np.int64))
-        d = self.signed_from_closest(nodes, q, t, feat)
-        self._grid = np.ascontiguousarray(d.reshape(tuple(dims)))
-        self._grid_origin, self._grid_h = lo, float(h)
+        dims = (np.ceil(extent / h) + 1).astype(np.int64)
+        return np.asarray(lo, float), float(h), dims
 
-    def grid_closest_points(self, lo: np.ndarray, h: float,
-                            dims: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def build_grid(self, progress: Progress = no_progress) -> None:
+        """Build the distance grid now (it is otherwise built on first use)."""
+        lo, h, dims = self._grid_layout()
+        key = (self.key, tuple(np.round(lo, 9)), round(h, 12), tuple(int(d) for d in dims))
+        grid = CACHE.grid(key)
+        if grid is None:
+            q, t, feat = self.grid_closest_points(lo, h, dims, progress)
+            axes = [lo[k] + h * np.arange(dims[k]) for k in range(3)]
+            nodes = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+            d = self.signed_from_closest(nodes, q, t, feat)
+            grid = np.ascontiguousarray(d.reshape(tuple(dims)))
+            CACHE.put_grid(key, grid)
+        self._grid, self._grid_origin, self._grid_h = grid, lo, h
+        progress(1.0, "Distance grid ready")
+
+    def grid_closest_points(self, lo: np.ndarray, h: float, dims: np.ndarray,
+                            progress: Progress = no_progress,
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Closest surface points of all grid nodes.
 
         Nodes within a band of 2 cells are exact (triangle rasterisation). Farther nodes
         take the closest point of their nearest band node (a closest-point transform):
         an upper bound on their distance, exact wherever both share a closest point, and
         on the same side of the surface, since a path across it passes through the band.
+        Progress is reported (and a cancel honoured) between blocks of triangles.
         """
         n = int(np.prod(dims))
         q, t, feat = np.empty((n, 3)), np.full(n, -1, np.int64), np.zeros(n, np.int64)
         d2 = np.full(n, np.inf)
         band = 2.0 * h
-        band_closest(lo, h, dims, band, self.tree.tri, d2, q, t, feat)
+        tri = self.tree.tri
+        m = len(tri)
+        block = max(_BAND_BLOCK, m // 50)
+        for t0 in range(0, m, block):
+            progress(0.85 * t0 / m, f"Distance grid ({100 * t0 // m} % of the surface)")
+            band_closest(lo, h, dims, band, tri, d2, q, t, feat, t0, min(t0 + block, m))
         in_band = d2 <= band * band
         if not in_band.any():  # the surface is nowhere near this grid: search the tree
             grid_closest(lo, h, dims, *self.tree.arrays(), q, t, feat)
             return q, t, feat
+        progress(0.85, "Distance grid (far nodes)")
         _, idx = distance_transform_edt(~in_band.reshape(tuple(dims)), return_indices=True)
         src = np.ravel_multi_index(tuple(idx.reshape(3, -1)), tuple(dims))
         far = ~in_band

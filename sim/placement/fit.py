@@ -144,11 +144,12 @@ def fit_on_trajectory(scene: PlacementScene, device: RigidDevice, entry: ArrayLi
         # Leaving the box costs, so the simplex comes back instead of sticking to the wall.
         sc += 10.0 * float(np.sum(np.abs(np.clip(key, lo_a, hi_a) - key)))
         count["n"] += 1
-        if count["n"] % 20 == 0:
-            progress(min(count["n"] / budget, 0.99), f"Fitting ({count['n']} poses tried)")
+        # Every pose: a cancel stops the fit within one evaluation (a few ms).
+        progress(min(count["n"] / budget, 0.99), f"Fitting ({count['n']} of {budget} poses tried)")
         cache[key] = (sc, ev)
         return sc, ev
 
+    progress(0.0, "Fitting")
     x0 = np.zeros(len(names))
     start_score, start_ev = run(x0)
     n_init = max(8, min(budget // 3, 16 * len(names)))

@@ -20,33 +20,33 @@ Vec3: TypeAlias = tuple[float, float, float]
 """A 3-vector as a tuple of floats (what every function here takes and returns)."""
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def sub(a: Vec3, b: Vec3) -> Vec3:
     return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def add_scaled(a: Vec3, b: Vec3, s: float) -> Vec3:
     return (a[0] + b[0] * s, a[1] + b[1] * s, a[2] + b[2] * s)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def dot(a: Vec3, b: Vec3) -> float:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def cross(a: Vec3, b: Vec3) -> Vec3:
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def dist2(a: Vec3, b: Vec3) -> float:
     d = sub(a, b)
     return dot(d, d)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def point_triangle(p: Vec3, a: Vec3, b: Vec3, c: Vec3) -> tuple[Vec3, int]:
     """Closest point on triangle abc to p (Ericson's Voronoi-region test) and its feature."""
     ab = sub(b, a)
@@ -81,12 +81,12 @@ def point_triangle(p: Vec3, a: Vec3, b: Vec3, c: Vec3) -> tuple[Vec3, int]:
     return add_scaled(q, ac, vc * denom), FACE
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def _clamp01(x):
     return min(max(x, 0.0), 1.0)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def segment_segment(p1: Vec3, q1: Vec3, p2: Vec3, q2: Vec3) -> tuple[Vec3, Vec3]:
     """Closest points between segments p1q1 and p2q2 (Ericson 5.1.9), handling degenerate ones."""
     d1 = sub(q1, p1)
@@ -116,7 +116,7 @@ def segment_segment(p1: Vec3, q1: Vec3, p2: Vec3, q2: Vec3) -> tuple[Vec3, Vec3]
     return add_scaled(p1, d1, s), add_scaled(p2, d2, t)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def segment_crosses_triangle(p: Vec3, q: Vec3, a: Vec3, b: Vec3,
                              c: Vec3) -> tuple[bool, Vec3]:
     """Whether segment pq meets triangle abc (Moeller-Trumbore); returns (hit, point).
@@ -147,7 +147,7 @@ def segment_crosses_triangle(p: Vec3, q: Vec3, a: Vec3, b: Vec3,
     return True, add_scaled(p, d, t)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, nogil=True, inline="always")
 def _plane_gap(n, o, p0, p1, p2):
     """Signed distances of p0..p2 from the plane through o with normal n (unnormalised),
     reduced to: the smallest gap if all lie strictly on one side, else -1."""
@@ -164,7 +164,7 @@ def _plane_gap(n, o, p0, p1, p2):
     return -1.0
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def triangle_triangle(a0: Vec3, a1: Vec3, a2: Vec3, b0: Vec3, b1: Vec3, b2: Vec3,
                       best: float = np.inf) -> tuple[float, Vec3, Vec3]:
     """Squared distance between triangles A and B and the closest points (on A, on B).

@@ -42,6 +42,27 @@ class StructureResult:
         return out
 
 
+    @classmethod
+    def from_dict(cls, d: dict) -> StructureResult:
+        """The result :meth:`to_dict` describes (closest points NaN where it had none)."""
+        def pt(p) -> np.ndarray:
+            return np.full(3, np.nan) if p is None else np.asarray(p, dtype=float).reshape(3)
+
+        def opt(key: str) -> float | None:
+            return None if d.get(key) is None else float(d[key])
+
+        return cls(name=str(d["name"]), role=str(d["role"]), margin_mm=float(d["margin_mm"]),
+                   clearance_mm=float(d["clearance_mm"]),
+                   device_point=pt(d.get("closest_point_device")),
+                   structure_point=pt(d.get("closest_point_structure")),
+                   collision=bool(d.get("collision", False)),
+                   penetration_mm=float(d.get("penetration_mm") or 0.0),
+                   intersected_volume_mm3=float(d.get("intersected_volume_mm3") or 0.0),
+                   purchase=opt("purchase"), purchase_volume_mm3=opt("purchase_volume_mm3"),
+                   breach_mm=opt("breach_mm"), violation=d.get("violation"),
+                   clearance_exact=bool(d.get("clearance_exact", True)))
+
+
 def _r(x, nd: int = 6):
     return None if x is None else round(float(x), nd)
 
@@ -88,6 +109,15 @@ class Evaluation:
                 "pose": [[round(float(v), 9) for v in row] for row in self.pose],
                 "anchor": _pt(entry), "axis": _pt(self.pose[:3, 2]),
                 "structures": [s.to_dict() for s in self.structures]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Evaluation:
+        """The evaluation :meth:`to_dict` describes (e.g. a candidate kept in a case)."""
+        pose = np.asarray(d["pose"], dtype=float)
+        if pose.shape != (4, 4) or not np.isfinite(pose).all():
+            raise ValueError("an evaluation's pose must be a finite 4x4 matrix")
+        return cls(device=str(d["device"]), pose=pose,
+                   structures=[StructureResult.from_dict(s) for s in d.get("structures", [])])
 
     def table(self) -> str:
         """A plain-text table, one row per structure."""

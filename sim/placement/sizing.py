@@ -77,9 +77,11 @@ def recommend_screw(scene: PlacementScene, entry: ArrayLike, target: ArrayLike, 
     frame = TrajectoryFrame(axis_entry, axis_entry + axis_dir * 40.0)
     pose = frame.pose()
     table, safe = [], {}
+    n_sizes = len(diameters) * len(lengths)
     for i, d in enumerate(diameters):
-        progress(0.4 + 0.3 * i / len(diameters), f"Trying {d:g} mm screws")
-        for length in lengths:
+        for j, length in enumerate(lengths):
+            progress(0.4 + 0.3 * (i * len(lengths) + j) / n_sizes,
+                     f"Trying a {d:g} x {length:g} mm screw on the corridor")
             ev = evaluate(scene, rigid_device("pedicle_screw", (("diameter", d), ("length", length))), pose)
             table.append(_row(d, length, ev))
             if ev.safe:
@@ -90,14 +92,15 @@ def recommend_screw(scene: PlacementScene, entry: ArrayLike, target: ArrayLike, 
     if best is not None:
         reasons.append(f"On the fitted corridor the largest safe size is {best[0]:g} x {best[1]:g} mm.")
     larger = [d for d in diameters if best is None or d > best[0]]
-    for d in larger:
+    for k, d in enumerate(larger):
         length = max([v for (dd, v) in safe if dd == d], default=None) or \
             (best[1] if best else lengths[0])
-        progress(0.75, f"Fitting a {d:g} mm screw")
+        lo, hi = 0.7 + 0.2 * k / len(larger), 0.7 + 0.2 * (k + 1) / len(larger)
+        progress(lo, f"Fitting a {d:g} mm screw")
         dev = rigid_device("pedicle_screw", (("diameter", d), ("length", length)))
         f = fit_on_trajectory(scene, dev, axis_entry, axis_entry + axis_dir * 40.0,
                               budget=budget // 2, max_shift=2.0, max_tilt=6.0,
-                              progress=sub_progress(progress, 0.75, 0.95))
+                              progress=sub_progress(progress, lo, hi))
         if f.evaluation.safe:
             best, best_fit = (d, length), f
             reasons.append(f"A {d:g} x {length:g} mm screw also fits after re-fitting its axis.")
@@ -111,7 +114,8 @@ def recommend_screw(scene: PlacementScene, entry: ArrayLike, target: ArrayLike, 
     if best_fit is None:
         dev = rigid_device("pedicle_screw", (("diameter", best[0]), ("length", best[1])))
         best_fit = fit_on_trajectory(scene, dev, axis_entry, axis_entry + axis_dir * 40.0,
-                                     budget=budget // 2, max_shift=1.0, max_tilt=3.0)
+                                     budget=budget // 2, max_shift=1.0, max_tilt=3.0,
+                                     progress=sub_progress(progress, 0.9, 0.99))
         if not best_fit.evaluation.safe:  # the corridor pose itself was safe: keep it
             ev = safe[best]
             best_fit = FitResult(ev.pose, ev, fit0.start, {}, 0.0, 1, [])

@@ -7,7 +7,13 @@ trajectory if one is set); dropped on the scene tree it is added as the button a
 A placed device is a DEVICE scene object whose data is the device surface in its anchor
 frame and whose transform is its pose, so the Transform panel's 6-DoF manipulator (and
 undo) move it like anything else. Every pose change is evaluated at once (milliseconds)
-against the structures prepared here; fitting and sizing run as background tasks.
+against the structures prepared here; preparing, fitting and sizing run as background
+tasks with a percentage and Cancel.
+
+Every setting the panel shows (device family and size, structure roles and margins, the
+trajectory, slide and roll, the markup, the overlays, the device being placed and the kept
+candidates) is stored in the case's "placement" section: saved with it, restored on reopen,
+and each change is an undoable step that marks the case modified.
 """
 
 from __future__ import annotations
@@ -35,12 +41,16 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.devices import families, frame_from_axis, make, pose_on_trajectory, sizes
+from sim.devices.catalogue import Device
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from viewer.panels.case_settings import CaseSettings
 from viewer.panels.device_drag import CatalogueList
 from viewer.panels.spin import spin_box
 
 ROLES = ("ignore", "critical", "host", "other")
+SECTION = "placement"
+DEFAULT_MARGIN_MM = 2.0
 _FEEDBACK = ("structure", "clearance mm", "hit", "depth mm", "volume mm³", "purchase", "breach mm",
              "violation")
 
@@ -72,8 +82,10 @@ class PlacePanel(QWidget):
         self.family_combo.currentIndexChanged.connect(self._fill_sizes)
         self.catalogue = CatalogueList()  # the family's sizes; drag one into the scene
         self.catalogue.setMaximumHeight(140)
+        self.catalogue.currentRowChanged.connect(lambda _r: self._setting_changed())
         self.add_button = QPushButton("Add to scene")
-        self.add_button.clicked.connect(self.add_device)
+        # clicked(bool) would hand its `checked` flag to add_device as the device.
+        self.add_button.clicked.connect(lambda: self.add_device())
         form.addRow("Device", self.family_combo)
         form.addRow("Size", self.catalogue)
         self.user_button = QPushButton("Add your own (STL/STEP…)")
@@ -98,6 +110,8 @@ class PlacePanel(QWidget):
         form = QFormLayout(box)
         self.entry = [spin_box(-2000.0, 2000.0, 0.0, 1.0, 1) for _ in range(3)]
         self.target = [spin_box(-2000.0, 2000.0, 0.0, 1.0, 1) for _ in range(3)]
+        for s in self.entry + self.target:
+            s.valueChanged.connect(lambda _v: self._setting_changed())
         for label, spins in (("Entry", self.entry), ("Target", self.target)):
             row = QHBoxLayout()
             for s in spins:
@@ -170,6 +184,7 @@ class PlacePanel(QWidget):
         self.candidates: list[tuple[str, object]] = []
         layout.addStretch(1)
         self._fill_sizes()
+        self._bind_settings()
         if window is not None:
             window.view.device_dropped.connect(self.drop_on_view)
             window.tree.device_dropped.connect(self.drop_on_tree)
@@ -179,35 +194,144 @@ class PlacePanel(QWidget):
         fid = self.family_combo.currentData()
         self.catalogue.set_family(fid, sizes(fid))
 
-    def set_case(self, case: Case) -> None:
+    # -- settings kept in the case ---------------------------------------------------------
+    def _bind_settings(self) -> None:
+        """Every setting shown here lives in the case's "placement" section (see the module
+        docstring). The feedback table, verdict and reasons are results, not settings."""
+        s = self.settings = CaseSettings(self, SECTION, "Change placement settings")
+        s.add("family", self.family_combo, data=True)  # before the size (it refills them)
+        s.add("size", get=self.catalogue.current_size, put=self._put_size)
+        s.add("structures", get=self._structure_roles, put=self._put_structure_roles)
+        s.add("entry", get=lambda: [s.value() for s in self.entry],
+              put=lambda v: self.set_trajectory(v, [s.value() for s in self.target]))
+        s.add("target", get=lambda: [s.value() for s in self.target],
+              put=lambda v: self.set_trajectory([s.value() for s in self.entry], v))
+        s.add("depth_mm", self.depth_spin)
+        s.add("roll_deg", self.roll_spin)
+        s.add("markup", self.markup_combo, by_uid=True)
+        s.add("show_closest", self.show_closest)
+        s.add("show_map", self.show_map)
+        s.add("device", get=lambda: None if self.device_obj is None else self.device_obj.uid,
+              put=self._put_device)
+        s.add("candidates", get=self._candidate_docs, put=self._put_candidates)
+
+    def _setting_changed(self) -> None:
+        if getattr(self, "settings", None) is not None:
+            self.settings.changed()
+
+    def _put_size(self, params) -> None:
+        if isinstance(params, dict):
+            with contextlib.suppress(KeyError, TypeError):
+                self.catalogue.select_size({str(k): float(v) for k, v in params.items()})
+
+    def _structure_roles(self) -> dict[str, dict]:
+        out = {}
+        for r in range(self.structure_table.rowCount()):
+            uid = self.structure_table.item(r, 0).data(Qt.ItemDataRole.UserRole)
+            out[uid] = {"role": self.structure_table.cellWidget(r, 1).currentText(),
+                        "margin_mm": float(self.structure_table.cellWidget(r, 2).value())}
+        return out
+
+    def _put_structure_roles(self, value) -> None:
+        value = value if isinstance(value, dict) else {}
+        for r in range(self.structure_table.rowCount()):
+            uid = self.structure_table.item(r, 0).data(Qt.ItemDataRole.UserRole)
+            entry = value.get(uid) if isinstance(value.get(uid), dict) else {}
+            role = entry.get("role", "ignore")
+            self.structure_table.cellWidget(r, 1).setCurrentText(role if role in ROLES else "ignore")
+            margin = entry.get("margin_mm", DEFAULT_MARGIN_MM)
+            self.structure_table.cellWidget(r, 2).setValue(
+                float(margin) if isinstance(margin, int | float) else DEFAULT_MARGIN_MM)
+
+    def _put_device(self, uid) -> None:
+        """Watch the device object ``uid`` (the one being placed), or none."""
+        from sim.placement import RigidDevice
+
+        obj = self.case.scene.find(uid) if (self.case is not None and uid) else None
+        if obj is self.device_obj:
+            return
         if self.device_obj is not None:
             self._unwatch()
-        if self.case is not None:
-            self.case.scene.added.disconnect(self._object_added)
-            self.case.markups.added.disconnect(self.refresh_markups)
-            self.case.markups.removed.disconnect(self.refresh_markups)
-        self.case, self.scene, self.device_obj, self.rigid, self.last = case, None, None, None, None
-        self.structure_table.setRowCount(0)
-        for obj in case.scene:
-            if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
-                self._add_structure_row(obj)
-        self.feedback.setRowCount(0)
-        self.verdict.setText("Add a device and prepare the structures.")
-        case.scene.added.connect(self._object_added)
-        case.markups.added.connect(self.refresh_markups)
-        case.markups.removed.connect(self.refresh_markups)
-        self.refresh_markups()
-        self.clear_candidates()
+        self.device_obj, self.rigid, self.last = None, None, None
+        if obj is None or obj.kind != ObjectKind.DEVICE:
+            return
+        try:
+            rigid = RigidDevice(device_of_object(obj))
+        except InputError as exc:
+            self.verdict.setText(str(exc))
+            return
+        self.device_obj, self.rigid = obj, rigid
+        obj.events.metadata.connect(self._pose_changed)
+
+    def _candidate_docs(self) -> list[dict]:
+        return [{"label": label, "evaluation": ev.to_dict()} for label, ev in self.candidates]
+
+    def _put_candidates(self, docs) -> None:
+        from sim.placement.report import Evaluation, comparison_table
+
+        self.candidates = []
+        for d in docs if isinstance(docs, list) else []:
+            try:
+                self.candidates.append((str(d["label"]), Evaluation.from_dict(d["evaluation"])))
+            except (KeyError, TypeError, ValueError):
+                continue  # a damaged entry is left out, the rest is shown
+        self.comparison.setPlainText(comparison_table(
+            [c[1] for c in self.candidates], [c[0] for c in self.candidates])
+            if self.candidates else "")
+
+    def set_case(self, case: Case) -> None:
+        with self.settings.switching(case):
+            if self.device_obj is not None:
+                self._unwatch()
+            if self.case is not None:
+                self.case.scene.added.disconnect(self._object_added)
+                self.case.scene.removed.disconnect(self._object_removed)
+                self.case.markups.added.disconnect(self.refresh_markups)
+                self.case.markups.removed.disconnect(self.refresh_markups)
+            self.case, self.scene, self.device_obj, self.rigid, self.last = (case, None, None,
+                                                                            None, None)
+            self.structure_table.setRowCount(0)
+            for obj in case.scene:
+                if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
+                    self._add_structure_row(obj)
+            self.feedback.setRowCount(0)
+            self.reasons.setText("")
+            self.verdict.setText("Add a device and prepare the structures.")
+            case.scene.added.connect(self._object_added)
+            case.scene.removed.connect(self._object_removed)
+            case.markups.added.connect(self.refresh_markups)
+            case.markups.removed.connect(self.refresh_markups)
+            self.refresh_markups()
+            self.candidates = []
+            self.comparison.setPlainText("")
 
     def refresh_markups(self, *_args) -> None:
+        chosen = self.markup_combo.currentData()
+        self.markup_combo.blockSignals(True)  # refilling the list is not a choice
         self.markup_combo.clear()
         if self.case is not None:
             for m in self.case.markups:
                 self.markup_combo.addItem(m.name, m.uid)
+        index = self.markup_combo.findData(chosen)
+        self.markup_combo.setCurrentIndex(max(index, 0) if self.markup_combo.count() else -1)
+        self.markup_combo.blockSignals(False)
 
     def _object_added(self, obj: SceneObject) -> None:
         if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
             self._add_structure_row(obj)
+            stored = self.settings.stored().get("structures")
+            if isinstance(stored, dict) and obj.uid in stored:  # back by undo: its role too
+                with self.settings.quiet():
+                    self._put_structure_roles({**self._structure_roles(), obj.uid: stored[obj.uid]})
+
+    def _object_removed(self, obj: SceneObject) -> None:
+        for r in range(self.structure_table.rowCount()):
+            if self.structure_table.item(r, 0).data(Qt.ItemDataRole.UserRole) == obj.uid:
+                self.structure_table.removeRow(r)
+                break
+        if obj is self.device_obj:
+            self._unwatch()
+            self.device_obj, self.rigid, self.last = None, None, None
 
     def _add_structure_row(self, obj: SceneObject) -> None:
         r = self.structure_table.rowCount()
@@ -217,8 +341,11 @@ class PlacePanel(QWidget):
         self.structure_table.setItem(r, 0, item)
         combo = QComboBox()
         combo.addItems(ROLES)
+        combo.currentIndexChanged.connect(lambda _i: self._setting_changed())
         self.structure_table.setCellWidget(r, 1, combo)
-        self.structure_table.setCellWidget(r, 2, spin_box(0, 50, 2.0, 0.5, 1))
+        margin = spin_box(0, 50, DEFAULT_MARGIN_MM, 0.5, 1)
+        margin.valueChanged.connect(lambda _v: self._setting_changed())
+        self.structure_table.setCellWidget(r, 2, margin)
 
     def set_role(self, name: str, role: str, margin: float | None = None) -> None:
         """Choose a structure's role (and margin) by name, as the user does in the table."""
@@ -244,15 +371,21 @@ class PlacePanel(QWidget):
             device = make(self.family_combo.currentData(), **self.catalogue.current_size())
         if pose is None and self._trajectory() is not None:
             pose = self._aligned_pose()
+        if not isinstance(device, Device):
+            raise TypeError(f"add_device takes a Device, not {type(device).__name__}")
         obj = SceneObject(device.label, ObjectKind.DEVICE, device.mesh.copy(), color=(0.72, 0.74, 0.78),
                           metadata=device.metadata())
         if pose is not None:
             obj.transform = pose
-        self.case.scene.add(obj)
-        if self.device_obj is not None:
-            self._unwatch()
-        self.device_obj, self.rigid = obj, RigidDevice(device)
-        obj.events.metadata.connect(self._pose_changed)
+        rigid = RigidDevice(device)
+        # One undo step: the device enters the scene and becomes the one being placed.
+        with self.case.history.macro(f"Add '{device.label}'"):
+            self.case.scene.add(obj)
+            if self.device_obj is not None:
+                self._unwatch()
+            self.device_obj, self.rigid = obj, rigid
+            obj.events.metadata.connect(self._pose_changed)
+            self._setting_changed()
         self.case.scene.select(obj)  # ready for the Transform panel's manipulator
         self.evaluate_now()
         return obj
@@ -309,6 +442,8 @@ class PlacePanel(QWidget):
             show_error(self, "Adding the device failed", exc)
 
     def _unwatch(self) -> None:
+        if self.device_obj is None:
+            return
         with contextlib.suppress(TypeError, ValueError, RuntimeError):
             self.device_obj.events.metadata.disconnect(self._pose_changed)
 
@@ -337,16 +472,9 @@ class PlacePanel(QWidget):
                   role, margin) for o, role, margin in chosen]
 
         def job(progress):
-            scene = PlacementScene()
-            for i, (name, mesh, role, margin) in enumerate(items):
-                progress(i / len(items), f"Preparing {name}")
-                # A host's margin is its tolerated breach; a critical one's, its clearance.
-                scene.add(name, mesh, role=role, margin_mm=margin)
-            if traj is not None:
-                scene.prepare(traj, reach=60.0)
-            else:
-                scene.prepare()
-            return scene
+            # A host's margin is its tolerated breach; a critical one's, its clearance.
+            return PlacementScene.from_surfaces(items, around=traj, reach=60.0,
+                                                progress=progress)
 
         def done(scene):
             self.scene = scene
@@ -361,11 +489,13 @@ class PlacePanel(QWidget):
         return None if np.linalg.norm(t - e) < 1e-6 else np.array([e, t])
 
     def set_trajectory(self, entry, target) -> None:
+        """Entry and target (LPS mm) as the user types them: one settings change."""
         for spins, p in ((self.entry, entry), (self.target, target)):
             for s, v in zip(spins, p, strict=True):
                 s.blockSignals(True)
                 s.setValue(float(v))
                 s.blockSignals(False)
+        self._setting_changed()
 
     def _aligned_pose(self) -> np.ndarray:
         traj = self._trajectory()
@@ -374,8 +504,8 @@ class PlacePanel(QWidget):
 
     def align(self, *_args) -> None:
         """Put the device on the trajectory, slid and rolled by the spin boxes."""
-        if self._trajectory() is None or self.device_obj is None:
-            return
+        if self._trajectory() is None or self.device_obj is None or self.settings.loading:
+            return  # (showing stored settings never moves the device)
         self.device_obj.transform = self._aligned_pose()
 
     def use_markup(self) -> None:
@@ -412,10 +542,12 @@ class PlacePanel(QWidget):
                                 self.last))
         labels = [c[0] for c in self.candidates]
         self.comparison.setPlainText(comparison_table([c[1] for c in self.candidates], labels))
+        self._setting_changed()
 
     def clear_candidates(self) -> None:
         self.candidates = []
         self.comparison.setPlainText("")
+        self._setting_changed()
 
     def _pose_changed(self, *_args) -> None:
         self.evaluate_now()
@@ -482,8 +614,10 @@ class PlacePanel(QWidget):
             return None
         scene, rigid = self.scene, self.rigid
 
+        device_obj = self.device_obj
+
         def done(result):
-            self.device_obj.transform = result.pose
+            device_obj.transform = result.pose
             self.reasons.setText("\n".join(result.reasons))
 
         return self.window.run_task("Fitting the device",
@@ -509,3 +643,20 @@ class PlacePanel(QWidget):
 
         return self.window.run_task("Choosing a screw size",
                                     lambda p: recommend_screw(scene, traj[0], traj[1], progress=p), done)
+
+
+def device_of_object(obj: SceneObject) -> Device:
+    """The placed device a DEVICE scene object holds (its surface, in the anchor frame, and
+    the description :meth:`sim.devices.catalogue.Device.metadata` stored with it)."""
+    md = obj.metadata
+    emb = md.get("embedded")
+    try:
+        return Device(family=str(md.get("device_family") or "user"),
+                      name=str(md.get("device_name") or obj.name),
+                      params={str(k): float(v) for k, v in (md.get("params") or {}).items()},
+                      mesh=obj.data, margin_mm=float(md.get("margin_mm", 1.0)),
+                      host=md.get("host"), embedded=tuple(map(float, emb)) if emb else None,
+                      source=str(md.get("source", "user")),
+                      insertion_axis=tuple(map(float, md.get("insertion_axis", (0.0, 0.0, 1.0)))))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"'{obj.name}' does not describe a device ({exc}).") from None
