@@ -50,8 +50,41 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     return parser
 
 
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069"
+                     "\ufeff\ud800-\udfff]")
+
+
+def _escape(match: re.Match) -> str:
+    c = match.group()
+    code = ord(c)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(c) or (
+        f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: Any) -> str:
+    """``text`` safe to print on a terminal: control characters (ANSI escapes, newlines,
+    carriage returns), bidirectional overrides and lone surrogates become visible escapes
+    (``\\x1b``, ``\\n`` ...), so a hostile file or case name cannot rewrite the screen or
+    forge lines of output."""
+    return _UNSAFE.sub(_escape, str(text))
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` with every string free of lone surrogates (undecodable bytes of file names
+    become ``\\xNN``), so ``--json`` output is valid UTF-8 JSON any parser accepts."""
+    if isinstance(data, str):
+        return re.sub("[\ud800-\udfff]", _escape, data)
+    if isinstance(data, dict):
+        return {json_safe(k): json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(v) for v in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    print(json.dumps(json_safe(data), indent=2, default=lambda v: json_safe(str(v))))
 
 
 def cli_progress() -> Callable[[float, str], None]:
@@ -90,6 +123,29 @@ def os_error_sentence(exc: OSError) -> str:
     return f"Cannot access '{path}': {reason}."
 
 
+MAX_MESSAGE = 600  # characters of an error sentence printed (a path plus a reason fit)
+
+
+def say_error(message: str, prefix: str = "twinsight: error: ") -> None:
+    """One line on stderr: escaped (no terminal control from file contents or names) and
+    bounded (no page of binary garbage quoted from a broken file)."""
+    text = printable(message)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 5] + "[...]."
+    print(f"{prefix}{text}", file=sys.stderr)
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Libraries' own chatter (VTK's log, Python warnings from numpy and friends) goes to the
+    log at debug level, not onto stderr next to our one sentence."""
+    logging.captureWarnings(True)
+    if not verbose:
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+        from sim.io.vtk_safe import quiet_native_logs
+
+        quiet_native_logs()
+
+
 def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None = None) -> int:
     parser = build_parser(extra)
     args = parser.parse_args(argv)
@@ -98,25 +154,29 @@ def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None 
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_OK
+    quiet_libraries(args.verbose)
     try:
         return int(args.handler(args) or EXIT_OK)
     except InputError as exc:
-        print(f"twinsight: error: {exc}", file=sys.stderr)
+        say_error(str(exc))
         return EXIT_BAD_INPUT
     except TwinsightError as exc:
-        print(f"twinsight: error: {exc}", file=sys.stderr)
+        say_error(str(exc))
         return EXIT_FAILURE
     except OSError as exc:  # the system refused a read or write: a failure, said plainly
         log.debug("system error", exc_info=True)
-        print(f"twinsight: error: {os_error_sentence(exc)}", file=sys.stderr)
+        say_error(os_error_sentence(exc))
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("twinsight: interrupted.", file=sys.stderr)
         return 130
+    except MemoryError:
+        say_error("This needs more memory than the machine has.")
+        return EXIT_FAILURE
     except Exception as exc:  # a bug: say so plainly, keep the traceback in the log
         log.debug("internal error", exc_info=True)
-        print(f"twinsight: internal error: {type(exc).__name__}: {exc} "
-              "(run with --verbose for details).", file=sys.stderr)
+        say_error(f"{type(exc).__name__}: {exc} (run with --verbose for details).",
+                  "twinsight: internal error: ")
         return EXIT_FAILURE
 
 

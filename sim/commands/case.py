@@ -102,7 +102,7 @@ def _open(args, what):
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from sim.cli import print_json
+    from sim.cli import print_json, printable
     from sim.model.case_io import read_manifest
 
     (manifest, form), _ = _open(args, lambda pw: read_manifest(args.case, pw))
@@ -126,21 +126,21 @@ def run_info(args: argparse.Namespace) -> int:
         return 0
     frame = "LPS (mm)" if info["anatomical"] else "part (mm)"
     migrated = f", read from schema {info['migrated_from']}" if info["migrated_from"] else ""
-    print(f"{info['name']}  [{form}, schema {info['schema_version']}{migrated}, {frame}]")
+    print(f"{printable(info['name'])}  [{form}, schema {info['schema_version']}{migrated}, {frame}]")
     print(f"  saved by Twinsight {info['app_version']}; created {info['created']}, "
           f"modified {info['modified']}")
     for o in info["objects"]:
         size = f", {o['bytes'] / 1e6:.2f} MB" if o["bytes"] is not None else ""
-        print(f"  - {o['name']} [{o['kind']}] {o['file']}{size}")
+        print(f"  - {printable(o['name'])} [{o['kind']}] {printable(o['file'])}{size}")
     for m in info["markups"]:
-        print(f"  * markup {m['name']} [{m['type']}], {m['points']} point(s)")
+        print(f"  * markup {printable(m['name'])} [{m['type']}], {m['points']} point(s)")
     if info["sections"]:
-        print(f"  sections: {', '.join(info['sections'])}")
+        print(f"  sections: {printable(', '.join(info['sections']))}")
     return 0
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, print_json, printable
     from sim.model.case_io import validate_case
 
     report, _ = _open(args, lambda pw: validate_case(args.case, pw, cli_progress()))
@@ -149,13 +149,13 @@ def run_validate(args: argparse.Namespace) -> int:
     else:
         extra = (f"; {len(report['unhashed_files'])} file(s) from an older version have no "
                  f"checksum") if report["unhashed_files"] else ""
-        print(f"{args.case}: valid {report['form']} (schema {report['schema_version']}), "
+        print(f"{printable(args.case)}: valid {report['form']} (schema {report['schema_version']}), "
               f"{report['objects']} object(s), {report['markups']} markup(s) checked{extra}.")
     return 0
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, print_json, printable
     from sim.errors import InputError
     from sim.model.case_io import load_case, save_case
 
@@ -175,12 +175,12 @@ def run_convert(args: argparse.Namespace) -> int:
         print_json({"case": str(out), "form": "folder" if args.folder else "archive",
                     "encrypted": new_password is not None})
     else:
-        print(f"Wrote {out}" + (" (encrypted)" if new_password else ""))
+        print(f"Wrote {printable(out)}" + (" (encrypted)" if new_password else ""))
     return 0
 
 
 def run_markups(args: argparse.Namespace) -> int:
-    from sim.cli import print_json
+    from sim.cli import print_json, printable
     from sim.markups.slicer import export_markups, import_markups
     from sim.model.bundle import FOLDER_FORMS, sniff
     from sim.model.case_io import load_case, save_case
@@ -200,10 +200,11 @@ def run_markups(args: argparse.Namespace) -> int:
                     "exported": args.export})
         return 0
     for m in case.markups:
-        print(f"{m.name} [{m.type}]: {m.measurement_text()}, {len(m.points)} point(s)")
+        print(f"{printable(m.name)} [{m.type}]: {printable(m.measurement_text())}, "
+              f"{len(m.points)} point(s)")
     for note in notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     if args.export:
-        print(f"Exported {len(rows)} markup(s) to {args.export} "
+        print(f"Exported {len(rows)} markup(s) to {printable(args.export)} "
               f"({'RAS' if args.ras else 'LPS'}).")
     return 0

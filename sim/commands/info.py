@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, print_json, printable
     from sim.io import load
 
     case = load(args.path, progress=cli_progress())
@@ -22,11 +22,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(info)
         return 0
-    print(f"{info['name']}  ({info['frame']}, {len(info['objects'])} object(s))")
+    print(f"{printable(info['name'])}  ({info['frame']}, {len(info['objects'])} object(s))")
     for o in info["objects"]:
         b = o["bounds_mm"]
         size = " x ".join(f"{b[i + 1] - b[i]:.1f}" for i in (0, 2, 4))
         detail = (f"{'x'.join(map(str, o['dimensions']))} voxels" if "dimensions" in o
                   else f"{o['points']} points, {o['cells']} cells")
-        print(f"  - {o['name']} [{o['kind']}]: {detail}, extent {size} mm")
+        print(f"  - {printable(o['name'])} [{o['kind']}]: {detail}, extent {size} mm")
     return 0

@@ -9,6 +9,7 @@ are read here; pixels are decoded when a series is loaded.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,11 @@ HEADER_TAGS = [
     "Rows", "Columns", "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing",
     "SliceThickness", "SpacingBetweenSlices", "NumberOfFrames", "InstanceNumber",
     "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence", "GridFrameOffsetVector",
-    "SamplesPerPixel", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
+    "SamplesPerPixel", "BitsAllocated", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
 ]
 MAX_FILES = 200_000
+MAX_RATIO = 2000  # decoded/compressed pixel bytes beyond which a file's frame count is a lie
+MAX_DECODED = 1 << 30  # ... unless the decoded frames fit in this anyway
 
 
 def quiet_pydicom() -> None:
@@ -39,7 +42,9 @@ def quiet_pydicom() -> None:
 
     import pydicom
 
-    logging.getLogger("pydicom").setLevel(logging.ERROR)
+    # pydicom logs every failed decoder plugin with its traceback at ERROR level; the
+    # reader turns the failure into one sentence, so keep all of that off stderr.
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", module=r"pydicom\..*")
     pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
@@ -113,9 +118,30 @@ def _group_value(ds, seq: str, item: str, attr: str, frame: int | None = None):
     return None
 
 
+def frame_limit(path: Path, ds: Dataset) -> int:
+    """The most frames the file can hold: native pixel data holds rows x columns samples per
+    frame, and each compressed frame needs at least one 8-byte fragment item."""
+    size = path.stat().st_size
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    bits = int(ds.get("BitsAllocated", 0) or 0)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    frame_bytes = rows * cols * max(samples, 1) * bits // 8
+    syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    native = syntax in ("", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2")
+    if native and frame_bytes > 0:
+        return size // frame_bytes
+    limit = size // 8
+    if frame_bytes > 0:  # decoded frames are allocated up front: bound that by the file too
+        limit = min(limit, max(MAX_RATIO * size, MAX_DECODED) // frame_bytes)
+    return max(limit, 1)
+
+
 def frames_of(path: Path, ds: Dataset) -> list[Frame]:
     """The 2D frames a file holds, with their geometry."""
     n = int(ds.get("NumberOfFrames", 1) or 1)
+    if n < 1 or n > frame_limit(path, ds):
+        raise FileFormatError(path, f"it claims {n} frame(s) of {ds.get('Rows')} x "
+                                    f"{ds.get('Columns')} pixels, more than the file can hold")
     if n > 1 or "PerFrameFunctionalGroupsSequence" in ds:
         frames = []
         offsets = ds.get("GridFrameOffsetVector")  # RT dose and some legacy multi-frame files
@@ -157,12 +183,20 @@ def read_header(path: Path) -> Dataset | None:
 
 
 def _candidates(folder: Path):
+    """Regular files under ``folder`` (links to regular files too): a FIFO, socket or device
+    among them would block or never end, so those are skipped."""
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
-            yield Path(root) / name
+            path = Path(root) / name
+            try:
+                if not stat.S_ISREG(path.stat().st_mode):
+                    continue
+            except OSError:
+                continue
+            yield path
 
 
 def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Series]:
@@ -185,7 +219,8 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Se
         try:
             rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
             frames = frames_of(path, ds)
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError,
+                OSError):
             continue  # an unparseable header is not an image we can place
         if rows <= 0 or cols <= 0:
             continue

@@ -56,6 +56,15 @@ def _window(ds) -> tuple[float, float] | None:
     return (c, w) if w > 0 else None
 
 
+def _reason(exc: Exception) -> str:
+    """A decoder's complaint as one short phrase (pydicom lists every plugin's, one a line)."""
+    from sim.io.vtk_safe import clean_message
+
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[1] if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
+    return clean_message(text, 120) or type(exc).__name__
+
+
 def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], list[tuple], object]:
     """Pixel arrays (rows x columns) and rescale of each frame, in the given order."""
     import pydicom
@@ -75,8 +84,12 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
                 pixels = ds.pixel_array
                 cache[frame.path] = (ds, pixels)
             ds, pixels = cache[frame.path]
+        except MemoryError:
+            raise FileFormatError(frame.path, "its pixel data needs more memory than this "
+                                              "machine has") from None
         except Exception as exc:  # pydicom/pylibjpeg raise many kinds for corrupt pixel data
-            raise FileFormatError(frame.path, f"its pixel data cannot be decoded ({exc})") from None
+            raise FileFormatError(frame.path, f"its pixel data cannot be decoded "
+                                              f"({_reason(exc)})") from None
         if first is None:
             first = ds
         if int(ds.get("SamplesPerPixel", 1) or 1) != 1:

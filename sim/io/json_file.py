@@ -10,12 +10,45 @@ from typing import Any
 from sim.errors import FileFormatError, InputError
 
 MAX_BYTES = 50_000_000  # no JSON document of ours comes near this; a bigger file is not one
+MAX_DEPTH = 100  # no document of ours nests deeper; deeper ones would exhaust the stack
+
+
+def _depth_ok(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((v, depth + 1) for v in children if isinstance(v, (dict, list)))
+    return True
+
+
+def parse_json(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` for untrusted text: ValueError (never RecursionError) for anything
+    malformed, undecodable or nested deeper than ``max_depth`` levels."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"it is nested more than {max_depth} levels deep") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"it is not UTF-8 text ({exc.reason})") from None
+    if not _depth_ok(data, max_depth):
+        raise ValueError(f"it is nested more than {max_depth} levels deep")
+    return data
 
 
 def read_json(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> Any:
     """The parsed document in ``path``; ``what`` names it in messages ("scenario", ...)."""
     path = Path(path)
     try:
+        if not path.is_file():
+            raise InputError(f"Cannot read the {what} '{path}': it is not a regular file.")
         if path.stat().st_size > max_bytes:
             raise FileFormatError(path, f"it is too large for a {what} file "
                                         f"({max_bytes // 1_000_000} MB at most)")
@@ -25,6 +58,6 @@ def read_json(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> Any:
     except UnicodeDecodeError as exc:
         raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return parse_json(text)
+    except ValueError as exc:
         raise FileFormatError(path, f"it is not valid JSON ({exc})") from None

@@ -30,8 +30,17 @@ def load(path: str | Path, progress: Progress = no_progress, *, units: str | Non
     mm_per(units)  # an unknown unit is bad input before any reading starts
     if not path.exists():
         raise FileFormatError(path, "no such file or folder")
+    if not path.is_dir() and not path.is_file():  # a FIFO or a device would block or never end
+        raise FileFormatError(path, "it is neither a regular file nor a folder")
     if path.suffix.lower() == CASE_SUFFIX or is_case(path):  # folder, .twin, encrypted
-        return load_case(path, progress, password=password)
+        try:
+            return load_case(path, progress, password=password)
+        except (TwinsightError, Cancelled):
+            raise
+        except MemoryError:
+            raise FileFormatError(path, "it needs more memory than this machine has") from None
+        except RecursionError:
+            raise FileFormatError(path, "it is nested too deeply to be read") from None
     found = reader_for(path)
     if found is None:
         if path.is_dir():
@@ -51,8 +60,10 @@ def load(path: str | Path, progress: Progress = no_progress, *, units: str | Non
     except MemoryError:
         raise FileFormatError(path, "it needs more memory than this machine has") from None
     except Exception as exc:  # a reader bug on odd input must still read as one sentence
+        from sim.io.vtk_safe import clean_message
+
         raise FileFormatError(path, f"it could not be read as {found.name} "
-                                    f"({type(exc).__name__}: {exc})") from None
+                                    f"({type(exc).__name__}: {clean_message(exc)})") from None
     if not loaded.objects:
         raise FileFormatError(path, "it contains nothing to show")
     name = path.name[: -len(full_suffix(path))] if path.is_file() and full_suffix(path) else path.name

@@ -10,7 +10,10 @@ encrypted folder authenticates its manifest on opening and each file as it is re
 from __future__ import annotations
 
 import io
+import os
+import stat
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,7 +24,11 @@ from sim.model.schema import MANIFEST, check_member_name
 
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_MEMBER = 16 << 30  # 16 GiB: larger than any case we can show, small enough to refuse bombs
-MAX_RATIO = 1000  # uncompressed/compressed: more than this is a decompression bomb
+# Twinsight stores data files as they are (VTK compresses them itself) and deflates only
+# JSON, which shrinks 5-20 times: a compressed entry inflating further or to more than
+# MAX_INFLATED is a decompression bomb, refused before a byte of it is inflated.
+MAX_RATIO = 100  # uncompressed/compressed, for compressed entries over 1 MiB
+MAX_INFLATED = 1 << 30  # 1 GiB: the most a compressed entry may inflate to
 
 
 class Bundle(ABC):
@@ -47,6 +54,9 @@ class Bundle(ABC):
     def size(self, name: str) -> int:
         """A stored file's size in bytes (0 if missing: reading it then reports that)."""
 
+    def close(self) -> None:  # noqa: B027 - a folder holds nothing open
+        """Release what the container holds open (nothing, for a folder)."""
+
 
 class FolderBundle(Bundle):
     def __init__(self, path: Path, key: crypto.Key | None = None) -> None:
@@ -63,7 +73,11 @@ class FolderBundle(Bundle):
 
     def size(self, name: str) -> int:
         target = self.path / name
-        return target.stat().st_size if target.is_file() else 0
+        try:
+            st = target.lstat()
+        except (OSError, ValueError):
+            return 0
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
     def read(self, name: str) -> bytes:
         try:
@@ -71,18 +85,42 @@ class FolderBundle(Bundle):
         except ValueError as exc:
             raise FileFormatError(self.path, str(exc)) from None
         target = self.path / name
-        if target.is_symlink() or not target.is_file():
-            raise FileFormatError(self.path, f"its file '{name}' is missing")
+        parent = target.parent
+        while parent != self.path:  # a linked folder on the way could lead anywhere
+            if parent.is_symlink():
+                raise FileFormatError(self.path, f"its folder '{parent.name}' is a link "
+                                                 f"(linked folders are refused)")
+            parent = parent.parent
+        try:  # no links, no FIFOs or devices: a regular file, opened without blocking
+            fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            raise FileFormatError(self.path, f"its file '{name}' is missing") from None
         try:
-            blob = target.read_bytes()
+            with os.fdopen(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                    raise FileFormatError(self.path, f"its file '{name}' is not a regular file")
+                blob = fh.read()
         except OSError as exc:
-            raise FileFormatError(self.path, f"its file '{name}' cannot be read ({exc})") from None
+            raise FileFormatError(self.path, f"its file '{name}' cannot be read "
+                                             f"({exc.strerror or exc})") from None
         if self._key is None:
             return blob
         if not crypto.is_encrypted(blob):
             raise FileFormatError(self.path, f"its file '{name}' is not encrypted like the rest "
                                              f"of the case")
         return crypto.unseal(blob, self._key, self.path, member=name)[0]
+
+
+def check_folder_links(path: Path) -> None:
+    """Refuse a case folder holding linked folders: ``objects/`` pointing elsewhere would
+    make the case read (and a save overwrite) files outside it."""
+    for root, dirs, _ in os.walk(path, followlinks=False):
+        for d in dirs:
+            if os.path.islink(os.path.join(root, d)):
+                rel = Path(root, d).relative_to(path).as_posix()
+                raise FileFormatError(path, f"its folder '{rel}' is a link to another place "
+                                            f"(linked folders are refused)")
 
 
 def _open_encrypted_folder(path: Path, password: str | None) -> FolderBundle:
@@ -96,6 +134,16 @@ def _open_encrypted_folder(path: Path, password: str | None) -> FolderBundle:
     return FolderBundle(path, key)
 
 
+def _implausible(info: zipfile.ZipInfo, archive_size: int) -> bool:
+    """True if an entry claims more than the archive can hold (see MAX_RATIO)."""
+    if info.compress_size > archive_size or info.file_size > MAX_MEMBER:
+        return True
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.file_size != info.compress_size
+    return info.file_size > MAX_INFLATED or (
+        info.file_size > (1 << 20) and info.file_size > MAX_RATIO * info.compress_size)
+
+
 class ZipBundle(Bundle):
     def __init__(self, path: Path, data: bytes | None = None, encrypted: bool = False) -> None:
         super().__init__(path, encrypted)
@@ -105,6 +153,7 @@ class ZipBundle(Bundle):
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise FileFormatError(path, f"it is not a valid case archive ({exc})") from None
         self._infos: dict[str, zipfile.ZipInfo] = {}
+        total = len(data) if data is not None else path.stat().st_size
         for info in infos:
             if info.is_dir():
                 continue
@@ -112,9 +161,10 @@ class ZipBundle(Bundle):
                 check_member_name(info.filename)
             except ValueError as exc:
                 raise FileFormatError(path, f"it holds an unsafe entry ({exc})") from None
-            if info.file_size > MAX_MEMBER or (
-                    info.file_size > (1 << 20) and info.file_size > MAX_RATIO * info.compress_size):
-                raise FileFormatError(path, f"its entry '{info.filename}' is implausibly large")
+            if _implausible(info, total):
+                raise FileFormatError(path, f"its entry '{info.filename}' is implausibly large "
+                                            f"({info.file_size} bytes from "
+                                            f"{info.compress_size})")
             self._infos[info.filename] = info
 
     def names(self) -> set[str]:
@@ -129,8 +179,10 @@ class ZipBundle(Bundle):
             raise FileFormatError(self.path, f"its file '{name}' is missing")
         try:
             return self._zip.read(self._infos[name])
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-            raise FileFormatError(self.path, f"its file '{name}' is damaged ({exc})") from None
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                zlib.error, RuntimeError) as exc:  # RuntimeError: zipfile's own encryption
+            raise FileFormatError(self.path, f"its file '{name}' is damaged "
+                                             f"({str(exc)[:120] or type(exc).__name__})") from None
 
     def close(self) -> None:
         self._zip.close()
@@ -143,6 +195,7 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
         atomic.recover_folder(path)
         if not (path / MANIFEST).is_file():
             raise FileFormatError(path, "the folder is not a Twinsight case (no manifest.json)")
+        check_folder_links(path)
         if sniff(path) == "encrypted folder":
             return _open_encrypted_folder(path, password)
         return FolderBundle(path)
@@ -151,6 +204,8 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
         if path.is_dir():
             return open_bundle(path, password)
         raise FileFormatError(path, "no such file or folder")
+    if not path.is_file():
+        raise FileFormatError(path, "it is not a regular file")
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(crypto.MAGIC))
@@ -184,6 +239,8 @@ def sniff(path: str | Path) -> str | None:
         except OSError:
             return None
         return "encrypted folder" if crypto.is_encrypted(head) else "folder"
+    if not path.is_file():  # a FIFO or device would block or never end
+        return None
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(crypto.MAGIC))

@@ -22,7 +22,6 @@ import numpy as np
 import pydantic
 import pyvista as pv
 import vtk
-from pyvista.core.utilities.observers import VtkErrorCatcher
 
 from sim import __version__
 from sim.errors import FileFormatError, InputError
@@ -87,22 +86,38 @@ def dataset_bytes(data: pv.DataSet) -> tuple[str, bytes]:
 
 
 def dataset_from_bytes(ext: str, blob: bytes, where: Path, name: str) -> pv.DataSet:
+    """A case file's dataset, read by VTK with its messages captured and checked with numpy
+    (ids, counts, coordinates) before any VTK algorithm may touch it: a file that VTK
+    parses but would crash on later (a point id out of range) is refused here."""
+    from sim.io.vtk_safe import clean_message, dataset_problem, vtk_messages, xml_counts_problem
+
     reader_cls = next((r for _, e, _, r in _FORMATS if e == ext), None)
     if reader_cls is None:
         raise FileFormatError(where, f"its file '{name}' has an unknown type '{ext}'")
+    if blob.lstrip()[:5] not in (b"<?xml", b"<VTKF"):
+        raise FileFormatError(where, f"its file '{name}' is not {ext[1:].upper()} data")
+    problem = xml_counts_problem(blob)
+    if problem:
+        raise FileFormatError(where, f"its file '{name}' is invalid ({problem})")
     reader = reader_cls()
     reader.ReadFromInputStringOn()
     reader.SetInputString(blob)
-    with VtkErrorCatcher() as caught:  # VTK reports bad data on its log, not by raising
-        reader.Update()
+    try:
+        with vtk_messages() as errors:  # VTK reports bad data on its log, not by raising
+            reader.Update()
+    except MemoryError:
+        raise FileFormatError(where, f"its file '{name}' needs more memory than this "
+                                     f"machine has") from None
+    except Exception as exc:
+        raise FileFormatError(where, f"its file '{name}' is not valid {ext[1:].upper()} data "
+                                     f"({clean_message(exc)})") from None
     out = reader.GetOutputDataObject(0)
-    if any(e.kind == "ERROR" for e in caught.events) or out is None:
+    if errors or out is None:
         raise FileFormatError(where, f"its file '{name}' is not valid {ext[1:].upper()} data")
-    data = pv.wrap(out)
-    if data.n_points and not np.isfinite(np.asarray(data.points if not isinstance(
-            data, pv.ImageData) else data.origin)).all():
-        raise FileFormatError(where, f"its file '{name}' contains non-finite coordinates")
-    return data
+    problem = dataset_problem(out)
+    if problem:
+        raise FileFormatError(where, f"its file '{name}' is invalid ({problem})")
+    return pv.wrap(out)
 
 
 # -- saving ------------------------------------------------------------------------------------
@@ -336,14 +351,20 @@ def _short(exc: Exception) -> str:
 MAX_MANIFEST = 256 << 20  # a manifest is small; a larger one is hostile or not ours
 
 
+def _json_document(raw: bytes, path: Path, what: str) -> Any:
+    """A manifest's or section's JSON, refused whole if malformed or nested too deeply."""
+    from sim.io.json_file import parse_json
+
+    try:
+        return parse_json(raw)
+    except ValueError as exc:
+        raise FileFormatError(path, f"its {what} is not valid JSON ({_short(exc)})") from None
+
+
 def _manifest_of(b: bundle.Bundle) -> Manifest:
     if b.size(MANIFEST) > MAX_MANIFEST:
         raise FileFormatError(b.path, "its manifest is implausibly large")
-    raw = b.read(MANIFEST)
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FileFormatError(b.path, f"its manifest is not valid JSON ({_short(exc)})") from None
+    data = _json_document(b.read(MANIFEST), b.path, "manifest")
     when = datetime.fromtimestamp(b.path.stat().st_mtime, UTC)
     try:
         return Manifest.model_validate(migrate(data, when))
@@ -360,21 +381,21 @@ def read_manifest(path: str | Path, password: str | None = None) -> tuple[Manife
 
 
 def _checked_file(b: bundle.Bundle, m: Manifest, name: str) -> bytes:
-    blob = b.read(name)
     entry = m.files.get(name)
+    sized = not (isinstance(b, bundle.FolderBundle) and b.encrypted)  # else ciphertext sizes
+    if sized and entry is not None and b.size(name) not in (0, entry.size):  # before reading
+        raise FileFormatError(b.path, f"its file '{name}' is damaged (size mismatch)")
+    blob = b.read(name)
     if entry is not None and (len(blob) != entry.size
                               or hashlib.sha256(blob).hexdigest() != entry.sha256):
         raise FileFormatError(b.path, f"its file '{name}' is damaged (checksum mismatch)")
     return blob
 
 
-def load_case(path: str | Path, progress: Progress = no_progress, *,
-              password: str | None = None) -> Case:
-    """Open a case archive or folder; FileFormatError (or PasswordError) if it cannot be."""
-    path = Path(path)
-    progress(0.0, f"Opening {path.name}")
-    b = bundle.open_bundle(path, password)
-    m = _manifest_of(b)
+def _read_contents(b: bundle.Bundle, m: Manifest, path: Path, progress: Progress
+                   ) -> tuple[list[SceneObject], list[Markup], dict[str, Any]]:
+    """Everything a case holds, read and checked (objects, markups, sections): what
+    opening builds the case from, and what validating checks - "valid" means "opens"."""
     objects = []
     for i, e in enumerate(m.objects):
         progress(0.05 + 0.9 * i / max(len(m.objects), 1), f"Loading {e.name}")
@@ -398,10 +419,21 @@ def load_case(path: str | Path, progress: Progress = no_progress, *,
             raise FileFormatError(path, f"markup '{e.name}' is invalid ({exc})") from None
     sections = {}
     for key, name in m.sections.items():
-        try:
-            sections[key] = json.loads(_checked_file(b, m, name).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise FileFormatError(path, f"its section '{key}' is not valid JSON") from None
+        sections[key] = _json_document(_checked_file(b, m, name), path, f"section '{key}'")
+    return objects, markups, sections
+
+
+def load_case(path: str | Path, progress: Progress = no_progress, *,
+              password: str | None = None) -> Case:
+    """Open a case archive or folder; FileFormatError (or PasswordError) if it cannot be."""
+    path = Path(path)
+    progress(0.0, f"Opening {path.name}")
+    b = bundle.open_bundle(path, password)
+    try:
+        m = _manifest_of(b)
+        objects, markups, sections = _read_contents(b, m, path, progress)
+    finally:
+        b.close()
     # Everything is read and checked: only now is the case built.
     case = Case(name=m.case.name, anatomical=m.case.anatomical, description=m.case.description,
                 source=str(path), uid=m.case.uid, created=m.created, sections=sections)
@@ -452,20 +484,20 @@ def load_case_folder(folder: str | Path, progress: Progress = no_progress) -> Ca
 
 def validate_case(path: str | Path, password: str | None = None,
                   progress: Progress = no_progress) -> dict[str, Any]:
-    """Check a stored case completely (schema, checksums, every data file parses).
+    """Check a stored case completely: schema, checksums, and everything opening reads
+    (every data file parsed and checked, metadata arrays, markups, sections), so a case
+    that validates opens.
 
     Returns a report; raises FileFormatError at the first problem.
     """
     path = Path(path)
     b = bundle.open_bundle(path, password)
-    m = _manifest_of(b)
-    for i, e in enumerate(m.objects):
-        progress(i / max(len(m.objects), 1), f"Checking {e.name}")
-        dataset_from_bytes(Path(e.file).suffix.lower(), _checked_file(b, m, e.file), path, e.file)
-        _load_arrays(dict(e.metadata), b, m)
-    for name in m.sections.values():
-        _checked_file(b, m, name)
-    unknown = sorted(b.names() - set(m.files) - {MANIFEST} - {e.file for e in m.objects})
+    try:
+        m = _manifest_of(b)
+        _read_contents(b, m, path, progress)
+        unknown = sorted(b.names() - set(m.files) - {MANIFEST} - {e.file for e in m.objects})
+    finally:
+        b.close()
     progress(1.0, "Checked")
     return {"path": str(path), "form": b.form, "schema_version": m.schema_version,
             "migrated_from": m.migrated_from, "objects": len(m.objects),

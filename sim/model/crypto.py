@@ -34,7 +34,9 @@ CHUNK = 1 << 20
 TAG = 16
 # scrypt cost: 2**17 x 8 x 128 B = 128 MiB of memory per guess (OWASP's recommendation).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 17, 8, 1
-_MAX_N, _MAX_R, _MAX_P = 1 << 20, 16, 4  # refuse headers asking for absurd memory/time
+# A header may not ask for more than Twinsight itself writes: a forged header demanding
+# the maximum scrypt cost would cost seconds and gigabytes per password attempt.
+_MAX_N, _MAX_R, _MAX_P = SCRYPT_N, SCRYPT_R, SCRYPT_P
 _MAX_HEADER = 4096
 
 
@@ -128,7 +130,7 @@ def read_header(blob: bytes, path: str | Path) -> tuple[dict, bytes, int]:
         str(header["check"])
         if not isinstance(header.get("member", ""), str):
             raise ValueError("member")
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise FileFormatError(path, "its encryption header is damaged") from None
     if (header.get("kdf") != "scrypt" or header.get("cipher") != "AES-256-GCM"
             or not (2 <= n <= _MAX_N and n & (n - 1) == 0) or not 1 <= r <= _MAX_R

@@ -455,12 +455,7 @@ def image_data_uri(path: str | Path) -> str:
     import base64
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read the image '{path}': {exc.strerror or exc}.") from None
-    if len(data) > IMAGE_MAX_BYTES:
-        raise InputError(f"The image '{path}' is larger than {IMAGE_MAX_BYTES // 1_000_000} MB.")
+    data = _read_image_file(path, "image")
     mime = _image_kind(data, f"'{path}'")
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
@@ -475,20 +470,51 @@ def image_bytes(image: str, base: str | Path | None = None) -> bytes:
         head, _, payload = image.partition(",")
         if not head.endswith(";base64"):
             raise InputError("An instruction image data: URI must be base64 encoded.")
+        if len(payload) > (IMAGE_MAX_BYTES * 4) // 3 + 4:
+            raise InputError(f"The instruction image is larger than "
+                             f"{IMAGE_MAX_BYTES // 1_000_000} MB.")
         try:
             data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise InputError("The instruction image's data: URI is not valid base64.") from None
         _image_kind(data, "The instruction image")
         return data
+    path = _image_path(image, base)
+    return _read_image_file(path, "instruction image")
+
+
+def _image_path(image: str, base: str | Path | None) -> Path:
+    """Where a step's picture file is: a relative path must stay inside ``base`` (the case
+    or scenario folder) - ``../../../dev/zero`` is refused, as is a link leading out."""
     path = Path(image)
-    if not path.is_absolute() and base is not None:
-        path = Path(base) / path
+    if path.is_absolute():
+        return path
+    if base is None:
+        raise InputError(f"The instruction image '{image}' is a relative path, but the case "
+                         f"is not a folder it could be in; embed the picture instead.")
+    root = Path(base).resolve()
+    target = (root / path).resolve()
+    if target != root and root not in target.parents:
+        raise InputError(f"The instruction image '{image}' is outside the case folder.")
+    return target
+
+
+def _read_image_file(path: Path, what: str) -> bytes:
+    """A picture file's bytes: a regular file (never a FIFO or device) of bounded size."""
+    import os
+    import stat
+
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InputError(f"The {what} '{path}' is not a regular file.")
+            data = fh.read(IMAGE_MAX_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"Cannot read the instruction image '{path}': "
-                         f"{exc.strerror or exc}.") from None
+        raise InputError(f"Cannot read the {what} '{path}': {exc.strerror or exc}.") from None
+    if len(data) > IMAGE_MAX_BYTES:
+        raise InputError(f"The {what} '{path}' is larger than "
+                         f"{IMAGE_MAX_BYTES // 1_000_000} MB.")
     _image_kind(data, f"'{path}'")
     return data
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -11,26 +12,43 @@ from sim.child_process import ChildTimeout, GmshLog, python_child, run_child
 from sim.errors import FileFormatError
 from sim.io.meshdata import DEFAULT_COLOR, merge_vertices, triangles_to_polydata
 from sim.io.registry import Loaded, ReadOptions, reader
+from sim.io.vtk_safe import clean_message
 from sim.model import ObjectKind, SceneObject
 from sim.progress import Progress
 
 TIME_LIMIT_S = 180.0
 
 
+def scratch_env(scratch: Path) -> dict[str, str]:
+    """The child's environment: its home, config and cache folders are ``scratch``, so what
+    gmsh and FLTK write there (``~/.fltk/fltk.org/fltk.prefs``, ``~/.gmshrc``...) goes
+    away with it instead of into the user's home."""
+    import sim
+
+    env = dict(os.environ)
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "TMPDIR"):
+        env[name] = str(scratch)
+    root = str(Path(sim.__file__).resolve().parent.parent)  # the child runs in ``scratch``
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
 def _run_worker(path: Path, out: Path, tolerance: float, progress: Progress) -> None:
     """Tessellate in a child process that stops within a second of Cancel (and at the time
-    limit), showing gmsh's own percentage."""
-    cmd = python_child("sim.io.cad_worker", str(path), str(out), repr(tolerance))
+    limit), showing gmsh's own percentage; its side effects stay in ``out``'s folder."""
+    cmd = python_child("sim.io.cad_worker", str(path.resolve()), str(out), repr(tolerance))
     try:
         run = run_child(cmd, progress, f"Tessellating {path.name}", timeout=TIME_LIMIT_S,
-                        parse=GmshLog(0.0, 0.9))
+                        parse=GmshLog(0.0, 0.9), env=scratch_env(out.parent),
+                        cwd=str(out.parent))
     except ChildTimeout:
         raise FileFormatError(path, f"tessellating it took longer than {TIME_LIMIT_S:.0f} s") \
             from None
     if run.returncode != 0 or not out.exists():
         lines = [ln for ln in run.stderr.strip().splitlines() if ln.strip()]
-        reason = lines[-1] if lines else f"the tessellator stopped with code {run.returncode}"
-        raise FileFormatError(path, f"it could not be tessellated ({reason[:200]})")
+        reason = (clean_message(lines[-1], 200) if lines
+                  else f"the tessellator stopped with code {run.returncode}")
+        raise FileFormatError(path, f"it could not be tessellated ({reason})")
 
 
 @reader(".step", ".stp", ".iges", ".igs", name="STEP/IGES CAD")

@@ -92,26 +92,47 @@ def parse_msh_ascii(path: Path, text: str) -> pv.UnstructuredGrid:
 
 
 def _read_with_meshio(path: Path) -> pv.UnstructuredGrid:
+    """meshio's Gmsh reader, kept quiet: it prints warnings (rich, on stderr), errors on
+    stdout, and ends the process with ``sys.exit(1)`` on a file it cannot read."""
+    import contextlib
+    import io
+    import warnings
+
     import meshio
 
+    from sim.io.vtk_safe import clean_message
+
+    chatter = io.StringIO()
     try:
-        m = meshio.read(path, file_format="gmsh")
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = meshio.read(path, file_format="gmsh")
+    except SystemExit:  # meshio's own "Couldn't read file": the reason went to stdout
+        lines = [ln for ln in chatter.getvalue().splitlines() if ln.strip()]
+        reason = clean_message(lines[0], 120) if lines else "meshio could not read it"
+        raise FileFormatError(path, f"it is not a valid Gmsh file ({reason})") from None
+    except MemoryError:
+        raise FileFormatError(path, "it needs more memory than this machine has") from None
     except Exception as exc:  # meshio raises ReadError, ValueError, struct errors ...
-        raise FileFormatError(path, f"it is not a valid Gmsh file ({type(exc).__name__}: {exc})") from None
+        raise FileFormatError(path, f"it is not a valid Gmsh file "
+                                    f"({type(exc).__name__}: {clean_message(exc, 120)})") from None
     cells, types = [], []
     for block in m.cells:
         vtk_type = _MESHIO_CELLS.get(block.type)
         if vtk_type is None:
             continue
         data = np.asarray(block.data, dtype=np.int64)
-        if data.size and (data.min() < 0 or data.max() >= len(m.points)):
+        if data.ndim != 2 or (data.size and (data.min() < 0 or data.max() >= len(m.points))):
             raise FileFormatError(path, "an element refers to a node that does not exist")
         cells.append(np.hstack([np.full((len(data), 1), data.shape[1]), data]).ravel())
         types.append(np.full(len(data), vtk_type, dtype=np.uint8))
     if not cells:
         raise FileFormatError(path, "it contains no surface or volume elements")
-    return pv.UnstructuredGrid(np.concatenate(cells), np.concatenate(types),
-                               np.asarray(m.points, dtype=np.float64)[:, :3])
+    points = np.asarray(m.points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] < 3:
+        raise FileFormatError(path, "its nodes do not have three coordinates")
+    return pv.UnstructuredGrid(np.concatenate(cells), np.concatenate(types), points[:, :3])
 
 
 @reader(".msh", name="Gmsh MSH")
