@@ -112,7 +112,7 @@ class AssetMonitor:
         if scorer is None:
             return
         events = scorer.update(sid, t, v)
-        for e in events:
+        for e in reversed(events):  # the residual test's (most specific) message is kept
             self._raise(e, v)
         if self._last_event:
             for key, last in list(self._last_event.items()):

@@ -42,6 +42,7 @@ from sim.model.sections import section_events, set_section
 from sim.twin.instruments import parse_image_poses
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
+from viewer.panels.live_predict import PredictBox
 from viewer.panels.live_view import LiveOverlay
 from viewer.panels.live_widgets import MainThreadCaller, SparkPlot
 
@@ -130,6 +131,8 @@ class LivePanel(QWidget):
         lay.addWidget(self._row(QLabel("Colour model by"), self.colour_combo))
         self.plot = SparkPlot()
         lay.addWidget(self.plot, 1)
+        self.predict = PredictBox(self)  # anomaly / forecast / remaining life (sim.predict)
+        lay.addWidget(self.predict)
 
         cmd = QGroupBox("Asset state")
         cl = QHBoxLayout(cmd)
@@ -331,6 +334,7 @@ class LivePanel(QWidget):
             return
         self.shutdown()
         self.session, self.connected = session, True
+        self.predict.attach(session, config.asset)
         self._stamp, self._alarm_view, self._peer_stamp = (), [], ()
         self.peer_list.clear()
         self.reader = session.history.reader() if session.history else None
@@ -352,6 +356,7 @@ class LivePanel(QWidget):
 
     def disconnect_link(self) -> None:
         self.timer.stop()
+        self.predict.detach()
         if self.session is not None:
             self.session.close()
         self.connected = False
@@ -399,6 +404,7 @@ class LivePanel(QWidget):
         if h:
             parts.append(f"history {h['written']} written, {h['dropped']} dropped")
         self.status_label.setText("\n".join(parts))
+        self.predict.refresh()
         self._update_alarms()
         self._update_state()
         self._update_peer_messages()
@@ -439,6 +445,7 @@ class LivePanel(QWidget):
             return
         sensor = tel.sensors[ids[rows[0].row() if rows else 0]]
         t, v = tel.plot(sensor.id)
+        self.plot.set_predictions(*self.predict.overlays(sensor.id))
         self.plot.set_data(t, v, sensor.normal, f"{sensor.name} ({sensor.unit})")
 
     def _update_alarms(self) -> None:
@@ -674,6 +681,7 @@ class LivePanel(QWidget):
     def shutdown(self) -> None:
         self.play_timer.stop()
         self.timer.stop()
+        self.predict.detach()
         if self.session is not None:
             self.session.close()
             self.session, self.connected = None, False
