@@ -1,10 +1,16 @@
 """Attempts: the recording of one trainee run, scripted attempts, running and replaying them.
 
-An attempt file (JSON, ``"format": "twinsight-attempt"``, ``"version": 1``) holds the trainee,
+An attempt file (JSON, ``"format": "twinsight-attempt"``, ``"version": 2``) holds the trainee,
 the scenario's name and digest, the mesh digest and time step, every input event with its step
 index, simulated and wall-clock time, key frames (state digest and device poses at every step
 end), the metrics measured live, the scores, an optional OSATS rating and notes. Inputs are
 stored as events only when they happen, so an attempt stays small (tens of kB a minute).
+
+Version 2 (scoring formula 2, :mod:`sim.rehearsal.scoring`): the scores name the formula they
+were computed with (``scores.formula``) and carry each step's explanation. A version-1 attempt
+(a file, or one kept in a case) reads as version 2 with its scores marked ``"formula": 1``,
+unchanged: :func:`rescore` recomputes them with the current formula from the recorded metrics
+on request, keeping what they were (``scores.rescored_from``).
 
 A *scripted* attempt (hand-written, for tests and demonstrations) is the interaction script
 format of :mod:`sim.interaction.script` with two more actions::
@@ -38,13 +44,13 @@ from sim.interaction.tools import pose_from_spec
 from sim.io.json_file import read_json
 from sim.progress import Progress, no_progress
 from sim.rehearsal.scenario import Scenario, check_format, write_json
-from sim.rehearsal.scoring import check_osats, score_attempt
+from sim.rehearsal.scoring import FORMULA, check_osats, formula_of, score_attempt
 from sim.rehearsal.session import REHEARSAL_EVENTS, RehearsalSession, RehearsalWorld
 
 log = logging.getLogger(__name__)
 
 FORMAT = "twinsight-attempt"
-VERSION = 1
+VERSION = 2
 
 
 @dataclass
@@ -81,9 +87,15 @@ class Attempt:
                 "metrics": self.metrics, "scores": self.scores, "osats": self.osats,
                 "notes": self.notes}
 
+    @property
+    def formula(self) -> int:
+        """The scoring formula its scores were computed with (1: before completion gating)."""
+        return formula_of(self.scores)
+
     @classmethod
     def from_dict(cls, d: Any) -> Attempt:
         check_format(d, "attempt", FORMAT, VERSION)
+        d = migrate(d)
         unknown = set(d) - cls.KEYS
         if unknown:
             raise InputError(f"The attempt has unknown field(s) {sorted(unknown)}.")
@@ -113,6 +125,42 @@ class Attempt:
                    list(d.get("keyframes", [])), dict(d.get("metrics", {})),
                    dict(d.get("scores", {})), check_osats(d.get("osats", {})),
                    d.get("notes", ""))
+
+
+def migrate(d: dict[str, Any]) -> dict[str, Any]:
+    """An attempt document of an older version as the current version (a new dict). Version
+    1 -> 2: the scores were computed with scoring formula 1; they are kept as they were and
+    say so (``"formula": 1``) until :func:`rescore` is asked for."""
+    if d.get("version") == 1:
+        d = {**d, "version": 2}
+        scores = d.get("scores")
+        if isinstance(scores, dict) and scores and "formula" not in scores:
+            d["scores"] = {**scores, "formula": 1}
+    return d
+
+
+def rescore(attempt: Attempt, scenario: Scenario) -> str:
+    """Recompute the attempt's scores with the current formula from its recorded metrics (no
+    replay needed: scores are a pure function of the metrics and the scenario). Returns what
+    was done in plain words; the scores keep what they were (``rescored_from``)."""
+    if not attempt.metrics or "steps" not in attempt.metrics:
+        raise InputError("The attempt has no recorded metrics to re-score; replay it instead.")
+    if len(attempt.metrics["steps"]) != len(scenario.steps):
+        raise InputError(f"The attempt has {len(attempt.metrics['steps'])} steps, the scenario "
+                         f"{len(scenario.steps)}: it was recorded on another scenario.")
+    old = attempt.scores or {}
+    before = formula_of(old)
+    new = score_attempt(scenario, attempt.metrics)
+    new["rescored_from"] = {"formula": before, "score": old.get("score"),
+                            "passed": old.get("passed")}
+    attempt.scores = new
+    was = (f" (was {old['score']:.1f} with formula {before})"
+           if isinstance(old.get("score"), int | float) else f" (was formula {before})")
+    changed = (" The scenario has changed since the attempt was recorded."
+               if attempt.scenario_digest and attempt.scenario_digest != scenario.digest()
+               else "")
+    return (f"Re-scored with scoring formula {FORMULA}: {new['score']:.1f} / 100, "
+            f"{'passed' if new['passed'] else 'failed'}{was}.{changed}")
 
 
 ATTEMPTS_SECTION = "rehearsal_attempts"  # case.sections key: the attempts made on this case

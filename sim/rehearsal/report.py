@@ -1,13 +1,18 @@
 """Attempt report: self-contained HTML (embedded PNGs) or PDF (matplotlib's PDF backend).
 
-Contents: the verdict and scores, screenshots at key moments (the end of every step, rendered
-offscreen while the attempt is replayed), the criteria per step, the metric table, the force /
-displacement timeline, the OSATS rating and, given earlier attempts, the progress plot.
-Figures use matplotlib's object API (no pyplot): no GUI backend, same output headless.
+Contents: the verdict and scores, what cost the points, how the score was computed (the
+formula, and per step every criterion and metric with its measured value, band and points
+gained or lost), screenshots at key moments (the end of every step, rendered offscreen while
+the attempt is replayed), the criteria per step, the metric table, the force / displacement
+timeline, the OSATS rating and, given the trainee's earlier attempts, the learning curve
+(per-metric trends, the proficiency threshold, attempts to proficiency). The report scores with
+the current formula; an attempt recorded with an older one says so. Figures use matplotlib's
+object API (no pyplot): no GUI backend, same output headless.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import html
 from collections.abc import Sequence
@@ -29,7 +34,8 @@ from sim.inspection.report import (
 )
 from sim.progress import Progress, no_progress
 from sim.rehearsal.attempt import Attempt, replay
-from sim.rehearsal.scoring import METRICS, OSATS_DOMAINS
+from sim.rehearsal.learning import LearningCurve, Proficiency, learning_curve, learning_figure
+from sim.rehearsal.scoring import FORMULA, FORMULA_LINES, METRICS, OSATS_DOMAINS, formula_of
 from sim.rehearsal.session import RehearsalSession, RehearsalWorld
 
 
@@ -165,38 +171,88 @@ def progress_figure(attempts: list[Attempt]) -> Figure:
 
 
 def build_figures(world: RehearsalWorld, attempt: Attempt, history: Sequence[Attempt] = (),
-                  progress: Progress = no_progress) -> tuple[Attempt, list[tuple[str, Figure]]]:
-    """Replay the attempt with key-frame pictures; the attempt carries the recomputed scores."""
+                  progress: Progress = no_progress, proficiency: Proficiency | None = None,
+                  ) -> tuple[Attempt, list[tuple[str, Figure]]]:
+    """Replay the attempt with key-frame pictures. Returns a copy of the attempt carrying the
+    recomputed metrics and scores (the current formula; ``scores.rescored_from`` says what an
+    older formula had given) - the caller's attempt is left as it was."""
     at = {k["step"] for k in attempt.keyframes if k.get("label") != "start"} or {attempt.steps}
     frames = KeyFrames(world, at)
     try:
         rp = replay(world, attempt, progress, on_step=frames)
     finally:
         frames.close()
+    recorded = attempt.scores or {}
+    attempt = copy.deepcopy(attempt)
     attempt.metrics, attempt.scores = rp.metrics, rp.scores
+    if formula_of(recorded) != FORMULA:
+        attempt.scores["rescored_from"] = {"formula": formula_of(recorded),
+                                           "score": recorded.get("score"),
+                                           "passed": recorded.get("passed")}
     figs = [("Scores", _scores_figure(attempt))]
     if frames.images:
         figs.append(("Key moments", _image_figure([img for _, img in frames.images[:3]])))
     figs.append(("Timeline", _timeline_figure(frames.timeline, attempt)))
     if history:
-        figs.append(("Progress", progress_figure(list(history) + [attempt])))
+        curve = learning_curve(list(history) + [attempt], attempt.trainee,
+                               proficiency or Proficiency.of(world.scenario))
+        figs.append(("Learning curve", learning_figure(curve)))
     figs.append(("Metrics", _table_figure("Metrics (score)", *metric_rows(attempt))))
     return attempt, figs
 
 
 def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
-                 history: Sequence[Attempt] = (), progress: Progress = no_progress) -> Path:
-    """Write the report as .html or .pdf (by suffix), atomically."""
+                 history: Sequence[Attempt] = (), progress: Progress = no_progress,
+                 proficiency: Proficiency | None = None) -> Path:
+    """Write the report as .html or .pdf (by suffix), atomically. ``history``: the trainee's
+    earlier attempts (their learning curve); ``proficiency``: the threshold (default: the
+    scenario's)."""
     path = _report_path(path)
-    attempt, figs = build_figures(world, attempt, history, progress)
+    prof = proficiency or Proficiency.of(world.scenario)
+    attempt, figs = build_figures(world, attempt, history, progress, prof)
+    curve = (learning_curve(list(history) + [attempt], attempt.trainee, prof)
+             if history else None)
     title = f"Rehearsal report: {attempt.scenario}"
     if path.suffix.lower() == ".pdf":
-        _atomic_write(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp))
+        _atomic_write(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp, curve))
     else:
-        _atomic_write(path, lambda tmp: tmp.write_text(_html(title, world, attempt, figs),
-                                                       encoding="utf-8"))
+        _atomic_write(path, lambda tmp: tmp.write_text(
+            _html(title, world, attempt, figs, curve), encoding="utf-8"))
     progress(1.0, f"Wrote {path.name}")
     return path
+
+
+def rescore_note(attempt: Attempt) -> str:
+    """What re-scoring did to an attempt recorded with an older formula ("" if nothing)."""
+    old = (attempt.scores or {}).get("rescored_from")
+    if not old:
+        return ""
+    was = (f"{old['score']:.1f} / 100, {'passed' if old.get('passed') else 'failed'}"
+           if isinstance(old.get("score"), int | float) else "no score")
+    return (f"Re-scored with scoring formula {FORMULA}: recorded with formula "
+            f"{old.get('formula', 1)} ({was}).")
+
+
+def explain_rows(attempt: Attempt) -> list[list[str]]:
+    """Per step: each criterion and metric, measured value, band, points gained or lost."""
+    rows = []
+    for s in attempt.scores.get("steps", []):
+        for r in s.get("explain", []):
+            rows.append([s["title"], r["what"], r["measured"], r["band"],
+                         f"{r['points']:+.1f}", f"{-r['lost']:.1f}" if r["lost"] else "0",
+                         r.get("note", "")])
+        if s.get("explain"):
+            rows.append([s["title"], "Step score", "", "", f"{s['score']:.1f}", "", ""])
+    return rows
+
+
+EXPLAIN_HEAD = ["Step", "Criterion / metric", "Measured", "Band", "Points", "Lost", "Note"]
+
+
+def cost_lines(attempt: Attempt, n: int = 6) -> list[str]:
+    from sim.rehearsal.scoring import what_cost_points
+
+    return what_cost_points(attempt.scores, n)
 
 
 def _verdict(attempt: Attempt) -> str:
@@ -216,7 +272,8 @@ def _osats_rows(attempt: Attempt) -> list[list[str]]:
         ["Total (7-35)", str(sum(attempt.osats.values())) if len(attempt.osats) == 7 else "–"]]
 
 
-def _write_pdf(title, world, attempt: Attempt, figs, path: Path) -> None:
+def _write_pdf(title, world, attempt: Attempt, figs, path: Path,
+               curve: LearningCurve | None = None) -> None:
     with PdfPages(path, metadata={"Title": title, "Creator": "Twinsight"}) as pdf:
         cover = Figure(figsize=(8.27, 11.69))
         cover.text(0.06, 0.965, title, fontsize=16, weight="bold", va="top")
@@ -234,15 +291,35 @@ def _write_pdf(title, world, attempt: Attempt, figs, path: Path) -> None:
         for _, fig in figs[3:]:
             FigureCanvasAgg(fig)
             pdf.savefig(fig)
-        for fig in (_table_figure("Criteria", ["Step", "Criterion", "Measured", "Result"],
-                                  _check_rows(attempt)),
-                    _table_figure("OSATS global rating", ["Domain", "Rating"],
-                                  _osats_rows(attempt))):
+        text = Figure(figsize=(8.27, 11.69))
+        lines = ["What cost the points:"] + [f"  {c}" for c in cost_lines(attempt)]
+        if rescore_note(attempt):
+            lines = [rescore_note(attempt), ""] + lines
+        lines += ["", "How the score is computed:"]
+        import textwrap
+
+        for ln in FORMULA_LINES:
+            lines += textwrap.wrap(ln, 110, initial_indent="  ", subsequent_indent="    ")
+        if curve is not None:
+            lines += ["", "Learning curve: " + curve.summary()]
+        text.text(0.05, 0.96, "\n".join(lines), fontsize=8, va="top", family="monospace")
+        pdf.savefig(text)
+        tables = [_table_figure("How each step scored", EXPLAIN_HEAD[1:6],
+                                [r[1:6] for r in explain_rows(attempt)]),
+                  _table_figure("Criteria", ["Step", "Criterion", "Measured", "Result"],
+                                _check_rows(attempt)),
+                  _table_figure("OSATS global rating", ["Domain", "Rating"],
+                                _osats_rows(attempt))]
+        if curve is not None:
+            tables.insert(1, _table_figure("Trends over attempts",
+                                           ["Metric", "First", "Last", "Per attempt", ""],
+                                           curve.trend_rows()))
+        for fig in tables:
             FigureCanvasAgg(fig)
             pdf.savefig(fig)
 
 
-def _html(title, world, attempt: Attempt, figs) -> str:
+def _html(title, world, attempt: Attempt, figs, curve: LearningCurve | None = None) -> str:
     e = html.escape
 
     def table(head: list[str], rows: list[list[str]]) -> str:
@@ -254,12 +331,25 @@ def _html(title, world, attempt: Attempt, figs) -> str:
 
     parts = [f"<h1>{e(title)}</h1><p class='verdict'>{e(_verdict(attempt))}</p>",
              f"<p>{_dt.datetime.now():%Y-%m-%d %H:%M}; attempt recorded {e(attempt.created)}</p>"]
+    if rescore_note(attempt):
+        parts.append(f"<p class='note'>{e(rescore_note(attempt))}</p>")
+    costs = cost_lines(attempt)
+    parts.append("<h2>What cost the points</h2>" + (
+        "<ul>" + "".join(f"<li>{e(c)}</li>" for c in costs) + "</ul>" if costs
+        else "<p>Nothing: full marks.</p>"))
     for name, fig in figs:
         if name == "Metrics":
+            parts.append("<h2>How each step scored</h2>" + table(EXPLAIN_HEAD,
+                                                                   explain_rows(attempt)))
+            parts.append("<h2>How the score is computed</h2><ul>" + "".join(
+                f"<li>{e(x)}</li>" for x in FORMULA_LINES) + "</ul>")
             parts.append("<h2>Metrics (score in brackets)</h2>" + table(*metric_rows(attempt)))
         else:
             parts.append(f"<h2>{e(name)}</h2><img alt='{e(name)}' "
                          f"src='data:image/png;base64,{_png(fig)}'>")
+            if name == "Learning curve" and curve is not None:
+                parts.append(f"<p>{e(curve.summary())}</p>" + table(
+                    ["Metric", "First", "Last", "Trend per attempt", ""], curve.trend_rows()))
     parts.append("<h2>Criteria</h2>" + table(["Step", "Criterion", "Measured", "Result"],
                                              _check_rows(attempt)))
     events = attempt.metrics.get("events", [])
@@ -275,6 +365,7 @@ def _html(title, world, attempt: Attempt, figs) -> str:
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:90%}"
-             ".bad{color:#c00;font-weight:bold}.verdict{font-size:120%;font-weight:bold}")
+             ".bad{color:#c00;font-weight:bold}.verdict{font-size:120%;font-weight:bold}"
+             ".note{background:#fff4ce;padding:4px 8px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -130,6 +130,21 @@ def _bands(d: Any, where: str) -> dict[str, list[float]]:
     return out
 
 
+def _proficiency(d: Any) -> dict[str, float]:
+    """``scoring.proficiency``: {"score": 0-100, "consecutive": 1-20} (both optional)."""
+    _check_keys(d, {"score", "consecutive"}, "scoring.proficiency")
+    out = {}
+    if "score" in d:
+        out["score"] = _number(d, "score", "scoring.proficiency", hi=100.0)
+    if "consecutive" in d:
+        n = d["consecutive"]
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
+            raise InputError("'scoring.proficiency.consecutive' must be a whole number "
+                             "from 1 to 20.")
+        out["consecutive"] = n
+    return out
+
+
 @dataclass
 class SuccessCriterion:
     type: str
@@ -325,6 +340,8 @@ class Scenario:
     time_limit_s: float | None = None
     weights: dict[str, float] = field(default_factory=dict)  # metric: weight (default 1)
     bands: dict[str, list[float]] = field(default_factory=dict)  # metric: [good, bad]
+    # The instructor's proficiency level: {"score": 0-100, "consecutive": attempts in a row}
+    proficiency: dict[str, float] = field(default_factory=dict)
 
     KEYS = {"format", "version", "name", "description", "time_limit_s", "simulation",
             "structures", "devices", "steps", "scoring"}
@@ -377,7 +394,8 @@ class Scenario:
         devs_d = d.get("devices", [])
         if not isinstance(structs_d, list) or not isinstance(devs_d, list):
             raise InputError("'structures' and 'devices' must be lists.")
-        scoring = _check_keys(d.get("scoring", {}), {"weights", "bands"}, "scoring")
+        scoring = _check_keys(d.get("scoring", {}), {"weights", "bands", "proficiency"},
+                              "scoring")
         weights = scoring.get("weights", {})
         from sim.rehearsal.scoring import METRICS
 
@@ -393,7 +411,8 @@ class Scenario:
                  [DevicePlan.from_dict(x, f"devices[{i}]") for i, x in enumerate(devs_d)],
                  _number(d, "time_limit_s", "scenario", None, lo=0.1, hi=1e5),
                  {k: float(v) for k, v in weights.items()},
-                 _bands(scoring.get("bands", {}), "scoring.bands"))
+                 _bands(scoring.get("bands", {}), "scoring.bands"),
+                 _proficiency(scoring.get("proficiency", {})))
         sc._check_references()
         return sc
 
@@ -435,7 +454,9 @@ class Scenario:
                 "simulation": sim, "structures": [s.to_dict() for s in self.structures],
                 "devices": [x.to_dict() for x in self.devices],
                 "steps": [s.to_dict() for s in self.steps],
-                "scoring": {"weights": dict(self.weights), "bands": dict(self.bands)}}
+                "scoring": {"weights": dict(self.weights), "bands": dict(self.bands),
+                            **({"proficiency": dict(self.proficiency)}
+                               if self.proficiency else {})}}
 
 
 # -- instruction images ---------------------------------------------------------------------------
