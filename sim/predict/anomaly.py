@@ -92,6 +92,8 @@ class Baseline:
         t0 = float(t[0])
         if period is None:
             period = find_period(t, v)
+            if period:  # the FFT bin is coarse; a phase error grows with every cycle ahead
+                period = _refine_period(t - t0, v, period)
         harmonics = MAX_HARMONICS if period else 0
         a = _design(t - t0, period, harmonics)
         coef, *_ = np.linalg.lstsq(a, v, rcond=None)
@@ -100,6 +102,25 @@ class Baseline:
         sigma = float(np.sqrt(np.sum(resid ** 2) / dof))
         scale = max(float(np.abs(v).max()) * 1e-9, 1e-12)
         return cls(t0, [float(c) for c in coef], period, max(sigma, scale))
+
+
+def _refine_period(x: np.ndarray, v: np.ndarray, period: float) -> float:
+    """The period within +-3 % of ``period`` whose seasonal fit leaves the least residual."""
+    def sse(p: float) -> float:
+        a = _design(x, p, MAX_HARMONICS)
+        coef, *_ = np.linalg.lstsq(a, v, rcond=None)
+        r = v - a @ coef
+        return float(r @ r)
+
+    lo, hi = 0.97 * period, 1.03 * period
+    grid = np.linspace(lo, hi, 31)
+    best = grid[int(np.argmin([sse(p) for p in grid]))]
+    lo, hi = best - (hi - lo) / 30, best + (hi - lo) / 30
+    g = (np.sqrt(5) - 1) / 2  # golden-section search in the best grid cell
+    for _ in range(30):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        lo, hi = (lo, b) if sse(a) < sse(b) else (a, hi)
+    return float((lo + hi) / 2)
 
 
 def _design(x: np.ndarray, period: float | None, harmonics: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Short-horizon forecasts of a sensor with prediction intervals, and when a limit is crossed.
 
 The series is averaged into even time bins (``step`` seconds) and fitted with statsmodels'
-state-space exponential smoothing (``ETSModel``: additive errors, damped additive trend,
+state-space exponential smoothing (``ETSModel``: additive errors, additive trend (damped on
+request: a damped trend flattens out and would never predict a crossing),
 additive seasonality when a period is known or found); its prediction intervals are the
 model's own (analytic for these linear models). A forecast whose mean crosses a sensor's
 normal range within the horizon becomes a "predicted to exceed at t" alarm.
@@ -60,7 +61,7 @@ def bin_series(t: np.ndarray, v: np.ndarray, step: float) -> tuple[np.ndarray, n
 
 def forecast(t: np.ndarray, v: np.ndarray, horizon: float, step: float = 1.0,
              period: float | None = None, level: float = 0.9,
-             trend: bool = True) -> Forecast:
+             trend: bool = True, damped: bool = False) -> Forecast:
     """Forecast the next ``horizon`` seconds of a series sampled at times ``t``."""
     import pandas as pd
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -86,7 +87,7 @@ def forecast(t: np.ndarray, v: np.ndarray, horizon: float, step: float = 1.0,
         warnings.simplefilter("ignore", UserWarning)
         # a pandas Series: statsmodels' prediction results index their output by it
         model = ETSModel(pd.Series(bv), error="add", trend="add" if trend else None,
-                         damped_trend=trend, seasonal="add" if use_season else None,
+                         damped_trend=trend and damped, seasonal="add" if use_season else None,
                          seasonal_periods=season if use_season else None,
                          initialization_method="heuristic" if use_season else "estimated")
         fit = model.fit(disp=False, maxiter=200)
