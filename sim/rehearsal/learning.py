@@ -4,7 +4,9 @@ A trainee's attempts are taken in the order they were made (``created``, then th
 Per attempt the curve holds the overall score and the attempt's totals of the metrics a
 trainee improves on (:data:`CURVE_METRICS`); a metric's *trend* is the least-squares slope per
 attempt (``None`` with fewer than two values), *improving* when it moves the good way (up for
-the score, down for everything else).
+the score, down for everything else). As in scoring, efficiency (time, path, idle time,
+movements) counts only on attempts whose every step was completed: an attempt abandoned in
+seconds leaves a gap, not a record time.
 
 Proficiency is the instructor's: a score threshold (``scoring.proficiency.score`` in the
 scenario, default :data:`DEFAULT_SCORE`, e.g. set from an expert's attempt) met by a *passed*
@@ -42,7 +44,7 @@ CURVE_METRICS: dict[str, tuple[str, str, bool]] = {
     "idle_s": ("Idle time", "s", False),
     "movements": ("Movements", "", False),
     "critical_contacts": ("Critical contacts", "", False),
-    "damage_time_s": ("Time above damage threshold", "s", False),
+    "damage_time_s": ("Damage time", "s", False),
     "entry_mm": ("Device entry error (worst)", "mm", False),
     "angle_deg": ("Device angle error (worst)", "°", False),
 }
@@ -78,11 +80,22 @@ def attempt_value(attempt: Attempt, key: str) -> float | None:
         v = (attempt.scores or {}).get("score")
         return float(v) if isinstance(v, int | float) else None
     metrics = attempt.metrics or {}
+    if key in EFFICIENCY and not completed(attempt):
+        return None  # doing nothing quickly is not getting faster
     if key in ("entry_mm", "angle_deg", "tip_mm"):
         vals = [s.get(key) for s in metrics.get("steps", []) if s.get(key) is not None]
         return float(max(vals)) if vals else None
     v = metrics.get("total", {}).get(key)
     return float(v) if isinstance(v, int | float) else None
+
+
+EFFICIENCY = ("time_s", "path_mm", "idle_s", "movements")
+
+
+def completed(attempt: Attempt) -> bool:
+    """Whether every step's task was achieved (formula-1 scores: every step passed)."""
+    steps = (attempt.scores or {}).get("steps") or []
+    return bool(steps) and all(s.get("completed", s.get("passed")) for s in steps)
 
 
 def trend(values: Sequence[float | None]) -> float | None:

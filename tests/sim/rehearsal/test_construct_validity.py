@@ -177,7 +177,9 @@ def test_learning_curves_and_the_cohort_table(demo_levels, demo_scenario, tmp_pa
     assert curve.series["score"] == [a.scores["score"] for a in ladder]
     assert curve.to_proficiency == 4 and curve.proficient == [False, False, True, True]
     assert curve.trends["score"] > 20 and curve.improving("score")
-    assert curve.trends["time_s"] < 0 and curve.improving("time_s")
+    # Efficiency only counts on completed attempts (the first two were not).
+    assert curve.series["time_s"] == [None, None, 6.5, 6.5]
+    assert curve.trends["entry_mm"] < 0 and curve.improving("entry_mm")
     assert curve.trends["critical_contacts"] < 0 and curve.improving("critical_contacts")
     assert "proficient at attempt 4" in curve.summary()
     rows = cohort(attempts, expert_level)
