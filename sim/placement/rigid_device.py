@@ -56,7 +56,8 @@ class RigidDevice:
         for _ in range(6):  # thin devices (stents) need a finer lattice to get enough samples
             axes = [np.arange(lo[k] + s / 2, hi[k], s) for k in range(3)]
             grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-            sd, _ = self.field.signed_distance(grid)
+            dims = np.array([len(a) for a in axes], dtype=np.int64)
+            sd = self.field.signed_on_lattice(np.array([a[0] for a in axes]), s, dims)
             samples = grid[sd < 0]
             if len(samples) >= n_samples / 3:
                 break
