@@ -83,6 +83,10 @@ def _check_legacy_counts(path: Path) -> None:
             raise FileFormatError(path, f"its colours have {nums[-1]} components (4 at most)")
     for m in _FIELD_ARRAY.finditer(data):
         fits(int(m[1]) * int(m[2]), m[3], "field values")
+    cells = [int(m[1]) for m in re.finditer(rb"(?m)^[ \t]*CELLS[ \t]+(\d+)", data)]
+    types = [int(m[1]) for m in re.finditer(rb"(?m)^[ \t]*CELL_TYPES[ \t]+(\d+)", data)]
+    if cells and types and cells[0] != types[0]:  # VTK would leave the rest uninitialised
+        raise FileFormatError(path, f"it lists {types[0]} cell types for {cells[0]} cells")
     version = re.match(rb"\s*# vtk DataFile Version (\d+)\.(\d+)\s*\r?\n", data)
     if version is None or not 1 <= int(version[1]) <= 5:
         raise FileFormatError(path, "its version line is damaged or unknown")
