@@ -3,7 +3,10 @@
 Without ``--landmarks`` it runs surface registration (global feature match, then
 robust point-to-plane ICP); with it, paired-point registration on the listed
 pairs, optionally refined by ICP. Prints fitness / inlier RMS or FRE, and
-writes the 4x4 moving -> fixed matrix with ``-o``.
+writes the 4x4 moving -> fixed matrix with ``-o``. When clearly different poses fit
+the scan about equally (a flat or nearly symmetric part), it says so, lists the
+candidate poses (``"ambiguous": true`` and ``"candidates"`` in ``--json``), writes
+no transform and exits with 1: landmarks must decide.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         res = register_surface(moving, fixed, method=args.method, voxel_size=args.voxel,
                                inlier_distance=args.inlier_distance, progress=progress)
         out, matrix = res.summary(), res.matrix
+        if res.ambiguous:
+            return _ambiguous(args, res, out)
     out = {"moving": str(args.moving), "fixed": str(args.fixed), **out}
     if args.output:
         save_transform(args.output, matrix, **{k: v for k, v in out.items() if k != "matrix"})
@@ -92,3 +97,20 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         print(f"Wrote {args.output}")
     return 0
+
+
+def _ambiguous(args: argparse.Namespace, res, out: dict) -> int:
+    """Several clearly different poses fit: report them, write no transform, exit 1."""
+    from sim.cli import print_json
+
+    out = {"moving": str(args.moving), "fixed": str(args.fixed), **out}
+    if args.json:
+        print_json(out)
+        return 1
+    print(f"Could not register {args.moving} to {args.fixed} with confidence ({out['method']}).")
+    print("  " + res.message + " No transform was written.")
+    for k, c in enumerate(out["candidates"]):
+        print(f"  candidate {k + 1}: turned {c['turn_from_best_deg']:6.1f} deg from the first, "
+              f"misfit {100 * c['misfit']:.2f} % ({c['source']})")
+    print("  Use --landmarks FILE (three or more point pairs), with --refine to finish by ICP.")
+    return 1

@@ -20,6 +20,16 @@ import pyvista as pv
 from sim.errors import InputError
 from sim.inspection.distance import MeshDistance, triangles_of
 from sim.progress import Progress, no_progress, sub_progress
+from sim.registration.hypotheses import (
+    AMBIGUITY_MARGIN,
+    Candidate,
+    SurfaceSamples,
+    balanced_sample,
+    coarse,
+    dominant_plane,
+    plane_family,
+    rank,
+)
 from sim.registration.icp import IcpResult, evaluate, point_to_mesh_icp
 from sim.registration.transform import apply_transform
 
@@ -30,6 +40,7 @@ _FEATURE_RADIUS = 5.0  # FPFH radius in voxels
 _RANSAC_ITERATIONS = 100_000
 _MESH_SAMPLES = 100_000  # points drawn from a moving mesh's surface
 _GOOD_FIT = 0.9  # coarse fitness above which no further RANSAC draw is tried
+_SCORE_POINTS = 8000  # scan points on which competing poses are judged
 
 
 @dataclass(frozen=True)
@@ -43,12 +54,29 @@ class SurfaceResult:
     method: str
     iterations: int
     details: dict[str, Any] = field(default_factory=dict)
+    # True when other, clearly different poses fit the scan about as well: ``matrix`` is then
+    # only the best-scoring of ``candidates`` and must not be applied without landmarks.
+    ambiguous: bool = False
+    candidates: tuple[Candidate, ...] = ()  # the poses that fit about equally (ambiguous only)
+
+    @property
+    def message(self) -> str:
+        if not self.ambiguous:
+            return ""
+        return (f"Ambiguous: {len(self.candidates)} clearly different poses fit the scan about "
+                "equally well (a flat or nearly symmetric part), so none is reported as the "
+                "answer. Register with landmarks instead: three or more points picked at the "
+                "same features on both objects.")
 
     def summary(self) -> dict[str, Any]:
-        return {"method": self.method, "matrix": self.matrix.tolist(),
-                "fitness": self.fitness, "inlier_rms_mm": self.inlier_rms,
-                "inlier_distance_mm": self.inlier_distance, "iterations": self.iterations,
-                **self.details}
+        out = {"method": self.method, "matrix": self.matrix.tolist(),
+               "fitness": self.fitness, "inlier_rms_mm": self.inlier_rms,
+               "inlier_distance_mm": self.inlier_distance, "iterations": self.iterations,
+               **self.details, "ambiguous": self.ambiguous}
+        if self.ambiguous:
+            out["message"] = self.message
+            out["candidates"] = [c.as_dict(self.matrix) for c in self.candidates]
+        return out
 
 
 def _o3d():
@@ -177,7 +205,7 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
     fine = mov if len(mov) <= _FINE_POINTS else mov[rng.choice(len(mov), _FINE_POINTS, False)]
     details: dict[str, Any] = {"voxel_mm": voxel}
 
-    can_retry = init is None and method == "ransac"
+    src = src_f = dst = dst_f = None
     if init is not None or method == "none":
         hypotheses = [np.eye(4) if init is None else np.asarray(init, float)]
         label = "ICP from the given pose"
@@ -185,9 +213,9 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
         progress(0.05, "Matching shape features")
         if fixed_is_mesh:
             n = int(min(max(20 * area / voxel ** 2, 20_000), 400_000))
-            fpts = _sample_surface(fixed, n, seed)[0]
+            fpts, fnrm = _sample_surface(fixed, n, seed)
         else:
-            fpts = fix
+            fpts, fnrm = fix, None
         # Normals for the features are estimated the same way on both sides (not taken
         # from the mesh): matching features need identically derived normals.
         dst, dst_f = _features(fpts, voxel)
@@ -197,31 +225,80 @@ def register_surface(moving: pv.DataSet, fixed: pv.DataSet, *, init: np.ndarray 
         hypotheses = _global_hypotheses(src, src_f, dst, dst_f, voxel, method, 1, seed)
         label = {"ransac": "FPFH RANSAC", "fgr": "FPFH FGR"}[method] + " + point-to-plane ICP"
     progress(0.3, "Scoring candidate poses")
-    fine_prog = sub_progress(progress, 0.35, 0.95)
+    fine_prog = sub_progress(progress, 0.6, 0.95)
+    candidates: list[Candidate] = []
+    ambiguous = False
     if reference is not None:
-        coarse = fine[rng.choice(len(fine), min(len(fine), 3000), False)]
-        scored = []
-        for k, h in enumerate(hypotheses):
-            scored.append(_score(coarse, reference, h, voxel))
-            # Another RANSAC draw only when no candidate fits well yet (hard, partial scans).
-            if (k == len(hypotheses) - 1 and can_retry and len(hypotheses) < tries
-                    and max(s[0] for s in scored) < _GOOD_FIT):
-                hypotheses += _global_hypotheses(src, src_f, dst, dst_f, voxel, method, 1,
-                                                 seed + len(hypotheses))
-        best_fit = max(scored, key=lambda s: (s[0], -s[1]))
-        details["candidates"] = len(hypotheses)
+        if init is None and method != "none":
+            best_pose, candidates, ambiguous = _global_search(
+                src, src_f, dst, dst_f, reference, SurfaceSamples(fpts, fnrm), fine,
+                hypotheses, voxel, method, tries, seed, np.asarray(fixed.center, float), rng,
+                sub_progress(progress, 0.3, 0.6), details)
+        else:
+            coarse_pts = fine[rng.choice(len(fine), min(len(fine), 3000), False)]
+            best_pose = _score(coarse_pts, reference, hypotheses[0], voxel)[2]
         middle = fine[rng.choice(len(fine), min(len(fine), 10_000), False)]
-        approx = point_to_mesh_icp(middle, reference, best_fit[2], 2.0 * voxel, exact=False,
+        approx = point_to_mesh_icp(middle, reference, best_pose, 2.0 * voxel, exact=False,
                                    max_iterations=30, tolerance=1e-7)
         best = point_to_mesh_icp(fine, reference, approx.matrix, max(approx.inlier_distance,
                                                                      voxel / 5.0),
                                  progress=fine_prog)
         final = _final_score(mov, reference, best, inlier_distance, voxel)
+        if ambiguous:  # the reported best is the refined one
+            candidates[0] = Candidate(final.matrix, candidates[0].misfit, candidates[0].source)
     else:
         final = _cloud_icp(mov, fix, hypotheses, voxel, inlier_distance)
     progress(1.0, "Registered")
+    if ambiguous:
+        progress(1.0, "Ambiguous: several poses fit; landmarks needed")
     return SurfaceResult(final.matrix, final.fitness, final.inlier_rms, final.inlier_distance,
-                         label, final.iterations, details)
+                         label, final.iterations, details, ambiguous,
+                         tuple(candidates) if ambiguous else ())
+
+
+def _global_search(src, src_f, dst, dst_f, reference: MeshDistance, samples: SurfaceSamples,
+                   fine: np.ndarray, hypotheses: list[np.ndarray], voxel: float, method: str,
+                   tries: int, seed: int, fixed_centre: np.ndarray, rng: np.random.Generator,
+                   progress: Progress, details: dict[str, Any]
+                   ) -> tuple[np.ndarray, list[Candidate], bool]:
+    """Best pose, the candidates that fit about as well (best first), and whether there
+    are several of them (ambiguous)."""
+    pts = np.asarray(src.points)
+    # Real scan points (voxel centroids sit off the surface at edges) with normals of their
+    # own neighbourhood (the features' normals blur a voxel-wide band at every edge).
+    o3d = _o3d()
+    score = _cloud(fine[rng.choice(len(fine), min(len(fine), _SCORE_POINTS), False)])
+    score.estimate_normals(o3d.geometry.KDTreeSearchParamKNN(12))
+    score_pts, score_nrm = np.asarray(score.points), np.asarray(score.normals)
+    pick = balanced_sample(score_nrm, 800, rng)
+    balanced, balanced_nrm = score_pts[pick], score_nrm[pick]
+    progress(0.0, "Scoring candidate poses")
+    fitted = coarse(balanced, balanced_nrm, samples,
+                    [(h, "feature match") for h in hypotheses], voxel)
+    # Another RANSAC draw only when no candidate fits well yet (hard, partial scans).
+    while method == "ransac" and len(hypotheses) < tries and fitted[0][0] < _GOOD_FIT:
+        more = _global_hypotheses(src, src_f, dst, dst_f, voxel, method, 1,
+                                  seed + len(hypotheses))
+        hypotheses = hypotheses + more
+        fitted = sorted(fitted + coarse(balanced, balanced_nrm, samples,
+                                        [(h, "feature match") for h in more], voxel),
+                        key=lambda t: -t[0])
+    plane = dominant_plane(pts, voxel / 5.0, seed)
+    if plane is not None:  # a flat part: try every turn in the plane and the flips
+        progress(0.2, "Trying turns and flips of a flat part")
+        family = plane_family(fitted[0][1], plane[0], pts, fixed_centre, 2.0 * voxel)
+        fitted = fitted + coarse(balanced, balanced_nrm, samples, family, voxel)
+        details["plane_share"] = plane[1]
+    details["hypotheses"] = len(fitted)
+    progress(0.7, "Comparing the best poses")
+    cands, tau = rank(balanced, balanced_nrm, score_pts, score_nrm, reference, samples,
+                      fitted, voxel)
+    details["misfit_tolerance_mm"] = tau
+    details["misfit"] = cands[0].misfit
+    if len(cands) > 1:
+        details["runner_up_misfit"] = cands[1].misfit
+    close = [c for c in cands if c.misfit - cands[0].misfit < AMBIGUITY_MARGIN]
+    return cands[0].matrix, close, len(close) > 1
 
 
 def _score(points: np.ndarray, reference: MeshDistance, init: np.ndarray,

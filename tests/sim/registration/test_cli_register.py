@@ -71,3 +71,28 @@ def test_register_bad_input_exit_codes(files, tmp_path):
                               text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.count("twinsight: error:") == 1
+
+
+def test_register_ambiguous_flat_part_writes_nothing_and_exits_1(tmp_path, capsys):
+    """A two-fold symmetric plate turned in its plane: both poses fit, so the command
+    lists them (the true one among them), writes no transform and exits with 1."""
+    from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
+
+    part = generated_parts()["symmetric"]
+    part.save(tmp_path / "plate.stl")
+    pose = in_plane_turn(part, 30.0)
+    np.savetxt(tmp_path / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
+               fmt="%.5f")
+    out = tmp_path / "t.json"
+    code = main(["register", str(tmp_path / "scan.xyz"), str(tmp_path / "plate.stl"),
+                 "-o", str(out), "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    assert code == 1 and rep["ambiguous"] is True and not out.exists()
+    assert "landmarks" in rep["message"] and len(rep["candidates"]) >= 2
+    errors = [transform_error(np.array(c["matrix"]), np.linalg.inv(pose), at=part.center)[0]
+              for c in rep["candidates"]]
+    assert min(errors) < 0.5 and max(errors) > 170.0  # the truth and its 180-degree twin
+    # Plain text says the same in words.
+    assert main(["register", str(tmp_path / "scan.xyz"), str(tmp_path / "plate.stl")]) == 1
+    text = capsys.readouterr().out
+    assert "Ambiguous" in text and "--landmarks" in text and "candidate 2" in text
