@@ -126,3 +126,26 @@ def _blue_pixels(canvas) -> int:
     rgb = arr.reshape(img.height(), img.width(), 3).astype(int)
     return int(((abs(rgb[..., 0] - 0x2c) < 40) & (abs(rgb[..., 1] - 0x3b) < 40)
                 & (abs(rgb[..., 2] - 0xd9) < 40)).sum())
+
+
+def test_ambiguous_registration_is_not_applied(shared_window, qtbot):
+    """A symmetric plate: the panel says the pose is ambiguous, asks for landmarks and
+    leaves the scan where it is (no transform, nothing to undo)."""
+    from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
+
+    qtbot.waitExposed(shared_window)
+    qtbot.waitUntil(lambda: shared_window.task is None, timeout=240_000)
+    part = generated_parts()["symmetric"]
+    scan = apply_transform(in_plane_turn(part, 40.0), partial_scan(part, 20_000, 2))
+    case = Case(name="flat", anatomical=False)
+    case.scene.add(SceneObject("nominal", ObjectKind.PART, part))
+    case.scene.add(SceneObject("scan", ObjectKind.POINTS, pv.PolyData(scan)))
+    shared_window.set_case(case)
+    panel = shared_window.inspect
+    panel.method_combo.setCurrentText("Feature match (RANSAC) + ICP")
+    assert panel.register() is not None
+    qtbot.waitUntil(lambda: shared_window.task is None, timeout=240_000)
+    text = panel.reg_label.text()
+    assert "ambiguous" in text and "No pose was applied" in text and "landmarks" in text
+    assert not case.scene["scan"].has_transform and panel.last_registration is None
+    assert "landmarks needed" in shared_window.status_label.text()

@@ -2,7 +2,9 @@
 
 Registration and deviation run off the GUI thread (``window.run_task``). A
 registration result becomes the moving object's transform (one undoable step in
-the case history; the geometry is untouched until hardened). A deviation result
+the case history; the geometry is untouched until hardened); an ambiguous one (several
+clearly different poses fit, e.g. a flat part) is not applied, and the panel asks for
+landmarks instead. A deviation result
 becomes a new point-cloud object coloured by tolerance band, with a legend,
 statistics, automatically found out-of-tolerance regions and callouts here, a
 histogram, and a section view: a plane swept along an axis cuts the nominal model and
@@ -358,6 +360,21 @@ class InspectPanel(QWidget):
     def _registered(self, moving: SceneObject, res) -> None:
         from sim.registration.objects import apply_registration
 
+        if getattr(res, "ambiguous", False):  # several poses fit: apply none, ask for landmarks
+            self.last_registration = None
+            turns = ", ".join(f"{c['turn_from_best_deg']:.0f}°"
+                              for c in res.summary()["candidates"][1:])
+            self.reg_label.setText(
+                f"<b>Registration is ambiguous</b>: {len(res.candidates)} clearly different "
+                f"poses (turned {turns} from the best) fit '{moving.name}' about equally well, "
+                "as happens with flat or nearly symmetric parts. <b>No pose was applied.</b> "
+                "Pick three or more matching points on both objects and use <b>Register "
+                "landmarks</b> below.")
+            self.reg_label.setStyleSheet("color: #b26a00;")
+            self.window.status_label.setText(
+                f"Registration of {moving.name} is ambiguous: landmarks needed")
+            return
+        self.reg_label.setStyleSheet("")
         self.last_registration = res
         if self.case is None or self.case.scene.find(moving.uid) is None:
             return
