@@ -97,13 +97,21 @@ def test_surgeon_day(fresh_window, qtbot, shared_data, tmp_path):
     win.case.markups.add(Markup("entry", "point", points=(tuple(nearest),)))
     # Save encrypted; reopen; everything is as it was.
     names = [o.name for o in win.case.scene]
+    plan = {"roles": place._structure_roles(), "entry": [s.value() for s in place.entry],
+            "target": [s.value() for s in place.target],
+            "family": place.family_combo.currentData(), "size": place.catalogue.current_size()}
     case = _reopen(qtbot, win, tmp_path / "plan.twin", password="correct horse")
     assert b"Bone" not in (tmp_path / "plan.twin").read_bytes()
     assert [o.name for o in case.scene] == names
     np.testing.assert_allclose(case.scene[screw.name].transform, fitted, atol=1e-9)
     assert [m.name for m in case.markups] == ["entry"]
-    assert place.structure_roles().get(bone.name) == "host" if hasattr(
-        place, "structure_roles") else True
+    assert place._structure_roles() == plan["roles"]
+    assert plan["roles"][bone.uid]["role"] == "host"
+    assert [s.value() for s in place.entry] == plan["entry"]
+    assert [s.value() for s in place.target] == plan["target"]
+    assert place.family_combo.currentData() == plan["family"]
+    assert place.catalogue.current_size() == plan["size"]
+    assert place.device_obj is not None and place.device_obj.name == screw.name
 
 
 def test_engineer_day(fresh_window, qtbot, shared_data, tmp_path):
