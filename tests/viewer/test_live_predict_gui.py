@@ -119,6 +119,9 @@ def test_live_predictions(window, qtbot, broker_url, wearing_pump, tmp_path):
     scroll = panel.findChild(QScrollArea)
     scroll.ensureWidgetVisible(panel.predict)
     qtbot.wait(300)
+    # Nothing is cut off at the side: the panel's content fits its column.
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()
+    assert scroll.widget().width() <= scroll.viewport().width()
     assert panel.grab().save(str(SHOTS / "live_predict_panel.png"))
     assert window.grab().save(str(SHOTS / "live_predict_window.png"))
     img = panel.plot.grab().toImage()

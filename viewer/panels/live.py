@@ -77,6 +77,9 @@ class LivePanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         scroll = QScrollArea()  # a short window must not be forced taller by this panel
         scroll.setWidgetResizable(True)
+        # ... nor wider: long texts wrap, the side column keeps its width.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll = scroll
         outer.addWidget(scroll)
         body = QWidget()
         scroll.setWidget(body)
@@ -109,6 +112,7 @@ class LivePanel(QWidget):
         self.demo_button = QPushButton("Add demo asset")
         self.demo_button.clicked.connect(self.add_demo_asset)
         self.status_label = QLabel("Not connected")
+        self.status_label.setWordWrap(True)
         self.status_label.setWordWrap(True)
         form.addRow("MQTT broker", self.mqtt_edit)
         form.addRow("User / password", self._row(self.user_edit, self.password_edit))
@@ -143,6 +147,7 @@ class LivePanel(QWidget):
         self.send_button = QPushButton("Set")
         self.send_button.clicked.connect(self.send_desired)
         self.state_label = QLabel("")
+        self.state_label.setWordWrap(True)
         for w in (self.property_combo, self.desired_spin, self.send_button, self.state_label):
             cl.addWidget(w)
         lay.addWidget(cmd)
@@ -185,6 +190,7 @@ class LivePanel(QWidget):
         self.timeline.setValue(1000)
         self.timeline.valueChanged.connect(self._scrub)
         self.time_label = QLabel("")
+        self.time_label.setWordWrap(True)
         lay.addWidget(self._row(self.live_check, self.timeline, self.time_label))
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
