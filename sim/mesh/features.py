@@ -28,15 +28,19 @@ def pseudo_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
         e2 = v[f[:, (k + 2) % 3]] - v[f[:, k]]
         cosang = np.einsum("ij,ij->i", e1, e2) / np.maximum(
             np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1), 1e-300)
-        np.add.at(vn, f[:, k], fn * np.arccos(np.clip(cosang, -1.0, 1.0))[:, None])
+        w = fn * np.arccos(np.clip(cosang, -1.0, 1.0))[:, None]
+        for c in range(3):  # bincount: an order of magnitude faster than np.add.at
+            vn[:, c] += np.bincount(f[:, k], weights=w[:, c], minlength=len(v))
     for k, feat in enumerate((VERT_A, VERT_B, VERT_C)):
         out[:, feat] = vn[f[:, k]]
     # Edge normals: the sum of the normals of the faces sharing the edge.
     pairs = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
     _, edge_id = np.unique(pairs[:, 0] * np.int64(len(v)) + pairs[:, 1], return_inverse=True)
     edge_id = edge_id.reshape(-1)
-    en = np.zeros((edge_id.max() + 1, 3))
-    np.add.at(en, edge_id, np.tile(fn, (3, 1)))
+    n_edges = int(edge_id.max()) + 1
+    tiled = np.tile(fn, (3, 1))
+    en = np.stack([np.bincount(edge_id, weights=tiled[:, c], minlength=n_edges)
+                   for c in range(3)], axis=1)
     for k, feat in enumerate((EDGE_AB, EDGE_BC, EDGE_CA)):
         out[:, feat] = en[edge_id[k * m:(k + 1) * m]]
     return out
