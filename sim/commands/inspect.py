@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from sim.errors import InputError
+from sim.errors import InputError, TwinsightError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
         alignment = {"method": f"transform from {args.transform}"}
     elif args.align:
         reg = register_surface(measured, nominal, progress=sub_progress(progress, 0.0, 0.5))
+        if reg.ambiguous:  # a deviation map on a guessed pose would show false defects
+            raise TwinsightError(
+                f"Could not align {args.measured} to {args.nominal} with confidence: "
+                f"{reg.message} Register with landmarks (twinsight register --landmarks FILE "
+                f"-o T.json) and measure with --transform T.json; nothing was measured.")
         measured = transformed(measured, reg.matrix)
         alignment = reg.summary()
     md = MeshDistance.from_mesh(nominal)

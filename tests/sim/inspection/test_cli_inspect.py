@@ -75,3 +75,22 @@ def test_inspect_missing_nominal_in_a_subprocess(files):
                           text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "missing.stl" in proc.stderr
+
+
+def test_align_refuses_an_ambiguous_pose_instead_of_mapping_false_defects(tmp_path, capsys):
+    """A two-fold symmetric plate turned in its plane: --align cannot tell the two poses
+    apart, so nothing is measured (exit 1, one sentence pointing to landmarks)."""
+    from sim.registration.transform import apply_transform
+    from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
+
+    part = generated_parts()["symmetric"]
+    part.save(tmp_path / "plate.stl")
+    pose = in_plane_turn(part, 30.0)
+    np.savetxt(tmp_path / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
+               fmt="%.5f")
+    report = tmp_path / "r.html"
+    code = main(["inspect", str(tmp_path / "scan.xyz"), str(tmp_path / "plate.stl"),
+                 "--tolerance", "0.1", "--align", "-o", str(report)])
+    err = capsys.readouterr().err
+    assert code == 1 and not report.exists()
+    assert "with confidence" in err and "--landmarks" in err and "Traceback" not in err
