@@ -34,6 +34,7 @@ class Fleet:
     channels: list[str]
     settings: list[str] = field(default_factory=list)  # channels that are operating settings
     source: str = ""
+    time_unit: str = "s"  # "cycles" for C-MAPSS and tables whose time column says so
 
     def __post_init__(self) -> None:
         self.unit = np.asarray(self.unit).astype(str)
@@ -70,14 +71,14 @@ class Fleet:
         """The rows of the given units (labels)."""
         keep = np.isin(self.unit, np.asarray(list(units)).astype(str))
         return Fleet(self.unit[keep], self.time[keep], self.values[keep], list(self.channels),
-                     list(self.settings), self.source)
+                     list(self.settings), self.source, self.time_unit)
 
     def truncated(self, last: dict[str, float]) -> Fleet:
         """Each unit's rows up to and including time ``last[unit]`` (units not named: all)."""
         limit = np.array([last.get(u, math.inf) for u in self.unit], dtype=float)
         keep = self.time <= limit
         return Fleet(self.unit[keep], self.time[keep], self.values[keep], list(self.channels),
-                     list(self.settings), self.source)
+                     list(self.settings), self.source, self.time_unit)
 
     def fingerprint(self) -> str:
         """SHA-256 of the data (units, times, channel names and values): what a model was
@@ -132,7 +133,8 @@ def concat(fleets: list[Fleet]) -> Fleet:
     return Fleet(np.concatenate([f.unit for f in fleets]),
                  np.concatenate([f.time for f in fleets]),
                  np.concatenate([f.values for f in fleets]), list(channels),
-                 list(fleets[0].settings), "+".join(f.source for f in fleets))
+                 list(fleets[0].settings), "+".join(f.source for f in fleets),
+                 fleets[0].time_unit)
 
 
 # -- readers -------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def read_cmapss(path: str | Path) -> Fleet:
                                     f"{data.shape[1]}")
     unit = np.array([str(int(u)) for u in data[:, 0]])
     return Fleet(unit, data[:, 1], data[:, 2:], CMAPSS_SETTINGS + CMAPSS_SENSORS,
-                 list(CMAPSS_SETTINGS), path.name)
+                 list(CMAPSS_SETTINGS), path.name, "cycles")
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -249,7 +251,9 @@ def _from_table(path: Path, header: list[str], rows: list[list]) -> Fleet:
     values = np.array([[_number(r[i]) for i in other] for r in rows], dtype=float)
     names = [header[i] for i in other]
     settings = [n for n in names if n.lower().startswith(("setting", "op_"))]
-    return Fleet(unit, time, values.reshape(len(rows), len(other)), names, settings, path.name)
+    unit_of_time = "cycles" if header[ti].lower().startswith("cycle") else "s"
+    return Fleet(unit, time, values.reshape(len(rows), len(other)), names, settings, path.name,
+                 unit_of_time)
 
 
 def write_csv(fleet: Fleet, path: str | Path) -> None:

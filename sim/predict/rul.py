@@ -105,6 +105,7 @@ class RulModel:
         steps = np.concatenate([np.diff(fleet.time[s:e]) for s, e in fleet.bounds()])
         info = {"source": fleet.source, "units": len(fleet.bounds()), "rows": len(fleet),
                 "step": float(np.median(steps)) if len(steps) else 1.0,
+                "time_unit": fleet.time_unit,
                 "sha256": fleet.fingerprint(), "channels": list(fleet.channels),
                 "lightgbm": lgb.__version__}
         return cls(norm, boosters, cap, info)

@@ -94,6 +94,12 @@ def test_live_predictions(window, qtbot, broker_url, wearing_pump, tmp_path):
     assert "Remaining life" in panel.predict.gauge.text
     assert "stuck" in panel.predict.quality_label.text()
     assert "ignore" in panel.predict.quality_label.text()
+    # The sensor table's Flags column says which sensor the flags are on.
+    ids = list(tel.sensors)
+    flags = {ids[r]: panel.sensor_table.item(r, 4).text() for r in range(len(ids))}
+    assert flags["strain_bend"].startswith("stuck ") or ", stuck " in flags["strain_bend"]
+    assert int(flags["strain_bend"].split("stuck ")[1].split(",")[0]) >= 10
+    assert panel.predict.gauge.unit == "s"  # the pump fleet's time column is in seconds
     qtbot.waitUntil(lambda: panel.alarm_list.count() >= 1, timeout=5_000)
     texts = [panel.alarm_list.item(i).text() for i in range(panel.alarm_list.count())]
     assert any("Anomaly" in t for t in texts)

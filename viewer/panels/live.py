@@ -123,8 +123,9 @@ class LivePanel(QWidget):
         form.addRow(self.status_label)
         lay.addWidget(conn)
 
-        self.sensor_table = QTableWidget(0, 4)
-        self.sensor_table.setHorizontalHeaderLabels(["Sensor", "Value", "Unit", "Status"])
+        self.sensor_table = QTableWidget(0, 5)
+        self.sensor_table.setHorizontalHeaderLabels(["Sensor", "Value", "Unit", "Status",
+                                                     "Flags"])
         self.sensor_table.verticalHeader().setVisible(False)
         self.sensor_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.sensor_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -440,6 +441,16 @@ class LivePanel(QWidget):
             item = QTableWidgetItem(status)
             item.setForeground(QColor(STATUS_COLOURS.get(status, "#777")))
             self.sensor_table.setItem(row, 3, item)
+            self.sensor_table.setItem(row, 4, QTableWidgetItem(self._flags_text(sensor.id)))
+
+    def _flags_text(self, sensor_id: str) -> str:
+        """The data-quality flags raised on a sensor's readings so far ("stuck 11, gap 2")."""
+        monitor = self.predict.monitor
+        checker = monitor.quality.get(sensor_id) if monitor is not None else None
+        if checker is None:
+            return ""
+        return ", ".join(f"{f.replace('_', ' ')} {n}" for f, n in sorted(checker.counts.items())
+                         if n)
 
     def _update_plot(self) -> None:
         if self.session is None:

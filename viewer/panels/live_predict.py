@@ -216,7 +216,8 @@ class PredictBox(QGroupBox):
             self.gauge.set_life(None, text="Remaining life: waiting for data…")
         else:
             top = m.rul_model.cap or max(life.high, life.rul + life.age, 1.0)
-            self.gauge.set_life(life.rul, life.low, life.high, top, "s")
+            unit = str(m.rul_model.trained_on.get("time_unit", "s"))
+            self.gauge.set_life(life.rul, life.low, life.high, top, unit)
         ignored = sum(m.ignored.values())
         counts: dict[str, int] = {}
         for q in m.quality.values():

@@ -53,6 +53,7 @@ def test_saved_model_predicts_identically(fd001, tmp_path):
     assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
     assert [(p.rul, p.low, p.high) for p in a] == [(p.rul, p.low, p.high) for p in b]
     assert again.trained_on["sha256"] == small.fingerprint() and again.trained_on["units"] == 20
+    assert again.trained_on["time_unit"] == "cycles"  # C-MAPSS counts cycles, not seconds
     assert all(0 <= p.low <= p.rul <= p.high <= 125 for p in a)
 
 
@@ -117,6 +118,7 @@ def test_parquet_and_history_fleets_read_like_csv(tmp_path):
     assert summary["units"] == 3 and summary["readings"] == len(fleet) * 5
     c = read_fleet(tmp_path / "f.db")
     assert a.unit_ids() == b.unit_ids() == c.unit_ids()
+    assert a.time_unit == b.time_unit == "s"  # a 'time' column counts seconds
     assert np.allclose(a.values, b.values, atol=1e-5)
     cols = [c.channels.index(ch) for ch in a.channels]
     assert np.allclose(a.values, c.values[:, cols], atol=1e-5)
