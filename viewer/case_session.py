@@ -294,7 +294,8 @@ class CaseSession(QObject):
         w = self.window
 
         def done(case: Case) -> None:
-            original = Path(entry.original) if entry.original else None
+            # an encrypted entry's origin is sealed: the store restores it as the source
+            original = Path(case.source) if case.source else None
             w.set_case(case)
             w.case_path = original
             self.password = password

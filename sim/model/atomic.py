@@ -4,6 +4,11 @@ Data goes to a temporary sibling, is flushed to disk (fsync), and is then rename
 over the destination. A folder is swapped in with Linux's ``renameat2`` exchange
 when available; elsewhere the previous folder is parked as ``.<name>.old`` for the
 instant of the swap and :func:`recover_folder` puts it back if the swap was cut short.
+
+Everything written here is owner-only (files 0600, folders 0700) whatever the umask:
+cases, recovery files and caches hold patient data. A temporary carries the id of the
+process writing it, so a later open or save can remove what a killed process left
+(which may hold a previous version of the case) without touching a save in progress.
 """
 
 from __future__ import annotations
@@ -19,12 +24,57 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_MARK = ".twinsight-tmp"
+FILE_MODE, DIR_MODE = 0o600, 0o700
+_active: set[str] = set()  # temporaries this process is writing right now
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
 def temp_sibling(path: Path, suffix: str = "") -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_MARK}{suffix}")
+    """A fresh hidden temporary next to ``path``, marked with this process's id."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}-{os.getpid()}{TEMP_MARK}{suffix}")
+    _active.add(str(tmp))
+    return tmp
+
+
+def release_temp(tmp: Path) -> None:
+    _active.discard(str(tmp))
+
+
+def private_dir(folder: str | Path) -> Path:
+    """Create ``folder`` (and missing parents) owner-only; an existing ``folder`` is
+    made owner-only too (use for folders Twinsight owns, never the user's own folders)."""
+    folder = Path(folder)
+    missing = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=DIR_MODE)
+    with contextlib.suppress(OSError):
+        if folder.is_dir() and not folder.is_symlink():
+            os.chmod(folder, DIR_MODE)
+    return folder
+
+
+def make_parents(path: Path) -> None:
+    """Create the missing parents of ``path`` owner-only (existing ones are left alone)."""
+    if not path.parent.exists():
+        private_dir(path.parent)
+
+
+def open_private(path: str | Path) -> BinaryIO:
+    """A new file opened for writing, owner-only (0600) whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -44,10 +94,10 @@ def fsync_dir(folder: Path) -> None:
 def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write ``path`` via ``write(fh)`` so a crash leaves either the old or the new file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_parents(path)
     tmp = temp_sibling(path)
     try:
-        with open(tmp, "wb") as fh:
+        with open_private(tmp) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -56,6 +106,8 @@ def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Pa
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        release_temp(tmp)
     fsync_dir(path.parent)
     return path
 
@@ -94,7 +146,10 @@ def replace_folder_atomic(staged: Path, folder: Path) -> None:
     if not folder.exists():
         os.rename(staged, folder)
     elif _exchange(staged, folder):
-        shutil.rmtree(staged, ignore_errors=True)  # ``staged`` now holds the old version
+        # ``staged`` now holds the old version (perhaps a plaintext one the user has just
+        # encrypted): gone at once, and if this process dies first, the next open or save
+        # of ``folder`` removes it (remove_stale_temps).
+        shutil.rmtree(staged, ignore_errors=True)
     else:
         parked = _parked(folder)
         shutil.rmtree(parked, ignore_errors=True)
@@ -109,13 +164,53 @@ def recover_folder(folder: Path) -> None:
     parked = _parked(folder)
     if not folder.exists() and parked.is_dir():
         os.rename(parked, folder)
+    elif parked.is_dir() and not parked.is_symlink():
+        shutil.rmtree(parked, ignore_errors=True)  # the swap completed: the old version goes
+
+
+def _writer_alive(temp: Path) -> bool:
+    """Whether the process that made ``temp`` may still be writing it."""
+    stem = temp.name.split(TEMP_MARK, 1)[0]
+    pid_text = stem.rsplit("-", 1)[-1] if "-" in stem else ""
+    if not pid_text.isdigit():
+        return False  # an older temporary without a process id
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return str(temp) in _active
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 def remove_stale_temps(path: Path) -> None:
-    """Delete temporaries a killed save of ``path`` left behind."""
-    for p in path.parent.glob(f".{path.name}.*{TEMP_MARK}*"):
-        if p.is_dir():
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            with contextlib.suppress(OSError):
-                p.unlink()
+    """Delete temporaries a killed save of ``path`` left behind (never one being written)."""
+    with contextlib.suppress(OSError):
+        for p in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_MARK}*"):
+            if not _writer_alive(p):
+                _remove(p)
+
+
+def remove_stale_temps_in(folder: Path) -> None:
+    """Delete every temporary a killed process left in ``folder``."""
+    with contextlib.suppress(OSError):
+        for p in Path(folder).glob(f".*{TEMP_MARK}*"):
+            if not _writer_alive(p):
+                _remove(p)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)

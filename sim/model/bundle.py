@@ -193,6 +193,9 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
     path = Path(path)
     if path.is_dir():
         atomic.recover_folder(path)
+        # A save killed after its swap leaves the previous version in a hidden temporary
+        # (perhaps in plaintext): it goes now, not at the next save.
+        atomic.remove_stale_temps(path)
         if not (path / MANIFEST).is_file():
             raise FileFormatError(path, "the folder is not a Twinsight case (no manifest.json)")
         check_folder_links(path)
@@ -206,6 +209,7 @@ def open_bundle(path: str | Path, password: str | None = None) -> Bundle:
         raise FileFormatError(path, "no such file or folder")
     if not path.is_file():
         raise FileFormatError(path, "it is not a regular file")
+    atomic.remove_stale_temps(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(crypto.MAGIC))
@@ -288,17 +292,18 @@ def write_folder(path: Path, files: list[tuple[str, bytes]], password: str | Non
     key = crypto.Key(password) if password is not None else None
     atomic.recover_folder(path)
     atomic.remove_stale_temps(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.make_parents(path)
     staged = atomic.temp_sibling(path)
     try:
-        staged.mkdir()
+        atomic.private_dir(staged)  # owner-only folders and files, whatever the umask
         for name, data in files:
             target = staged / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if key is None:
-                target.write_bytes(data)
-            else:
-                with open(target, "wb") as fh:
+            if not target.parent.exists():
+                atomic.private_dir(target.parent)
+            with atomic.open_private(target) as fh:
+                if key is None:
+                    fh.write(data)
+                else:
                     crypto.encrypt(data, key, fh, member=name)
         atomic.fsync_tree(staged)
         atomic.replace_folder_atomic(staged, path)
@@ -307,3 +312,5 @@ def write_folder(path: Path, files: list[tuple[str, bytes]], password: str | Non
 
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    finally:
+        atomic.release_temp(staged)

@@ -3,12 +3,17 @@
 While a case is open, :class:`Autosaver` writes it every few minutes (when it has
 unsaved edits) to a recovery file; a clean close discards it. If the program dies,
 the next start finds the recovery file in :class:`RecoveryStore` and offers it.
-Recovery files of encrypted cases are encrypted with the same password.
+Recovery files of encrypted cases are encrypted with the same password, and so is the
+part of their note that identifies the case (its name and where it was saved): until the
+password is given, such an entry is only "an encrypted case". The recovery folder and its
+files are owner-only; temporaries of killed writes are removed when the folder is read.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
 import json
 import os
 import socket
@@ -48,6 +53,8 @@ class RecoveryEntry:
 
     def describe(self) -> str:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.saved_at))
+        if self.encrypted:  # its name and origin are sealed with the case's password
+            return f"an encrypted case autosaved {when}"
         where = f" (from {self.original})" if self.original else ""
         return f"'{self.name}' autosaved {when}{where}"
 
@@ -78,15 +85,24 @@ class RecoveryStore:
              password: str | None = None, progress: Progress = no_progress,
              blobs: BlobCache | None = None) -> Path:
         """Write the recovery copy of ``case`` (atomically; the user's file is untouched)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic.private_dir(self.folder)
+        atomic.remove_stale_temps_in(self.folder)
         data, info = self._paths(case.uid)
         # An autosave is not a user save: the case keeps its origin and unsaved state.
         save_case(case, data, progress, password=password, folder=False, mark_saved=False,
                   blobs=blobs)
-        meta = {"case_uid": case.uid, "name": case.name,
-                "original": str(original) if original else None, "saved_at": time.time(),
+        who = {"name": case.name, "original": str(original) if original else None}
+        meta = {"case_uid": case.uid, "saved_at": time.time(),
                 "encrypted": password is not None, "pid": os.getpid(),
                 "host": socket.gethostname()}
+        if password is None:
+            meta.update(who)
+        else:  # never the name or the path of an encrypted case in plaintext
+            from sim.model import crypto
+
+            buf = io.BytesIO()
+            crypto.encrypt(json.dumps(who).encode(), password, buf)
+            meta["sealed"] = base64.b64encode(buf.getvalue()).decode("ascii")
         atomic.write_file_atomic(info, lambda fh: fh.write(json.dumps(meta).encode()))
         return data
 
@@ -100,6 +116,7 @@ class RecoveryStore:
         out = []
         if not self.folder.is_dir():
             return out
+        atomic.remove_stale_temps_in(self.folder)
         for info in self.folder.glob("*.json"):
             try:
                 meta = json.loads(info.read_text())
@@ -108,9 +125,11 @@ class RecoveryStore:
                     continue
                 if not include_running and _alive(int(meta.get("pid", -1)), meta.get("host", "")):
                     continue  # that session is still running: not ours to recover
-                out.append(RecoveryEntry(str(meta["case_uid"]), str(meta.get("name", "?")), data,
-                                         meta.get("original"), float(meta.get("saved_at", 0)),
-                                         bool(meta.get("encrypted", False))))
+                encrypted = bool(meta.get("encrypted", False))
+                name = "an encrypted case" if encrypted else str(meta.get("name", "?"))
+                original = None if encrypted else meta.get("original")
+                out.append(RecoveryEntry(str(meta["case_uid"]), name, data, original,
+                                         float(meta.get("saved_at", 0)), encrypted))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # a damaged note is skipped, never fatal at start-up
         return sorted(out, key=lambda e: e.saved_at, reverse=True)
@@ -120,9 +139,24 @@ class RecoveryStore:
         """The recovered case; it keeps its original path as source and counts as unsaved."""
         case = load_case(entry.path, progress, password=password)
         case.source = entry.original
+        if entry.encrypted and password is not None:
+            case.source = self._sealed_original(entry, password)
         case.history.clear()
         case.history.set_dirty()  # recovered edits are not saved anywhere yet
         return case
+
+    def _sealed_original(self, entry: RecoveryEntry, password: str) -> str | None:
+        """Where an encrypted case was saved, from its sealed note (None if unreadable)."""
+        from sim.errors import TwinsightError
+        from sim.model import crypto
+
+        info = entry.path.with_suffix(".json")
+        try:
+            sealed = base64.b64decode(json.loads(info.read_text())["sealed"], validate=True)
+            who = json.loads(crypto.decrypt(sealed, password, info))
+            return str(who["original"]) if who.get("original") else None
+        except (OSError, ValueError, KeyError, TypeError, TwinsightError):
+            return None
 
 
 class Autosaver:
