@@ -31,13 +31,17 @@ class MarkupType(StrEnum):
     ANGLE = "angle"  # three points: the angle at the middle one
     PLANE = "plane"  # a centre point plus an orientation (normal = third axis)
     ROI = "roi"  # a box: centre point, orientation and edge lengths
+    CURVE = "curve"  # an open path through any number of points
+    CLOSED_CURVE = "closed_curve"  # a closed loop through any number of points
 
 
 # How many control points a complete markup has (None: any number).
 POINT_COUNT: dict[MarkupType, int | None] = {
     MarkupType.POINT: None, MarkupType.LINE: 2, MarkupType.ANGLE: 3,
-    MarkupType.PLANE: 1, MarkupType.ROI: 1,
+    MarkupType.PLANE: 1, MarkupType.ROI: 1, MarkupType.CURVE: None,
+    MarkupType.CLOSED_CURVE: None,
 }
+CURVES = (MarkupType.CURVE, MarkupType.CLOSED_CURVE)
 
 
 def _vec3(value: Any, what: str) -> Vec3:
@@ -121,6 +125,8 @@ class Markup:
         p = np.asarray(self.points, dtype=float)
         if self.type is MarkupType.LINE:
             return {"name": "length", "value": float(np.linalg.norm(p[1] - p[0])), "units": "mm"}
+        if self.type in CURVES:
+            return {"name": "length", "value": self.path_length(), "units": "mm"}
         if self.type is MarkupType.ANGLE:
             return {"name": "angle", "value": angle_deg(p[0], p[1], p[2]), "units": "deg"}
         if self.type is MarkupType.ROI:
@@ -143,6 +149,18 @@ class Markup:
         if m["name"] == "normal":
             return "normal (" + ", ".join(f"{v:.2f}" for v in m["value"]) + ")"
         return f"{m['value']} point(s)"
+
+    def path_points(self) -> np.ndarray:
+        """The points a curve passes through in order (a closed curve repeats its first)."""
+        p = np.asarray(self.points, dtype=float).reshape(-1, 3)
+        if self.type is MarkupType.CLOSED_CURVE and len(p) > 2:
+            p = np.vstack([p, p[:1]])
+        return p
+
+    def path_length(self) -> float:
+        """Length of the straight segments joining the control points, in mm."""
+        p = self.path_points()
+        return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0
 
     # -- editing helpers (each is one evented assignment, so one undo step) -------------
     def add_point(self, position: Any) -> int:

@@ -1,10 +1,19 @@
 """3D Slicer markups JSON (``.mrk.json``) import and export.
 
-Follows Slicer's published markups schema (v1.0.3): ``markups`` is a list of nodes
-(``Fiducial``, ``Line``, ``Angle``, ``Plane``, ``ROI``; curves import as point
-lists), each with ``controlPoints`` whose positions are in ``coordinateSystem``
+Follows Slicer's published markups schema (v1.0.0-v1.0.3): ``markups`` is a list of
+nodes (``Fiducial``, ``Line``, ``Angle``, ``Curve``, ``ClosedCurve``, ``Plane``,
+``ROI``), each with ``controlPoints`` whose positions are in ``coordinateSystem``
 (LPS, the schema's default, or RAS) and ``coordinateUnits`` (mm or um). Twinsight
 keeps LPS millimetres; RAS files are converted on the way in and, on request, out.
+
+Planes are read the way Slicer's ``vtkMRMLMarkupsPlaneJsonStorageNode`` reads them:
+the plane's frame is ``baseToNode @ objectToBase`` (in an LPS file Slicer negates the
+first two rows of each matrix, so the reader undoes that), its extent comes from
+``planeBounds`` (``[xmin, xmax, ymin, ymax]`` in the plane's own frame; its middle is the
+plane's centre) or else ``size``. Files without the matrices (hand-written or older
+ones) fall back to ``orientation``, then ``normal``, then the control points following
+``planeType``: ``3Points`` (Slicer's default when ``planeType`` is absent), ``planeFit``
+(least-squares plane through the points, origin at their centroid) or ``pointNormal``.
 """
 
 from __future__ import annotations
@@ -17,17 +26,18 @@ import numpy as np
 
 from sim.errors import FileFormatError, InputError
 from sim.io.json_file import read_json
-from sim.markups.model import Markup, MarkupType
+from sim.markups.model import POINT_COUNT, Markup, MarkupType
 from sim.model.atomic import write_file_atomic
 
 SCHEMA_URL = ("https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/"
               "Markups/Resources/Schema/markups-schema-v1.0.3.json#")
 TO_SLICER = {MarkupType.POINT: "Fiducial", MarkupType.LINE: "Line", MarkupType.ANGLE: "Angle",
-             MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}
-FROM_SLICER = {v: k for k, v in TO_SLICER.items()} | {"Curve": MarkupType.POINT,
-                                                      "ClosedCurve": MarkupType.POINT}
+             MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI", MarkupType.CURVE: "Curve",
+             MarkupType.CLOSED_CURVE: "ClosedCurve"}
+FROM_SLICER = {v: k for k, v in TO_SLICER.items()}
 # LPS <-> RAS: negate x and y (the same matrix both ways; determinant +1).
 FLIP = np.diag([-1.0, -1.0, 1.0])
+FLIP4 = np.diag([-1.0, -1.0, 1.0, 1.0])
 UNITS = {"mm": 1.0, "um": 1e-3}
 MAX_BYTES = 64 << 20
 
@@ -90,8 +100,6 @@ def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup
         notes.append(f"skipped '{name}': Slicer type '{kind}' is not supported")
         return None
     mtype = FROM_SLICER[kind]
-    if kind in ("Curve", "ClosedCurve"):
-        notes.append(f"'{name}': a {kind} was imported as a point list")
     frame = _frame(node.get("coordinateSystem"), where, name)
     scale = _units(node.get("coordinateUnits"), where, name)
     points, labels = [], []
@@ -113,24 +121,27 @@ def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup
         "visible": bool(display.get("visibility", True)),
         "locked": bool(node.get("locked", False)),
     }
-    if mtype in (MarkupType.PLANE, MarkupType.ROI):
+    if mtype is MarkupType.PLANE:
+        center, axes, size = _plane(node, frame, scale, points, where, name, notes)
+        kwargs |= {"size": tuple(float(abs(x)) for x in size),
+                   "orientation": tuple(axes.reshape(-1))}
+        points, labels = [tuple(float(x) for x in center)], labels[:1]
+    elif mtype is MarkupType.ROI:
         center = (frame @ _vec(node["center"], 3, where, f"markup '{name}' centre") * scale
                   if "center" in node else (np.asarray(points[0]) if points else None))
         if center is None:
             raise FileFormatError(where, f"markup '{name}' has neither a centre nor a point")
         axes = np.eye(3)
-        if mtype is MarkupType.ROI and node.get("roiType", "Box") == "BoundingBox" and points:
+        if node.get("roiType", "Box") == "BoundingBox" and points:
             p = np.asarray(points)
             center, size = (p.min(0) + p.max(0)) / 2, p.max(0) - p.min(0)
         else:
-            size = _vec(node.get("size", (50.0, 50.0, 50.0 if mtype is MarkupType.ROI else 0.0)),
-                        3, where, f"markup '{name}' size") * scale
+            size = _vec(node.get("size", (50.0, 50.0, 50.0)), 3, where,
+                        f"markup '{name}' size") * scale
             if "orientation" in node:
                 axes = _rotation(frame @ _vec(node["orientation"], 9, where,
                                               f"markup '{name}' orientation").reshape(3, 3))
-            elif mtype is MarkupType.PLANE:
-                axes = _plane_axes(node, frame, points, where, name)
-        kwargs |= {"size": tuple(float(abs(s)) for s in size),
+        kwargs |= {"size": tuple(float(abs(x)) for x in size),
                    "orientation": tuple(axes.reshape(-1))}
         points, labels = [tuple(float(x) for x in center)], labels[:1]
     limit = {MarkupType.LINE: 2, MarkupType.ANGLE: 3}.get(mtype)
@@ -140,26 +151,101 @@ def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup
     return Markup(name=name, type=mtype, points=tuple(points), labels=tuple(labels), **kwargs)
 
 
-def _plane_axes(node: dict, frame: np.ndarray, points: list, where: Path, name: str) -> np.ndarray:
-    x_hint = None
-    if "objectToBase" in node:
-        m = _vec(node["objectToBase"], 16, where, f"markup '{name}' objectToBase").reshape(4, 4)
-        if "baseToNode" in node:
-            m = _vec(node["baseToNode"], 16, where, f"markup '{name}' baseToNode").reshape(4, 4) @ m
-        x_hint = frame @ m[:3, 0]
-        if "normal" not in node:
-            return _orthonormal(frame @ m[:3, 2], x_hint)
-    if "normal" in node:
-        normal = frame @ _vec(node["normal"], 3, where, f"markup '{name}' normal")
-        if np.linalg.norm(normal) == 0:
-            raise FileFormatError(where, f"markup '{name}' has a zero normal")
-        return _orthonormal(normal, x_hint)
-    if len(points) >= 3:  # the "3Points" plane type: origin, and two points in the plane
-        p = np.asarray(points[:3])
-        n = np.cross(p[1] - p[0], p[2] - p[0])
-        if np.linalg.norm(n) > 1e-9:
-            return _orthonormal(n, p[1] - p[0])
-    return np.eye(3)
+def _matrix(node: dict, key: str, frame: np.ndarray, where: Path, name: str) -> np.ndarray:
+    """A plane matrix as Slicer holds it (RAS): in an LPS file Slicer negated its first
+    two rows (``vtkMRMLMarkupsJsonWriter::WriteMatrix4x4Property``), so negate them back."""
+    m = _vec(node[key], 16, where, f"markup '{name}' {key}").reshape(4, 4)
+    if np.abs(m[3] - (0, 0, 0, 1)).max() > 1e-6 or abs(np.linalg.det(m[:3, :3])) < 1e-9:
+        raise FileFormatError(where, f"markup '{name}': {key} is not a 4x4 rigid transform")
+    return m if frame is FLIP else FLIP4 @ m
+
+
+def _min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking unit vector ``a`` onto unit vector ``b``."""
+    v, c = np.cross(a, b), float(np.dot(a, b))
+    if np.linalg.norm(v) < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + k + k @ k / (1.0 + c)
+
+
+def _base_from_points(node: dict, points: list, where: Path, name: str,
+                      notes: list[str]) -> np.ndarray | None:
+    """Slicer's base frame (4x4, LPS) from the control points by ``planeType``, or None."""
+    ptype = str(node.get("planeType", "3Points"))  # Slicer's default for old files
+    p = np.asarray(points, dtype=float).reshape(-1, 3)
+    base = np.eye(4)
+    if ptype == "3Points" and len(p) >= 3:
+        x, z = p[1] - p[0], np.cross(p[1] - p[0], p[2] - p[0])
+        if np.linalg.norm(x) < 1e-9 or np.linalg.norm(z) < 1e-9:
+            raise FileFormatError(where, f"markup '{name}': its three plane points are collinear")
+        x, z = x / np.linalg.norm(x), z / np.linalg.norm(z)
+        base[:3, :3], base[:3, 3] = np.column_stack([x, np.cross(z, x), z]), p[0]
+        return base
+    if ptype == "planeFit" and len(p) >= 3:
+        c = p.mean(0)
+        n = np.linalg.svd(p - c)[2][2]
+        # Slicer turns its previous frame (identity in RAS) by the smallest rotation onto the
+        # fitted normal, keeping the normal on the side of the previous z axis.
+        n = -n if n[2] < 0 else n
+        base[:3, :3], base[:3, 3] = _min_rotation(np.array([0.0, 0.0, 1.0]), n) @ FLIP, c
+        return base
+    if ptype in ("3Points", "planeFit") and len(p):
+        notes.append(f"'{name}': a {ptype} plane with {len(p)} point(s) was read as point-normal")
+    return None
+
+
+def _plane(node: dict, frame: np.ndarray, scale: float, points: list, where: Path, name: str,
+           notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(centre, axes, size) of a Slicer plane in LPS mm; see the module notes."""
+    def vec(key: str, n: int = 3) -> np.ndarray:
+        return _vec(node[key], n, where, f"markup '{name}' {key}")
+
+    object_to_base = (_matrix(node, "objectToBase", frame, where, name)  # RAS, like Slicer
+                      if "objectToBase" in node else np.eye(4))
+    if "baseToNode" in node:
+        base_ras = _matrix(node, "baseToNode", frame, where, name)
+        base_ras[:3, 3] *= scale
+    else:
+        base = _base_from_points(node, points, where, name, notes)  # LPS
+        if base is None:
+            base = np.eye(4)
+            base[:3, :3] = FLIP  # Slicer's default frame: identity in RAS
+            if "objectToBase" not in node and "orientation" in node:
+                base[:3, :3] = _rotation(frame @ vec("orientation", 9).reshape(3, 3))
+            elif "objectToBase" not in node and "normal" in node:
+                normal = frame @ vec("normal")
+                if np.linalg.norm(normal) == 0:
+                    raise FileFormatError(where, f"markup '{name}' has a zero normal")
+                base[:3, :3] = _orthonormal(normal)
+            if "center" in node:
+                base[:3, 3] = frame @ vec("center") * scale
+            elif points:
+                base[:3, 3] = points[0]
+            else:
+                raise FileFormatError(where, f"markup '{name}' has neither a centre nor a point")
+        base_ras = FLIP4 @ base
+    object_to_base[:3, 3] *= scale
+    m = FLIP4 @ base_ras @ object_to_base  # object -> LPS
+    if "planeBounds" in node:
+        b = vec("planeBounds", 4) * scale
+        if b[1] < b[0] or b[3] < b[2]:
+            raise FileFormatError(where, f"markup '{name}': planeBounds must be "
+                                         "[xmin, xmax, ymin, ymax] with min <= max")
+        size = np.array([b[1] - b[0], b[3] - b[2], 0.0])
+        middle = np.array([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, 0.0])
+    elif "size" in node:
+        raw = node["size"]
+        if isinstance(raw, list) and len(raw) == 2:
+            raw = [*raw, 0.0]
+        size, middle = np.abs(_vec(raw, 3, where, f"markup '{name}' size")) * scale, np.zeros(3)
+    elif len(points) >= 3:  # Slicer's automatic size: twice the farthest point on each axis
+        local = (np.asarray(points) - m[:3, 3]) @ m[:3, :3]
+        size = np.array([2 * np.abs(local[:, 0]).max(), 2 * np.abs(local[:, 1]).max(), 0.0])
+        middle = np.zeros(3)
+    else:
+        size, middle = np.array([50.0, 50.0, 0.0]), np.zeros(3)
+    return m[:3, :3] @ middle + m[:3, 3], _rotation(m[:3, :3]), size
 
 
 def import_markups(path: str | Path) -> tuple[list[Markup], list[str]]:
@@ -202,7 +288,7 @@ def _node(m: Markup, flip: np.ndarray, system: str) -> dict[str, Any]:
     node: dict[str, Any] = {
         "type": TO_SLICER[m.type], "name": m.name, "coordinateSystem": system,
         "coordinateUnits": "mm", "locked": m.locked,
-        "fixedNumberOfControlPoints": m.type is not MarkupType.POINT,
+        "fixedNumberOfControlPoints": POINT_COUNT[m.type] is not None,
         "labelFormat": "%N-%d", "lastUsedControlPointNumber": len(cps), "controlPoints": cps,
         "measurements": _measurement(m),
         "display": {"visibility": m.visible, "opacity": 1.0, "color": list(m.color),
@@ -221,7 +307,10 @@ def _node(m: Markup, flip: np.ndarray, system: str) -> dict[str, Any]:
             w, h = m.size[0] / 2.0, m.size[1] / 2.0
             node |= {"planeType": "pointNormal", "sizeMode": "absolute",
                      "autoScalingSizeFactor": 1.0, "normal": [float(x) for x in axes[:, 2]],
-                     "planeBounds": [-w, w, -h, h], "objectToBase": np.eye(4).reshape(-1).tolist(),
+                     # Slicer negates the first two rows of its (RAS) matrices in LPS files.
+                     "planeBounds": [-w, w, -h, h],
+                     "objectToBase": (np.eye(4) if system == "RAS" else FLIP4).reshape(-1)
+                     .tolist(),
                      "baseToNode": base.reshape(-1).tolist()}
         else:
             node["roiType"] = "Box"

@@ -111,7 +111,8 @@ def test_slicer_import_and_export(win, tmp_path):
     added = panel.import_file(src)
     assert len(added) == 7 and panel.table.rowCount() == before + 7
     assert win.case.markups["F"].points[0] == (-10.0, -20.0, 30.0)  # RAS in the file -> LPS
-    assert "Curve" in panel.hint.text()
+    assert win.case.markups["Path"].type is MarkupType.CURVE  # curves stay curves (#23)
+    assert panel.layer.drawn[win.case.markups["Path"].uid].actors
     win.case.history.undo()  # one step for the whole import
     assert len(win.case.markups) == before
     out = panel.export_file(tmp_path / "out.mrk.json", "RAS")

@@ -160,6 +160,9 @@ class MarkupLayer:
                             render_points_as_spheres=True)]
         if m.type in (MarkupType.LINE, MarkupType.ANGLE) and len(pts) >= 2:
             actors.append(self._add(pv.lines_from_points(pts), color=color, line_width=3))
+        elif m.type in (MarkupType.CURVE, MarkupType.CLOSED_CURVE) and len(pts) >= 2:
+            actors.append(self._add(pv.lines_from_points(m.path_points()), color=color,
+                                    line_width=3))
         elif m.type is MarkupType.PLANE:
             actors += self._plane(m)
         elif m.type is MarkupType.ROI:

@@ -38,10 +38,12 @@ from viewer.views.scene_view import CLICK_PRESSES, click_tolerance_px
 
 UID_ROLE = Qt.ItemDataRole.UserRole
 TYPE_NAMES = {MarkupType.POINT: "Point", MarkupType.LINE: "Line", MarkupType.ANGLE: "Angle",
-              MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}
+              MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI", MarkupType.CURVE: "Curve",
+              MarkupType.CLOSED_CURVE: "Closed curve"}
 DEFAULT_COLORS = {MarkupType.POINT: (1.0, 0.55, 0.55), MarkupType.LINE: (1.0, 0.85, 0.3),
                   MarkupType.ANGLE: (0.5, 0.9, 1.0), MarkupType.PLANE: (0.6, 0.6, 1.0),
-                  MarkupType.ROI: (0.5, 1.0, 0.5)}
+                  MarkupType.ROI: (0.5, 1.0, 0.5), MarkupType.CURVE: (1.0, 0.7, 0.2),
+                  MarkupType.CLOSED_CURVE: (0.9, 0.5, 1.0)}
 ROI_DEFAULT_MM = 20.0
 
 
@@ -207,7 +209,7 @@ class MarkupsPanel(QWidget):
         self.placing, self.current = mtype, None
         self._set_buttons(mtype)
         self.hint.setText(f"Click on a surface or slice to place the {TYPE_NAMES[mtype].lower()}"
-                          + (" (right-click to finish)." if mtype is MarkupType.POINT else "."))
+                          + (" (right-click to finish)." if POINT_COUNT[mtype] is None else "."))
         self.placement_changed.emit(mtype)
 
     def _released(self, mtype: MarkupType) -> None:
@@ -241,7 +243,8 @@ class MarkupsPanel(QWidget):
             if mtype is MarkupType.ROI:
                 kwargs["size"] = (ROI_DEFAULT_MM,) * 3
             name = {MarkupType.POINT: "P", MarkupType.LINE: "L", MarkupType.ANGLE: "A",
-                    MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI"}[mtype]
+                    MarkupType.PLANE: "Plane", MarkupType.ROI: "ROI", MarkupType.CURVE: "C",
+                    MarkupType.CLOSED_CURVE: "CC"}[mtype]
             m = Markup(self.case.markups.unique_name(name), mtype,
                        color=DEFAULT_COLORS[mtype], **kwargs)
             m.points = (tuple(float(x) for x in position),)
