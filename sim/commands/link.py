@@ -16,7 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def broker_options(q) -> None:
         q.add_argument("--username", help="broker user name (or in the URL)")
-        q.add_argument("--password", help="broker password (or in the URL)")
+        q.add_argument("--password",
+                       help="broker password: visible to other users in the process list, "
+                            f"prefer --password-file or ${MQTT_PASSWORD_ENV}")
+        q.add_argument("--password-file", metavar="FILE",
+                       help="file whose first line is the broker password (or set "
+                            f"${MQTT_PASSWORD_ENV}; asked for in a terminal when --username "
+                            "is given without one)")
         q.add_argument("--ca", dest="ca_certs", help="CA certificate file for mqtts:// brokers")
         q.add_argument("--cert", dest="certfile", help="client certificate for mqtts://")
         q.add_argument("--key", dest="keyfile", help="client key for mqtts://")
@@ -60,6 +66,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-o", "--output", required=True, metavar="HISTORY.db")
     r.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this long (default: until Ctrl-C)")
+    r.add_argument("--client-id", metavar="ID",
+                   help="MQTT client id; the same id again resumes the broker's persistent "
+                        "session (messages queued meanwhile are recorded)")
+    r.add_argument("--keep-days", type=float, default=None, metavar="DAYS",
+                   help="history retention: delete events older than this (default: keep all)")
+    r.add_argument("--keep-events", type=int, default=None, metavar="N",
+                   help="history retention: keep only the newest N events")
+    r.add_argument("--max-peers", type=int, default=None, metavar="N",
+                   help="with --listen: OpenIGTLink peers served at once (default 16)")
+    r.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="with --listen: drop an OpenIGTLink peer silent this long "
+                        "(default 300)")
     r.add_argument("--json", action="store_true")
     broker_options(r)
     r.set_defaults(handler=run_record)
@@ -86,10 +104,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
+MQTT_PASSWORD_ENV = "TWINSIGHT_MQTT_PASSWORD"
+
+
 def _broker(args):
+    """The broker settings; its password from --password-file, $TWINSIGHT_MQTT_PASSWORD or a
+    prompt (like case passwords), --password and the URL still work but are visible in ``ps``."""
+    from urllib.parse import urlsplit
+
+    from sim.commands.case import _read_secret
     from sim.twin.mqtt_link import BrokerConfig
 
-    return BrokerConfig.from_url(args.mqtt, args.username, args.password, args.ca_certs,
+    url = args.mqtt
+    try:
+        in_url = urlsplit(url if "://" in url else f"mqtt://{url}").password is not None
+    except ValueError:
+        in_url = False
+    password = args.password
+    if password is not None or in_url:
+        print("twinsight: warning: a password on the command line (--password or in the URL) "
+              "is visible to other users of this computer; use --password-file or "
+              f"${MQTT_PASSWORD_ENV} instead.", file=sys.stderr)
+    if password is None:
+        password = _read_secret(args.password_file, MQTT_PASSWORD_ENV,
+                                f"Password for the MQTT broker user {args.username}: ",
+                                bool(args.username) and not in_url)
+    return BrokerConfig.from_url(url, args.username, password or None, args.ca_certs,
                                  args.certfile, args.keyfile)
 
 
@@ -165,8 +205,20 @@ def run_record(args: argparse.Namespace) -> int:
         raise InputError("Give --mqtt URL and/or --igtl HOST:PORT to record from.")
     if args.duration is not None and args.duration <= 0:
         raise InputError("--duration must be positive.")
+    if args.keep_days is not None and not args.keep_days > 0:
+        raise InputError("--keep-days must be positive.")
+    if args.keep_events is not None and args.keep_events < 1:
+        raise InputError("--keep-events must be at least 1.")
+    if args.max_peers is not None and args.max_peers < 1:
+        raise InputError("--max-peers must be at least 1.")
+    if args.idle_timeout is not None and not args.idle_timeout > 0:
+        raise InputError("--idle-timeout must be positive.")
     config = TwinConfig.load(args.config) if args.config else demo_config()
-    session = LiveSession(config=config, history=args.output)
+    session = LiveSession(config=config, history=args.output,
+                          keep_seconds=None if args.keep_days is None
+                          else args.keep_days * 86400.0,
+                          keep_events=args.keep_events, max_igtl_peers=args.max_peers,
+                          igtl_idle_timeout=args.idle_timeout)
     stop = threading.Event()
     try:
         if args.igtl:
@@ -177,7 +229,8 @@ def run_record(args: argparse.Namespace) -> int:
             if endpoint.warning:
                 print(f"twinsight: warning: {endpoint.warning}", file=sys.stderr)
         if args.mqtt:
-            session.connect_mqtt(_broker(args), args.topics, wait=args.timeout)
+            session.connect_mqtt(_broker(args), args.topics, client_id=args.client_id,
+                                 wait=args.timeout)
         if not args.json:
             print(f"Recording to {args.output}" + (" (Ctrl-C to stop)" if args.duration is None
                                                    else f" for {args.duration:g} s") + "…",
@@ -190,20 +243,43 @@ def run_record(args: argparse.Namespace) -> int:
     finally:
         session.close()
     status["history"]["written"] = session.history.written if session.history else 0
+    status["history"]["pruned"] = session.history.pruned if session.history else 0
+    _warn_skipped(status)
     if args.json:
         print_json(status)
         return 0
-    tel, ig = status["telemetry"], status["igtl"]
+    tel, ig, mq = status["telemetry"], status["igtl"], status["mqtt"]
     print(f"Recorded {status['history']['written']} events "
-          f"({status['history']['dropped']} dropped) to {args.output}.")
+          f"({status['history']['dropped']} dropped"
+          + (f", {status['history']['pruned']} pruned by retention"
+             if status["history"]["pruned"] else "") + f") to {args.output}.")
+    if mq is not None:
+        print(f"  MQTT: {mq['received']} messages, {mq['duplicates']} redeliveries stored "
+              f"once, {mq['skipped_oversized']} oversized and {mq['skipped_malformed']} "
+              f"malformed skipped, {mq['connects']} connects")
     print(f"  telemetry: {tel['accepted']} accepted, {tel['rejected']} rejected, "
           f"{tel['unbound']} on extra topics")
     if ig is not None:
         print(f"  OpenIGTLink: {ig['received']} messages, {ig['rejected_crc']} bad CRC, "
-              f"{ig['rejected_malformed']} malformed, {ig['rejected_unknown_type']} unknown")
+              f"{ig['rejected_malformed']} malformed, {ig['rejected_unknown_type']} unknown, "
+              f"{ig['rejected_not_rigid']} non-rigid poses; {ig['refused_connections']} "
+              f"peers refused (limit), {ig['dropped_idle']} idle peers dropped")
     for a in status["alarms"]:
         print(f"  alarm {a['id']} [{a['state']}]: {a['message']}")
     return 0
+
+
+def _warn_skipped(status: dict) -> None:
+    """Say on stderr what was received but not recorded (also in --json runs)."""
+    mq, ig = status.get("mqtt"), status.get("igtl")
+    if mq and (mq["skipped_oversized"] or mq["skipped_malformed"]):
+        print(f"twinsight: warning: skipped {mq['skipped_oversized']} oversized and "
+              f"{mq['skipped_malformed']} malformed MQTT messages (not recorded).",
+              file=sys.stderr)
+    if ig and (ig["rejected_not_rigid"] or ig["refused_connections"]):
+        print(f"twinsight: warning: rejected {ig['rejected_not_rigid']} non-rigid OpenIGTLink "
+              f"poses and refused {ig['refused_connections']} peers over the limit.",
+              file=sys.stderr)
 
 
 def run_replay(args: argparse.Namespace) -> int:

@@ -8,12 +8,19 @@ up and the buffer is full, the *oldest unwritten* record is dropped and counted 
 ``dropped``; the newest data (what the user is looking at) is always kept. With the
 default capacity (200,000 records, ~40 MB) this only happens after seconds of a
 stalled disk.
+
+Retention (optional): ``keep_seconds`` deletes events older than that many seconds
+(by wall clock, measured against their timestamps), ``keep_events`` keeps only the
+newest that many events. The writer thread prunes every ``PRUNE_EVERY_S`` seconds and
+once more on close; ``pruned`` counts what was deleted. Without either, nothing is
+ever deleted.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -40,6 +47,7 @@ CREATE INDEX IF NOT EXISTS events_t ON events(t);
 """
 # Built when the recording closes: maintaining it live would cost a third of the ingest rate.
 _CHANNEL_INDEX = "CREATE INDEX IF NOT EXISTS events_channel_t ON events(channel, t)"
+PRUNE_EVERY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,13 +68,40 @@ def pose_data(matrix: np.ndarray) -> str:
     return json.dumps([round(float(v), 6) for v in np.asarray(matrix)[:3, :].ravel()])
 
 
+def _create_private(path: Path) -> None:
+    """The history file owner-only (0600) whatever the umask: it records patient sessions.
+
+    SQLite gives its -wal and -shm files the permissions of the database file."""
+    from sim.model.atomic import FILE_MODE, make_parents
+
+    make_parents(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
+    except OSError:
+        return  # sqlite reports what is wrong with the path
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:
+        pass  # not ours to change
+    finally:
+        os.close(fd)
+
+
 class HistoryStore:
     """Append-only event store; open an existing file with ``HistoryStore.open``."""
 
     def __init__(self, path: str | Path, capacity: int = 200_000,
-                 flush_interval: float = 0.05) -> None:
+                 flush_interval: float = 0.05, keep_seconds: float | None = None,
+                 keep_events: int | None = None) -> None:
+        if keep_seconds is not None and not keep_seconds > 0:
+            raise TwinsightError("The history retention time must be positive.")
+        if keep_events is not None and keep_events < 1:
+            raise TwinsightError("The history must keep at least one event.")
         self.path = Path(path)
         self.capacity = capacity
+        self.keep_seconds = keep_seconds
+        self.keep_events = keep_events
+        self.pruned = 0
         self.written = 0
         self.dropped = 0
         self._buf: deque[tuple] = deque()
@@ -77,7 +112,7 @@ class HistoryStore:
         self._settled = 0  # records written or dropped
         self._closed = False
         self._flush_interval = flush_interval
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         try:
             db = sqlite3.connect(self.path)
             _check_or_init(db, self.path, create=True)
@@ -133,7 +168,11 @@ class HistoryStore:
         db = sqlite3.connect(self.path, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        retention = self.keep_seconds is not None or self.keep_events is not None
+        next_prune = time.monotonic() + PRUNE_EVERY_S
         try:
+            if retention:
+                self._prune(db)
             while True:
                 self._wake.wait(self._flush_interval)
                 self._wake.clear()
@@ -145,6 +184,9 @@ class HistoryStore:
                     with db:
                         db.executemany("INSERT INTO events VALUES (?,?,?,?,?)", batch)
                     self.written += len(batch)
+                if retention and (time.monotonic() >= next_prune or self._closed):
+                    self._prune(db)
+                    next_prune = time.monotonic() + PRUNE_EVERY_S
                 with self._done:
                     self._settled = settled
                     self._done.notify_all()
@@ -153,6 +195,20 @@ class HistoryStore:
                     break
         finally:
             db.close()
+
+    def _prune(self, db: sqlite3.Connection) -> None:
+        """Apply the retention options (on the writer thread)."""
+        with db:
+            if self.keep_seconds is not None:
+                cur = db.execute("DELETE FROM events WHERE t < ?",
+                                 (time.time() - self.keep_seconds,))
+                self.pruned += max(cur.rowcount, 0)
+            if self.keep_events is not None:
+                top = db.execute("SELECT MAX(rowid) FROM events").fetchone()[0]
+                if top is not None and top > self.keep_events:
+                    cur = db.execute("DELETE FROM events WHERE rowid <= ?",
+                                     (top - self.keep_events,))
+                    self.pruned += max(cur.rowcount, 0)
 
     def close(self) -> None:
         if self._closed:

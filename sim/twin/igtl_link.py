@@ -6,6 +6,15 @@ decoding. Framing errors (bad header, oversized body, stalled peer) close the
 connection because the byte stream can no longer be trusted; message errors (bad CRC,
 unknown type, malformed body) reject that message and keep reading. Every rejection is
 counted in :class:`LinkCounters`.
+
+Bounded against hostile peers (issue #21): a body is read in chunks of at most
+``READ_CHUNK`` bytes and grows only as data actually arrives (a header announcing
+64 MiB costs nothing until 64 MiB are sent); a server accepts at most
+``max_connections`` peers at a time (one reader thread each; further peers are refused
+and counted) and drops a peer silent for ``idle_timeout`` seconds; a TRANSFORM that is
+not a rigid motion (non-finite, a rotation part that is not orthonormal, e.g. 1e38s or
+zeros) is rejected and counted, with at most one warning per peer every
+``WARN_EVERY_S`` seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 18944
 BODY_TIMEOUT_S = 5.0  # a peer that stalls mid-message this long is dropped
+READ_CHUNK = 1 << 20  # bodies grow by at most this much per read
+MAX_CONNECTIONS = 16  # peers a server serves at once (PLUS, Slicer …: one or two)
+IDLE_TIMEOUT_S = 300.0  # a server drops a peer that sent nothing for this long
+WARN_EVERY_S = 10.0  # per peer: repeated rejection warnings are logged at most this often
 
 OnMessage = Callable[[wire.Message], None]
 
@@ -38,7 +51,10 @@ class LinkCounters:
     rejected_crc: int = 0
     rejected_malformed: int = 0
     rejected_unknown_type: int = 0
+    rejected_not_rigid: int = 0
     dropped_connections: int = 0
+    dropped_idle: int = 0
+    refused_connections: int = 0  # beyond max_connections
     connects: int = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -57,46 +73,73 @@ def exposure_warning(host: str) -> str | None:
             "anyone on it can read and inject poses. Use 127.0.0.1 unless you need otherwise.")
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
-    """Read exactly n bytes; b'' when the peer closed before the first byte."""
-    buf = bytearray(n)
-    view, got = memoryview(buf), 0
-    while got < n:
+class _Idle(Exception):
+    """The peer sent nothing for the idle timeout."""
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None,
+                idle: float | None = None) -> bytes:
+    """Read exactly n bytes; b'' when the peer closed before the first byte.
+
+    Memory follows the data that actually arrives (chunks of ``READ_CHUNK``), never what
+    a header announces. ``deadline``: the whole read must finish by then (mid-message
+    stall); ``idle``: without a deadline, give up (``_Idle``) if the first byte takes
+    longer than this."""
+    buf = bytearray()
+    while len(buf) < n:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ProtocolError("The OpenIGTLink peer stalled in the middle of a message.")
             sock.settimeout(remaining)
+        else:
+            sock.settimeout(idle if not buf else BODY_TIMEOUT_S)
         try:
-            k = sock.recv_into(view[got:], n - got)
+            chunk = sock.recv(min(n - len(buf), READ_CHUNK))
         except TimeoutError:
+            if deadline is None and not buf:
+                raise _Idle from None
             raise ProtocolError("The OpenIGTLink peer stalled in the middle of a message.") \
                 from None
-        if k == 0:
-            if got == 0:
+        if not chunk:
+            if not buf:
                 return b""
             raise ConnectionError("peer closed mid-message")
-        got += k
+        if not buf and len(chunk) == n:
+            return chunk
+        buf += chunk
     return bytes(buf)
 
 
 class _Connection:
     """One socket with its reader thread."""
 
-    def __init__(self, sock: socket.socket, owner: _Endpoint) -> None:
+    def __init__(self, sock: socket.socket, owner: _Endpoint, peer: str = "peer") -> None:
         self.sock = sock
         self.owner = owner
+        self.peer = peer
         self.send_lock = threading.Lock()
+        self._warned: dict[str, tuple[float, int]] = {}  # kind -> (last logged, suppressed)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.thread = threading.Thread(target=self._read_loop, daemon=True,
                                        name="igtl-reader")
+
+    def warn(self, kind: str, text: str) -> None:
+        """Log a warning about this peer, at most once per ``WARN_EVERY_S`` per kind."""
+        now = time.monotonic()
+        last, suppressed = self._warned.get(kind, (-1e9, 0))
+        if now - last < WARN_EVERY_S:
+            self._warned[kind] = (last, suppressed + 1)
+            return
+        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        log.warning("OpenIGTLink %s: %s%s", self.peer, text, more)
+        self._warned[kind] = (now, 0)
 
     def _read_loop(self) -> None:
         owner, counters = self.owner, self.owner.counters
         try:
             while not owner.stopping:
-                self.sock.settimeout(None)
-                raw = _recv_exact(self.sock, wire.HEADER_SIZE, None)
+                raw = _recv_exact(self.sock, wire.HEADER_SIZE, None, owner.idle_timeout)
                 if not raw:
                     break
                 header = wire.parse_header(raw, owner.max_body)
@@ -114,11 +157,25 @@ class _Connection:
                         counters.rejected_unknown_type += 1
                     else:
                         counters.rejected_malformed += 1
-                    log.warning("%s", exc)
+                    self.warn("message", text)
                     owner.last_error = text
                     continue
+                if msg.type == "TRANSFORM":
+                    why = wire.pose_problem(msg.content, owner.scaled_pose(msg.device))
+                    if why is not None:
+                        counters.rejected_not_rigid += 1
+                        text = (f"Rejected the pose of '{msg.device}' from {self.peer}: "
+                                f"{why}.")
+                        owner.last_error = text
+                        self.warn("pose", text)
+                        continue
                 counters.received += 1
                 owner.dispatch(msg)
+        except _Idle:
+            counters.dropped_idle += 1
+            owner.last_error = (f"Dropped {self.peer}: it sent nothing for "
+                                f"{owner.idle_timeout:g} s.")
+            log.info("%s", owner.last_error)
         except ProtocolError as exc:  # framing can no longer be trusted
             counters.rejected_malformed += 1
             counters.dropped_connections += 1
@@ -143,9 +200,14 @@ class _Connection:
 
 
 class _Endpoint:
+    idle_timeout: float | None = None  # servers drop silent peers; clients wait
+
     def __init__(self, on_message: OnMessage | None, max_body: int) -> None:
         self.on_message = on_message
         self.max_body = max_body
+        # Devices whose TRANSFORM places an image and may carry pixel spacing (set by the
+        # owner, e.g. the instrument link's image poses); every other pose must be rigid.
+        self.scaled_pose: Callable[[str], bool] = lambda device: False
         self.counters = LinkCounters()
         self.stopping = False
         self.last_error: str | None = None
@@ -160,8 +222,8 @@ class _Endpoint:
             except Exception:  # a consumer bug must not kill the link
                 log.exception("OpenIGTLink message handler failed")
 
-    def _adopt(self, sock: socket.socket) -> _Connection:
-        conn = _Connection(sock, self)
+    def _adopt(self, sock: socket.socket, peer: str = "peer") -> _Connection:
+        conn = _Connection(sock, self, peer)
         with self._lock:
             self._connections.append(conn)
         self.counters.connects += 1
@@ -208,8 +270,16 @@ class IgtlServer(_Endpoint):
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                  on_message: OnMessage | None = None,
-                 max_body: int = wire.DEFAULT_MAX_BODY) -> None:
+                 max_body: int = wire.DEFAULT_MAX_BODY,
+                 max_connections: int = MAX_CONNECTIONS,
+                 idle_timeout: float | None = IDLE_TIMEOUT_S) -> None:
         super().__init__(on_message, max_body)
+        if max_connections < 1 or (idle_timeout is not None and not idle_timeout > 0):
+            raise LinkError("An OpenIGTLink server needs at least one connection and a "
+                            "positive idle timeout.")
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self._last_refusal_warning = -1e9
         self.host = host
         self.warning = exposure_warning(host)
         if self.warning:
@@ -222,7 +292,7 @@ class IgtlServer(_Endpoint):
             self._listener.close()
             raise LinkError(f"Cannot listen for OpenIGTLink on {host}:{port}: "
                             f"{exc.strerror or exc}.") from None
-        self._listener.listen(4)
+        self._listener.listen(16)
         self.port = self._listener.getsockname()[1]
         self._thread = threading.Thread(target=self._accept_loop, daemon=True,
                                         name="igtl-accept")
@@ -231,13 +301,24 @@ class IgtlServer(_Endpoint):
     def _accept_loop(self) -> None:
         while not self.stopping:
             try:
-                sock, _addr = self._listener.accept()
+                sock, addr = self._listener.accept()
             except OSError:
                 break
             if self.stopping:
                 sock.close()
                 break
-            self._adopt(sock)
+            if self.peers >= self.max_connections:  # no thread, no buffer: closed at once
+                with contextlib.suppress(OSError):
+                    sock.close()
+                self.counters.refused_connections += 1
+                now = time.monotonic()
+                if now - self._last_refusal_warning >= WARN_EVERY_S:
+                    self._last_refusal_warning = now
+                    log.warning("OpenIGTLink: refused a peer from %s:%s; %d connections are "
+                                "open, the limit (%d refused so far)", addr[0], addr[1],
+                                self.max_connections, self.counters.refused_connections)
+                continue
+            self._adopt(sock, f"{addr[0]}:{addr[1]}")
 
     def close(self) -> None:
         self.stopping = True
@@ -275,7 +356,7 @@ class IgtlClient(_Endpoint):
                 delay = min(delay * 2, self.backoff_max)
                 continue
             delay = self.backoff_min
-            conn = self._adopt(sock)
+            conn = self._adopt(sock, f"{self.host}:{self.port}")
             conn.thread.join()
             if not self.stopping:
                 self._wake.wait(delay)

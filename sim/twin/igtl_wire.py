@@ -173,6 +173,35 @@ def _decode_transform(content: bytes) -> np.ndarray:
     return m
 
 
+RIGID_TOL = 1e-2  # |R^T R - I| entries; float32 poses from trackers are far closer
+MAX_TRANSLATION_MM = 1e6  # a kilometre: anything further is not a tracked instrument
+
+
+def pose_problem(m: np.ndarray, scaled: bool = False) -> str | None:
+    """Why a 4x4 pose cannot be a rigid motion (None when it can).
+
+    ``scaled``: the transform places an image (PLUS ``ImageToReference``), which may carry
+    the pixel spacing: its columns need only be orthogonal, non-zero and bounded."""
+    m = np.asarray(m, dtype=float)
+    if not np.isfinite(m).all():
+        return "it holds NaN or infinity"
+    if np.abs(m[:3, 3]).max() > MAX_TRANSLATION_MM:
+        return f"its translation exceeds {MAX_TRANSLATION_MM:g} mm"
+    r = m[:3, :3]
+    gram = r.T @ r
+    if scaled:
+        norms = np.sqrt(np.diag(gram))
+        if not ((norms > 1e-9) & (norms < 1e6)).all():
+            return "a column of its rotation part is zero or huge"
+        cos = gram / np.outer(norms, norms)
+        if np.abs(cos - np.eye(3)).max() > RIGID_TOL:
+            return "its rotation part is not orthogonal"
+        return None
+    if np.abs(gram - np.eye(3)).max() > RIGID_TOL or np.linalg.det(r) <= 0:
+        return "its rotation part is not a rotation (not orthonormal)"
+    return None
+
+
 def _decode_string(content: bytes) -> str:
     encoding, length = struct.unpack_from(">HH", content)
     if 4 + length > len(content):

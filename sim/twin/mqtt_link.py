@@ -6,6 +6,18 @@ resubscribe on every connect. Our own QoS 1 publications wait (bounded, see
 ``MAX_PENDING``) until the broker acknowledges them and are re-sent after a reconnect.
 ``on_message(topic, payload)`` runs on the link's network thread. The wire format is
 in :mod:`sim.twin.mqtt_wire` (why we do not use paho-mqtt here is explained there).
+
+Hostile or broken traffic never costs the connection (issue #21):
+
+* a PUBLISH larger than ``max_packet`` is acknowledged and skipped as its bytes arrive
+  (never buffered), counted in ``skipped_oversized`` and warned about. Dropping the
+  connection instead would make the broker redeliver it to our persistent session
+  forever, and nothing else would ever be recorded;
+* a PUBLISH whose body contradicts its header is acknowledged, skipped and counted in
+  ``skipped_malformed`` (its length is known, so the stream stays in step);
+* a QoS 1 redelivery (DUP flag set) of a message received within ``dedupe_window``
+  seconds (same topic and payload) is acknowledged but not passed on again, counted in
+  ``duplicates``: after a broker restart or a lost PUBACK the history stores it once.
 """
 
 from __future__ import annotations
@@ -31,6 +43,9 @@ log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
 MAX_PENDING = 10_000  # unacknowledged QoS 1 publications kept for re-sending
+DEDUPE_WINDOW_S = 600.0  # how long a received QoS 1 message is remembered for dedupe
+DEDUPE_MAX = 200_000  # ... and at most this many (~30 MB); the oldest are forgotten first
+WARN_EVERY_S = 10.0  # a repeated warning is logged at most this often (counted meanwhile)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,9 @@ class MqttCounters:
     connects: int = 0
     disconnects: int = 0
     dropped_outgoing: int = 0  # QoS 0 while offline, or QoS 1 beyond MAX_PENDING
+    skipped_oversized: int = 0  # incoming PUBLISH above max_packet: acknowledged, not used
+    skipped_malformed: int = 0  # incoming PUBLISH contradicting its own header
+    duplicates: int = 0  # QoS 1 redeliveries of a message already passed on
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -98,7 +116,8 @@ class MqttLink:
     def __init__(self, config: BrokerConfig, on_message: OnMessage | None = None,
                  client_id: str | None = None, persistent: bool = True,
                  backoff: tuple[float, float] = (0.1, 5.0), keepalive: int = 30,
-                 max_packet: int = mw.DEFAULT_MAX_PACKET) -> None:
+                 max_packet: int = mw.DEFAULT_MAX_PACKET,
+                 dedupe_window: float = DEDUPE_WINDOW_S) -> None:
         self.config = config
         self.on_message = on_message
         self.client_id = client_id or f"twinsight-{uuid.uuid4().hex[:10]}"
@@ -117,6 +136,10 @@ class MqttLink:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._topic_cache: dict[bytes, str] = {}
+        self.dedupe_window = dedupe_window
+        self._seen: OrderedDict[tuple[bytes, int, int], float] = OrderedDict()
+        self._skip = 0  # bytes of an oversized packet still to discard as they arrive
+        self._warned: dict[str, tuple[float, int]] = {}  # kind -> (last logged, suppressed)
         self._ssl = self._tls_context() if config.tls else None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -293,6 +316,7 @@ class MqttLink:
 
     def _serve(self, sock: socket.socket) -> None:
         buf = bytearray()
+        self._skip = 0
         tick = max(0.5, self.keepalive / 4)
         sock.settimeout(tick)
         last_rx = last_tx = time.monotonic()
@@ -308,32 +332,109 @@ class MqttLink:
                 if not chunk:
                     raise ConnectionError("the broker closed the connection")
                 last_rx = now
-                buf += chunk
-                used = self._dispatch(buf)
-                if used:
-                    del buf[:used]
+                if self._skip:  # the rest of an oversized packet: discard, never buffer
+                    k = min(self._skip, len(chunk))
+                    self._skip -= k
+                    chunk = chunk[k:]
+                if chunk:
+                    buf += chunk
+                    used = self._dispatch(buf, now)
+                    if used:
+                        del buf[:used]
             if now - last_rx > 1.5 * self.keepalive:
                 raise ConnectionError("the broker stopped answering")
             if now - last_tx >= self.keepalive / 2:
                 self._send(bytes([mw.PINGREQ << 4, 0]))
                 last_tx = now
 
-    def _dispatch(self, buf: bytearray) -> int:
+    def warn(self, kind: str, text: str) -> None:
+        """Log a warning, at most once per ``WARN_EVERY_S`` per kind (the rest counted)."""
+        now = time.monotonic()
+        last, suppressed = self._warned.get(kind, (-1e9, 0))
+        if now - last < WARN_EVERY_S:
+            self._warned[kind] = (last, suppressed + 1)
+            return
+        more = f" ({suppressed} more since the last warning)" if suppressed else ""
+        log.warning("MQTT %s: %s%s", self.config.describe(), text, more)
+        self._warned[kind] = (now, 0)
+
+    def _skip_publish(self, first: int, buf: bytearray, i: int, end: int, why: str) -> bytes:
+        """Acknowledge a PUBLISH we will not use; returns the PUBACK (or b'' for QoS 0)."""
+        kind = "oversized" if why == "oversized" else "malformed"
+        if kind == "oversized":
+            self.counters.skipped_oversized += 1
+            text = (f"skipped a message of {end - i} bytes (over the {self.max_packet}-byte "
+                    "limit)")
+        else:
+            self.counters.skipped_malformed += 1
+            text = f"skipped a malformed message ({why})"
+        self.last_error = text
+        self.warn(kind, text + "; recording continues")
+        if first & 0x06 and end - i >= 2:
+            tlen = (buf[i] << 8) | buf[i + 1]
+            j = i + 2 + tlen
+            if j + 2 <= min(end, len(buf)):
+                return mw.puback((buf[j] << 8) | buf[j + 1])
+        return b""
+
+    def _is_duplicate(self, first: int, raw_topic: bytes, payload: bytes, now: float) -> bool:
+        """Remember a QoS 1 message; True when it is a redelivery of one passed on already."""
+        key = (raw_topic, len(payload), hash(payload))
+        seen = self._seen
+        if first & 0x08 and key in seen and now - seen[key] <= self.dedupe_window:
+            return True
+        seen[key] = now
+        seen.move_to_end(key)
+        while seen and (len(seen) > DEDUPE_MAX
+                        or now - next(iter(seen.values())) > self.dedupe_window):
+            seen.popitem(last=False)
+        return False
+
+    def _dispatch(self, buf: bytearray, now: float | None = None) -> int:
         """Handle every complete packet in ``buf``; returns the bytes consumed."""
         pos, acks = 0, []
+        now = time.monotonic() if now is None else now
         on_message, cache, counters = self.on_message, self._topic_cache, self.counters
+        n = len(buf)
         while True:
-            found = mw.split(buf, pos, self.max_packet)
+            found = mw.head(buf, pos)
             if found is None:
                 break
-            first, i, end = found
+            first, i, length = found
             kind = first >> 4
+            end = i + length
+            if length > self.max_packet:
+                if kind != mw.PUBLISH:  # only a broken broker sends these: framing is lost
+                    raise ProtocolError(f"An MQTT packet of {length} bytes exceeds the "
+                                        f"{self.max_packet}-byte limit.")
+                # Wait for the topic and packet id (at most 64 KiB) to acknowledge it.
+                if n < i + 2:
+                    break
+                need = i + 2 + ((buf[i] << 8) | buf[i + 1]) + (2 if first & 0x06 else 0)
+                if n < min(need, end):
+                    break
+                ack = self._skip_publish(first, buf, i, end, "oversized")
+                if ack:
+                    acks.append(ack)
+                if end > n:  # the rest is discarded as it arrives (see _serve)
+                    self._skip = end - n
+                    pos = n
+                    break
+                pos = end
+                continue
+            if end > n:
+                break
             if kind == mw.PUBLISH:
-                if end - i < 2:
-                    raise ProtocolError("A PUBLISH packet is too short for its topic.")
-                tlen = (buf[i] << 8) | buf[i + 1]
-                if i + 2 + tlen + (2 if first & 0x06 else 0) > end:
-                    raise ProtocolError("A PUBLISH packet is shorter than its header says.")
+                tlen = (buf[i] << 8) | buf[i + 1] if end - i >= 2 else -1
+                qos = (first >> 1) & 0x03
+                if tlen < 0 or i + 2 + tlen + (2 if qos else 0) > end or qos == 3:
+                    ack = self._skip_publish(
+                        first, buf, i, end,
+                        "QoS 3" if qos == 3 else "shorter than its topic header says")
+                    if ack:
+                        acks.append(ack)
+                    pos = end
+                    continue
                 raw = bytes(buf[i + 2:i + 2 + tlen])
                 topic = cache.get(raw)
                 if topic is None:
@@ -341,13 +442,18 @@ class MqttLink:
                     if len(cache) < 4096:
                         cache[raw] = topic
                 j = i + 2 + tlen
-                if first & 0x06:
+                if qos:
                     acks.append(mw.puback((buf[j] << 8) | buf[j + 1]))
                     j += 2
+                payload = bytes(buf[j:end])
+                if qos and self._is_duplicate(first, raw, payload, now):
+                    counters.duplicates += 1
+                    pos = end
+                    continue
                 counters.received += 1
                 if on_message is not None:
                     try:
-                        on_message(topic, bytes(buf[j:end]))
+                        on_message(topic, payload)
                     except Exception:  # a consumer bug must not kill the link
                         log.exception("MQTT message handler failed")
             elif kind == mw.PUBACK and end - i >= 2:

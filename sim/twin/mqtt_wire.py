@@ -78,8 +78,9 @@ PINGREQ_PACKET = bytes([PINGREQ << 4, 0])
 DISCONNECT_PACKET = bytes([DISCONNECT << 4, 0])
 
 
-def split(buf: bytearray | bytes, start: int, max_packet: int) -> tuple[int, int, int] | None:
-    """Locate one packet at ``start``: (first byte, body start, body end) or None if incomplete."""
+def head(buf: bytearray | bytes, start: int) -> tuple[int, int, int] | None:
+    """Read the fixed header at ``start``: (first byte, body start, body length), or None
+    if the header itself is incomplete. The body may not have arrived yet."""
     n = len(buf)
     i = start + 1
     length, mult = 0, 1
@@ -94,8 +95,17 @@ def split(buf: bytearray | bytes, start: int, max_packet: int) -> tuple[int, int
         mult *= 128
         if mult > 128 ** 3:
             raise ProtocolError("An MQTT packet has an invalid remaining length.")
+    return buf[start], i, length
+
+
+def split(buf: bytearray | bytes, start: int, max_packet: int) -> tuple[int, int, int] | None:
+    """Locate one packet at ``start``: (first byte, body start, body end) or None if incomplete."""
+    found = head(buf, start)
+    if found is None:
+        return None
+    first, i, length = found
     if length > max_packet:
         raise ProtocolError(f"An MQTT packet of {length} bytes exceeds the {max_packet}-byte "
                             "limit.")
     end = i + length
-    return None if end > n else (buf[start], i, end)
+    return None if end > len(buf) else (first, i, end)

@@ -30,10 +30,19 @@ log = logging.getLogger(__name__)
 
 class LiveSession:
     def __init__(self, case: Case | None = None, config: TwinConfig | None = None,
-                 history: str | Path | None = None, dispatch: Dispatch | None = None) -> None:
+                 history: str | Path | None = None, dispatch: Dispatch | None = None,
+                 keep_seconds: float | None = None, keep_events: int | None = None,
+                 max_igtl_peers: int | None = None,
+                 igtl_idle_timeout: float | None = None) -> None:
+        """``keep_seconds`` / ``keep_events``: the history's retention (default: keep all);
+        ``max_igtl_peers`` / ``igtl_idle_timeout``: a listening OpenIGTLink server's limits
+        (default :data:`sim.twin.igtl_link.MAX_CONNECTIONS` and ``IDLE_TIMEOUT_S``)."""
         self.case = case
         self.config = config or TwinConfig()
-        self.history = HistoryStore(history) if history is not None else None
+        self.history = HistoryStore(history, keep_seconds=keep_seconds,
+                                    keep_events=keep_events) if history is not None else None
+        self.max_igtl_peers = max_igtl_peers
+        self.igtl_idle_timeout = igtl_idle_timeout
         self.instruments = InstrumentLink(case, self.history, dispatch=dispatch)
         self.telemetry = TelemetryTwin(self.config, self.history, publish=self._publish)
         self.mqtt: MqttLink | None = None
@@ -43,6 +52,8 @@ class LiveSession:
     # -- connections --------------------------------------------------------------------------
     def connect_mqtt(self, broker: BrokerConfig, topics: list[str] | None = None,
                      client_id: str | None = None, wait: float = 10.0) -> MqttLink:
+        """``client_id``: give the same one again to resume the broker's persistent session
+        (QoS 1 messages queued while we were away are then delivered)."""
         if self.mqtt is not None:
             self.mqtt.close()
         self.raw_topics = list(topics or [])
@@ -62,8 +73,22 @@ class LiveSession:
         if image_poses is not None:
             self.instruments.set_image_poses(image_poses)
         if listen:
-            return self.instruments.listen(host, port)
-        return self.instruments.connect(host, port)
+            from sim.errors import InputError
+
+            if self.max_igtl_peers is not None and self.max_igtl_peers < 1:
+                raise InputError("The OpenIGTLink connection limit must be at least 1.")
+            if self.igtl_idle_timeout is not None and not self.igtl_idle_timeout > 0:
+                raise InputError("The OpenIGTLink idle timeout must be positive.")
+            endpoint = self.instruments.listen(host, port)
+            if self.max_igtl_peers is not None:
+                endpoint.max_connections = self.max_igtl_peers
+            if self.igtl_idle_timeout is not None:
+                endpoint.idle_timeout = self.igtl_idle_timeout
+        else:
+            endpoint = self.instruments.connect(host, port)
+        # A TRANSFORM placing an image may carry the pixel spacing; any other must be rigid.
+        endpoint.scaled_pose = lambda device: device in self.instruments.image_poses.values()
+        return endpoint
 
     def _publish(self, topic: str, payload: bytes) -> None:
         if self.mqtt is not None:
@@ -105,7 +130,9 @@ class LiveSession:
             "alarms": [a.to_dict() for a in self.telemetry.alarms.open_alarms],
             "history": None if self.history is None else {
                 "path": str(self.history.path), "written": self.history.written,
-                "dropped": self.history.dropped, "pending": self.history.pending},
+                "dropped": self.history.dropped, "pending": self.history.pending,
+                "pruned": self.history.pruned, "keep_seconds": self.history.keep_seconds,
+                "keep_events": self.history.keep_events},
         }
 
     def apply_history_state(self, reader: HistoryReader, t: float) -> None:

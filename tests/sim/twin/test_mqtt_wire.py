@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -52,6 +54,7 @@ class FakeBroker:
         self.port = self.listener.getsockname()[1]
         self.script = script
         self.connections = 0
+        self.received = bytearray()  # what the link sent after its CONNECT
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -63,15 +66,18 @@ class FakeBroker:
             self.connections += 1
             conn.recv(1024)
             conn.sendall(bytes([0x20, 2, 0, 0]) + self.script)
+            with contextlib.suppress(OSError):
+                while chunk := conn.recv(65536):
+                    self.received += chunk
+            conn.close()
 
     def close(self) -> None:
         self.listener.close()
 
 
 @pytest.mark.parametrize("script", [
-    b"\x30\xff\xff\xff\x7f",  # announces a 256 MB packet
     b"\x30\xff\xff\xff\xff\xff",  # remaining length that never ends
-    b"\x32\x03\x00\x09ab",  # PUBLISH whose topic length overruns the packet
+    b"\x90\xff\xff\xff\x7f",  # a 256 MB SUBACK: only a broken broker sends that
 ])
 def test_garbage_from_the_broker_drops_the_connection_and_reconnects(script, wait_until):
     fake = FakeBroker(script)
@@ -86,9 +92,35 @@ def test_garbage_from_the_broker_drops_the_connection_and_reconnects(script, wai
         fake.close()
 
 
+def test_oversized_and_malformed_publishes_are_acknowledged_skipped_and_counted(wait_until,
+                                                                              caplog):
+    """Issue #21 item 7: dropping the connection made the broker redeliver forever."""
+    script = (mw.publish("big", b"x" * 50_000, 1, 7)  # over the link's 1000-byte limit
+              + b"\x32\x04\x00\x09ab"  # QoS 1 PUBLISH whose topic length overruns it
+              + mw.publish("ok", b"1", 1, 8))
+    fake = FakeBroker(script)
+    got = []
+    link = MqttLink(BrokerConfig("127.0.0.1", fake.port), max_packet=1000,
+                    on_message=lambda t, p: got.append((t, p)), backoff=(0.02, 0.1)).start()
+    try:
+        assert wait_until(lambda: got == [("ok", b"1")], 5), got
+        c = link.counters
+        assert (c.skipped_oversized, c.skipped_malformed, c.received) == (1, 1, 1)
+        assert wait_until(lambda: mw.puback(8) in fake.received, 5)
+        assert mw.puback(7) in fake.received  # the oversized one is acknowledged: no loop
+        time.sleep(0.3)
+        assert fake.connections == 1 and c.connects == 1 and link.connected.is_set()
+        assert "skipped" in link.last_error
+        assert any("skipped a message of 50007 bytes" in r.getMessage()
+                   and r.levelname == "WARNING" for r in caplog.records)
+    finally:
+        link.close()
+        fake.close()
+
+
 def test_valid_messages_before_garbage_are_delivered(wait_until):
     good = mw.publish("a", b"1", 0) + mw.publish("b", b"2", 1, 5)
-    fake = FakeBroker(good + b"\x30\xff\xff\xff\x7f")
+    fake = FakeBroker(good + b"\x30\xff\xff\xff\xff\xff")
     got = []
     link = MqttLink(BrokerConfig("127.0.0.1", fake.port),
                     on_message=lambda t, p: got.append((t, p)), backoff=(0.5, 1.0)).start()
