@@ -102,6 +102,19 @@ def cli_progress() -> Callable[[float, str], None]:
     return report
 
 
+def output_path(path: str | None, suffix: str) -> Path | None:
+    """The path a command will write (None when not asked for); InputError if it does not end
+    in ``suffix`` or its folder does not exist (checked before any slow work)."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        raise InputError(f"Output '{out}' must be a {suffix} file.")
+    if not out.parent.exists():
+        raise InputError(f"Folder '{out.parent}' does not exist.")
+    return out
+
+
 def use_offscreen_rendering() -> None:
     """Without a display, make VTK render through EGL instead of failing on X."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):

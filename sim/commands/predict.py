@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sim.errors import InputError
 
@@ -58,24 +57,15 @@ def _cap(text: str) -> float | None:
     return cap
 
 
-def _output(path: str, suffix: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise InputError(f"Output '{out}' must be a {suffix} file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
-    return out
-
-
 def run_train(args: argparse.Namespace) -> int:
     import time
 
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
     from sim.predict.fleet import read_fleet
     from sim.predict.rul import RulModel
     from sim.progress import sub_progress
 
-    out = _output(args.output, ".json")
+    out = output_path(args.output, ".json")
     cap = _cap(args.cap)
     progress = cli_progress()
     fleet = read_fleet(args.fleet, sub_progress(progress, 0.0, 0.1))
@@ -146,12 +136,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_demo_fleet(args: argparse.Namespace) -> int:
+    from sim.cli import output_path
     from sim.predict.fleet import write_csv
     from sim.twin.simulate import wear_fleet
 
     if args.units < 2:
         raise InputError("--units must be at least 2.")
-    out = _output(args.output, ".csv")
+    out = output_path(args.output, ".csv")
     fleet = wear_fleet(args.units, args.seed)
     write_csv(fleet, out)
     print(f"Wrote {args.units} pump histories ({len(fleet)} rows, seconds) to {out}.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from sim.errors import InputError
 
@@ -36,27 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def _check_output(path: str | None, suffix: str) -> Path | None:
-    if path is None:
-        return None
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise InputError(f"Output '{out}' must be a {suffix} file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
     from sim.interaction.body_setup import pick_body, prepare_body
     from sim.interaction.recording import run_timeline, save_recording
     from sim.interaction.script import read_timeline
     from sim.io import load
     from sim.progress import sub_progress
 
-    out = _check_output(args.output, ".vtu")
-    rec = _check_output(args.record, ".json")
+    out = output_path(args.output, ".vtu")
+    rec = output_path(args.record, ".json")
     timeline = read_timeline(args.script)
     if args.edge_length is not None and not args.edge_length > 0:
         raise InputError("--edge-length must be a positive number of mm.")

@@ -45,6 +45,7 @@ from viewer.panels.case_settings import CaseSettings
 from viewer.panels.live_predict import PredictBox
 from viewer.panels.live_view import LiveOverlay
 from viewer.panels.live_widgets import MainThreadCaller, SparkPlot
+from viewer.panels.spin import row as form_row
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,11 @@ class LivePanel(QWidget):
         self.status_label.setWordWrap(True)
         self.status_label.setWordWrap(True)
         form.addRow("MQTT broker", self.mqtt_edit)
-        form.addRow("User / password", self._row(self.user_edit, self.password_edit))
-        form.addRow("OpenIGTLink", self._row(self.igtl_mode, self.igtl_edit))
+        form.addRow("User / password", form_row(self.user_edit, self.password_edit))
+        form.addRow("OpenIGTLink", form_row(self.igtl_mode, self.igtl_edit))
         form.addRow("Peer frame", self.frame_combo)
         form.addRow("Image pose from", self.image_pose_edit)
-        form.addRow(self._row(self.demo_button, self.connect_button))
+        form.addRow(form_row(self.demo_button, self.connect_button))
         form.addRow(self.status_label)
         lay.addWidget(conn)
 
@@ -133,7 +134,7 @@ class LivePanel(QWidget):
         lay.addWidget(self.sensor_table, 2)
         self.colour_combo = QComboBox()
         self.colour_combo.currentTextChanged.connect(self._choose_quantity)
-        lay.addWidget(self._row(QLabel("Colour model by"), self.colour_combo))
+        lay.addWidget(form_row(QLabel("Colour model by"), self.colour_combo))
         self.plot = SparkPlot()
         lay.addWidget(self.plot, 1)
         self.predict = PredictBox(self)  # anomaly / forecast / remaining life (sim.predict)
@@ -180,7 +181,7 @@ class LivePanel(QWidget):
         self.ack_button.clicked.connect(lambda: self._alarm_action("acknowledge"))
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(lambda: self._alarm_action("clear"))
-        lay.addWidget(self._row(self.ack_button, self.clear_button))
+        lay.addWidget(form_row(self.ack_button, self.clear_button))
 
         self.live_check = QCheckBox("Live")
         self.live_check.setChecked(True)
@@ -192,7 +193,7 @@ class LivePanel(QWidget):
         self.timeline.valueChanged.connect(self._scrub)
         self.time_label = QLabel("")
         self.time_label.setWordWrap(True)
-        lay.addWidget(self._row(self.live_check, self.timeline, self.time_label))
+        lay.addWidget(form_row(self.live_check, self.timeline, self.time_label))
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._play_toggled)
@@ -202,7 +203,7 @@ class LivePanel(QWidget):
         export_button.clicked.connect(self._export_dialog)
         self.speed_combo = QComboBox()
         self.speed_combo.addItems(["1x", "2x", "5x", "10x", "50x"])
-        lay.addWidget(self._row(self.play_button, self.speed_combo, open_button, export_button))
+        lay.addWidget(form_row(self.play_button, self.speed_combo, open_button, export_button))
         self.play_timer = QTimer(self)
         self.play_timer.setInterval(50)
         self.play_timer.timeout.connect(self._play_step)
@@ -235,15 +236,6 @@ class LivePanel(QWidget):
         index = self.colour_combo.findText(str(quantity or ""))
         if index >= 0:
             self.colour_combo.setCurrentIndex(index)
-
-    @staticmethod
-    def _row(*widgets) -> QWidget:
-        w = QWidget()
-        h = QHBoxLayout(w)
-        h.setContentsMargins(0, 0, 0, 0)
-        for x in widgets:
-            h.addWidget(x)
-        return w
 
     # -- case and asset ------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:

@@ -15,14 +15,13 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
-    QWidget,
 )
 
 from viewer.errors import show_error
 from viewer.panels.live_widgets import LifeGauge
+from viewer.panels.spin import row
 
 log = logging.getLogger(__name__)
 RATES = {"1 in 100": 1e-2, "1 in 1,000": 1e-3, "1 in 10,000": 1e-4}
@@ -62,20 +61,11 @@ class PredictBox(QGroupBox):
         self.quality_label.setWordWrap(True)
         self.gauge = LifeGauge()
         self.gauge.setObjectName("liveLifeGauge")
-        form.addRow("Healthy window", self._row(self.window_spin, self.rate_combo))
-        form.addRow(self._row(self.train_button, self.rul_button))
+        form.addRow("Healthy window", row(self.window_spin, self.rate_combo))
+        form.addRow(row(self.train_button, self.rul_button))
         form.addRow(self.gauge)
         form.addRow(self.model_label)
         form.addRow(self.quality_label)
-
-    @staticmethod
-    def _row(*widgets) -> QWidget:
-        w = QWidget()
-        h = QHBoxLayout(w)
-        h.setContentsMargins(0, 0, 0, 0)
-        for x in widgets:
-            h.addWidget(x)
-        return w
 
     # -- the monitor follows the session -------------------------------------------------------
     def attach(self, session, asset: str) -> None:
