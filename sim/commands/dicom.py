@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sim.errors import InputError
@@ -24,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("output", help="new folder for the de-identified copies")
     q.add_argument("--keep-private", action="store_true",
                    help="keep private tags (by default they are removed)")
+    q.add_argument("--allow-burned-in", action="store_true",
+                   help="also write images that may show identifying text burned into their "
+                        "pixels (BurnedInAnnotation YES, or ultrasound, secondary capture, "
+                        "photographs, other images not declaring NO); by default they are "
+                        "refused: the profile cleans attributes, not pixels")
     q.add_argument("--json", action="store_true", help="print the audit as JSON")
     q.set_defaults(handler=run_deidentify)
 
@@ -57,7 +63,10 @@ def run_deidentify(args: argparse.Namespace) -> int:
     from sim.privacy.deidentify import deidentify_folder
 
     audit = deidentify_folder(Path(args.input), Path(args.output), progress=cli_progress(),
-                              keep_private=args.keep_private)
+                              keep_private=args.keep_private,
+                              allow_burned_in=args.allow_burned_in)
+    for warning in audit.warnings:  # on stderr also with --json: never only in the audit
+        print(f"twinsight: warning: {warning}.", file=sys.stderr)
     if args.json:
         print_json(audit.as_dict())
     else:

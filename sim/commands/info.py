@@ -9,14 +9,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe what a file or case contains")
     p.add_argument("path", help="a mesh, image or case folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    # an encrypted case: the same password sources as ``twinsight case``
+    p.add_argument("--password-file",
+                   help="file whose first line is the password of an encrypted case "
+                        "(or set $TWINSIGHT_PASSWORD; asked for in a terminal)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json, printable
+    from sim.commands.case import _open
     from sim.io import load
 
-    case = load(args.path, progress=cli_progress())
+    args.case = args.path  # what _open names in its prompt and messages
+    case, _ = _open(args, lambda pw: load(args.path, progress=cli_progress(), password=pw))
     info = case.summary()
     info["path"] = str(args.path)
     if args.json:

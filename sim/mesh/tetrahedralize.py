@@ -179,9 +179,13 @@ def tetrahedralize(surface: pv.PolyData, edge_length: float | None = None, metho
     if use_cache:
         grid = mesh.to_pyvista()
         grid.field_data["method"] = np.array([used])
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from sim.model.atomic import FILE_MODE, private_dir
+
+        private_dir(path.parent.parent)  # the cache holds patients' anatomy: owner-only
+        private_dir(path.parent)
         tmp = path.with_suffix(f".{os.getpid()}.tmp.vtu")
         grid.save(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     progress(1.0, f"Meshed {name}")
     return mesh, {"method": used, "cached": False, "edge_length_mm": size, **mesh.quality()}

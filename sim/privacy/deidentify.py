@@ -4,8 +4,16 @@ Every attribute the profile lists is removed, emptied or replaced wherever it oc
 (also inside sequences); instance UIDs are replaced consistently across the whole
 run, so a study stays a study and references stay valid; private tags are dropped;
 Patient Identity Removed and De-identification Method (0012,0062-0064) are set.
-Output files are renamed (S0001/IM0001.dcm) because folder and file names often hold
-names or IDs. An audit (what was done, never the original values) is written next to them.
+The profile applies to every item of every sequence, at any depth (an image reference
+may carry the patient's name and dates too), and the File Meta Information's AE titles
+and private information are removed. Output files are renamed (S0001/IM0001.dcm) because
+folder and file names often hold names or IDs. An audit (what was done, never the
+original values, nor the input folder's name) is written next to them.
+
+Images that may show identifying text burned into their pixels (BurnedInAnnotation YES;
+or, without the flag, ultrasound, secondary capture, photographs, other modalities,
+encapsulated documents) are refused (not written) unless ``allow_burned_in``: the profile
+cleans attributes, not pixels.
 """
 
 from __future__ import annotations
@@ -32,6 +40,16 @@ if TYPE_CHECKING:
 AUDIT_NAME = "deidentification-audit.json"
 METHOD = "DICOM PS3.15 Annex E Basic Application Level Confidentiality Profile"
 _DUMMY_TEXT = "ANONYMIZED"
+# File Meta Information that can name a site or carry anything: Source/Sending/Receiving
+# AE Titles, Private Information Creator UID and Private Information.
+_META_REMOVE = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
+# Images whose pixels may hold burned-in text when they do not say otherwise.
+_BURNED_IN_MODALITIES = {"US", "OT", "SC", "XC", "ES", "GM", "SM", "DOC", "IVUS"}
+_BURNED_IN_SOP_PREFIXES = ("1.2.840.10008.5.1.4.1.1.7",  # secondary capture (all kinds)
+                           "1.2.840.10008.5.1.4.1.1.104.",  # encapsulated PDF/CDA/STL …
+                           "1.2.840.10008.5.1.4.1.1.6.",  # ultrasound
+                           "1.2.840.10008.5.1.4.1.1.3.",  # ultrasound multi-frame
+                           "1.2.840.10008.5.1.4.1.1.77.")  # visible light (photographs)
 _DUMMIES = {"DA": "19000101", "TM": "000000.00", "DT": "19000101000000", "AS": "000Y",
             "PN": "ANONYMIZED", "CS": "ANONYMIZED", "AE": "ANONYMIZED", "IS": "0", "DS": "0",
             "UR": "", "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0, "UV": 0, "SV": 0}
@@ -39,11 +57,13 @@ _DUMMIES = {"DA": "19000101", "TM": "000000.00", "DT": "19000101000000", "AS": "
 
 @dataclass
 class Audit:
-    input: str
+    input: str  # kept in memory only: folder names often hold a name or record number
     output: str
     profile_edition: str
     files_written: int = 0
     files_skipped: int = 0
+    files_refused_burned_in: int = 0  # not written (see allow_burned_in)
+    files_burned_in_allowed: int = 0  # written although they may show burned-in text
     actions: Counter = field(default_factory=Counter)  # "X (0010,1000) OtherPatientIDs" -> count
     private_tags_removed: int = 0
     uids_replaced: int = 0
@@ -53,8 +73,10 @@ class Audit:
 
     def as_dict(self) -> dict[str, Any]:
         return {"tool": f"Twinsight {__version__}", "method": METHOD,
-                "profile_edition": self.profile_edition, "input": self.input, "output": self.output,
+                "profile_edition": self.profile_edition,
                 "files_written": self.files_written, "files_skipped": self.files_skipped,
+                "files_refused_burned_in": self.files_refused_burned_in,
+                "files_burned_in_allowed": self.files_burned_in_allowed,
                 "private_tags_removed": self.private_tags_removed,
                 "uids_replaced": self.uids_replaced, "warnings": self.warnings,
                 "attribute_actions": dict(sorted(self.actions.items())), "files": self.files}
@@ -91,15 +113,6 @@ class Deidentifier:
             return b""
         return _DUMMIES.get(elem.VR, _DUMMY_TEXT)
 
-    def _replace_uids(self, ds, audit: Audit) -> None:
-        for elem in ds:
-            if elem.VR == "SQ":
-                for item in elem.value:
-                    self._replace_uids(item, audit)
-            elif elem.tag == 0x00081155 and elem.value:  # Referenced SOP Instance UID
-                elem.value = self.new_uid(str(elem.value))
-                audit.uids_replaced += 1
-
     def apply(self, ds: Dataset, audit: Audit) -> None:
         """De-identify ``ds`` in place (recursively)."""
         for elem in list(ds):
@@ -120,15 +133,16 @@ class Deidentifier:
             elif action is Action.EMPTY:
                 elem.value = [] if elem.VR == "SQ" else (b"" if elem.VR in ("OB", "OW", "UN") else None)
             elif action is Action.UID:
-                if elem.VR == "SQ":
-                    self._replace_uids(elem, audit)
+                if elem.VR == "SQ":  # the whole profile inside, UIDs included
+                    for item in elem.value:
+                        self.apply(item, audit)
                 elif elem.value:
                     elem.value = self.new_uid(str(elem.value))
                     audit.uids_replaced += 1
             elif action is Action.SEQUENCE_UIDS:
-                if elem.VR == "SQ":
+                if elem.VR == "SQ":  # kept, but its items are de-identified like the dataset
                     for item in elem.value:
-                        self._replace_uids(item, audit)
+                        self.apply(item, audit)
                 else:
                     elem.value = self.new_uid(str(elem.value)) if elem.VR == "UI" else None
             else:
@@ -148,17 +162,43 @@ class Deidentifier:
         code.CodeValue, code.CodingSchemeDesignator = "113100", "DCM"
         code.CodeMeaning = "Basic Application Confidentiality Profile"
         ds.DeidentificationMethodCodeSequence = [code]
-        if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-            audit.warnings.append("an image declares burned-in annotation: its pixels may still "
-                                  "show identifying text")
         meta = getattr(ds, "file_meta", None)
-        if meta is not None and "SOPInstanceUID" in ds:
-            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        if meta is not None:
+            for tag in _META_REMOVE:
+                if tag in meta:
+                    audit.actions[f"X ({tag >> 16:04X},{tag & 0xFFFF:04X}) "
+                                  f"{meta[tag].keyword or '?'}"] += 1
+                    del meta[tag]
+            if "SOPInstanceUID" in ds:
+                meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+
+
+def may_show_burned_in_text(ds: Dataset) -> bool:
+    """Whether the pixels may carry identifying text: the image says so, or it is of a kind
+    that often does (ultrasound, secondary capture, photographs, other) and does not say no."""
+    flag = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    if flag == "YES":
+        return True
+    if flag == "NO":
+        return False
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    sop = str(ds.get("SOPClassUID", "") or "")
+    return modality in _BURNED_IN_MODALITIES or sop.startswith(_BURNED_IN_SOP_PREFIXES)
+
+
+BURNED_IN_HINT = ("they may show identifying text burned into their pixels "
+                  "(BurnedInAnnotation YES, or ultrasound, secondary capture, photographs or "
+                  "other images that do not declare it NO)")
 
 
 def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
-                      keep_private: bool = False) -> Audit:
-    """Write de-identified copies of every DICOM file under ``src`` into the new folder ``dst``."""
+                      keep_private: bool = False, allow_burned_in: bool = False) -> Audit:
+    """Write de-identified copies of every DICOM file under ``src`` into the new folder ``dst``.
+
+    Images that may show burned-in text are left out unless ``allow_burned_in`` (see
+    ``audit.files_refused_burned_in`` and ``audit.warnings``); if that leaves nothing,
+    InputError.
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -188,6 +228,11 @@ def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
                     AttributeError, IndexError, OverflowError):
                 audit.files_skipped += 1
                 continue
+            if may_show_burned_in_text(ds):
+                if not allow_burned_in:
+                    audit.files_refused_burned_in += 1
+                    continue
+                audit.files_burned_in_allowed += 1
             series = str(ds.get("SeriesInstanceUID", "") or "")
             engine.apply(ds, audit)
             engine.finish(ds, audit)
@@ -201,10 +246,20 @@ def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
                 raise FileFormatError(path, f"its de-identified copy cannot be written ({exc})") from None
             audit.files_written += 1
             audit.files.append({"output": rel, "series": folder})
+        if audit.files_refused_burned_in:
+            audit.warnings.append(f"{audit.files_refused_burned_in} image(s) were not written: "
+                                  f"{BURNED_IN_HINT}; pass --allow-burned-in to include them")
+        if audit.files_burned_in_allowed:
+            audit.warnings.append(f"{audit.files_burned_in_allowed} written image(s) may still "
+                                  f"show identifying text burned into their pixels: check them")
+        if audit.files_written == 0 and audit.files_refused_burned_in:
+            raise InputError(f"Nothing was de-identified: all {audit.files_refused_burned_in} "
+                             f"image(s) were refused because {BURNED_IN_HINT}; pass "
+                             f"--allow-burned-in to de-identify them anyway.")
         if audit.files_written == 0:
             raise InputError(f"No DICOM files found under '{src}'.")
         audit.audit_path = str(dst / AUDIT_NAME)
-        (tmp / AUDIT_NAME).write_text(json.dumps(audit.as_dict(), indent=2))
+        (tmp / AUDIT_NAME).write_text(json.dumps(audit.as_dict(), indent=2))  # no input name
         if dst.exists():
             dst.rmdir()
         os.replace(tmp, dst)
@@ -215,7 +270,8 @@ def deidentify_folder(src: Path, dst: Path, progress: Progress = no_progress,
     return audit
 
 
-def load_deidentified(src: Path, progress: Progress = no_progress) -> Case:
+def load_deidentified(src: Path, progress: Progress = no_progress,
+                      allow_burned_in: bool = False) -> Case:
     """Open the largest DICOM series under ``src`` as a case, de-identified first.
 
     The de-identified copy is made in a private temporary folder and removed once loaded, so
@@ -226,7 +282,8 @@ def load_deidentified(src: Path, progress: Progress = no_progress) -> Case:
 
     with tempfile.TemporaryDirectory(prefix="twinsight-deid-") as tmp:
         out = Path(tmp) / "dicom"
-        audit = deidentify_folder(Path(src), out, sub_progress(progress, 0.0, 0.5))
+        audit = deidentify_folder(Path(src), out, sub_progress(progress, 0.0, 0.5),
+                                  allow_burned_in=allow_burned_in)
         case = load(out, sub_progress(progress, 0.5, 1.0))
     case.name = "De-identified scan"
     case.source = None
