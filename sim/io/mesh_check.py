@@ -1,7 +1,10 @@
 """Mesh quality report: watertightness, manifold edges, self-intersections, degenerate and
 duplicate faces, winding consistency, connected components, volume and area.
 
-Edges are counted on the vertices exactly as stored. Vertices that are distinct but closer
+Vertices at exactly the same position are merged before anything is counted (OBJ, PLY and
+glTF files repeat a position wherever its normal or texture coordinate changes; STL
+readers merge them), so the topology does not depend on the file format; the report says
+how many were merged (``merged_vertices``). Vertices that are distinct but closer
 than ``WELD_TOLERANCE`` of the size (STL exporters leave 1e-20 mm of noise on coordinates
 that should be equal) are counted as ``coincident_vertices``: they leave slit-like "holes"
 that ``mesh repair`` closes by welding them.
@@ -44,7 +47,8 @@ class MeshReport:
     volume_mm3: float | None  # only meaningful for a closed, consistently wound surface
     inverted: bool  # closed surface whose normals point inwards
     self_intersections: int | None  # triangle pairs; None when the mesh is too large to test
-    coincident_vertices: int = 0  # vertices equal to or within WELD_TOLERANCE of another one
+    coincident_vertices: int = 0  # distinct vertices within WELD_TOLERANCE of another one
+    merged_vertices: int = 0  # stored vertices at exactly the position of an earlier one
 
     @property
     def ok(self) -> bool:
@@ -112,6 +116,17 @@ def triangles_of(data: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     surf = surf.triangulate()
     faces = surf.faces.reshape(-1, 4)[:, 1:] if surf.n_cells else np.zeros((0, 3), np.int64)
     return np.asarray(surf.points, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+
+
+def merge_duplicate_points(points: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique points, faces re-indexed onto them): exactly equal positions become one vertex
+    (-0.0 and 0.0 count as equal). Per-vertex attributes are not consulted."""
+    if not len(points):
+        return points, faces
+    uniq, inverse = np.unique(points + 0.0, axis=0, return_inverse=True)
+    if len(uniq) == len(points):
+        return points, faces
+    return uniq, inverse.reshape(-1)[faces]
 
 
 def _edge_stats(faces: np.ndarray) -> tuple[int, int, int]:
@@ -223,6 +238,8 @@ def self_intersections(points: np.ndarray, faces: np.ndarray, progress: Progress
 def check_mesh(data: pv.DataSet, progress: Progress = no_progress) -> MeshReport:
     """Inspect the triangulated surface of ``data`` (mm)."""
     points, faces = triangles_of(data)
+    stored = len(points)
+    points, faces = merge_duplicate_points(points, faces)
     progress(0.05, "Counting edges")
     boundary, non_manifold, inconsistent = _edge_stats(faces) if len(faces) else (0, 0, 0)
     watertight = len(faces) > 0 and boundary == 0 and non_manifold == 0
@@ -244,10 +261,10 @@ def check_mesh(data: pv.DataSet, progress: Progress = no_progress) -> MeshReport
         si = self_intersections(points, faces, lambda f, m: progress(0.2 + 0.8 * f, m))
     progress(1.0, "Mesh checked")
     return MeshReport(
-        triangles=len(faces), vertices=len(points), watertight=watertight,
+        triangles=len(faces), vertices=stored, watertight=watertight,
         boundary_edges=boundary, non_manifold_edges=non_manifold,
         degenerate_faces=int(degenerate_mask(points, faces).sum()) if len(faces) else 0,
         duplicate_faces=int(duplicate_mask(faces).sum()) if len(faces) else 0,
         inconsistent_edges=inconsistent, components=components, area_mm2=area,
         volume_mm3=volume, inverted=inverted, self_intersections=si,
-        coincident_vertices=coincident)
+        coincident_vertices=coincident, merged_vertices=stored - len(points))

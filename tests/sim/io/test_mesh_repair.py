@@ -31,19 +31,22 @@ def _surface(path) -> pv.PolyData:
 
 
 def independent_counts(mesh: pv.PolyData) -> dict:
-    """Defects counted by trimesh and open3d, not by our code."""
+    """Defects counted by trimesh and open3d, not by our code, after each library's own
+    merge of vertices at equal positions (as `mesh check` does, issue #23)."""
     points, faces = triangles_of(mesh)
-    tm = trimesh.Trimesh(points, faces, process=False, validate=False)
+    o3 = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(points),
+                                   o3d.utility.Vector3iVector(faces.astype(np.int32)))
+    o3.remove_duplicated_vertices()  # exact equality, as trimesh's tolerant merge is not
+    tm = trimesh.Trimesh(np.asarray(o3.vertices), np.asarray(o3.triangles), process=False,
+                         validate=False)
     edges = tm.edges_sorted
     boundary = len(group_rows(edges, require_count=1))
     _, counts = np.unique(edges, axis=0, return_counts=True)
-    o3 = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(points),
-                                   o3d.utility.Vector3iVector(faces.astype(np.int32)))
     open_or_non_manifold = len(np.asarray(o3.get_non_manifold_edges(allow_boundary_edges=False)))
     non_manifold = len(np.asarray(o3.get_non_manifold_edges(allow_boundary_edges=True)))
     assert open_or_non_manifold == boundary + non_manifold  # the two libraries agree
     assert non_manifold == int((counts > 2).sum())
-    duplicates = len(faces) - int(tm.unique_faces().sum())
+    duplicates = len(tm.faces) - int(tm.unique_faces().sum())
     return {"boundary_edges": boundary, "non_manifold_edges": non_manifold,
             "duplicate_faces": duplicates, "watertight": bool(tm.is_watertight),
             "winding_consistent": bool(tm.is_winding_consistent),
