@@ -204,10 +204,11 @@ class HistoryStore:
                                  (time.time() - self.keep_seconds,))
                 self.pruned += max(cur.rowcount, 0)
             if self.keep_events is not None:
-                top = db.execute("SELECT MAX(rowid) FROM events").fetchone()[0]
-                if top is not None and top > self.keep_events:
-                    cur = db.execute("DELETE FROM events WHERE rowid <= ?",
-                                     (top - self.keep_events,))
+                # The newest N by insertion order (rowid): a walk of N entries from the end.
+                row = db.execute("SELECT rowid FROM events ORDER BY rowid DESC LIMIT 1 "
+                                 "OFFSET ?", (self.keep_events,)).fetchone()
+                if row is not None:
+                    cur = db.execute("DELETE FROM events WHERE rowid <= ?", (row[0],))
                     self.pruned += max(cur.rowcount, 0)
 
     def close(self) -> None:
