@@ -291,9 +291,9 @@ class LivePanel(QWidget):
 
     def history_path(self) -> Path:
         from sim.demo.cache import cache_dir
+        from sim.model.atomic import private_dir
 
-        folder = cache_dir() / "live"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(cache_dir() / "live")  # recorded sessions: owner only
         return folder / time.strftime("session-%Y%m%d-%H%M%S.db")
 
     def connect_link(self) -> None:
