@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   libxrender1 libxi6 libgomp1 mosquitto libusb-1.0-0
   libglu1-mesa libxcursor1 libxft2 libxinerama1
   libsuitesparse-dev libopenblas0-pthread gcc libc6-dev python3-dev
+  dcm2niix openigtlink-examples
 )
 
 source packaging/debian-packages.sh

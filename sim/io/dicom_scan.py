@@ -182,6 +182,27 @@ def read_header(path: Path) -> Dataset | None:
     return ds
 
 
+def why_not_image(path: Path) -> str:
+    """Why :func:`read_header` refused ``path``, in plain words (for a file the user named)."""
+    import pydicom
+
+    quiet_pydicom()
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001 - any failure means the header itself is unreadable
+        return "it is not a DICOM image"
+    if not int(ds.get("Rows", 0) or 0):
+        return "it is a DICOM file without an image (a report, structure set or plan?)"
+    try:
+        with open(path, "rb") as fh:
+            has_pixels = b"\xe0\x7f\x10\x00" in fh.read()
+    except OSError:
+        has_pixels = False
+    if has_pixels:
+        return "it is truncated: the file ends before its pixel data does"
+    return "it is a DICOM header without pixel data"
+
+
 def _candidates(folder: Path):
     """Regular files under ``folder`` (links to regular files too): a FIFO, socket or device
     among them would block or never end, so those are skipped."""

@@ -3,7 +3,8 @@
 Slices are ordered by their position along the slice normal (never by instance
 number). Uneven slice spacing is resampled to the median spacing; a gantry tilt
 (slices offset sideways) is removed by shifting each slice in its plane; both are
-recorded in the notes. Pixel values are rescaled (slope/intercept) so CT is in HU.
+recorded in the notes. Pixel values are rescaled (slope/intercept, or the Modality LUT
+Sequence where a file has one) so CT is in HU. Colour and palette-colour images are refused.
 """
 
 from __future__ import annotations
@@ -56,6 +57,17 @@ def _window(ds) -> tuple[float, float] | None:
     return (c, w) if w > 0 else None
 
 
+def _modality_lut(plane: np.ndarray, ds, path) -> np.ndarray:
+    """Stored values through the Modality LUT Sequence (PS3.3 C.11.1), as pydicom does."""
+    from pydicom.pixels import apply_modality_lut
+
+    try:
+        out = apply_modality_lut(plane, ds)
+    except Exception as exc:  # a malformed LUT (wrong length, bad descriptor)
+        raise FileFormatError(path, f"its modality LUT cannot be applied ({_reason(exc)})") from None
+    return out
+
+
 def _reason(exc: Exception) -> str:
     """A decoder's complaint as one short phrase (pydicom lists every plugin's, one a line)."""
     from sim.io.vtk_safe import clean_message
@@ -92,13 +104,21 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
                                               f"({_reason(exc)})") from None
         if first is None:
             first = ds
-        if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-            raise FileFormatError(frame.path, "it is a colour image; only greyscale volumes load")
+        photometric = str(ds.get("PhotometricInterpretation", "") or "").upper()
+        if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or photometric == "PALETTE COLOR":
+            kind = "a palette-colour" if photometric == "PALETTE COLOR" else "a colour"
+            raise FileFormatError(frame.path, f"it is {kind} image ({photometric or 'RGB'}), a "
+                                              "picture rather than measurements; only greyscale "
+                                              "volumes load")
         plane = pixels[frame.index] if frame.index is not None else pixels
         if plane.ndim != 2:
             raise FileFormatError(frame.path, f"its frame has shape {plane.shape}, not rows x columns")
+        if "ModalityLUTSequence" in ds and "RescaleSlope" not in ds:
+            plane = _modality_lut(plane, ds, frame.path)
+            rescales.append((1.0, 0.0))
+        else:
+            rescales.append(_rescale(ds, frame.index))
         arrays.append(plane)
-        rescales.append(_rescale(ds, frame.index))
     return arrays, rescales, first
 
 
@@ -166,15 +186,14 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
         total = positions[-1] - positions[0]
         tilt = np.degrees(np.arccos(min(1.0, abs(float(total @ normal)) / np.linalg.norm(total))))
         if tilt > TILT_TOLERANCE_DEG:
-            from scipy.ndimage import shift
-
-            fill = float(stack.min())
-            for k in range(len(frames)):
-                # pixel offset of slice k along (rows, columns) = (col dir, row dir) in mm
-                d = np.array([drift[k] @ axes[1] / pixel_spacing[0],
-                              drift[k] @ axes[0] / pixel_spacing[1]])
-                stack[k] = shift(stack[k].astype(np.float32), d, order=1, cval=fill).astype(stack.dtype)
-            notes.append(f"gantry tilt of {tilt:.2f} degrees removed by shifting slices in-plane")
+            stack, grown = _untilt(stack, drift, axes, pixel_spacing)
+            positions = positions.copy()
+            positions[0] = positions[0] - grown[0] * pixel_spacing[0] * axes[1] \
+                - grown[1] * pixel_spacing[1] * axes[0]
+            notes.append(f"gantry tilt of {tilt:.2f} degrees removed by shifting slices in-plane"
+                         + (f"; the grid grew to {stack.shape[2]} x {stack.shape[1]} pixels so "
+                            "no tissue is cut" if grown.any() or stack.shape[1:] != shape
+                            else ""))
         gaps = np.diff(along)
         if gaps.max() - gaps.min() > SPACING_TOLERANCE * dz:
             stack, along = _resample_uniform(stack, along, dz)
@@ -187,6 +206,29 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
     image = make_image(volume, (pixel_spacing[1], pixel_spacing[0], dz), origin, direction)
     progress(1.0, "Series loaded")
     return LoadedSeries(image, notes, _window(first))
+
+
+def _untilt(stack: np.ndarray, drift: np.ndarray, axes: np.ndarray,
+            pixel_spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shift each slice in-plane by its sideways drift onto one grid large enough for all
+    of them (rounded to the stored integer type, never truncated). Returns the new stack
+    and how many (rows, columns) were added before the first row/column."""
+    from scipy.ndimage import shift
+
+    d = np.column_stack([drift @ axes[1] / pixel_spacing[0], drift @ axes[0] / pixel_spacing[1]])
+    before = np.ceil(np.maximum(0.0, -d.min(axis=0)) - 1e-6).astype(int)
+    after = np.ceil(np.maximum(0.0, d.max(axis=0)) - 1e-6).astype(int)
+    n, rows, cols = stack.shape
+    fill = float(stack.min())
+    out = np.full((n, rows + before[0] + after[0], cols + before[1] + after[1]), fill,
+                  dtype=stack.dtype)
+    integral = np.issubdtype(stack.dtype, np.integer)
+    for k in range(n):
+        padded = np.full(out.shape[1:], fill, dtype=np.float32)
+        padded[before[0]:before[0] + rows, before[1]:before[1] + cols] = stack[k]
+        moved = shift(padded, d[k], order=1, cval=fill)
+        out[k] = np.round(moved) if integral else moved
+    return out, before
 
 
 def _resample_uniform(stack: np.ndarray, along: np.ndarray, dz: float) -> tuple[np.ndarray, np.ndarray]:

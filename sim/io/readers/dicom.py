@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.errors import FileFormatError, InputError
-from sim.io.dicom_scan import Series, scan_folder
+from sim.io.dicom_scan import Series, scan_folder, why_not_image
 from sim.io.dicom_volume import load_series
 from sim.io.images import image_loaded
 from sim.io.registry import Loaded, ReadOptions, reader
@@ -51,4 +51,4 @@ def read_dicom_file(path: Path, options: ReadOptions, progress: Progress) -> Loa
     for series in found:
         if any(f.path == path for f in series.frames):
             return series_loaded(series, sub_progress(progress, 0.3, 1.0))
-    raise FileFormatError(path, "it is not a DICOM image")
+    raise FileFormatError(path, why_not_image(path))
