@@ -29,7 +29,11 @@ HEADER_TAGS = [
     "SliceThickness", "SpacingBetweenSlices", "NumberOfFrames", "InstanceNumber",
     "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence", "GridFrameOffsetVector",
     "SamplesPerPixel", "BitsAllocated", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
+    "ImageType", "AcquisitionMatrix", "AcquisitionNumber", "EchoNumbers",
+    "TemporalPositionIdentifier", "PhotometricInterpretation",
+    0x0019100A, 0x00191015, 0x00290010, 0x00291010,  # Siemens: mosaic count, CSA image header
 ]
+MOSAIC_CSA_LIMIT = 1 << 20  # bytes of CSA header parsed at most
 MAX_FILES = 200_000
 MAX_RATIO = 2000  # decoded/compressed pixel bytes beyond which a file's frame count is a lie
 MAX_DECODED = 1 << 30  # ... unless the decoded frames fit in this anyway
@@ -58,6 +62,9 @@ class Frame:
     position: np.ndarray | None  # Image Position (Patient), mm
     orientation: np.ndarray | None  # row and column direction cosines (6)
     pixel_spacing: tuple[float, float] | None  # (row spacing, column spacing), mm
+    tile: int | None = None  # Siemens mosaic: which tile of the image (rows x columns below)
+    tile_shape: tuple[int, int] | None = None
+    volume: tuple = ()  # what tells volumes of one series apart (acquisition, echo, ...)
 
 
 @dataclass
@@ -71,7 +78,8 @@ class Series:
     rows: int
     columns: int
     frames: list[Frame] = field(default_factory=list)
-    sub: int = 0  # >0 when one UID was split by geometry
+    sub: int = 0  # >0 when one UID was split by geometry or into volumes
+    volume: str = ""  # what sets this volume apart in a multi-volume series ("acquisition 2")
     id: str = ""  # short handle shown to users: "1", "2", ...
 
     @property
@@ -91,7 +99,8 @@ class Series:
         return {
             "id": self.id, "series_uid": self.uid, "series_number": self.number,
             "modality": self.modality, "patient": self.patient, "study": self.study,
-            "description": self.description, "files": len(self.files), "frames": len(self.frames),
+            "description": self.description, "volume": self.volume,
+            "files": len(self.files), "frames": len(self.frames),
             "size": [self.columns, self.rows, len(self.frames)],
             "spacing_mm": [spacing[1], spacing[0], slice_gap],
         }
@@ -136,8 +145,106 @@ def frame_limit(path: Path, ds: Dataset) -> int:
     return max(limit, 1)
 
 
+def csa_values(raw: bytes) -> dict[str, list[str]]:
+    """Tags of a Siemens CSA header ("SV10" format, as nibabel's csareader reads it)."""
+    out: dict[str, list[str]] = {}
+    if not raw.startswith(b"SV10") or len(raw) < 16:
+        return out
+    raw = raw[:MOSAIC_CSA_LIMIT]
+    n_tags = int.from_bytes(raw[8:12], "little")
+    pos = 16
+    for _ in range(min(n_tags, 512)):
+        if pos + 84 > len(raw):
+            break
+        name = raw[pos:pos + 64].split(b"\0", 1)[0].decode("latin-1")
+        n_items = int.from_bytes(raw[pos + 76:pos + 80], "little")
+        pos += 84
+        values = []
+        for _ in range(min(n_items, 1024)):
+            if pos + 16 > len(raw):
+                return out
+            length = int.from_bytes(raw[pos + 4:pos + 8], "little")
+            pos += 16
+            values.append(raw[pos:pos + length].split(b"\0", 1)[0].decode("latin-1").strip())
+            pos += (length + 3) // 4 * 4
+        out[name] = [v for v in values if v]
+    return out
+
+
+def _mosaic(path: Path, ds: Dataset) -> tuple[int, int, int, np.ndarray | None] | None:
+    """(images, tile rows, tile columns, slice normal or None) of a Siemens mosaic, or None."""
+    if "MOSAIC" not in [str(v).upper() for v in (ds.get("ImageType") or [])]:
+        return None
+    csa = {}
+    elem = ds.get(0x00291010)
+    if elem is not None and isinstance(elem.value, bytes):
+        csa = csa_values(elem.value)
+    count = None
+    if ds.get(0x0019100A) is not None:
+        try:
+            count = int(ds[0x0019100A].value)
+        except (TypeError, ValueError):
+            count = None
+    if not count and csa.get("NumberOfImagesInMosaic"):
+        count = int(float(csa["NumberOfImagesInMosaic"][0]))
+    matrix = [int(v) for v in (ds.get("AcquisitionMatrix") or [0, 0, 0, 0])]
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    tile_rows, tile_cols = max(matrix[0], matrix[2]), max(matrix[1], matrix[3])
+    if not count or count < 1 or not tile_rows or not tile_cols:
+        raise FileFormatError(path, "it is a Siemens mosaic without the image count or the "
+                                    "acquisition matrix needed to cut it into slices")
+    across = int(np.ceil(np.sqrt(count)))
+    if rows % across or cols % across:
+        raise FileFormatError(path, f"it is a Siemens mosaic of {count} images whose {rows} x "
+                                    f"{cols} pixels do not divide into {across} x {across} tiles")
+    tile_rows, tile_cols = rows // across, cols // across  # the grid, not the phase matrix
+    normal = _floats(csa.get("SliceNormalVector", []), 3)
+    return count, tile_rows, tile_cols, normal
+
+
+def _mosaic_frames(path: Path, ds: Dataset, mosaic) -> list[Frame]:
+    """The slices of a Siemens mosaic: positions from the mosaic geometry (the stored Image
+    Position is the corner of the whole mosaic), stepping along the slice normal."""
+    count, tile_rows, tile_cols, normal = mosaic
+    ipp, ori = _floats(ds.get("ImagePositionPatient"), 3), _floats(ds.get("ImageOrientationPatient"), 6)
+    spacing = _floats(ds.get("PixelSpacing"), 2)
+    if ipp is None or ori is None or spacing is None:
+        raise FileFormatError(path, "it is a Siemens mosaic without its position, orientation "
+                                    "or pixel spacing")
+    row, col = ori[:3], ori[3:]
+    first = ipp + col * spacing[0] * (int(ds.Rows) - tile_rows) / 2 \
+        + row * spacing[1] * (int(ds.Columns) - tile_cols) / 2
+    cross = np.cross(row, col)
+    if normal is None or abs(float(np.dot(normal, cross))) < 0.9:
+        normal = cross
+    step = _floats([ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or 0], 1)
+    if step is None or step[0] <= 0:
+        raise FileFormatError(path, "it is a Siemens mosaic without a slice spacing")
+    normal = normal / np.linalg.norm(normal)
+    return [Frame(path, None, first + k * step[0] * normal, ori, tuple(spacing), tile=k,
+                  tile_shape=(tile_rows, tile_cols)) for k in range(count)]
+
+
+def _volume_key(ds: Dataset) -> tuple:
+    """Attributes that tell the volumes of one series apart."""
+    def get(name):
+        v = ds.get(name)
+        return "" if v is None else str(v)
+    image_type = "\\".join(str(v) for v in (ds.get("ImageType") or []))
+    return (get("TemporalPositionIdentifier"), get("EchoNumbers"), get("AcquisitionNumber"),
+            image_type, get("SeriesNumber"))
+
+
 def frames_of(path: Path, ds: Dataset) -> list[Frame]:
     """The 2D frames a file holds, with their geometry."""
+    frames = _frames_of(path, ds)
+    key = _volume_key(ds)
+    for f in frames:
+        f.volume = key
+    return frames
+
+
+def _frames_of(path: Path, ds: Dataset) -> list[Frame]:
     n = int(ds.get("NumberOfFrames", 1) or 1)
     if n < 1 or n > frame_limit(path, ds):
         raise FileFormatError(path, f"it claims {n} frame(s) of {ds.get('Rows')} x "
@@ -160,6 +267,9 @@ def frames_of(path: Path, ds: Dataset) -> list[Frame]:
                 spacing = _floats(ds.get("PixelSpacing"), 2)
             frames.append(Frame(path, i, pos, ori, tuple(spacing) if spacing is not None else None))
         return frames
+    mosaic = _mosaic(path, ds)
+    if mosaic is not None:
+        return _mosaic_frames(path, ds, mosaic)
     spacing = _floats(ds.get("PixelSpacing"), 2)
     return [Frame(path, None, _floats(ds.get("ImagePositionPatient"), 3),
                   _floats(ds.get("ImageOrientationPatient"), 6),
@@ -220,6 +330,43 @@ def _candidates(folder: Path):
             yield path
 
 
+VOLUME_FIELDS = ("temporal position", "echo", "acquisition", "image type", "series number")
+
+
+def _positions_repeat(frames: list[Frame]) -> bool:
+    pos = [tuple(np.round(f.position, 3)) for f in frames if f.position is not None]
+    return len(pos) != len(set(pos))
+
+
+def split_volumes(series: Series) -> list[Series]:
+    """One series per volume when a series holds several images at the same place (a time
+    series, echoes, magnitude and phase, repeated acquisitions): split by the first of
+    temporal position, echo, acquisition number, image type and series number that varies,
+    adding the next while positions still repeat."""
+    if len(series.frames) < 2 or not _positions_repeat(series.frames):
+        return [series]
+    used: list[int] = []
+    for i in range(len(VOLUME_FIELDS)):
+        if len({f.volume[i] for f in series.frames if f.volume}) < 2:
+            continue
+        used.append(i)
+        groups: dict[tuple, list[Frame]] = {}
+        for f in series.frames:
+            groups.setdefault(tuple(f.volume[j] if f.volume else "" for j in used), []).append(f)
+        if not any(_positions_repeat(g) for g in groups.values()):
+            break
+    else:
+        return [series]  # nothing tells them apart: the loader says so
+    out = []
+    for key, frames in sorted(groups.items()):
+        label = ", ".join(f"{VOLUME_FIELDS[j]} {v or '?'}" for j, v in zip(used, key, strict=True))
+        out.append(Series(uid=series.uid, number=series.number, modality=series.modality,
+                          patient=series.patient, study=series.study,
+                          description=series.description, rows=series.rows,
+                          columns=series.columns, frames=frames, volume=label))
+    return out
+
+
 def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Series]:
     """All image series under ``folder``, largest first; ids "1", "2", ... in that order."""
     folder = Path(folder)
@@ -245,6 +392,8 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Se
             continue  # an unparseable header is not an image we can place
         if rows <= 0 or cols <= 0:
             continue
+        if frames[0].tile_shape is not None:
+            rows, cols = frames[0].tile_shape
         uid = str(ds.get("SeriesInstanceUID", "") or "")
         ori = frames[0].orientation
         geometry = (rows, cols, None if ori is None else tuple(np.round(ori, 3)))
@@ -262,7 +411,8 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Se
                 description=str(ds.get("SeriesDescription", "") or ""), rows=rows, columns=cols)
         series.frames.extend(frames)
     progress(1.0, "Scan complete")
-    result = sorted(groups.values(), key=lambda s: (-len(s.frames), s.number, s.uid))
+    result = sorted((v for g in groups.values() for v in split_volumes(g)),
+                    key=lambda s: (-len(s.frames), s.number, s.uid, s.volume))
     per_uid: dict[str, int] = {}
     for s in result:
         per_uid[s.uid] = per_uid.get(s.uid, 0) + 1

@@ -111,6 +111,13 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
                                               "picture rather than measurements; only greyscale "
                                               "volumes load")
         plane = pixels[frame.index] if frame.index is not None else pixels
+        if frame.tile is not None and frame.tile_shape is not None and plane.ndim == 2:
+            tr, tc = frame.tile_shape  # Siemens mosaic: tiles row by row from the top left
+            across = plane.shape[1] // tc
+            r0, c0 = (frame.tile // across) * tr, (frame.tile % across) * tc
+            plane = plane[r0:r0 + tr, c0:c0 + tc]
+            if plane.shape != (tr, tc):
+                raise FileFormatError(frame.path, f"its mosaic has no room for slice {frame.tile + 1}")
         if plane.ndim != 2:
             raise FileFormatError(frame.path, f"its frame has shape {plane.shape}, not rows x columns")
         if "ModalityLUTSequence" in ds and "RescaleSlope" not in ds:

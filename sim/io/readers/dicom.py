@@ -22,6 +22,8 @@ def series_loaded(series: Series, progress: Progress, notes: list[str] | None = 
     except InputError as exc:
         raise FileFormatError(series.frames[0].path.parent, str(exc).rstrip(".")) from None
     name = series.description or f"{series.modality or 'DICOM'} series {series.number or series.id}"
+    if series.volume:
+        name = f"{name} ({series.volume})"
     result = image_loaded(series.frames[0].path, name, loaded.image, list(notes or []) + loaded.notes,
                           is_labels=series.modality in ("SEG", "RTSTRUCT"))
     obj = result.objects[0]
@@ -39,7 +41,11 @@ def read_dicom_folder(path: Path, options: ReadOptions, progress: Progress) -> L
     if not found:
         raise FileFormatError(path, "the folder holds no DICOM images (nor a Twinsight case)")
     notes = []
-    if len(found) > 1:
+    volumes = [s for s in found if s.uid == found[0].uid and s.volume]
+    if len(volumes) > 1:
+        notes.append(f"the series holds {len(volumes)} volumes; loaded {found[0].volume} "
+                     "(open one of its files for another; see 'twinsight dicom list')")
+    if len(found) > len(volumes) and len(found) > 1:
         notes.append(f"loaded the largest of {len(found)} series; see 'twinsight dicom list'")
     return series_loaded(found[0], sub_progress(progress, 0.3, 1.0), notes)
 

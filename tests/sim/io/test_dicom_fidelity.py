@@ -8,6 +8,7 @@ package; dcm2niix (Debian) for the mosaic; analytic values for the tilt resampli
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,57 @@ def test_gantry_tilt_rounds_and_grows_the_grid(tmp_path):
         expected = np.round(7 * src[inside] + 100)
         np.testing.assert_array_equal(vol[3, inside, k], expected, err_msg=f"slice {k}")
     assert inside[-1] or inside[-2]  # the grown rows hold real data for the last slice
+
+
+MOSAIC = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "dicom-qa" / "mosaic-ax"
+
+
+def _dcm2niix(folder: Path, out: Path):
+    exe = shutil.which("dcm2niix")
+    if exe is None:
+        pytest.skip("dcm2niix is not installed (Debian package dcm2niix; packaging/setup-env.sh)")
+    nib = pytest.importorskip("nibabel", reason="nibabel is not installed")
+    out.mkdir()
+    subprocess.run([exe, "-f", "ref", "-o", str(out), "-z", "n", "-b", "n", str(folder)],
+                   check=True, capture_output=True, timeout=60)
+    return nib.load(out / "ref.nii")
+
+
+def _same_voxels(obj, ref_affine_ras: np.ndarray, ref_values: np.ndarray) -> None:
+    """Every voxel of ``obj`` lands on the reference voxel with the same value."""
+    from sim.imaging.volume import affine_of
+
+    to_lps = np.diag([-1.0, -1.0, 1.0, 1.0])
+    t = np.linalg.inv(to_lps @ ref_affine_ras) @ affine_of(obj.data)  # ours -> reference ijk
+    perm = np.round(t[:3, :3])
+    assert np.allclose(t[:3, :3], perm, atol=1e-4), t  # same grid up to axis order and sign
+    assert np.allclose(t[:3, 3], np.round(t[:3, 3]), atol=1e-3), t
+    ours = voxel_array(obj.data)
+    idx = np.indices(ours.shape).reshape(3, -1)
+    ref_idx = np.round(perm @ idx + t[:3, 3:4]).astype(int)
+    assert (ref_idx >= 0).all() and (ref_idx.max(axis=1) < ref_values.shape[:3]).all()
+    np.testing.assert_array_equal(ours.reshape(-1), ref_values[tuple(ref_idx)])
+
+
+def test_siemens_mosaic_matches_dcm2niix(tmp_path):
+    from sim.io.dicom_scan import scan_folder
+
+    if not MOSAIC.is_dir():
+        pytest.skip(f"the Siemens mosaic files are not at {MOSAIC} (see ../shared/data)")
+    ref = _dcm2niix(MOSAIC, tmp_path / "nii")
+    assert ref.shape == (64, 64, 35, 2)
+    values = np.asarray(ref.dataobj)
+    found = scan_folder(MOSAIC)  # two volumes of one series, told apart by acquisition
+    assert [s.summary()["size"] for s in found] == [[64, 64, 35]] * 2
+    assert [s.volume for s in found] == ["acquisition 1", "acquisition 2"]
+    copy = tmp_path / "mosaic"
+    copy.mkdir()
+    for t, src in enumerate(sorted(MOSAIC.iterdir())):  # the files have no .dcm suffix
+        shutil.copy(src, copy / f"vol{t}.dcm")
+    for t in range(2):
+        obj = _only(load(copy / f"vol{t}.dcm"))  # a file opens its own volume
+        assert tuple(obj.data.dimensions) == (64, 64, 35)
+        np.testing.assert_allclose(obj.data.spacing, ref.header.get_zooms()[:3], rtol=1e-6)
+        _same_voxels(obj, ref.affine, values[..., t])
+    case = load(MOSAIC)
+    assert "2 volumes" in case.description
