@@ -1,4 +1,10 @@
-"""The OpenIGTLink wire format (header v1/v2; TRANSFORM, IMAGE, POINT, STRING bodies).
+"""The OpenIGTLink wire format (header v1/v2; TRANSFORM, POSITION, IMAGE, POINT, STRING,
+STATUS bodies).
+
+A POSITION (position + quaternion ``(ox, oy, oz, w)``; 12, 24 or 28 bytes) is decoded
+into the same 4x4 pose as a TRANSFORM and delivered as one (``Message.type`` is
+"TRANSFORM", ``Message.wire_type`` "POSITION"), so every pose consumer handles both.
+A STATUS becomes a :class:`PeerStatus` (code, its name, sub-code, error name, text).
 
 We implement the protocol ourselves rather than wrapping pyigtl so that we control
 validation (a hostile peer must not crash us or exhaust memory) and latency (no
@@ -24,11 +30,17 @@ HEADER = struct.Struct(">H12s20sIIQQ")
 HEADER_SIZE = HEADER.size  # 58
 EXTENDED_HEADER = struct.Struct(">HHII")
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # one 4K RGB frame is ~25 MB; anything larger is hostile
-KNOWN_TYPES = ("TRANSFORM", "IMAGE", "POINT", "STRING")
+KNOWN_TYPES = ("TRANSFORM", "IMAGE", "POINT", "STRING", "POSITION", "STATUS")
 _ASCII, _UTF8 = 3, 106
 _TRANSFORM = struct.Struct(">12f")
 _IMAGE_HEADER = struct.Struct(">HBBBBHHH12fHHHHHH")
 _POINT = struct.Struct(">64s32s4B4f20s")
+_POSITION_SIZES = (12, 24, 28)  # position only; + quaternion x, y, z; + w
+_STATUS = struct.Struct(">Hq20s")
+STATUS_CODES = ("invalid", "OK", "unknown error", "panic mode", "not found", "access denied",
+                "busy", "time out", "overflow", "checksum error", "configuration error",
+                "resource error", "unknown instruction", "not ready", "manual mode", "disabled",
+                "not present", "unknown version", "hardware failure", "shut down")
 _SCALAR_TYPES = {2: np.int8, 3: np.uint8, 4: np.int16, 5: np.uint16, 6: np.int32,
                  7: np.uint32, 10: np.float32, 11: np.float64}
 _NUMPY_TO_SCALAR = {np.dtype(v).newbyteorder(">"): k for k, v in _SCALAR_TYPES.items()}
@@ -64,6 +76,29 @@ class PointItem:
     owner: str
 
 
+@dataclass(frozen=True)
+class PeerStatus:
+    """An OpenIGTLink STATUS: how the peer (or one of its devices) is doing."""
+
+    code: int
+    subcode: int
+    error_name: str
+    text: str
+
+    @property
+    def name(self) -> str:
+        return STATUS_CODES[self.code] if 0 <= self.code < len(STATUS_CODES) else \
+            f"code {self.code}"
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 1
+
+    def __str__(self) -> str:
+        extra = ", ".join(x for x in (self.error_name, self.text) if x)
+        return self.name + (f": {extra}" if extra else "")
+
+
 @dataclass
 class Message:
     type: str
@@ -72,6 +107,7 @@ class Message:
     content: Any
     received: float = field(default_factory=time.time)
     metadata: dict[str, str] = field(default_factory=dict)
+    wire_type: str = ""  # the type on the wire when it differs (POSITION arrives as TRANSFORM)
 
 
 # -- header ------------------------------------------------------------------------------
@@ -132,6 +168,9 @@ def decode(header: Header, body: bytes) -> Message:
     except (struct.error, ValueError, UnicodeDecodeError, IndexError) as exc:
         raise ProtocolError(f"The {header.type} message from '{header.device}' is malformed "
                             f"({exc}).") from None
+    if header.type == "POSITION":
+        return Message("TRANSFORM", header.device, header.timestamp, value, metadata=metadata,
+                       wire_type="POSITION")
     return Message(header.type, header.device, header.timestamp, value, metadata=metadata)
 
 
@@ -202,6 +241,45 @@ def pose_problem(m: np.ndarray, scaled: bool = False) -> str | None:
     return None
 
 
+def quaternion_matrix(q) -> np.ndarray:
+    """Rotation matrix of quaternion ``(x, y, z, w)`` (normalised first: trackers and the
+    reference library's own examples send quaternions that are not of unit length)."""
+    x, y, z, w = np.asarray(q, dtype=float)
+    n = float(np.sqrt(x * x + y * y + z * z + w * w))
+    if not np.isfinite(n) or n < 1e-6:
+        raise ValueError("the quaternion is zero or not finite")
+    x, y, z, w = x / n, y / n, z / n, w / n
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def _decode_position(content: bytes) -> np.ndarray:
+    if len(content) not in _POSITION_SIZES:
+        raise ValueError(f"a position is 12, 24 or 28 bytes, not {len(content)}")
+    v = np.array(struct.unpack(f">{len(content) // 4}f", content), dtype=float)
+    if not np.isfinite(v).all():
+        raise ValueError("the position holds NaN or infinity")
+    m = np.eye(4)
+    m[:3, 3] = v[:3]
+    if len(v) == 6:  # x, y, z of a unit quaternion; w >= 0 follows
+        w2 = 1.0 - float(v[3:6] @ v[3:6])
+        if w2 < -1e-3:
+            raise ValueError("the quaternion's x, y, z exceed unit length")
+        m[:3, :3] = quaternion_matrix([*v[3:6], np.sqrt(max(w2, 0.0))])
+    elif len(v) == 7:
+        m[:3, :3] = quaternion_matrix(v[3:7])
+    return m
+
+
+def _decode_status(content: bytes) -> PeerStatus:
+    code, subcode, name = _STATUS.unpack_from(content)
+    text = content[_STATUS.size:].split(b"\0", 1)[0]
+    return PeerStatus(int(code), int(subcode), _printable(name, "status error name")
+                      if name.split(b"\0", 1)[0] else "",
+                      text.decode("utf-8", errors="replace"))
+
+
 def _decode_string(content: bytes) -> str:
     encoding, length = struct.unpack_from(">HH", content)
     if 4 + length > len(content):
@@ -257,7 +335,8 @@ def _decode_image(content: bytes) -> ImageFrame:
 
 
 _DECODERS = {"TRANSFORM": _decode_transform, "STRING": _decode_string,
-             "POINT": _decode_points, "IMAGE": _decode_image}
+             "POINT": _decode_points, "IMAGE": _decode_image, "POSITION": _decode_position,
+             "STATUS": _decode_status}
 
 
 # -- encoders (for sending back and for the simulator) -------------------------------------
@@ -268,6 +347,33 @@ def encode_transform(device: str, matrix: np.ndarray, timestamp: float | None = 
         raise ValueError("A transform must be a 4x4 matrix.")
     body = _TRANSFORM.pack(*m[:3, 0], *m[:3, 1], *m[:3, 2], *m[:3, 3])
     return pack("TRANSFORM", device, body, timestamp, version)
+
+
+def matrix_quaternion(r: np.ndarray) -> np.ndarray:
+    """Unit quaternion ``(x, y, z, w)`` with w >= 0 of a rotation matrix."""
+    r = np.asarray(r, dtype=float)
+    w = np.sqrt(max(0.0, 1.0 + np.trace(r))) / 2.0
+    x = np.copysign(np.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
+    y = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
+    z = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
+    q = np.array([x, y, z, w])
+    return q / np.linalg.norm(q)
+
+
+def encode_position(device: str, matrix: np.ndarray, timestamp: float | None = None,
+                    version: int = 1) -> bytes:
+    """A POSITION (position + quaternion, 28 bytes) of a rigid 4x4 pose."""
+    m = np.asarray(matrix, dtype=float)
+    if m.shape != (4, 4):
+        raise ValueError("A position must come from a 4x4 matrix.")
+    body = struct.pack(">7f", *m[:3, 3], *matrix_quaternion(m[:3, :3]))
+    return pack("POSITION", device, body, timestamp, version)
+
+
+def encode_status(device: str, status: PeerStatus, timestamp: float | None = None) -> bytes:
+    body = _STATUS.pack(status.code, status.subcode, status.error_name.encode("ascii")[:20]) \
+        + status.text.encode("utf-8") + b"\0"
+    return pack("STATUS", device, body, timestamp)
 
 
 def encode_string(device: str, text: str, timestamp: float | None = None) -> bytes:
