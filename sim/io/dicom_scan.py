@@ -235,12 +235,26 @@ def _volume_key(ds: Dataset) -> tuple:
             image_type, get("SeriesNumber"))
 
 
+def _frame_volume_key(ds: Dataset, i: int) -> tuple:
+    """Per-frame volume attributes of an enhanced multi-frame file (empty where absent)."""
+    def get(item: str, attr: str) -> str:
+        v = _group_value(ds, "per", item, attr, i)
+        return "" if v is None else str(v)
+    frame_type = _group_value(ds, "per", "MRImageFrameTypeSequence", "FrameType", i) or []
+    if isinstance(frame_type, str):
+        frame_type = [frame_type]
+    return (get("FrameContentSequence", "TemporalPositionIndex"),
+            get("MREchoSequence", "EffectiveEchoTime"),
+            get("FrameContentSequence", "FrameAcquisitionNumber"),
+            "\\".join(str(v) for v in frame_type), "")
+
+
 def frames_of(path: Path, ds: Dataset) -> list[Frame]:
     """The 2D frames a file holds, with their geometry."""
     frames = _frames_of(path, ds)
     key = _volume_key(ds)
-    for f in frames:
-        f.volume = key
+    for f in frames:  # per-frame values (enhanced files) win over the file's own
+        f.volume = tuple(a or b for a, b in zip(f.volume, key, strict=True)) if f.volume else key
     return frames
 
 
@@ -265,7 +279,8 @@ def _frames_of(path: Path, ds: Dataset) -> list[Frame]:
                 pos = base + float(offsets[i]) * np.cross(ori[:3], ori[3:])
             if spacing is None:
                 spacing = _floats(ds.get("PixelSpacing"), 2)
-            frames.append(Frame(path, i, pos, ori, tuple(spacing) if spacing is not None else None))
+            frames.append(Frame(path, i, pos, ori, tuple(spacing) if spacing is not None else None,
+                                volume=_frame_volume_key(ds, i)))
         return frames
     mosaic = _mosaic(path, ds)
     if mosaic is not None:

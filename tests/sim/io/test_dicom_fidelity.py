@@ -151,3 +151,68 @@ def test_siemens_mosaic_matches_dcm2niix(tmp_path):
         _same_voxels(obj, ref.affine, values[..., t])
     case = load(MOSAIC)
     assert "2 volumes" in case.description
+
+
+def _voxel_code(t: int, n: int, rows: int, cols: int) -> np.ndarray:
+    """Values that say which time point, slice, row and column a voxel is (HU)."""
+    k, j, i = np.meshgrid(np.arange(n), np.arange(rows), np.arange(cols), indexing="ij")
+    return (1000 * t + 100 * k + 4 * j + i - 900).astype(np.int16)
+
+
+def test_enhanced_4d_file_splits_by_temporal_position(tmp_path):
+    """One Enhanced CT file, 2 time points x 4 slices, frames interleaved in time."""
+    import pydicom
+    from pydicom.dataset import Dataset
+
+    from sim.io.dicom_scan import scan_folder
+    from tests.sim.io.dicom_factory import write_enhanced
+
+    n, rows, cols = 4, 6, 5
+    vols = [_voxel_code(t, n, rows, cols) for t in range(2)]
+    # write_enhanced stores frame f at z = (frames-1-f) * 2; build 8 frames then re-place them
+    stack = np.concatenate(vols)[::-1]
+    path = write_enhanced(tmp_path / "e" / "4d.dcm", stack)
+    ds = pydicom.dcmread(path)
+    order = [(t, k) for t in range(2) for k in range(n)]  # frame f holds (t, slice k) of vols
+    frames = np.stack([vols[t][k] for t, k in order])
+    ds.PixelData = (frames.astype(np.int32) + 1024).astype("<u2").tobytes()
+    for f, (t, k) in enumerate(order):
+        item = ds.PerFrameFunctionalGroupsSequence[f]
+        item.PlanePositionSequence[0].ImagePositionPatient = [0.0, 0.0, 2.0 * k]
+        content = Dataset()
+        content.TemporalPositionIndex = t + 1
+        item.FrameContentSequence = [content]
+    ds.save_as(path)
+    found = scan_folder(path.parent)
+    assert [s.volume for s in found] == ["temporal position 1", "temporal position 2"]
+    for t, series in enumerate(found):
+        from sim.io.readers.dicom import series_loaded
+
+        obj = series_loaded(series, lambda *a: None).objects[0]
+        np.testing.assert_array_equal(voxel_array(obj.data), np.transpose(vols[t], (2, 1, 0)))
+
+
+def test_magnitude_and_phase_in_one_series_uid(tmp_path):
+    """Two image types share a Series UID and the same positions (e.g. a field map)."""
+    import pydicom
+
+    from sim.cli import main
+    from sim.io.dicom_scan import scan_folder
+
+    n, rows, cols = 3, 6, 5
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    for t, kind in enumerate(("M", "P")):
+        paths = write_series(tmp_path / "s", _voxel_code(t, n, rows, cols), series_uid=uid,
+                             study_uid=uid + ".2", prefix=kind)
+        for p in paths:
+            ds = pydicom.dcmread(p)
+            ds.ImageType = ["ORIGINAL", "PRIMARY", kind, "ND"]
+            ds.save_as(p)
+    found = scan_folder(tmp_path / "s")
+    assert [s.volume for s in found] == ["image type ORIGINAL\\PRIMARY\\M\\ND",
+                                         "image type ORIGINAL\\PRIMARY\\P\\ND"]
+    for t, kind in enumerate(("M", "P")):
+        obj = _only(load(tmp_path / "s" / f"{kind}0000.dcm"))  # a file opens its own volume
+        np.testing.assert_array_equal(voxel_array(obj.data),
+                                      np.transpose(_voxel_code(t, n, rows, cols), (2, 1, 0)))
+    assert main(["dicom", "list", str(tmp_path / "s")]) == 0
