@@ -53,7 +53,9 @@ def run_list(args: argparse.Namespace) -> int:
         size = "x".join(str(n) for n in r["size"])
         spacing = " x ".join("?" if v is None else f"{float(v):.3g}" for v in r["spacing_mm"])
         who = " / ".join(x for x in (r["patient"], r["study"]) if x) or "(no patient/study name)"
-        print(f"[{r['id']}] {r['modality'] or '?'} {r['description'] or '(no description)'}: "
+        volume = f" [{r['volume']}]" if r.get("volume") else ""
+        print(f"[{r['id']}] {r['modality'] or '?'} {r['description'] or '(no description)'}"
+              f"{volume}: "
               f"{size} voxels, {spacing} mm, {r['files']} file(s); {who}")
     return 0
 

@@ -192,7 +192,7 @@ def test_enhanced_4d_file_splits_by_temporal_position(tmp_path):
         np.testing.assert_array_equal(voxel_array(obj.data), np.transpose(vols[t], (2, 1, 0)))
 
 
-def test_magnitude_and_phase_in_one_series_uid(tmp_path):
+def test_magnitude_and_phase_in_one_series_uid(tmp_path, capsys):
     """Two image types share a Series UID and the same positions (e.g. a field map)."""
     import pydicom
 
@@ -215,4 +215,7 @@ def test_magnitude_and_phase_in_one_series_uid(tmp_path):
         obj = _only(load(tmp_path / "s" / f"{kind}0000.dcm"))  # a file opens its own volume
         np.testing.assert_array_equal(voxel_array(obj.data),
                                       np.transpose(_voxel_code(t, n, rows, cols), (2, 1, 0)))
+    capsys.readouterr()
     assert main(["dicom", "list", str(tmp_path / "s")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "\\M\\ND]" in lines[0] and "\\P\\ND]" in lines[1], lines
