@@ -30,8 +30,15 @@ psutil = pytest.importorskip("psutil")
 MiB = 1 << 20
 
 
+# Ctrl-C must reach the recorder even when the tests run where SIGINT is ignored (a shell's
+# background job): Python then installs no handler of its own, so install it explicitly.
+_MAIN = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "sys.argv = ['twinsight', *sys.argv[1:]]; runpy.run_module('sim.cli', "
+         "run_name='__main__', alter_sys=True)")
+
+
 def _recorder(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sim.cli", "link", "record", *args, "--json"],
+    return subprocess.Popen([sys.executable, "-c", _MAIN, "link", "record", *args, "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

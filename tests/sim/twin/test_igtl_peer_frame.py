@@ -149,6 +149,8 @@ def test_image_follows_the_transform_named_for_it(wait_until):
         client.send_message(pyigtl.TransformMessage(t2, device_name="ImageToReference"),
                             wait=True)
         assert wait_until(lambda: plane.poses == 2 and plane.shown >= 2)
+        # ``poses`` counts before the quad is synced on the dispatch thread: wait for it.
+        wait_until(lambda: np.allclose(_image_corners(obj), expected(t2), atol=1e-4))
         np.testing.assert_allclose(_image_corners(obj), expected(t2), atol=1e-4)
         # The placing transform drives the image, not a stylus.
         assert "ImageToReference" not in link.tools
