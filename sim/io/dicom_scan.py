@@ -328,11 +328,11 @@ def why_not_image(path: Path) -> str:
     return "it is a DICOM header without pixel data"
 
 
-def _candidates(folder: Path):
+def _candidates(folder: Path, recursive: bool = True):
     """Regular files under ``folder`` (links to regular files too): a FIFO, socket or device
     among them would block or never end, so those are skipped."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if recursive else []
         for name in sorted(files):
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
@@ -382,13 +382,16 @@ def split_volumes(series: Series) -> list[Series]:
     return out
 
 
-def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Series]:
-    """All image series under ``folder``, largest first; ids "1", "2", ... in that order."""
+def scan_folder(folder: str | Path, progress: Progress = no_progress,
+                recursive: bool = True) -> list[Series]:
+    """All image series under ``folder`` (or only in it: ``recursive=False``), largest
+    first; ids "1", "2", ... in that order. A file whose header lies (more frames than it
+    can hold) is skipped like any other file that is not an image we can place."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileFormatError(folder, "it is not a folder")
     paths = []
-    for p in _candidates(folder):
+    for p in _candidates(folder, recursive):
         paths.append(p)
         if len(paths) > MAX_FILES:
             raise FileFormatError(folder, f"it holds more than {MAX_FILES} files")
@@ -403,8 +406,8 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress) -> list[Se
             rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
             frames = frames_of(path, ds)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError,
-                OSError):
-            continue  # an unparseable header is not an image we can place
+                OSError, FileFormatError):
+            continue  # an unparseable or lying header is not an image we can place
         if rows <= 0 or cols <= 0:
             continue
         if frames[0].tile_shape is not None:

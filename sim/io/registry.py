@@ -105,7 +105,20 @@ def reader_for(path: Path) -> Reader | None:
     if path.is_dir():
         return next((r for r in readers() if r.folders), None)
     suffix = full_suffix(path)
-    return next((r for r in readers() if suffix in r.suffixes), None)
+    found = next((r for r in readers() if suffix in r.suffixes), None)
+    if found is None and is_dicom_file(path):  # scanners often write files with no suffix
+        found = next((r for r in readers() if ".dcm" in r.suffixes), None)
+    return found
+
+
+def is_dicom_file(path: Path) -> bool:
+    """True for a DICOM Part 10 file (the 'DICM' marker after its 128-byte preamble)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def supported_suffixes() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.errors import FileFormatError, InputError
-from sim.io.dicom_scan import Series, scan_folder, why_not_image
+from sim.io.dicom_scan import Series, frames_of, read_header, scan_folder, why_not_image
 from sim.io.dicom_volume import load_series
 from sim.io.images import image_loaded
 from sim.io.registry import Loaded, ReadOptions, reader
@@ -52,8 +52,11 @@ def read_dicom_folder(path: Path, options: ReadOptions, progress: Progress) -> L
 
 @reader(".dcm", ".dicom", ".ima", name="DICOM file")
 def read_dicom_file(path: Path, options: ReadOptions, progress: Progress) -> Loaded:
-    """The whole series this file belongs to (found in its folder)."""
-    found = scan_folder(path.parent, sub_progress(progress, 0.0, 0.3))
+    """The whole series this file belongs to (found beside it in its folder)."""
+    ds = read_header(path)
+    if ds is not None:
+        frames_of(path, ds)  # this file's own lie is its error, not a silent skip
+    found = scan_folder(path.parent, sub_progress(progress, 0.0, 0.3), recursive=False)
     for series in found:
         if any(f.path == path for f in series.frames):
             return series_loaded(series, sub_progress(progress, 0.3, 1.0))
