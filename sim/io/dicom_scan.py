@@ -386,7 +386,7 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress,
                 recursive: bool = True) -> list[Series]:
     """All image series under ``folder`` (or only in it: ``recursive=False``), largest
     first; ids "1", "2", ... in that order. A file whose header lies (more frames than it
-    can hold) is skipped like any other file that is not an image we can place."""
+    can hold) refuses its own series, and is skipped when it belongs to none found."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileFormatError(folder, "it is not a folder")
@@ -396,6 +396,7 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress,
         if len(paths) > MAX_FILES:
             raise FileFormatError(folder, f"it holds more than {MAX_FILES} files")
     groups: dict[tuple, Series] = {}
+    lies: dict[str, FileFormatError] = {}  # series uid -> the first damaged file's error
     for i, path in enumerate(paths):
         if i % 16 == 0:
             progress(i / max(len(paths), 1), f"Scanning {path.name}")
@@ -405,9 +406,12 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress,
         try:
             rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
             frames = frames_of(path, ds)
+        except FileFormatError as exc:  # a lying header: fatal only for its own series
+            lies.setdefault(str(ds.get("SeriesInstanceUID", "") or ""), exc)
+            continue
         except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError,
-                OSError, FileFormatError):
-            continue  # an unparseable or lying header is not an image we can place
+                OSError):
+            continue  # an unparseable header is not an image we can place
         if rows <= 0 or cols <= 0:
             continue
         if frames[0].tile_shape is not None:
@@ -428,6 +432,11 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress,
                 study=str(ds.get("StudyDescription", "") or ""),
                 description=str(ds.get("SeriesDescription", "") or ""), rows=rows, columns=cols)
         series.frames.extend(frames)
+    # A series with a damaged file is refused whole (a slice would silently be missing);
+    # a damaged file of some other series does not stop this one.
+    for uid, exc in lies.items():
+        if not groups or any(key[0] == uid for key in groups):
+            raise exc
     progress(1.0, "Scan complete")
     result = sorted((v for g in groups.values() for v in split_volumes(g)),
                     key=lambda s: (-len(s.frames), s.number, s.uid, s.volume))

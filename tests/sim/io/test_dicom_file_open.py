@@ -50,3 +50,12 @@ def test_a_file_that_is_not_dicom_and_has_no_suffix_is_refused(tmp_path):
     plain.write_bytes(b"just text" * 40)
     with pytest.raises(FileFormatError, match="not a supported format"):
         load(plain)
+
+
+def test_a_damaged_slice_of_the_series_itself_refuses_it(ct_folder):
+    folder, _n = ct_folder
+    ds = pydicom.dcmread(folder / "IM0002")
+    ds.NumberOfFrames = 10**9  # same series: loading without it would lose a slice silently
+    ds.save_as(folder / "IM0002")
+    with pytest.raises(FileFormatError, match="IM0002"):
+        load(folder / "IM0001")
