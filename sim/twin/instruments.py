@@ -280,6 +280,15 @@ class InstrumentLink:
                 self.strings_received += 1
             if h is not None:
                 h.record("string", msg.device, msg.timestamp, None, msg.content)
+        elif msg.type == "STATUS":  # listed with the peer's strings, kept in the history too
+            st = msg.content
+            text = f"STATUS {st.name}" + (f" ({st.error_name})" if st.error_name else "") + (
+                f": {st.text}" if st.text else "")
+            with self._lock:
+                self.strings.append((msg.timestamp, msg.device, text))
+                self.strings_received += 1
+            if h is not None:
+                h.record("string", msg.device, msg.timestamp, None, text)
         self.message.emit(msg)
 
     def incoming_pose(self, matrix: np.ndarray) -> np.ndarray:

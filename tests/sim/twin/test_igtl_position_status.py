@@ -136,3 +136,20 @@ def test_status_round_trip_and_unknown_code():
     assert msg.content == status and msg.content.name == "hardware failure"
     assert not msg.content.ok
     assert wire.PeerStatus(99, 0, "", "").name == "code 99"
+
+
+def test_status_from_statusclient_is_listed_with_the_peers_messages(reference_programs,
+                                                                    tmp_path):
+    """What the Live panel lists under "From the instrument peer" (recent strings) and the
+    history keep a STATUS as one readable line."""
+    from sim.twin.history import HistoryStore
+    from sim.twin.instruments import InstrumentLink
+
+    (msg,), _ = _receive([str(reference_programs["StatusClient"])], 1)
+    history = HistoryStore(tmp_path / "h.db")
+    link = InstrumentLink(history=history)
+    link.handle(msg)
+    (_t, device, text), = link.recent_strings(5)
+    assert device == "Device" and link.strings_received == 1
+    assert text == "STATUS OK (OK!): This is a test to send status message."
+    history.close()
