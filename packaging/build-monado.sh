@@ -65,7 +65,18 @@ if ! echo "$ORIG_SHA256  $SRC/$ORIG" | sha256sum -c --status 2>/dev/null; then
   APTDIR=$(mktemp -d)
   trap 'rm -rf "$APTDIR"' EXIT
   mkdir -p "$APTDIR/lists/partial" "$APTDIR/cache/archives/partial" "$APTDIR/sources.list.d"
-  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+  # The machine's own Debian archive, from its apt configuration (no host is named here).
+  MIRROR=$( (grep -h -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+               | awk '{print $2}'
+             grep -h -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list \
+               /etc/apt/sources.list.d/*.list 2>/dev/null \
+               | awk '{for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) {print $i; break}}') \
+           | grep -v -i security | head -n 1)
+  if [ -z "$MIRROR" ]; then
+    log "cannot fetch the Monado source: no Debian archive in this machine's apt configuration"
+    exit 1
+  fi
+  echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" \
     >"$APTDIR/sources.list"
   APT_OPTS=(
     -o "Dir::State=$APTDIR" -o "Dir::State::Lists=$APTDIR/lists" -o "Dir::Cache=$APTDIR/cache"
