@@ -224,6 +224,8 @@ class LivePanel(QWidget):
         s.add("colour_by", get=self.colour_combo.currentText, put=self._put_colour)
         self.colour_combo.currentIndexChanged.connect(lambda _i: s.changed())
         s.add("playback_speed", self.speed_combo)
+        s.add("healthy_window_s", self.predict.window_spin)  # how the anomaly model is trained
+        s.add("false_alarm_rate", self.predict.rate_combo)
         link = self.link_settings = CaseSettings(self, "link", "Change live link settings")
         link.add("peer_frame", self.frame_combo, data=True)
         link.add("image_poses", get=lambda: parse_image_poses(self.image_pose_edit.text()),
