@@ -71,6 +71,28 @@ def printable(text: Any) -> str:
     return _UNSAFE.sub(_escape, str(text))
 
 
+# What no line of output may carry raw: _UNSAFE less the line breaks and tabs output is made of.
+_UNSAFE_IN_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f"
+                              "\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+class TerminalSafe:
+    """A text stream that escapes, in everything written to it, what could rewrite a terminal
+    (ANSI escapes, carriage returns, bidi overrides, lone surrogates): every command's output
+    is safe whatever names it prints. Names that may hold line breaks go through
+    :func:`printable` too, so they cannot forge a line."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_UNSAFE_IN_LINES.sub(_escape, text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def json_safe(data: Any) -> Any:
     """``data`` with every string free of lone surrogates (undecodable bytes of file names
     become ``\\xNN``), so ``--json`` output is valid UTF-8 JSON any parser accepts."""
@@ -130,7 +152,7 @@ def os_error_sentence(exc: OSError) -> str:
     if not exc.filename:
         return f"{reason[:1].upper()}{reason[1:]}."
     path = Path(os.fsdecode(exc.filename))
-    temp = re.fullmatch(rf"\.(.+)\.[0-9a-f]+{re.escape(TEMP_MARK)}.*", path.name)
+    temp = re.fullmatch(rf"\.(.+)\.[0-9a-f]+(?:-\d+)?{re.escape(TEMP_MARK)}.*", path.name)
     if temp:
         path = path.with_name(temp[1])
     return f"Cannot access '{path}': {reason}."
@@ -168,6 +190,9 @@ def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None 
         parser.print_help()
         return EXIT_OK
     quiet_libraries(args.verbose)
+    stdout = sys.stdout
+    if not isinstance(stdout, TerminalSafe):
+        sys.stdout = TerminalSafe(stdout)
     try:
         return int(args.handler(args) or EXIT_OK)
     except InputError as exc:
@@ -191,6 +216,8 @@ def main(argv: Sequence[str] | None = None, extra: Callable[[Any], None] | None 
         say_error(f"{type(exc).__name__}: {exc} (run with --verbose for details).",
                   "twinsight: internal error: ")
         return EXIT_FAILURE
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -190,3 +190,18 @@ def test_open_missing_path():
 def test_unknown_command():
     out = run("frobnicate")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_no_command_prints_a_terminal_escape_from_a_hostile_name(tmp_path, capsys):
+    """Every command's output goes through one escaping stream: a file named with ANSI escape
+    sequences cannot clear or recolour the user's terminal (here `mesh convert`, which prints
+    the name as it is)."""
+    from sim.cli import main
+
+    source = tmp_path / "ball.stl"
+    pv.Sphere().triangulate().save(source)
+    name = tmp_path / "\x1b[2J\x1b[31mpart\u202e.stl"
+    assert main(["mesh", "convert", str(source), str(name)]) == 0  # prints "Wrote NAME"
+    out = capsys.readouterr().out
+    assert "part" in out and "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b[2J" in out

@@ -50,9 +50,11 @@ def _record(tmp_path, broker, extra_args, env):
     cmdlines = []
     while proc.poll() is None:
         try:
-            cmdlines.append(Path(f"/proc/{proc.pid}/cmdline").read_bytes())
+            line = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
         except OSError:
             break
+        if line:  # empty while the process is still being exec'd
+            cmdlines.append(line)
         time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=60)
     return proc.returncode, stdout, stderr, cmdlines
