@@ -18,6 +18,7 @@ import contextlib
 import re
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -127,7 +128,7 @@ def _cell_array_problem(cells, n_points: int, what: str) -> tuple[str | None, np
     return None, np.diff(offsets)
 
 
-def dataset_problem(data) -> str | None:
+def dataset_problem(data: Any) -> str | None:
     """Why ``data`` (a VTK dataset fresh from a reader) is unsafe to use, or None."""
     from vtkmodules.vtkCommonDataModel import (
         vtkImageData,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -261,7 +262,7 @@ class AnomalyModel:
                 "mean": self.mean, "precision": self.precision, "trained_on": self.trained_on}
 
     @classmethod
-    def from_dict(cls, doc: dict, where="the model") -> AnomalyModel:
+    def from_dict(cls, doc: dict, where: str | Path = "the model") -> AnomalyModel:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise FileFormatError(where, "it is not a Twinsight anomaly model")
         if doc.get("version") != VERSION:

@@ -8,13 +8,15 @@ model it used and what it was trained on. Setting them is one undoable step.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.predict.anomaly import AnomalyModel
 from sim.predict.rul import RulModel
 
 SECTION = "predict"
 
 
-def save_model(case, model: AnomalyModel | RulModel) -> int:
+def save_model(case: Any, model: AnomalyModel | RulModel) -> int:
     """Store ``model`` in ``case``; returns its revision."""
     from sim.model.sections import set_section
 
@@ -27,7 +29,7 @@ def save_model(case, model: AnomalyModel | RulModel) -> int:
     return revision
 
 
-def load_models(case) -> tuple[AnomalyModel | None, RulModel | None]:
+def load_models(case: Any) -> tuple[AnomalyModel | None, RulModel | None]:
     stored = case.sections.get(SECTION) or {}
     where = f"the case's {SECTION} section"
     anomaly = AnomalyModel.from_dict(stored["anomaly"], where) if stored.get("anomaly") else None
@@ -35,5 +37,5 @@ def load_models(case) -> tuple[AnomalyModel | None, RulModel | None]:
     return anomaly, rul
 
 
-def revision(case, kind: str) -> int:
+def revision(case: Any, kind: str) -> int:
     return int(((case.sections.get(SECTION) or {}).get(kind) or {}).get("revision", 0))

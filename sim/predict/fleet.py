@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.progress import Progress
 
 UNIT_COLUMNS = ("unit", "unit_id", "engine", "asset", "id")
 TIME_COLUMNS = ("time", "cycle", "cycles", "t", "timestamp")
@@ -67,7 +69,7 @@ class Fleet:
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.channels.index(name)]
 
-    def select(self, units) -> Fleet:
+    def select(self, units: Iterable[str]) -> Fleet:
         """The rows of the given units (labels)."""
         keep = np.isin(self.unit, np.asarray(list(units)).astype(str))
         return Fleet(self.unit[keep], self.time[keep], self.values[keep], list(self.channels),
@@ -138,7 +140,8 @@ def concat(fleets: list[Fleet]) -> Fleet:
 
 
 # -- readers -------------------------------------------------------------------------------------
-def read_fleet(paths, progress=None) -> Fleet:
+def read_fleet(paths: str | Path | Iterable[str | Path],
+               progress: Progress | None = None) -> Fleet:
     """Read one or several fleet files (C-MAPSS .txt, .csv, .parquet, history .db)."""
     paths = [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
     if not paths:

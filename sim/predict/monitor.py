@@ -16,6 +16,12 @@ range within the horizon, and predicts the asset's remaining life when a model i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.predict.rul import RulModel
+    from sim.progress import Progress
+
 import json
 import logging
 import threading
@@ -88,12 +94,12 @@ class AssetMonitor:
         self.periods = ({s: b.period for s, b in model.baselines.items()}
                         if model is not None else {})
 
-    def set_rul_model(self, model) -> None:
+    def set_rul_model(self, model: RulModel | None) -> None:
         self.rul_model = model
         self.life = None
 
     # -- every reading (link thread) --------------------------------------------------------
-    def on_reading(self, sensor, reading) -> None:
+    def on_reading(self, sensor: Any, reading: Any) -> None:
         sid, t, v = sensor.id, reading.t, reading.value
         checker = self.quality.get(sid)
         if checker is None:
@@ -220,15 +226,15 @@ class AssetMonitor:
             self._thread = None
 
     # -- training from the recorded history ---------------------------------------------------
-    def train_anomaly(self, reader, t0: float, t1: float, rate: float = 1e-3,
-                      progress=None) -> tuple[AnomalyModel, int]:
+    def train_anomaly(self, reader: Any, t0: float, t1: float, rate: float = 1e-3,
+                      progress: Progress | None = None) -> tuple[AnomalyModel, int]:
         """Train on the readings of [t0, t1] in a history (flagged ones left out); returns the
         model and how many readings were ignored."""
         return train_from_history(reader, list(self.sensors), t0, t1, rate, progress)
 
 
-def train_from_history(reader, sensors: list[str], t0: float, t1: float, rate: float = 1e-3,
-                       progress=None) -> tuple[AnomalyModel, int]:
+def train_from_history(reader: Any, sensors: list[str], t0: float, t1: float,
+                       rate: float = 1e-3, progress: Progress | None = None) -> tuple[AnomalyModel, int]:
     import hashlib
 
     from sim.errors import InputError

@@ -19,6 +19,12 @@ ignored. The checker does O(1) work per reading (a live stream at 20,000 reading
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 import math
 from dataclasses import dataclass
 
@@ -38,7 +44,7 @@ class QualityRules:
     jump_s: float = 5.0
 
     @classmethod
-    def for_sensor(cls, sensor, **overrides) -> QualityRules:
+    def for_sensor(cls, sensor: Any, **overrides: Any) -> QualityRules:
         return cls(limits=tuple(sensor.limits), **overrides)
 
 
@@ -106,12 +112,12 @@ class QualityChecker:
         return tuple(flags)
 
 
-def excluded(flags) -> bool:
+def excluded(flags: Iterable[str]) -> bool:
     """True when a reading with these flags must not feed a model."""
     return any(f in EXCLUDING for f in flags)
 
 
-def check_series(t, v, rules: QualityRules | None = None) -> list[tuple[str, ...]]:
+def check_series(t: ArrayLike, v: ArrayLike, rules: QualityRules | None = None) -> list[tuple[str, ...]]:
     """Flags of a recorded series (in its stored order)."""
     checker = QualityChecker(rules)
     return [checker.check(float(a), float(b)) for a, b in zip(t, v, strict=True)]

@@ -136,7 +136,7 @@ _ON_PLAN = (("entry_mm", "max_entry_mm", "mm at the entry"), ("angle_deg", "max_
             ("tip_mm", "max_tip_mm", "mm at the tip"))
 
 
-def progress(c, m: dict[str, Any]) -> tuple[bool, str, float, str]:
+def progress(c: Any, m: dict[str, Any]) -> tuple[bool, str, float, str]:
     """(passed, what was measured, partial credit 0..1, the credit curve) of one criterion."""
     p = c.params
     if c.type == "retraction":
@@ -190,7 +190,7 @@ def _row(kind: str, what: str, measured: str, band: str, points: float, lost: fl
             "note": note}
 
 
-def score_step(scenario: Scenario, step, m: dict[str, Any]) -> dict[str, Any]:
+def score_step(scenario: Scenario, step: Any, m: dict[str, Any]) -> dict[str, Any]:
     """One step's score, pass/fail, checks and explanation from its metrics."""
     band_of = {k: list(step.bands.get(k) or scenario.bands.get(k) or METRICS[k].band)
                for k in METRICS}

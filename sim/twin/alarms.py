@@ -17,7 +17,9 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from psygnal import Signal
 
@@ -69,11 +71,11 @@ class AlarmBook:
         self._open: dict[tuple[str, str], Alarm] = {}
         self._observers: list = []
 
-    def observe(self, fn) -> None:
+    def observe(self, fn: Callable[[Any, Any], None]) -> None:
         """Call ``fn(sensor, reading)`` for every reading evaluated (on the link's thread)."""
         self._observers.append(fn)
 
-    def unobserve(self, fn) -> None:
+    def unobserve(self, fn: Callable[[Any, Any], None]) -> None:
         if fn in self._observers:
             self._observers.remove(fn)
 

@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -323,7 +323,8 @@ class HistoryReader:
                 self.events(t0, t1, kinds=("flag",), channel=channel)]
 
     def clean_series(self, channel: str, t0: float | None = None, t1: float | None = None,
-                     excluding=None) -> tuple[np.ndarray, np.ndarray, int]:
+                     excluding: Iterable[str] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, int]:
         """A channel's values without the readings whose flags exclude them from models;
         returns (t, value, number ignored). ``excluding``: the flags that exclude (default
         :data:`sim.predict.quality.EXCLUDING`)."""

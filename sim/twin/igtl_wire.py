@@ -16,6 +16,11 @@ bytes whose CRC-64 (ECMA-182 polynomial, init 0) is in the header.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 import struct
 import time
 from dataclasses import dataclass, field
@@ -241,7 +246,7 @@ def pose_problem(m: np.ndarray, scaled: bool = False) -> str | None:
     return None
 
 
-def quaternion_matrix(q) -> np.ndarray:
+def quaternion_matrix(q: ArrayLike) -> np.ndarray:
     """Rotation matrix of quaternion ``(x, y, z, w)`` (normalised first: trackers and the
     reference library's own examples send quaternions that are not of unit length)."""
     x, y, z, w = np.asarray(q, dtype=float)

@@ -38,6 +38,7 @@ from sim.twin.twin_state import TwinProperty
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from sim.predict.fleet import Fleet
     from sim.twin.mqtt_link import MqttLink
 
 BASE_TOPIC = "twinsight/pump1"
@@ -227,7 +228,7 @@ def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, durat
 
 
 def wear_fleet(units: int = 30, seed: int = 0, life: tuple[float, float] = (150.0, 400.0),
-               rate_hz: float = 10.0, step: float = 1.0):
+               rate_hz: float = 10.0, step: float = 1.0) -> Fleet:
     """Run-to-failure histories of ``units`` pumps in wear mode (a :class:`Fleet`): each lives
     a random time in ``life`` seconds and may start partly worn; readings at ``rate_hz`` are
     averaged over ``step`` seconds, as the live monitor does."""

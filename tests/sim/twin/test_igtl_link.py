@@ -184,8 +184,9 @@ def test_instrument_link_moves_tool_applies_calibration_and_sends_distance(wait_
         tool = link.tools["Stylus"]
         np.testing.assert_allclose(tool.tip, (110, 20, 140), atol=1e-5)
         # The scene object moved with it (its mesh tip is at the local origin).
-        obj = case.scene["Stylus"]
-        assert np.linalg.norm(obj.data.points - tool.tip, axis=1).min() < 1e-4
+        obj = case.scene["Stylus"]  # (moved just after the tool's pose is counted)
+        assert wait_until(lambda: np.linalg.norm(obj.data.points - tool.tip, axis=1).min()
+                          < 1e-4)
         got = client.wait_for_message("Target", timeout=5)
         np.testing.assert_allclose(got.matrix, target, atol=1e-5)
         dist = client.wait_for_message("StylusDist", timeout=5)
