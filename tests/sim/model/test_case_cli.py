@@ -112,7 +112,8 @@ def test_markups_list_import_and_export(capsys, tmp_path, case_file):
     code, out, _ = run(capsys, "case", "markups", case_file, "--import", src,
                        "--export", tmp_path / "all.mrk.json", "--ras", "--json")
     info = json.loads(out)
-    assert code == 0 and len(info["markups"]) == 12 and any("Curve" in n for n in info["notes"])
+    assert code == 0 and len(info["markups"]) == 12
+    assert any(m["type"] == "curve" for m in info["markups"])  # curves stay curves now
     assert len(load_case(case_file).markups) == 12  # saved back into the case
     doc = json.loads((tmp_path / "all.mrk.json").read_text())
     assert {n["coordinateSystem"] for n in doc["markups"]} == {"RAS"} and len(doc["markups"]) == 12
