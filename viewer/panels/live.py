@@ -435,16 +435,8 @@ class LivePanel(QWidget):
             item = QTableWidgetItem(status)
             item.setForeground(QColor(STATUS_COLOURS.get(status, "#777")))
             self.sensor_table.setItem(row, 3, item)
-            self.sensor_table.setItem(row, 4, QTableWidgetItem(self._flags_text(sensor.id)))
-
-    def _flags_text(self, sensor_id: str) -> str:
-        """The data-quality flags raised on a sensor's readings so far ("stuck 11, gap 2")."""
-        monitor = self.predict.monitor
-        checker = monitor.quality.get(sensor_id) if monitor is not None else None
-        if checker is None:
-            return ""
-        return ", ".join(f"{f.replace('_', ' ')} {n}" for f, n in sorted(checker.counts.items())
-                         if n)
+            self.sensor_table.setItem(row, 4,
+                                      QTableWidgetItem(self.predict.flags_text(sensor.id)))
 
     def _update_plot(self) -> None:
         if self.session is None:

@@ -219,6 +219,14 @@ class PredictBox(QGroupBox):
                                           sorted(counts.items())) or "no flags")
             + (f"; predictions ignore {ignored} flagged readings" if ignored else ""))
 
+    def flags_text(self, sensor_id: str) -> str:
+        """The data-quality flags raised on a sensor's readings so far ("stuck 11, gap 2")."""
+        checker = self.monitor.quality.get(sensor_id) if self.monitor is not None else None
+        if checker is None:
+            return ""
+        return ", ".join(f"{f.replace('_', ' ')} {n}" for f, n in sorted(checker.counts.items())
+                         if n)
+
     def overlays(self, sensor_id: str):
         """(forecast, anomaly marks, flag marks) of a sensor for the plot."""
         m = self.monitor
