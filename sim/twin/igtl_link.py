@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 
 from sim.twin import igtl_wire as wire
 from sim.twin.errors import LinkError, ProtocolError
-from sim.twin.netio import send_all
+from sim.twin.netio import WarningThrottle, send_all
 
 log = logging.getLogger(__name__)
 
@@ -119,21 +119,16 @@ class _Connection:
         self.owner = owner
         self.peer = peer
         self.send_lock = threading.Lock()
-        self._warned: dict[str, tuple[float, int]] = {}  # kind -> (last logged, suppressed)
+        self._warnings = WarningThrottle(WARN_EVERY_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.thread = threading.Thread(target=self._read_loop, daemon=True,
                                        name="igtl-reader")
 
     def warn(self, kind: str, text: str) -> None:
         """Log a warning about this peer, at most once per ``WARN_EVERY_S`` per kind."""
-        now = time.monotonic()
-        last, suppressed = self._warned.get(kind, (-1e9, 0))
-        if now - last < WARN_EVERY_S:
-            self._warned[kind] = (last, suppressed + 1)
-            return
-        more = f" ({suppressed} more since the last warning)" if suppressed else ""
-        log.warning("OpenIGTLink %s: %s%s", self.peer, text, more)
-        self._warned[kind] = (now, 0)
+        more = self._warnings.allow(kind)
+        if more is not None:
+            log.warning("OpenIGTLink %s: %s%s", self.peer, text, more)
 
     def _read_loop(self) -> None:
         owner, counters = self.owner, self.owner.counters

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from sim.errors import InputError
 from sim.twin import mqtt_wire as mw
 from sim.twin.errors import LinkError, ProtocolError
-from sim.twin.netio import send_all
+from sim.twin.netio import WarningThrottle, send_all
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class MqttLink:
         self.dedupe_window = dedupe_window
         self._seen: OrderedDict[tuple[bytes, int, int], float] = OrderedDict()
         self._skip = 0  # bytes of an oversized packet still to discard as they arrive
-        self._warned: dict[str, tuple[float, int]] = {}  # kind -> (last logged, suppressed)
+        self._warnings = WarningThrottle(WARN_EVERY_S)
         self._ssl = self._tls_context() if config.tls else None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -349,14 +349,9 @@ class MqttLink:
 
     def warn(self, kind: str, text: str) -> None:
         """Log a warning, at most once per ``WARN_EVERY_S`` per kind (the rest counted)."""
-        now = time.monotonic()
-        last, suppressed = self._warned.get(kind, (-1e9, 0))
-        if now - last < WARN_EVERY_S:
-            self._warned[kind] = (last, suppressed + 1)
-            return
-        more = f" ({suppressed} more since the last warning)" if suppressed else ""
-        log.warning("MQTT %s: %s%s", self.config.describe(), text, more)
-        self._warned[kind] = (now, 0)
+        more = self._warnings.allow(kind)
+        if more is not None:
+            log.warning("MQTT %s: %s%s", self.config.describe(), text, more)
 
     def _skip_publish(self, first: int, buf: bytearray, i: int, end: int, why: str) -> bytes:
         """Acknowledge a PUBLISH we will not use; returns the PUBACK (or b'' for QoS 0)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
 
@@ -18,3 +19,22 @@ def send_all(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data, _NOSIGNAL)
     else:
         sock.sendall(data)
+
+
+class WarningThrottle:
+    """At most one warning per kind every ``every`` seconds; the ones held back are counted
+    and mentioned with the next (a flooding peer must not flood the log too)."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._state: dict[str, tuple[float, int]] = {}  # kind -> (last logged, held back)
+
+    def allow(self, kind: str) -> str | None:
+        """None to hold this warning back; else the suffix to log it with ('' or a count)."""
+        now = time.monotonic()
+        last, held = self._state.get(kind, (-1e9, 0))
+        if now - last < self.every:
+            self._state[kind] = (last, held + 1)
+            return None
+        self._state[kind] = (now, 0)
+        return f" ({held} more since the last warning)" if held else ""
