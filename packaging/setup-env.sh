@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   libglu1-mesa libxcursor1 libxft2 libxinerama1
   libsuitesparse-dev libopenblas0-pthread gcc libc6-dev python3-dev
   dcm2niix openigtlink-examples
+  orthanc dcmtk dicom3tools
 )
 
 source packaging/debian-packages.sh
