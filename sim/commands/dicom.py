@@ -14,8 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = p.add_subparsers(dest="dicom_command", metavar="DICOM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
-    q = group.add_parser("list", help="list the image series found under a folder")
-    q.add_argument("folder", help="folder to scan (recursively)")
+    q = group.add_parser("list", help="list the image series found under a folder (or the "
+                                      "series, volumes and time series of one file)")
+    q.add_argument("folder", help="folder to scan (recursively), or one DICOM file (its own "
+                                  "series, beside it in its folder)")
     q.add_argument("--json", action="store_true", help="machine-readable output")
     q.set_defaults(handler=run_list)
 
@@ -37,12 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io.dicom_scan import scan_folder
+    from sim.io.dicom_series import choices
+    from sim.io.readers.dicom import file_choices
 
     folder = Path(args.folder)
-    if not folder.is_dir():
-        raise InputError(f"'{folder}' is not a folder.")
-    series = scan_folder(folder, cli_progress())
-    rows = [s.summary() for s in series]
+    if folder.is_file():
+        _, found = file_choices(folder, cli_progress())
+    elif folder.is_dir():
+        found = choices(scan_folder(folder, cli_progress()))
+    else:
+        raise InputError(f"'{folder}' is neither a folder nor a file.")
+    rows = [c.summary() for c in found]
     if args.json:
         print_json({"folder": str(folder), "series": rows})
         return 0
@@ -54,9 +61,17 @@ def run_list(args: argparse.Namespace) -> int:
         spacing = " x ".join("?" if v is None else f"{float(v):.3g}" for v in r["spacing_mm"])
         who = " / ".join(x for x in (r["patient"], r["study"]) if x) or "(no patient/study name)"
         volume = f" [{r['volume']}]" if r.get("volume") else ""
+        if r.get("time_points"):
+            times = r.get("times_s")
+            size += f" x {r['time_points']} time points" + (
+                f" ({times[0]:g}-{times[-1]:g} s)" if times else "")
         print(f"[{r['id']}] {r['modality'] or '?'} {r['description'] or '(no description)'}"
               f"{volume}: "
               f"{size} voxels, {spacing} mm, {r['files']} file(s); {who}")
+        if r.get("time_points"):
+            vols = r["volumes"]
+            print(f"    one time point alone: --series {vols[0]['id']} ... {vols[-1]['id']} "
+                  f"({vols[0]['volume']} ... {vols[-1]['volume']})")
     return 0
 
 

@@ -9,6 +9,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe what a file or case contains")
     p.add_argument("path", help="a mesh, image or case folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--series", metavar="ID",
+                   help="DICOM: the series, volume or time series to open (its handle in "
+                        "'twinsight dicom list', e.g. 2 or 3.4)")
     # an encrypted case: the same password sources as ``twinsight case``
     p.add_argument("--password-file",
                    help="file whose first line is the password of an encrypted case "
@@ -22,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.io import load
 
     args.case = args.path  # what _open names in its prompt and messages
-    case, _ = _open(args, lambda pw: load(args.path, progress=cli_progress(), password=pw))
+    case, _ = _open(args, lambda pw: load(args.path, progress=cli_progress(), password=pw,
+                                              series=args.series))
     info = case.summary()
     info["path"] = str(args.path)
     if args.json:

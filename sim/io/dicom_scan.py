@@ -30,7 +30,8 @@ HEADER_TAGS = [
     "SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence", "GridFrameOffsetVector",
     "SamplesPerPixel", "BitsAllocated", "PixelData", "FloatPixelData", "DoubleFloatPixelData",
     "ImageType", "AcquisitionMatrix", "AcquisitionNumber", "EchoNumbers",
-    "TemporalPositionIdentifier", "PhotometricInterpretation",
+    "TemporalPositionIdentifier", "PhotometricInterpretation", "TriggerTime",
+    "FrameReferenceTime", "AcquisitionTime", "AcquisitionDateTime",
     0x0019100A, 0x00191015, 0x00290010, 0x00291010,  # Siemens: mosaic count, CSA image header
 ]
 MOSAIC_CSA_LIMIT = 1 << 20  # bytes of CSA header parsed at most
@@ -65,6 +66,7 @@ class Frame:
     tile: int | None = None  # Siemens mosaic: which tile of the image (rows x columns below)
     tile_shape: tuple[int, int] | None = None
     volume: tuple = ()  # what tells volumes of one series apart (acquisition, echo, ...)
+    times: tuple = ()  # candidate times, s: (trigger, frame reference, acquisition clock)
 
 
 @dataclass
@@ -80,7 +82,16 @@ class Series:
     frames: list[Frame] = field(default_factory=list)
     sub: int = 0  # >0 when one UID was split by geometry or into volumes
     volume: str = ""  # what sets this volume apart in a multi-volume series ("acquisition 2")
-    id: str = ""  # short handle shown to users: "1", "2", ...
+    id: str = ""  # short handle shown to users: "1", "2", ... ("3.2": time point 2 of 3)
+    time_group: tuple | None = None  # volumes of one time series share this
+    time_index: int = 0  # 0-based place in its time series
+    group_id: str = ""  # the time series' own handle ("3")
+
+    def time(self, source: int) -> float | None:
+        """When this volume was taken by time ``source`` (an index into ``Frame.times``):
+        the earliest of its frames, s; None if a frame lacks it."""
+        times = [f.times[source] if len(f.times) > source else None for f in self.frames]
+        return None if not times or any(t is None for t in times) else min(times)
 
     @property
     def files(self) -> list[Path]:
@@ -225,6 +236,57 @@ def _mosaic_frames(path: Path, ds: Dataset, mosaic) -> list[Frame]:
                   tile_shape=(tile_rows, tile_cols)) for k in range(count)]
 
 
+def _clock_seconds(value, with_date: bool) -> float | None:
+    """Seconds of a DICOM DT ('YYYYMMDDHHMMSS.f') or TM ('HHMMSS.f') value."""
+    text = str(value or "").strip().split("+")[0].split("-")[0]
+    date_days = 0.0
+    if with_date:
+        if len(text) < 8 or not text[:8].isdigit():
+            return None
+        from datetime import date
+
+        try:
+            date_days = float(date(int(text[:4]), int(text[4:6]), int(text[6:8])).toordinal())
+        except ValueError:
+            return None
+        text = text[8:]
+    whole, _, frac = text.partition(".")
+    if not whole.isdigit() or len(whole) < 2:
+        return None
+    h, m, sec = int(whole[:2]), int(whole[2:4] or 0), int(whole[4:6] or 0)
+    try:
+        return date_days * 86400 + h * 3600 + m * 60 + sec + (float("0." + frac) if frac else 0.0)
+    except ValueError:
+        return None
+
+
+def _number(value, scale: float = 1.0) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v * scale if np.isfinite(v) else None
+
+
+def _times(ds: Dataset) -> tuple:
+    """(trigger time, frame reference time, acquisition clock) of a single-frame file, s."""
+    clock = _clock_seconds(ds.get("AcquisitionDateTime"), True)
+    if clock is None:
+        clock = _clock_seconds(ds.get("AcquisitionTime"), False)
+    return (_number(ds.get("TriggerTime"), 1e-3), _number(ds.get("FrameReferenceTime"), 1e-3), clock)
+
+
+def _frame_times(ds: Dataset, i: int) -> tuple:
+    """(cardiac trigger delay, temporal position time offset, frame acquisition clock) of
+    frame ``i`` of an enhanced multi-frame file, s."""
+    return (_number(_group_value(ds, "per", "CardiacSynchronizationSequence",
+                                 "NominalCardiacTriggerDelayTime", i), 1e-3),
+            _number(_group_value(ds, "per", "TemporalPositionSequence",
+                                 "TemporalPositionTimeOffset", i)),
+            _clock_seconds(_group_value(ds, "per", "FrameContentSequence",
+                                        "FrameAcquisitionDateTime", i), True))
+
+
 def _volume_key(ds: Dataset) -> tuple:
     """Attributes that tell the volumes of one series apart."""
     def get(name):
@@ -252,9 +314,11 @@ def _frame_volume_key(ds: Dataset, i: int) -> tuple:
 def frames_of(path: Path, ds: Dataset) -> list[Frame]:
     """The 2D frames a file holds, with their geometry."""
     frames = _frames_of(path, ds)
-    key = _volume_key(ds)
+    key, times = _volume_key(ds), _times(ds)
     for f in frames:  # per-frame values (enhanced files) win over the file's own
         f.volume = tuple(a or b for a, b in zip(f.volume, key, strict=True)) if f.volume else key
+        f.times = tuple(b if a is None else a for a, b in zip(f.times, times, strict=True)) \
+            if f.times else times
     return frames
 
 
@@ -280,7 +344,7 @@ def _frames_of(path: Path, ds: Dataset) -> list[Frame]:
             if spacing is None:
                 spacing = _floats(ds.get("PixelSpacing"), 2)
             frames.append(Frame(path, i, pos, ori, tuple(spacing) if spacing is not None else None,
-                                volume=_frame_volume_key(ds, i)))
+                                volume=_frame_volume_key(ds, i), times=_frame_times(ds, i)))
         return frames
     mosaic = _mosaic(path, ds)
     if mosaic is not None:
@@ -353,11 +417,27 @@ def _positions_repeat(frames: list[Frame]) -> bool:
     return len(pos) != len(set(pos))
 
 
+def _natural(values: tuple) -> tuple:
+    """Sort key putting "2" before "10" (volume numbers are strings in the header)."""
+    out = []
+    for v in values:
+        try:
+            out.append((0, float(v), ""))
+        except ValueError:
+            out.append((1, 0.0, v))
+    return tuple(out)
+
+
+TIME_FIELDS = (0, 2)  # temporal position and acquisition number step through time
+
+
 def split_volumes(series: Series) -> list[Series]:
     """One series per volume when a series holds several images at the same place (a time
     series, echoes, magnitude and phase, repeated acquisitions): split by the first of
     temporal position, echo, acquisition number, image type and series number that varies,
-    adding the next while positions still repeat."""
+    adding the next while positions still repeat. Volumes told apart only by temporal
+    position or acquisition number, on the same slice positions, form a time series
+    (``time_group``, ``time_index``)."""
     if len(series.frames) < 2 or not _positions_repeat(series.frames):
         return [series]
     used: list[int] = []
@@ -373,13 +453,73 @@ def split_volumes(series: Series) -> list[Series]:
     else:
         return [series]  # nothing tells them apart: the loader says so
     out = []
-    for key, frames in sorted(groups.items()):
+    for key, frames in sorted(groups.items(), key=lambda kv: _natural(kv[0])):
         label = ", ".join(f"{VOLUME_FIELDS[j]} {v or '?'}" for j, v in zip(used, key, strict=True))
         out.append(Series(uid=series.uid, number=series.number, modality=series.modality,
                           patient=series.patient, study=series.study,
                           description=series.description, rows=series.rows,
                           columns=series.columns, frames=frames, volume=label))
+    _time_groups(out, used, list(groups))
     return out
+
+
+def _places(s: Series) -> tuple:
+    return tuple(sorted(tuple(np.round(f.position, 2)) for f in s.frames if f.position is not None))
+
+
+def _time_groups(volumes: list[Series], used: list[int], keys: list[tuple]) -> None:
+    """Mark the volumes that step through time on the same slices as one time series."""
+    if not any(j in TIME_FIELDS for j in used):
+        return
+    other = [n for n, j in enumerate(used) if j not in TIME_FIELDS]
+    by_key = dict(zip(sorted(keys, key=_natural), volumes, strict=True))
+    families: dict[tuple, list[Series]] = {}
+    for key, vol in by_key.items():
+        families.setdefault(tuple(key[n] for n in other), []).append(vol)
+    for rest, family in families.items():
+        if len(family) < 2 or len({_places(v) for v in family}) != 1 or not _places(family[0]):
+            continue
+        for t, vol in enumerate(family):
+            vol.time_group = (vol.uid, rest)
+            vol.time_index = t
+
+
+def time_source(volumes: list[Series]) -> int | None:
+    """Which of ``Frame.times`` dates these volumes: the first that every volume has and
+    that differs between them."""
+    for source in range(3):
+        times = [v.time(source) for v in volumes]
+        if all(t is not None for t in times) and len({round(t, 6) for t in times}) == len(times):
+            return source
+    return None
+
+
+def assign_ids(found: list[Series]) -> list[Series]:
+    """Handles "1", "2", ... in list order; the volumes of a time series share one ("3")
+    and are told apart after a dot ("3.1", "3.2", ...). Returns ``found`` in that order
+    (time points together, in time order)."""
+    order: list[Series] = []
+    seen: set = set()
+    for s in found:
+        if s.time_group is None:
+            order.append(s)
+        elif s.time_group not in seen:
+            seen.add(s.time_group)
+            order.extend(sorted((v for v in found if v.time_group == s.time_group),
+                                key=lambda v: v.time_index))
+    top = 0
+    groups: dict = {}
+    for s in order:
+        if s.time_group is None:
+            top += 1
+            s.id, s.group_id = str(top), ""
+        else:
+            if s.time_group not in groups:
+                top += 1
+                groups[s.time_group] = str(top)
+            s.group_id = groups[s.time_group]
+            s.id = f"{s.group_id}.{s.time_index + 1}"
+    return order
 
 
 def scan_folder(folder: str | Path, progress: Progress = no_progress,
@@ -445,6 +585,4 @@ def scan_folder(folder: str | Path, progress: Progress = no_progress,
         per_uid[s.uid] = per_uid.get(s.uid, 0) + 1
         if sum(1 for t in result if t.uid == s.uid) > 1:
             s.sub = per_uid[s.uid]
-    for i, s in enumerate(result, 1):
-        s.id = str(i)
-    return result
+    return assign_ids(result)

@@ -24,8 +24,10 @@ SUPPORTED_SUFFIXES = sorted({*supported_suffixes(), CASE_SUFFIX})
 
 
 def load(path: str | Path, progress: Progress = no_progress, *, units: str | None = None,
-         chord_tolerance: float | None = None, password: str | None = None) -> Case:
-    """Read a case folder, a DICOM folder, a mesh, a CAD part or an image into a new case."""
+         chord_tolerance: float | None = None, password: str | None = None,
+         series: str | None = None) -> Case:
+    """Read a case folder, a DICOM folder, a mesh, a CAD part or an image into a new case.
+    ``series`` picks a DICOM series/volume/time series by its 'twinsight dicom list' handle."""
     path = Path(path)
     mm_per(units)  # an unknown unit is bad input before any reading starts
     if not path.exists():
@@ -50,8 +52,10 @@ def load(path: str | Path, progress: Progress = no_progress, *, units: str | Non
                                     f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
     if path.is_file() and path.stat().st_size == 0:
         raise FileFormatError(path, "the file is empty")
-    options = ReadOptions(units=units) if chord_tolerance is None else ReadOptions(
-        units=units, chord_tolerance=chord_tolerance)
+    if series and "DICOM" not in found.name:
+        raise FileFormatError(path, f"it is not DICOM, so it has no series '{series}' to choose")
+    options = ReadOptions(units=units, series=series) if chord_tolerance is None else ReadOptions(
+        units=units, chord_tolerance=chord_tolerance, series=series)
     progress(0.0, f"Reading {path.name}")
     try:
         loaded = found.read(path, options, sub_progress(progress, 0.0, 0.95))

@@ -29,10 +29,13 @@ class ReadOptions:
     ``units`` applies to unit-less formats (STL, OBJ, PLY, OFF, VTK, MSH); formats
     that state their units (3MF, STEP, IGES, glTF) are always converted from theirs.
     ``chord_tolerance`` (mm) bounds how far a CAD tessellation may stray from the surface.
+    ``series`` picks one series, volume or time series of a DICOM scan (its handle in
+    ``twinsight dicom list``).
     """
 
     units: str | None = None
     chord_tolerance: float = 0.05
+    series: str | None = None  # DICOM: which series/volume to open ("2", "3.4"; see dicom list)
 
 
 @dataclass

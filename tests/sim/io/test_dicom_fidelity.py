@@ -144,13 +144,24 @@ def test_siemens_mosaic_matches_dcm2niix(tmp_path):
     copy.mkdir()
     for t, src in enumerate(sorted(MOSAIC.iterdir())):  # the files have no .dcm suffix
         shutil.copy(src, copy / f"vol{t}.dcm")
-    for t in range(2):
-        obj = _only(load(copy / f"vol{t}.dcm"))  # a file opens its own volume
+    from sim.imaging.timeseries import current_frame, frame_count, set_frame
+
+    for t in range(2):  # a file opens its time series at its own time point
+        obj = _only(load(copy / f"vol{t}.dcm"))
         assert tuple(obj.data.dimensions) == (64, 64, 35)
+        assert frame_count(obj.data) == 2 and current_frame(obj.data) == t
         np.testing.assert_allclose(obj.data.spacing, ref.header.get_zooms()[:3], rtol=1e-6)
         _same_voxels(obj, ref.affine, values[..., t])
-    case = load(MOSAIC)
-    assert "2 volumes" in case.description
+        alone = _only(load(copy / f"vol{t}.dcm", series=f"1.{t + 1}"))  # one time point alone
+        assert frame_count(alone.data) == 1
+        _same_voxels(alone, ref.affine, values[..., t])
+    case = load(MOSAIC)  # the folder: one 4D volume, as dcm2niix writes one 4D NIfTI
+    obj = _only(case)
+    assert "time series of 2 time points" in case.description
+    assert frame_count(obj.data) == 2
+    for t in range(2):
+        set_frame(obj.data, t)
+        _same_voxels(obj, ref.affine, values[..., t])
 
 
 def _voxel_code(t: int, n: int, rows: int, cols: int) -> np.ndarray:
