@@ -224,6 +224,33 @@ def tetwild_log(line: str) -> tuple[float, str] | None:
     return None
 
 
+# A frozen (PyInstaller) bundle has no ``python -m``: its own executable runs the worker when
+# called with this flag first (see run_frozen_child, called by the entry point).
+FROZEN_CHILD_FLAG = "--twinsight-worker"
+
+
 def python_child(module: str, *args: str) -> list[str]:
     """The command line that runs ``python -m module args`` with this interpreter."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, FROZEN_CHILD_FLAG, module, *args]
     return [sys.executable, "-m", module, *args]
+
+
+def run_frozen_child(argv: Sequence[str]) -> int | None:
+    """In a bundle, run ``argv = [FLAG, module, args...]`` as ``python -m`` would; else None.
+
+    Only Twinsight's own worker modules may be run this way."""
+    if len(argv) < 2 or argv[0] != FROZEN_CHILD_FLAG:
+        return None
+    import runpy
+
+    module = argv[1]
+    if not module.startswith("sim.") or not module.endswith("_worker"):
+        print(f"twinsight: '{module}' is not a Twinsight worker module.", file=sys.stderr)
+        return 2
+    sys.argv = [module, *argv[2:]]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

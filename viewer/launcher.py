@@ -33,9 +33,13 @@ def _run_gui(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sim.child_process import run_frozen_child
     from sim.cli import main as cli_main
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    worker = run_frozen_child(argv)  # a bundle's meshing/CAD worker process, not a command
+    if worker is not None:
+        return worker
     if not argv:
         argv = ["open"]
     return cli_main(argv, extra=_register_gui_commands)

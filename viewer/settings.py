@@ -1,6 +1,7 @@
 """Persistent preferences (window layout, recent files) in one QSettings store.
 
-``TWINSIGHT_CONFIG_DIR`` redirects the store (tests use a temporary folder).
+The store is ``twinsight.ini`` in the user's config folder (platformdirs: ``~/.config/twinsight``
+on Linux); ``TWINSIGHT_CONFIG_DIR`` redirects it (tests use a temporary folder).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ MAX_RECENT = 10
 
 
 def settings() -> QSettings:
-    folder = os.environ.get("TWINSIGHT_CONFIG_DIR")
-    if folder:
-        return QSettings(os.path.join(folder, "twinsight.ini"), QSettings.Format.IniFormat)
-    return QSettings("Twinsight", "Twinsight")
+    from sim.resources import config_dir
+
+    return QSettings(str(config_dir() / "twinsight.ini"), QSettings.Format.IniFormat)
 
 
 def recent_files() -> list[str]:

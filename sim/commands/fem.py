@@ -1,4 +1,7 @@
-"""``twinsight fem solve SPEC [--json] [-o RESULT.vtu]``: run a finite-element analysis spec."""
+"""``twinsight fem solve SPEC [--json] [-o RESULT.vtu]``: run a finite-element analysis spec.
+
+``--example NAME`` solves a worked example shipped with the installation (``fem examples``
+lists them), so a wheel or bundle can be checked without any files of one's own."""
 
 from __future__ import annotations
 
@@ -13,10 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = p.add_subparsers(dest="fem_command", metavar="FEM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
     s = group.add_parser("solve", help="solve an analysis spec (JSON or YAML)")
-    s.add_argument("spec", help="analysis spec file (.json, .yaml)")
+    s.add_argument("spec", nargs="?", help="analysis spec file (.json, .yaml)")
+    s.add_argument("--example", metavar="NAME", help="solve a shipped worked example instead")
     s.add_argument("-o", "--output", help="write the mesh with all result fields (.vtu)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(handler=run_solve)
+    e = group.add_parser("examples", help="list the shipped worked examples")
+    e.add_argument("--json", action="store_true", help="machine-readable output")
+    e.set_defaults(handler=run_examples)
     m = group.add_parser("materials", help="list the material library")
     m.add_argument("--json", action="store_true", help="machine-readable output")
     m.set_defaults(handler=run_materials)
@@ -32,7 +39,10 @@ def run_solve(args: argparse.Namespace) -> int:
             raise InputError(f"Output '{out}' must be a .vtu file.")
         if not out.parent.exists():
             raise InputError(f"Folder '{out.parent}' does not exist.")
-    result = run_analysis(args.spec, cli_progress())
+    if (args.spec is None) == (args.example is None):
+        raise InputError("Give an analysis spec file or --example NAME (not both).")
+    spec = example_path(args.example) if args.example else Path(args.spec)
+    result = run_analysis(spec, cli_progress())
     if out is not None:
         import os
 
@@ -72,4 +82,35 @@ def run_materials(args: argparse.Namespace) -> int:
     for m in mats:
         print(f"{m.name:16s} E = {m.youngs_modulus:<10.4g} MPa  nu = {m.poisson_ratio:<5.3g} "
               f"rho = {m.density:.3g} t/mm^3  ({m.law})")
+    return 0
+
+
+def example_paths() -> dict[str, Path]:
+    """Name -> spec file of each worked example shipped in the package."""
+    from sim.resources import asset_path
+
+    folder = asset_path("fem_examples")
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def example_path(name: str) -> Path:
+    examples = example_paths()
+    if name not in examples:
+        raise InputError(f"No shipped example '{name}' (known: {', '.join(examples) or 'none'}).")
+    return examples[name]
+
+
+def run_examples(args: argparse.Namespace) -> int:
+    from sim.cli import print_json
+
+    rows = []
+    for name, path in example_paths().items():
+        first = path.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+        rows.append({"name": name, "path": str(path), "description": first})
+    if args.json:
+        print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['name']:14s} {r['description']}")
+        print(f"{'':14s} {r['path']}")
     return 0

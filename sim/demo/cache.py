@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sim import __version__
@@ -10,9 +9,10 @@ from sim.progress import Progress, no_progress
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("TWINSIGHT_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "twinsight")
-    return Path(base)
+    """``$TWINSIGHT_CACHE_DIR``, else the user's cache folder (see :mod:`sim.resources`)."""
+    from sim.resources import cache_dir as user_cache_dir
+
+    return user_cache_dir()
 
 
 def write_demo(folder: str | Path, progress: Progress = no_progress) -> Path:

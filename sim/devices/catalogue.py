@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +22,6 @@ from sim.errors import InputError
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "assets" / "devices" / "catalogue.json"
 INSERTION_AXIS = (0.0, 0.0, 1.0)
 
 
@@ -69,10 +67,12 @@ def _num(x: float) -> str:
 
 @lru_cache(maxsize=1)
 def _families() -> dict:
+    from sim.resources import asset
+
     try:
-        data = json.loads(CATALOGUE_FILE.read_text())
+        data = json.loads(asset("devices", "catalogue.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"The device catalogue {CATALOGUE_FILE} cannot be read ({exc}).") from None
+        raise InputError(f"The shipped device catalogue cannot be read ({exc}).") from None
     return data["families"]
 
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError
 
-LIBRARY_PATH = Path(__file__).resolve().parents[2] / "assets" / "materials.json"
 LAWS = ("linear", "corotational", "neo_hookean")
 
 # Outside these bounds a value is almost surely in the wrong unit (Pa or GPa for MPa, kg/m^3 for t/mm^3).
@@ -61,8 +59,9 @@ class Material:
 
 @lru_cache(maxsize=1)
 def _library() -> dict[str, dict[str, Any]]:
-    with open(LIBRARY_PATH, encoding="utf-8") as f:
-        return json.load(f)["materials"]
+    from sim.resources import asset
+
+    return json.loads(asset("materials.json").read_text(encoding="utf-8"))["materials"]
 
 
 def library_names() -> list[str]:

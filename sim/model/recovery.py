@@ -31,15 +31,16 @@ DEFAULT_INTERVAL_S = 180.0
 
 
 def default_folder() -> Path:
-    """``$TWINSIGHT_RECOVERY_DIR``, else the user's state folder (XDG)."""
+    """``$TWINSIGHT_RECOVERY_DIR``, else the user's state folder (platformdirs, XDG)."""
     env = os.environ.get("TWINSIGHT_RECOVERY_DIR")
     if env:
         return Path(env)
     cache = os.environ.get("TWINSIGHT_CACHE_DIR")
     if cache:
         return Path(cache) / "recovery"
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    return Path(state) / "twinsight" / "recovery"
+    from sim.resources import state_dir
+
+    return state_dir() / "recovery"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """``twinsight fem solve``: spec files (JSON/YAML), --json output, -o result, bad specs, and the
-two worked examples shipped in assets/fem_examples."""
+worked example shipped in the package (assets/fem_examples) and the two that read third-party data
+(tests/sim/fem/examples)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pyvista as pv
 
 from sim.cli import main
 
-ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = Path(__file__).resolve().parent / "examples"
 CANTILEVER = {
     "name": "cantilever",
     "mesh": {"generator": "box", "size": [10, 1, 1], "divisions": [20, 2, 2]},
@@ -100,8 +101,27 @@ def test_garbage_spec_file(tmp_path, capsys):
     assert main(["fem", "solve", str(tmp_path / "list.yaml")]) == 2
 
 
+def test_shipped_example_cantilever_matches_beam_theory(capsys):
+    """The example every installation carries: Euler-Bernoulli tip and mid-span deflections."""
+    assert main(["fem", "examples", "--json"]) == 0
+    listed = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
+    assert "cantilever" in listed and Path(listed["cantilever"]["path"]).is_file()
+    assert main(["fem", "solve", "--example", "cantilever", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    P, L, E, inertia = 100.0, 100.0, 200000.0, 10.0 ** 4 / 12.0
+    tip = P * L ** 3 / (3 * E * inertia)  # 0.200 mm
+    mid = P * (L / 2) ** 2 * (3 * L - L / 2) / (6 * E * inertia)  # 0.0625 mm
+    assert s["material"]["name"] == "steel"
+    assert s["probes"]["tip"]["displacement_mm"][2] == pytest.approx(-tip, rel=0.03)
+    assert s["probes"]["mid-span"]["displacement_mm"][2] == pytest.approx(-mid, rel=0.03)
+    assert s["reactions_n"]["clamped end"] == pytest.approx([0, 0, 100], abs=1e-6)
+    assert main(["fem", "solve", "--example", "no-such"]) == 2
+    assert "No shipped example 'no-such'" in capsys.readouterr().err
+    assert main(["fem", "solve"]) == 2
+
+
 def test_worked_example_bracket(shared_data, capsys):
-    code = main(["fem", "solve", str(ROOT / "assets" / "fem_examples" / "bracket.yaml"), "--json"])
+    code = main(["fem", "solve", str(EXAMPLES / "bracket.yaml"), "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
     s = json.loads(out.out)
@@ -112,7 +132,7 @@ def test_worked_example_bracket(shared_data, capsys):
 
 @pytest.mark.slow
 def test_worked_example_liver_under_gravity(shared_data, capsys):
-    code = main(["fem", "solve", str(ROOT / "assets" / "fem_examples" / "liver_gravity.yaml"),
+    code = main(["fem", "solve", str(EXAMPLES / "liver_gravity.yaml"),
                  "--json"])
     out = capsys.readouterr()
     assert code == 0, out.err
