@@ -3,7 +3,9 @@ surface patch orientation or explicit node ids). All criteria given must hold to
 
 A selector is a dict, e.g. ``{"box": [xmin, xmax, ymin, ymax, zmin, zmax]}`` (``null`` for an
 open side), ``{"side": "zmax", "tolerance": 0.5}``, ``{"points": [[x, y, z]], "radius": 5}``
-(markups), ``{"surface": {"normal": [0, 0, 1], "angle": 30}}``, ``{"nodes": [1, 2, 3]}``.
+(markups), ``{"surface": {"normal": [0, 0, 1], "angle": 30}}``, ``{"nodes": [1, 2, 3]}``,
+``{"patch": {"seeds": [[x, y, z]], "angle": 30}}`` (the faces picked in the Analysis panel:
+the smooth boundary patch around each seed, see :mod:`sim.fem.patches`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from sim.errors import InputError
 from sim.mesh.tetmesh import TetMesh
 
-_KEYS = {"box", "side", "points", "radius", "surface", "nodes", "tolerance", "nearest"}
+_KEYS = {"box", "side", "points", "radius", "surface", "nodes", "tolerance", "nearest", "patch"}
 _SIDES = {"xmin": (0, 0), "xmax": (0, 1), "ymin": (1, 0), "ymax": (1, 1), "zmin": (2, 0),
           "zmax": (2, 1)}
 
@@ -74,7 +76,20 @@ def _face_mask(mesh: TetMesh, sel: dict[str, Any]) -> np.ndarray:
         normal /= np.linalg.norm(normal)
         n, _, _ = mesh.boundary_normals()
         mask &= n @ normal >= np.cos(np.radians(float(s.get("angle", 30.0))))
+    if "patch" in sel:
+        mask &= _patch(mesh, faces, sel["patch"])
     return mask
+
+
+def _patch(mesh: TetMesh, faces: np.ndarray, spec: Any) -> np.ndarray:
+    from sim.fem.patches import DEFAULT_ANGLE, patch_mask
+
+    if not isinstance(spec, dict) or "seeds" not in spec:
+        raise InputError("A patch selector needs 'seeds': a list of [x, y, z] points in mm.")
+    size = float(np.ptp(mesh.points, axis=0).max())
+    return patch_mask(mesh.points, faces[:, :3], spec["seeds"],
+                      float(spec.get("angle", DEFAULT_ANGLE)),
+                      max_distance=float(spec.get("tolerance", 0.05 * size)))
 
 
 def _check(sel: Any) -> dict[str, Any]:
@@ -88,7 +103,7 @@ def _check(sel: Any) -> dict[str, Any]:
 
 def select_nodes(mesh: TetMesh, sel: dict[str, Any], what: str = "selection") -> np.ndarray:
     sel = _check(sel)
-    if "surface" in sel:
+    if "surface" in sel or "patch" in sel:
         faces, _ = mesh.boundary
         nodes = np.unique(faces[_face_mask(mesh, sel)])
     else:

@@ -14,7 +14,9 @@ import numpy as np
 import pyvista as pv
 import vtk
 
+from sim.imaging.timeseries import frame_events
 from sim.model import ObjectKind, SceneObject
+from sim.render import result_fields
 
 # CT soft-tissue window for the orthogonal slices of a volume (level, width in HU).
 DEFAULT_WINDOW = (40.0, 400.0)
@@ -82,10 +84,24 @@ class ObjectAdapter(ABC):
 
 
 class SurfaceAdapter(ObjectAdapter):
-    """Surfaces, devices and parts: one shaded mesh actor."""
+    """Surfaces, devices and parts: one shaded mesh actor, coloured by a field with its
+    legend when ``metadata['scalars']`` names one (see :mod:`sim.render.result_fields`)."""
+
+    _legend: str | None = None
+    _look: tuple = ()
 
     def _build(self) -> list:
         o = self.obj
+        self._look = _look(o)
+        colored = result_fields.shown(o.data, o.metadata)
+        if colored is not None:
+            self._legend = f"{colored.title} – {o.name}"
+            actor = self.plotter.add_mesh(
+                colored.mesh, scalars=colored.scalars, cmap=colored.cmap, clim=colored.clim,
+                opacity=o.opacity, smooth_shading=False, name=o.uid, pickable=True,
+                render=False, reset_camera=False,
+                scalar_bar_args=result_fields.legend_args(self._legend))
+            return [actor]
         metallic = o.kind in (ObjectKind.DEVICE, ObjectKind.PART)
         actor = self.plotter.add_mesh(
             o.data, color=o.color, opacity=o.opacity, smooth_shading=True,
@@ -93,6 +109,33 @@ class SurfaceAdapter(ObjectAdapter):
             specular=0.6 if metallic else 0.25, specular_power=30 if metallic else 15,
             name=o.uid, pickable=True, render=False, reset_camera=False)
         return [actor]
+
+    def _sync_transform(self, *_args) -> None:
+        if self._look and _look(self.obj) != self._look:  # another field or warp: redraw
+            self._drop_actors()
+            self.actors = self._build()
+            self._sync_visibility(self.obj.visible)
+            self._sync_opacity(self.obj.opacity)
+        super()._sync_transform()
+
+    def _drop_actors(self) -> None:
+        for a in self.actors:
+            self.plotter.remove_actor(a, render=False)
+        if self._legend is not None and self._legend in self.plotter.scalar_bars:
+            self.plotter.remove_scalar_bar(self._legend, render=False)
+        self._legend = None
+
+    def remove(self) -> None:
+        if self._legend is not None and self._legend in self.plotter.scalar_bars:
+            self.plotter.remove_scalar_bar(self._legend, render=False)
+        super().remove()
+
+
+def _look(o: SceneObject) -> tuple:
+    m = o.metadata
+    clim = m.get("clim")
+    return (m.get("scalars"), float(m.get("warp_factor", 0.0) or 0.0),
+            tuple(clim) if clim else None, m.get("cmap"), o.name)
 
 
 class PointsAdapter(ObjectAdapter):
@@ -128,7 +171,25 @@ class VolumeAdapter(ObjectAdapter):
             clim=(level - width / 2, level + width / 2), show_scalar_bar=False,
             lighting=False, opacity=o.opacity, name=o.uid, pickable=True, render=False,
             reset_camera=False)
+        frame_events.changed.connect(self._on_frame)  # a 4D volume steps through time
         return [actor]
+
+    def _on_frame(self, image: pv.ImageData) -> None:
+        """Show the time point now active (the slices hold every frame's array)."""
+        if image is not self.obj.data:
+            return
+        name = image.active_scalars_name
+        for a in self.actors:
+            data = pv.wrap(a.GetMapper().GetInputDataObject(0, 0))
+            for block in data if isinstance(data, pv.MultiBlock) else [data]:
+                if block is not None and name in block.point_data:
+                    block.point_data.active_scalars_name = name
+            a.GetMapper().Modified()
+        self.request_render()
+
+    def remove(self) -> None:
+        frame_events.changed.disconnect(self._on_frame)
+        super().remove()
 
     def _sync_color(self, color) -> None:  # volumes are shown in grey levels
         self.request_render()

@@ -1,0 +1,103 @@
+"""Colouring a mesh by one of its fields (a stress result, a ``.vtu`` from another solver):
+which arrays can colour, their names and units, and the mesh as shown (warped by its
+displacement times a factor).
+
+The choice lives in the object's metadata, so it is saved with the case and every view
+(window, offscreen report, headset) draws the same: ``scalars`` (array name),
+``warp_factor`` (0 = undeformed), optional ``clim`` [lo, hi] and ``cmap``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+
+# Known result arrays: (label, unit). Vectors and tensors colour by magnitude, principal
+# stresses by the largest.
+KNOWN: dict[str, tuple[str, str]] = {
+    "von_mises": ("von Mises stress", "MPa"),
+    "displacement": ("Displacement", "mm"),
+    "principal_stress": ("Max principal stress", "MPa"),
+    "stress": ("Stress (magnitude)", "MPa"),
+    "strain": ("Strain (magnitude)", ""),
+    "deviation": ("Deviation", "mm"),
+}
+_NOT_FIELDS = {"RGB", "RGBA", "Colors", "Normals", "TCoords", "vtkOriginalPointIds",
+               "vtkOriginalCellIds", "inverted"}
+DISPLACEMENT = "displacement"
+DEFAULT_CMAP = "turbo"
+
+
+def field_names(data: pv.DataSet) -> list[str]:
+    """Point arrays that can colour ``data`` (numeric, one value or a vector per point);
+    known result fields first."""
+    names = [n for n in list(data.point_data) if n not in _NOT_FIELDS
+             and np.issubdtype(np.asarray(data.point_data[n]).dtype, np.number)]
+    return sorted(names, key=lambda n: (n not in KNOWN, list(KNOWN).index(n) if n in KNOWN
+                                        else 0, n))
+
+
+def field_title(name: str) -> str:
+    """'von Mises stress (MPa)'; unknown arrays keep their own name."""
+    label, unit = KNOWN.get(name, (name, ""))
+    return f"{label} ({unit})" if unit else label
+
+
+def field_values(data: pv.DataSet, name: str) -> np.ndarray:
+    """One value per point: the array itself, the largest principal stress, or the
+    magnitude of a vector/tensor."""
+    a = np.asarray(data.point_data[name], dtype=float)
+    if a.ndim == 1:
+        return a
+    if name == "principal_stress":
+        return a[:, 0]
+    return np.linalg.norm(a.reshape(len(a), -1), axis=1)
+
+
+def default_field(data: pv.DataSet) -> str | None:
+    names = field_names(data)
+    return names[0] if names else None
+
+
+@dataclass
+class Shown:
+    """What the view draws for a coloured object."""
+
+    mesh: pv.DataSet
+    scalars: str
+    title: str
+    clim: tuple[float, float]
+    cmap: str
+
+
+SHOWN_ARRAY = "_shown"
+
+
+def shown(data: pv.DataSet, metadata: dict[str, Any]) -> Shown | None:
+    """The coloured mesh for ``metadata`` (None: the object is drawn plain)."""
+    name = metadata.get("scalars")
+    if not name or name not in data.point_data or name not in field_names(data):
+        return None
+    mesh = data.copy(deep=False)
+    factor = float(metadata.get("warp_factor", 0.0) or 0.0)
+    if factor and DISPLACEMENT in data.point_data and \
+            np.asarray(data.point_data[DISPLACEMENT]).shape[1:] == (3,):
+        mesh.points = np.asarray(data.points) + factor * np.asarray(data.point_data[DISPLACEMENT])
+    values = field_values(data, name)
+    mesh.point_data[SHOWN_ARRAY] = values
+    clim = metadata.get("clim")
+    if clim is None or len(clim) != 2:
+        lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        clim = (lo, hi if hi > lo else lo + 1e-12)
+    return Shown(mesh, SHOWN_ARRAY, field_title(name), (float(clim[0]), float(clim[1])),
+                 str(metadata.get("cmap", DEFAULT_CMAP)))
+
+
+def legend_args(title: str) -> dict[str, Any]:
+    """A vertical legend at the right edge, labels large enough to read on a laptop."""
+    return {"title": title, "vertical": True, "position_x": 0.86, "position_y": 0.2,
+            "width": 0.07, "height": 0.55, "title_font_size": 16, "label_font_size": 14,
+            "n_labels": 5, "fmt": "%.3g", "color": "white", "shadow": True}
