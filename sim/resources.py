@@ -79,6 +79,12 @@ def config_dir() -> Path:
     return Path(env) if env else Path(_dirs().user_config_dir)
 
 
+def data_dir() -> Path:
+    """``$TWINSIGHT_DATA_DIR``, else the user data folder (``~/.local/share/twinsight``)."""
+    env = os.environ.get("TWINSIGHT_DATA_DIR")
+    return Path(env) if env else Path(_dirs().user_data_dir)
+
+
 def state_dir() -> Path:
     """The user state folder (``~/.local/state/twinsight``): autosave and crash recovery."""
     return Path(_dirs().user_state_dir)

@@ -1,4 +1,5 @@
-"""``twinsight dicom list DIR`` and ``twinsight dicom deidentify IN OUT``."""
+"""``twinsight dicom list DIR``, ``deidentify IN OUT``; the network commands are in
+:mod:`sim.dicomnet.cli`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dicom", help="list DICOM series in a folder, de-identify DICOM files")
+    p = sub.add_parser("dicom", help="DICOM: list and de-identify series, receive, query, retrieve and "
+                                          "send over the network")
     group = p.add_subparsers(dest="dicom_command", metavar="DICOM_COMMAND", parser_class=type(p))
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
@@ -34,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "refused: the profile cleans attributes, not pixels")
     q.add_argument("--json", action="store_true", help="print the audit as JSON")
     q.set_defaults(handler=run_deidentify)
+
+    from sim.dicomnet.cli import add_commands
+
+    add_commands(group)
 
 
 def run_list(args: argparse.Namespace) -> int:
