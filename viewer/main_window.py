@@ -26,10 +26,12 @@ from sim.io import SUPPORTED_SUFFIXES, load
 from sim.model import Case
 from sim.model.bundle import sniff
 from sim.render import STANDARD_VIEWS
+from sim.workbench import Workbench
 from viewer import settings as prefs
 from viewer.case_session import CaseSession
 from viewer.errors import show_error
 from viewer.imaging_ui import ImagingUI
+from viewer.panels.analysis import AnalysisPanel
 from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
 from viewer.panels.place import PlacePanel
@@ -54,12 +56,13 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.resize(1400, 900)
         self.setAcceptDrops(True)
-        self.case: Case | None = None
         self.case_path: Path | None = None
         self.last_error = None
-        # Every background job of the window (loads, saves, panels' work, autosave) runs
-        # through this one manager; its events arrive on the GUI thread.
-        self.jobs = JobManager(dispatch=QtDispatcher(self))
+        # The application model: the case, every background job (loads, saves, panels' work,
+        # autosave; events on the GUI thread) and what runs. Panels and the headset are
+        # views of it (sim.workbench).
+        self.workbench = Workbench(jobs=JobManager(dispatch=QtDispatcher(self)))
+        self.jobs = self.workbench.jobs
         self.jobs.submitted.connect(self._show_current_job)
         self.jobs.progressed.connect(self._show_current_job)
         self.jobs.finished.connect(self._show_current_job)
@@ -81,6 +84,9 @@ class MainWindow(QMainWindow):
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.simulate = SimulatePanel(self)  # interactive deformation, tabbed too
         self.tabifyDockWidget(props_dock, self._dock("Simulate", self.simulate,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.analysis = AnalysisPanel(self)  # stress analysis of a part, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Analysis", self.analysis,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.place = PlacePanel(self)  # device placement, tabbed too
         self.tabifyDockWidget(props_dock, self._dock("Place", self.place,
@@ -214,8 +220,9 @@ class MainWindow(QMainWindow):
             return
         self.live.shutdown()
         self.simulate.shutdown()
+        self.analysis.shutdown()
         self.rehearse.shutdown()
-        self.jobs.shutdown(10.0)  # cancel and wait; nothing is delivered to this window later
+        self.workbench.shutdown(10.0)  # cancel and wait; nothing is delivered to this window later
         s = prefs.settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
@@ -371,13 +378,18 @@ class MainWindow(QMainWindow):
         self.session.saved(self.case_path, password)
         self.status_label.setText(f"Opened {case.name} ({len(case.scene)} objects)")
 
+    @property
+    def case(self) -> Case | None:
+        return self.workbench.case
+
     def set_case(self, case: Case) -> None:
-        self.case = case
+        self.workbench.set_case(case)
         self.view.set_case(case)
         self.tree.set_case(case)
         self.properties.set_case(case)
         self.live.set_case(case)
         self.simulate.set_case(case)
+        self.analysis.set_case(case)
         self.place.set_case(case)
         self.rehearse.set_case(case)
         self.inspect.set_case(case)

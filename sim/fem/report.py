@@ -49,9 +49,8 @@ def render_views(grid: pv.DataSet, field: str, warp: float = 0.0,
         plotter = offscreen_plotter(size)
         try:
             plotter.set_background("#1d2330", top="#3b4558")
-            legend = {**legend_args(field_title(field)), "vertical": False, "position_x": 0.15,
-                      "position_y": 0.04, "width": 0.7, "height": 0.1, "title_font_size": 22,
-                      "label_font_size": 20}
+            legend = {**legend_args(field_title(field)), "position_y": 0.04, "height": 0.1,
+                      "title_font_size": 22, "label_font_size": 20}
             plotter.add_mesh(shown, scalars="_shown", cmap="turbo", scalar_bar_args=legend)
             plotter.add_mesh(surface, style="wireframe", color="#9aa4b5", opacity=0.12) \
                 if warp else None

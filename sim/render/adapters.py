@@ -95,7 +95,7 @@ class SurfaceAdapter(ObjectAdapter):
         self._look = _look(o)
         colored = result_fields.shown(o.data, o.metadata)
         if colored is not None:
-            self._legend = f"{colored.title} – {o.name}"
+            self._legend = colored.title  # one legend per field shown
             actor = self.plotter.add_mesh(
                 colored.mesh, scalars=colored.scalars, cmap=colored.cmap, clim=colored.clim,
                 opacity=o.opacity, smooth_shading=False, name=o.uid, pickable=True,

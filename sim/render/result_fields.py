@@ -97,7 +97,8 @@ def shown(data: pv.DataSet, metadata: dict[str, Any]) -> Shown | None:
 
 
 def legend_args(title: str) -> dict[str, Any]:
-    """A vertical legend at the right edge, labels large enough to read on a laptop."""
-    return {"title": title, "vertical": True, "position_x": 0.86, "position_y": 0.2,
-            "width": 0.07, "height": 0.55, "title_font_size": 16, "label_font_size": 14,
+    """A horizontal legend along the bottom, above the ruler: its title fits however narrow
+    the view (a vertical bar's title, centred on the bar, ran off the right edge)."""
+    return {"title": title, "vertical": False, "position_x": 0.15, "position_y": 0.1,
+            "width": 0.7, "height": 0.08, "title_font_size": 16, "label_font_size": 14,
             "n_labels": 5, "fmt": "%.3g", "color": "white", "shadow": True}
