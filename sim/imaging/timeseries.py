@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyvista as pv
+from psygnal import Signal
 
 from sim.errors import InputError
 from sim.imaging.volume import MAX_VOXELS, make_image
@@ -22,6 +23,16 @@ from sim.imaging.volume import MAX_VOXELS, make_image
 FRAME_PREFIX = "frame_"
 TIMES_KEY = "frame_times_s"
 _FRAME = re.compile(rf"^{FRAME_PREFIX}\d{{4,}}$")
+
+
+class FrameEvents:
+    """``changed(image)`` when the time point shown of a 4D image changes (views redraw; it
+    is not an edit of the case, so the undo history does not see it)."""
+
+    changed = Signal(object)
+
+
+frame_events = FrameEvents()
 
 
 def frame_name(t: int) -> str:
@@ -74,7 +85,9 @@ def set_frame(image: pv.ImageData, t: int) -> int:
     if not names:
         return 0
     t = int(np.clip(t, 0, len(names) - 1))
-    image.point_data.active_scalars_name = names[t]
+    if image.active_scalars_name != names[t]:
+        image.point_data.active_scalars_name = names[t]
+        frame_events.changed.emit(image)
     return t
 
 

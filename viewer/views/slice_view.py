@@ -38,6 +38,7 @@ from pyvistaqt import QtInteractor
 from sim.imaging.display import AUTO, VOLUME_PRESETS, WINDOW_PRESETS, window_for
 from sim.imaging.volume import voxel_array
 from sim.model import Case, SceneObject
+from viewer.views.cine import CineBar
 from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT, SlicePlane, index_of, slab
 from viewer.views.slice_interaction import TURN_DEG_PER_PIXEL, WL_PIXELS, SliceInteraction
 from viewer.views.slice_overlays import CROSSHAIR_COLOR, PREVIEW_COLOR, SEED_COLOR, SliceOverlays
@@ -272,6 +273,8 @@ class SliceViewer(SlicesIn3D, QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addLayout(self._row, 1)
+        self.cine = CineBar(self)  # steps a time series (4D volume) through time
+        layout.addWidget(self.cine)
 
     def ensure_views(self) -> None:
         if self.views:
@@ -353,6 +356,7 @@ class SliceViewer(SlicesIn3D, QWidget):
         self._load_views()
         self._update_3d()
         self._update_volume_rendering()
+        self.cine.set_volume(obj)
         self.volume_changed.emit(obj)
 
     def clim(self) -> tuple[float, float]:
