@@ -44,6 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--telemetry-hz", type=float, default=10.0)
     s.add_argument("--image-hz", type=float, default=2.0)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--twin", metavar="MODEL.npz",
+                   help="also publish the bracket's strain gauges through this twin model "
+                        "(twinsight twin build); 'demo' builds the shipped one")
+    s.add_argument("--drift-at", type=float, default=None, metavar="SECONDS",
+                   help="with --twin: a gauge starts drifting at this time")
+    s.add_argument("--crack-at", type=float, default=None, metavar="SECONDS",
+                   help="with --twin: the bend loses 30 %% of its stiffness at this time")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     broker_options(s)
     s.set_defaults(handler=run_simulate)
@@ -177,9 +184,14 @@ def run_simulate(args: argparse.Namespace) -> int:
                     else f"fault at {fault_at:g} s")
             print(f"Simulating the pump and stylus on {where} for {args.duration:g} s "
                   f"({what})…", flush=True)
+        gauges = None
+        if getattr(args, "twin", None):
+            from sim.asset.truth import live_gauges
+
+            gauges = live_gauges(args.twin, args.drift_at, args.crack_at, args.seed)
         stats = simulate.run(mqtt, igtl, args.duration, args.telemetry_hz, args.pose_hz,
                              args.image_hz, fault_at, args.seed,
-                             wear_life=args.life if args.wear else None)
+                             wear_life=args.life if args.wear else None, gauges=gauges)
     finally:
         if mqtt is not None:
             mqtt.close()

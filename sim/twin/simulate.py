@@ -168,10 +168,12 @@ class SimulationStats:
 def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, duration: float = 30.0,
         telemetry_hz: float = 10.0, pose_hz: float = 60.0, image_hz: float = 2.0,
         fault_at: float = 20.0, seed: int = 0, base_topic: str = BASE_TOPIC,
-        stop: threading.Event | None = None, wear_life: float | None = None
-        ) -> SimulationStats:
+        stop: threading.Event | None = None, wear_life: float | None = None,
+        gauges: object | None = None) -> SimulationStats:
     """Publish the asset and the instrument until ``duration`` elapses or ``stop`` is set
-    (``wear_life``: degrade slowly and fail after that many seconds instead of a fault)."""
+    (``wear_life``: degrade slowly and fail after that many seconds instead of a fault;
+    ``gauges``: a :class:`sim.asset.truth.LiveGauges`, the bracket's gauges through its FE
+    model)."""
     stop = stop or threading.Event()
     stats = SimulationStats()
     asset = PumpAsset(fault_at=fault_at, seed=seed, wear_life=wear_life)
@@ -205,6 +207,12 @@ def run(mqtt_link: MqttLink | None = None, igtl: IgtlServer | None = None, durat
                 body = json.dumps({"value": round(values[s.id], 4), "unit": s.unit, "t": now})
                 mqtt_link.publish(s.topic, body.encode())
                 stats.telemetry_published += 1
+            if gauges is not None:
+                for s, v in zip(gauges.sensors(), gauges.values(t, asset.speed).values(),
+                                strict=True):
+                    body = json.dumps({"value": round(v, 5), "unit": s.unit, "t": now})
+                    mqtt_link.publish(s.topic, body.encode())
+                    stats.telemetry_published += 1
             mqtt_link.publish(f"{base_topic}/reported/speed",
                               json.dumps({"value": round(asset.speed, 2)}).encode())
             due["tel"] += 1.0 / telemetry_hz

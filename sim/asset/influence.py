@@ -1,0 +1,228 @@
+"""Unit-load solutions of the asset's FE model and the influence matrices built from them.
+
+Each load channel's unit-load displacement is solved once (one factorisation for all
+channels); from it come the influence matrix H (sensor readings per unit channel load), the
+nodal stress influence (stress per unit load at every node) and, per region, the sensitivity
+of H to a loss of stiffness there (for locating structural changes). The stiffness is
+parameterised for calibration and for the simulated truth:
+
+    K(theta) = E_scale * sum_e region_scale(e) K_e + sum_j support_scale_j K_spring_j
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from sim.asset.config import AssetConfig, SensorDef
+from sim.errors import InputError
+from sim.fem.assembly import assemble_matrix
+from sim.fem.body import Body
+from sim.fem.elements import shape_functions
+from sim.fem.linsolve import factorize
+from sim.fem.results import _NODE_XI
+from sim.fem.selection import select_nodes
+from sim.fem.spec import AnalysisSpec, build_problem, load_mesh
+from sim.mesh.tetmesh import TetMesh
+from sim.progress import Progress, no_progress
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (0, 1), (1, 2), (0, 2))
+
+
+@dataclass
+class Params:
+    """Model parameters (scales of the nominal values; 1 is the config's model)."""
+
+    modulus: float = 1.0
+    supports: dict[str, float] = field(default_factory=dict)
+    regions: dict[str, float] = field(default_factory=dict)  # stiffness scale per region
+
+
+def asset_mesh(cfg: AssetConfig, progress: Progress = no_progress) -> TetMesh:
+    m = cfg.fe["mesh"]
+    order = int(cfg.fe.get("order", 1))
+    if isinstance(m, dict) and m.get("generator") == "l_bracket":
+        from sim.asset.geometry import l_bracket_mesh
+
+        keys = ("width", "leg", "thickness", "element_size")
+        return l_bracket_mesh(**{k: float(m[k]) for k in keys if k in m}, order=order)
+    mesh, _ = load_mesh(AnalysisSpec(cfg.fe, cfg.folder, cfg.name), progress)
+    return mesh
+
+
+class FeSystem:
+    """The asset's FE model: stiffness pieces, channel load vectors, sensor operators."""
+
+    def __init__(self, cfg: AssetConfig, progress: Progress = no_progress) -> None:
+        self.cfg = cfg
+        progress(0.02, "Meshing")
+        self.mesh = mesh = asset_mesh(cfg, progress)
+        raw = {**cfg.fe, "loads": [c.load for c in cfg.channels]}
+        raw.pop("analysis", None)
+        problem = build_problem(AnalysisSpec(raw, cfg.folder, cfg.name), mesh)
+        self.body: Body = problem.body
+        self.F = np.column_stack([ld.vector for ld in problem.loads])  # (ndof, C)
+        fixed, values = problem.dirichlet()
+        if np.abs(values).max(initial=0.0) > 0:
+            raise InputError("Twin models take fixed supports only (no prescribed "
+                             "displacements); use springs for elastic supports.")
+        self.free = np.setdiff1d(np.arange(self.body.ndof), fixed)
+        progress(0.1, "Element stiffness")
+        self.ke = self.body.element_stiffness()
+        self.springs: dict[str, sp.csr_matrix] = {}
+        for s in cfg.supports:
+            nodes = select_nodes(mesh, s.select, f"support '{s.name}'")
+            diag = np.zeros((mesh.n_nodes, 3))
+            diag[nodes] = np.asarray(s.stiffness) / len(nodes)
+            self.springs[s.name] = sp.diags(diag.ravel()).tocsr()
+        self.region_of = self._regions()
+        self.points = mesh.points
+
+    def _regions(self) -> dict[str, np.ndarray]:
+        """Elements of each named region (those whose corners are all selected)."""
+        out = {}
+        corners = self.mesh.cells[:, :4]
+        for name, sel in self.cfg.regions.items():
+            mask = np.zeros(self.mesh.n_nodes, dtype=bool)
+            mask[select_nodes(self.mesh, sel, f"region '{name}'")] = True
+            elems = np.flatnonzero(mask[corners].all(axis=1))
+            if not len(elems):
+                raise InputError(f"Region '{name}' holds no whole element of the mesh.")
+            out[name] = elems
+        return out
+
+    def element_scale(self, p: Params) -> np.ndarray:
+        scale = np.full(self.mesh.n_elements, p.modulus)
+        for name, s in p.regions.items():
+            if name not in self.region_of:
+                raise InputError(f"There is no region '{name}'.")
+            scale[self.region_of[name]] *= s
+        return scale
+
+    def stiffness(self, p: Params) -> sp.csr_matrix:
+        K = assemble_matrix(self.body.pattern, self.ke * self.element_scale(p)[:, None, None])
+        for name, Ks in self.springs.items():
+            K = K + p.supports.get(name, 1.0) * Ks
+        return K
+
+    def region_stiffness(self, name: str, p: Params) -> sp.csr_matrix:
+        w = np.zeros(self.mesh.n_elements)
+        w[self.region_of[name]] = 1.0
+        return assemble_matrix(self.body.pattern,
+                               self.ke * (w * self.element_scale(p))[:, None, None])
+
+    def solve(self, p: Params, rhs: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
+        """Displacements (ndof, k) for the channel unit loads (or ``rhs``) and the solver."""
+        K = self.stiffness(p)
+        free = self.free
+        solve = factorize(sp.csc_matrix(K[free][:, free]))
+        rhs = self.F if rhs is None else rhs
+        U = np.zeros((self.body.ndof, rhs.shape[1]))
+        U[free] = np.asarray(solve(np.ascontiguousarray(rhs[free]))).reshape(len(free), -1)
+        return U, (K, solve)
+
+    # -- observation --------------------------------------------------------------------------
+    def observation_row(self, kind: str, point: Any, direction: Any
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        return observation_row(self.mesh, kind, point, direction)
+
+    def observation(self, sensors: list[SensorDef], problems: list[str]
+                    ) -> tuple[sp.csr_matrix, list[SensorDef]]:
+        """Rows of the FE sensors (load cells excluded); bad sensors go to ``problems``."""
+        rows, cols, vals, kept = [], [], [], []
+        for s in sensors:
+            if s.kind == "load_cell":
+                continue
+            try:
+                dofs, w = self.observation_row("strain" if s.kind == "strain" else "disp",
+                                               s.point, s.direction)
+            except InputError as exc:
+                problems.append(f"Sensor '{s.id}' is left out: {str(exc).rstrip('.')}.")
+                continue
+            rows += [len(kept)] * len(dofs)
+            cols += dofs.tolist()
+            vals += w.tolist()
+            kept.append(s)
+        obs = sp.csr_matrix((vals, (rows, cols)), shape=(len(kept), self.body.ndof))
+        return obs, kept
+
+    # -- stress ---------------------------------------------------------------------------------
+    def nodal_stress(self, U: np.ndarray, p: Params) -> np.ndarray:
+        """Nodal Cauchy stress (n_nodes, 6, k) of displacement columns U (ndof, k), averaged
+        over the elements at a node (volume-weighted), as :mod:`sim.fem.results` does."""
+        mesh = self.mesh
+        cells = mesh.cells
+        m, n = cells.shape
+        _, dN = shape_functions(mesh.order, _NODE_XI[mesh.order])
+        X = mesh.points[cells]
+        J = np.einsum("mna,qnb->mqab", X, dN)
+        grads = np.einsum("qnb,mqba->mqna", dN, np.linalg.inv(J))  # (m, q, n, 3)
+        lam, mu = self.body.material.lame
+        scale = self.element_scale(p)
+        w = np.repeat(np.abs(mesh.volumes), n)
+        idx = cells.ravel()
+        count = np.bincount(idx, weights=w, minlength=mesh.n_nodes)
+        count[count == 0] = 1.0
+        out = np.zeros((mesh.n_nodes, 6, U.shape[1]))
+        for k in range(U.shape[1]):
+            ue = U[:, k].reshape(-1, 3)[cells]
+            G = np.einsum("mni,mqnj->mqij", ue, grads)
+            eps = 0.5 * (G + G.transpose(0, 1, 3, 2))
+            tr = np.trace(eps, axis1=2, axis2=3)
+            sig = 2 * mu * eps
+            sig[..., 0, 0] += lam * tr
+            sig[..., 1, 1] += lam * tr
+            sig[..., 2, 2] += lam * tr
+            sig *= scale[:, None, None, None]
+            for c, (i, j) in enumerate(VOIGT):
+                out[:, c, k] = np.bincount(idx, weights=(sig[..., i, j].ravel() * w),
+                                           minlength=mesh.n_nodes) / count
+        return out
+
+
+def locate(mesh: TetMesh, point: np.ndarray) -> tuple[int, np.ndarray, float]:
+    """Element, reference coordinates and distance outside the element (mm) of a point."""
+    if "p1grid" not in mesh._cache:
+        mesh._cache["p1grid"] = (mesh.with_order(1) if mesh.order == 2 else mesh).to_pyvista()
+    grid = mesh._cache["p1grid"]
+    cell = int(np.asarray(grid.find_closest_cell(point[None])).reshape(-1)[0])
+    corners = mesh.points[mesh.cells[cell, :4]]
+    T = (corners[1:] - corners[0]).T
+    xi = np.linalg.solve(T, point - corners[0])
+    bary = np.concatenate([[1 - xi.sum()], xi])
+    clipped = np.clip(bary, 0.0, None)
+    clipped /= clipped.sum()
+    inside = clipped @ corners
+    return cell, clipped[1:], float(np.linalg.norm(inside - point))
+
+
+def observation_row(mesh: TetMesh, kind: str, point: Any, direction: Any
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(dofs, weights) of a point sensor: ``strain`` (microstrain along ``direction``) or
+    displacement (mm along ``direction``). InputError when the point is off the model."""
+    p = np.asarray(point, dtype=float)
+    d = np.asarray(direction, dtype=float)
+    if p.shape != (3,) or not np.isfinite(p).all():
+        raise InputError("its point must be 3 finite numbers")
+    if d.shape != (3,) or not np.linalg.norm(d) > 1e-12:
+        raise InputError("its direction has zero length")
+    d = d / np.linalg.norm(d)
+    cell, xi, dist = locate(mesh, p)
+    size = float(np.ptp(mesh.points, axis=0).max())
+    if dist > max(0.5, 0.005 * size):
+        raise InputError(f"its point {np.round(p, 3).tolist()} is {dist:.3g} mm outside "
+                         "the model")
+    nodes = mesh.cells[cell]
+    N, dN = shape_functions(mesh.order, xi[None])
+    dofs = (3 * nodes[:, None] + np.arange(3)).ravel()
+    if kind == "strain":
+        X = mesh.points[nodes]
+        J = X.T @ dN[0]  # dx/dxi
+        grads = dN[0] @ np.linalg.inv(J)  # (n, 3)
+        w = 1e6 * (grads @ d)[:, None] * d[None, :]  # d.eps.d = sum_a (d.u_a)(g_a.d)
+    else:
+        w = N[0][:, None] * d[None, :]
+    return dofs, w.ravel()
