@@ -54,7 +54,7 @@ BUILD_PACKAGES=(
 )
 source "$(dirname "$0")/debian-packages.sh"
 if ! install_debian_packages "Monado's build dependencies" "${BUILD_PACKAGES[@]}"; then
-  log "cannot build Monado: these Debian packages are missing and we are not root: ${MISSING_PACKAGES[*]}"
+  log "cannot build Monado: could not install ${MISSING_PACKAGES[*]}: $INSTALL_ERROR"
   exit 1
 fi
 

@@ -19,7 +19,8 @@ SYSTEM_PACKAGES=(
 
 source packaging/debian-packages.sh
 if command -v dpkg-query >/dev/null && ! install_debian_packages "system packages" "${SYSTEM_PACKAGES[@]}"; then
-  echo "Twinsight needs these Debian packages; please install them as root:" >&2
+  echo "Twinsight needs these Debian packages and they could not be installed: $INSTALL_ERROR" >&2
+  echo "Install them as root, then run this again:" >&2
   echo "  apt-get install ${MISSING_PACKAGES[*]}" >&2
   exit 1
 fi

@@ -20,13 +20,22 @@ def create_window(path: str | None = None) -> MainWindow:
     return window
 
 
-def run_app(path: str | None = None) -> int:
+def run_app(path: str | None = None, grab: str | None = None) -> int:
+    """Show the main window; with ``grab``, save a picture of it once the case is on screen
+    and quit (a smoke test of an installation: the real window, GL and all)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Twinsight")
     app.setOrganizationName("Twinsight")
+    from viewer.app_icon import app_icon
+
+    app.setWindowIcon(app_icon())
     window = create_window(path)
     install_excepthook(window)
+    if grab:
+        from viewer.app_icon import grab_when_shown
+
+        grab_when_shown(window, grab)
     return app.exec()
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 def _register_gui_commands(sub) -> None:
     p = sub.add_parser("open", help="open a file or case in the main window")
     p.add_argument("path", nargs="?", help="a mesh, image or case folder (default: the demo)")
+    p.add_argument("--grab", metavar="PNG",
+                   help="save a picture of the window once the case is shown, then quit")
     p.set_defaults(handler=_run_gui)
     from viewer.xr.cli import register as register_xr  # Qt-free until it runs
 
@@ -29,7 +31,9 @@ def _run_gui(args) -> int:
         raise InputError(f"Cannot open '{args.path}': no such file or folder.")
     from viewer.app import run_app
 
-    return run_app(args.path)
+    if args.grab and not Path(args.grab).resolve().parent.is_dir():
+        raise InputError(f"Cannot write '{args.grab}': its folder does not exist.")
+    return run_app(args.path, grab=args.grab)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

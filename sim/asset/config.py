@@ -290,13 +290,12 @@ def read_config(path: str | Path) -> AssetConfig:
         raise FileFormatError(path, str(exc).rstrip(".")) from None
 
 
-DEMO_CONFIG = Path(__file__).resolve().parents[2] / "assets" / "twin" / "pump_bracket.yaml"
-
-
 def demo_asset_config(element_size: float | None = None, order: int | None = None
                       ) -> AssetConfig:
     """The shipped model of the demo pump bracket (coarser with ``element_size``)."""
-    cfg = read_config(DEMO_CONFIG)
+    from sim.resources import asset_path
+
+    cfg = read_config(asset_path("twin", "pump_bracket.yaml"))
     if element_size is not None:
         cfg.fe["mesh"] = {**cfg.fe["mesh"], "element_size": float(element_size)}
     if order is not None:

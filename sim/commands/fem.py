@@ -43,6 +43,9 @@ def run_solve(args: argparse.Namespace) -> int:
         raise InputError("Give an analysis spec file or --example NAME (not both).")
     spec = example_path(args.example) if args.example else Path(args.spec)
     result = run_analysis(spec, cli_progress())
+    from sim.fem.linsolve import solver_path
+
+    result.summary["linear_solver"] = solver_path()
     if out is not None:
         import os
 
@@ -56,6 +59,7 @@ def run_solve(args: argparse.Namespace) -> int:
         return 0
     print(f"{s['name']}: {s['analysis']} ({s['law']}), {s['mesh']['elements']} P{s['mesh']['order']} "
           f"elements, {s['iterations']} iteration(s), {s['wall_time_s']:.2f} s")
+    print(f"  linear solver: {s['linear_solver']}")
     print(f"  max displacement {s['max_displacement_mm']:.4g} mm, "
           f"max von Mises {s['max_von_mises_mpa']:.4g} MPa")
     for name, r in s["reactions_n"].items():

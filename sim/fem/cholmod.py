@@ -63,8 +63,21 @@ class NotPositiveDefinite(ArithmeticError):
     """The matrix has a non-positive pivot (column ``minor``)."""
 
 
+def _candidates() -> list[str]:
+    """Library names to try; a PyInstaller bundle first tries the copy it carries, because the
+    loader's search path was fixed before the bundle could add its own folder."""
+    import sys
+    from pathlib import Path
+
+    names = ["libcholmod.so.3", "libcholmod.so"]
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return [str(Path(bundle) / n) for n in names if (Path(bundle) / n).exists()] + names
+    return names
+
+
 def _load() -> ctypes.CDLL | None:
-    for name in ("libcholmod.so.3", "libcholmod.so"):
+    for name in _candidates():
         try:
             lib = ctypes.CDLL(name)
         except OSError:
