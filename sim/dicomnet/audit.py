@@ -23,7 +23,7 @@ from sim.model.atomic import FILE_MODE, make_parents
 
 AUDIT_NAME = "audit.jsonl"
 ALLOWED_KEYS = {"time", "event", "result", "reason", "calling_ae", "called_ae", "address",
-                "port", "peer", "instances", "failed", "refused", "echoes", "studies",
+                "port", "peer", "instances", "failed", "refused", "echoes", "queries", "studies",
                 "sop_classes", "modalities", "level", "matched_on", "matches", "duration_s",
                 "tls", "operation"}
 

@@ -1,4 +1,4 @@
-"""The DICOM receiver: C-ECHO and C-STORE SCP into the local store.
+"""The DICOM receiver: C-ECHO and C-STORE SCP into the local store (and C-FIND on it).
 
 Only configured peers may open an association: the calling AE title *and* the address it
 connects from must match a peer of the configuration, else the association is rejected
@@ -39,6 +39,7 @@ class _Session:
     failed: int = 0
     refused: int = 0
     echoes: int = 0
+    queries: int = 0
     studies: dict[str, dict[str, Any]] = field(default_factory=dict)
     sop_classes: Counter = field(default_factory=Counter)
 
@@ -140,7 +141,8 @@ class StoreHandler:
         self.audit.write("association", operation=operation, result=result,
                          calling_ae=s.calling_ae, called_ae=s.called_ae, address=s.address,
                          port=s.port, peer=peer, instances=s.instances, failed=s.failed,
-                         refused=s.refused, echoes=s.echoes, studies=studies,
+                         refused=s.refused, echoes=s.echoes, queries=s.queries,
+                         studies=studies,
                          sop_classes=dict(s.sop_classes),
                          duration_s=round(time.monotonic() - s.started, 3))
 
@@ -174,9 +176,16 @@ class Receiver:
                              calling_ae=calling, called_ae=str(rq.called_ae_title).strip(),
                              address=address, port=int(assoc.requestor.port or 0),
                              tls=self.tls)
+            assoc.kill()  # as pynetdicom's own rejections: wait until the reply went out
         else:
             self.handler.open_session(assoc, calling, str(rq.called_ae_title).strip(), address,
                                       int(assoc.requestor.port or 0))
+
+    def _on_find(self, event: Any) -> Any:
+        from sim.dicomnet.find_scp import handle_find
+
+        self.handler.session(event.assoc).queries += 1
+        yield from handle_find(self.store, event)
 
     def _ended(self, result: str) -> Callable[[Any], None]:
         def done(event: Any) -> None:
@@ -187,14 +196,21 @@ class Receiver:
 
     def start(self) -> int:
         from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-        from pynetdicom.sop_class import Verification
+        from pynetdicom.sop_class import (
+            PatientRootQueryRetrieveInformationModelFind,
+            StudyRootQueryRetrieveInformationModelFind,
+            Verification,
+        )
 
         ae = make_ae(self.config)
         ae.require_called_aet = True  # a sender must address us by our AE title
         for cx in AllStoragePresentationContexts:
             ae.add_supported_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification)
-        handlers = [(evt.EVT_REQUESTED, self._on_requested),
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+        ae.add_supported_context(PatientRootQueryRetrieveInformationModelFind)
+        handlers = [(evt.EVT_C_FIND, self._on_find),
+                    (evt.EVT_REQUESTED, self._on_requested),
                     (evt.EVT_C_STORE, self.handler.handle_store),
                     (evt.EVT_C_ECHO, self.handler.handle_echo),
                     (evt.EVT_RELEASED, self._ended("released")),

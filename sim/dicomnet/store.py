@@ -129,6 +129,12 @@ class Store:
                 "instances", "received")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    def rows(self) -> list[dict[str, str]]:
+        """Every indexed instance (for matching a C-FIND against the store)."""
+        with self._lock, closing(self._connect()) as db:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM instances").fetchall()
+        return [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+
     def files(self, series_uid: str) -> list[Path]:
         """The stored files of one series (that still exist)."""
         with self._lock, closing(self._connect()) as db:
