@@ -93,6 +93,10 @@ class XRPreviewWindow(QWidget):
                             ("MouseWheelForwardEvent", self._on_wheel),
                             ("MouseWheelBackwardEvent", self._on_wheel)):
             iren.AddObserver(event, slot)
+        # VTK's interactor style answers the characters too (w: wireframe, s: surface, e: exit,
+        # f: fly to, ...), which clashed with walking on W/S: the preview's keys are its own.
+        swallow = iren.AddObserver("CharEvent", lambda *_a: iren.GetCommand(swallow)
+                                   .SetAbortFlag(1), 10.0)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.refresh)
         self.timer.start(refresh_ms)

@@ -202,3 +202,37 @@ def test_preview_trigger_drag_pulls_simulated_tissue(qtbot):
     mouse(widget, "release", (start[0], start[1] - 25), left)
     assert grab.node is None and node not in sim.targets  # let go: the tissue relaxes
     win.close()
+
+
+def test_w_and_s_walk_and_never_toggle_wireframe(preview, qtbot):
+    """W/S move the head (issue #20: they also switched every object to wireframe and back,
+    VTK's own keys)."""
+    from PyQt6.QtCore import Qt
+
+    def representations():
+        out = set()
+        for ren in preview.plotter.ren_win.GetRenderers():
+            props = ren.GetViewProps()
+            props.InitTraversal()
+            for _ in range(props.GetNumberOfItems()):
+                prop = props.GetNextProp()
+                if hasattr(prop, "GetProperty") and hasattr(prop.GetProperty(),
+                                                            "GetRepresentation"):
+                    out.add(prop.GetProperty().GetRepresentation())
+        return out
+
+    before = representations()
+    start = preview.position.copy()
+    widget = preview.plotter.interactor
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_W)
+    preview.refresh()
+    assert not np.allclose(preview.position, start)  # walked
+    assert 1 not in representations() - before  # VTK_WIREFRAME
+    img = preview.stereo.eye_images()[0]
+    assert ball_mask(img).sum() > 200  # still a filled ball, not a wire outline
+    qtbot.keyClick(widget, Qt.Key.Key_S)
+    preview.refresh()
+    assert np.allclose(preview.position, start)
+    assert representations() == before
+    preview.close()
