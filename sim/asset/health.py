@@ -11,8 +11,8 @@ signature s_h(t) in that space:
 A generalised likelihood ratio test with exponential forgetting (memory tau) watches each:
 A = sum l^k s.r, B = sum l^k |s|^2, V = sum l^2k |s|^2 (the variance of A without a fault),
 z = A^2 / V ~ chi^2(1) when healthy, amplitude a = A / B. The threshold is set from the
-false-alarm rate: Bonferroni over the hypotheses and the ~86400 / tau independent windows
-per day. The most likely hypothesis above the threshold names the fault (while a structural
+false-alarm rate: Bonferroni over the hypotheses and every sample of a day (conservative:
+neighbouring samples share most of their window). The most likely hypothesis above the threshold names the fault (while a structural
 finding is active, no other region is named: a large change leaks into neighbouring
 signatures). The recursions
 run as IIR filters over blocks (scipy.signal.lfilter), so 24 h of data take seconds.
@@ -67,7 +67,7 @@ class HealthMonitor:
         self.names = [("sensor", s) for s in model.sensor_ids] + \
             [("structure", r) for r in model.regions]
         n = len(self.names)
-        windows = 86400.0 / self.memory_s
+        windows = 86400.0 / min(self.dt, self.memory_s)  # every sample is a test
         p = false_alarms_per_day / (n * windows)
         self.threshold = float(chi2.isf(p, 1))
         self.clear_below = 0.5 * self.threshold

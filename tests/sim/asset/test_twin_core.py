@@ -1,0 +1,117 @@
+"""The engineering twin against the simulated asset's truth (issue #17's numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.asset.calibrate import calibrate
+from sim.asset.health import HealthMonitor
+from sim.asset.identify import LoadIdentifier, suggest_sensors
+from sim.asset.influence import Params, observation_row
+from sim.asset.model import build_model
+from sim.asset.truth import TruthSimulator, true_loads
+
+
+def _one_percent_noise(model):
+    """Each sensor's noise: 1 % of its full-scale reading over the operating cycles."""
+    t = np.arange(0, 600, 0.2)
+    full = np.abs(model.predict(true_loads(t, model.channels))).max(axis=0)
+    for s, f in zip(model.sensors, full, strict=True):
+        s.noise = 0.01 * float(f)
+    return model
+
+
+def test_loads_within_2_percent_and_intervals_cover_95(bracket):
+    cfg, fe, _ = bracket
+    model = _one_percent_noise(build_model(cfg, fe=fe))
+    ident = LoadIdentifier(model)
+    t, q, y = TruthSimulator(model, seed=11).history(7200, 5)  # 36,000 samples
+    qh, sd = ident.identify(y)
+    # RMS error of each load relative to its peak over the operating cycles
+    rel = np.sqrt(((qh - q) ** 2).mean(axis=0)) / np.abs(q).max(axis=0)
+    assert (rel < 0.02).all(), rel
+    coverage = (np.abs(qh - q) <= 1.959964 * sd).mean(axis=0)
+    assert ((coverage >= 0.93) & (coverage <= 0.97)).all(), coverage
+
+
+def test_virtual_sensor_within_5_percent_of_fe_truth(bracket):
+    cfg, fe, model = bracket
+    point, direction = [0.0, 20.0, 38.0], [0.0, 0.0, 1.0]  # outer face, no gauge there
+    assert all(np.linalg.norm(np.subtract(s.point, point)) > 5 for s in model.sensors
+               if s.point is not None)
+    t, q, y = TruthSimulator(model, seed=5).history(120, 2)
+    qh, _ = LoadIdentifier(model).identify(y)
+    virtual = qh @ model.virtual_row("strain", point, direction)
+    # the truth: the FE model solved with the true loads, gauge read at the point
+    U, _ = fe.solve(Params(), fe.F @ q.T)
+    dofs, w = observation_row(fe.mesh, "strain", point, direction)
+    truth = w @ U[dofs]
+    scale = np.abs(truth).max()
+    assert np.abs(virtual - truth).max() < 0.05 * scale
+
+
+def test_modulus_and_support_errors_recovered_within_2_percent(bracket):
+    cfg, fe, model = bracket
+    true = build_model(cfg, Params(0.8, {"foot bolts": 1.2}), fe=fe)
+    _, _, y = TruthSimulator(true, seed=4).history(300, 2)
+    res = calibrate(model, y, fe=fe, max_samples=300)
+    got = dict(zip(res.names, res.values, strict=True))
+    assert got["modulus"] == pytest.approx(0.8, rel=0.02)
+    assert got["support:foot bolts"] == pytest.approx(1.2, rel=0.02)
+    assert res.rms_after < 1.3 < res.rms_before
+    sd = dict(zip(res.names, res.sd, strict=True))
+    assert abs(got["modulus"] - 0.8) < 4 * sd["modulus"] + 0.002
+
+
+def test_drifting_gauge_named_within_60_s(bracket):
+    _, _, model = bracket
+    sim = TruthSimulator(model, drift_at=200.0, seed=7, drift_rate=0.2)
+    t, q, y = sim.history(400, 10)
+    ident = LoadIdentifier(model)
+    qh, _ = ident.identify(y)
+    new, _, _ = HealthMonitor(model, ident, 0.1).update(t, y, qh)
+    assert new, "no finding"
+    first = new[0]
+    assert (first.kind, first.name) == ("sensor", sim.drift_sensor)
+    assert 200.0 <= first.t <= 260.0
+
+
+def test_stiffness_loss_detected_within_120_s_and_located(bracket, cracked):
+    _, _, model = bracket
+    sim = TruthSimulator(model, cracked, crack_at=300.0, seed=8)
+    t, q, y = sim.history(500, 10)
+    ident = LoadIdentifier(model)
+    qh, _ = ident.identify(y)
+    new, _, _ = HealthMonitor(model, ident, 0.1).update(t, y, qh)
+    assert new, "no finding"
+    assert (new[0].kind, new[0].name) == ("structure", "bend")
+    assert 300.0 <= new[0].t <= 420.0
+    assert new[0].amplitude < 0  # a loss, not a gain
+
+
+def test_fewer_than_one_false_alarm_per_day_healthy(bracket):
+    _, _, model = bracket
+    t, q, y = TruthSimulator(model, seed=9).history(86400.0, 1.0)  # 24 h simulated
+    ident = LoadIdentifier(model)
+    qh, _ = ident.identify(y)
+    mon = HealthMonitor(model, ident, 1.0)
+    found = []
+    for i in range(0, len(t), 20000):
+        new, _, _ = mon.update(t[i:i + 20000], y[i:i + 20000], qh[i:i + 20000])
+        found += new
+    assert len(found) < 1, [(f.name, f.t) for f in found]
+
+
+def test_observability_warns_and_suggestions_raise_information(bracket):
+    _, _, model = bracket
+    ident = LoadIdentifier(model)
+    assert ident.observability().warnings == []
+    for s in model.sensor_ids:  # only the load cell left: three loads unobservable
+        if s != "lc_pump":
+            ident.exclude(s)
+    obs = ident.observability()
+    assert obs.rank == 1 and obs.warnings and "cannot identify 3" in obs.warnings[0]
+    sugg = suggest_sensors(model, 3)
+    assert len(sugg) == 3
+    assert sugg[0]["log_det_after"] < sugg[1]["log_det_after"] < sugg[2]["log_det_after"]
