@@ -8,6 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 
 from sim.model import Case, ObjectKind
+from viewer.dicom_open import open_dicom_dialog
 from viewer.panels.segment import SegmentPanel
 from viewer.views.slice_view import SliceViewer, index_of
 
@@ -56,6 +57,9 @@ class ImagingUI:
             self.import_deid_action = QAction("Import DICOM (de-&identified)…", window)
             self.import_deid_action.triggered.connect(self.import_deidentified_dialog)
             anchor = next((a for a in file_menu.actions() if a.menu() is not None), None)
+            self.open_dicom_action = QAction("Open &DICOM…", window)  # choose series/volume
+            self.open_dicom_action.triggered.connect(lambda: open_dicom_dialog(window))
+            file_menu.insertAction(anchor, self.open_dicom_action)
             file_menu.insertAction(anchor, self.import_deid_action)
         if getattr(window, "panels_menu", None) is not None:
             window.panels_menu.addAction(self.slices_action)
