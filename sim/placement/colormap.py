@@ -20,9 +20,16 @@ def clearance_map(surface_field: SurfaceField, device: RigidDevice, pose: ArrayL
                   max_distance: float = 20.0) -> np.ndarray:
     """Exact distance (mm) from each surface vertex to the device surface at ``pose``;
     vertices inside the device read 0, those farther than ``max_distance`` read it."""
+    return clearance_at(surface_field.vertices, device, pose, max_distance)
+
+
+def clearance_at(points: ArrayLike, device: RigidDevice, pose: ArrayLike,
+                 max_distance: float = 20.0) -> np.ndarray:
+    """Exact distance (mm) from each world point to the device surface at ``pose``, clipped
+    to 0 inside and to ``max_distance`` far away."""
     pose = check_pose(pose)
     rot, trans = pose[:3, :3], pose[:3, 3]
-    v = surface_field.vertices
+    v = np.asarray(points, dtype=float)
     out = np.full(len(v), float(max_distance))
     lo, hi = device.field.bounds
     local = (v - trans) @ rot

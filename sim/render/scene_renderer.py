@@ -12,6 +12,7 @@ import vtk
 from sim.model import Case, SceneObject
 from sim.render.adapters import ObjectAdapter, adapter_for, vtk_matrix
 from sim.render.offscreen import offscreen_plotter
+from sim.render.overlays import OverlayLayer
 
 # Standard anatomical views in LPS: (direction from focal point to camera, view-up).
 STANDARD_VIEWS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
@@ -72,6 +73,7 @@ class SceneRenderer:
         self._scale_bar = _scale_bar()
         plotter.add_actor(self._scale_bar, name="scale-bar", pickable=False, render=False,
                           reset_camera=False)
+        self.overlays = OverlayLayer(plotter, self.request_render)
         if case is not None:
             self.set_case(case)
 
@@ -94,6 +96,7 @@ class SceneRenderer:
         case.scene.selection_changed.connect(self._on_selection)
         for obj in case.scene:
             self._on_added(obj, render=False)
+        self.overlays.set_case(case)
         self._set_orientation_marker(case.anatomical)
         if case.anatomical:
             self.look_from(*HOME_VIEW)  # the surgeon's view: from the front, a little above

@@ -139,7 +139,7 @@ class LandmarkRegistration(QGroupBox):
             self.pointer_combo.setCurrentText(text)
 
     def _tools(self) -> dict:
-        session = getattr(self.window.live, "session", None)
+        session = self.window.workbench.link
         return dict(session.instruments.tools) if session is not None else {}
 
     def _markup(self, combo: QComboBox) -> Markup | None:
@@ -223,7 +223,7 @@ class LandmarkRegistration(QGroupBox):
         # The poses carry the current calibration (patient_T_tip); undo it to get the
         # tool's own frame, in which the tip offset is solved.
         res = pivot_calibration(poses @ np.linalg.inv(tool.tool_T_tip))
-        ins = self.window.live.session.instruments
+        ins = self.window.workbench.link.instruments
         ins.set_calibration(tool.device, res.calibration())
         link = self.case.sections.get("link")
         set_section(self.case, "link", {**(link if isinstance(link, dict) else {}),
@@ -268,7 +268,7 @@ class LandmarkRegistration(QGroupBox):
             target = self.target_combo.currentText()
             if res.scale != 1.0 and target == TRACKER:
                 raise InputError("The tracker registration must be rigid: clear 'Similarity'.")
-            session = self.window.live.session
+            session = self.window.workbench.link
             obj = None
             if target == TRACKER:
                 if session is None:

@@ -58,8 +58,8 @@ class LivePanel(QWidget):
         self.setObjectName("livePanel")
         self.window = window
         self.case: Case | None = None
-        self.session = None  # kept after disconnecting, for scrubbing its history
-        self.connected = False
+        self.workbench = window.workbench  # owns the live session (kept after disconnecting,
+        self.connected = False  # for scrubbing its history); landmarks and XR read it there
         self.reader = None
         self.asset: SceneObject | None = None
         self.overlay = LiveOverlay(window.view)
@@ -680,6 +680,9 @@ class LivePanel(QWidget):
                 self.window.last_error = show_error(self, "Cannot export", exc)
                 return
             self.status_label.setText(f"Exported {rows} events to {path}")
+
+    session = property(lambda self: self.workbench.link,
+                       lambda self, value: self.workbench.set_link(value))
 
     def shutdown(self) -> None:
         self.play_timer.stop()

@@ -42,6 +42,7 @@ from PyQt6.QtWidgets import (
 
 from sim.devices import families, frame_from_axis, make, pose_on_trajectory, sizes
 from sim.devices.catalogue import Device
+from sim.devices.placed import device_of_object
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from viewer.panels.case_settings import CaseSettings
@@ -643,20 +644,3 @@ class PlacePanel(QWidget):
 
         return self.window.run_task("Choosing a screw size",
                                     lambda p: recommend_screw(scene, traj[0], traj[1], progress=p), done)
-
-
-def device_of_object(obj: SceneObject) -> Device:
-    """The placed device a DEVICE scene object holds (its surface, in the anchor frame, and
-    the description :meth:`sim.devices.catalogue.Device.metadata` stored with it)."""
-    md = obj.metadata
-    emb = md.get("embedded")
-    try:
-        return Device(family=str(md.get("device_family") or "user"),
-                      name=str(md.get("device_name") or obj.name),
-                      params={str(k): float(v) for k, v in (md.get("params") or {}).items()},
-                      mesh=obj.data, margin_mm=float(md.get("margin_mm", 1.0)),
-                      host=md.get("host"), embedded=tuple(map(float, emb)) if emb else None,
-                      source=str(md.get("source", "user")),
-                      insertion_axis=tuple(map(float, md.get("insertion_axis", (0.0, 0.0, 1.0)))))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"'{obj.name}' does not describe a device ({exc}).") from None

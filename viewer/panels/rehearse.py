@@ -63,7 +63,9 @@ class RehearsePanel(QWidget):
         self.case = None
         self.scenario: Scenario | None = None
         self.world = None
-        self.session = self.loop = self.display = None
+        self.workbench = window.workbench  # runs the attempt's simulation; the headset shows it
+        self.attempt_run = None  # the workbench simulation of the attempt in progress
+        self.display = None
         self.attempts: list[Attempt] = []  # kept in the case (section rehearsal_attempts)
         self._storing_attempts = False
         self.trainee = "Trainee"
@@ -164,6 +166,7 @@ class RehearsePanel(QWidget):
         self.ticker = QTimer(self)
         self.ticker.setInterval(100)
         self.ticker.timeout.connect(self._tick)
+        self.workbench.simulation_changed.connect(self._simulation_changed)
         self._update()
 
     # -- scenario -------------------------------------------------------------------------------
@@ -252,12 +255,25 @@ class RehearsePanel(QWidget):
         self.end_replay()
         return self.window.run_task("Preparing the rehearsal", self._world, self._ready)
 
-    def _ready(self, world) -> None:
-        from sim.interaction.loop import SimulationLoop
+    @property
+    def session(self):
+        return self.attempt_run.session if self.attempt_run is not None else None
 
-        self.session = world.session()
+    @property
+    def loop(self):
+        return self.attempt_run.loop if self.attempt_run is not None else None
+
+    def _simulation_changed(self, running) -> None:
+        """Another simulation replaced the attempt's (or a new case stopped it): the attempt
+        ends and is kept, as if Stop had been pressed."""
+        if self.attempt_run is not None and running is not self.attempt_run:
+            self.stop()
+
+    def _ready(self, world) -> None:
         # Real-time: simulated seconds are the trainee's seconds.
-        self.loop = SimulationLoop(self.session, 1.0 / self.scenario.setup.dt)
+        self.attempt_run = self.workbench.run_simulation(
+            world.session(), world.body_obj, owner="rehearsal",
+            rate_hz=1.0 / self.scenario.setup.dt, world=world, start=False)
         self.display = self._make_display(self.loop)
         self.pointer.attach(self.display, self.loop)
         self._show_step()
@@ -290,9 +306,12 @@ class RehearsePanel(QWidget):
         self.ticker.stop()
         self.pointer.detach()
         attempt = None
-        if self.loop is not None:
-            self.loop.stop(5.0)
-            attempt = attempt_from_session(self.session, self.trainee)
+        run, self.attempt_run = self.attempt_run, None
+        if run is not None:
+            if self.workbench.simulation is run:
+                self.workbench.stop_simulation()
+            run.stop(5.0)
+            attempt = attempt_from_session(run.session, self.trainee)
             self.attempts.append(attempt)
             self.keep_attempts(f"Rehearsal attempt {len(self.attempts)}")
             self.step_label.setText(
@@ -304,7 +323,7 @@ class RehearsePanel(QWidget):
         if self.display is not None:
             self.display.close()
             self.display.deleteLater()
-        self.loop = self.display = self.session = None
+        self.display = None
         self._clear_plan_lines()
         self._restore_visibility()
         if self.review_dialog is not None and attempt is not None:
@@ -315,8 +334,8 @@ class RehearsePanel(QWidget):
     def shutdown(self) -> None:
         self.ticker.stop()
         self.pointer.detach()
-        if self.loop is not None:
-            self.loop.stop(5.0)
+        if self.attempt_run is not None:
+            self.attempt_run.stop(5.0)
 
     def _show_step(self) -> None:
         """The step's instructions and picture; only its objects are visible; its

@@ -31,13 +31,14 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import Cancelled, TwinsightError
 from sim.fem.materials import library_material, library_names
-from sim.interaction.body_setup import closed_surfaces, prepare_body, world_surface
+from sim.interaction.body_setup import closed_surfaces, world_surface
 from sim.interaction.fields import FIELDS, field_info
 from sim.interaction.loop import SimulationLoop
 from sim.interaction.recording import recording_dict, save_recording
 from sim.interaction.session import InteractionSession, SessionSetup
 from sim.interaction.tools import KINDS, instrument_from_dict
 from sim.model import Case
+from sim.workbench import RunningSimulation
 from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
@@ -51,6 +52,8 @@ FIELD_LABELS = {"": "Plain"} | {k: v.label for k, v in FIELDS.items()}
 
 LABEL_EVERY_TICKS = 6  # rate and force labels at ~5 Hz
 
+OWNER = "simulate"  # the workbench's simulations this panel started
+
 
 class SimulatePanel(QWidget):
     def __init__(self, window) -> None:
@@ -58,12 +61,9 @@ class SimulatePanel(QWidget):
         self.setObjectName("simulatePanel")
         self.window = window
         self.case: Case | None = None
-        self.session: InteractionSession | None = None
-        self.loop: SimulationLoop | None = None
+        self.workbench = window.workbench  # owns the simulation; this panel shows and steers it
         self.display: SimulationDisplay | None = None
-        self.body_obj = None
         self.brush_points: list[list[float]] = []
-        self._meshes: dict[tuple, tuple] = {}  # (uid, edge) -> (TetMesh, visual): cached
         self._hidden: list = []
         self._follow_stamp = None
         self.pointer = PointerController(window.view, self)
@@ -77,6 +77,25 @@ class SimulatePanel(QWidget):
         self.ticker.setInterval(33)  # a followed tracked tool at ~30 Hz; labels at ~5 Hz
         self._ticks = 0
         self.ticker.timeout.connect(self._tick)
+        self.workbench.simulation_changed.connect(self._simulation_changed)
+
+    # -- the workbench's simulation, when this panel started it ------------------------------------
+    @property
+    def running(self) -> RunningSimulation | None:
+        sim = self.workbench.simulation
+        return sim if sim is not None and sim.owner == OWNER else None
+
+    @property
+    def loop(self) -> SimulationLoop | None:
+        return self.running.loop if self.running is not None else None
+
+    @property
+    def session(self) -> InteractionSession | None:
+        return self.running.session if self.running is not None else None
+
+    @property
+    def body_obj(self):
+        return self.running.body if self.running is not None else None
 
     # -- widgets -----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -247,7 +266,6 @@ class SimulatePanel(QWidget):
         with self.settings.switching(case):
             self.end()
             self.case = case
-            self._meshes.clear()
             self.body_combo.clear()
             for obj in closed_surfaces(case):
                 self.body_combo.addItem(obj.name, obj.uid)
@@ -379,15 +397,9 @@ class SimulatePanel(QWidget):
 
     def _build_session(self, progress) -> InteractionSession:
         obj, setup = self._pending
-        edge = self.edge_spin.value() or None
-        mesher = self.mesher_combo.currentData()
-        key = (obj.uid, edge, mesher)
-        if key not in self._meshes:
-            mesh, visual, _report = prepare_body(obj, edge, progress, mesher=mesher)
-            self._meshes[key] = (mesh, visual)
-        mesh, visual = self._meshes[key]
-        progress(0.9, "Preparing the solver")
-        return InteractionSession(mesh, setup, visual)
+        return self.workbench.prepare_simulation(obj, setup, edge_mm=self.edge_spin.value() or None,
+                                                 mesher=self.mesher_combo.currentData(),
+                                                 progress=progress)
 
     # -- controls ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -409,11 +421,18 @@ class SimulatePanel(QWidget):
             lambda session: self._session_ready(session, then_start))
 
     def _session_ready(self, session: InteractionSession, then_start: bool) -> None:
-        self.end()
-        self.session = session
-        self.body_obj = self._pending[0]
         self._rebuild_pending = False
-        self.loop = SimulationLoop(session, self.rate_spin.value() or None)
+        self.workbench.run_simulation(session, self._pending[0], owner=OWNER,
+                                      rate_hz=self.rate_spin.value() or None, start=then_start)
+        self._update_buttons()
+
+    def _simulation_changed(self, running) -> None:
+        """The workbench started or stopped a simulation: show ours, drop the display of one
+        that ended (whoever ended it: End, a new case, a rehearsal attempt)."""
+        self._close_display()
+        if running is None or running.owner != OWNER:
+            self._update_buttons()
+            return
         self.display = SimulationDisplay(self.window.view.plotter, self.loop, parent=self)
         self._apply_field()
         adapter = self.window.view.renderer.adapters.get(self.body_obj.uid)
@@ -424,9 +443,8 @@ class SimulatePanel(QWidget):
         self.pointer.active_instrument = self.active_combo.currentText() or None
         self.ticker.start()
         self.display.refresh(force=True)
-        if then_start:
-            self.loop.start()
         self._update_buttons()
+        session = running.session
         self.window.status_label.setText(
             f"Simulating {self.body_obj.name}: {session.mesh.n_elements} tetrahedra, "
             f"{session.visual.n_points if session.visual is not None else 0} visual vertices")
@@ -453,20 +471,22 @@ class SimulatePanel(QWidget):
 
     def end(self) -> None:
         """Stop the simulation and show the case as it was."""
+        if self.running is not None:
+            self.workbench.stop_simulation()  # -> _simulation_changed(None) closes the display
+        self._close_display()
+        self._update_buttons()
+
+    def _close_display(self) -> None:
         self.ticker.stop()
         self.pointer.detach()
-        if self.loop is not None:
-            self.loop.stop(5.0)
         if self.display is not None:
             self.display.close()
             self.display.deleteLater()
         for a in self._hidden:
             a.SetVisibility(True)
         self._hidden = []
-        self.loop = self.display = None
-        self.session = None
+        self.display = None
         self.rate_label.setText("")
-        self._update_buttons()
 
     def shutdown(self) -> None:
         self.end()

@@ -60,8 +60,8 @@ class XRMenu(QObject):
         from viewer.xr.xr_view import XRViewController
 
         if self.controller is None:
-            panel = getattr(self.window, "simulate", None)  # the Simulate panel, if any
-            link = SimulationLink(panel) if panel is not None else None
+            bench = getattr(self.window, "workbench", None)  # whatever simulation it runs
+            link = SimulationLink(bench) if bench is not None else None
             self.controller = XRViewController(self, on_object_moved=self._on_object_moved,
                                                deformer=link)
             self.controller.stopped.connect(self._on_stopped)
@@ -105,8 +105,8 @@ class XRMenu(QObject):
 
         if self.preview is not None:
             self.preview.close()
-        panel = getattr(self.window, "simulate", None)  # trigger-drag pulls simulated tissue
-        self.preview = XRPreviewWindow(case, deformer=SimulationLink(panel) if panel is not None else None)
+        bench = getattr(self.window, "workbench", None)  # trigger-drag pulls simulated tissue
+        self.preview = XRPreviewWindow(case, deformer=SimulationLink(bench) if bench is not None else None)
         self.preview.show()
 
     # -- housekeeping ----------------------------------------------------------------------------

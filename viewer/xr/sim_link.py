@@ -1,9 +1,10 @@
-"""The GUI's interactive simulation (the Simulate panel) in the headset.
+"""The workbench's interactive simulation in the headset, whoever started it.
 
-While a simulation runs, its deforming surface (the very PolyData the desktop's
-:class:`viewer.interaction.sim_display.SimulationDisplay` refreshes in place) is drawn in both
-eyes instead of the body's rest shape, and a trigger-drag on the body posts the same grab,
-drag and release events the mouse does to the simulation loop (so they are recorded too).
+While a simulation runs (the Simulate panel's, a rehearsal attempt's, a script's), its
+deforming surface (:meth:`sim.workbench.RunningSimulation.surface`, refreshed from the loop
+before each frame) is drawn in both eyes instead of the body's rest shape, and a trigger-drag
+on the body posts the same grab, drag and release events the mouse does to the simulation
+loop (so they are recorded too).
 """
 
 from __future__ import annotations
@@ -12,60 +13,60 @@ import numpy as np
 import vtk
 
 from sim.model import SceneObject
+from sim.workbench import Workbench
 from viewer.xr.stereo_renderer import StereoRenderer
 
 
 class SimulationLink:
-    """A :class:`~viewer.xr.deform_grab.DeformationGrab` for a panel with ``loop``,
-    ``display`` and ``body_obj`` (all None while nothing is simulated)."""
+    """A :class:`~viewer.xr.deform_grab.DeformationGrab` for the workbench's simulation."""
 
-    def __init__(self, panel) -> None:
-        self.panel = panel
+    def __init__(self, workbench: Workbench) -> None:
+        self.workbench = workbench
         self._surface = None
         self._actor: vtk.vtkActor | None = None
         self._hidden: SceneObject | None = None
 
     def _running(self):
-        p = self.panel
-        loop, display, body = (getattr(p, "loop", None), getattr(p, "display", None),
-                               getattr(p, "body_obj", None))
-        return (loop, display, body) if None not in (loop, display, body) else None
+        sim = self.workbench.simulation
+        return sim if sim is not None and sim.body is not None else None
 
     # -- the grab --------------------------------------------------------------------------------
     def begin(self, obj: SceneObject, point_mm: np.ndarray) -> bool:
         running = self._running()
-        if running is None or obj is not running[2]:
+        if running is None or obj is not running.body:
             return False
-        running[0].post({"type": "grab", "point": [float(v) for v in point_mm]})
+        running.post({"type": "grab", "point": [float(v) for v in point_mm]})
         return True
 
     def move(self, target_mm: np.ndarray) -> None:
         running = self._running()
         if running is not None:
-            running[0].post({"type": "drag", "target": [float(v) for v in target_mm]})
+            running.post({"type": "drag", "target": [float(v) for v in target_mm]})
 
     def end(self) -> None:
         running = self._running()
         if running is not None:
-            running[0].post({"type": "release"})
+            running.post({"type": "release"})
 
     def rate(self) -> float | None:
         running = self._running()
-        return float(running[0].steps_per_second) or None if running is not None else None
+        return float(running.loop.steps_per_second) or None if running is not None else None
 
     # -- what the eyes show ----------------------------------------------------------------------
     def sync(self, stereo: StereoRenderer) -> None:
         """Show the simulated surface (and hide the body's rest shape) while simulating."""
         running = self._running()
-        surface = running[1].surface if running is not None else None
+        surface = running.surface() if running is not None else None
+        if surface is not None:
+            running.refresh_surface()  # the loop's latest state, before this frame
         if surface is self._surface:
             return
         self._drop(stereo)
         if surface is None:
             return
-        body = running[2]
+        body = running.body
         mapper = vtk.vtkPolyDataMapper()
-        mapper.SetInputData(surface)  # shared, not copied: refreshed in place by the display
+        mapper.SetInputData(surface)  # shared, not copied: refreshed in place each frame
         mapper.ScalarVisibilityOff()
         actor = vtk.vtkActor()
         actor.SetMapper(mapper)

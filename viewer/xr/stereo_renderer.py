@@ -17,6 +17,7 @@ from vtk.util import numpy_support
 
 from sim.model import Case, SceneObject
 from sim.render.adapters import ObjectAdapter, adapter_for
+from sim.render.overlays import OverlayLayer
 from viewer.xr.eye_camera import EyeView, ScenePlacement, apply_eye_camera
 
 XR_BACKGROUND = (0.11, 0.13, 0.17)
@@ -81,6 +82,7 @@ class StereoRenderer:
         for renderer in self.plotter.renderers:
             renderer.set_background(XR_BACKGROUND)
         self._shim = _MirroringPlotter(self.plotter)
+        self.overlays = OverlayLayer(self._shim)
         self.case: Case | None = None
         self.adapters: dict[str, ObjectAdapter] = {}
         self.extra_actors: list = []
@@ -96,12 +98,12 @@ class StereoRenderer:
                 adapter.remove()
             self.adapters.clear()
         self.case = case
-        if case is None:
-            return
-        case.scene.added.connect(self._on_added)
-        case.scene.removed.connect(self._on_removed)
-        for obj in case.scene:
-            self._on_added(obj)
+        if case is not None:
+            case.scene.added.connect(self._on_added)
+            case.scene.removed.connect(self._on_removed)
+            for obj in case.scene:
+                self._on_added(obj)
+        self.overlays.set_case(case)  # clearance maps, planes, plan lines: as on the desktop
 
     def _on_added(self, obj: SceneObject) -> None:
         self.adapters[obj.uid] = adapter_for(obj, self._shim, lambda: None)

@@ -133,3 +133,17 @@ def test_asymmetric_views_from_the_runtime_frame_the_scene_exactly(monado_manife
         # The ball sits off-centre by the frustum's asymmetry, where the located view puts it.
         assert abs(u - res["size"][0] / 2) > 10
         np.testing.assert_allclose(centroid(mask), [u, v], atol=2.0)
+
+
+def test_a_rehearsal_attempts_tissue_deforms_in_the_headset(monado_manifest, tmp_path,
+                                                           demo_case_dir):
+    """The workbench runs the attempt; the headset shows whatever simulation runs (#16)."""
+    res = run_child("rehearsal", monado_manifest, tmp_path, case_dir=demo_case_dir, timeout=300)
+    assert res["owner"] == "rehearsal" and res["drawn"] == 1
+    assert res["max_moved_mm"] > 5.0  # the retractor pushed the liver
+    changed = 0
+    for eye in ("left", "right"):
+        a = np.load(tmp_path / "rehearsal" / f"before_{eye}.npy").astype(int)
+        b = np.load(tmp_path / "rehearsal" / f"after_{eye}.npy").astype(int)
+        changed += int((np.abs(a - b).sum(axis=-1) > 30).sum())
+    assert changed > 50  # the deformation is in the pictures, both eyes together

@@ -442,10 +442,48 @@ def scenario_pull(out: Path, _case_dir) -> dict:
         view.stop()
 
 
+def scenario_rehearsal(out: Path, case_dir: str | None) -> dict:
+    """A rehearsal attempt run by the workbench (not by a panel): its tissue deforms in the
+    eyes as the retractor pushes the liver."""
+    from sim.io import load
+    from sim.rehearsal.builder import build_scenario
+    from sim.rehearsal.session import RehearsalWorld
+    from sim.workbench import Workbench
+    from viewer.xr.sim_link import SimulationLink
+
+    case = load(case_dir)
+    scenario = build_scenario(case)
+    world = RehearsalWorld(scenario, case)
+    bench = Workbench(case=case)
+    run = bench.run_simulation(world.session(), world.body_obj, owner="rehearsal", world=world,
+                               start=False)
+    view = HeadsetView(case, capture=True, deformer=SimulationLink(bench))
+    try:
+        frames(view, 3)
+        save_eyes(view, out, "before")
+        before = run.surface().points.copy()
+        x, y0, z = scenario.setup.instruments[0]["pose"]["position"]
+        for i, y in enumerate(np.linspace(y0, -48.0, 12)):  # push the liver back, like a trainee
+            run.post({"type": "pose", "instrument": "retractor",
+                      "pose": {"position": [x, float(y), z], "direction": [0, 0, 1]}})
+            run.loop.step_once()
+            run.loop.wait_for_step(i + 1, 30.0)
+        frames(view, 3)
+        save_eyes(view, out, "after")
+        moved = np.linalg.norm(run.surface().points - before, axis=1)
+        shown = [a for a in view.session.stereo.extra_actors
+                 if hasattr(a, "GetMapper") and a.GetMapper().GetInput() is run.surface()]
+        return {"max_moved_mm": float(moved.max()), "drawn": len(shown),
+                "owner": bench.simulation.owner}
+    finally:
+        view.stop()
+        bench.shutdown()
+
+
 SCENARIOS = {"render": scenario_render, "deform": scenario_deform, "grab": scenario_grab,
              "cycles": scenario_cycles, "gui": scenario_gui,
              "bench": scenario_bench, "pull": scenario_pull,
-             "asym": scenario_asym}
+             "asym": scenario_asym, "rehearsal": scenario_rehearsal}
 
 if __name__ == "__main__":
     name, out_dir = sys.argv[1], Path(sys.argv[2])

@@ -1,0 +1,65 @@
+"""The placement the workbench runs: prepared structures, one device, its latest evaluation.
+
+The Place panel, a script or the headset move the device (its scene object's transform);
+:meth:`PlacementRun.evaluate` says how safe the pose is, and :meth:`show_clearance` puts the
+clearance maps in the case as overlays, so they are saved and seen in every view.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim.devices.placed import device_of_object
+from sim.model import SceneObject
+from sim.model import overlays as ov
+from sim.placement import Evaluation, PlacementScene, RigidDevice, evaluate
+from sim.progress import Progress, no_progress
+
+PREFIX = "placement:"  # the ids of the overlays a placement owns
+
+
+def prepare_structures(chosen: list[tuple[SceneObject, str, float | None]],
+                       around: np.ndarray | None = None, reach: float = 60.0,
+                       progress: Progress = no_progress) -> PlacementScene:
+    """A placement scene of ``(object, role, margin_mm)``: each object's world surface
+    (transform applied) under the object's name."""
+    items = [(o.name, o.data.transform(o.transform, inplace=False) if o.has_transform else o.data,
+              role, margin) for o, role, margin in chosen]
+    return PlacementScene.from_surfaces(items, around=around, reach=reach, progress=progress)
+
+
+class PlacementRun:
+    """A device placed against prepared structures of a case."""
+
+    def __init__(self, case: Any, device: SceneObject, scene: PlacementScene,
+                 structures: dict[str, SceneObject]) -> None:
+        self.case = case
+        self.device = device
+        self.rigid = RigidDevice(device_of_object(device))
+        self.scene = scene
+        self.structures = structures  # structure name -> scene object
+        self.last: Evaluation | None = None
+
+    def evaluate(self) -> Evaluation:
+        """Clearances, collisions and purchase of the device at its current pose."""
+        self.last = evaluate(self.scene, self.rigid, self.device.transform)
+        return self.last
+
+    def show_clearance(self, on: bool = True, max_distance: float = 10.0) -> list[str]:
+        """Clearance maps of the critical structures (and their legend) as case overlays, one
+        undoable step; ``on=False`` removes them. Returns the overlay ids shown."""
+        new: list = []
+        for st in self.scene.structures if on else []:
+            obj = self.structures.get(st.name)
+            if st.role == "critical" and obj is not None:
+                new.append(ov.ClearanceMap(id=f"{PREFIX}{obj.uid}", label=f"Clearance of {obj.name}",
+                                           structure=obj.uid, device=self.device.uid,
+                                           max_distance=max_distance))
+        if new:
+            new.append(ov.Legend(id=f"{PREFIX}legend", title="Clearance",
+                                 range=(0.0, max_distance), units="mm"))
+        ov.replace_overlays(self.case, PREFIX, new,
+                            "Show clearance maps" if on else "Hide clearance maps")
+        return [o.id for o in new]
