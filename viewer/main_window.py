@@ -9,6 +9,7 @@ import vtk
 from PyQt6.QtCore import QT_VERSION_STR, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -39,6 +40,7 @@ from viewer.panels.properties import PropertiesPanel
 from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
+from viewer.panels.spin import WheelGuard
 from viewer.views.scene_view import SceneView
 from viewer.workers import Job, JobManager, QtDispatcher
 from viewer.xr.menu import XRMenu
@@ -107,6 +109,8 @@ class MainWindow(QMainWindow):
         # Six panels share the left column: tabs down its side keep every name readable.
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.West)
         self._restore_layout()
+        # The wheel over a panel scrolls it; a field it passes keeps its value.
+        QApplication.instance().installEventFilter(WheelGuard(self))
 
     # -- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:

@@ -1,8 +1,22 @@
-"""Small builders the panels share: the number field of their forms, and a row of widgets."""
+"""Small builders the panels share: the number field of their forms, a row of widgets, and
+the wheel guard that lets the wheel scroll a panel past its fields."""
 
 from __future__ import annotations
 
-from PyQt6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QWidget
+from PyQt6.QtCore import QEvent, QObject, Qt
+from PyQt6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QScrollBar,
+    QWidget,
+)
+
+_GUARDED = (QAbstractSpinBox, QComboBox, QAbstractSlider)
 
 
 def spin_box(lo: float, hi: float, value: float, step: float, decimals: int,
@@ -26,3 +40,24 @@ def row(*widgets: QWidget) -> QWidget:
     for x in widgets:
         h.addWidget(x)
     return w
+
+
+class WheelGuard(QObject):
+    """The wheel scrolls the panel under the mouse: a spin box, combo box or slider the mouse
+    passes over takes the wheel only once it has focus (clicked or tabbed to). Installed on
+    the application by the main window, so it holds for every panel and dialog."""
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, _GUARDED) or \
+                isinstance(watched, QScrollBar) or watched.hasFocus():
+            return False
+        if watched.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+            watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel does not focus it
+        area = watched.parentWidget()
+        while area is not None and not isinstance(area, QAbstractScrollArea):
+            area = area.parentWidget()
+        if area is not None:
+            bar = area.verticalScrollBar()
+            if bar is not None and bar.isVisible():
+                QApplication.sendEvent(bar, event)
+        return True  # never the value of a box the wheel only passed over

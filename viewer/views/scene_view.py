@@ -81,7 +81,24 @@ class SceneView(QWidget):
             self.plotter.render()
 
     def set_case(self, case: Case) -> None:
+        old = self.renderer.case
+        if old is not None:
+            old.scene.added.disconnect(self._sync_ruler)
+            old.scene.removed.disconnect(self._sync_ruler)
         self.renderer.set_case(case)
+        case.scene.added.connect(self._sync_ruler)
+        case.scene.removed.connect(self._sync_ruler)
+        self._sync_ruler()
+
+    def _sync_ruler(self, *_args) -> None:
+        """The mm ruler only with something to measure: on an empty scene VTK labelled it
+        with the size of nothing ("-0.00136 mm")."""
+        bar = self.plotter.actors.get("scale-bar")
+        if bar is not None:
+            case = self.renderer.case
+            bar.SetVisibility(case is not None and case.scene.bounds(visible_only=False)
+                              is not None)
+            self.plotter.render()
 
     def pick(self, x: int, y: int) -> SceneObject | None:
         """The object under display pixel (x, y), VTK coordinates (origin bottom-left)."""
