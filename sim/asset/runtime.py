@@ -133,7 +133,10 @@ class AssetTwin:
                 self.counters.not_finite += 1
                 return
             if self.t_last is not None and t <= self.t_last:
-                self.counters.late += 1
+                if t == self.t_last:  # the sample was complete and processed already
+                    self.counters.duplicate += 1
+                else:
+                    self.counters.late += 1
                 return
             slot = self._pending.setdefault(t, {})
             if reading.sensor in slot:

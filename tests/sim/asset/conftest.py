@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sim.twin.conftest import broker, broker_factory  # noqa: F401  (mosquitto)
+from tests.sim.twin.conftest import broker, broker_factory, wait_until  # noqa: F401
 
 
 @pytest.fixture(scope="session")
