@@ -38,8 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(handler=run_deidentify)
 
     from sim.dicomnet.cli import add_commands
+    from sim.io.dicom_results_cli import add_commands as add_result_commands
 
     add_commands(group)
+    add_result_commands(group)
 
 
 def run_list(args: argparse.Namespace) -> int:
