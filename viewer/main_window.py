@@ -35,6 +35,7 @@ from viewer.imaging_ui import ImagingUI
 from viewer.panels.analysis import AnalysisPanel
 from viewer.panels.inspect import InspectPanel
 from viewer.panels.live import LivePanel
+from viewer.panels.mesh_tools import MeshPanel
 from viewer.panels.place import PlacePanel
 from viewer.panels.properties import PropertiesPanel
 from viewer.panels.rehearse import RehearsePanel
@@ -99,6 +100,11 @@ class MainWindow(QMainWindow):
         props_dock.raise_()
         self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
         self.session.add_docks()
+        self.mesh_panel = MeshPanel(self)  # units, mesh check and repair, field colouring
+        markups_dock = self.findChild(QDockWidget, "dockMarkups")
+        self.tabifyDockWidget(markups_dock, self._dock("Mesh", self.mesh_panel,
+                                                       Qt.DockWidgetArea.RightDockWidgetArea))
+        markups_dock.raise_()
         self._build_status_bar()
         self._build_actions()
         self.imaging = ImagingUI(self)  # Slices and Segment docks, Segment menu
@@ -155,6 +161,8 @@ class MainWindow(QMainWindow):
         self.add_action = self._action(
             file_menu, "&Add to Case…", self.add_dialog, "Ctrl+Shift+O",
             tip="Add the objects of a file (a scan, a part, a segmentation) to the open case")
+        self._action(file_menu, "Add in &Units…", self.add_with_units_dialog,
+                     tip="Add a file saved without units (STL, OBJ, PLY …) in cm, m or inches")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -394,6 +402,7 @@ class MainWindow(QMainWindow):
         self.live.set_case(case)
         self.simulate.set_case(case)
         self.analysis.set_case(case)
+        self.mesh_panel.set_case(case)
         self.place.set_case(case)
         self.rehearse.set_case(case)
         self.inspect.set_case(case)
@@ -415,13 +424,33 @@ class MainWindow(QMainWindow):
         if path:
             self.add_path(path)
 
-    def add_path(self, path: str | Path) -> Job:
+    def add_with_units_dialog(self) -> None:
+        from PyQt6.QtWidgets import QInputDialog
+
+        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
+        path, _ = QFileDialog.getOpenFileName(self, "Add to case", "",
+                                              f"Supported files ({patterns});;All files (*)")
+        if not path:
+            return
+        labels = {"millimetres (mm)": "mm", "centimetres (cm)": "cm", "metres (m)": "m",
+                  "inches (in)": "in"}
+        label, ok = QInputDialog.getItem(self, "Units", f"{Path(path).name} is in:",
+                                         list(labels), 0, False)
+        if ok and label:
+            self.add_path(path, units=labels[label])
+
+    def add_path(self, path: str | Path, units: str | None = None) -> Job:
         """Read a file in the background and add its objects and markups to the open case
-        (one undoable step); with no case open, open it instead."""
+        (one undoable step); with no case open, open it instead. ``units``: the length unit
+        of a file that does not say (STL, OBJ …), converted to mm."""
         path = Path(path)
-        if self.case is None:
+        if self.case is None and units is None:
             return self.open_path(path)
-        return self.run_task(f"Adding {path.name}", lambda p: load(path, p),
+        if self.case is None:
+            self.set_case(Case(name="Untitled"))
+            self.case_path = None
+            self.session.saved(None, None)
+        return self.run_task(f"Adding {path.name}", lambda p: load(path, p, units=units),
                              lambda loaded: self._add_loaded(loaded, path))
 
     def _add_loaded(self, loaded: Case, path: Path) -> None:

@@ -23,6 +23,7 @@ from sim.io.units import mm_per
 from sim.io.vtk_safe import clean_message, dataset_problem, vtk_messages, xml_counts_problem
 from sim.model import ObjectKind, SceneObject
 from sim.progress import Progress
+from sim.render.result_fields import default_field
 
 _SIGNATURES = {".vtk": (b"# vtk DataFile",),
                ".vtp": (b"<?xml", b"<VTKFile"), ".vtu": (b"<?xml", b"<VTKFile"),
@@ -213,8 +214,12 @@ def read_vtk_mesh(path: Path, options: ReadOptions, progress: Progress) -> Loade
         data.points = np.asarray(data.points) * scale
     if isinstance(data, pv.UnstructuredGrid) and not data.celltypes.size:
         raise FileFormatError(path, "it contains no cells")
+    meta: dict = {"source_format": path.suffix[1:].upper()}
+    shown = default_field(data)
+    if shown is not None:  # a result file (stress, displacement ...) opens coloured by it
+        meta.update(scalars=shown, warp_factor=0.0)
     return Loaded([SceneObject(path.stem, ObjectKind.SURFACE, data, color=_color(data),
-                               metadata={"source_format": path.suffix[1:].upper()})])
+                               metadata=meta)])
 
 
 @reader(".vti", name="VTK image")
