@@ -1,0 +1,246 @@
+"""The credibility report: sections in the order of the FDA's reporting guidance for
+computational modelling (2016), each verification and validation activity mapped to the
+credibility factors of ASME V&V 40, as HTML or PDF (:class:`sim.render.document.Document`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from sim.render.document import Document
+
+
+def _g(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.5g}{(' ' + unit) if unit else ''}"
+    return f"{v}{(' ' + unit) if unit else ''}"
+
+
+def _status(ok: bool | None) -> str:
+    return {True: "met", False: "NOT met", None: "not assessed"}[ok]
+
+
+def _code_ok(data: dict) -> bool:
+    return all(c["passed"] for c in data["code_verification"])
+
+
+def _gci_ok(data: dict) -> bool | None:
+    calc = data.get("calculation_verification")
+    if not calc or "error" in calc:
+        return None
+    vals = [g for g in calc["gci"].values() if "error" not in g]
+    return bool(vals) and all(g["gci_fine"] < 0.05 for g in vals)
+
+
+def _residual_ok(data: dict) -> bool | None:
+    calc = data.get("calculation_verification")
+    res = [data["model"]["summary"].get("relative_residual")]
+    if calc and "levels" in calc:
+        res += [lv.get("relative_residual") for lv in calc["levels"]]
+    res = [r for r in res if r is not None]
+    return bool(res) and max(res) < 1e-6 if res else None
+
+
+def factor_rows(data: dict) -> list[list[str]]:
+    """ASME V&V 40 credibility factors: activity, evidence here, status."""
+    v = data.get("validation") or {}
+    uq = data.get("uncertainty")
+    user = "stated by the user" if v else "not assessed by Twinsight"
+    return [
+        ["Code: software quality assurance", "Version, commit, environment (Provenance); the "
+         "project's automated test suite", "evidence recorded"],
+        ["Code: numerical code verification", "Patch tests, Timoshenko cantilever, Lamé cylinder "
+         "run now (Code verification)", _status(_code_ok(data))],
+        ["Calculation: discretization error", "Mesh refinement, Richardson extrapolation, GCI < 5 % "
+         "(Calculation verification)", _status(_gci_ok(data))],
+        ["Calculation: numerical solver error", "Relative residuals < 1e-6 on every solve",
+         _status(_residual_ok(data))],
+        ["Calculation: use error", "Input files hashed (Provenance); spec reviewed by the analyst",
+         "evidence recorded"],
+        ["Validation: model form", "Constitutive law and limitations stated", "stated by the user"
+         if data["limitations"] else "not stated"],
+        ["Validation: model inputs", "Input uncertainty propagated by a sweep (Uncertainty "
+         "quantification)", "evidence recorded" if uq else "not assessed"],
+        ["Comparator: test samples and conditions", str(v.get("comparator", "–")), user],
+        ["Assessment: input equivalency and output comparison", str(v.get("summary", "–")), user],
+        ["Applicability: relevance of the QoIs and of the validation to the COU",
+         "Quantities of interest and context of use stated (sections 1-2)", "stated by the user"],
+    ]
+
+
+def _convergence_figure(data: dict) -> Figure:
+    fig = Figure(figsize=(7.0, 3.0))
+    ax = fig.add_subplot()
+    for c in data["code_verification"]:
+        rows = c["rows"]
+        if "h" in rows[0]:
+            ax.loglog([r["h"] for r in rows], [r["rel_error"] for r in rows], "o-", label=c["name"])
+        elif "element_size" in rows[0]:
+            ax.loglog([r["element_size"] for r in rows], [r["max_rel_error_ur"] for r in rows],
+                      "s-", label=c["name"])
+    ax.set_xlabel("element size h (mm)")
+    ax.set_ylabel("relative error")
+    ax.legend(fontsize=8)
+    ax.set_title("Code verification: error against the analytic solution", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _refinement_figure(calc: dict, name: str) -> Figure:
+    fig = Figure(figsize=(7.0, 2.8))
+    ax = fig.add_subplot()
+    h = [lv["h_mm"] for lv in calc["levels"]]
+    f = [lv["values"][name] for lv in calc["levels"]]
+    ax.plot(h, f, "o-", label="solutions")
+    g = calc["gci"].get(name, {})
+    if "extrapolated" in g:
+        ax.axhline(g["extrapolated"], color="#c0392b", linestyle="--", label="Richardson extrapolation")
+        ax.errorbar([g["h"][0]], [g["f"][0]], yerr=[abs(g["f"][0]) * g["gci_fine"]], fmt="none",
+                    color="#333", capsize=4, label="GCI band (fine)")
+    ax.set_xlabel("representative element size h (mm)")
+    ax.set_ylabel(name)
+    ax.invert_xaxis()
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def build_document(data: dict) -> Document:
+    risk, model = data["risk"], data["model"]["summary"]
+    doc = Document(f"Model credibility report: {data['name']}",
+                   f"Generated by Twinsight {data['provenance']['environment']['twinsight']} on "
+                   f"{data['created']}. Structure: FDA guidance 'Reporting of Computational Modeling "
+                   "Studies in Medical Device Submissions' (2016); credibility factors: ASME V&V 40-2018.")
+    doc.heading("1. Executive summary")
+    doc.table(["Item", "Result"], [
+        ["Question of interest", data["question_of_interest"]],
+        ["Model risk", f"{risk['level']} of 5 ({risk['level_words']})"],
+        ["Code verification", _status(_code_ok(data))],
+        ["Discretization error (GCI < 5 %)", _status(_gci_ok(data))],
+        ["Solver error (residual < 1e-6)", _status(_residual_ok(data))],
+        ["Uncertainty quantification", "from a sweep" if data.get("uncertainty") else "not assessed"],
+        ["Validation", str((data.get("validation") or {}).get("status", "not assessed"))]],
+        [0.35, 0.65])
+    doc.table(["Quantity of interest", "Value", "Acceptance"],
+              [[q["name"], _g(q["value"], q.get("unit", "")), q.get("acceptance") or "–"]
+               for q in data["quantities"]], [0.4, 0.3, 0.3])
+    doc.heading("2. Question of interest and context of use")
+    doc.text(f"Question of interest: {data['question_of_interest']}")
+    doc.text(f"Context of use: {data['context_of_use']}")
+    doc.heading("3. Model risk (V&V 40)")
+    doc.table(["Model influence", "Decision consequence", "Model risk"],
+              [[risk["influence"], risk["consequence"], f"{risk['level']} / 5 ({risk['level_words']})"]])
+    if risk.get("rationale"):
+        doc.text(f"Rationale: {risk['rationale']}")
+    doc.heading("4. Credibility factors (V&V 40)")
+    doc.table(["Factor", "Activity and evidence", "Status"], factor_rows(data), [0.3, 0.5, 0.2])
+    doc.heading("5. System configuration and governing equations")
+    mat = model["material"]
+    doc.table(["Item", "Value"], [
+        ["Analysis spec", data["model"]["spec"]], ["Analysis", model["analysis"]],
+        ["Constitutive law", model["law"]],
+        ["Material", f"{mat['name']}: E = {mat['youngs_modulus_mpa']:g} MPa, nu = {mat['poisson_ratio']:g}"],
+        ["Mesh", f"{model['mesh'].get('elements')} P{model['mesh'].get('order')} tetrahedra, "
+                 f"{model['mesh'].get('nodes')} nodes"],
+        ["Reactions (N)", "; ".join(f"{k}: [{', '.join(f'{x:.4g}' for x in v)}]"
+                                     for k, v in model["reactions_n"].items())],
+        ["Total load (N)", ", ".join(f"{x:.4g}" for x in model["total_load_n"])]], [0.3, 0.7])
+    doc.text("Governing equations: quasi-static balance of momentum div(sigma) + b = 0 in weak form, "
+             "discretised with Lagrange tetrahedra (P1/P2), solved by a sparse direct factorisation "
+             "(linear) or Newton's method with load stepping (nonlinear). Units mm, N, MPa.")
+    doc.heading("6. Code verification")
+    for c in data["code_verification"]:
+        doc.text(f"{c['name']} — reference: {c['reference']}; criterion: {c['criterion']}; "
+                 f"{'PASSED' if c['passed'] else 'FAILED'} ({c['wall_time_s']:.1f} s)."
+                 + (f" Expected order: {c['expected_order']}." if c["expected_order"] else ""))
+        keys = list(c["rows"][0])
+        doc.table(keys, [[_g(r[k]) if not isinstance(r[k], list) else "x".join(map(str, r[k]))
+                          for k in keys] for r in c["rows"]])
+    doc.figure(_convergence_figure(data), "Relative error against mesh size (log-log)", 3.0)
+    doc.heading("7. Calculation verification")
+    calc = data.get("calculation_verification")
+    if calc is None:
+        doc.text("No mesh-refinement study was asked for (refinement: false).")
+    elif "error" in calc:
+        doc.text(f"The mesh-refinement study could not be run: {calc['error']}")
+    else:
+        qn = [q["name"] for q in data["quantities"]]
+        doc.text(f"Three meshes refined by a ratio of {calc['ratio']:g}; representative size "
+                 "h = (volume / elements)^(1/3); GCI after Celik et al. (2008) with safety factor 1.25.")
+        doc.table(["Level", "Elements", "h (mm)", "Residual", *qn],
+                  [[f"x{lv['factor']:.3g}", lv["elements"], _g(lv["h_mm"]), _g(lv["relative_residual"]),
+                    *[_g(lv["values"][n]) for n in qn]] for lv in calc["levels"]])
+        rows = []
+        for n, g in calc["gci"].items():
+            if "error" in g:
+                rows.append([n, g["error"], "", "", "", ""])
+            else:
+                rows.append([n, _g(g["order"]), _g(g["extrapolated"]), f"{100 * g['gci_fine']:.3g} %",
+                             f"{100 * g['e_ext21']:.3g} %", _g(g["asymptotic_ratio"])])
+        doc.table(["Quantity", "Observed order p", "Extrapolated", "GCI fine", "Extrap. error",
+                   "Asymptotic ratio"], rows)
+        for n in qn:
+            if "extrapolated" in calc["gci"].get(n, {}):
+                doc.figure(_refinement_figure(calc, n), f"Mesh refinement of {n}", 2.8)
+    doc.heading("8. Validation")
+    v = data.get("validation") or {}
+    if v:
+        doc.table(["Item", "Statement"], [[k, str(val)] for k, val in v.items()], [0.25, 0.75])
+    else:
+        doc.text("No validation evidence was given: comparison with bench or clinical data is "
+                 "outside what this report can establish.")
+    doc.heading("9. Uncertainty quantification")
+    _uq_section(doc, data.get("uncertainty"))
+    doc.heading("10. Limitations")
+    for lim in data["limitations"] or ["None stated by the user."]:
+        doc.text(f"• {lim}")
+    doc.heading("11. Software, environment and inputs")
+    env = data["provenance"]["environment"]
+    doc.table(["Item", "Value"], [
+        ["Twinsight", env["twinsight"]], ["Commit", f"{env['commit'] or 'not a git checkout'}"
+                                           + (" (modified)" if env.get("modified") else "")],
+        ["Python", env["python"]], ["Platform", env["platform"]],
+        ["Packages", ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)]], [0.2, 0.8])
+    doc.table(["Input", "Path", "SHA-256"], [[i["input"], i["path"], i["sha256"]]
+                                             for i in data["provenance"]["inputs"]], [0.18, 0.37, 0.45])
+    return doc
+
+
+def _uq_section(doc: Document, uq: dict | None) -> None:
+    if not uq:
+        doc.text("No sweep was given (--sweep RESULTS): input uncertainty was not propagated.")
+        return
+    from sim.sweep.report import histogram_figure, tornado_figure
+    from sim.sweep.store import read_results
+
+    a = uq["analysis"]
+    s = a["samples"]
+    doc.text(f"Sweep '{a['name']}' ({uq['folder']}): {a['sampler']['method']} sampler, seed "
+             f"{a['sampler']['seed']}; {s['ok']} of {s['expected']} samples succeeded, {s['failed']} failed.")
+    doc.table(["Parameter", "Distribution"], [[p["name"], p["distribution"]] for p in a["parameters"]])
+    doc.table(["Quantity", "mean", "sd", "p5", "p50", "p95"],
+              [[n, *[_g(st["all"].get(k)) for k in ("mean", "std", "p5", "p50", "p95")]]
+               for n, st in a["quantities"].items()])
+    if a["failure"]:
+        doc.table(["Event", "Probability", "95 % interval"],
+                  [[f["event"], _g(f["probability"]), f"{f['ci95'][0]:.3g} – {f['ci95'][1]:.3g}"]
+                   for f in a["failure"]])
+    df = read_results(uq["folder"])
+    good = df[df["error"].isna()] if len(df) else df
+    for n in a["quantities"]:
+        doc.figure(histogram_figure(good, a, n), f"Distribution of {n}", 2.8)
+    for e in a["sensitivity"]:
+        fig = tornado_figure(e)
+        if fig is not None:
+            doc.figure(fig, f"Sensitivity of {e['qoi']}", 0.8 + 0.3 * len(e["parameters"]))
+
+
+def write_credibility_report(data: dict, path: str | Path) -> Path:
+    return build_document(data).write(path)
+
+
+
