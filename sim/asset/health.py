@@ -88,7 +88,10 @@ class HealthMonitor:
         ss = np.zeros((T, n))
         Y = self.ident.physics(readings)
         avail = np.isfinite(Y) & np.isfinite(q).all(axis=1)[:, None]
-        patterns, inverse = np.unique(avail, axis=0, return_inverse=True)
+        if T == 1 or avail.all():
+            patterns, inverse = avail[:1], np.zeros(T, dtype=np.int64)
+        else:
+            patterns, inverse = np.unique(avail, axis=0, return_inverse=True)
         sig = self.ident.sigma
         for k, pat in enumerate(patterns):
             idx = np.flatnonzero(inverse.ravel() == k)

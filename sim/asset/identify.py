@@ -98,7 +98,12 @@ class LoadIdentifier:
         q = np.full((T, C), np.nan)
         sd = np.full((T, C), np.nan)
         avail = np.isfinite(Y)
-        patterns, inverse = np.unique(avail, axis=0, return_inverse=True)
+        if T == 1 or avail.all():  # the common cases, without sorting the patterns
+            patterns, inverse = avail[:1], np.zeros(T, dtype=np.int64)
+            if not avail.all():
+                patterns = avail
+        else:
+            patterns, inverse = np.unique(avail, axis=0, return_inverse=True)
         for k, pat in enumerate(patterns):
             if (pat & self.use).sum() < 1:
                 continue

@@ -108,17 +108,24 @@ class FeSystem:
             K = K + p.supports.get(name, 1.0) * Ks
         return K
 
-    def region_stiffness(self, name: str, p: Params) -> sp.csr_matrix:
-        w = np.zeros(self.mesh.n_elements)
-        w[self.region_of[name]] = 1.0
-        return assemble_matrix(self.body.pattern,
-                               self.ke * (w * self.element_scale(p))[:, None, None])
+    def region_force(self, name: str, p: Params, U: np.ndarray) -> np.ndarray:
+        """d K / d(scale of region) @ U (ndof, k): element products over the region only
+        (no global matrix assembled)."""
+        elems = self.region_of[name]
+        scale = self.element_scale(p)[elems]
+        dofs = self.body.dofs[elems]  # (e, nd)
+        out = np.zeros((self.body.ndof, U.shape[1]))
+        for k in range(U.shape[1]):
+            fe = np.einsum("eij,ej->ei", self.ke[elems], U[dofs, k]) * scale[:, None]
+            out[:, k] = np.bincount(dofs.ravel(), fe.ravel(), minlength=self.body.ndof)
+        return out
 
     def solve(self, p: Params, rhs: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
         """Displacements (ndof, k) for the channel unit loads (or ``rhs``) and the solver."""
         K = self.stiffness(p)
         free = self.free
-        solve = factorize(sp.csc_matrix(K[free][:, free]))
+        Kf = K if len(free) == K.shape[0] else K[free][:, free]
+        solve = factorize(sp.csc_matrix(Kf))
         rhs = self.F if rhs is None else rhs
         U = np.zeros((self.body.ndof, rhs.shape[1]))
         U[free] = np.asarray(solve(np.ascontiguousarray(rhs[free]))).reshape(len(free), -1)

@@ -209,8 +209,7 @@ def build_model(cfg: AssetConfig, params: Params | None = None,
     dH = np.zeros((len(regions), len(sensors), len(names)))
     fe_rows = np.array([s.kind != "load_cell" for s in sensors])
     for r, name in enumerate(regions):
-        Kr = fe.region_stiffness(name, p)
-        rhs = -(Kr @ U)  # d(K)/d(scale_r) U + K dU = 0
+        rhs = -fe.region_force(name, p, U)  # d(K)/d(scale_r) U + K dU = 0
         dU = np.zeros_like(U)
         dU[fe.free] = np.asarray(solve(np.ascontiguousarray(rhs[fe.free]))).reshape(
             len(fe.free), -1)
