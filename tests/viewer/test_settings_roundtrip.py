@@ -32,6 +32,13 @@ NOT_SAVED = {
     "live.command_edit": "argument of the command sent to the peer",
     "live.live_check": "following the live data or scrubbing: a moment of the session",
     "live.timeline": "scrub position in the session's history",
+    "analysis.kind_combo": "the type of support or load the Add button adds (its argument)",
+    "analysis.vx": "value the Add button gives the new support or load",
+    "analysis.vy": "value the Add button gives the new support or load",
+    "analysis.vz": "value the Add button gives the new support or load",
+    "analysis.pressure_spin": "value the Add button gives the new pressure load",
+    "analysis.field_combo": "the result object's colouring, saved in its own metadata",
+    "analysis.warp_spin": "the result object's warp, saved in its own metadata",
 }
 # Saved settings whose value is only offered while a link is connected (no items without it).
 NEEDS_LINK = {"live.colour_combo"}
@@ -41,7 +48,7 @@ def _named_inputs(win) -> dict[str, QWidget]:
     """Every input widget of the four panels, named "panel.attribute" (the panels' own and
     those of their parts, such as the Inspect panel's landmark registration)."""
     found: dict[str, QWidget] = {}
-    for pname in ("rehearse", "simulate", "inspect", "live"):
+    for pname in ("rehearse", "simulate", "inspect", "live", "analysis"):
         panel = getattr(win, pname)
         owners = [(pname, panel)] + [(f"{pname}.{k}", v) for k, v in vars(panel).items()
                                      if isinstance(v, QWidget) and not isinstance(v, INPUTS)

@@ -281,6 +281,8 @@ class AnalysisPanel(QWidget):
         self.pending = []
         obj = self.part()
         self.setup = self._default_setup(obj)
+        self.setup.order = int(self.order_combo.currentData() or 1)  # not the part's
+        self.setup.edge_length = float(self.edge_spin.value())
         self.summary = None
         self._loading = True
         try:
