@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(props_dock, self._dock("Analysis", self.analysis,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.place = PlacePanel(self)  # device placement, tabbed too
+        self.tree.device_dropped.connect(self.place.drop_on_tree)
         self.tabifyDockWidget(props_dock, self._dock("Place", self.place,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.rehearse = RehearsePanel(self)  # rehearsal scenarios and attempts, tabbed too

@@ -20,6 +20,19 @@ from sim.progress import Progress, no_progress
 PREFIX = "placement:"  # the ids of the overlays a placement owns
 
 
+def clearance_overlays(device: SceneObject | None, critical: list[SceneObject],
+                       max_distance: float = 10.0) -> list:
+    """The overlays of a placement's clearance maps: one map per critical structure (its exact
+    distance to ``device``) and their legend; none without a device."""
+    if device is None or not critical:
+        return []
+    maps: list = [ov.ClearanceMap(id=f"{PREFIX}{obj.uid}", label=f"Clearance of {obj.name}",
+                                  structure=obj.uid, device=device.uid, max_distance=max_distance)
+                  for obj in critical]
+    return maps + [ov.Legend(id=f"{PREFIX}legend", title="Clearance", range=(0.0, max_distance),
+                             units="mm")]
+
+
 def prepare_structures(chosen: list[tuple[SceneObject, str, float | None]],
                        around: np.ndarray | None = None, reach: float = 60.0,
                        progress: Progress = no_progress) -> PlacementScene:
@@ -50,16 +63,9 @@ class PlacementRun:
     def show_clearance(self, on: bool = True, max_distance: float = 10.0) -> list[str]:
         """Clearance maps of the critical structures (and their legend) as case overlays, one
         undoable step; ``on=False`` removes them. Returns the overlay ids shown."""
-        new: list = []
-        for st in self.scene.structures if on else []:
-            obj = self.structures.get(st.name)
-            if st.role == "critical" and obj is not None:
-                new.append(ov.ClearanceMap(id=f"{PREFIX}{obj.uid}", label=f"Clearance of {obj.name}",
-                                           structure=obj.uid, device=self.device.uid,
-                                           max_distance=max_distance))
-        if new:
-            new.append(ov.Legend(id=f"{PREFIX}legend", title="Clearance",
-                                 range=(0.0, max_distance), units="mm"))
+        critical = [self.structures[st.name] for st in self.scene.structures
+                    if st.role == "critical" and st.name in self.structures] if on else []
+        new = clearance_overlays(self.device, critical, max_distance)
         ov.replace_overlays(self.case, PREFIX, new,
                             "Show clearance maps" if on else "Hide clearance maps")
         return [o.id for o in new]

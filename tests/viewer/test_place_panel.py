@@ -52,8 +52,14 @@ def test_place_align_feedback_and_fit(qtbot, place_window):
     # Closest points and the clearance colour map are drawn in the 3D view.
     assert "place-closest" in win.view.plotter.actors
     panel.show_map.setChecked(True)
-    assert "place-map-Nerve" in win.view.plotter.actors
-    assert "place-map-Bone" not in win.view.plotter.actors
+    # The map is a case overlay (saved; drawn by the layer the screenshot and headset share).
+    nerve, bone = win.case.scene["Nerve"], win.case.scene["Bone"]
+    assert f"overlay:placement:{nerve.uid}" in win.view.plotter.actors
+    assert f"overlay:placement:{bone.uid}" not in win.view.plotter.actors
+    from sim.model import overlays as ov
+
+    assert {o.structure for o in ov.overlays(win.case).values()
+            if isinstance(o, ov.ClearanceMap)} == {nerve.uid}
     # Slide along the axis: live re-evaluation on the pose change.
     panel.depth_spin.setValue(3.0)
     assert np.allclose(win.case.scene[obj.name].transform[:3, 3], (4.5, 0.0, 8.0))
@@ -267,6 +273,10 @@ def test_place_settings_belong_to_the_case(qtbot, place_window, tmp_path, monkey
         "comparison": panel.comparison.toPlainText(),
     }
     assert again == shown
+    from sim.model import overlays as ov
+
+    maps = [o for o in ov.overlays(win.case).values() if isinstance(o, ov.ClearanceMap)]
+    assert [m.structure for m in maps] == [win.case.scene["Nerve"].uid]  # saved with the case
     assert panel.device_obj is not None and panel.device_obj.uid == device_uid
     assert np.allclose(panel.device_obj.transform, pose)
     # The reopened device is live again: moving it is evaluated once structures are prepared.

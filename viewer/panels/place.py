@@ -55,6 +55,8 @@ DEFAULT_MARGIN_MM = 2.0
 _FEEDBACK = ("structure", "clearance mm", "hit", "depth mm", "volume mm³", "purchase", "breach mm",
              "violation")
 
+MAP_RANGE_MM = 10.0  # clearance colour maps run from red (touching) to green (10 mm)
+
 
 class PlacePanel(QWidget):
     def __init__(self, window=None, parent=None) -> None:
@@ -187,8 +189,8 @@ class PlacePanel(QWidget):
         self._fill_sizes()
         self._bind_settings()
         if window is not None:
-            window.view.device_dropped.connect(self.drop_on_view)
-            window.tree.device_dropped.connect(self.drop_on_tree)
+            window.view.device_dropped.connect(self.drop_on_view)  # (the window connects the
+            # scene tree's drops: a panel does not reach into a sibling dock)
 
     # -- catalogue ---------------------------------------------------------------------------
     def _fill_sizes(self, *_args) -> None:
@@ -219,6 +221,7 @@ class PlacePanel(QWidget):
     def _setting_changed(self) -> None:
         if getattr(self, "settings", None) is not None:
             self.settings.changed()
+            self._sync_map_overlays()
 
     def _put_size(self, params) -> None:
         if isinstance(params, dict):
@@ -263,6 +266,7 @@ class PlacePanel(QWidget):
             return
         self.device_obj, self.rigid = obj, rigid
         obj.events.metadata.connect(self._pose_changed)
+        self._sync_map_overlays()
 
     def _candidate_docs(self) -> list[dict]:
         return [{"label": label, "evaluation": ev.to_dict()} for label, ev in self.candidates]
@@ -333,6 +337,7 @@ class PlacePanel(QWidget):
         if obj is self.device_obj:
             self._unwatch()
             self.device_obj, self.rigid, self.last = None, None, None
+            self._sync_map_overlays()
 
     def _add_structure_row(self, obj: SceneObject) -> None:
         r = self.structure_table.rowCount()
@@ -556,6 +561,7 @@ class PlacePanel(QWidget):
     def evaluate_now(self, *_args):
         from sim.placement import evaluate
 
+        self._sync_map_overlays()
         if self.scene is None or self.rigid is None or self.device_obj is None:
             return None
         self.last = evaluate(self.scene, self.rigid, self.device_obj.transform)
@@ -575,10 +581,9 @@ class PlacePanel(QWidget):
         self._draw(ev)
 
     def _draw(self, ev) -> None:
-        """Closest-point segments and clearance colour maps as overlay actors in the 3D view."""
+        """Closest-point segments in the 3D view (the live feedback of this panel; the colour
+        maps are case overlays, see :meth:`_sync_map_overlays`)."""
         import pyvista as pv
-
-        from sim.placement.colormap import colored_surface
 
         view = getattr(self.window, "view", None)
         plotter = getattr(view, "plotter", None)
@@ -595,15 +600,24 @@ class PlacePanel(QWidget):
                              render=False)
         else:
             plotter.remove_actor("place-closest", render=False)
-        for st in self.scene.structures:
-            name = f"place-map-{st.name}"
-            if self.show_map.isChecked() and st.role == "critical":
-                mesh = colored_surface(st.field, self.rigid, ev.pose, max_distance=10.0)
-                plotter.add_mesh(mesh, name=name, scalars="clearance_mm", cmap="RdYlGn", clim=(0, 10),
-                                 show_scalar_bar=False, render=False)
-            else:
-                plotter.remove_actor(name, render=False)
         plotter.render()
+
+    def _sync_map_overlays(self) -> None:
+        """The clearance maps follow the 'Distance colour map' setting, the device and the
+        structures' roles. They are case overlays (saved, drawn in screenshots and the headset,
+        following the device as it moves), but not an undo step of their own: the setting
+        that asked for them is that step, and undoing it takes them away again."""
+        from sim.model import overlays as ov
+        from sim.workbench.placement import PREFIX, clearance_overlays
+
+        if self.case is None:
+            return
+        critical = [o for uid, e in self._structure_roles().items() if e["role"] == "critical"
+                    for o in [self.case.scene.find(uid)] if o is not None]
+        new = clearance_overlays(self.device_obj if self.show_map.isChecked() else None, critical,
+                                 MAP_RANGE_MM)
+        with self.case.history.paused():
+            ov.replace_overlays(self.case, PREFIX, new, "Distance colour map")
 
     # -- fitting and sizing ----------------------------------------------------------------------
     def fit(self):
