@@ -164,6 +164,9 @@ class MainWindow(QMainWindow):
             tip="Add the objects of a file (a scan, a part, a segmentation) to the open case")
         self._action(file_menu, "Add in &Units…", self.add_with_units_dialog,
                      tip="Add a file saved without units (STL, OBJ, PLY …) in cm, m or inches")
+        self._action(file_menu, "&DICOM Browser…", self.dicom_browser,
+                     tip="Search a PACS or the local DICOM store, download a series and open "
+                         "it; switch the DICOM receiver on or off")
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
@@ -235,6 +238,8 @@ class MainWindow(QMainWindow):
         self.simulate.shutdown()
         self.analysis.shutdown()
         self.rehearse.shutdown()
+        if getattr(self, "_dicom_browser", None) is not None:
+            self._dicom_browser.shutdown()  # the DICOM receiver stops with the window
         self.workbench.shutdown(10.0)  # cancel and wait; nothing is delivered to this window later
         s = prefs.settings()
         s.setValue("window/geometry", self.saveGeometry())
@@ -544,6 +549,11 @@ class MainWindow(QMainWindow):
     def _on_view_click(self, obj) -> None:
         if self.case is not None:
             self.case.scene.select(obj)
+
+    def dicom_browser(self) -> None:
+        from viewer.dicom_browser import show_dicom_browser
+
+        show_dicom_browser(self)
 
     def about(self) -> None:
         QMessageBox.about(self, "About Twinsight", about_text())
