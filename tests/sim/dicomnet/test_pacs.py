@@ -154,3 +154,40 @@ def test_nothing_listening_and_a_silent_peer_give_clear_errors(tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2 and "No DICOM peer named 'nowhere'" in err
     silent.close()
+
+
+def test_results_go_back_into_the_patients_study(pacs, tmp_path):
+    """A SEG and a PDF report sent to the PACS are filed in the CT's study; the SEG retrieved
+    back imports to the same voxels."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from sim.imaging.volume import make_image, voxel_array
+    from sim.io import load
+    from sim.io.dicom_pdf import encapsulate_pdf
+    from sim.io.dicom_seg import export_seg, import_seg
+
+    vol = next(o for o in load(pacs["ct"]).scene if o.kind == "volume").data
+    labels = make_image((voxel_array(vol) > 300).astype(np.int16) * 5, vol.spacing, vol.origin,
+                        vol.direction_matrix)
+    export_seg(labels, {5: {"name": "bone", "color": [1, 1, 0.9]}}, pacs["ct"], tmp_path / "seg.dcm")
+    with PdfPages(tmp_path / "plan.pdf") as pages:
+        pages.savefig(Figure())
+    encapsulate_pdf(tmp_path / "plan.pdf", pacs["ct"], tmp_path / "plan.dcm", "Plan report")
+    code, out = twinsight("dicom", "send", "pacs", str(tmp_path / "seg.dcm"),
+                          str(tmp_path / "plan.dcm"), "--config", str(pacs["config"]), "--json")
+    assert code == 0 and json.loads(out)["sent"] == 2, out
+    study = _find(pacs, "--level", "study")[0]["StudyInstanceUID"]
+    series = _find(pacs, "--level", "series", "--study", study)
+    assert sorted(s["Modality"] for s in series) == ["CT", "DOC", "SEG"]
+    seg_uid = next(s["SeriesInstanceUID"] for s in series if s["Modality"] == "SEG")
+    config = json.loads(pacs["config"].read_text())
+    config["store"] = str(tmp_path / "store")
+    (tmp_path / "dicom.json").write_text(json.dumps(config))
+    code, out = twinsight("dicom", "retrieve", "pacs", "--study", study, "--series", seg_uid,
+                          "--method", "get", "--config", str(tmp_path / "dicom.json"), "--json")
+    assert code == 0, out
+    [seg_file] = list(Path(json.loads(out)["folders"][seg_uid]).glob("*.dcm"))
+    back, names = import_seg(seg_file, onto=labels)
+    assert names[5]["name"] == "bone"
+    np.testing.assert_array_equal(voxel_array(back), voxel_array(labels))
