@@ -40,6 +40,33 @@ def make_image(array: np.ndarray, spacing: ArrayLike, origin: ArrayLike,
     return image
 
 
+def make_rgb_image(array: np.ndarray, spacing: ArrayLike, origin: ArrayLike,
+                   direction: ArrayLike | None = None, name: str = SCALARS) -> pv.ImageData:
+    """A colour image from an [i, j, k, 3] uint8 array: one RGB triple per voxel."""
+    if array.ndim != 4 or array.shape[3] != 3 or array.dtype != np.uint8:
+        raise InputError(f"A colour image must be [i, j, k, 3] 8-bit RGB, not {array.shape} "
+                         f"{array.dtype}.")
+    image = make_image(array[..., 0], spacing, origin, direction, name=name)
+    image.point_data[name] = np.stack([np.ravel(array[..., c], order="F") for c in range(3)],
+                                      axis=1)
+    image.point_data.active_scalars_name = name
+    return image
+
+
+def is_rgb(image: pv.DataSet) -> bool:
+    """True for a colour picture (three components per voxel), not measured values."""
+    arr = image.active_scalars if isinstance(image, pv.ImageData) else None
+    return arr is not None and np.asarray(arr).ndim == 2 and np.asarray(arr).shape[1] == 3
+
+
+def rgb_array(image: pv.ImageData) -> np.ndarray:
+    """The [i, j, k, 3] colours of an RGB image (a copy)."""
+    if not is_rgb(image):
+        raise InputError("The image is not a colour (RGB) image.")
+    arr = np.asarray(image.active_scalars)
+    return np.stack([arr[:, c].reshape(image.dimensions, order="F") for c in range(3)], axis=-1)
+
+
 def affine_of(image: pv.ImageData) -> np.ndarray:
     """The 4x4 voxel-index -> world (LPS mm) matrix of an image."""
     out = np.eye(4)
@@ -62,6 +89,9 @@ def voxel_array(image: pv.ImageData, name: str | None = None) -> np.ndarray:
     arr = image.point_data[name] if name else image.active_scalars
     if arr is None:
         raise InputError("The image has no scalar values.")
+    if np.asarray(arr).ndim == 2:  # several components per voxel: a colour picture
+        raise InputError("The image is a colour (RGB) picture, not a scan of measured values; "
+                         "this needs a greyscale CT or MR volume.")
     return np.asarray(arr).reshape(image.dimensions, order="F")
 
 

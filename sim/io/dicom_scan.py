@@ -145,6 +145,8 @@ def frame_limit(path: Path, ds: Dataset) -> int:
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     bits = int(ds.get("BitsAllocated", 0) or 0)
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if samples == 3 and str(ds.get("PhotometricInterpretation", "")).upper() == "YBR_FULL_422":
+        samples = 2  # chroma at half the columns: two samples per pixel on average
     frame_bytes = rows * cols * max(samples, 1) * bits // 8
     syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
     native = syntax in ("", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2")

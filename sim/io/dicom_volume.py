@@ -4,7 +4,8 @@ Slices are ordered by their position along the slice normal (never by instance
 number). Uneven slice spacing is resampled to the median spacing; a gantry tilt
 (slices offset sideways) is removed by shifting each slice in its plane; both are
 recorded in the notes. Pixel values are rescaled (slope/intercept, or the Modality LUT
-Sequence where a file has one) so CT is in HU. Colour and palette-colour images are refused.
+Sequence where a file has one) so CT is in HU. Colour images (RGB, YBR, palette colour)
+become 8-bit RGB volumes (:mod:`sim.io.dicom_colour`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import FileFormatError, InputError
-from sim.imaging.volume import make_image
+from sim.imaging.volume import make_image, make_rgb_image
+from sim.io.dicom_colour import colour_plane
 from sim.io.dicom_scan import Frame, Series
 from sim.progress import Progress, no_progress
 
@@ -104,12 +106,6 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
                                               f"({_reason(exc)})") from None
         if first is None:
             first = ds
-        photometric = str(ds.get("PhotometricInterpretation", "") or "").upper()
-        if int(ds.get("SamplesPerPixel", 1) or 1) != 1 or photometric == "PALETTE COLOR":
-            kind = "a palette-colour" if photometric == "PALETTE COLOR" else "a colour"
-            raise FileFormatError(frame.path, f"it is {kind} image ({photometric or 'RGB'}), a "
-                                              "picture rather than measurements; only greyscale "
-                                              "volumes load")
         plane = pixels[frame.index] if frame.index is not None else pixels
         if frame.tile is not None and frame.tile_shape is not None and plane.ndim == 2:
             tr, tc = frame.tile_shape  # Siemens mosaic: tiles row by row from the top left
@@ -118,6 +114,11 @@ def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], 
             plane = plane[r0:r0 + tr, c0:c0 + tc]
             if plane.shape != (tr, tc):
                 raise FileFormatError(frame.path, f"its mosaic has no room for slice {frame.tile + 1}")
+        colour = colour_plane(plane, ds, frame.path)
+        if colour is not None:  # RGB: no rescale or modality LUT (a picture, not values)
+            arrays.append(colour)
+            rescales.append((1.0, 0.0))
+            continue
         if plane.ndim != 2:
             raise FileFormatError(frame.path, f"its frame has shape {plane.shape}, not rows x columns")
         if "ModalityLUTSequence" in ds and "RescaleSlope" not in ds:
@@ -177,6 +178,17 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays):
         raise InputError(f"Series {series.id} mixes image sizes.")
+    if len(shape) == 3:  # colour: each of R, G, B placed like a greyscale stack
+        channels = [_place(np.stack([a[..., c] for a in arrays]), positions, along, axes,
+                           pixel_spacing, normal, dz, notes if c == 0 else [], progress)
+                    for c in range(3)]
+        stack = np.stack([ch[0] for ch in channels], axis=-1).astype(np.uint8)
+        origin = channels[0][1]
+        volume = np.transpose(stack, (2, 1, 0, 3))
+        direction = np.column_stack([axes[0], axes[1], normal])
+        image = make_rgb_image(volume, (pixel_spacing[1], pixel_spacing[0], dz), origin, direction)
+        progress(1.0, "Series loaded")
+        return LoadedSeries(image, notes, None)
     slopes = np.array([r[0] for r in rescales])
     inters = np.array([r[1] for r in rescales])
     integral = np.allclose(slopes, np.round(slopes)) and np.allclose(inters, np.round(inters))
@@ -186,9 +198,24 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
         stack = stack.astype(np.int16)
     elif integral:
         stack = stack.astype(np.float32)
+    stack, origin = _place(stack, positions, along, axes, pixel_spacing, normal, dz, notes, progress)
+    # pixel_array is [slice, row, column]; our arrays are [i=column, j=row, k=slice].
+    volume = np.transpose(stack, (2, 1, 0))
+    direction = np.column_stack([axes[0], axes[1], normal])
+    image = make_image(volume, (pixel_spacing[1], pixel_spacing[0], dz), origin, direction)
+    progress(1.0, "Series loaded")
+    return LoadedSeries(image, notes, _window(first))
+
+
+def _place(stack: np.ndarray, positions: np.ndarray, along: np.ndarray, axes: np.ndarray,
+           pixel_spacing: np.ndarray, normal: np.ndarray, dz: float, notes: list[str],
+           progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """A [slice, row, column] stack on a regular grid: gantry tilt removed, uneven spacing
+    resampled (what was done goes in ``notes``). Returns it and the first voxel's position."""
     progress(0.85, "Placing slices")
+    shape = stack.shape[1:]
     # Gantry tilt: successive slice origins drift sideways within the slice plane.
-    if len(frames) > 1:
+    if len(stack) > 1:
         drift = positions - positions[0] - np.outer(along - along[0], normal)
         total = positions[-1] - positions[0]
         tilt = np.degrees(np.arccos(min(1.0, abs(float(total @ normal)) / np.linalg.norm(total))))
@@ -206,13 +233,7 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
             stack, along = _resample_uniform(stack, along, dz)
             notes.append(f"uneven slice spacing ({gaps.min():.3f}-{gaps.max():.3f} mm) resampled "
                          f"to {dz:.3f} mm")
-    origin = positions[0]
-    # pixel_array is [slice, row, column]; our arrays are [i=column, j=row, k=slice].
-    volume = np.transpose(stack, (2, 1, 0))
-    direction = np.column_stack([axes[0], axes[1], normal])
-    image = make_image(volume, (pixel_spacing[1], pixel_spacing[0], dz), origin, direction)
-    progress(1.0, "Series loaded")
-    return LoadedSeries(image, notes, _window(first))
+    return stack, positions[0]
 
 
 def _untilt(stack: np.ndarray, drift: np.ndarray, axes: np.ndarray,

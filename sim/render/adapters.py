@@ -15,6 +15,7 @@ import pyvista as pv
 import vtk
 
 from sim.imaging.timeseries import frame_events
+from sim.imaging.volume import is_rgb
 from sim.model import ObjectKind, SceneObject
 from sim.render import result_fields
 
@@ -167,7 +168,7 @@ class VolumeAdapter(ObjectAdapter):
         level, width = o.metadata.get("window", DEFAULT_WINDOW)
         slices = image.slice_orthogonal()
         actor = self.plotter.add_mesh(
-            slices, scalars=image.active_scalars_name, cmap="gray",
+            slices, scalars=image.active_scalars_name, cmap="gray", rgb=is_rgb(image),
             clim=(level - width / 2, level + width / 2), show_scalar_bar=False,
             lighting=False, opacity=o.opacity, name=o.uid, pickable=True, render=False,
             reset_camera=False)

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 
 from sim.imaging import segment as seg
 from sim.imaging.pipeline import Recipe, preview_mask
+from sim.imaging.volume import is_rgb
 from sim.model import ObjectKind, SceneObject
 
 CUSTOM = "custom"
@@ -142,6 +143,10 @@ class SegmentPanel(QWidget):
         if is_labels:
             self.info.setText(f"Label map with {self.label_list.count()} structures: check the "
                               "ones to turn into surfaces.")
+        elif obj is not None and is_rgb(obj.data):  # thresholds need measured values
+            self.create.setEnabled(False)
+            self.info.setText("A colour (RGB) picture cannot be segmented: thresholds need a "
+                              "greyscale CT or MR.")
         elif obj is None:
             self.info.setText("Open a CT or MR to segment.")
         self.set_seed(None)
@@ -207,7 +212,8 @@ class SegmentPanel(QWidget):
         if self._closed:  # a debounced request that fired after the window closed
             return
         gen = self._latest = next(self._generation)
-        if self.obj is None or not self.live.isChecked() or self.obj.kind == ObjectKind.LABELMAP:
+        if (self.obj is None or not self.live.isChecked() or self.obj.kind == ObjectKind.LABELMAP
+                or is_rgb(self.obj.data)):
             self.last_preview = None
             self.preview_changed.emit(None)
             return

@@ -16,7 +16,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.imaging.reslice import reslice, rotation
-from sim.imaging.volume import affine_of, voxel_array
+from sim.imaging.volume import affine_of, is_rgb, rgb_array, voxel_array
 
 TILT_LIMIT, SPIN_LIMIT = 85, 180  # degrees the plane turns either way (Tilt, Spin boxes)
 
@@ -108,10 +108,20 @@ class SlicePlane:
         if not self.oblique:
             return slab(self.image, self.axis, self.index), self.image.active_scalars_name
         right, up, _ = self.frame()
-        plane = reslice(self.image, self.cursor, right, up)
-        values = plane.point_data["values"]
-        outside = np.isnan(values)
-        values[outside] = float(np.min(voxel_array(self.image))) - 1.0
+        if is_rgb(self.image):  # a colour picture: each of R, G, B resliced, black outside
+            rgb = rgb_array(self.image)
+            planes = [reslice(self.image, self.cursor, right, up, values=rgb[..., c])
+                      for c in range(3)]
+            plane = planes[0]
+            outside = np.isnan(plane.point_data["values"])
+            plane.point_data["values"] = np.stack(
+                [np.nan_to_num(np.round(p.point_data["values"])) for p in planes],
+                axis=1).clip(0, 255).astype(np.uint8)
+        else:
+            plane = reslice(self.image, self.cursor, right, up)
+            values = plane.point_data["values"]
+            outside = np.isnan(values)
+            values[outside] = float(np.min(voxel_array(self.image))) - 1.0
         if crop:
             plane.point_data["inside"] = (~outside).astype(np.uint8)
             return plane.threshold(0.5, scalars="inside", all_scalars=True), "values"

@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
 from pyvistaqt import QtInteractor
 
 from sim.imaging.display import AUTO, VOLUME_PRESETS, WINDOW_PRESETS, window_for
-from sim.imaging.volume import voxel_array
+from sim.imaging.volume import is_rgb, voxel_array
 from sim.model import Case, SceneObject
 from viewer.views.cine import CineBar
 from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT, SlicePlane, index_of, slab
@@ -187,6 +187,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         image = self.image
         plane, scalars = self.plane_mesh()
         self.plotter.add_mesh(plane, scalars=scalars, cmap="gray", clim=self.clim,
+                              rgb=is_rgb(image),
                               show_scalar_bar=False, lighting=False, name="slice",
                               pickable=True, render=False, reset_camera=False)
         self._render_preview(plane)
@@ -348,7 +349,7 @@ class SliceViewer(SlicesIn3D, QWidget):
         if image is not None:
             self.cursor = np.asarray(image.center, dtype=float)
             preferred = "CT soft tissue" if obj.metadata.get("modality", "CT") == "CT" else AUTO
-            if obj.kind == "labelmap" or np.ptp(voxel_array(image)) < 100:
+            if obj.kind == "labelmap" or is_rgb(image) or np.ptp(voxel_array(image)) < 100:
                 preferred = AUTO
             self.window_box.blockSignals(True)
             self.window_box.setCurrentText(preferred)
@@ -362,6 +363,8 @@ class SliceViewer(SlicesIn3D, QWidget):
     def clim(self) -> tuple[float, float]:
         if self.obj is None:
             return (0.0, 1.0)
+        if is_rgb(self.obj.data):
+            return (0.0, 255.0)  # a colour picture: its colours as stored
         name = self.window_box.currentText()
         if name == CUSTOM_WINDOW and self.custom_window is not None:
             level, width = self.custom_window

@@ -9,6 +9,7 @@ import pyvista as pv
 import vtk
 
 from sim.imaging.display import VOLUME_PRESETS
+from sim.imaging.volume import is_rgb
 from viewer.views.slice_geometry import first_plane_hit
 from viewer.views.slice_overlays import SEED_COLOR
 
@@ -87,7 +88,7 @@ class SlicesIn3D:
             if on:
                 mesh, scalars = v.plane_mesh(crop=True)
                 self.main_plotter.add_mesh(
-                    mesh, scalars=scalars, cmap="gray", clim=self.clim(), show_scalar_bar=False, lighting=False, name=name, pickable=False,
+                    mesh, scalars=scalars, cmap="gray", clim=self.clim(), rgb=is_rgb(self.obj.data), show_scalar_bar=False, lighting=False, name=name, pickable=False,
                     render=False, reset_camera=False)
             else:
                 self.main_plotter.remove_actor(name, render=False)
@@ -99,7 +100,7 @@ class SlicesIn3D:
         if self._volume_actor is not None:
             self.main_plotter.remove_actor(self._volume_actor, render=False)
             self._volume_actor = None
-        if self.render_box.isChecked() and self.obj is not None:
+        if self.render_box.isChecked() and self.obj is not None and not is_rgb(self.obj.data):
             self._volume_actor = volume_actor(self.obj.data, self.render_preset.currentText())
             self.main_plotter.add_actor(self._volume_actor, name="volume-rendering",
                                         pickable=False, render=False, reset_camera=False)

@@ -1,5 +1,6 @@
-"""DICOM import fidelity (issue #23): modality LUTs, palette colour, truncated frames,
-gantry tilt, Siemens mosaics.
+"""DICOM import fidelity (issue #23): modality LUTs, truncated frames, gantry tilt, Siemens
+mosaics, multi-volume series (colour: test_dicom_colour.py; time series:
+test_dicom_timeseries.py).
 
 References: pydicom's own ``apply_modality_lut`` on the files of the ``pydicom-data``
 package; dcm2niix (Debian) for the mosaic; analytic values for the tilt resampling.
@@ -56,12 +57,6 @@ def test_modality_lut_sequence_is_applied_like_pydicom(tmp_path):
     assert np.abs(expected - ds.pixel_array).max() > 1000  # the LUT matters for this file
     vol = voxel_array(_only(load(path)).data)
     np.testing.assert_array_equal(vol[:, :, 0], expected.T)
-
-
-def test_palette_colour_is_refused_clearly(tmp_path):
-    path = _alone(tmp_path, "OBXXXX1A.dcm")
-    with pytest.raises(FileFormatError, match="palette-colour image"):
-        load(path)
 
 
 def test_truncated_jpeg2000_file_says_truncated(tmp_path):
