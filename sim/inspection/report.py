@@ -190,18 +190,37 @@ def write_report(rep: InspectionReport, path: str | Path,
 
 
 def _write_pdf(rep: InspectionReport, figs: list[tuple[str, Figure]], path: Path) -> None:
+    """A4 pages filled in order (map, statistics, histogram, sections, tables); tables are
+    real text in cells that wrap (never cut) and continue on the next page with their
+    header; charts keep their aspect at the text width."""
+    from sim.render.report_table import Page
+
     with PdfPages(path, metadata={"Title": rep.title, "Creator": "Twinsight"}) as pdf:
-        cover = Figure(figsize=(8.27, 11.69))  # A4 portrait: title, map, statistics
-        cover.text(0.06, 0.96, rep.title, fontsize=18, weight="bold", va="top")
-        cover.text(0.06, 0.93, f"{rep.measured_name} against {rep.nominal_name} — "
-                               f"{_dt.datetime.now():%Y-%m-%d %H:%M}", fontsize=10, va="top")
-        _paste(cover, figs[0][1], (0.03, 0.52, 0.94, 0.38))
-        _paste(cover, figs[1][1], (0.03, 0.27, 0.94, 0.24))
-        _paste(cover, figs[2][1], (0.03, 0.02, 0.94, 0.24))
-        pdf.savefig(cover)
-        for _, fig in figs[3:]:
-            FigureCanvasAgg(fig)
-            pdf.savefig(fig)
+        page = Page(pdf.savefig)
+        page.text(rep.title, size=16, weight="bold")
+        page.text(f"{rep.measured_name} against {rep.nominal_name} — "
+                  f"{_dt.datetime.now():%Y-%m-%d %H:%M}", gap=0.15)
+        _chart(page, figs[0][1])
+        page.text("Statistics", size=11, weight="bold")
+        page.table([["Quantity", "Value"]] + [list(r) for r in _stats_rows(rep)], [0.4, 0.6])
+        for title, fig in figs[2:]:
+            if title in ("Callouts", "Out-of-tolerance regions"):
+                continue
+            _chart(page, fig)
+        widths = [0.12, 0.3, 0.18, 0.2, 0.2]
+        if rep.callouts:
+            page.text("Callouts", size=11, weight="bold")
+            page.table([_CALLOUT_HEAD] + _callout_rows(rep), widths)
+        if rep.regions:
+            page.text("Out-of-tolerance regions", size=11, weight="bold")
+            page.table([_REGION_HEAD] + _region_rows(rep), [0.12, 0.14, 0.14, 0.36, 0.24])
+        page.finish()
+
+
+def _chart(page, fig: Figure) -> None:
+    img = _render(fig)
+    h, w = img.shape[:2]
+    page.images([img], height=page.width * h / w)
 
 
 def _paste(page: Figure, fig: Figure, rect: tuple[float, float, float, float]) -> None:
