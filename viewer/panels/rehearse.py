@@ -38,6 +38,7 @@ from sim.rehearsal.attempt import (
     attempts_from_case,
     store_attempts,
 )
+from sim.rehearsal.live_status import status_html, step_status, why_failed
 from sim.rehearsal.scenario import SECTION, Scenario, scenario_from_case
 from viewer import settings as prefs
 from viewer.errors import show_error
@@ -107,6 +108,10 @@ class RehearsePanel(QWidget):
         self.metrics_label.setObjectName("rehearseMetrics")
         self.metrics_label.setWordWrap(True)
         bl.addWidget(self.metrics_label)
+        self.criteria_label = QLabel("")  # the step's criteria met now or not, time left
+        self.criteria_label.setObjectName("rehearseCriteria")
+        self.criteria_label.setWordWrap(True)
+        bl.addWidget(self.criteria_label)
         form = QFormLayout()
         self.control_combo = QComboBox()
         self.control_combo.setToolTip("What the mouse and keys move in the 3D view")
@@ -319,6 +324,7 @@ class RehearsePanel(QWidget):
                 f", score {attempt.scores['score']:.1f}")
             self.image_label.hide()
             self.metrics_label.setText("")
+            self.criteria_label.setText("<br>".join(why_failed(attempt.scores)))
         self.control_combo.clear()
         if self.display is not None:
             self.display.close()
@@ -463,6 +469,7 @@ class RehearsePanel(QWidget):
             return
         if s.step_number != getattr(self, "_shown_step", -1):
             self._show_step()
+        self.criteria_label.setText(status_html(step_status(s)))
         m = s.tracker.current
         error = f"\nPaused: {self.loop.error}" if self.loop.error is not None else ""
         self.metrics_label.setText(
