@@ -93,7 +93,12 @@ def test_register_measure_and_report(inspect_win, qtbot, tmp_path):
     assert np.abs(sec.deviation[r > 4.0]).max() < 0.2
     assert len(panel.section_axes.collections) >= 2  # the nominal cut and the whiskers
     assert _blue_pixels(panel.section_canvas) > 5
-    assert "inspect-section-plane" in win.view.plotter.actors
+    assert "overlay:inspect:section" in win.view.plotter.actors  # a case overlay, saved too
+    from sim.model import overlays as ov
+
+    plane = ov.overlays(win.case)["inspect:section"]
+    assert plane.normal == (1.0, 0.0, 0.0) and plane.origin[0] == pytest.approx(centre[0])
+    assert win.workbench.results["inspection"] is panel.result  # scripts see the result
     # The slider sweeps the plane along the axis.
     panel.section_slider.setValue(200)
     qtbot.waitUntil(lambda: panel.section is not sec, timeout=5_000)

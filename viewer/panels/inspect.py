@@ -42,6 +42,7 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model import overlays as ov
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
@@ -277,7 +278,6 @@ class InspectPanel(QWidget):
         self.result = None
         self.deviation_obj = None
         self.section = None
-        self.window.view.plotter.remove_actor(SECTION_ACTOR, render=False)
         for canvas, ax in ((self.hist_canvas, self.hist_axes),
                            (self.section_canvas, self.section_axes)):
             ax.clear()
@@ -376,6 +376,7 @@ class InspectPanel(QWidget):
             return
         self.reg_label.setStyleSheet("")
         self.last_registration = res
+        self.window.workbench.set_result("registration", res)
         if self.case is None or self.case.scene.find(moving.uid) is None:
             return
         apply_registration(moving, res.matrix)  # undoable: Edit > Undo restores the pose
@@ -412,6 +413,7 @@ class InspectPanel(QWidget):
         if self.case is None:
             return
         self.result, self.regions, self.nominal, self.spacing = res, regions, nominal, spacing
+        self.window.workbench.set_result("inspection", res)
         self.callouts = []
         meta = display_metadata(res)
         if self.deviation_obj is not None and self.case.scene.find(self.deviation_obj.uid):
@@ -461,8 +463,6 @@ class InspectPanel(QWidget):
     def show_section(self, axis: str, position: float):
         """Cut nominal and scan by the plane ``axis = position`` (mm); draw it here and
         mark the plane in the 3D view. Returns the Section (None without a result)."""
-        import pyvista as pv
-
         from sim.inspection.charts import draw_section
         from sim.inspection.sections import parse_plane, section
 
@@ -484,11 +484,12 @@ class InspectPanel(QWidget):
         self.section_label.setText(f"{position:.2f} mm")
         extent = np.ptp(np.asarray(self.nominal.bounds).reshape(3, 2), axis=1)
         size = float(np.delete(extent, "xyz".index(axis)).max()) * 1.15  # just the part
-        self.window.view.plotter.add_mesh(
-            pv.Plane(center=origin, direction=normal, i_size=size, j_size=size),
-            name=SECTION_ACTOR, color="#ffd54f", opacity=0.2, pickable=False,
-            reset_camera=False, render=False)
-        self.window.view.plotter.render()
+        # The plane is a case overlay (saved, in screenshots and the headset); following the
+        # slider is not an edit to undo.
+        with self.case.history.paused():
+            ov.set_overlay(self.case, ov.SectionPlane(
+                id=SECTION_OVERLAY, label=f"Section {axis} = {position:.2f} mm",
+                origin=tuple(map(float, origin)), normal=tuple(map(float, normal)), size=size))
         return sec
 
     def add_section_to_report(self) -> None:
@@ -564,7 +565,7 @@ class InspectPanel(QWidget):
         return out
 
 
-SECTION_ACTOR = "inspect-section-plane"
+SECTION_OVERLAY = "inspect:section"
 
 
 def _canvas(height_in: float) -> tuple[FigureCanvasQTAgg, object]:
