@@ -42,6 +42,7 @@ from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
 from viewer.panels.spin import WheelGuard
+from viewer.panels.twin_view import TwinPanel
 from viewer.views.scene_view import SceneView
 from viewer.workers import Job, JobManager, QtDispatcher
 from viewer.xr.menu import XRMenu
@@ -97,6 +98,9 @@ class MainWindow(QMainWindow):
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         self.rehearse = RehearsePanel(self)  # rehearsal scenarios and attempts, tabbed too
         self.tabifyDockWidget(props_dock, self._dock("Rehearse", self.rehearse,
+                                                     Qt.DockWidgetArea.LeftDockWidgetArea))
+        self.twin_view = TwinPanel(self)  # the engineering twin of the live asset, tabbed too
+        self.tabifyDockWidget(props_dock, self._dock("Twin", self.twin_view,
                                                      Qt.DockWidgetArea.LeftDockWidgetArea))
         props_dock.raise_()
         self.session = CaseSession(self)  # undo, markups, transforms, autosave, passwords
@@ -204,6 +208,9 @@ class MainWindow(QMainWindow):
         self._action(rehearse_menu, "&Start Attempt", self.rehearse.start)
         self._action(rehearse_menu, "&Review Attempts…", self.rehearse.review)
 
+        tools_menu = mb.addMenu("&Tools")
+        self._action(tools_menu, "&Sweep…", lambda: self.sweep_dialog(),
+                     tip="Uncertainty sweep or cohort of an analysis or placement spec on Dask")
         help_menu = mb.addMenu("&Help")
         self._action(help_menu, "&About Twinsight", self.about)
 
@@ -554,6 +561,14 @@ class MainWindow(QMainWindow):
         from viewer.dicom_browser import show_dicom_browser
 
         show_dicom_browser(self)
+
+    def sweep_dialog(self, kind: str = "fem", base=None, params=None, qois=None,
+                     temporary_base: bool = False):
+        """Open the Sweep dialog (Tools > Sweep…, and the Analysis and Place panels)."""
+        from viewer.sweep_dialog import open_sweep_dialog
+
+        self.sweep = open_sweep_dialog(self, kind, base, params, qois, temporary_base)
+        return self.sweep
 
     def about(self) -> None:
         QMessageBox.about(self, "About Twinsight", about_text())

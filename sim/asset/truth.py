@@ -104,15 +104,20 @@ def cracked_model(cfg: AssetConfig, region: str = "bend", loss: float = 0.3,
 
 class LiveGauges:
     """The simulated asset's sensors for ``link simulate``: readings at wall-clock seconds
-    since the start, the pump's current speed setting the operating loads."""
+    since the start, the pump's current speed setting the operating loads. ``time_scale``
+    runs the asset's operating cycles (and its drift and crack times) that many times faster
+    than the clock, so a demo shows damage accumulating within seconds."""
 
-    def __init__(self, sim: TruthSimulator) -> None:
+    def __init__(self, sim: TruthSimulator, time_scale: float = 1.0) -> None:
+        if not time_scale > 0:
+            raise InputError("The time scale must be positive.")
         self.sim = sim
+        self.time_scale = float(time_scale)
         self.model = sim.model
         self._sensors = link_sensors(sim.model)
 
     def values(self, t: float, speed: float) -> dict[str, float]:
-        tt = np.array([t])
+        tt = np.array([t * self.time_scale])
         q = true_loads(tt, self.model.channels, speed, seed=self.sim.seed)
         y = self.sim.readings(tt, q)[0]
         return dict(zip(self.model.sensor_ids, y.tolist(), strict=True))
@@ -138,7 +143,8 @@ def link_sensors(model: AssetModel, object_name: str = "Pump bracket") -> list:
 
 
 def live_gauges(model_path: str, drift_at: float | None = None, crack_at: float | None = None,
-                seed: int = 0, crack_region: str = "bend") -> LiveGauges:
+                seed: int = 0, crack_region: str = "bend", time_scale: float = 1.0
+                ) -> LiveGauges:
     """The simulated gauges of a twin model file ('demo': the shipped bracket, built)."""
     if model_path == "demo":
         from sim.asset.config import demo_asset_config
@@ -150,4 +156,5 @@ def live_gauges(model_path: str, drift_at: float | None = None, crack_at: float 
         cfg = model.asset_config()
     cracked = cracked_model(cfg, crack_region) if crack_at is not None else None
     return LiveGauges(TruthSimulator(model, cracked, math.inf if crack_at is None else crack_at,
-                                     math.inf if drift_at is None else drift_at, seed=seed))
+                                     math.inf if drift_at is None else drift_at, seed=seed),
+                      time_scale)

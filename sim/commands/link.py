@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --twin: a gauge starts drifting at this time")
     s.add_argument("--crack-at", type=float, default=None, metavar="SECONDS",
                    help="with --twin: the bend loses 30 %% of its stiffness at this time")
+    s.add_argument("--time-scale", type=float, default=1.0, metavar="X",
+                   help="with --twin: run the pump's operating cycles X times faster")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     broker_options(s)
     s.set_defaults(handler=run_simulate)
@@ -188,7 +190,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         if getattr(args, "twin", None):
             from sim.asset.truth import live_gauges
 
-            gauges = live_gauges(args.twin, args.drift_at, args.crack_at, args.seed)
+            gauges = live_gauges(args.twin, args.drift_at, args.crack_at, args.seed,
+                                 time_scale=args.time_scale)
         stats = simulate.run(mqtt, igtl, args.duration, args.telemetry_hz, args.pose_hz,
                              args.image_hz, fault_at, args.seed,
                              wear_life=args.life if args.wear else None, gauges=gauges)
