@@ -16,9 +16,8 @@ from sim.render.document import Document
 from sim.sweep.spec import SweepSpec
 
 
-def histogram_figure(df: Any, analysis: dict[str, Any], qoi: str) -> Figure:
-    fig = Figure(figsize=(7.0, 3.0))
-    ax = fig.add_subplot()
+def draw_histogram(ax: Any, df: Any, analysis: dict[str, Any], qoi: str) -> None:
+    """Histogram of ``qoi`` on ``ax``: failure thresholds dashed, 5/50/95th percentiles."""
     col = f"q.{qoi}"
     y = df[col].to_numpy(dtype=float) if col in df else np.zeros(0)
     y = y[np.isfinite(y)]
@@ -36,12 +35,18 @@ def histogram_figure(df: Any, analysis: dict[str, Any], qoi: str) -> Figure:
     ax.set_xlabel(qoi)
     ax.set_ylabel("samples")
     ax.set_title(f"{qoi}: {s.get('n', 0)} samples (lines: 5th, 50th, 95th percentile)", fontsize=9)
+
+
+def histogram_figure(df: Any, analysis: dict[str, Any], qoi: str) -> Figure:
+    fig = Figure(figsize=(7.0, 3.0))
+    draw_histogram(fig.add_subplot(), df, analysis, qoi)
     fig.tight_layout()
     return fig
 
 
-def tornado_figure(entry: dict[str, Any]) -> Figure | None:
-    """Horizontal bars of one (member, quantity) sensitivity entry, largest on top."""
+def draw_tornado(ax: Any, entry: dict[str, Any]) -> bool:
+    """Horizontal bars of one (member, quantity) sensitivity entry, largest on top; False
+    when the entry has no indices."""
     method = entry.get("method")
     if method == "sobol":
         vals, second, label = entry["ST"], entry["S1"], "Sobol index (bar: total, dark: first order)"
@@ -50,11 +55,9 @@ def tornado_figure(entry: dict[str, Any]) -> Figure | None:
     elif method == "spearman":
         vals, second, label = entry["rho"], None, "Spearman rank correlation"
     else:
-        return None
+        return False
     names = entry["parameters"]
     order = np.argsort(np.abs(vals))
-    fig = Figure(figsize=(7.0, 0.6 + 0.35 * len(names)))
-    ax = fig.add_subplot()
     ypos = np.arange(len(names))
     ax.barh(ypos, np.asarray(vals)[order], color="#7fa7d1")
     if second is not None:
@@ -64,6 +67,13 @@ def tornado_figure(entry: dict[str, Any]) -> Figure | None:
     ax.set_xlabel(label, fontsize=8)
     member = "" if entry["member"] == "base" else f" ({entry['member']})"
     ax.set_title(f"Sensitivity of {entry['qoi']}{member}", fontsize=9)
+    return True
+
+
+def tornado_figure(entry: dict[str, Any]) -> Figure | None:
+    fig = Figure(figsize=(7.0, 0.6 + 0.35 * len(entry["parameters"])))
+    if not draw_tornado(fig.add_subplot(), entry):
+        return None
     fig.tight_layout()
     return fig
 

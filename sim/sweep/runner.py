@@ -88,9 +88,12 @@ def _batches(samples: list[Sample], size: int) -> Iterator[list[tuple]]:
                for s in samples[k:k + size]]
 
 
-def default_batch(spec: SweepSpec) -> int:
-    """Samples per Dask task: one FE solve or placement each; analytic models in hundreds."""
-    return 1 if spec.base_kind in ("fem", "place") else 200
+def default_batch(spec: SweepSpec, samples: int, workers: int) -> int:
+    """Samples per Dask task: one FE solve or placement each; a cheap Python model in batches
+    of up to 200, at least 20 tasks per worker (progress and Cancel stay responsive)."""
+    if spec.base_kind in ("fem", "place"):
+        return 1
+    return max(1, min(200, samples // (20 * max(workers, 1))))
 
 
 def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None,
@@ -103,8 +106,7 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
     done = store.done_ids(retry_failed)
     todo = [s for s in design.samples if s.id not in done]
     total = len(design.samples)
-    batch = int(batch or default_batch(spec))
-    if batch < 1:
+    if batch is not None and batch < 1:
         raise InputError("The batch size must be at least 1.")
     progress(0.0, f"{len(done)} of {total} samples already done")
     if not todo:
@@ -122,9 +124,9 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
     try:
         from distributed import as_completed
 
-        nworkers = max(len(client.scheduler_info()["workers"]), 1)
+        nworkers = max(len(client.nthreads()), 1)
         window = max(32, 4 * nworkers)
-        pending = _batches(todo, batch)
+        pending = _batches(todo, int(batch or default_batch(spec, len(todo), nworkers)))
         ac = as_completed()
 
         def submit_next() -> None:
@@ -165,7 +167,7 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
                 progress((len(done) + n_run) / total,
                          f"{len(done) + n_run}/{total} samples, {n_failed} failed")
         wall = time.perf_counter() - t0
-        nworkers = max(len(client.scheduler_info()["workers"]), 1)
+        nworkers = max(len(client.nthreads()), 1)
     finally:
         store.append(buffer)  # whatever finished is kept, even on cancel or interrupt
         if futures:  # cancelled or interrupted: nothing more to compute on a shared cluster

@@ -244,6 +244,9 @@ def parse_sweep(data: Any, folder: Path) -> SweepSpec:
     if len({p.name for p in params}) != len(params):
         raise InputError("Parameter names must be unique.")
     for p in params:
+        tokens = parse_path(p.path)
+        if kind == "python" and len(tokens) == 1 and tokens[0] not in base_raw:
+            base_raw[str(tokens[0])] = None  # a keyword argument of the model, set per sample
         get_path(base_raw, p.path)  # every path must exist in the base
     members, transfer = _members(data.get("cohort"), folder)
     sampler = data.get("sampler") or {}

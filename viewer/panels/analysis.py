@@ -173,7 +173,10 @@ class AnalysisPanel(QWidget):
         self.export_button.setToolTip("Write the mesh and an analysis spec that "
                                       "'twinsight fem solve' runs")
         self.export_button.clicked.connect(self.export_dialog)
-        f.addRow(row(self.report_button, self.export_button))
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Run this analysis over uncertain inputs on Dask (Tools > Sweep)")
+        self.sweep_button.clicked.connect(self.sweep)
+        f.addRow(row(self.report_button, self.export_button, self.sweep_button))
         col.addWidget(solve)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -600,6 +603,17 @@ class AnalysisPanel(QWidget):
         self.status_label.setText(f"Wrote {path.name}: run it with 'twinsight fem solve "
                                   f"{path.name}'")
         return path
+
+    def sweep(self):
+        """This analysis, exported to a private folder, in the Sweep dialog."""
+        import tempfile
+
+        from viewer.sweep_dialog import fem_sweep_base
+
+        path = self.export_spec(tempfile.mkdtemp(prefix="twinsight-sweep-"))
+        if path is None or self.window is None:
+            return None
+        return self.window.sweep_dialog(*fem_sweep_base(path), temporary_base=True)
 
     def shutdown(self) -> None:
         self._probe_timer.stop()

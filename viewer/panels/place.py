@@ -175,9 +175,13 @@ class PlacePanel(QWidget):
         self.keep_button.clicked.connect(self.keep_candidate)
         self.clear_button = QPushButton("Clear candidates")
         self.clear_button.clicked.connect(self.clear_candidates)
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("This plan over uncertain inputs or a cohort, on Dask")
+        self.sweep_button.clicked.connect(self.sweep)
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
         row.addWidget(self.clear_button)
+        row.addWidget(self.sweep_button)
         layout.addLayout(row)
         self.comparison = QPlainTextEdit()
         self.comparison.setReadOnly(True)
@@ -618,6 +622,16 @@ class PlacePanel(QWidget):
                                  MAP_RANGE_MM)
         with self.case.history.paused():
             ov.replace_overlays(self.case, PREFIX, new, "Distance colour map")
+
+    def sweep(self):
+        """This plan (on the saved case) in the Sweep dialog."""
+        from viewer.sweep_dialog import placement_sweep_args
+
+        if self.window is None:
+            return None
+        structures = self._chosen_structures() if self.case is not None else []
+        return self.window.sweep_dialog(*placement_sweep_args(
+            self.window.case_path, structures, self.rigid, self._trajectory()))
 
     # -- fitting and sizing ----------------------------------------------------------------------
     def fit(self):
