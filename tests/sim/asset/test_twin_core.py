@@ -32,6 +32,7 @@ def test_loads_within_2_percent_and_intervals_cover_95(bracket):
     rel = np.sqrt(((qh - q) ** 2).mean(axis=0)) / np.abs(q).max(axis=0)
     assert (rel < 0.02).all(), rel
     coverage = (np.abs(qh - q) <= 1.959964 * sd).mean(axis=0)
+    print(f"\nload RMS error / peak {np.round(rel, 4)}, 95 % coverage {np.round(coverage, 4)}")
     assert ((coverage >= 0.93) & (coverage <= 0.97)).all(), coverage
 
 
@@ -48,6 +49,7 @@ def test_virtual_sensor_within_5_percent_of_fe_truth(bracket):
     dofs, w = observation_row(fe.mesh, "strain", point, direction)
     truth = w @ U[dofs]
     scale = np.abs(truth).max()
+    print(f"\nvirtual gauge max error {np.abs(virtual - truth).max() / scale:.4f} of peak")
     assert np.abs(virtual - truth).max() < 0.05 * scale
 
 
@@ -57,6 +59,8 @@ def test_modulus_and_support_errors_recovered_within_2_percent(bracket):
     _, _, y = TruthSimulator(true, seed=4).history(300, 2)
     res = calibrate(model, y, fe=fe, max_samples=300)
     got = dict(zip(res.names, res.values, strict=True))
+    print(f"\ncalibrated {got} (true 0.8, 1.2), residual {res.rms_before:.3g} -> "
+          f"{res.rms_after:.3g}")
     assert got["modulus"] == pytest.approx(0.8, rel=0.02)
     assert got["support:foot bolts"] == pytest.approx(1.2, rel=0.02)
     assert res.rms_after < 1.3 < res.rms_before
@@ -73,6 +77,7 @@ def test_drifting_gauge_named_within_60_s(bracket):
     new, _, _ = HealthMonitor(model, ident, 0.1).update(t, y, qh)
     assert new, "no finding"
     first = new[0]
+    print(f"\ndrifting gauge named {first.t - 200.0:.1f} s after the drift began")
     assert (first.kind, first.name) == ("sensor", sim.drift_sensor)
     assert 200.0 <= first.t <= 260.0
 
@@ -85,6 +90,8 @@ def test_stiffness_loss_detected_within_120_s_and_located(bracket, cracked):
     qh, _ = ident.identify(y)
     new, _, _ = HealthMonitor(model, ident, 0.1).update(t, y, qh)
     assert new, "no finding"
+    print(f"\nstiffness loss found {new[0].t - 300.0:.1f} s after the crack, in "
+          f"'{new[0].name}', amplitude {new[0].amplitude:+.2f}")
     assert (new[0].kind, new[0].name) == ("structure", "bend")
     assert 300.0 <= new[0].t <= 420.0
     assert new[0].amplitude < 0  # a loss, not a gain
