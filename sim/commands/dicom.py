@@ -69,13 +69,14 @@ def run_list(args: argparse.Namespace) -> int:
         spacing = " x ".join("?" if v is None else f"{float(v):.3g}" for v in r["spacing_mm"])
         who = " / ".join(x for x in (r["patient"], r["study"]) if x) or "(no patient/study name)"
         volume = f" [{r['volume']}]" if r.get("volume") else ""
+        size += " voxels"
         if r.get("time_points"):
             times = r.get("times_s")
             size += f" x {r['time_points']} time points" + (
                 f" ({times[0]:g}-{times[-1]:g} s)" if times else "")
         print(f"[{r['id']}] {r['modality'] or '?'} {r['description'] or '(no description)'}"
               f"{volume}: "
-              f"{size} voxels, {spacing} mm, {r['files']} file(s); {who}")
+              f"{size}, {spacing} mm, {r['files']} file(s); {who}")
         if r.get("time_points"):
             vols = r["volumes"]
             print(f"    one time point alone: --series {vols[0]['id']} ... {vols[-1]['id']} "

@@ -38,5 +38,7 @@ def run(args: argparse.Namespace) -> int:
         size = " x ".join(f"{b[i + 1] - b[i]:.1f}" for i in (0, 2, 4))
         detail = (f"{'x'.join(map(str, o['dimensions']))} voxels" if "dimensions" in o
                   else f"{o['points']} points, {o['cells']} cells")
+        if o.get("time_points"):
+            detail += f" x {o['time_points']} time points"
         print(f"  - {printable(o['name'])} [{o['kind']}]: {detail}, extent {size} mm")
     return 0

@@ -97,6 +97,10 @@ class SceneObject:
             scalars = d.active_scalars
             if scalars is not None and scalars.size:
                 out["range"] = [float(scalars.min()), float(scalars.max())]
+            from sim.imaging.timeseries import frame_count
+
+            if frame_count(d) > 1:  # a time series (4D): the range is of the frame shown
+                out["time_points"] = frame_count(d)
         elif isinstance(d, pv.PolyData) and d.n_cells:
             out["triangles"] = int(d.n_cells)
             out["area_mm2"] = round(float(d.area), 3)

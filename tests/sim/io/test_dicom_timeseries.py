@@ -108,6 +108,9 @@ def test_one_time_point_alone_and_a_file_opens_its_time_point(classic, capsys):
     assert main(["info", str(folder), "--series", "1.3", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["objects"][0]["dimensions"] == [COLS, ROWS, N_Z]
+    assert "time_points" not in info["objects"][0]
+    assert main(["info", str(folder)]) == 0
+    assert "5x6x3 voxels x 12 time points" in capsys.readouterr().out
     assert main(["info", str(folder), "--series", "9"]) == 2
     assert "no series '9'" in capsys.readouterr().err
 
@@ -117,8 +120,8 @@ def test_dicom_list_shows_the_time_series_and_its_time_points(classic, capsys):
     capsys.readouterr()
     assert main(["dicom", "list", str(folder)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("[1] CT perfusion [time series of 12]: 5x6x3 x 12 time points "
-                               "(0-2.75 s) voxels"), lines
+    assert lines[0].startswith("[1] CT perfusion [time series of 12]: 5x6x3 voxels x 12 time "
+                               "points (0-2.75 s), 0.7 x 0.8 x 2.5 mm, 36 file(s)"), lines
     assert "--series 1.1 ... 1.12" in lines[1]
     assert main(["dicom", "list", str(folder), "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["series"]
