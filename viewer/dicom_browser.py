@@ -1,6 +1,6 @@
 """File > DICOM Browser…: search a PACS (or the local store) by patient name, ID, date and
-modality, pick a series, download it in the background and open it; and switch the DICOM
-receiver on or off. Everything it does goes through :mod:`sim.dicomnet` (as the
+modality, pick a series, download it in the background and open it; switch the DICOM
+receiver on or off; and results as DICOM (:mod:`viewer.dicom_results`). Everything it does goes through :mod:`sim.dicomnet` (as the
 ``twinsight dicom`` commands do); the searches are transient, nothing here is case data."""
 
 from __future__ import annotations
@@ -111,6 +111,10 @@ class DicomBrowser(QDialog):
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.itemDoubleClicked.connect(lambda *_: self.open_selected())
         layout.addWidget(self.tree, 1)
+        from viewer.dicom_results import ResultsRow
+
+        self.results = ResultsRow(window, self.config, self._peer, lambda t: self.status.setText(t))
+        layout.addWidget(self.results)
         self.status = QLabel(self._hint())
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
@@ -127,6 +131,10 @@ class DicomBrowser(QDialog):
         self._source_changed(self.source_combo.currentText())
         self._show_receiver()
         self.resize(820, 520)
+
+    def _peer(self) -> str | None:
+        source = self.source_combo.currentText()
+        return None if source == LOCAL or not source else source
 
     def _source_changed(self, source: str) -> None:
         local = source == LOCAL

@@ -180,3 +180,20 @@ def to_surfaces(structures: StructureSet, grid: pv.ImageData | None = None,
     surfaces = labelmap_to_surfaces(image, {k: v["name"] for k, v in info.items()},
                                     progress=sub_progress(progress, 0.5, 1.0), **kwargs)
     return image, info, surfaces
+
+
+def rtstruct_case(path: str | Path, grid: pv.ImageData | None = None, spacing: float = 1.0,
+                  progress: Progress = no_progress) -> Any:
+    """A case holding the structure set as a label map plus one surface per structure."""
+    from sim.model import Case, ObjectKind, SceneObject
+
+    structures = read_rtstruct(path)
+    image, info, surfaces = to_surfaces(structures, grid, spacing, progress)
+    stem = Path(path).stem
+    case = Case(name=stem, source=str(path))
+    case.scene.add(SceneObject(f"{stem} structures", ObjectKind.LABELMAP, image, metadata={
+        "labels": info, "source_format": "RTSTRUCT", "notes": list(structures.notes)}))
+    for value, surf in surfaces.items():
+        case.scene.add(SceneObject(info[value]["name"], ObjectKind.SURFACE, surf,
+                                   color=tuple(info[value]["color"]), metadata={"label": value}))
+    return case

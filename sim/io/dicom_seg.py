@@ -26,6 +26,9 @@ from sim.imaging.lut import default_color
 from sim.imaging.volume import affine_of, make_image, voxel_array
 from sim.progress import Progress, no_progress
 
+TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyID", "StudyDate",
+         "StudyTime", "ReferringPhysicianName", "AccessionNumber")
+SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 TRACKING = re.compile(r"label (\d+)")
 GRID_TOLERANCE_MM = 1e-3
 
@@ -65,6 +68,9 @@ def _source_datasets(source: Path, labels: pv.ImageData) -> list[Any]:
                 and np.allclose(first, labels.origin, atol=GRID_TOLERANCE_MM)
                 and np.allclose([col, row], labels.spacing[:2], rtol=1e-4)):
             for d in datasets:  # anonymisers sometimes empty these; the file meta keeps them
+                for keyword in TYPE2:  # copied into the SEG, where they must be present
+                    if keyword not in d:
+                        setattr(d, keyword, None)
                 if not d.get("SOPInstanceUID"):
                     d.SOPInstanceUID = d.file_meta.MediaStorageSOPInstanceUID
                 if not d.get("SOPClassUID"):
@@ -92,11 +98,24 @@ def _description(number: int, value: int, name: str, color: Any) -> Any:
         display_color=hd.color.CIELabColor.from_rgb(*rgb))
 
 
+def _segmentation(datasets: list[Any], masks: np.ndarray, segments: list[Any],
+                  description: str) -> Any:
+    import highdicom as hd
+
+    return hd.seg.Segmentation(
+        source_images=datasets, pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=segments, series_instance_uid=hd.UID(), series_number=900,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="Twinsight",
+        manufacturer_model_name="Twinsight", software_versions=__version__,
+        device_serial_number="1", series_description=description[:64],
+        content_label="SEGMENTATION", content_description=description[:64])
+
+
 def export_seg(labels: pv.ImageData, names: dict[int, dict[str, Any]], source: str | Path,
                out: str | Path, description: str = "Twinsight segmentation",
                progress: Progress = no_progress) -> dict[str, Any]:
     """Write ``labels`` (on the grid of the series at ``source``) as a DICOM SEG at ``out``."""
-    import highdicom as hd
 
     from sim.model.atomic import write_file_atomic
 
@@ -117,14 +136,11 @@ def export_seg(labels: pv.ImageData, names: dict[int, dict[str, Any]], source: s
     segments = [_description(i, v, (names.get(v) or {}).get("name", f"label {v}"),
                              (names.get(v) or {}).get("color"))
                 for i, v in enumerate(values, 1)]
-    seg = hd.seg.Segmentation(
-        source_images=datasets, pixel_array=masks,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=segments, series_instance_uid=hd.UID(), series_number=900,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="Twinsight",
-        manufacturer_model_name="Twinsight", software_versions=__version__,
-        device_serial_number="1", series_description=description[:64],
-        content_label="SEGMENTATION", content_description=description[:64])
+    try:
+        seg = _segmentation(datasets, masks, segments, description)
+    except (ValueError, AttributeError, TypeError) as exc:  # highdicom checks the sources
+        raise InputError(f"The series in '{source}' cannot be the source of a SEG: "
+                         f"{str(exc).rstrip('.')}.") from None
     progress(0.8, "Writing the SEG")
     out = Path(out)
     write_file_atomic(out, lambda fh: seg.save_as(fh, enforce_file_format=True))
@@ -230,3 +246,28 @@ def write_label_nrrd(image: pv.ImageData, labels: dict[int, dict], out: str | Pa
     raw = arr.ravel(order="F").astype(arr.dtype.newbyteorder("<")).tobytes()
     body = gzip.compress(raw, compresslevel=6)
     return write_file_atomic(Path(out), lambda fh: (fh.write(header), fh.write(body)))
+
+
+def seg_case(path: str | Path, onto: pv.ImageData | None = None,
+             progress: Progress = no_progress) -> Any:
+    """A case holding a DICOM SEG as a label map (with its names and colours)."""
+    from sim.model import Case, ObjectKind, SceneObject
+
+    image, labels = import_seg(path, onto, progress)
+    stem = Path(path).stem
+    case = Case(name=stem, source=str(path))
+    case.scene.add(SceneObject(f"{stem} segments", ObjectKind.LABELMAP, image,
+                               metadata={"labels": labels, "source_format": "DICOM SEG"}))
+    return case
+
+
+def is_seg(path: str | Path) -> bool:
+    """Whether ``path`` is a DICOM Segmentation (by its SOP class)."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        sop = str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", ""))
+    except Exception:  # not DICOM
+        return False
+    return sop == SEG_CLASS
