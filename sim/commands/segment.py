@@ -33,14 +33,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", action="store_true",
                    help="the image is a label map: one named, coloured surface per label")
     p.add_argument("--lut", help="colour table naming the labels (Slicer .ctbl, FreeSurfer, ITK-SNAP)")
+    p.add_argument("--series", metavar="ID",
+                   help="DICOM: the series, volume or time point to segment (its handle in "
+                        "'twinsight dicom list', e.g. 2 or 3.4; a time series: its first time "
+                        "point unless one is named)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
 
-def _volume(path: str, progress):
+def _volume(path: str, progress, series: str | None = None):
     from sim.io import load
 
-    case = load(path, progress)
+    case = load(path, progress, series=series)
     images = [o for o in case.scene if o.kind in ("volume", "labelmap")]
     if not images:
         raise InputError(f"'{path}' holds no image volume to segment.")
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.progress import sub_progress
 
     progress = cli_progress()
-    obj = _volume(args.image, sub_progress(progress, 0.0, 0.3))
+    obj = _volume(args.image, sub_progress(progress, 0.0, 0.3), args.series)
     target = args.triangles or None
     if args.labels:
         info = _run_labels(args, obj, target, sub_progress(progress, 0.3, 1.0))

@@ -189,3 +189,13 @@ def test_series_option_is_refused_for_other_files(tmp_path):
     stl.write_text("solid a\nendsolid a\n")
     with pytest.raises(FileFormatError, match="not DICOM"):
         load(stl, series="2")
+
+
+def test_segment_one_time_point(classic, tmp_path, capsys):
+    folder, _ = classic
+    capsys.readouterr()
+    assert main(["segment", str(folder), "--series", "1.12", "--low", "640", "--high", "2000",
+                 "--smooth", "0", "--triangles", "0", "-o", str(tmp_path / "s.vtp"),
+                 "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["stats"]["voxels"] == int((_code(11) >= 640).sum())  # the last time point
