@@ -1,4 +1,6 @@
-"""Data shipped with Twinsight, installed as the package ``twinsight_assets``.
+"""Data shipped with Twinsight, installed as the package ``sim._assets``.
 
-Read it through :mod:`sim.resources` (importlib.resources), never by path arithmetic.
+``sim/_assets`` is a symbolic link to this folder, so the wheel, an editable install and the
+bundle carry it inside ``sim``. Read it through :mod:`sim.resources` (importlib.resources),
+never by path arithmetic.
 """

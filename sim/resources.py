@@ -1,11 +1,10 @@
 """Where Twinsight's shipped files and per-user folders are.
 
 Shipped data (material library, device catalogue, worked examples, icons) lives in the
-repository's ``assets/`` folder, which the wheel installs as the package ``twinsight_assets``
-(``[tool.setuptools.package-dir]`` in pyproject.toml). Every reader goes through
-:func:`asset`, which asks ``importlib.resources``; so a wheel, an editable install and a
-PyInstaller bundle all find the same files. Only a bare checkout run with ``PYTHONPATH=.``
-(nothing installed) falls back to the ``assets`` folder beside ``sim``.
+repository's ``assets/`` folder; ``sim/_assets`` is a symbolic link to it, so it is the package
+``sim._assets`` in a checkout, and the wheel and the bundle carry it as real files there.
+Every reader goes through :func:`asset`, which asks ``importlib.resources``; so a wheel, an
+editable install, a plain checkout and a PyInstaller bundle all find the same files.
 
 Per-user folders come from ``platformdirs`` (XDG on Linux), each with a ``TWINSIGHT_*``
 environment override that tests and portable set-ups use.
@@ -13,29 +12,26 @@ environment override that tests and portable set-ups use.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.resources
 import os
 from functools import lru_cache
 from importlib.abc import Traversable
 from pathlib import Path
 
-ASSETS_PACKAGE = "twinsight_assets"
+ASSETS_PACKAGE = "sim._assets"
 APP_NAME = "twinsight"
 
 
 @lru_cache(maxsize=1)
 def assets_root() -> Traversable:
     """The root of the shipped data (``assets/`` in the repository)."""
-    with contextlib.suppress(ModuleNotFoundError):
+    try:
         return importlib.resources.files(ASSETS_PACKAGE)
-    checkout = Path(__file__).resolve().parent.parent / "assets"
-    if checkout.is_dir():
-        return checkout
-    from sim.errors import TwinsightError
+    except ModuleNotFoundError:
+        from sim.errors import TwinsightError
 
-    raise TwinsightError(f"Twinsight's data package '{ASSETS_PACKAGE}' is not installed; "
-                         "reinstall Twinsight (pip install twinsight).")
+        raise TwinsightError(f"Twinsight's data package '{ASSETS_PACKAGE}' is missing from this "
+                             "installation; reinstall Twinsight.") from None
 
 
 def asset(*parts: str) -> Traversable:
