@@ -274,49 +274,50 @@ def _osats_rows(attempt: Attempt) -> list[list[str]]:
 
 def _write_pdf(title, world, attempt: Attempt, figs, path: Path,
                curve: LearningCurve | None = None) -> None:
+    """A4 pages filled in order: verdict, charts, what cost the points, then the tables as
+    real text in cells that wrap (never cut) and continue across pages with their header."""
+    from sim.render.report_table import Page
+
     with PdfPages(path, metadata={"Title": title, "Creator": "Twinsight"}) as pdf:
-        cover = Figure(figsize=(8.27, 11.69))
-        cover.text(0.06, 0.965, title, fontsize=16, weight="bold", va="top")
-        cover.text(0.06, 0.935, _verdict(attempt) + f" — {_dt.datetime.now():%Y-%m-%d %H:%M}",
-                   fontsize=10, va="top")
-        rects = [(0.03, 0.66, 0.94, 0.26), (0.03, 0.38, 0.94, 0.27), (0.03, 0.08, 0.94, 0.28)]
-        for (_, fig), rect in zip(figs, rects, strict=False):
-            ax = cover.add_axes(rect)
+        page = Page(pdf.savefig)
+        page.text(title, size=16, weight="bold")
+        page.text(_verdict(attempt) + f" — {_dt.datetime.now():%Y-%m-%d %H:%M}", size=10,
+                  gap=0.15)
+        for name, fig in figs:
+            if name == "Metrics":
+                continue  # drawn as a table below
             canvas = FigureCanvasAgg(fig)
             fig.set_dpi(150)
             canvas.draw()
-            ax.imshow(np.asarray(canvas.buffer_rgba()))
-            ax.axis("off")
-        pdf.savefig(cover)
-        for _, fig in figs[3:]:
-            FigureCanvasAgg(fig)
-            pdf.savefig(fig)
-        text = Figure(figsize=(8.27, 11.69))
-        lines = ["What cost the points:"] + [f"  {c}" for c in cost_lines(attempt)]
+            img = np.asarray(canvas.buffer_rgba())
+            page.images([img], height=page.width * img.shape[0] / img.shape[1])
         if rescore_note(attempt):
-            lines = [rescore_note(attempt), ""] + lines
-        lines += ["", "How the score is computed:"]
-        import textwrap
-
-        for ln in FORMULA_LINES:
-            lines += textwrap.wrap(ln, 110, initial_indent="  ", subsequent_indent="    ")
+            page.text(rescore_note(attempt))
+        page.text("What cost the points", size=11, weight="bold")
+        for line in cost_lines(attempt) or ["Nothing: full marks."]:
+            page.text("• " + line, gap=0.02)
+        page.y += 0.1
+        head, rows = metric_rows(attempt)
+        page.text("Metrics (score in brackets)", size=11, weight="bold")
+        first = 0.34
+        page.table([head] + rows, [first] + [(1 - first) / (len(head) - 1)] * (len(head) - 1))
+        page.text("How each step scored", size=11, weight="bold")
+        page.table([EXPLAIN_HEAD[:6]] + [r[:6] for r in explain_rows(attempt)],
+                   [0.17, 0.3, 0.17, 0.16, 0.1, 0.1])
         if curve is not None:
-            lines += ["", "Learning curve: " + curve.summary()]
-        text.text(0.05, 0.96, "\n".join(lines), fontsize=8, va="top", family="monospace")
-        pdf.savefig(text)
-        tables = [_table_figure("How each step scored", EXPLAIN_HEAD[1:6],
-                                [r[1:6] for r in explain_rows(attempt)]),
-                  _table_figure("Criteria", ["Step", "Criterion", "Measured", "Result"],
-                                _check_rows(attempt)),
-                  _table_figure("OSATS global rating", ["Domain", "Rating"],
-                                _osats_rows(attempt))]
-        if curve is not None:
-            tables.insert(1, _table_figure("Trends over attempts",
-                                           ["Metric", "First", "Last", "Per attempt", ""],
-                                           curve.trend_rows()))
-        for fig in tables:
-            FigureCanvasAgg(fig)
-            pdf.savefig(fig)
+            page.text("Trends over attempts", size=11, weight="bold")
+            page.table([["Metric", "First", "Last", "Per attempt", ""]] + curve.trend_rows(),
+                       [0.32, 0.14, 0.14, 0.2, 0.2])
+            page.text("Learning curve: " + curve.summary())
+        page.text("Criteria", size=11, weight="bold")
+        page.table([["Step", "Criterion", "Measured", "Result"]] + _check_rows(attempt),
+                   [0.22, 0.38, 0.28, 0.12])
+        page.text("OSATS global rating", size=11, weight="bold")
+        page.table([["Domain", "Rating"]] + _osats_rows(attempt), [0.7, 0.3])
+        page.text("How the score is computed", size=11, weight="bold")
+        for line in FORMULA_LINES:
+            page.text(line, gap=0.03)
+        page.finish()
 
 
 def _html(title, world, attempt: Attempt, figs, curve: LearningCurve | None = None) -> str:
