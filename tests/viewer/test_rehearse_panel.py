@@ -322,6 +322,9 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
                     timeout=10_000)
     qtbot.waitUntil(lambda: panel.session.tracker.current.path_mm > 24.0, timeout=10_000)
     qtbot.waitUntil(lambda: "path 2" in panel.metrics_label.text(), timeout=5000)
+    # the step's criteria and its clock are in view during the attempt (#20)
+    qtbot.waitUntil(lambda: "retract by at least" in panel.criteria_label.text()
+                    and "Step time:" in panel.criteria_label.text(), timeout=5000)
     assert panel.loop.error is None
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Place the Pedicle" in panel.step_label.text(), timeout=20_000)
@@ -373,6 +376,8 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
                     > 3.0, timeout=10_000)
     qtbot.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.loop is None, timeout=20_000)  # the last step ends it
+    assert "Step 2 'Place the" in panel.criteria_label.text()  # why it failed (#20)
+    assert "measured: entry" in panel.criteria_label.text()
     attempt = panel.attempts[0]
     retract, place = attempt.metrics["steps"]
     assert retract["path_mm"] > 24.0 and retract["peak_displacement_mm"] > 2.0
