@@ -1,9 +1,12 @@
 """Mouse and keyboard of a slice view, taken at the Qt level before VTK sees them.
 
 The wheel and the arrow/page keys scroll, a left click moves the crosshair (Shift+click, or any
-click in seed mode, sets the segmentation seed), Ctrl+left drag changes window/level (right:
-wider, up: brighter level) and Alt+left drag turns the plane (up/down: tilt, right/left: spin).
-Right drag zooms and middle drag pans as VTK's image style does.
+click in seed mode, sets the segmentation seed), a left drag that starts on a markup point moves
+that point (through the markup, so the 3D view and Undo follow), Ctrl+left drag changes
+window/level (right: wider, up: brighter level) and Alt+left drag turns the plane (up/down: tilt,
+right/left: spin). While an editing tool is set (``tool``: the Segment editor's brush), plain
+left presses, drags and releases go to it. Moving the mouse shows the value under it. Right drag
+zooms and middle drag pans as VTK's image style does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT
 
 WL_PIXELS = 250  # dragging this many pixels changes window/level by the current width
 TURN_DEG_PER_PIXEL = 0.5  # Alt+drag: degrees of tilt/spin per pixel of mouse travel
+GRAB_PIXELS = 8  # a press this close to a markup point grabs it
 SCROLL_KEYS = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
 
 
@@ -26,9 +30,61 @@ class SliceInteraction:
 
     _wl_drag: tuple[float, float, float, float] | None = None  # x, y, level, width
     _turn_drag: tuple[float, float, int, int] | None = None  # x, y, tilt, spin
+    _point_drag: tuple | None = None  # (markup, point index) being dragged
+    _tool_drag = False
+    tool = None  # an editing tool: press(view, world), drag(view, world), release(view)
+
+    def _world_of(self, event) -> np.ndarray | None:
+        return self.world_at(*self._to_display(event.position()))
+
+    def pixel_mm(self) -> float:
+        """World millimetres per widget pixel at the current zoom."""
+        height = max(self.plotter.interactor.height(), 1)
+        return 2.0 * float(self.plotter.camera.parallel_scale) / height
 
     def eventFilter(self, watched, event) -> bool:
         kind = event.type()
+        plain = kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove,
+                         QEvent.Type.MouseButtonRelease) and not (
+            event.modifiers() & (Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ControlModifier
+                                 | Qt.KeyboardModifier.ShiftModifier))
+        if kind == QEvent.Type.MouseMove and not event.buttons():
+            self.hover_at(self._world_of(event))  # the value under the mouse
+            return False
+        if (plain and self.tool is not None and kind == QEvent.Type.MouseButtonPress
+                and event.button() == Qt.MouseButton.LeftButton):
+            world = self._world_of(event)
+            if world is not None:
+                self._tool_drag = True
+                self.tool.press(self, world)
+            return True
+        if self._tool_drag:
+            if kind == QEvent.Type.MouseMove:
+                world = self._world_of(event)
+                if world is not None:
+                    self.tool.drag(self, world)
+                return True
+            if kind == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+                self._tool_drag = False
+                self.tool.release(self)
+                return True
+        if (plain and kind == QEvent.Type.MouseButtonPress and not self.seed_mode
+                and event.button() == Qt.MouseButton.LeftButton):
+            world = self._world_of(event)
+            grab = None if world is None else self.plan.markup_near(world, GRAB_PIXELS * self.pixel_mm())
+            if grab is not None:
+                self._point_drag = grab
+                return True
+        if self._point_drag is not None:
+            if kind == QEvent.Type.MouseMove:
+                world = self._world_of(event)
+                if world is not None:
+                    markup, index = self._point_drag
+                    markup.move_point(index, world)  # evented: every view and Undo follow
+                return True
+            if kind == QEvent.Type.MouseButtonRelease:
+                self._point_drag = None
+                return True
         if kind == QEvent.Type.Wheel:
             step = 1 if event.angleDelta().y() > 0 else -1
             self.scrolled.emit(self.axis, step)

@@ -40,8 +40,10 @@ from sim.imaging.volume import is_rgb, voxel_array
 from sim.model import Case, SceneObject
 from viewer.views.cine import CineBar
 from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT, SlicePlane, index_of, slab
+from viewer.views.slice_image import ImageLayer
 from viewer.views.slice_interaction import TURN_DEG_PER_PIXEL, WL_PIXELS, SliceInteraction
 from viewer.views.slice_overlays import CROSSHAIR_COLOR, PREVIEW_COLOR, SEED_COLOR, SliceOverlays
+from viewer.views.slice_plan import PlanFollower, PlanOnSlice
 from viewer.views.slices_in_3d import SlicesIn3D, volume_actor
 
 __all__ = [
@@ -62,6 +64,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
     window_dragged = pyqtSignal(float, float)  # level, width
     scrolled = pyqtSignal(int, int)  # axis, step
     plane_turned = pyqtSignal()  # the oblique rotation changed
+    slice_changed = pyqtSignal()  # a new plane was drawn (overlays of the plan follow)
 
     def __init__(self, axis: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +76,8 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self.preview: np.ndarray | None = None
         self.seed: np.ndarray | None = None
         self.seed_mode = False
+        self.segments: tuple[np.ndarray, np.ndarray] | None = None  # labels, RGBA per label
+        self._shown: tuple | None = None  # what the slice image shows (axis, index, ...)
         self._wl_drag: tuple[float, float, float, float] | None = None  # x, y, level, width
         self._turn_drag: tuple[float, float, int, int] | None = None  # x, y, tilt, spin
         layout = QVBoxLayout(self)
@@ -95,6 +100,20 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self.plotter.set_background("black")
         self.plotter.enable_parallel_projection()
         layout.addWidget(self.plotter.interactor, 1)
+        # Window/level and the value under the mouse: a Qt label, so moving the mouse never
+        # re-renders the slice.
+        self.info = QLabel("")
+        self.info.setObjectName("sliceInfo")
+        self.info.setTextInteractionFlags(self.info.textInteractionFlags())
+        layout.addWidget(self.info)
+        self.plotter.interactor.setMouseTracking(True)  # the value under the mouse
+        self.plan = PlanOnSlice(self)
+        self.case = None  # the case whose plan is drawn (set by the SliceViewer)
+        self._slice_layer = ImageLayer(self.plotter, "slice")
+        self._preview_layer = ImageLayer(self.plotter, "preview", rgba=True, linear=False)
+        self._segments_layer = ImageLayer(self.plotter, "segments", rgba=True, linear=False)
+        self.hu: float | None = None  # the value under the mouse (None: off the image)
+        self.hover: np.ndarray | None = None  # the world point under the mouse
         style = vtk.vtkInteractorStyleImage()  # right drag zooms, middle drag pans, no rotation
         self.plotter.iren.interactor.SetInteractorStyle(style)
         self._style = style
@@ -107,18 +126,27 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
     def set_image(self, image: pv.ImageData | None, clim: tuple[float, float]) -> None:
         self.image = image
         self.clim = clim
+        for layer in (self._slice_layer, self._preview_layer, self._segments_layer):
+            layer.remove()
         self.plotter.clear_actors()
+        self._letter_actors = {}
+        self._cross = None
+        self._seed_drawn = False
+        self.plan.forget()
+        self._shown = None
+        self.hu = self.hover = None
         if image is not None:
             self.index = image.dimensions[self.axis] // 2
             self._render_slice()
             self._reset_camera()
-        self.plotter.render()
+        self.request_render()
 
     def set_clim(self, clim: tuple[float, float]) -> None:
         self.clim = clim
         if self.image is not None:
-            self._render_slice()
-            self.plotter.render()
+            self._slice_layer.set_window(*clim)
+            self._show_info()
+            self.request_render()
 
     def show_at(self, cursor: np.ndarray) -> None:
         """Move to the plane through ``cursor`` and put the crosshair on it."""
@@ -127,20 +155,33 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
             return
         ijk = np.round(index_of(self.image, cursor)).astype(int)
         self.index = int(np.clip(ijk[self.axis], 0, self.image.dimensions[self.axis] - 1))
-        self._render_slice()
-        self.plotter.render()
+        if self._shown is not None and self._shown == self._shown_key():
+            # same plane: only the crosshair (and seed ring) move
+            self._render_crosshair()
+            self._render_seed()
+        else:
+            self._render_slice()
+        self.request_render()
 
     def set_preview(self, mask: np.ndarray | None) -> None:
         self.preview = mask
         if self.image is not None:
-            self._render_slice()
-            self.plotter.render()
+            self._render_preview(self.plane_mesh()[0])
+            self.request_render()
+
+    def set_segments(self, labels: np.ndarray | None, table: np.ndarray | None = None) -> None:
+        """Show the label map being edited (``labels`` on the image grid, ``table`` the uint8
+        RGBA row of each label value; 0 is transparent)."""
+        self.segments = None if labels is None else (labels, table)
+        if self.image is not None:
+            self._render_segments(self.plane_mesh()[0])
+            self.request_render()
 
     def set_seed(self, world) -> None:
         self.seed = None if world is None else np.asarray(world, dtype=float)
         if self.image is not None:
             self._render_seed()
-            self.plotter.render()
+            self.request_render()
 
     def set_oblique(self, tilt: float, spin: float) -> None:
         """Turn the plane by ``tilt`` degrees about the screen's horizontal axis, then ``spin``
@@ -159,7 +200,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         if self.image is not None:
             self._render_slice()
             self._reset_camera()
-            self.plotter.render()
+            self.request_render()
         self.plane_turned.emit()
 
     # -- geometry ----------------------------------------------------------------------------
@@ -183,22 +224,58 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         return self.slice_plane().mesh(crop)
 
     # -- drawing ---------------------------------------------------------------------------
+    def _shown_key(self) -> tuple:
+        """What decides the slice image: an oblique plane moves with the crosshair."""
+        turn = (self.tilt_box.value(), self.spin_box.value())
+        return (id(self.image), self.image.active_scalars_name if self.image is not None
+                else None, self.axis, self.index, turn,  # the time point of a 4D volume too
+                tuple(self.cursor) if any(turn) else None)
+
     def _render_slice(self) -> None:
         image = self.image
         plane, scalars = self.plane_mesh()
-        self.plotter.add_mesh(plane, scalars=scalars, cmap="gray", clim=self.clim,
-                              rgb=is_rgb(image),
-                              show_scalar_bar=False, lighting=False, name="slice",
-                              pickable=True, render=False, reset_camera=False)
+        self._slice_layer.show(plane, np.asarray(plane.point_data[scalars]))
+        self._slice_layer.set_window(*self.clim)
+        self._shown = self._shown_key()
         self._render_preview(plane)
+        self._render_segments(plane)
         self._render_crosshair()
         self._render_seed()
+        self._render_letters()
+        self._show_info()
+        self.plan.update(self.case)
+        self.slice_changed.emit()
         self.plotter.renderer.ResetCameraClippingRange()  # the plane moved along the view axis
         if self.oblique:
             self.title.setText(f"{AXIS_NAMES[self.axis]} oblique")
         else:
             self.title.setText(f"{AXIS_NAMES[self.axis]}  {self.index + 1}/"
                                f"{image.dimensions[self.axis]}")
+
+    def _show_info(self) -> None:
+        lo, hi = self.clim
+        text = f"W {hi - lo:.0f}  L {(lo + hi) / 2:.0f}"
+        if self.hover is not None and self.hu is not None:
+            x, y, z = self.hover
+            text += f"   {self.hu:.0f} HU at ({x:.1f}, {y:.1f}, {z:.1f}) mm"
+        self.info.setText(text)
+
+    def value_at(self, world) -> float | None:
+        """The volume's value at the voxel nearest ``world``; None outside the image."""
+        if self.image is None or world is None or is_rgb(self.image):
+            return None
+        ijk = np.round(index_of(self.image, world)).astype(int)
+        if (ijk < 0).any() or (ijk >= np.asarray(self.image.dimensions)).any():
+            return None
+        return float(voxel_array(self.image)[tuple(ijk)])
+
+    def hover_at(self, world) -> None:
+        """The mouse is over ``world`` (or off the image: None): show the value there."""
+        self.hover = None if world is None else np.asarray(world, dtype=float)
+        self.hu = self.value_at(self.hover)
+        if self.hu is None:
+            self.hover = None
+        self._show_info()
 
     def _reset_camera(self) -> None:
         """Look along the plane's normal, the whole slice in view."""
@@ -216,6 +293,11 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         if self.image is not None:
             self._reset_camera()
 
+    def request_render(self) -> None:
+        """Draw on the next paint: one render however many changes come before it (a direct
+        render would be followed by the widget's own paint rendering the same frame again)."""
+        self.plotter.interactor.update()
+
     def screenshot(self) -> np.ndarray:
         self.plotter.render()
         return self.plotter.screenshot(None, return_img=True)
@@ -224,11 +306,12 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self.plotter.close()
 
 
-class SliceViewer(SlicesIn3D, QWidget):
+class SliceViewer(PlanFollower, SlicesIn3D, QWidget):
     """Axial, coronal and sagittal views of one volume with window presets, a crosshair shared
     by all views, and (optionally) the same three planes and volume rendering in the 3D view."""
 
     cursor_changed = pyqtSignal(object)
+    cursor_picked = pyqtSignal(object)  # world point clicked in any of the views (markups)
     seed_picked = pyqtSignal(object)  # world point clicked as the segmentation seed
     volume_changed = pyqtSignal(object)  # SceneObject or None
 
@@ -283,11 +366,13 @@ class SliceViewer(SlicesIn3D, QWidget):
         self.views = [SliceView(2), SliceView(1), SliceView(0)]  # axial, coronal, sagittal
         for v in self.views:
             v.cursor_picked.connect(self.set_cursor)
+            v.cursor_picked.connect(self.cursor_picked)
             v.seed_picked.connect(self.seed_picked)
             v.window_dragged.connect(self.set_window)
             v.scrolled.connect(self.scroll)
             v.plane_turned.connect(self._update_3d)
             v.seed_mode = self.seed_mode
+            v.case = self.case
             self._row.addWidget(v, 1)
         self._load_views()
 
@@ -309,7 +394,10 @@ class SliceViewer(SlicesIn3D, QWidget):
         if self.case is not None:
             self.case.scene.added.disconnect(self._refresh_volumes)
             self.case.scene.removed.disconnect(self._refresh_volumes)
+        self._follow_plan(self.case, case)
         self.case = case
+        for v in self.views:
+            v.case = case
         if case is not None:
             case.scene.added.connect(self._refresh_volumes)
             case.scene.removed.connect(self._refresh_volumes)

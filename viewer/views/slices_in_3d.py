@@ -4,6 +4,8 @@ ray-cast volume rendering with the CT transfer-function presets."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyvista as pv
 import vtk
@@ -11,7 +13,11 @@ import vtk
 from sim.imaging.display import VOLUME_PRESETS
 from sim.imaging.volume import is_rgb
 from viewer.views.slice_geometry import first_plane_hit
+from viewer.views.slice_image import ImageLayer
 from viewer.views.slice_overlays import SEED_COLOR
+
+
+MIN_3D_INTERVAL_S = 0.25  # the 3D view follows scrolling at up to 4 frames a second
 
 
 class SlicesIn3D:
@@ -21,6 +27,19 @@ class SlicesIn3D:
 
     main_plotter = None  # the 3D view's plotter, for slices in 3D and volume rendering
     _volume_actor = None
+
+    @property
+    def _shown_3d(self) -> dict:
+        """What the 3D view shows of the slices: "on", and per plane the key it was drawn for."""
+        if "_shown_3d_d" not in self.__dict__:
+            self.__dict__["_shown_3d_d"] = {}
+        return self.__dict__["_shown_3d_d"]
+
+    @property
+    def _layers_3d(self) -> dict:
+        if "_layers_3d_d" not in self.__dict__:
+            self.__dict__["_layers_3d_d"] = {}
+        return self.__dict__["_layers_3d_d"]
 
     def _show_seed_3d(self) -> None:
         """The seed as a green sphere in the 3D view (or none)."""
@@ -71,6 +90,10 @@ class SlicesIn3D:
             return
         for i in range(3):
             self.main_plotter.remove_actor(f"slice3d-{i}", render=False)
+        for layer in self._layers_3d.values():
+            layer.remove()
+        self._layers_3d.clear()
+        self._shown_3d.clear()
         if self._volume_actor is not None:
             self.main_plotter.remove_actor(self._volume_actor, render=False)
             self._volume_actor = None
@@ -79,20 +102,74 @@ class SlicesIn3D:
         self.main_plotter.render()
 
     def _update_3d(self, *_args) -> None:
+        """Slices in 3D follow the slice views: only a plane that changed is redrawn (a
+        textured quad for an index plane, the cropped reformat for an oblique one), and the 3D
+        view renders only when something in it changed."""
         if self.main_plotter is None or self.obj is None or not self.views:
             return
+        plotter = self.main_plotter
         on = self.slices3d.isChecked()
-        self._default_slices(not on)
+        changed = on != self._shown_3d.get("on")
+        if changed:
+            self._default_slices(not on)
+            self._shown_3d["on"] = on
+        clim = self.clim()
         for i, v in enumerate(self.views):
             name = f"slice3d-{i}"
-            if on:
-                mesh, scalars = v.plane_mesh(crop=True)
-                self.main_plotter.add_mesh(
-                    mesh, scalars=scalars, cmap="gray", clim=self.clim(), rgb=is_rgb(self.obj.data), show_scalar_bar=False, lighting=False, name=name, pickable=False,
-                    render=False, reset_camera=False)
-            else:
-                self.main_plotter.remove_actor(name, render=False)
-        self.main_plotter.render()
+            layer = self._layers_3d.get(name)
+            if not on:
+                if layer is not None:
+                    layer.remove()
+                    del self._layers_3d[name]
+                    changed = True
+                elif name in plotter.actors:
+                    plotter.remove_actor(name, render=False)
+                    changed = True
+                self._shown_3d.pop(name, None)
+                continue
+            key = (v._shown_key() if v.image is not None else None, clim)
+            if self._shown_3d.get(name) == key:
+                continue
+            self._shown_3d[name] = key
+            changed = True
+            if not v.oblique:  # a textured quad, named like the oblique mesh it replaces
+                if layer is None:
+                    plotter.remove_actor(name, render=False)
+                    layer = self._layers_3d[name] = ImageLayer(plotter, name)
+                plane, scalars = v.plane_mesh()
+                layer.show(plane, np.asarray(plane.point_data[scalars]))
+                layer.set_window(*clim)
+                continue
+            if layer is not None:
+                layer.remove()
+                del self._layers_3d[name]
+            mesh, scalars = v.plane_mesh(crop=True)
+            plotter.add_mesh(mesh, scalars=scalars, cmap="gray", clim=clim, show_scalar_bar=False,
+                             rgb=is_rgb(self.obj.data),
+                             lighting=False, name=name, pickable=False, render=False,
+                             reset_camera=False)
+        if changed:
+            self.render_3d_soon()
+
+    def render_3d_soon(self) -> None:
+        """Render the 3D view once the current burst of slice changes has been drawn, and at
+        most every :data:`MIN_3D_INTERVAL_S` while scrolling: a 3D view of a whole anatomy
+        renders slower than a slice, and the slices must keep up with the wheel."""
+        from PyQt6.QtCore import QTimer
+
+        timer = self.__dict__.get("_timer_3d")
+        if timer is None:
+            timer = self.__dict__["_timer_3d"] = QTimer(self)
+            timer.setSingleShot(True)
+            timer.timeout.connect(self._render_3d_now)
+        if not timer.isActive():
+            since = time.monotonic() - self.__dict__.get("_last_3d", 0.0)
+            timer.start(int(1000 * max(0.0, MIN_3D_INTERVAL_S - since)))
+
+    def _render_3d_now(self) -> None:
+        if self.main_plotter is not None:
+            self.main_plotter.interactor.update()  # its paint renders
+        self.__dict__["_last_3d"] = time.monotonic()
 
     def _update_volume_rendering(self, *_args) -> None:
         if self.main_plotter is None:

@@ -1,0 +1,283 @@
+"""The plan drawn on a slice view: where surfaces and parts cut the plane (their contours in
+their colours), devices' cross-section outlines (thicker), clearance violations (the part of a
+device's outline closer to a critical structure than its margin, in red), and markups: control
+points on the plane as filled dots, points near it as rings, lines and curves (trajectories)
+projected onto the plane, with a cross where they pass through it.
+
+Everything comes from the case (scene objects, markups, the Place panel's roles and margins in
+``case.sections["placement"]``); nothing here owns state. Cutters are kept per object so a new
+slice re-cuts with a prepared search structure, and objects whose bounds miss the plane are
+skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pyvista as pv
+import vtk
+
+from sim.model import Case, ObjectKind
+
+VIOLATION_COLOR = (1.0, 0.1, 0.1)
+NEAR_MM = 5.0  # markup points this close to the plane are drawn as rings
+OUTLINE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
+
+
+def _rows(color, n: int) -> np.ndarray:
+    return np.tile((np.asarray(color, dtype=float) * 255).astype(np.uint8), (n, 1))
+
+
+class _Cut:
+    """A prepared plane cutter for one object's mesh (in world coordinates)."""
+
+    def __init__(self, mesh: pv.PolyData) -> None:
+        self.mesh = mesh
+        self.plane = vtk.vtkPlane()
+        self.cutter = vtk.vtkPolyDataPlaneCutter()
+        self.cutter.SetInputData(mesh)
+        self.cutter.SetPlane(self.plane)
+        self.bounds = np.asarray(mesh.bounds).reshape(3, 2)
+        self._distance: vtk.vtkImplicitPolyDataDistance | None = None
+
+    def crosses(self, point: np.ndarray, normal: np.ndarray) -> bool:
+        corners = np.array(np.meshgrid(*self.bounds)).reshape(3, -1).T
+        side = (corners - point) @ normal
+        return bool(side.min() <= 0 <= side.max())
+
+    def cut(self, point: np.ndarray, normal: np.ndarray) -> pv.PolyData:
+        self.plane.SetOrigin(*point)
+        self.plane.SetNormal(*normal)
+        self.cutter.Modified()
+        self.cutter.Update()
+        return pv.wrap(self.cutter.GetOutput()).copy()
+
+    def distance(self, points: np.ndarray) -> np.ndarray:
+        """Signed distance (mm, negative inside) of world points to the mesh."""
+        if self._distance is None:
+            self._distance = vtk.vtkImplicitPolyDataDistance()
+            self._distance.SetInput(self.mesh)
+        return np.array([self._distance.EvaluateFunction(*p) for p in points])
+
+
+class PlanOnSlice:
+    """Draws a case's plan into one slice view (see the module docstring)."""
+
+    def __init__(self, view) -> None:
+        self.view = view
+        self._cuts: dict[str, tuple[tuple, _Cut]] = {}
+        self.violation_points = np.zeros((0, 3))  # device outline points breaking a margin
+        self.markup_points: list[tuple[object, int, np.ndarray]] = []  # on the plane: (markup, i, p)
+        self._held: dict[str, tuple[pv.PolyData, object]] = {}  # actor name -> (its data, actor)
+
+    def forget(self) -> None:
+        """The view's actors were cleared: make new ones next time."""
+        self._held.clear()
+
+    # -- geometry of the case -------------------------------------------------------------
+    def _cut_for(self, obj) -> _Cut | None:
+        data = obj.data
+        if not isinstance(data, pv.PolyData) or data.n_cells == 0:
+            return None
+        m = obj.transform
+        key = (id(data), data.n_points, tuple(np.round(m.ravel(), 9)))
+        held = self._cuts.get(obj.uid)
+        if held is None or held[0] != key:
+            mesh = data if np.allclose(m, np.eye(4)) else data.transform(m, inplace=False)
+            held = (key, _Cut(mesh))
+            self._cuts[obj.uid] = held
+        return held[1]
+
+    @staticmethod
+    def _critical(case: Case) -> dict[str, float]:
+        """uid -> margin (mm) of the structures the Place panel calls critical."""
+        structures = (case.sections.get("placement") or {}).get("structures") or {}
+        return {uid: float(e.get("margin_mm", 2.0)) for uid, e in structures.items()
+                if isinstance(e, dict) and e.get("role") == "critical"}
+
+    def update(self, case: Case | None) -> None:
+        """Redraw the plan for the view's current plane."""
+        view = self.view
+        names = ("plan-contours", "plan-devices", "plan-violations", "plan-markups",
+                 "plan-markup-lines")
+        if case is None or view.image is None:
+            for n in names:
+                self._show(n, [])
+            self.markup_points, self.violation_points = [], np.zeros((0, 3))
+            return
+        point, normal = view.plane()
+        towards = view.frame()[2]
+        lift = towards * 0.02 * float(np.min(view.image.spacing))
+        contours, devices = [], []
+        live = set()
+        for obj in case.scene:
+            if obj.kind not in OUTLINE_KINDS or not obj.visible:
+                continue
+            cut = self._cut_for(obj)
+            if cut is None:
+                continue
+            live.add(obj.uid)
+            if not cut.crosses(point, normal):
+                continue
+            lines = cut.cut(point, normal)
+            if lines.n_points == 0:
+                continue
+            lines.points = np.asarray(lines.points) + lift
+            lines.point_data["rgb"] = _rows(obj.color, lines.n_points)
+            (devices if obj.kind == ObjectKind.DEVICE else contours).append((obj, lines))
+        for uid in set(self._cuts) - live - {o.uid for o in case.scene}:
+            del self._cuts[uid]
+        self._show("plan-contours", [c for _, c in contours], line_width=2)
+        self._show("plan-devices", [c for _, c in devices], line_width=3)
+        self._violations(case, devices, lift)
+        self._markups(case, point, normal, lift)
+
+    def _violations(self, case: Case, devices: list, lift: np.ndarray) -> None:
+        """Device outline points closer to a critical structure than its margin."""
+        critical = self._critical(case)
+        bad = []
+        for _obj, lines in devices:
+            pts = np.asarray(lines.points) - lift
+            for uid, margin in critical.items():
+                target = case.scene.find(uid)
+                cut = self._cut_for(target) if target is not None else None
+                if cut is None:
+                    continue
+                near = cut.distance(pts) < margin
+                bad.append(pts[near])
+        self.violation_points = np.vstack(bad) if bad else np.zeros((0, 3))
+        parts = []
+        if len(self.violation_points):
+            cloud = pv.PolyData(self.violation_points + 1.5 * lift)
+            cloud.point_data["rgb"] = _rows(VIOLATION_COLOR, cloud.n_points)
+            parts.append(cloud)
+        self._show("plan-violations", parts, point_size=7, render_points_as_spheres=True)
+
+    def _markups(self, case: Case, point: np.ndarray, normal: np.ndarray, lift: np.ndarray) -> None:
+        view, plotter = self.view, self.view.plotter
+        half = 0.5 * float(np.min(view.image.spacing)) if not view.oblique else 0.5 * float(
+            np.min(view.image.spacing))
+        if not view.oblique:  # an index plane: half the spacing along its own axis
+            half = 0.5 * float(view.image.spacing[view.axis])
+        size = 0.025 * float(plotter.camera.parallel_scale)
+        discs, lines, rgb_d, rgb_l = [], [], [], []
+        self.markup_points = []
+        for m in case.markups:
+            if not m.visible or not m.points:
+                continue
+            pts = np.asarray(m.points, dtype=float)
+            d = (pts - point) @ normal
+            for i, (p, di) in enumerate(zip(pts, d, strict=True)):
+                if abs(di) > NEAR_MM:
+                    continue
+                on = abs(di) <= half
+                flat = p - di * normal
+                disc = pv.Disc(center=flat + 2 * lift, inner=0.0 if on else 0.6 * size,
+                               outer=size if on else 0.8 * size, normal=normal, c_res=20)
+                discs.append(disc)
+                rgb_d.append(_rows(m.color, disc.n_points))
+                if on:
+                    self.markup_points.append((m, i, flat))
+            if len(pts) > 1 and m.type in ("line", "curve", "closed_curve", "angle"):
+                path = m.path_points()
+                flat = path - np.outer((path - point) @ normal, normal) + lift
+                seg = pv.lines_from_points(flat)
+                lines.append(seg)
+                rgb_l.append(_rows(m.color, seg.n_points))
+                dd = (path - point) @ normal
+                for a in range(len(path) - 1):  # where the path passes through the plane
+                    if dd[a] * dd[a + 1] < 0:
+                        t = dd[a] / (dd[a] - dd[a + 1])
+                        hit = path[a] + t * (path[a + 1] - path[a]) + 2 * lift
+                        right, up, _ = view.frame()
+                        cross = pv.lines_from_points(np.array([hit - size * right, hit + size * right]))
+                        cross = cross.merge(pv.lines_from_points(np.array([hit - size * up, hit + size * up])))
+                        lines.append(cross)
+                        rgb_l.append(_rows(m.color, cross.n_points))
+        for name, parts, rgb, kw in (("plan-markups", discs, rgb_d, {}),
+                                     ("plan-markup-lines", lines, rgb_l, {"line_width": 2})):
+            for p, c in zip(parts, rgb, strict=True):
+                p.point_data["rgb"] = c
+            self._show(name, parts, **kw)
+
+    def _show(self, name: str, parts: list, **kw) -> None:
+        """Show ``parts`` (meshes with an "rgb" point array) as actor ``name``: the actor is
+        made once and its data replaced in place afterwards (no new mapper per slice)."""
+        held = self._held.get(name)
+        if not parts:
+            if held is not None:
+                held[1].SetVisibility(False)
+            return
+        merged = parts[0] if len(parts) == 1 else parts[0].merge(parts[1:])
+        if held is None:
+            mesh = pv.PolyData()
+            mesh.copy_from(merged)
+            actor = self.view.plotter.add_mesh(mesh, scalars="rgb", rgb=True, lighting=False,
+                                               name=name, pickable=False, render=False,
+                                               reset_camera=False, **kw)
+            self._held[name] = (mesh, actor)
+        else:
+            held[0].copy_from(merged)
+            held[1].SetVisibility(True)
+
+    def markup_near(self, world, tolerance_mm: float):
+        """(markup, point index) of the markup point on this plane nearest ``world`` within
+        ``tolerance_mm``, or None."""
+        best = None
+        for m, i, p in self.markup_points:
+            d = float(np.linalg.norm(p - np.asarray(world)))
+            if d <= tolerance_mm and (best is None or d < best[0]) and not m.locked:
+                best = (d, m, i)
+        return None if best is None else (best[1], best[2])
+
+
+class PlanFollower:
+    """Mixed into :class:`~viewer.views.slice_view.SliceViewer` (which provides ``case`` and
+    ``views``): redraws the plan on every slice view when the case's objects, markups or
+    placement roles change, once per burst of events (a point drag emits one per mouse move)."""
+
+    _plan_timer = None
+    _plan_watched: list
+
+    def _follow_plan(self, old, new) -> None:
+        from PyQt6.QtCore import QTimer
+
+        from sim.model.sections import section_events
+
+        if self._plan_timer is None:
+            self._plan_timer = QTimer(self)
+            self._plan_timer.setSingleShot(True)
+            self._plan_timer.setInterval(0)
+            self._plan_timer.timeout.connect(self.redraw_plan)
+            self._plan_watched = []
+        for signal, slot in self._plan_watched:
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                signal.disconnect(slot)
+        self._plan_watched = []
+        if new is None:
+            return
+
+        def watch(signal, slot) -> None:
+            signal.connect(slot)
+            self._plan_watched.append((signal, slot))
+
+        def item_added(item) -> None:
+            watch(item.events, self._plan_changed)
+            self._plan_changed()
+
+        for container in (new.scene, new.markups):
+            watch(container.added, item_added)
+            watch(container.removed, self._plan_changed)
+            for item in container:
+                watch(item.events, self._plan_changed)
+        watch(section_events(new).changed, self._plan_changed)
+
+    def _plan_changed(self, *_args) -> None:
+        if self._plan_timer is not None:
+            self._plan_timer.start()
+
+    def redraw_plan(self) -> None:
+        for v in self.views:
+            v.plan.update(self.case)
+            v.request_render()
