@@ -16,7 +16,6 @@ from viewer.views.slice_geometry import first_plane_hit
 from viewer.views.slice_image import ImageLayer
 from viewer.views.slice_overlays import SEED_COLOR
 
-
 MIN_3D_INTERVAL_S = 0.25  # the 3D view follows scrolling at up to 4 frames a second
 
 
