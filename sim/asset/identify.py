@@ -17,6 +17,7 @@ the default lambda); 95 % intervals are +- 1.96 sigma.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.optimize import lsq_linear
@@ -41,6 +42,10 @@ class Estimator:
     P: np.ndarray  # (C, S_used)
     c: np.ndarray  # (C,) prior contribution
     cov: np.ndarray  # (C, C)
+
+    @cached_property
+    def sd(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
 
 
 class LoadIdentifier:
@@ -94,6 +99,12 @@ class LoadIdentifier:
         """Loads (T, C) and their standard deviations (T, C) for readings (T, S); NaN marks
         a missing reading. A sample without enough sensors gives NaN loads."""
         Y = self.physics(readings)
+        if len(Y) == 1 and np.isfinite(Y).all():  # the live case: one complete sample
+            est = self.estimator(np.ones(Y.shape[1], dtype=bool))
+            q = est.P @ Y[0, est.rows] + est.c
+            if ((q < self.bounds[:, 0]) | (q > self.bounds[:, 1])).any():
+                q = self._bounded(Y[0, est.rows], est.rows)
+            return q[None], est.sd[None]
         T, C = len(Y), len(self.scale)
         q = np.full((T, C), np.nan)
         sd = np.full((T, C), np.nan)

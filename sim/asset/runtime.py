@@ -99,6 +99,7 @@ class AssetTwin:
         self.rate_window_s = float(fat.get("rate_window_s", 600.0))
         self.t0 = start_t
         self.t_last: float | None = None
+        self._life_t = -math.inf
         self.window_start: float | None = None
         self.window_damage = np.zeros(len(model.hot_names))
         self.window_rates: list[np.ndarray] = []
@@ -192,13 +193,16 @@ class AssetTwin:
         self.damage.update(stress)
         self.counters.samples += len(t)
         self.t_last = float(t[-1])
-        r = self.identifier.residuals(Y[-1:], q[-1:])
+        m = self.model
+        r = (Y[-1] - ((m.H @ q[-1]) * m.gain + m.offset)) / m.noise
         st = self.status
         st.t = float(t[-1])
         st.loads, st.loads_sd = q[-1].tolist(), sd[-1].tolist()
-        st.residual_rms = float(np.sqrt(np.nanmean(r[:, self.identifier.use] ** 2)))
+        st.residual_rms = float(np.sqrt(np.nanmean(r[self.identifier.use] ** 2)))
         st.hot_stress = stress[-1].tolist()
-        self._life(st)
+        if len(t) > 1 or self.t_last - self._life_t >= 0.25:  # life moves slowly
+            self._life_t = self.t_last
+            self._life(st)
         st.findings = [f.__dict__ | {"message": f.message()} for f in self.findings if f.active]
         if self.virtual:
             vals = {n: q @ v.row for n, v in self.virtual.items()}

@@ -82,3 +82,24 @@ def test_late_duplicate_and_missing_readings(bracket):
     assert twin.counters.not_finite == 1
     assert twin.counters.samples == len(t)
     assert twin.status.loads[model.channels.index("pump_weight")] == pytest.approx(300, rel=0.05)
+
+
+def test_one_sample_at_a_time_equals_blocks(bracket):
+    """The live fast path (one complete sample) gives the block path's loads and statistics."""
+    from sim.asset.health import HealthMonitor
+    from sim.asset.identify import LoadIdentifier
+
+    _, _, model = bracket
+    t, _, y = TruthSimulator(model, drift_at=5.0, drift_rate=2.0, seed=4).history(20, 10)
+    ident = LoadIdentifier(model)
+    q_block, sd_block = ident.identify(y)
+    mon = HealthMonitor(model, ident, 0.1)
+    _, _, z_block = mon.update(t, y, q_block)
+    mon1 = HealthMonitor(model, LoadIdentifier(model), 0.1)
+    z_one = []
+    for i in range(len(t)):
+        q1, sd1 = mon1.ident.identify(y[i:i + 1])
+        np.testing.assert_allclose(q1[0], q_block[i], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(sd1[0], sd_block[i], rtol=1e-9)
+        z_one.append(mon1.update(t[i:i + 1], y[i:i + 1], q1)[2][0])
+    np.testing.assert_allclose(np.array(z_one), z_block, rtol=1e-6, atol=1e-9)
