@@ -73,6 +73,18 @@ def test_time_series_steps_through_time_in_the_slice_views(cine_window, qtbot, t
     assert blocks.GetBlock(0).GetPointData().GetScalars().GetName() == "frame_0004"
     assert not win.has_unsaved_changes()  # stepping through time is not an edit
     win.imaging.slices_dock.grab().save(str(tmp_path / "cine.png"))
+    cine.slider.setValue(2)
+    win.save_to(tmp_path / "dyn.twin")  # the case keeps every frame and the one shown
+    qtbot.waitUntil(lambda: win.task is None, timeout=60_000)
+    win.new_case()
+    win.open_path(tmp_path / "dyn.twin")
+    qtbot.waitUntil(lambda: win.task is None and win.case_path == tmp_path / "dyn.twin",
+                    timeout=60_000)
+    back = win.imaging.slices.obj
+    assert frame_count(back.data) == N_T and current_frame(back.data) == 2
+    assert win.imaging.slices.cine.isVisible() and cine.label.text() == "frame 3/4, t = 0.80 s"
+    for t in range(N_T):
+        np.testing.assert_array_equal(frame_values(back.data, t), np.transpose(_frame(t), (2, 1, 0)))
 
 
 def test_play_and_pause(cine_window, qtbot):
