@@ -127,7 +127,7 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
         nworkers = max(len(client.nthreads()), 1)
         window = max(32, 4 * nworkers)
         pending = _batches(todo, int(batch or default_batch(spec, len(todo), nworkers)))
-        ac = as_completed()
+        ac = as_completed(with_results=True, raise_errors=False)  # results fetched concurrently
 
         def submit_next() -> None:
             b = next(pending, None)
@@ -144,11 +144,10 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
             finished = ac.next_batch(block=False)
             if not finished:
                 time.sleep(0.01)
-            for fut in finished:
+            for fut, recs in finished:
                 b = futures.pop(fut.key)[1]
-                try:
-                    recs = fut.result()
-                except Exception as exc:  # KilledWorker, a lost connection ...
+                if isinstance(recs, BaseException) or not isinstance(recs, list):
+                    exc = recs  # KilledWorker (it killed workers repeatedly), a lost connection ...
                     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                     recs = [{"sample": s[0], "member": s[1], "error": reason[:500]} for s in b]
                 fut.release()
