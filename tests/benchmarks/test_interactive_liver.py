@@ -47,7 +47,7 @@ def test_liver_drag_rates_and_latency(qtbot, shared_data, capsys):
     panel = win.simulate
     try:
         panel.mesher_combo.setCurrentIndex(panel.mesher_combo.findData("sparse"))
-        panel.material_combo.setCurrentText("liver")
+        panel.material_combo.setCurrentIndex(panel.material_combo.findData("liver"))
         panel.fix_mode.setCurrentText("Box")
         panel.fix_axis.setCurrentText("z max")
         panel.fix_depth.setValue(15)

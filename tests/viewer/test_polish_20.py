@@ -90,3 +90,38 @@ def test_material_names_read_as_words():
     assert not any("_" in n for n in names)
     assert all(n[0].isupper() for n in names)
     assert np.unique(names).size == len(names)
+
+
+def test_simulate_panel_names_materials_for_people(win):
+    combo = win.simulate.material_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert "Cortical bone" in texts and "cortical_bone" not in texts
+    combo.setCurrentIndex(combo.findText("Cortical bone"))
+    assert win.simulate.e_spin.value() == 17000.0 * 1000  # kPa, from the library's entry
+    win.simulate.fix_mode.setCurrentText("None")
+    assert win.simulate.setup().material == "cortical_bone"  # files keep the key
+
+
+def test_table_columns_are_not_cut_in_a_narrow_dock(win, qtbot):
+    from PyQt6.QtWidgets import QTableWidget
+
+    win.set_case(Case(name="c"))
+    dock = win.findChild(QDockWidget, "dockMarkups")
+    dock.raise_()
+    table = dock.widget().findChild(QTableWidget)
+    qtbot.waitUntil(table.isVisible, timeout=5000)
+    header = table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for k in range(header.count() - 1):
+        text = table.horizontalHeaderItem(k).text()
+        assert header.sectionSize(k) >= metrics.horizontalAdvance(text), text
+    last = header.count() - 1
+    text = table.horizontalHeaderItem(last).text()
+    room = table.viewport().width() - header.sectionPosition(last)
+    assert max(room, header.sectionSize(last)) >= metrics.horizontalAdvance(text) or \
+        table.horizontalScrollBar().maximum() > 0  # it fits, or the table scrolls to it
+    win.grab().save(f"{SHOTS}/markups_columns.png")
+    from PyQt6.QtWidgets import QTabBar
+
+    bars = [b for b in win.findChildren(QTabBar) if b.parentWidget() is win and b.isVisible()]
+    assert bars and all(b.elideMode() == Qt.TextElideMode.ElideNone for b in bars)

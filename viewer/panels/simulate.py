@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.errors import Cancelled, TwinsightError
+from sim.fem.material_names import display_name
 from sim.fem.materials import library_material, library_names
 from sim.interaction.body_setup import closed_surfaces, world_surface
 from sim.interaction.fields import FIELDS, field_info
@@ -110,14 +111,16 @@ class SimulatePanel(QWidget):
         self.mesher_combo.addItem("Conforming (FE engine, cached)", "engine")
         self.mesher_combo.addItem("Sparse grid (instant)", "sparse")
         self.material_combo = QComboBox()
-        self.material_combo.addItems(library_names() + [CUSTOM])
-        self.material_combo.setCurrentText("liver" if "liver" in library_names() else
-                                           library_names()[0])
+        for key in library_names() + [CUSTOM]:  # people read "Cortical bone"; files the key
+            self.material_combo.addItem(display_name(key) if key != CUSTOM else key, key)
+        self.material_combo.setCurrentIndex(self.material_combo.findData(
+            "liver" if "liver" in library_names() else library_names()[0]))
         self.e_spin = spin_box(0.001, 1e9, 6.2, 0.5, 3, " kPa")
         self.nu_spin = spin_box(0.0, 0.499, 0.45, 0.01, 3)
         self.rho_spin = spin_box(0.1, 30.0, 1.08, 0.05, 3, " g/cm³")
-        self.material_combo.currentTextChanged.connect(self._material_changed)
-        self._material_changed(self.material_combo.currentText())
+        self.material_combo.currentIndexChanged.connect(
+            lambda _i: self._material_changed(self.material_combo.currentData()))
+        self._material_changed(self.material_combo.currentData())
         f.addRow("Body", self.body_combo)
         f.addRow("Tet size", self.edge_spin)
         f.addRow("Mesher", self.mesher_combo)
@@ -239,7 +242,7 @@ class SimulatePanel(QWidget):
         s.add("body", self.body_combo, by_uid=True)
         s.add("tet_size_mm", self.edge_spin)
         s.add("mesher", self.mesher_combo)
-        s.add("material", self.material_combo)  # before E, nu, rho (a library one sets them)
+        s.add("material", self.material_combo, data=True)  # before E, nu, rho (a library one sets them)
         s.add("youngs_modulus_kpa", self.e_spin)
         s.add("poisson_ratio", self.nu_spin)
         s.add("density_g_cm3", self.rho_spin)
@@ -363,12 +366,12 @@ class SimulatePanel(QWidget):
         return obj
 
     def setup(self) -> SessionSetup:
-        if self.material_combo.currentText() == CUSTOM:
+        if self.material_combo.currentData() == CUSTOM:
             material = {"name": "custom", "youngs_modulus": self.e_spin.value() / 1000.0,
                         "poisson_ratio": self.nu_spin.value(),
                         "density": self.rho_spin.value() * 1e-9}
         else:
-            material = self.material_combo.currentText()
+            material = self.material_combo.currentData()
         mode = self.fix_mode.currentText()
         fixed = None
         if mode == "Box":

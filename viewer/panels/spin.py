@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtWidgets import (
+    QAbstractItemView,
     QAbstractScrollArea,
     QAbstractSlider,
     QAbstractSpinBox,
@@ -12,7 +13,10 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
+    QHeaderView,
+    QMainWindow,
     QScrollBar,
+    QTabBar,
     QWidget,
 )
 
@@ -61,3 +65,33 @@ class WheelGuard(QObject):
             if bar is not None and bar.isVisible():
                 QApplication.sendEvent(bar, event)
         return True  # never the value of a box the wheel only passed over
+
+
+class ColumnFitter(QObject):
+    """Table and tree columns as wide as their content (header included), the last one
+    taking what is left: in a narrow dock a column scrolls sideways instead of showing
+    "Measuremen". Installed on the application with the wheel guard; a view is fitted when
+    it is first shown (views over huge models keep their own sizing)."""
+
+    MAX_ROWS = 2000  # ResizeToContents measures every row
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Show and isinstance(watched, QTabBar) and \
+                isinstance(watched.parentWidget(), QMainWindow):
+            # The docks' tabs: whole names, with scroll arrows when they do not all fit.
+            watched.setElideMode(Qt.TextElideMode.ElideNone)
+            watched.setUsesScrollButtons(True)
+        if event.type() == QEvent.Type.Show and isinstance(watched, QAbstractItemView) and \
+                not watched.property("columnsFitted"):
+            watched.setProperty("columnsFitted", True)
+            header = getattr(watched, "horizontalHeader", None) or getattr(watched, "header",
+                                                                            None)
+            header = header() if header is not None else None
+            model = watched.model()
+            if header is not None and model is not None and header.count() > 1 and \
+                    model.rowCount() <= self.MAX_ROWS and header.isVisible():
+                for k in range(header.count() - 1):
+                    if header.sectionResizeMode(k) == QHeaderView.ResizeMode.Interactive:
+                        header.setSectionResizeMode(k, QHeaderView.ResizeMode.ResizeToContents)
+                header.setStretchLastSection(True)
+        return False
