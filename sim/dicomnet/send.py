@@ -63,8 +63,9 @@ def _complete(ds: Any) -> Any:
     return ds
 
 
-def _headers(files: list[Path]) -> tuple[list[tuple[Path, str, str]], list[str]]:
-    """(file, SOP class, transfer syntax) of each DICOM file; the names of the others."""
+def _headers(files: list[Path]) -> tuple[list[tuple[Path, str, str, bool]], list[str]]:
+    """(file, SOP class, transfer syntax, complete) of each DICOM file (complete: its UIDs
+    are in place, so it can be streamed as it is); the names of the others."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -89,7 +90,9 @@ def _headers(files: list[Path]) -> tuple[list[tuple[Path, str, str]], list[str]]
                 EOFError):
             skipped.append(f.name)
             continue
-        ok.append((f, sop, ts))
+        whole = bool(ds.get("SOPClassUID") and ds.get("SOPInstanceUID")
+                     and ds.file_meta.get("MediaStorageSOPInstanceUID"))
+        ok.append((f, sop, ts, whole))
     if no_uids and not ok:
         raise InputError(f"The {len(no_uids)} DICOM file(s) given (e.g. '{no_uids[0]}') have no "
                          "Study or Series Instance UID (removed by an anonymiser?): a PACS "
@@ -103,12 +106,14 @@ def send(config: NetConfig, peer: Peer, paths: list[str | Path],
     SOP class / transfer syntax pairs that fit in one)."""
     import pydicom
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    from pynetdicom import _config
 
+    _config.STORE_SEND_CHUNKED_DATASET = True  # a file path is sent from disk in chunks
     files, skipped = _headers(dicom_files(paths))
     if not files:
         raise InputError("Nothing to send: no DICOM files among the given paths.")
     result = SendResult(peer.name, skipped=skipped)
-    pairs = sorted({(sop, ts) for _, sop, ts in files})
+    pairs = sorted({(sop, ts) for _, sop, ts, _ in files})
     audit = AuditLog(Path(config.store_path()) / "audit.jsonl")
     start = time.monotonic()
     done = 0
@@ -121,13 +126,15 @@ def send(config: NetConfig, peer: Peer, paths: list[str | Path],
             ae.add_requested_context(sop, syntaxes)
             ae.add_requested_context(sop, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
         assoc = associate(ae, config, peer)
+        exact = {(str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
+                 for cx in assoc.accepted_contexts}
         try:
-            for path, sop, ts in files:
+            for path, sop, ts, whole in files:
                 if (sop, ts) not in batch:
                     continue
                 progress(done / len(files), f"Sending {done + 1}/{len(files)}")
-                try:
-                    ds = _complete(pydicom.dcmread(path))
+                try:  # a complete file in an accepted syntax is streamed from disk as it is
+                    ds = path if whole and (sop, ts) in exact else _complete(pydicom.dcmread(path))
                 except Exception:  # read a moment ago: changed on disk meanwhile
                     result.failed += 1
                     done += 1
@@ -158,7 +165,7 @@ def send(config: NetConfig, peer: Peer, paths: list[str | Path],
     audit.write("association", operation="send", result="released", called_ae=peer.ae_title,
                 address=peer.host, port=peer.port, peer=peer.name, instances=result.sent,
                 failed=result.failed, sop_classes=dict(sorted(
-                    {sop: sum(1 for _, s, _ in files if s == sop) for _, sop, _ in files}.items())),
+                    {sop: sum(1 for _, s, _, _ in files if s == sop) for _, sop, _, _ in files}.items())),
                 duration_s=round(time.monotonic() - start, 3), tls=peer.tls)
     if result.sent == 0:
         raise DicomNetError(f"DICOM peer {peer.describe()} stored none of the {len(files)} "

@@ -166,10 +166,39 @@ def _rgb_of(desc: Any) -> tuple[float, float, float] | None:
     return tuple(round(float(c) / 255.0, 4) for c in rgb)  # type: ignore[return-value]
 
 
+def _axis_map(inv: np.ndarray, src_shape: tuple, dims: tuple) -> np.ndarray | None:
+    """``image`` on ``grid`` by axis permutation, flips and an integer shift when the two
+    grids share their voxel centres (the usual case: a SEG of the scan's own series)."""
+    m = inv[:3, :3]
+    perm = np.abs(np.rint(m))
+    shift = inv[:3, 3]
+    if not (np.allclose(m, np.rint(m), atol=1e-4) and (perm.sum(axis=0) == 1).all()
+            and (perm.sum(axis=1) == 1).all() and np.allclose(shift, np.rint(shift), atol=1e-3)):
+        return None
+    return np.rint(inv[:3, :]).astype(int)
+
+
 def resample_nearest(image: pv.ImageData, grid: pv.ImageData) -> np.ndarray:
     """``image``'s values on ``grid`` (nearest voxel; 0 outside): exact where grids coincide."""
     src = voxel_array(image)
     inv = np.linalg.inv(affine_of(image)) @ affine_of(grid)
+    exact = _axis_map(inv, src.shape, tuple(grid.dimensions))
+    if exact is not None:  # src index = exact[:, :3] @ grid index + exact[:, 3], per axis
+        out = np.zeros(grid.dimensions, dtype=src.dtype)
+        axes = [int(np.flatnonzero(exact[:, g])[0]) for g in range(3)]  # src axis of grid g
+        index = []
+        valid = []
+        for g in range(3):
+            a = axes[g]
+            idx = exact[a, g] * np.arange(grid.dimensions[g]) + exact[a, 3]
+            ok = (idx >= 0) & (idx < src.shape[a])
+            index.append(idx[ok])
+            valid.append(np.flatnonzero(ok))
+        if all(len(v) for v in valid):
+            moved = np.transpose(src, axes)  # src axes in grid order
+            block = moved[np.ix_(*index)]
+            out[np.ix_(*valid)] = block
+        return out
     out = np.zeros(grid.dimensions, dtype=src.dtype)
     ii, jj = np.meshgrid(np.arange(grid.dimensions[0]), np.arange(grid.dimensions[1]),
                          indexing="ij")
@@ -209,11 +238,11 @@ def import_seg(path: str | Path, onto: pv.ImageData | None = None,
         volume = seg.get_volume(combine_segments=True, skip_overlap_checks=True)
     except (ValueError, RuntimeError) as exc:
         raise FileFormatError(path, f"its frames do not form a regular volume ({exc})") from None
-    arr = value_of[np.asarray(volume.array).astype(np.int64)]
-    dtype = np.uint16 if arr.max() > 32767 else np.int16
+    dtype = np.uint16 if value_of.max() > 32767 else np.int16
+    arr = value_of.astype(dtype)[np.asarray(volume.array)]  # segment number -> label value
     affine = np.asarray(volume.affine, dtype=float)
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    image = make_image(arr.astype(dtype), spacing, affine[:3, 3], affine[:3, :3] / spacing)
+    image = make_image(arr, spacing, affine[:3, 3], affine[:3, :3] / spacing)
     if onto is not None:
         progress(0.7, "Placing on the scan's grid")
         image = make_image(resample_nearest(image, onto), onto.spacing, onto.origin,

@@ -197,3 +197,25 @@ def test_pdf_report_goes_into_the_patients_study(ct, tmp_path):
     code, _ = twinsight("dicom", "export-pdf", str(ct / next(iter(sorted(p.name for p in ct.iterdir())))),
                         "--study", str(ct), "-o", str(tmp_path / "x.dcm"))
     assert code == 2  # a DICOM image is not a PDF
+
+
+def test_resample_nearest_on_shifted_and_flipped_grids():
+    """Nearest-voxel placement, against index arithmetic done by hand."""
+    import pyvista as pv
+
+    from sim.imaging.volume import make_image, voxel_array
+    from sim.io.dicom_seg import resample_nearest
+
+    src = make_image(np.arange(5 * 4 * 3, dtype=np.int16).reshape(5, 4, 3), (2, 2, 3), (0, 0, 0))
+    a = voxel_array(src)
+    # shifted by 0.4 voxel in x: the same voxels (general path); by 1 voxel: one index on
+    for shift, offset in ((0.8, 0), (2.0, 1)):
+        grid = pv.ImageData(dimensions=(5, 4, 3), spacing=(2, 2, 3), origin=(shift, 0, 0))
+        got = resample_nearest(src, grid)
+        np.testing.assert_array_equal(got[:5 - offset], a[offset:])
+        assert (got[5 - offset:] == 0).all()  # outside the source: background
+    # a grid with x and z flipped and axes swapped (the permutation path)
+    grid = pv.ImageData(dimensions=(3, 4, 5), spacing=(3, 2, 2), origin=(8, 0, 6),
+                        direction_matrix=[[0, 0, -1], [0, 1, 0], [-1, 0, 0]])
+    got = resample_nearest(src, grid)
+    np.testing.assert_array_equal(got, np.transpose(a, (2, 1, 0))[::-1, :, ::-1])
