@@ -84,6 +84,16 @@ def test_twin_view_shows_loads_and_life_during_a_live_run(shared_window, qtbot, 
         assert panel.map_actor is not None
         lo, hi = panel.map_actor.GetMapper().GetScalarRange()
         assert hi > 1.0  # MPa on the physics stress map
+        # a virtual gauge: arm the button, click the stress map (top of the base leg)
+        from tests.viewer.view_points import display_point
+
+        panel.virtual_button.setChecked(True)
+        target = np.array([30.0, 20.0, 6.0]) + [0.0, panel.map_shift, 0.0]
+        x, y = display_point(win.view, target)
+        assert panel._view_clicked(int(round(x)), int(round(y)), None)
+        assert "V1" in panel.linked.twin.virtual
+        assert win.case.sections["twin_view"]["virtual"][0]["name"] == "V1"
+        qtbot.waitUntil(lambda: "V1" in panel.virtual_label.text(), timeout=5_000)
         panel.speed_slider.setValue(130)
         assert "remaining life" in panel.whatif_label.text()
         assert win.case.sections["twin_view"]["speed_pct"] == 130

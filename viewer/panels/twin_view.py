@@ -104,7 +104,14 @@ class TwinPanel(QWidget):
         self.calibrate_button.setToolTip("Fit the modulus and support stiffness to the "
                                          "recorded history (background job)")
         self.calibrate_button.clicked.connect(self.calibrate)
-        lay.addWidget(row(self.demo_button, self.open_button, self.calibrate_button))
+        self.virtual_button = QPushButton("Virtual gauge")
+        self.virtual_button.setObjectName("twinVirtualGauge")
+        self.virtual_button.setCheckable(True)
+        self.virtual_button.setToolTip("Then click the stress map: a virtual strain gauge "
+                                       "there (along the larger principal stress) is recorded "
+                                       "in the history like a real one")
+        lay.addWidget(row(self.demo_button, self.open_button, self.calibrate_button,
+                          self.virtual_button))
         lay.addWidget(self.status_label)
         lay.addWidget(QLabel("Identified loads (95 % interval)"))
         self.loads = LoadBars()
@@ -122,6 +129,10 @@ class TwinPanel(QWidget):
         self.findings = QListWidget()
         self.findings.setObjectName("twinFindings")
         self.findings.setMaximumHeight(80)
+        self.virtual_label = QLabel("")
+        self.virtual_label.setObjectName("twinVirtualValues")
+        self.virtual_label.setWordWrap(True)
+        lay.addWidget(self.virtual_label)
         lay.addWidget(QLabel("Health (model residuals)"))
         lay.addWidget(self.findings)
         form = QFormLayout()
@@ -149,6 +160,7 @@ class TwinPanel(QWidget):
         self.timer.setInterval(200)
         self.timer.timeout.connect(self.refresh)
         self.workbench.link_changed.connect(self._on_link)
+        window.view.click_handlers.append(self._view_clicked)
         self.workbench.case_changed.connect(lambda _case: self.restore())
 
     # -- model -------------------------------------------------------------------------------
@@ -204,6 +216,11 @@ class TwinPanel(QWidget):
         from sim.asset.link import LinkedTwin
 
         self.linked = LinkedTwin(session, self.model)
+        for v in self.settings().get("virtual", []):  # the case's virtual gauges
+            try:
+                self.linked.twin.add_virtual(v["name"], "strain", v["point"], v["direction"])
+            except Exception as exc:  # a gauge of another model: left out, said so
+                self.status_label.setText(f"Virtual gauge '{v.get('name')}' left out: {exc}")
         self.timer.start()
 
     def refresh(self) -> None:
@@ -235,6 +252,9 @@ class TwinPanel(QWidget):
                                 text=f"{m.hot_names[k]}: remaining life {st.life_days[k]:.3g} "
                                      f"days (90 %: {st.life_low_days[k]:.3g}–"
                                      f"{st.life_high_days[k]:.3g})")
+        if st.virtual:
+            self.virtual_label.setText("Virtual gauges: " + ", ".join(
+                f"{n} {v:.1f} µε" for n, v in st.virtual.items()))
         self.findings.clear()
         for f in tw.findings:
             self.findings.addItem(f"{f.t:.1f}: {f.message()}")
@@ -262,7 +282,7 @@ class TwinPanel(QWidget):
             ids = surf.point_data.get("vtkOriginalPointIds")
             self.map_ids = np.asarray(ids) if ids is not None else \
                 np.arange(surf.n_points)
-            shift = 1.3 * float(np.ptp(m.points[:, 1])) + 10.0
+            self.map_shift = shift = 1.3 * float(np.ptp(m.points[:, 1])) + 10.0
             self.map_mesh = pv.PolyData(surf.points + [0.0, shift, 0.0], surf.faces)
             self.map_mesh.point_data["von Mises (MPa)"] = vm[self.map_ids]
             self.map_actor = self.window.view.plotter.add_mesh(
@@ -273,6 +293,50 @@ class TwinPanel(QWidget):
             self.map_mesh.point_data["von Mises (MPa)"] = vm[self.map_ids]
         self.map_actor.GetMapper().SetScalarRange(0.0, max(float(vm.max()), 1e-6))
         self.window.view.plotter.render()
+
+    # -- virtual gauges ------------------------------------------------------------------------
+    def _view_clicked(self, x: int, y: int, _modifiers) -> bool:
+        """With Virtual gauge armed, a click on the stress map places one there."""
+        if not self.virtual_button.isChecked() or self.map_actor is None:
+            return False
+        import vtk
+
+        picker = vtk.vtkCellPicker()
+        picker.SetTolerance(0.002)
+        picker.PickFromListOn()
+        picker.AddPickList(self.map_actor)
+        self.map_actor.PickableOn()  # only for this pick: the view's own picking skips it
+        try:
+            hit = picker.Pick(x, y, 0, self.window.view.plotter.renderer)
+        finally:
+            self.map_actor.PickableOff()
+        if not hit:
+            return False
+        point = np.asarray(picker.GetPickPosition()) - [0.0, self.map_shift, 0.0]
+        self.virtual_button.setChecked(False)
+        try:
+            self.add_virtual_gauge(point)
+        except Exception as exc:
+            self.window.last_error = show_error(self, "Cannot place the virtual gauge", exc)
+        return True
+
+    def add_virtual_gauge(self, point) -> str:
+        """A virtual strain gauge at ``point`` (model frame, mm), along the larger principal
+        stress there under the current loads; saved with the case."""
+        tw = self.linked.twin
+        m = tw.model
+        node = int(np.linalg.norm(m.points - np.asarray(point, float), axis=1).argmin())
+        s6 = m.stress[node].astype(float) @ np.asarray(tw.status.loads or m.typical, float)
+        t = np.array([[s6[0], s6[3], s6[5]], [s6[3], s6[1], s6[4]], [s6[5], s6[4], s6[2]]])
+        w, v = np.linalg.eigh(t)
+        direction = v[:, int(np.argmax(np.abs(w)))]
+        name = f"V{len(tw.virtual) + 1}"
+        tw.add_virtual(name, "strain", point, direction)
+        saved = self.settings().get("virtual", [])
+        set_section(self.case, SECTION, {**self.settings(), "virtual": saved + [
+            {"name": name, "point": [round(float(c), 4) for c in point],
+             "direction": [round(float(c), 6) for c in direction]}]}, "Add virtual gauge")
+        return name
 
     # -- what-if and feedback ----------------------------------------------------------------
     def _speed_changed(self, value: int) -> None:
