@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+from PyQt6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox
 
 from sim.errors import Cancelled, InputError
 from sim.model import Case
@@ -60,7 +60,6 @@ class CaseSession(QObject):
         self.timer.start()
         self._recovery_checked = False
         self.recovery_box: QMessageBox | None = None
-        self._hooked_views: set[int] = set()
         self._save_mark: tuple | None = None  # (case, history state) of the save running
         self._autosaving = None  # the autosave job writing, if any
         QTimer.singleShot(0, self._offer_recovery_when_idle)
@@ -106,19 +105,6 @@ class CaseSession(QObject):
         self.autosaver.watch(case, path, password)
         case.history.changed.connect(self.history_changed.emit)
         self._update_title()
-        self.hook_slice_views()
-
-    def hook_slice_views(self) -> int:
-        """Let clicks in 2D slice views place markup points (found by duck typing: any child
-        widget with a ``cursor_picked(world point)`` signal, so this needs no import of it)."""
-        hooked = 0
-        for w in self.window.findChildren(QWidget):
-            signal = getattr(w, "cursor_picked", None)
-            if signal is not None and id(w) not in self._hooked_views:
-                signal.connect(self.markups.place_from_slice)
-                self._hooked_views.add(id(w))
-                hooked += 1
-        return hooked
 
     def _update_title(self) -> None:
         if self.case is not None:

@@ -247,21 +247,16 @@ def test_angle_clicks_spaced_in_time_are_never_dropped(liver_only, qtbot):
 
 
 def test_slice_views_made_after_opening_the_case_take_markup_clicks(win):
-    """The 2D views are built when their dock first shows: placing still hears them once."""
-    from PyQt6.QtCore import pyqtSignal
-
-    class LateSliceView(QWidget):
-        cursor_picked = pyqtSignal(object)
-
-    late = LateSliceView(win)
+    """The 2D views are built when their dock first shows: placing hears their clicks once,
+    through the slice viewer's own signal (no search for widgets by signal name)."""
+    slices = win.imaging.slices
+    slices.ensure_views()  # (no-op when an earlier case showed them already)
     panel = win.session.markups
     panel.start_placement(MarkupType.LINE)
-    late.cursor_picked.emit(np.array([1.0, 2.0, 3.0]))
+    slices.views[0].cursor_picked.emit(np.array([1.0, 2.0, 3.0]))
     panel.finish_placement()
-    panel.start_placement(MarkupType.LINE)  # hooked once, not once per placement
-    win.session.hook_slice_views()  # and the window's own hook does not double the click
-    late.cursor_picked.emit(np.array([5.0, 2.0, 3.0]))
-    late.cursor_picked.emit(np.array([5.0, 2.0, 9.0]))
+    panel.start_placement(MarkupType.LINE)
+    slices.views[1].cursor_picked.emit(np.array([5.0, 2.0, 3.0]))
+    slices.views[2].cursor_picked.emit(np.array([5.0, 2.0, 9.0]))
     line = win.case.markups[-1]
     assert line.points == ((5.0, 2.0, 3.0), (5.0, 2.0, 9.0)) and panel.placing is None
-    late.deleteLater()

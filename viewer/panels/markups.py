@@ -69,7 +69,6 @@ class MarkupsPanel(QWidget):
         self.last_error = None
         self._updating = False
         self._press: QPointF | None = None
-        self._last_slice_click = None
         self._picker = vtk.vtkCellPicker()
         self._picker.SetTolerance(0.0005)
         self.layer = MarkupLayer(view.plotter) if view is not None else None
@@ -205,7 +204,6 @@ class MarkupsPanel(QWidget):
         self.finish_placement()
         if self.case is None:
             return
-        self._hook_slice_views()
         self.placing, self.current = mtype, None
         self._set_buttons(mtype)
         self.hint.setText(f"Click on a surface or slice to place the {TYPE_NAMES[mtype].lower()}"
@@ -259,20 +257,9 @@ class MarkupsPanel(QWidget):
 
     def place_from_slice(self, world) -> Markup | None:
         """A click in a 2D slice view: a control point there, if a markup is being placed."""
-        if self.placing is None or world is self._last_slice_click:
-            return None  # (one click delivered twice: a view hooked by the window and here)
-        self._last_slice_click = world
+        if self.placing is None:
+            return None
         return self.place_at(np.asarray(world, dtype=float))
-
-    def _hook_slice_views(self) -> None:
-        """Take clicks from every 2D slice view, also those made after the case was opened
-        (the slice views are built the first time their dock shows)."""
-        window = self.view.window() if self.view is not None else None
-        for w in window.findChildren(QWidget) if window is not None else []:
-            signal = getattr(w, "cursor_picked", None)
-            if signal is not None and not w.property("markupsHooked"):
-                signal.connect(self.place_from_slice)
-                w.setProperty("markupsHooked", True)
 
     def pick(self, x: int, y: int):
         """(position, normal) of the scene surface under display pixel (x, y), or None.

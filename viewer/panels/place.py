@@ -620,6 +620,8 @@ class PlacePanel(QWidget):
                     for o in [self.case.scene.find(uid)] if o is not None]
         new = clearance_overlays(self.device_obj if self.show_map.isChecked() else None, critical,
                                  MAP_RANGE_MM)
+        if not new and not any(k.startswith(PREFIX) for k in ov.overlays(self.case)):
+            return  # nothing to draw or take away (and the case's history is not touched)
         with self.case.history.paused():
             ov.replace_overlays(self.case, PREFIX, new, "Distance colour map")
 
