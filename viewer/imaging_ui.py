@@ -43,6 +43,7 @@ class ImagingUI:
         self.segment.seed_changed.connect(self.slices.set_seed)
         self.slices.seed_picked.connect(self._seed_picked)
         self.slices.cursor_picked.connect(window.session.markups.place_from_slice)
+        self.slices.cursor_picked.connect(window.session.markups.place_from_slice)
         window.view.click_handlers.append(self._seed_click_3d)
         mb = window.menuBar()
         help_action = next((a for a in mb.actions() if a.text() == "&Help"), None)

@@ -126,6 +126,12 @@ class SegmentPanel(QWidget):
         self._on_preset(self.preset.currentText())
         self.set_volume(None)
 
+    def showEvent(self, event) -> None:
+        """Opening the panel shows the preview: one computed while it was hidden was not
+        drawn on the slices."""
+        super().showEvent(event)
+        self._schedule_preview()
+
     def set_volume(self, obj: SceneObject | None) -> None:
         self.obj = obj
         self.create.setEnabled(obj is not None)

@@ -1,0 +1,35 @@
+"""Opening the Segment panel shows the threshold preview on the slices straight away, without
+touching a control first (issue #20: the preview computed while the panel was hidden was
+dropped, and nothing computed it again when the panel opened)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def ct_window(qtbot, shared_data):
+    from viewer.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.open_path(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
+    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+    yield win
+    if win.task is not None:
+        win.task.cancel()
+        win.task.wait()
+
+
+def test_preview_appears_when_the_panel_opens(ct_window, qtbot):
+    ui = ct_window.imaging
+    assert not ui.segment_dock.isVisible()
+    qtbot.wait(600)  # the hidden panel's own preview came and was not shown
+    assert ui.slices.views[0].preview is None
+    ui.segment_action.trigger()
+    qtbot.waitUntil(lambda: ui.slices.views[0].preview is not None, timeout=30_000)
+    assert ui.slices.views[0].preview.sum() == ui.segment.last_preview["voxels"]
+    ct_window.grab().save("/tmp/shots20b/segment_preview_on_open.png")
