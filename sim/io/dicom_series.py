@@ -105,8 +105,10 @@ def load_choice(choice: Choice, progress: Progress = no_progress) -> tuple[Loade
         raise InputError(f"Series {choice.id} holds {voxels:,} voxels over {len(vols)} time "
                          "points, more than can be loaded.")
     loaded: list[LoadedSeries] = []
+    cache: dict = {}  # a multi-frame file holding every time point is decoded once
     for t, v in enumerate(vols):
-        loaded.append(load_series(v, sub_progress(progress, t / len(vols), (t + 1) / len(vols))))
+        loaded.append(load_series(v, sub_progress(progress, t / len(vols), (t + 1) / len(vols)),
+                                  cache))
         progress((t + 1) / len(vols), f"Loaded time point {t + 1} of {len(vols)}")
     first = loaded[0].image
     for t, item in enumerate(loaded[1:], 2):

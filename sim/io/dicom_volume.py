@@ -79,14 +79,16 @@ def _reason(exc: Exception) -> str:
     return clean_message(text, 120) or type(exc).__name__
 
 
-def _decode(frames: list[Frame], progress: Progress) -> tuple[list[np.ndarray], list[tuple], object]:
-    """Pixel arrays (rows x columns) and rescale of each frame, in the given order."""
+def _decode(frames: list[Frame], progress: Progress,
+            cache: dict | None = None) -> tuple[list[np.ndarray], list[tuple], object]:
+    """Pixel arrays (rows x columns) and rescale of each frame, in the given order. ``cache``
+    keeps the last decoded file between calls (the time points of one multi-frame file)."""
     import pydicom
 
     from sim.io.dicom_codecs import register
 
     register()  # 12-bit JPEG that pydicom's own plugins refuse
-    cache: dict = {}
+    cache = {} if cache is None else cache
     arrays, rescales, first = [], [], None
     for n, frame in enumerate(frames):
         if n % 8 == 0:
@@ -153,8 +155,10 @@ def _slice_geometry(series: Series) -> tuple[list[Frame], np.ndarray, np.ndarray
     return frames, np.array([row, col, normal]), np.asarray(spacing, dtype=float), normal, True
 
 
-def load_series(series: Series, progress: Progress = no_progress) -> LoadedSeries:
-    """The volume of ``series``: array axes (column, row, slice), world LPS mm."""
+def load_series(series: Series, progress: Progress = no_progress,
+                cache: dict | None = None) -> LoadedSeries:
+    """The volume of ``series``: array axes (column, row, slice), world LPS mm. Pass one
+    ``cache`` dict to successive calls to decode a shared multi-frame file once."""
     frames, axes, pixel_spacing, normal, placed = _slice_geometry(series)
     notes: list[str] = []
     if placed:
@@ -174,7 +178,7 @@ def load_series(series: Series, progress: Progress = no_progress) -> LoadedSerie
                              f"(usual spacing {dz:.2f} mm): slices are missing.")
     else:
         dz = float(getattr(series, "thickness", 0) or 1.0)
-    arrays, rescales, first = _decode(frames, progress)
+    arrays, rescales, first = _decode(frames, progress, cache)
     shape = arrays[0].shape
     if any(a.shape != shape for a in arrays):
         raise InputError(f"Series {series.id} mixes image sizes.")

@@ -199,3 +199,17 @@ def test_segment_one_time_point(classic, tmp_path, capsys):
                  "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["stats"]["voxels"] == int((_code(11) >= 640).sum())  # the last time point
+
+
+def test_single_file_4d_is_decoded_once(tmp_path, monkeypatch):
+    from sim.io.dicom_series import load_choice
+
+    path = tmp_path / "e" / "4d.dcm"
+    vols = _enhanced_4d(path, n_t=4)
+    (choice,) = choices(scan_folder(path.parent))
+    reads = []
+    real = pydicom.dcmread
+    monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    loaded, times = load_choice(choice)
+    assert len(reads) == 1 and times == [0.0, 1.5, 3.0, 4.5]
+    np.testing.assert_array_equal(frame_values(loaded.image, 3), np.transpose(vols[3], (2, 1, 0)))
