@@ -213,3 +213,31 @@ def test_single_file_4d_is_decoded_once(tmp_path, monkeypatch):
     loaded, times = load_choice(choice)
     assert len(reads) == 1 and times == [0.0, 1.5, 3.0, 4.5]
     np.testing.assert_array_equal(frame_values(loaded.image, 3), np.transpose(vols[3], (2, 1, 0)))
+
+
+def test_single_file_with_two_echoes_lists_and_opens_either(tmp_path):
+    """One enhanced file holding two echoes on the same slices: two volumes, not a time
+    series; the file's listing offers both and either opens."""
+    from pydicom.dataset import Dataset
+
+    from sim.io.readers.dicom import file_choices
+
+    path = tmp_path / "e" / "echo.dcm"
+    _enhanced_4d(path, n_t=2)
+    ds = pydicom.dcmread(path)
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        t = int(item.FrameContentSequence[0].TemporalPositionIndex) - 1
+        del item.FrameContentSequence[0].TemporalPositionIndex
+        del item.TemporalPositionSequence
+        echo = Dataset()
+        echo.EffectiveEchoTime = [4.6, 9.2][t]
+        item.MREchoSequence = [echo]
+    ds.save_as(path)
+    _, found = file_choices(path, lambda *a: None)
+    assert [(c.id, c.time_series, c.first.volume) for c in found] == [
+        ("1", False, "echo 4.6"), ("2", False, "echo 9.2")]
+    for t in range(2):
+        obj = _only(load(path, series=str(t + 1)))
+        assert frame_count(obj.data) == 1 and f"echo {[4.6, 9.2][t]}" in obj.name
+        np.testing.assert_array_equal(voxel_array(obj.data), np.transpose(_code(t), (2, 1, 0)))
+    assert "echo 4.6" in _only(load(path)).name  # the file alone: the first volume
