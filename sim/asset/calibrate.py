@@ -3,7 +3,8 @@
 Method: nonlinear least squares with variable projection. The parameters theta (scales of
 the material's modulus and of each support's stiffness) change the stiffness, so every
 evaluation re-solves the unit loads (one factorisation) and rebuilds the influence matrix
-H(theta). The unknown loads of every sample are eliminated by their weighted least-squares
+H(theta); sensor parameters (``gain:ID`` a scale of the gauge's gain, ``offset:ID`` an extra
+offset in its physics unit) only change the sensor model, without a new solve. The unknown loads of every sample are eliminated by their weighted least-squares
 estimate, leaving the whitened residuals r(theta) = W^1/2 (y - H(theta) q^(theta)) of the
 whole window, minimised over log theta by scipy's trust-region least squares. The modulus
 needs at least one force reference (a load cell, or a known load): otherwise loads and
@@ -42,6 +43,16 @@ class CalibrationResult:
     evaluations: int
     wall_time_s: float
 
+    def sensor_corrections(self) -> dict[str, tuple[float, float]]:
+        """Per sensor (gain scale, extra offset in physics units) found by the fit."""
+        out: dict[str, tuple[float, float]] = {}
+        for n, v in zip(self.names, self.values, strict=True):
+            kind, _, arg = n.partition(":")
+            if kind in ("gain", "offset"):
+                g, o = out.get(arg, (1.0, 0.0))
+                out[arg] = (v, o) if kind == "gain" else (g, v)
+        return out
+
     def params(self) -> Params:
         p = Params()
         for n, v in zip(self.names, self.values, strict=True):
@@ -73,12 +84,17 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
     cfg = model.asset_config()
     fe = fe or FeSystem(cfg)
     names = parameters or ["modulus"] + [f"support:{s.name}" for s in cfg.supports]
-    for n in names:
-        if n != "modulus" and not (n.startswith("support:") and n[8:] in fe.springs):
-            raise InputError(f"Unknown calibration parameter '{n}' (use modulus or "
-                             f"support:NAME with one of {sorted(fe.springs)}).")
-    Y = (np.atleast_2d(readings) - model.offset) / model.gain
     use = model.identifying
+    used_ids = [s.id for s, u in zip(model.sensors, use, strict=True) if u]
+    for n in names:
+        kind, _, arg = n.partition(":")
+        if not (n == "modulus" or (kind == "support" and arg in fe.springs)
+                or (kind in ("gain", "offset") and arg in used_ids)):
+            raise InputError(f"Unknown calibration parameter '{n}' (use modulus, "
+                             f"support:NAME with one of {sorted(fe.springs)}, gain:SENSOR or "
+                             "offset:SENSOR).")
+    structural = [i for i, n in enumerate(names) if n == "modulus" or n.startswith("support:")]
+    Y = (np.atleast_2d(readings) - model.offset) / model.gain
     Y = Y[np.isfinite(Y[:, use]).all(axis=1)][:, use]
     if len(Y) < 3:
         raise InputError("Calibration needs at least 3 complete samples of the sensors.")
@@ -94,13 +110,19 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
     fe_pos = [i for i, s in enumerate(sensors) if s.kind != "load_cell"]
     n_eval = [0]
 
+    cache: dict[tuple, np.ndarray] = {}
+
     def influence(theta: np.ndarray) -> np.ndarray:
+        key = tuple(float(theta[i]) for i in structural)
+        if key in cache:  # a step in a sensor parameter only: no new FE solve
+            return cache[key]
         p = Params()
-        for n, v in zip(names, np.exp(theta), strict=True):
-            if n == "modulus":
-                p.modulus = float(v)
+        for i in structural:
+            v = float(np.exp(theta[i]))
+            if names[i] == "modulus":
+                p.modulus = v
             else:
-                p.supports[n[8:]] = float(v)
+                p.supports[names[i][8:]] = v
         U, _ = fe.solve(p)
         H = np.zeros((len(sensors), len(model.channels)))
         H[fe_pos] = (Obs @ U)[fe_rows]
@@ -108,12 +130,23 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
             H[i, c] = 1.0
         n_eval[0] += 1
         progress(min(0.95, 0.05 + 0.03 * n_eval[0]), f"Evaluation {n_eval[0]}")
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = H
         return H
 
     def residual(theta: np.ndarray) -> np.ndarray:
         H = influence(theta)
-        Hw = H / sig[:, None]
-        Yw = Y / sig[None, :]
+        g = np.ones(len(sensors))
+        o = np.zeros(len(sensors))
+        for i, n in enumerate(names):  # sensor model: reading = gain * physics + offset
+            kind, _, arg = n.partition(":")
+            if kind == "gain":
+                g[used_ids.index(arg)] = np.exp(theta[i])
+            elif kind == "offset":  # in noise units, for conditioning
+                o[used_ids.index(arg)] = theta[i] * sig[used_ids.index(arg)]
+        Hw = H * (g / sig)[:, None]
+        Yw = (Y - o) / sig[None, :]
         q, *_ = np.linalg.lstsq(Hw, Yw.T, rcond=None)
         return (Yw - (Hw @ q).T).ravel()
 
@@ -133,12 +166,16 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
         sd_log = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
         sd_log = np.full(len(names), math.inf)
-    values = np.exp(res.x)
+    is_offset = np.array([n.startswith("offset:") for n in names])
+    scale_off = np.array([sig[used_ids.index(n[7:])] if n.startswith("offset:") else 1.0
+                          for n in names])
+    values = np.where(is_offset, res.x * scale_off, np.exp(res.x))
+    sd_values = np.where(is_offset, sd_log * scale_off, values * sd_log)
     S = len(sensors)
     by0 = np.sqrt((r0.reshape(-1, S) ** 2).mean(axis=0))
     by1 = np.sqrt((r1.reshape(-1, S) ** 2).mean(axis=0))
     progress(1.0, "Calibrated")
-    return CalibrationResult(names, values.tolist(), (values * sd_log).tolist(),
+    return CalibrationResult(names, values.tolist(), sd_values.tolist(),
                              float(np.sqrt((r0 ** 2).mean())), float(np.sqrt((r1 ** 2).mean())),
                              by0.tolist(), by1.tolist(), int(len(Y)), n_eval[0],
                              time.perf_counter() - t0)

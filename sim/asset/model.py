@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +191,13 @@ def build_model(cfg: AssetConfig, params: Params | None = None,
     rows, fe_i = [], 0
     sensors = []
     Hfe = Obs @ U
-    for s in cfg.sensors:
+    for s in cfg.sensors:  # copies: a model's sensor gains and noise are its own
         if s.kind == "load_cell":
             rows.append(np.eye(len(names))[names.index(s.channel)])
-            sensors.append(s)
+            sensors.append(replace(s))
         elif fe_i < len(kept) and kept[fe_i] is s:
             rows.append(Hfe[fe_i])
-            sensors.append(s)
+            sensors.append(replace(s))
             fe_i += 1
     if not sensors:
         raise InputError("No sensor of the twin config is usable: " + " ".join(problems))

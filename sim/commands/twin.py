@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("-m", "--model", required=True, help="twin model (.npz)")
     c.add_argument("-o", "--output", help="write the calibrated model here")
     c.add_argument("--params", nargs="+", metavar="P",
-                   help="parameters: modulus, support:NAME (default: all)")
+                   help="parameters: modulus, support:NAME, gain:SENSOR, offset:SENSOR "
+                        "(default: modulus and every support)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=run_calibrate)
     r = g.add_parser("replay", help="run the twin over a recorded history")
@@ -112,6 +113,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
     info = {**res.to_dict(), "notes": notes}
     if out is not None:
         new = build_model(model.asset_config(), res.params())
+        for sensor in new.sensors:  # reading = gain * physics + offset
+            if sensor.id in res.sensor_corrections():
+                g, o = res.sensor_corrections()[sensor.id]
+                sensor.offset += o * sensor.gain
+                sensor.gain *= g
         new = replace(new, calibration=res.to_dict())
         new.save(out)
         info["output"] = str(out)

@@ -122,3 +122,18 @@ def test_observability_warns_and_suggestions_raise_information(bracket):
     sugg = suggest_sensors(model, 3)
     assert len(sugg) == 3
     assert sugg[0]["log_det_after"] < sugg[1]["log_det_after"] < sugg[2]["log_det_after"]
+
+
+def test_gauge_gain_and_offset_recovered(bracket):
+    cfg, fe, model = bracket
+    true = build_model(cfg, fe=fe)
+    k = true.sensor_ids.index("g_base_top")
+    true.sensors[k].gain, true.sensors[k].offset = 1.08, 25.0
+    _, _, y = TruthSimulator(true, seed=12).history(300, 2)
+    res = calibrate(model, y, ["modulus", "gain:g_base_top", "offset:g_base_top"], fe=fe,
+                    max_samples=300)
+    got = dict(zip(res.names, res.values, strict=True))
+    assert got["modulus"] == pytest.approx(1.0, abs=0.01)
+    assert got["gain:g_base_top"] == pytest.approx(1.08, rel=0.02)
+    assert got["offset:g_base_top"] == pytest.approx(25.0, abs=1.5)
+    assert res.sensor_corrections()["g_base_top"][0] == got["gain:g_base_top"]
