@@ -4,6 +4,7 @@ build      CONFIG -o MODEL.npz      solve the unit loads, influence matrices, ho
 calibrate  HISTORY.db -m MODEL      fit modulus / support stiffness scales (-o: updated model)
 replay     HISTORY.db -m MODEL      loads, damage, life and alarms over a recorded history
 sensors    CONFIG --suggest N       observability, and where N more gauges would help most
+link-config MODEL -o LINK.json      the sensors' topics for `link record --config`
 simulate   MODEL -o HISTORY.db      a simulated history (true loads, noise, drift, crack)
 """
 
@@ -46,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--suggest", type=int, default=0, metavar="N")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=run_sensors)
+    k = g.add_parser("link-config", help="a link configuration (for link record --config) "
+                                         "with the twin's sensors and the demo pump's")
+    k.add_argument("model", help="twin model (.npz)")
+    k.add_argument("-o", "--output", required=True, help="link configuration (.json)")
+    k.set_defaults(handler=run_link_config)
     m = g.add_parser("simulate", help="write a simulated history of the asset")
     m.add_argument("model", help="twin model (.npz)")
     m.add_argument("-o", "--output", required=True, help="history file (.db)")
@@ -225,4 +231,22 @@ def run_simulate(args: argparse.Namespace) -> int:
         print_json(info)
     else:
         print(f"Wrote {len(t)} samples of {len(model.sensor_ids)} sensors to {out}")
+    return 0
+
+
+def run_link_config(args: argparse.Namespace) -> int:
+    from sim.asset.truth import link_sensors
+    from sim.twin.simulate import demo_config
+
+    out = _out(args.output, ".json")
+    model = _load_model(args.model)
+    config = demo_config(model.config.get("base_topic", "twinsight/pump1"))
+    have = {s.topic for s in config.sensors}
+    config.sensors += [s for s in link_sensors(model) if s.topic not in have]
+    import json
+
+    from sim.model.atomic import write_file_atomic
+
+    write_file_atomic(out, lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
+    print(f"Wrote {out} ({len(config.sensors)} sensors)")
     return 0

@@ -34,6 +34,12 @@ def test_build_simulate_replay_calibrate(tmp_path, capsys):
     assert main(["twin", "build", str(cfg), "-o", str(model), "--json"]) == 0
     info = _json(capsys)
     assert info["sensors"] == 17 and info["order"] == 2 and info["warnings"] == []
+    link = tmp_path / "link.json"
+    assert main(["twin", "link-config", str(model), "-o", str(link)]) == 0
+    from sim.twin.telemetry import TwinConfig
+
+    topics = {s.topic for s in TwinConfig.load(link).sensors}
+    assert "twinsight/pump1/gauge/g_base_top" in topics and "twinsight/pump1/vibration" in topics
     assert main(["twin", "sensors", str(model), "--suggest", "2", "--json"]) == 0
     info = _json(capsys)
     assert info["rank"] == 4 and len(info["suggestions"]) == 2
