@@ -29,6 +29,18 @@ def quiet_pynetdicom() -> None:
     log.propagate = False
 
 
+def quiet_pydicom() -> None:
+    """As :func:`sim.io.dicom_scan.quiet_pydicom`, without importing :mod:`sim.io` (whose
+    readers pull in VTK: seconds a network command does not need)."""
+    import warnings
+
+    import pydicom
+
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module=r"pydicom\..*")
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
+
+
 def make_ae(config: NetConfig) -> AE:
     from pynetdicom import AE
 

@@ -115,6 +115,11 @@ def run_listen(args: argparse.Namespace) -> int:
         config.bind = args.bind
     if args.store:
         config.store = args.store
+    if config.bind not in ("127.0.0.1", "localhost", "::1"):
+        print(f"twinsight: warning: listening on {config.bind}: other machines can reach the "
+              "receiver (only configured peers are accepted"
+              f"{'' if args.tls else '; without --tls the images cross the network unencrypted'}"
+              ").", file=sys.stderr)
     if not config.peers:
         print("twinsight: warning: no DICOM peers are configured, so every association will be "
               "refused; add one with 'twinsight dicom peer-add'.", file=sys.stderr)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.dicomnet.association import associate, check_status, make_ae
+from sim.dicomnet.association import associate, check_status, make_ae, quiet_pydicom
 from sim.dicomnet.audit import AuditLog
 from sim.dicomnet.errors import DicomNetError
 from sim.errors import InputError
@@ -68,8 +68,6 @@ def _headers(files: list[Path]) -> tuple[list[tuple[Path, str, str, bool]], list
     are in place, so it can be streamed as it is); the names of the others."""
     import pydicom
     from pydicom.errors import InvalidDicomError
-
-    from sim.io.dicom_scan import quiet_pydicom
 
     quiet_pydicom()
     ok, skipped, no_uids = [], [], []

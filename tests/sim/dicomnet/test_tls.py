@@ -92,3 +92,30 @@ def test_tls_receiver_accepts_trusted_peers_only(pki, tmp_path):
         receiver.stop()
     records = receiver.audit.records()
     assert any(r.get("event") == "listen" and r.get("tls") for r in records)
+
+
+def test_dcmtk_echoscu_over_tls(pki):
+    """DCMTK's echoscu, an independent TLS client, with the client certificate gets in; the
+    same without TLS does not."""
+    import subprocess
+
+    from sim.dicomnet.receiver import Receiver
+    from tests.dicom_peers import skip_without
+
+    skip_without("echoscu")
+    port = free_port()
+    receiver = Receiver(_config(pki, port, "server", False), tls=True)
+    receiver.start()
+    base = ["echoscu", "-aet", "CLIENT", "-aec", "TWINSIGHT"]
+    tls = ["+tls", str(pki / "client.key"), str(pki / "client.pem"), "+cf", str(pki / "ca.pem")]
+    try:
+        ok = subprocess.run([*base, *tls, "127.0.0.1", str(port)], capture_output=True,
+                            text=True, timeout=60)
+        plain = subprocess.run([*base, "127.0.0.1", str(port)], capture_output=True, text=True,
+                               timeout=60)
+    finally:
+        receiver.stop()
+    assert ok.returncode == 0, ok.stderr
+    assert plain.returncode != 0
+    assert any(r.get("echoes") == 1 and r.get("calling_ae") == "CLIENT"
+               for r in receiver.audit.records())
