@@ -7,14 +7,20 @@ are scaled to 0..255 (rounded)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.errors import FileFormatError
 
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
 RGB_LIKE = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")
 
 
-def photometric_of(ds) -> str:
+def photometric_of(ds: Dataset) -> str:
     return str(ds.get("PhotometricInterpretation", "") or "").upper().strip()
 
 
@@ -52,7 +58,7 @@ def to_8bit(rgb: np.ndarray, bits: int) -> np.ndarray:
     return np.clip(np.round(rgb.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
 
 
-def colour_plane(plane: np.ndarray, ds, path) -> np.ndarray | None:
+def colour_plane(plane: np.ndarray, ds: Dataset, path: str | Path) -> np.ndarray | None:
     """``plane`` (one decoded frame) as [rows, columns, 3] uint8 RGB, or None when the
     image is greyscale."""
     photometric = photometric_of(ds)
