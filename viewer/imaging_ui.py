@@ -10,6 +10,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from sim.model import Case, ObjectKind
 from viewer.dicom_open import open_dicom_dialog
 from viewer.panels.segment import SegmentPanel
+from viewer.panels.segment_editor import SegmentEditorPanel
 from viewer.views.slice_view import SliceViewer, index_of
 
 MIN_SLICES_HEIGHT = 200  # px: the three slice views plus their controls
@@ -26,6 +27,12 @@ class ImagingUI:
         self.segment_dock = window._dock("Segment", self.segment, Qt.DockWidgetArea.RightDockWidgetArea)
         self.slices_dock.hide()  # shown when a scan is opened, or from the menus
         self.segment_dock.hide()
+        self.editor = SegmentEditorPanel(window)
+        self.editor.attach(self.slices, window.view)
+        self.editor_dock = window._dock("Segment Editor", self.editor,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.editor_dock.hide()
+        self.slices.volume_changed.connect(self.editor.set_volume)
         self.slices.attach_3d(window.view.plotter, window.view.renderer.adapters)
         self.slices.volume_changed.connect(self.segment.set_volume)
         self.slices.cursor_changed.connect(self.segment.set_cursor)
@@ -52,6 +59,9 @@ class ImagingUI:
         self.segment_action.setText("Segment &Panel")
         self.segment_action.setShortcut(QKeySequence("Ctrl+Shift+G"))
         menu.addAction(self.segment_action)
+        self.editor_action = self.editor_dock.toggleViewAction()
+        self.editor_action.setText("Segment &Editor (paint, scissors, islands, grow)")
+        menu.addAction(self.editor_action)
         menu.addAction(self.slices_action)
         file_menu = next((a.menu() for a in mb.actions() if a.text() == "&File"), None)
         if file_menu is not None:
@@ -65,6 +75,7 @@ class ImagingUI:
         if getattr(window, "panels_menu", None) is not None:
             window.panels_menu.addAction(self.slices_action)
             window.panels_menu.addAction(self.segment_action)
+            window.panels_menu.addAction(self.editor_action)
 
     def import_deidentified_dialog(self) -> None:
         from PyQt6.QtWidgets import QFileDialog
@@ -81,8 +92,10 @@ class ImagingUI:
                                     replaces_case=True)
 
     def set_case(self, case: Case) -> None:
+        self.editor.set_case(case)
         self.slices.set_case(case)
         self.segment.set_volume(self.slices.obj)
+        self.editor.set_volume(self.slices.obj)
         if any(o.kind in ("volume", "labelmap") and o.visible for o in case.scene):
             self.slices_dock.show()
 

@@ -384,6 +384,22 @@ class SegmentEditor:
         segments; paint a 'background' segment round what you want): each voxel goes to the
         seed whose watershed basin of the intensity gradient (a marker-based image foresting
         transform, scipy.ndimage.watershed_ift) reaches it first. Seeds are kept."""
+        box, grown = self.compute_grow(volume, values, margin_mm=margin_mm,
+                                       smoothing_mm=smoothing_mm)
+        self.apply_grown(box, grown)
+        return box
+
+    def apply_grown(self, box: Box, grown: dict[int, np.ndarray]) -> None:
+        """Put the regions :meth:`compute_grow` made into their segments (one undo step)."""
+        with self.step("Grow from seeds", list(grown)):
+            for v, region in grown.items():
+                self.mask(v)[box] = region
+
+    def compute_grow(self, volume: pv.ImageData, values: list[int] | None = None, *,
+                     margin_mm: float = GROW_MARGIN_MM,
+                     smoothing_mm: float = 1.0) -> tuple[Box, dict[int, np.ndarray]]:
+        """The work of :meth:`grow_from_seeds` without changing anything (safe off the GUI
+        thread): (box, value -> uint8 region in the box)."""
         values = list(self.segments()) if values is None else list(values)
         seeds = [v for v in values if self.mask(v).any()]
         if len(seeds) < 2:
@@ -407,8 +423,4 @@ class SegmentEditor:
         for i, v in enumerate(seeds, start=1):
             markers[self.mask(v)[box] > 0] = i  # a later seed wins on overlap
         grown = ndimage.watershed_ift(cost, markers, structure=_structure(6))
-        with self.step("Grow from seeds", seeds):
-            for i, v in enumerate(seeds, start=1):
-                region = self.mask(v)[box]
-                region[...] = grown == i
-        return box  # type: ignore[return-value]
+        return box, {v: (grown == i).astype(np.uint8) for i, v in enumerate(seeds, start=1)}  # type: ignore[return-value]

@@ -63,7 +63,10 @@ class SliceOverlays:
             self._segments_layer.hide()
             return
         labels, table = self.segments
-        part = self.slice_plane().mask_part(labels) if labels.dtype != bool else None
+        if labels.shape != tuple(self.image.dimensions):  # drawn on another scan's grid
+            self._segments_layer.hide()
+            return
+        part = self.slice_plane().mask_part(labels)
         if part is None or not part.any():
             self._segments_layer.hide()
             return
