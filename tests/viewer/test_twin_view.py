@@ -79,6 +79,9 @@ def test_twin_view_shows_loads_and_life_during_a_live_run(shared_window, qtbot, 
         gauge = panel.gauge.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
         assert _count(gauge, "#2e7d32") > 200  # remaining life over half the design life
         assert "remaining life" in panel.gauge.text
+        qtbot.waitUntil(lambda: len(panel.trend.points) >= 2, timeout=5_000)
+        trend = panel.trend.grab().toImage().convertToFormat(QImage.Format.Format_ARGB32)
+        assert _count(trend, "#ef6c00") > 10  # the damage trend line
         lives = [panel.hot_table.item(k, 3).text() for k in range(panel.hot_table.rowCount())]
         assert any(x[0].isdigit() for x in lives), lives
         assert panel.map_actor is not None
@@ -97,6 +100,15 @@ def test_twin_view_shows_loads_and_life_during_a_live_run(shared_window, qtbot, 
         panel.speed_slider.setValue(130)
         assert "remaining life" in panel.whatif_label.text()
         assert win.case.sections["twin_view"]["speed_pct"] == 130
+        # Calibrate: a background job on the session's recorded history
+        stop.set()
+        th.join(10)
+        panel.calibrate_button.click()
+        qtbot.waitUntil(lambda: panel.model is not coarse_model, timeout=120_000)
+        cal = panel.model.calibration
+        assert cal is not None
+        assert cal["parameters"]["modulus"]["value"] == pytest.approx(1.0, abs=0.05)
+        assert "not calibrated" not in panel.status_label.text()
     finally:
         stop.set()
         th.join(10)

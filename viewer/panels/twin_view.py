@@ -79,6 +79,40 @@ class LoadBars(QWidget):
             p.drawText(left + width + 6, y + h - 4, f"{v:.0f} ± {(hi - lo) / 2:.1f} {unit}")
 
 
+class Trend(QWidget):
+    """A small time plot: damage of the worst hot spot since the twin started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumHeight(46)
+        self.points: list[tuple[float, float]] = []
+        self.label = "Damage trend"
+
+    def add(self, t: float, value: float) -> None:
+        if self.points and t <= self.points[-1][0]:
+            return
+        self.points.append((t, value))
+        if len(self.points) > 600:  # bounded: every other point of a long run
+            self.points = self.points[::2]
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor("#20242c"))
+        p.setPen(QColor("#ccc"))
+        p.drawText(6, 14, self.label)
+        if len(self.points) < 2:
+            return
+        t = np.array([a for a, _ in self.points])
+        v = np.array([b for _, b in self.points])
+        w, h, top = self.width() - 12, self.height() - 22, 18
+        x = 6 + (t - t[0]) / max(t[-1] - t[0], 1e-9) * w
+        y = top + h - (v - v.min()) / max(v.max() - v.min(), 1e-30) * h
+        p.setPen(QColor("#ef6c00"))
+        for i in range(1, len(x)):
+            p.drawLine(int(x[i - 1]), int(y[i - 1]), int(x[i]), int(y[i]))
+
+
 class TwinPanel(QWidget):
     def __init__(self, window) -> None:
         super().__init__()
@@ -121,11 +155,15 @@ class TwinPanel(QWidget):
         self.hot_table.setObjectName("twinHotSpots")
         self.hot_table.setHorizontalHeaderLabels(["Hot spot", "Stress MPa", "Damage",
                                                   "Life (days)"])
-        self.hot_table.setMaximumHeight(130)
+        self.hot_table.setMinimumHeight(125)
+        self.hot_table.setMaximumHeight(150)
         lay.addWidget(self.hot_table)
         self.gauge = LifeGauge()
         self.gauge.setObjectName("twinLifeGauge")
         lay.addWidget(self.gauge)
+        self.trend = Trend()
+        self.trend.setObjectName("twinDamageTrend")
+        lay.addWidget(self.trend)
         self.findings = QListWidget()
         self.findings.setObjectName("twinFindings")
         self.findings.setMaximumHeight(80)
@@ -203,6 +241,7 @@ class TwinPanel(QWidget):
                                   f"{len(model.points)} nodes"
                                   + (", calibrated" if model.calibration else ", not calibrated"))
         self._remove_map()
+        self.trend.points = []
         self._on_link(self.workbench.link)
 
     # -- live --------------------------------------------------------------------------------
@@ -247,6 +286,8 @@ class TwinPanel(QWidget):
         if lives:
             k = st.life_days.index(min(lives))
             design = float((m.config.get("fatigue") or {}).get("design_life_days", 7300.0))
+            self.trend.label = f"Damage at {m.hot_names[k]}: {st.damage[k]:.3g}"
+            self.trend.add(st.t, st.damage[k])
             self.gauge.set_life(st.life_days[k], st.life_low_days[k], st.life_high_days[k],
                                 maximum=design, unit="days",
                                 text=f"{m.hot_names[k]}: remaining life {st.life_days[k]:.3g} "
