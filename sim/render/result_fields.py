@@ -102,3 +102,26 @@ def legend_args(title: str) -> dict[str, Any]:
     return {"title": title, "vertical": False, "position_x": 0.15, "position_y": 0.1,
             "width": 0.7, "height": 0.08, "title_font_size": 16, "label_font_size": 14,
             "n_labels": 5, "fmt": "%.3g", "color": "white", "shadow": True}
+
+
+def style_scalar_bar(bar: Any, title: str | None = None) -> None:
+    """Give a raw ``vtkScalarBarActor`` the same readable look as :func:`legend_args`:
+    horizontal along the bottom, 5 labels in 3 significant digits, 16/14-pixel white text
+    with a shadow (VTK's default is a thin bar with tiny labels at the right edge, under the
+    orientation marker)."""
+    bar.SetOrientationToHorizontal()
+    bar.SetPosition(0.15, 0.1)
+    bar.SetWidth(0.7)
+    bar.SetHeight(0.08)
+    bar.SetNumberOfLabels(5)
+    bar.SetLabelFormat("%.3g")
+    bar.UnconstrainedFontSizeOn()  # sizes in pixels, not shrunk to the bar
+    for prop, size, bold in ((bar.GetTitleTextProperty(), 16, True),
+                             (bar.GetLabelTextProperty(), 14, False)):
+        prop.SetFontSize(size)
+        prop.SetColor(1.0, 1.0, 1.0)
+        prop.SetShadow(True)
+        prop.SetBold(bold)
+        prop.SetItalic(False)
+    if title is not None:
+        bar.SetTitle(title)

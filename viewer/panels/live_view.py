@@ -11,6 +11,7 @@ import pyvista as pv
 import vtk
 
 from sim.model import SceneObject
+from sim.render.result_fields import style_scalar_bar
 
 FIELD_ARRAY = "live_field"
 MARKER_COLOURS = {"normal": (0.18, 0.75, 0.3), "high": (0.9, 0.15, 0.15),
@@ -90,9 +91,7 @@ class LiveOverlay:
         mapper.ScalarVisibilityOn()
         if self.scalar_bar is None:
             self.scalar_bar = vtk.vtkScalarBarActor()
-            self.scalar_bar.SetNumberOfLabels(4)
-            self.scalar_bar.SetWidth(0.08)
-            self.scalar_bar.SetPosition(0.9, 0.1)
+            style_scalar_bar(self.scalar_bar)  # horizontal, large labels (was unreadable)
             self.plotter.renderer.AddViewProp(self.scalar_bar)
         self.scalar_bar.SetLookupTable(lut)
         self.scalar_bar.SetTitle(self.field.legend.title)

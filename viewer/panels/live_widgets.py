@@ -31,7 +31,7 @@ class SparkPlot(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(130)  # room for the title, axis labels and the trace
         self.t = np.zeros(0)
         self.v = np.zeros(0)
         self.band: tuple[float, float] | None = None
@@ -52,9 +52,15 @@ class SparkPlot(QWidget):
 
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
+        font = p.font()
+        font.setPointSizeF(max(font.pointSizeF(), 9.0))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        line = fm.height()
         p.fillRect(self.rect(), QColor("#20242c"))
-        p.setPen(QColor("#ccc"))
-        p.drawText(6, 14, self.title)
+        p.setPen(QColor("#e0e0e0"))
+        p.drawText(6, fm.ascent() + 2, fm.elidedText(self.title, Qt.TextElideMode.ElideRight,
+                                                     self.width() - 12))
         if len(self.t) < 2:
             p.end()
             return
@@ -68,16 +74,30 @@ class SparkPlot(QWidget):
         hi = hi if hi > lo else lo + 1.0
         t0 = self.t[0]
         t1 = max(self.t[-1] if fc is None else max(self.t[-1], fc[0][-1]), self.t[0] + 1e-6)
-        w, h, top = self.width() - 8, self.height() - 24, 20
+        # y labels in a left margin, the time span under the trace: nothing drawn over it
+        labels = [f"{v:.4g}" for v in (lo, hi)]
+        left = 8 + max(fm.horizontalAdvance(t) for t in labels)
+        top = line + 6
+        w, h = self.width() - left - 6, self.height() - top - line - 6
 
         def y(val):
             return top + h * (1.0 - (val - lo) / (hi - lo))
 
         if self.band:
-            p.fillRect(4, int(y(self.band[1])), w, int(y(self.band[0]) - y(self.band[1])),
-                       QColor(46, 125, 50, 60))
+            p.fillRect(int(left), int(y(self.band[1])), int(w),
+                       int(y(self.band[0]) - y(self.band[1])), QColor(46, 125, 50, 60))
         def x(tt):
-            return 4 + w * (tt - t0) / (t1 - t0)
+            return left + w * (tt - t0) / (t1 - t0)
+
+        p.setPen(QPen(QColor("#5a6270"), 1))
+        p.drawRect(int(left), int(top), int(w), int(h))
+        p.setPen(QColor("#b0b8c4"))
+        p.drawText(4, int(top + fm.ascent()), labels[1])
+        p.drawText(4, int(top + h), labels[0])
+        span = f"last {t1 - t0:.0f} s" if self.t[-1] - t0 > 1 else ""
+        p.drawText(int(left), int(top + h + line), span)
+        now = f"now {self.v[-1]:.4g}"
+        p.drawText(int(left + w - fm.horizontalAdvance(now)), int(top + h + line), now)
 
         if fc is not None:  # the forecast's interval as a band, its mean dashed
             ft, mean, lower, upper = (np.asarray(a, float) for a in fc)
@@ -103,8 +123,6 @@ class SparkPlot(QWidget):
         for at, av in self.anomalies:
             if t0 <= at <= t1:
                 p.drawEllipse(QPointF(float(x(at)), float(y(av))), 3.0, 3.0)
-        p.setPen(QColor("#aaa"))
-        p.drawText(6, self.height() - 4, f"{lo:.4g} .. {hi:.4g}   last {self.v[-1]:.4g}")
         p.end()
 
 
