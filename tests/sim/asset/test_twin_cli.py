@@ -36,6 +36,7 @@ def test_build_simulate_replay_calibrate(tmp_path, capsys):
     assert info["sensors"] == 17 and info["order"] == 2 and info["warnings"] == []
     link = tmp_path / "link.json"
     assert main(["twin", "link-config", str(model), "-o", str(link)]) == 0
+    assert "Wrote" in capsys.readouterr().out
     from sim.twin.telemetry import TwinConfig
 
     topics = {s.topic for s in TwinConfig.load(link).sensors}
