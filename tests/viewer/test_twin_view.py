@@ -114,3 +114,18 @@ def test_twin_view_shows_loads_and_life_during_a_live_run(shared_window, qtbot, 
         th.join(10)
         pub.close()
         live.shutdown()
+
+
+def test_twin_view_warns_of_unobservable_loads(shared_window, qtbot, coarse_model):
+    import copy
+
+    win = shared_window
+    qtbot.waitUntil(lambda: win.task is None, timeout=60_000)
+    model = copy.copy(coarse_model)
+    keep = [i for i, s in enumerate(model.sensors) if s.id in ("lc_pump", "g_base_top")]
+    model.sensors = [model.sensors[i] for i in keep]
+    model.H = model.H[keep]
+    model.dH = model.dH[:, keep]
+    win.twin_view.set_model(model)
+    text = win.twin_view.status_label.text()
+    assert "Warning: The sensors cannot identify 2 load combination(s)" in text

@@ -235,11 +235,15 @@ class TwinPanel(QWidget):
         return dict(self.case.sections.get(SECTION, {})) if self.case is not None else {}
 
     def set_model(self, model) -> None:
+        from sim.asset.identify import LoadIdentifier
+
         self.model = model
+        warnings = LoadIdentifier(model).observability().warnings + list(model.problems)
         self.status_label.setText(f"Model '{model.name}': {len(model.sensors)} sensors, "
                                   f"{len(model.channels)} load channels, "
                                   f"{len(model.points)} nodes"
-                                  + (", calibrated" if model.calibration else ", not calibrated"))
+                                  + (", calibrated" if model.calibration else ", not calibrated")
+                                  + "".join(f"\nWarning: {w}" for w in warnings))
         self._remove_map()
         self.trend.points = []
         self._on_link(self.workbench.link)
