@@ -125,3 +125,25 @@ def test_table_columns_are_not_cut_in_a_narrow_dock(win, qtbot):
 
     bars = [b for b in win.findChildren(QTabBar) if b.parentWidget() is win and b.isVisible()]
     assert bars and all(b.elideMode() == Qt.TextElideMode.ElideNone for b in bars)
+
+
+def test_3d_labels_do_not_overlap(win, qtbot):
+    from sim.markups import Markup, MarkupType
+
+    case = Case(name="c")
+    case.scene.add(SceneObject("Part", ObjectKind.PART, pv.Box(bounds=(0, 40, 0, 40, 0, 40))))
+    win.set_case(case)
+    for k in range(4):  # four landmarks within 1.5 mm: their labels would pile up
+        case.markups.add(Markup(f"Landmark {k + 1}", MarkupType.POINT, ((20.0 + 0.5 * k, 0.0,
+                                                                         20.0),)))
+    win.view.renderer.set_view("A")
+    win.view.plotter.render()
+    layer = win.session.markups.layer
+    boxes = layer.declutter.boxes()
+    assert len(boxes) == 4
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart = (a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or
+                     a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1])
+            assert apart, (a, b)
+    win.view.screenshot(f"{SHOTS}/labels_not_overlapping.png")

@@ -18,6 +18,7 @@ import vtk
 
 from sim.markups import Markup, MarkupType
 from sim.model import Case
+from viewer.views.label_declutter import LabelDeclutter
 
 HANDLE_FRACTION = 0.008  # handle radius as a fraction of the scene's diagonal
 MIN_HANDLE_MM = 0.5
@@ -65,6 +66,7 @@ def _world_label(anchor, text: str) -> vtk.vtkTextActor:
 class MarkupLayer:
     def __init__(self, plotter: pv.Plotter) -> None:
         self.plotter = plotter
+        self.declutter = LabelDeclutter(plotter.renderer)  # labels never cover each other
         self.case: Case | None = None
         self.drawn: dict[str, _Drawn] = {}
         self._batch = False
@@ -171,6 +173,7 @@ class MarkupLayer:
         anchor = pts.mean(axis=0) if m.type is MarkupType.LINE else pts[-1]
         label = _world_label(anchor, text)
         self.plotter.renderer.AddViewProp(label)
+        self.declutter.add(label, anchor)
         actors.append(label)
         return actors
 
