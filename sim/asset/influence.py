@@ -115,9 +115,9 @@ class FeSystem:
         scale = self.element_scale(p)[elems]
         dofs = self.body.dofs[elems]  # (e, nd)
         out = np.zeros((self.body.ndof, U.shape[1]))
+        fe = np.matmul(self.ke[elems], U[dofs]) * scale[:, None, None]  # (e, nd, k), BLAS
         for k in range(U.shape[1]):
-            fe = np.einsum("eij,ej->ei", self.ke[elems], U[dofs, k]) * scale[:, None]
-            out[:, k] = np.bincount(dofs.ravel(), fe.ravel(), minlength=self.body.ndof)
+            out[:, k] = np.bincount(dofs.ravel(), fe[:, :, k].ravel(), minlength=self.body.ndof)
         return out
 
     def solve(self, p: Params, rhs: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
@@ -173,21 +173,26 @@ class FeSystem:
         idx = cells.ravel()
         count = np.bincount(idx, weights=w, minlength=mesh.n_nodes)
         count[count == 0] = 1.0
-        out = np.zeros((mesh.n_nodes, 6, U.shape[1]))
-        for k in range(U.shape[1]):
-            ue = U[:, k].reshape(-1, 3)[cells]
-            G = np.einsum("mni,mqnj->mqij", ue, grads)
-            eps = 0.5 * (G + G.transpose(0, 1, 3, 2))
-            tr = np.trace(eps, axis1=2, axis2=3)
-            sig = 2 * mu * eps
-            sig[..., 0, 0] += lam * tr
-            sig[..., 1, 1] += lam * tr
-            sig[..., 2, 2] += lam * tr
-            sig *= scale[:, None, None, None]
-            for c, (i, j) in enumerate(VOIGT):
-                out[:, c, k] = np.bincount(idx, weights=(sig[..., i, j].ravel() * w),
-                                           minlength=mesh.n_nodes) / count
-        return out
+        k = U.shape[1]
+        acc = np.zeros((mesh.n_nodes, 6, k))
+        chunk = max(1, 2_000_000 // (n * n * k))  # elements per batch: bounded memory
+        for a in range(0, m, chunk):
+            b = min(m, a + chunk)
+            g = grads[a:b].transpose(0, 1, 3, 2).reshape(b - a, n * 3, n)  # (e, q*3, n)
+            ue = U.reshape(-1, 3, k)[cells[a:b]].reshape(b - a, n, 3 * k)  # (e, n, 3k)
+            du = np.matmul(g, ue).reshape(b - a, n, 3, 3, k)  # [e, q, j, i, c] = du_i/dx_j
+            eps = 0.5 * (du + du.transpose(0, 1, 3, 2, 4))
+            tr = eps[:, :, 0, 0] + eps[:, :, 1, 1] + eps[:, :, 2, 2]
+            sc = scale[a:b, None, None]
+            wq = np.repeat(np.abs(mesh.volumes[a:b]), n)  # (e*q,)
+            idx = cells[a:b].ravel()
+            for c6, (i, j) in enumerate(VOIGT):
+                sig = 2 * mu * eps[:, :, i, j] + (lam * tr if i == j else 0.0)
+                sig = (sig * sc).reshape(-1, k) * wq[:, None]
+                for c in range(k):
+                    acc[:, c6, c] += np.bincount(idx, weights=sig[:, c],
+                                                 minlength=mesh.n_nodes)
+        return acc / count[:, None, None]
 
 
 def locate(mesh: TetMesh, point: np.ndarray) -> tuple[int, np.ndarray, float]:

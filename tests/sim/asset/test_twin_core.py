@@ -137,3 +137,17 @@ def test_gauge_gain_and_offset_recovered(bracket):
     assert got["gain:g_base_top"] == pytest.approx(1.08, rel=0.02)
     assert got["offset:g_base_top"] == pytest.approx(25.0, abs=1.5)
     assert res.sensor_corrections()["g_base_top"][0] == got["gain:g_base_top"]
+
+
+def test_stress_influence_equals_the_fem_results_module(bracket):
+    from sim.fem.results import compute_fields
+
+    _, fe, model = bracket
+    U = model.U.astype(float)
+    ours = fe.nodal_stress(U, Params())
+    for c in range(U.shape[1]):
+        ref = compute_fields(fe.body, U[:, c]).stress
+        voigt = np.stack([ref[:, i, j] for i, j in ((0, 0), (1, 1), (2, 2), (0, 1), (1, 2),
+                                                      (0, 2))], axis=1)
+        np.testing.assert_allclose(ours[:, :, c], voigt, rtol=1e-6,
+                                   atol=1e-6 * np.abs(voigt).max())
