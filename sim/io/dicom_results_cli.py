@@ -1,4 +1,5 @@
-"""``twinsight dicom export-seg|import-seg|import-rtstruct|export-pdf``: results as DICOM."""
+"""``twinsight dicom export-seg|export-sr|import-seg|import-rtstruct|export-pdf``: results as
+DICOM."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def add_commands(group: argparse._SubParsersAction) -> None:
     q.add_argument("--description", default="Twinsight segmentation")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=run_export_seg)
+
+    q = group.add_parser("export-sr", help="the segment volumes of a SEG as a DICOM "
+                                           "measurement report (SR, TID 1500)")
+    q.add_argument("seg", help="DICOM SEG file")
+    q.add_argument("-o", "--output", required=True, help="the SR file to write (.dcm)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=run_export_sr)
 
     q = group.add_parser("import-seg", help="a DICOM SEG as a label map (and surfaces)")
     q.add_argument("seg", help="DICOM SEG file")
@@ -118,6 +126,14 @@ def run_export_seg(args: argparse.Namespace) -> int:
     info = export_seg(obj.data, names, args.source, args.output, args.description, cli_progress())
     return _report(args, info, [f"Wrote {args.output}: {len(info['segments'])} segment(s) "
                                 f"referencing series {info['referenced_series']}"])
+
+
+def run_export_sr(args: argparse.Namespace) -> int:
+    from sim.io.dicom_sr import volume_report
+
+    info = volume_report(args.seg, args.output)
+    return _report(args, info, [f"Wrote {args.output}:", *(
+        f"  {name}: {mm3 / 1000:.2f} ml" for name, mm3 in info["volumes_mm3"].items())])
 
 
 def run_import_seg(args: argparse.Namespace) -> int:

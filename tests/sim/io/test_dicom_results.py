@@ -84,6 +84,17 @@ def test_seg_round_trip_gives_identical_voxels_and_validates(ct, labels, tmp_pat
             [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient],
             [float(v) for v in source[ref].ImagePositionPatient])
     assert [s.SegmentLabel for s in seg.SegmentSequence] == ["fat", "bone", "aorta"]
+    # the segment volumes as a measurement report (SR TID 1500), against voxel counts
+    code, out = twinsight("dicom", "export-sr", str(tmp_path / "seg.dcm"), "-o",
+                          str(tmp_path / "sr.dcm"), "--json")
+    assert code == 0, out
+    assert dciodvfy_errors(tmp_path / "sr.dcm") == []
+    from sim.io.dicom_sr import read_volumes
+
+    voxel_mm3 = float(np.prod(labels.spacing))  # 0.977 x 0.977 x 2 mm
+    counts = np.bincount(voxel_array(labels).ravel())
+    assert read_volumes(tmp_path / "sr.dcm") == pytest.approx(
+        {f"label {v}": counts[v] * voxel_mm3 for v in NAMES}, abs=1e-3)
     # back in: identical voxels, names and colours (CIELab in the file: within 1/255)
     code, out = twinsight("dicom", "import-seg", str(tmp_path / "seg.dcm"), "--reference", str(ct),
                           "-o", str(tmp_path / "back.nrrd"), "--json")
