@@ -168,3 +168,35 @@ def test_grow_from_seeds_and_surfaces(ct_window, qtbot):
                     timeout=60_000)
     names = {o.name for o in ct_window.case.scene if o.kind == "surface"}
     assert {"vertebra", "background"} <= names
+
+
+def test_preview_count_equals_the_result(qtbot, shared_data):
+    """On a scan large enough for the coarse live preview, the exact mask follows it, and the
+    count it shows is the voxel count of 'Create surface'."""
+    from scipy import ndimage
+
+    from sim.imaging.pipeline import run
+    from sim.imaging.volume import make_image, voxel_array
+    from sim.io import load
+    from sim.model import ObjectKind, SceneObject
+    from viewer.panels.segment import SegmentPanel
+
+    src = next(iter(load(shared_data / "ct" / "totalseg" / "example_ct.nii.gz").scene)).data
+    hu = voxel_array(src).astype(np.float32)
+    zoom = np.array([256, 256, 100]) / np.array(hu.shape)
+    big = make_image(ndimage.zoom(hu, zoom, order=1).astype(np.int16),
+                     np.asarray(src.spacing) / zoom, src.origin, np.asarray(src.direction_matrix))
+    panel = SegmentPanel()
+    qtbot.addWidget(panel)
+    panel.set_volume(SceneObject("CT", ObjectKind.VOLUME, big))
+    panel.preset.setCurrentText("bone")
+    panel.largest.setChecked(True)
+    shown = []
+    panel._computed.connect(lambda g, m, s: shown.append((g, panel._latest, s)))
+    qtbot.waitUntil(lambda: bool(panel.last_preview and panel.last_preview.get("exact")),
+                    timeout=60_000)
+    assert any(s and s["factor"] > 1 for _, _, s in shown)  # the fast coarse preview came first
+    result = run(big, panel.recipe())
+    assert panel.last_preview["voxels"] == result.stats["voxels"]
+    assert f"{result.stats['voxels']:,} voxels" in panel.info.text()
+    panel.shutdown()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,7 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.imaging import segment as seg
-from sim.imaging.pipeline import Recipe, preview_mask
+from sim.imaging.pipeline import Recipe, make_mask, preview_mask
 from sim.imaging.volume import is_rgb
 from sim.model import ObjectKind, SceneObject
 
@@ -235,6 +236,17 @@ class SegmentPanel(QWidget):
                 mask, stats = None, {"error": str(exc)}
             with contextlib.suppress(RuntimeError):  # RuntimeError: the panel was deleted
                 self._computed.emit(gen, mask, stats)  # queued to the GUI thread
+            if mask is None or stats["factor"] == 1 or gen != self._latest:
+                return
+            # The fast preview ran the clean-up on coarse blocks; follow it with the exact mask
+            # 'Create surface' will use, so the count shown is the result's.
+            start = time.perf_counter()
+            exact = make_mask(image, recipe)
+            n = int(np.count_nonzero(exact))
+            stats = {"voxels": n, "ml": n * float(np.prod(image.spacing)) / 1000.0, "factor": 1,
+                     "seconds": stats["seconds"] + time.perf_counter() - start, "exact": True}
+            with contextlib.suppress(RuntimeError):
+                self._computed.emit(gen, exact, stats)
 
         self._pool.submit(work)
 
@@ -245,7 +257,7 @@ class SegmentPanel(QWidget):
         if mask is None:
             self.info.setText(stats.get("error", "No preview"))
         else:
-            coarse = (f", clean-up on {stats['factor']}x coarser blocks"
+            coarse = (f", clean-up on {stats['factor']}x coarser blocks (exact count follows)"
                       if stats["factor"] > 1 else "")
             self.info.setText(f"{stats['voxels']:,} voxels ({stats['ml']:.1f} ml){coarse}; "
                               f"preview {stats['seconds'] * 1000:.0f} ms")
