@@ -7,7 +7,6 @@ from an oblique corner, never edge-on. Tables wrap their text inside their cells
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
 import io
@@ -18,10 +17,10 @@ import numpy as np
 import pyvista as pv
 from matplotlib.backends.backend_pdf import PdfPages
 
-from sim.errors import InputError
 from sim.fem.material_names import display_name
 from sim.fem.part_analysis import PartAnalysis
 from sim.render.offscreen import offscreen_plotter
+from sim.render.report_io import png_base64, report_path, write_report_file
 from sim.render.report_table import Page
 from sim.render.result_fields import field_title, field_values, legend_args
 
@@ -111,14 +110,8 @@ def _vec(v, unit: str) -> str:
 def write_report(path: str | Path, name: str, setup: PartAnalysis, summary: dict[str, Any],
                  grid: pv.DataSet) -> Path:
     """Write the report to ``path`` (.pdf or .html)."""
-    from sim.model.atomic import write_file_atomic
-
-    path = Path(path)
+    path = report_path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".pdf", ".html", ".htm"):
-        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
-    if not path.parent.is_dir():
-        raise InputError(f"Folder '{path.parent}' does not exist.")
     images = {"von Mises stress": render_views(grid, "von_mises"),
               "Displacement": render_views(grid, "displacement")}
     tables = _rows(name, setup, summary)
@@ -144,15 +137,7 @@ def write_report(path: str | Path, name: str, setup: PartAnalysis, summary: dict
         data = buf.getvalue()
     else:
         data = _html(title, stamp, tables, images).encode("utf-8")
-    return write_file_atomic(path, lambda fh: fh.write(data))
-
-
-def _png(img: np.ndarray) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
+    return write_report_file(path, lambda tmp: tmp.write_bytes(data))
 
 
 def _html(title: str, stamp: str, tables: dict, images: dict) -> str:
@@ -168,7 +153,7 @@ def _html(title: str, stamp: str, tables: dict, images: dict) -> str:
         parts.append(_html_table(head, tables[head]))
     for label, imgs in images.items():
         parts.append(f"<h2>{esc(label)}</h2>")
-        parts += [f"<img alt='{esc(label)}' src='data:image/png;base64,{_png(i)}'>" for i in imgs]
+        parts += [f"<img alt='{esc(label)}' src='data:image/png;base64,{png_base64(i)}'>" for i in imgs]
     parts.append(_html_table("Results", tables["Results"]))
     return "".join(parts) + "</body></html>"
 

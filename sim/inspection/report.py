@@ -9,29 +9,30 @@ ever selected and the report renders the same headless or inside the viewer.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
-import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyvista as pv
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from sim.errors import InputError
 from sim.inspection.callouts import Callout, Region
 from sim.inspection.charts import draw_histogram, draw_section
 from sim.inspection.deviation import DeviationResult
 from sim.inspection.sections import Section
 from sim.inspection.views import render_deviation_views
 from sim.progress import Progress, no_progress
+from sim.render.report_io import (
+    figure_pixels,
+    image_figure,
+    png_base64,
+    report_path,
+    table_figure,
+    write_report_file,
+)
 
 
 @dataclass
@@ -95,28 +96,6 @@ def section_title(sec: Section, scale: float) -> str:
             f"({n[0]:.2f}, {n[1]:.2f}, {n[2]:.2f}); whiskers x{scale:.0f}")
 
 
-def _image_figure(images: list[np.ndarray]) -> Figure:
-    fig = Figure(figsize=(7.5, 3.4))
-    for k, img in enumerate(images):
-        ax = fig.add_subplot(1, len(images), k + 1)
-        ax.imshow(img)
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
-def _table_figure(title: str, header: list[str], rows: list[list[str]]) -> Figure:
-    fig = Figure(figsize=(7.5, 0.6 + 0.28 * (len(rows) + 1)))
-    ax = fig.add_subplot()
-    ax.axis("off")
-    ax.set_title(title, loc="left", fontsize=11)
-    if rows:
-        tab = ax.table(cellText=rows, colLabels=header or None, loc="upper left", cellLoc="left")
-        tab.auto_set_font_size(False)
-        tab.set_fontsize(8)
-    return fig
-
-
 def _callout_rows(rep: InspectionReport) -> list[list[str]]:
     return [[c.label, " ".join(f"{x:.2f}" for x in c.position), f"{c.deviation:+.4f}",
              f"{c.mean_deviation:+.4f}", c.status] for c in rep.callouts]
@@ -139,52 +118,28 @@ def _figures(rep: InspectionReport, progress: Progress) -> list[tuple[str, Figur
     images = render_deviation_views(rep.result, rep.nominal, labelled)
     progress(0.6, "Drawing charts")
     tol_width = max(-rep.result.tolerance.lower, rep.result.tolerance.upper)
-    figs = [("Deviation map", _image_figure(images)),
-            ("Statistics", _table_figure("Statistics", [], [list(r) for r in _stats_rows(rep)])),
+    figs = [("Deviation map", image_figure(images)),
+            ("Statistics", table_figure("Statistics", [], [list(r) for r in _stats_rows(rep)])),
             ("Histogram", _histogram_figure(rep))]
     figs += [(f"Section {s.label}", _section_figure(s, tol_width)) for s in rep.sections]
     if rep.callouts:
-        figs.append(("Callouts", _table_figure("Callouts", _CALLOUT_HEAD, _callout_rows(rep))))
+        figs.append(("Callouts", table_figure("Callouts", _CALLOUT_HEAD, _callout_rows(rep))))
     if rep.regions:
         figs.append(("Out-of-tolerance regions",
-                     _table_figure("Out-of-tolerance regions", _REGION_HEAD, _region_rows(rep))))
+                     table_figure("Out-of-tolerance regions", _REGION_HEAD, _region_rows(rep))))
     return figs
-
-
-def _report_path(path: str | Path) -> Path:
-    """``path``, refused unless it ends in .pdf or .html (.htm) and its folder exists."""
-    path = Path(path)
-    if path.suffix.lower() not in (".pdf", ".html", ".htm"):
-        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
-    if not path.parent.exists():
-        raise InputError(f"Folder '{path.parent}' does not exist.")
-    return path
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is a normal file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(rep: InspectionReport, path: str | Path,
                  progress: Progress = no_progress) -> Path:
     """Write the report as .pdf or .html (chosen by the suffix); atomic."""
-    path = _report_path(path)
+    path = report_path(path)
     figs = _figures(rep, progress)
     progress(0.8, f"Writing {path.name}")
     if path.suffix.lower() == ".pdf":
-        _atomic_write(path, lambda tmp: _write_pdf(rep, figs, tmp))
+        write_report_file(path, lambda tmp: _write_pdf(rep, figs, tmp))
     else:
-        _atomic_write(path, lambda tmp: tmp.write_text(_html(rep, figs), encoding="utf-8"))
+        write_report_file(path, lambda tmp: tmp.write_text(_html(rep, figs), encoding="utf-8"))
     progress(1.0, f"Wrote {path.name}")
     return path
 
@@ -218,29 +173,15 @@ def _write_pdf(rep: InspectionReport, figs: list[tuple[str, Figure]], path: Path
 
 
 def _chart(page, fig: Figure) -> None:
-    img = _render(fig)
+    img = figure_pixels(fig)
     h, w = img.shape[:2]
     page.images([img], height=page.width * h / w)
 
 
 def _paste(page: Figure, fig: Figure, rect: tuple[float, float, float, float]) -> None:
     ax = page.add_axes(rect)
-    ax.imshow(_render(fig))
+    ax.imshow(figure_pixels(fig))
     ax.axis("off")
-
-
-def _render(fig: Figure) -> np.ndarray:
-    canvas = FigureCanvasAgg(fig)
-    fig.set_dpi(150)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    FigureCanvasAgg(fig)
-    fig.savefig(buf, format="png", dpi=110)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _html(rep: InspectionReport, figs: list[tuple[str, Figure]]) -> str:
@@ -254,13 +195,13 @@ def _html(rep: InspectionReport, figs: list[tuple[str, Figure]]) -> str:
 
     parts = [f"<h1>{e(rep.title)}</h1><p>{e(rep.measured_name)} against {e(rep.nominal_name)}"
              f" — {_dt.datetime.now():%Y-%m-%d %H:%M}</p>",
-             f'<img alt="deviation map" src="data:image/png;base64,{_png(figs[0][1])}">',
+             f'<img alt="deviation map" src="data:image/png;base64,{png_base64(figs[0][1])}">',
              f"<h2>Statistics</h2><table>{stats}</table>",
-             f'<h2>Histogram</h2><img alt="histogram" src="data:image/png;base64,{_png(figs[2][1])}">']
+             f'<h2>Histogram</h2><img alt="histogram" src="data:image/png;base64,{png_base64(figs[2][1])}">']
     for title, fig in figs[3:]:
         if title.startswith("Section"):
             parts.append(f'<h2>{e(title)}</h2><img alt="{e(title)}" '
-                         f'src="data:image/png;base64,{_png(fig)}">')
+                         f'src="data:image/png;base64,{png_base64(fig)}">')
     if rep.callouts:
         parts.append("<h2>Callouts</h2>" + table(_CALLOUT_HEAD, _callout_rows(rep)))
     if rep.regions:

@@ -9,7 +9,6 @@ reproduces the final state exactly (checked against the stored digest).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from sim.errors import InputError
 from sim.interaction.script import RECORDING_FORMAT, Timeline
 from sim.interaction.session import InteractionSession, mesh_digest
 from sim.mesh.tetmesh import TetMesh
+from sim.model.atomic import write_text_atomic
 from sim.progress import Progress, no_progress
 
 
@@ -35,10 +35,7 @@ def save_recording(session: InteractionSession, path: str | Path, **extra: Any) 
     """Write the session's recording as JSON (atomically)."""
     path = Path(path)
     data = recording_dict(session, **extra)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def run_timeline(timeline: Timeline, mesh: TetMesh, visual: pv.PolyData | None = None,

@@ -112,6 +112,43 @@ def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Pa
     return path
 
 
+def write_path_atomic(path: str | Path, write_to: Callable[[Path], None], *,
+                      private: bool = True) -> Path:
+    """Write ``path`` by letting ``write_to(temporary path)`` write a hidden sibling (for
+    writers that want a path: PDF, Parquet, CSV, meshes), then fsync and rename it over
+    ``path``: a crash leaves the old or the new file, and a failed write leaves no temporary.
+    ``private`` files are owner-only; a report meant to be shared (``private=False``) gets the
+    umask's usual mode."""
+    path = Path(path)
+    make_parents(path)
+    tmp = temp_sibling(path, path.suffix)
+    try:
+        write_to(tmp)
+        if private:
+            os.chmod(tmp, FILE_MODE)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    finally:
+        release_temp(tmp)
+    fsync_dir(path.parent)
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str, *, private: bool = True) -> Path:
+    """Write UTF-8 ``text`` to ``path`` crash-safely (see :func:`write_path_atomic`)."""
+    return write_path_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"),
+                             private=private)
+
+
 def fsync_tree(root: Path) -> None:
     for p in sorted(root.rglob("*")):
         if p.is_file():

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.model.atomic import write_path_atomic
 from sim.progress import Progress
 
 UNIT_COLUMNS = ("unit", "unit_id", "engine", "asset", "id")
@@ -261,10 +262,11 @@ def _from_table(path: Path, header: list[str], rows: list[list]) -> Fleet:
 
 def write_csv(fleet: Fleet, path: str | Path) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["unit", "time", *fleet.channels])
-        for u, t, row in zip(fleet.unit, fleet.time, fleet.values, strict=True):
-            w.writerow([u, f"{t:g}", *(f"{v:.6g}" for v in row)])
-    tmp.replace(path)
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["unit", "time", *fleet.channels])
+            for u, t, row in zip(fleet.unit, fleet.time, fleet.values, strict=True):
+                w.writerow([u, f"{t:g}", *(f"{v:.6g}" for v in row)])
+
+    write_path_atomic(path, write)

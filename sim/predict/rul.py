@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.model.atomic import write_text_atomic
 from sim.predict.features import Normaliser, feature_names, fleet_features
 from sim.predict.fleet import Fleet
 from sim.progress import Progress, no_progress
@@ -161,9 +162,7 @@ class RulModel:
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(self.to_dict()))
-        tmp.replace(path)
+        write_text_atomic(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> RulModel:

@@ -225,17 +225,13 @@ def cohort_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def write_cohort_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """The cohort table as CSV, written atomically."""
-    import os
-
     from sim.errors import InputError
+    from sim.model.atomic import write_text_atomic
 
     path = Path(path)
     if not path.parent.exists():
         raise InputError(f"Folder '{path.parent}' does not exist.")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(cohort_csv(rows), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, cohort_csv(rows))
 
 
 def learning_figure(curve: LearningCurve, figure: Figure | None = None) -> Figure:

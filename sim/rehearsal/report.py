@@ -25,18 +25,18 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from sim.inspection.report import (
-    _atomic_write,
-    _image_figure,
-    _png,
-    _report_path,
-    _table_figure,
-)
 from sim.progress import Progress, no_progress
 from sim.rehearsal.attempt import Attempt, replay
 from sim.rehearsal.learning import LearningCurve, Proficiency, learning_curve, learning_figure
 from sim.rehearsal.scoring import FORMULA, FORMULA_LINES, METRICS, OSATS_DOMAINS, formula_of
 from sim.rehearsal.session import RehearsalSession, RehearsalWorld
+from sim.render.report_io import (
+    image_figure,
+    png_base64,
+    report_path,
+    table_figure,
+    write_report_file,
+)
 
 
 @dataclass
@@ -191,13 +191,13 @@ def build_figures(world: RehearsalWorld, attempt: Attempt, history: Sequence[Att
                                            "passed": recorded.get("passed")}
     figs = [("Scores", _scores_figure(attempt))]
     if frames.images:
-        figs.append(("Key moments", _image_figure([img for _, img in frames.images[:3]])))
+        figs.append(("Key moments", image_figure([img for _, img in frames.images[:3]])))
     figs.append(("Timeline", _timeline_figure(frames.timeline, attempt)))
     if history:
         curve = learning_curve(list(history) + [attempt], attempt.trainee,
                                proficiency or Proficiency.of(world.scenario))
         figs.append(("Learning curve", learning_figure(curve)))
-    figs.append(("Metrics", _table_figure("Metrics (score)", *metric_rows(attempt))))
+    figs.append(("Metrics", table_figure("Metrics (score)", *metric_rows(attempt))))
     return attempt, figs
 
 
@@ -207,16 +207,16 @@ def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
     """Write the report as .html or .pdf (by suffix), atomically. ``history``: the trainee's
     earlier attempts (their learning curve); ``proficiency``: the threshold (default: the
     scenario's)."""
-    path = _report_path(path)
+    path = report_path(path)
     prof = proficiency or Proficiency.of(world.scenario)
     attempt, figs = build_figures(world, attempt, history, progress, prof)
     curve = (learning_curve(list(history) + [attempt], attempt.trainee, prof)
              if history else None)
     title = f"Rehearsal report: {attempt.scenario}"
     if path.suffix.lower() == ".pdf":
-        _atomic_write(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp, curve))
+        write_report_file(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp, curve))
     else:
-        _atomic_write(path, lambda tmp: tmp.write_text(
+        write_report_file(path, lambda tmp: tmp.write_text(
             _html(title, world, attempt, figs, curve), encoding="utf-8"))
     progress(1.0, f"Wrote {path.name}")
     return path
@@ -347,7 +347,7 @@ def _html(title, world, attempt: Attempt, figs, curve: LearningCurve | None = No
             parts.append("<h2>Metrics (score in brackets)</h2>" + table(*metric_rows(attempt)))
         else:
             parts.append(f"<h2>{e(name)}</h2><img alt='{e(name)}' "
-                         f"src='data:image/png;base64,{_png(fig)}'>")
+                         f"src='data:image/png;base64,{png_base64(fig)}'>")
             if name == "Learning curve" and curve is not None:
                 parts.append(f"<p>{e(curve.summary())}</p>" + table(
                     ["Metric", "First", "Last", "Trend per attempt", ""], curve.trend_rows()))

@@ -36,6 +36,7 @@ import numpy as np
 from sim.errors import FileFormatError, InputError
 from sim.interaction.session import SessionSetup
 from sim.io.json_file import read_json
+from sim.model.atomic import write_text_atomic
 
 if TYPE_CHECKING:
     from sim.model import Case
@@ -567,15 +568,10 @@ def read_scenario(path: str | Path) -> Scenario:
 
 def write_json(data: dict, path: str | Path) -> Path:
     """Write JSON atomically (temp file + rename)."""
-    import os
-
     path = Path(path)
     if not path.parent.exists():
         raise InputError(f"Folder '{path.parent}' does not exist.")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=1))
 
 
 def save_scenario(scenario: Scenario, path: str | Path) -> Path:

@@ -15,7 +15,7 @@ from typing import Any
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from sim.inspection.report import _atomic_write, _png, _render, _report_path
+from sim.render.report_io import figure_pixels, png_base64, report_path, write_report_file
 
 _STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
           "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
@@ -58,7 +58,7 @@ class Document:
                                for r in b[1])
                 out.append(f"<table><tr>{head}</tr>{body}</table>")
             else:
-                out.append(f'<figure><img alt="{e(b[1])}" src="data:image/png;base64,{_png(b[0])}">'
+                out.append(f'<figure><img alt="{e(b[1])}" src="data:image/png;base64,{png_base64(b[0])}">'
                            f"<figcaption class='note'>{e(b[1])}</figcaption></figure>")
         return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{e(self.title)}</title>"
                 f"<style>{_STYLE}</style></head><body>{''.join(out)}</body></html>")
@@ -78,18 +78,18 @@ class Document:
                 elif kind == "t":
                     page.table(b[0], b[1], b[2])
                 else:
-                    page.image(_render(b[0]), b[2])
+                    page.image(figure_pixels(b[0]), b[2])
                     if b[1]:
                         page.text(b[1], size=7.5)
             page.finish()
 
     def write(self, path: str | Path) -> Path:
         """Write .html or .pdf (by the suffix), atomically."""
-        path = _report_path(path)
+        path = report_path(path)
         if path.suffix.lower() == ".pdf":
-            _atomic_write(path, self.write_pdf)
+            write_report_file(path, self.write_pdf)
         else:
-            _atomic_write(path, lambda tmp: tmp.write_text(self.html(), encoding="utf-8"))
+            write_report_file(path, lambda tmp: tmp.write_text(self.html(), encoding="utf-8"))
         return path
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, TwinsightError
+from sim.model.atomic import write_path_atomic
 
 FORMAT, VERSION = "twinsight-history", "1"
 KINDS = ("value", "pose", "reported", "command", "ack", "alarm", "string", "point", "image",
@@ -363,16 +364,18 @@ class HistoryReader:
         suffix = path.suffix.lower()
         rows = self.db.execute("SELECT t, kind, channel, value, data FROM events ORDER BY t, rowid")
         if suffix == ".csv":
-            tmp = path.with_name(path.name + ".part")
-            n = 0
-            with tmp.open("w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["t", "kind", "channel", "value", "data"])
-                for row in rows:
-                    w.writerow(row)
-                    n += 1
-            tmp.replace(path)
-            return n
+            count = [0]
+
+            def write(tmp: Path) -> None:
+                with tmp.open("w", newline="") as f:
+                    w = csv.writer(f)
+                    w.writerow(["t", "kind", "channel", "value", "data"])
+                    for row in rows:
+                        w.writerow(row)
+                        count[0] += 1
+
+            write_path_atomic(path, write)
+            return count[0]
         if suffix == ".parquet":
             try:
                 import pyarrow as pa
@@ -386,9 +389,7 @@ class HistoryReader:
                               "channel": pa.array(cols[2], pa.string()),
                               "value": pa.array(cols[3], pa.float64()),
                               "data": pa.array(cols[4], pa.string())})
-            tmp = path.with_name(path.name + ".part")
-            pq.write_table(table, tmp)
-            tmp.replace(path)
+            write_path_atomic(path, lambda tmp: pq.write_table(table, tmp))
             return table.num_rows
         raise FileFormatError(path, "export supports .csv and .parquet files")
 
