@@ -87,7 +87,7 @@ EOF
 log "packing $TARBALL"
 rm -f "$TARBALL"
 tar -C "$DIST" --transform "s|^twinsight|$NAME|" -cf - twinsight \
-  | xz ${XZ_OPT:--T0 -6} >"$TARBALL.tmp"
+  | xz ${XZ_OPT:--T0 -3} >"$TARBALL.tmp"
 mv "$TARBALL.tmp" "$TARBALL"
 end=$(date +%s)
 log "built in $((end - start)) s: $(du -sh "$APP" | cut -f1) unpacked, $(du -h "$TARBALL" | cut -f1) packed"

@@ -89,6 +89,19 @@ else
   echo "$xr" >&2
   fail "xr --check crashed or said nothing clear (exit $code)"
 fi
+# With a real runtime (Monado from packaging/build-monado.sh, when built on this machine) the
+# bundle's own OpenXR loader must find it and see the simulated headset.
+manifest=$(find "${TWINSIGHT_MONADO_CACHE:-/var/cache/twinsight/monado}" \
+  "${XDG_CACHE_HOME:-$HOME/.cache}/twinsight/monado" -name openxr_monado.json 2>/dev/null \
+  | head -n1 || true)
+if [ -n "$manifest" ]; then
+  xr=$(run XR_RUNTIME_JSON="$manifest" XRT_COMPOSITOR_NULL=1 SIMULATED_ENABLE=1 \
+    "$B/twinsight" xr --check 2>/dev/null) || fail "xr --check with Monado ($manifest)"
+  echo "$xr" | grep -q "Simulated HMD" || { echo "$xr" >&2; fail "no simulated HMD through Monado"; }
+  ok "xr --check with Monado: the bundled OpenXR loader reaches the runtime and its headset"
+else
+  echo "smoke-test: Monado is not built here; OpenXR loader checked without a runtime only"
+fi
 
 # The main window under Xvfb, showing the demo; the picture is taken from the X server.
 if command -v xvfb-run >/dev/null; then
