@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sim.dicomnet.peers import NetConfig
 
 STATUS_OK, STATUS_REFUSED, STATUS_FAILED = 0x0000, 0xA900, 0xC000
+STATUS_OUT_OF_RESOURCES = 0xA700
 
 
 @dataclass
@@ -99,7 +100,10 @@ class StoreHandler:
         sender = f"{s.calling_ae}@{s.address}"
         try:
             self.store.add(ds, None if changed else event.encoded_dataset(), sender=sender)
-        except Exception:  # a full disk or an unwritable value: the sender will retry
+        except OSError:  # a full or unwritable disk: out of resources, the sender may retry
+            s.failed += 1
+            return STATUS_OUT_OF_RESOURCES
+        except Exception:  # a value that cannot be written
             s.failed += 1
             return STATUS_FAILED
         study = str(ds.get("StudyInstanceUID", "") or "")
