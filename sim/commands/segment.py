@@ -11,6 +11,7 @@ from sim.errors import InputError
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sim.imaging.segment import PRESETS
+    from sim.imaging.surface import SMOOTHING_ITERATIONS, TARGET_TRIANGLES
 
     p = sub.add_parser("segment", help="segment a CT/MR (or split a label map) into surfaces")
     p.add_argument("image", help="a volume: DICOM folder, NIfTI, NRRD, MetaImage or VTI")
@@ -26,9 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--open", type=float, default=0.0, metavar="MM", help="morphological opening")
     p.add_argument("--close", type=float, default=0.0, metavar="MM", help="morphological closing")
     p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
-    p.add_argument("--smooth", type=int, default=20, metavar="N",
+    p.add_argument("--smooth", type=int, default=SMOOTHING_ITERATIONS, metavar="N",
                    help="windowed-sinc smoothing iterations (0 = none)")
-    p.add_argument("--triangles", type=int, default=40_000, metavar="N",
+    p.add_argument("--triangles", type=int, default=TARGET_TRIANGLES, metavar="N",
                    help="decimate to about N triangles per surface (0 = keep all)")
     p.add_argument("--labels", action="store_true",
                    help="the image is a label map: one named, coloured surface per label")

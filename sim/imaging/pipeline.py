@@ -12,7 +12,7 @@ import pyvista as pv
 
 from sim.errors import InputError
 from sim.imaging import segment as seg
-from sim.imaging.surface import mask_to_surface
+from sim.imaging.surface import SMOOTHING_ITERATIONS, TARGET_TRIANGLES, mask_to_surface
 from sim.progress import Progress, no_progress, sub_progress
 
 
@@ -26,8 +26,8 @@ class Recipe:
     open_mm: float = 0.0
     close_mm: float = 0.0
     fill_holes: bool = False
-    smoothing_iterations: int = 20
-    target_triangles: int | None = 40_000
+    smoothing_iterations: int = SMOOTHING_ITERATIONS
+    target_triangles: int | None = TARGET_TRIANGLES
 
     def range(self) -> tuple[float, float]:
         if self.preset is None and (self.low is None or self.high is None):
