@@ -190,3 +190,22 @@ def test_errors_are_plain():
     with pytest.raises(InputError, match="polygon"):
         ed.scissors([v], [(0, 0), (1, 1)], np.eye(4))
     assert dice(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
+
+
+def test_segments_saved_with_the_case(tmp_path):
+    from sim.model.case_io import load_case, save_case
+
+    case, vol, ed = _case()
+    a, b = ed.add_segment("cord"), ed.add_segment("bone")
+    ed.paint(a, _world(ed.image, (20, 20, 10)), 4.0)
+    ed.paint(b, _world(ed.image, (22, 20, 10)), 4.0)  # overlapping
+    save_case(case, tmp_path / "c.twin")
+    again = load_case(tmp_path / "c.twin")
+    seg = next(o for o in again.scene if o.kind == "labelmap")
+    volume = next(o for o in again.scene if o.kind == "volume")
+    assert seg.metadata["segmentation_of"] == volume.uid
+    ed2 = SegmentEditor(again, seg)
+    assert [s["name"] for s in ed2.segments().values()] == ["cord", "bone"]
+    for v in (a, b):
+        np.testing.assert_array_equal(ed2.mask(v), ed.mask(v))
+    np.testing.assert_array_equal(ed2.labels, ed.labels)
