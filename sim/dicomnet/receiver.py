@@ -45,6 +45,28 @@ class _Session:
     sop_classes: Counter = field(default_factory=Counter)
 
 
+def _keyed_deidentifier(store: Store) -> Any:
+    """The basic profile with replacements derived from the store's secret key: the same
+    study sent in two parts, or again after a restart, gets the same new UIDs and patient
+    pseudonym (so it stays one study), and different patients never share one; without the
+    key nothing maps back."""
+    from sim.privacy.deidentify import Deidentifier
+
+    class Keyed(Deidentifier):
+        def new_uid(self, old: str) -> str:
+            if old not in self.uid_map:
+                digest = store.keyed_digest("uid:" + old)
+                self.uid_map[old] = "2.25." + str(int.from_bytes(digest[:16], "big"))
+            return self.uid_map[old]
+
+        def _dummy(self, elem: Any) -> Any:
+            if elem.tag == 0x00100020:  # Patient ID
+                return "ANON-" + store.keyed_digest("patient:" + str(elem.value)).hex()[:12]
+            return super()._dummy(elem)
+
+    return Keyed()
+
+
 class StoreHandler:
     """Stores C-STORE requests into a store, de-identifying if asked, and audits per
     association. Used by the receiver and by C-GET (which receives on its own association)."""
@@ -72,13 +94,13 @@ class StoreHandler:
         """(dataset to store, whether it must be re-encoded); None if refused."""
         if not self.deidentify:
             return ds, False
-        from sim.privacy.deidentify import Audit, Deidentifier, may_show_burned_in_text
+        from sim.privacy.deidentify import Audit, may_show_burned_in_text
 
         if may_show_burned_in_text(ds):
             return None, False
         with self._lock:
             if self._deid is None:
-                self._deid = Deidentifier()
+                self._deid = _keyed_deidentifier(self.store)
             note = Audit("", "", self._deid.edition)
             self._deid.apply(ds, note)
             self._deid.finish(ds, note)

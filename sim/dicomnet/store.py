@@ -61,6 +61,10 @@ class Store:
     def _hash(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:20]
 
+    def keyed_digest(self, value: str) -> bytes:
+        """HMAC-SHA256 of ``value`` under the store's secret key."""
+        return hmac.new(self._key, value.encode(), hashlib.sha256).digest()
+
     def pseudonym(self, value: str) -> str:
         """A keyed hash of ``value`` (e.g. a patient ID) for logs: stable per store, and only
         someone holding the store's key can check it against a known ID."""

@@ -23,9 +23,10 @@ NAME = "Real^Test"
 
 
 class Listener:
-    def __init__(self, folder: Path, *extra: str) -> None:
+    def __init__(self, folder: Path, *extra: str, store: Path | None = None) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.store = folder / "store"
+        self.store = store or folder / "store"
         self.config = write_config(folder / "dicom.json", 0, self.store, {
             "dcmtk": ("DCMTKSCU", 0)})
         cfg = json.loads(self.config.read_text())
@@ -140,5 +141,20 @@ def test_deidentify_on_arrival(tmp_path):
         assert b"Doe" not in data and b"TS-0001" not in data and b"General Hospital" not in data
     ds = pydicom.dcmread(files[0])
     assert ds.PatientIdentityRemoved == "YES" and str(ds.PatientName) == ""
-    assert ds.PatientID == "ANON0001"  # one pseudonym for the patient, the same in each file
-    assert {pydicom.dcmread(f).PatientID for f in files} == {"ANON0001"}
+    # one pseudonym for the patient, the same in each file; new UIDs, one study and series
+    assert ds.PatientID.startswith("ANON-") and len(ds.PatientID) == 17
+    again = [pydicom.dcmread(f) for f in files]
+    assert {d.PatientID for d in again} == {ds.PatientID}
+    assert len({d.StudyInstanceUID for d in again}) == 1 == len({d.SeriesInstanceUID for d in again})
+    original = pydicom.dcmread(next((tmp_path / "src").iterdir()))
+    assert ds.StudyInstanceUID.startswith("2.25.") and ds.StudyInstanceUID != original.StudyInstanceUID
+    # the same series sent again after a restart lands in the same de-identified study
+    lst = Listener(tmp_path / "again", "--deidentify", store=lst.store)
+    try:
+        assert lst.dcmtk("storescu", "+sd", str(tmp_path / "src")).returncode == 0
+    finally:
+        lst.stop()
+    from sim.dicomnet.store import Store
+
+    [row] = Store(lst.store).series()
+    assert row["instances"] == 3 and row["patient_id"] == ds.PatientID
