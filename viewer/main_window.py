@@ -577,6 +577,9 @@ class MainWindow(QMainWindow):
 
 
 def about_text() -> str:
+    from sim.fem.linsolve import solver_path  # (says why, when CHOLMOD is not used)
+
     return (f"<b>Twinsight {__version__}</b><br>Digital-twin workbench for surgical planning, "
             f"rehearsal and engineering inspection.<br><br>VTK {vtk.vtkVersion.GetVTKVersion()}"
-            f"<br>Qt {QT_VERSION_STR}<br>Licence: GPL-3.0-or-later")
+            f"<br>Qt {QT_VERSION_STR}<br>Sparse solver: {solver_path()}"
+            f"<br>Licence: GPL-3.0-or-later")
