@@ -44,7 +44,9 @@ def build_parser(extra: Callable[[Any], None] | None = None) -> argparse.Argumen
     import sim.commands
 
     for info in sorted(pkgutil.iter_modules(sim.commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"sim.commands.{info.name}").register(sub)
+        module = importlib.import_module(f"sim.commands.{info.name}")
+        if hasattr(module, "register"):  # (a command's helper module registers nothing)
+            module.register(sub)
     if extra is not None:
         extra(sub)
     return parser

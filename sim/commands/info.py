@@ -6,8 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe what a file or case contains")
-    p.add_argument("path", help="a mesh, image or case folder")
+    p = sub.add_parser("info", help="describe what a file or case contains (or, with "
+                                    "--system, this installation: solvers, rendering, XR)")
+    p.add_argument("path", nargs="?", help="a mesh, image or case folder")
+    p.add_argument("--system", action="store_true",
+                   help="describe this installation: versions, the sparse solver in use "
+                        "(and why, when CHOLMOD is not), rendering and the OpenXR loader")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--series", metavar="ID",
                    help="DICOM: the series, volume or time series to open (its handle in "
@@ -19,10 +23,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+def system_info() -> dict:
+    """This installation, for bug reports and the About box: what runs where, and why."""
+    import platform
+
+    import numpy
+    import scipy
+    import vtk
+
+    from sim import __version__
+    from sim.fem import cholmod
+    from sim.fem.linsolve import solver_path
+
+    info = {"twinsight": __version__, "python": platform.python_version(),
+            "platform": platform.platform(), "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "vtk": vtk.vtkVersion.GetVTKVersion(),
+            "sparse_solver": solver_path(), "cholmod": cholmod.STATUS}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = sorted({f"{p.get('internal_api')} {p.get('version')} "
+                               f"({p.get('num_threads')} threads)" for p in threadpool_info()})
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's stack
+        info["blas"] = []
+    try:
+        import xr  # noqa: F401 - pyopenxr: the loader is found when a runtime is used
+
+        info["openxr"] = "pyopenxr installed (the runtime is chosen by XR_RUNTIME_JSON)"
+    except Exception as exc:  # noqa: BLE001 - any loader failure is a fact to report
+        info["openxr"] = f"not available ({exc})"
+    return info
+
+
 def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json, printable
     from sim.commands.case import _open
+    from sim.errors import InputError
     from sim.io import load
+
+    if args.system:
+        info = system_info()
+        if args.json:
+            print_json(info)
+        else:
+            for key, value in info.items():
+                print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+        return 0
+    if not args.path:
+        raise InputError("Name a file or case to describe, or use --system.")
 
     args.case = args.path  # what _open names in its prompt and messages
     case, _ = _open(args, lambda pw: load(args.path, progress=cli_progress(), password=pw,

@@ -4,9 +4,11 @@ scikit-sparse holds the GIL for a whole factorisation or solve. The interactive 
 next to a GUI thread and refactor their preconditioner on a background thread; both need the
 interpreter free while CHOLMOD works. ctypes releases the GIL around each foreign call.
 
-The structures below are CHOLMOD 3.0's public ABI (the SuiteSparse 5.x that Debian 12 ships).
-The library's version is checked when it is loaded; another version is not used (the caller
-falls back to scikit-sparse), because a wrong struct offset would corrupt memory.
+The offsets inside ``cholmod_common`` and the layout of the sparse/dense structs are measured
+from the installed ``cholmod.h`` for the loaded library's version (:mod:`sim.fem.cholmod_abi`:
+CHOLMOD 3 of Debian 12's SuiteSparse 5 and CHOLMOD 5 of SuiteSparse 7 alike). Without a layout
+that matches the library, the binding is not used (a wrong offset would corrupt memory): the
+caller falls back to scikit-sparse or SuperLU and :data:`STATUS` says why, loudly.
 
 One :class:`CholeskyFactor` owns its own ``cholmod_common``: two factors may be used from two
 threads at once, one factor from one thread at a time.
@@ -24,14 +26,10 @@ import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
-# -- CHOLMOD 3.0 ABI (offsets printed from cholmod.h with offsetof) ----------------------------
-_ABI_VERSION = (3, 0)
-_COMMON_SIZE = 2664
-_OFF_NMETHODS = 168
-_OFF_METHOD0_ORDERING = 316
-_OFF_STATUS = 1972
-_OFF_SUPERNODAL = 48
-_OFF_PRINT = 144  # 0: no messages on stderr; failures are raised as exceptions instead
+# -- offsets in cholmod_common: set from the measured layout when the library is loaded -------
+_COMMON_SIZE = 0
+_OFF_NMETHODS = _OFF_METHOD0_ORDERING = _OFF_STATUS = _OFF_SUPERNODAL = _OFF_PRINT = 0
+# (print = 0: no messages on stderr; failures are raised as exceptions instead)
 _CHOLMOD_SUPERNODAL = 2  # always LL' (simplicial would be LDL', which accepts indefinite A)
 _CHOLMOD_METIS = 3
 _CHOLMOD_A = 0  # solve A x = b
@@ -69,14 +67,33 @@ def _candidates() -> list[str]:
     import sys
     from pathlib import Path
 
-    names = ["libcholmod.so.3", "libcholmod.so"]
+    names = ["libcholmod.so.5", "libcholmod.so.4", "libcholmod.so.3", "libcholmod.so"]
     bundle = getattr(sys, "_MEIPASS", None)
     if bundle:
         return [str(Path(bundle) / n) for n in names if (Path(bundle) / n).exists()] + names
     return names
 
 
+def _struct_offsets(struct: type[ctypes.Structure]) -> list[int]:
+    return [getattr(struct, name).offset for name, _t in struct._fields_]
+
+
+def _use_layout(doc: dict) -> str | None:
+    """Take the measured offsets; the reason not to use the binding, or None."""
+    global _COMMON_SIZE, _OFF_NMETHODS, _OFF_METHOD0_ORDERING, _OFF_STATUS, _OFF_SUPERNODAL
+    global _OFF_PRINT
+    if doc.get("sparse") != _struct_offsets(_Sparse) or doc.get("dense") != _struct_offsets(_Dense):
+        return "its cholmod_sparse/cholmod_dense layout differs from this binding's"
+    _COMMON_SIZE, _OFF_NMETHODS = int(doc["common_size"]), int(doc["nmethods"])
+    _OFF_METHOD0_ORDERING, _OFF_STATUS = int(doc["method0_ordering"]), int(doc["status"])
+    _OFF_SUPERNODAL, _OFF_PRINT = int(doc["supernodal"]), int(doc["print"])
+    return None
+
+
 def _load() -> ctypes.CDLL | None:
+    global STATUS
+    from sim.fem.cholmod_abi import layout_for
+
     for name in _candidates():
         try:
             lib = ctypes.CDLL(name)
@@ -86,11 +103,17 @@ def _load() -> ctypes.CDLL | None:
         try:
             lib.cholmod_version(version)
         except AttributeError:
+            STATUS = f"{name} has no cholmod_version(); not used"
             return None
-        if tuple(version[:2]) != _ABI_VERSION:
-            log.info("CHOLMOD %s is not the ABI this binding knows; using scikit-sparse",
-                     ".".join(map(str, version)))
+        text = ".".join(map(str, version))
+        doc = layout_for((version[0], version[1]), getattr(lib, "_name", name))
+        reason = "no layout for it (no cholmod.h and C compiler to measure one)" if doc is None \
+            else _use_layout(doc)
+        if reason is not None:
+            STATUS = f"CHOLMOD {text} found but not used through ctypes: {reason}"
+            log.warning("%s; falling back (slower, holds the GIL).", STATUS)
             return None
+        STATUS = f"CHOLMOD {text} (ctypes binding, layout measured from cholmod.h)"
         vp, sp_, dp = ctypes.c_void_p, ctypes.POINTER(_Sparse), ctypes.POINTER(_Dense)
         lib.cholmod_start.argtypes = [vp]
         lib.cholmod_finish.argtypes = [vp]
@@ -105,6 +128,7 @@ def _load() -> ctypes.CDLL | None:
     return None
 
 
+STATUS = "CHOLMOD library not found"
 _lib = _load()
 AVAILABLE = _lib is not None
 

@@ -59,10 +59,11 @@ _ORDERING = "metis"
 def solver_path() -> str:
     """Which sparse Cholesky this installation uses for SPD systems, in words (reports, --json)."""
     if cholmod.AVAILABLE:
-        return "CHOLMOD (ctypes binding, releases the GIL)"
+        return f"{cholmod.STATUS}; releases the GIL"
     if HAVE_CHOLMOD:
-        return "CHOLMOD (scikit-sparse; holds the GIL while it works)"
-    return "SuperLU (scipy; CHOLMOD is not available here, so large solves are several times slower)"
+        return f"CHOLMOD through scikit-sparse (holds the GIL while it works); {cholmod.STATUS}"
+    return ("SuperLU (scipy; CHOLMOD is not available here, so large solves are several times "
+            f"slower); {cholmod.STATUS}")
 
 
 NOT_POSITIVE_DEFINITE = ("The stiffness matrix is not positive definite: the body is not "
