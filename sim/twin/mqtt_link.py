@@ -129,6 +129,8 @@ class MqttLink:
         self.last_error: str | None = None
         self.connected = threading.Event()
         self._topics: dict[str, int] = {}
+        self._unacked_subscriptions: set[int] = set()  # SUBSCRIBE packet ids without SUBACK
+        self._subscribed = threading.Condition()
         self._pending: OrderedDict[int, tuple[bytes, PublishInfo]] = OrderedDict()
         self._next_id = 0
         self._lock = threading.Lock()  # guards the socket's writes and _pending
@@ -181,7 +183,10 @@ class MqttLink:
         self.connected.clear()
 
     # -- traffic --------------------------------------------------------------------------
-    def subscribe(self, topics: list[str] | str, qos: int = 1) -> None:
+    def subscribe(self, topics: list[str] | str, qos: int = 1,
+                  wait: float | None = None) -> bool:
+        """Subscribe (now if connected, else on connecting); with ``wait``, return once the
+        broker acknowledged every subscription (SUBACK) or ``wait`` seconds passed."""
         new = {}
         for t in [topics] if isinstance(topics, str) else topics:
             if not t or len(t.encode()) > 65535 or "\0" in t:
@@ -189,7 +194,21 @@ class MqttLink:
             new[t] = min(max(int(qos), 0), 1)
         self._topics.update(new)
         if new and self.connected.is_set():
-            self._send(mw.subscribe(self._packet_id(), new))
+            pid = self._packet_id()
+            with self._subscribed:
+                self._unacked_subscriptions.add(pid)
+            self._send(mw.subscribe(pid, new))
+        return self.wait_subscribed(wait) if wait is not None else True
+
+    def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        """True once connected with every subscription acknowledged by the broker (an event,
+        not a sleep: what a test or a caller needs before it relies on receiving)."""
+        deadline = time.monotonic() + timeout
+        if not self.connected.wait(timeout):
+            return False
+        with self._subscribed:
+            return self._subscribed.wait_for(lambda: not self._unacked_subscriptions,
+                                             max(deadline - time.monotonic(), 0.0))
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1,
                 retain: bool = False) -> PublishInfo:
@@ -308,7 +327,10 @@ class MqttLink:
             for pkt, _info in self._pending.values():  # unacknowledged QoS 1: send again
                 send_all(sock, pkt)
             if self._topics:
-                send_all(sock, mw.subscribe(self._packet_id_locked(), dict(self._topics)))
+                pid = self._packet_id_locked()
+                with self._subscribed:  # what a dropped connection had asked for is moot
+                    self._unacked_subscriptions = {pid}
+                send_all(sock, mw.subscribe(pid, dict(self._topics)))
             self.connected.set()
         self.counters.connects += 1
         self.last_error = None
@@ -456,9 +478,13 @@ class MqttLink:
                     done = self._pending.pop((buf[i] << 8) | buf[i + 1], None)
                 if done is not None:
                     done[1]._done.set()
-            elif kind == mw.SUBACK and any(c == 0x80 for c in buf[i + 2:end]):
-                self.last_error = "the broker refused a subscription"
-                log.warning("MQTT broker %s refused a subscription", self.config.describe())
+            elif kind == mw.SUBACK and end - i >= 2:
+                if any(c == 0x80 for c in buf[i + 2:end]):
+                    self.last_error = "the broker refused a subscription"
+                    log.warning("MQTT broker %s refused a subscription", self.config.describe())
+                with self._subscribed:
+                    self._unacked_subscriptions.discard((buf[i] << 8) | buf[i + 1])
+                    self._subscribed.notify_all()
             pos = end
         if acks:
             self._send(b"".join(acks))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import subprocess
+import threading
 import time
 
 import pytest
@@ -38,10 +39,9 @@ def test_telemetry_reaches_model_history_and_alarms(broker, tmp_path, wait_until
     store = HistoryStore(tmp_path / "h.db")
     twin = TelemetryTwin(config, store)
     sub = link(broker.url, on_message=twin.ingest)
-    sub.subscribe(twin.topics)
+    assert sub.subscribe(twin.topics, wait=10)  # SUBACK: publishing now reaches us
     pub = paho_client(broker.url, "asset-telemetry")
     try:
-        time.sleep(0.2)
         for i, v in enumerate([40.0, 40.1, 70.0]):  # the last is high and too fast
             pub.publish(config.sensors[0].topic,
                         json.dumps({"value": v, "unit": "degC", "t": time.time() + 2 * i - 4}),
@@ -72,13 +72,12 @@ def test_desired_state_command_and_acknowledgement(broker, wait_until):
     asset_link = link(broker.url)
     asset_link.on_message = lambda t, p: asset_link.publish(
         f"{config.base_topic}/ack", json.dumps(asset.command(p)))
-    asset_link.subscribe(f"{config.base_topic}/cmd/#")
+    assert asset_link.subscribe(f"{config.base_topic}/cmd/#", wait=10)
     twin_link = link(broker.url)
     twin = TelemetryTwin(config, publish=lambda t, p: twin_link.publish(t, p))
     twin_link.on_message = twin.ingest
-    twin_link.subscribe(twin.topics)
+    assert twin_link.subscribe(twin.topics, wait=10)
     try:
-        time.sleep(0.2)
         twin.state.set_desired("speed", 2000)
         prop = twin.state.properties["speed"]
         assert prop.ack == "pending"
@@ -163,8 +162,7 @@ def test_tls_broker(tmp_path, wait_until, broker_factory):
         cfg = BrokerConfig.from_url(f"mqtts://127.0.0.1:{b.port}", ca_certs=str(tmp_path / "ca.crt"))
         m = MqttLink(cfg, on_message=lambda t, p: got.append(p)).start()
         m.require_connected(10)
-        m.subscribe("tls/test")
-        time.sleep(0.2)
+        assert m.subscribe("tls/test", wait=10)
         m.publish("tls/test", b"42")
         assert wait_until(lambda: got == [b"42"], 10)
         m.close()
@@ -200,10 +198,10 @@ def test_qos1_nothing_lost_across_broker_restart(broker_factory, wait_until):
                      on_message=lambda t, p: got.append(int(p)), backoff=(0.05, 0.3)).start()
         m.subscribe("pump/seq")
         m.require_connected(10)
+        assert m.wait_subscribed(10)
         return m
 
     sub = twin_link()
-    time.sleep(0.2)
     pub = paho_client(b.url, "asset-restart-test")
     try:
         for i in range(100):
@@ -236,12 +234,14 @@ def test_our_qos1_publications_survive_a_broker_outage(broker_factory, wait_unti
     got: list[int] = []
     peer = paho_client(b.url, "asset-listener")
     peer.on_message = lambda c, u, m: got.append(int(m.payload))
+    subscribed = threading.Event()
+    peer.on_subscribe = lambda *args: subscribed.set()  # the broker's SUBACK
     peer.subscribe("twin/cmd", qos=1)
     out = MqttLink(BrokerConfig.from_url(b.url), client_id="twin-publisher",
                    backoff=(0.05, 0.3)).start()
     try:
         out.require_connected(10)
-        time.sleep(0.2)
+        assert subscribed.wait(10)
         for i in range(50):
             out.publish("twin/cmd", str(i))
         assert wait_until(lambda: len(got) == 50, 10)
@@ -273,7 +273,7 @@ def test_link_reconnects_by_itself_after_broker_restart(broker_factory, wait_unt
         time.sleep(0.5)
         b.start()
         assert wait_until(lambda: sub.counters.connects == 2, 15)
-        time.sleep(0.2)
+        assert sub.wait_subscribed(10)  # resubscribed on reconnect, acknowledged
         pub = link(b.url)
         pub.publish("a/b", b"after").wait_for_publish(5)
         assert wait_until(lambda: got == [b"after"], 10)  # resubscribed on reconnect
@@ -290,7 +290,7 @@ def test_session_records_unbound_topics(broker, tmp_path, wait_until):
     session.connect_mqtt(BrokerConfig.from_url(broker.url), topics=["extra/#"])
     pub = paho_client(broker.url, "extra-publisher")
     try:
-        time.sleep(0.2)
+        assert session.mqtt.wait_subscribed(10)
         pub.publish("extra/temp", b"21.5", qos=1).wait_for_publish(5)
         pub.publish("extra/note", b"door open", qos=1).wait_for_publish(5)
         assert wait_until(lambda: session.raw_received == 2, 10)
