@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="distance that counts as a match for fitness/RMS (default adaptive)")
     p.add_argument("-o", "--output", metavar="TRANSFORM.json", help="write the 4x4 matrix here")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    from sim.commands.register_deformable import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -44,11 +47,17 @@ def _positive(value: float | None, what: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from sim.cli import cli_progress, print_json
     from sim.io import load
+    from sim.io.transform_file import save_transform
     from sim.registration.landmarks import paired_point, read_landmarks
     from sim.registration.objects import case_geometry
     from sim.registration.surface import register_surface
-    from sim.registration.transform import save_transform
 
+    if getattr(args, "deformable", False):
+        from sim.commands.register_deformable import run_deformable
+
+        return run_deformable(args)
+    if getattr(args, "embedded", None) or getattr(args, "targets", None):
+        raise InputError("--embedded and --targets only apply with --deformable.")
     _positive(args.voxel, "--voxel")
     _positive(args.inlier_distance, "--inlier-distance")
     if (args.scale or args.refine) and not args.landmarks:

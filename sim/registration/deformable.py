@@ -49,6 +49,7 @@ class DeformableSettings:
     max_strain: float = 0.3  # largest principal strain the organ may take (30 %)
     rigid: bool = True  # rigid ICP first (off: start from the given pose)
     max_iterations: int = 40  # Gauss-Newton iterations
+    live_iterations: int = 4  # per warm-started live increment (it continues the last fit)
 
     def check(self) -> None:
         if not (math.isfinite(self.noise_mm) and 0.0 < self.noise_mm <= 50.0):
@@ -142,7 +143,7 @@ class DeformableModel:
         rigid_only = T0.copy()
         progress(0.2, "Fitting the organ's deformation")
         state = self.reduced.fit(pts, sigma, T0, a0,
-                                 s.max_iterations if warm is None else s.max_iterations // 2,
+                                 s.max_iterations if warm is None else s.live_iterations,
                                  progress=sub_progress(progress, 0.2, 0.8))
         X = self.mesh.points
         cells = self.mesh.cells

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from sim.geometry.rigid import rotation_about
 from sim.inspection.distance import MeshDistance
 from sim.progress import Progress, no_progress
-from sim.registration.transform import rotation_about
 
 TUKEY = 4.685  # biweight constant (95 % efficiency under Gaussian noise)
 LAMBDAS = np.logspace(-3, 5, 41)  # the evidence search grid for lam (1/mm^2)
@@ -145,25 +145,30 @@ class ReducedFit:
             if lam is None and it >= 8:  # settle the balance, then converge the geometry
                 grid = np.array([chosen])
             before = float((w * r ** 2).sum() / sigma ** 2 + chosen * (a ** 2).sum())
-            # Backtrack when a point jumping to another triangle makes the step overshoot.
-            for _ in range(5):
+            # Backtrack when a point jumping to another triangle makes the step overshoot;
+            # a rise below one unit of chi-square is within the noise and accepted.
+            for _ in range(3):
                 T_new, a_new = _twist(d[:3], d[3:6]) @ T, a + d[6:]
                 r_new, J_new = self.linearise(pts, T_new, a_new)
                 after = float((w * r_new ** 2).sum() / sigma ** 2 + chosen * (a_new ** 2).sum())
-                if after <= before + 1e-9 * abs(before):
+                if after <= before + 1.0 or _motion(self.Us, d, reach) < tolerance:
                     break
                 d = 0.5 * d
             T, a, r, J = T_new, a_new, r_new, J_new
             # Largest motion of the surface in this step: deformation plus the pose change
             # over the organ's reach.
-            moved = float(np.abs(self.Us @ d[6:]).max()) + float(np.linalg.norm(d[3:6])) \
-                + reach * float(np.linalg.norm(d[:3]))
-            if moved < tolerance:
+            if _motion(self.Us, d, reach) < tolerance:
                 converged = True
                 break
         w = robust_weights(r, sigma)
         H = (J * (w / sigma ** 2)[:, None]).T @ J + chosen * np.diag(D)
         return FitState(T, a, r, w, chosen, H, it, converged)
+
+
+def _motion(Us: np.ndarray, d: np.ndarray, reach: float) -> float:
+    """Largest surface motion (mm) of a step: deformation plus pose change over the reach."""
+    return float(np.abs(Us @ d[6:]).max()) + float(np.linalg.norm(d[3:6])) \
+        + reach * float(np.linalg.norm(d[:3]))
 
 
 def _twist(w: np.ndarray, t: np.ndarray) -> np.ndarray:
