@@ -114,6 +114,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self._segments_layer = ImageLayer(self.plotter, "segments", rgba=True, linear=False)
         self.hu: float | None = None  # the value under the mouse (None: off the image)
         self.hover: np.ndarray | None = None  # the world point under the mouse
+        self.unit = "HU"  # of the values shown (CT); none for MR and label maps
         style = vtk.vtkInteractorStyleImage()  # right drag zooms, middle drag pans, no rotation
         self.plotter.iren.interactor.SetInteractorStyle(style)
         self._style = style
@@ -257,7 +258,8 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         text = f"W {hi - lo:.0f}  L {(lo + hi) / 2:.0f}"
         if self.hover is not None and self.hu is not None:
             x, y, z = self.hover
-            text += f"   {self.hu:.0f} HU at ({x:.1f}, {y:.1f}, {z:.1f}) mm"
+            unit = f" {self.unit}" if self.unit else ""
+            text += f"   {self.hu:.0f}{unit} at ({x:.1f}, {y:.1f}, {z:.1f}) mm"
         self.info.setText(text)
 
     def value_at(self, world) -> float | None:
@@ -434,6 +436,10 @@ class SliceViewer(PlanFollower, SlicesIn3D, QWidget):
         self.custom_window = None
         self._drop_custom_window()
         image = obj.data if obj is not None else None
+        unit = ("HU" if obj is not None and obj.kind == "volume"
+                and obj.metadata.get("modality", "CT") == "CT" else "")
+        for v in self.views:
+            v.unit = unit
         if image is not None:
             self.cursor = np.asarray(image.center, dtype=float)
             preferred = "CT soft tissue" if obj.metadata.get("modality", "CT") == "CT" else AUTO
