@@ -206,6 +206,9 @@ def move(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
                 last = status
                 if code == 0xFF00:
                     _progress_of(status, progress, "Receiving")
+        except BaseException:  # cancelled (or failed) mid-transfer: abort, do not wait
+            assoc.abort()
+            raise
         finally:
             if assoc.is_established:
                 assoc.release()
@@ -282,6 +285,9 @@ def get(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
             last = status
             if code == 0xFF00:
                 _progress_of(status, progress, "Receiving")
+    except BaseException:  # cancelled (or failed) mid-transfer: abort, do not wait
+        assoc.abort()
+        raise
     finally:
         if assoc.is_established:
             assoc.release()

@@ -191,3 +191,33 @@ def test_results_go_back_into_the_patients_study(pacs, tmp_path):
     back, names = import_seg(seg_file, onto=labels)
     assert names[5]["name"] == "bone"
     np.testing.assert_array_equal(voxel_array(back), voxel_array(labels))
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_a_retrieve_can_be_cancelled(pacs, method, tmp_path):
+    """The progress callback cancels mid-transfer: the retrieve stops at once (the association
+    is aborted, the temporary receiver stopped) and can be started again."""
+    import time
+
+    from sim.dicomnet.peers import load_config
+    from sim.dicomnet.query import get, move
+    from sim.errors import Cancelled
+
+    config = load_config(pacs["config"])
+    config.store = str(tmp_path / "store")
+    study = _find(pacs, "--level", "study")[0]["StudyInstanceUID"]
+    seen = []
+
+    def cancel(fraction, message):
+        seen.append(fraction)
+        if 0 < fraction < 1:
+            raise Cancelled("retrieve")
+
+    fn = get if method == "get" else move
+    start = time.monotonic()
+    with pytest.raises(Cancelled):
+        fn(config, config.peer("pacs"), study, progress=cancel)
+    assert time.monotonic() - start < config.timeout_s
+    assert seen and seen[-1] < 1
+    result = fn(config, config.peer("pacs"), study)  # the port and the peer are free again
+    assert result["completed"] >= 20
