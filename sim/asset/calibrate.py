@@ -4,7 +4,9 @@ Method: nonlinear least squares with variable projection. The parameters theta (
 the material's modulus and of each support's stiffness) change the stiffness, so every
 evaluation re-solves the unit loads (one factorisation) and rebuilds the influence matrix
 H(theta); sensor parameters (``gain:ID`` a scale of the gauge's gain, ``offset:ID`` an extra
-offset in its physics unit) only change the sensor model, without a new solve. The unknown loads of every sample are eliminated by their weighted least-squares
+offset in its physics unit) and channel scales (``channel:NAME``: the load the FE gauges see
+per unit measured by the load cells, e.g. a pump heavier than modelled) change the influence
+matrix without a new solve. The unknown loads of every sample are eliminated by their weighted least-squares
 estimate, leaving the whitened residuals r(theta) = W^1/2 (y - H(theta) q^(theta)) of the
 whole window, minimised over log theta by scipy's trust-region least squares. The modulus
 needs at least one force reference (a load cell, or a known load): otherwise loads and
@@ -53,6 +55,25 @@ class CalibrationResult:
                 out[arg] = (v, o) if kind == "gain" else (g, v)
         return out
 
+    def apply_to(self, model: AssetModel) -> AssetModel:
+        """Put the sensor corrections and channel scales into a model rebuilt with
+        :meth:`params` (in place; returned for chaining)."""
+        corr = self.sensor_corrections()
+        for sensor in model.sensors:  # reading = gain * physics + offset
+            if sensor.id in corr:
+                g, o = corr[sensor.id]
+                sensor.offset += o * sensor.gain
+                sensor.gain *= g
+        fe_rows = [i for i, s in enumerate(model.sensors) if s.kind != "load_cell"]
+        for n, v in zip(self.names, self.values, strict=True):
+            if n.startswith("channel:"):
+                c = model.channels.index(n[8:])
+                model.H[fe_rows, c] *= v
+                model.U[:, c] *= v
+                model.stress[:, :, c] *= v
+                model.dH[:, :, c] *= v
+        return model
+
     def params(self) -> Params:
         p = Params()
         for n, v in zip(self.names, self.values, strict=True):
@@ -89,10 +110,11 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
     for n in names:
         kind, _, arg = n.partition(":")
         if not (n == "modulus" or (kind == "support" and arg in fe.springs)
-                or (kind in ("gain", "offset") and arg in used_ids)):
+                or (kind in ("gain", "offset") and arg in used_ids)
+                or (kind == "channel" and arg in model.channels)):
             raise InputError(f"Unknown calibration parameter '{n}' (use modulus, "
-                             f"support:NAME with one of {sorted(fe.springs)}, gain:SENSOR or "
-                             "offset:SENSOR).")
+                             f"support:NAME with one of {sorted(fe.springs)}, channel:NAME, "
+                             "gain:SENSOR or offset:SENSOR).")
     structural = [i for i, n in enumerate(names) if n == "modulus" or n.startswith("support:")]
     Y = (np.atleast_2d(readings) - model.offset) / model.gain
     Y = Y[np.isfinite(Y[:, use]).all(axis=1)][:, use]
@@ -145,6 +167,10 @@ def calibrate(model: AssetModel, readings: np.ndarray, parameters: list[str] | N
                 g[used_ids.index(arg)] = np.exp(theta[i])
             elif kind == "offset":  # in noise units, for conditioning
                 o[used_ids.index(arg)] = theta[i] * sig[used_ids.index(arg)]
+        H = H.copy()
+        for i, n in enumerate(names):  # channel:NAME scales what the FE sensors see of it
+            if n.startswith("channel:"):
+                H[fe_pos, model.channels.index(n[8:])] *= np.exp(theta[i])
         Hw = H * (g / sig)[:, None]
         Yw = (Y - o) / sig[None, :]
         q, *_ = np.linalg.lstsq(Hw, Yw.T, rcond=None)

@@ -31,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("-m", "--model", required=True, help="twin model (.npz)")
     c.add_argument("-o", "--output", help="write the calibrated model here")
     c.add_argument("--params", nargs="+", metavar="P",
-                   help="parameters: modulus, support:NAME, gain:SENSOR, offset:SENSOR "
+                   help="parameters: modulus, support:NAME, channel:NAME, gain:SENSOR, "
+                        "offset:SENSOR "
                         "(default: modulus and every support)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(handler=run_calibrate)
@@ -118,12 +119,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     res = calibrate(model, Y, args.params, progress=cli_progress())
     info = {**res.to_dict(), "notes": notes}
     if out is not None:
-        new = build_model(model.asset_config(), res.params())
-        for sensor in new.sensors:  # reading = gain * physics + offset
-            if sensor.id in res.sensor_corrections():
-                g, o = res.sensor_corrections()[sensor.id]
-                sensor.offset += o * sensor.gain
-                sensor.gain *= g
+        new = res.apply_to(build_model(model.asset_config(), res.params()))
         new = replace(new, calibration=res.to_dict())
         new.save(out)
         info["output"] = str(out)

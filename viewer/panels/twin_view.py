@@ -443,7 +443,7 @@ class TwinPanel(QWidget):
 
             _, Y, _ = history_samples(model, path)
             res = calibrate(model, Y, progress=progress)
-            return replace(build_model(model.asset_config(), res.params()),
+            return replace(res.apply_to(build_model(model.asset_config(), res.params())),
                            calibration=res.to_dict())
 
         self.window.run_task("Calibrating the twin", work, self.set_model)

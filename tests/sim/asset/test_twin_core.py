@@ -151,3 +151,20 @@ def test_stress_influence_equals_the_fem_results_module(bracket):
                                                       (0, 2))], axis=1)
         np.testing.assert_allclose(ours[:, :, c], voigt, rtol=1e-6,
                                    atol=1e-6 * np.abs(voigt).max())
+
+
+def test_channel_scale_recovered(bracket):
+    """The gauges see 15 % more pump weight than the load cell measures (e.g. a lever arm
+    the model lacks): the channel scale is found."""
+    cfg, fe, model = bracket
+    true = build_model(cfg, fe=fe)
+    c = true.channels.index("pump_weight")
+    fe_rows = [i for i, s in enumerate(true.sensors) if s.kind != "load_cell"]
+    true.H[fe_rows, c] *= 1.15
+    _, _, y = TruthSimulator(true, seed=13).history(300, 2)
+    res = calibrate(model, y, ["modulus", "channel:pump_weight"], fe=fe, max_samples=300)
+    got = dict(zip(res.names, res.values, strict=True))
+    assert got["channel:pump_weight"] == pytest.approx(1.15, rel=0.02)
+    assert got["modulus"] == pytest.approx(1.0, abs=0.02)
+    fixed = res.apply_to(build_model(cfg, res.params(), fe=fe))
+    np.testing.assert_allclose(fixed.H, true.H, rtol=0.03, atol=0.03 * np.abs(true.H).max())
