@@ -39,6 +39,7 @@ NOT_SAVED = {
     "analysis.pressure_spin": "value the Add button gives the new pressure load",
     "analysis.field_combo": "the result object's colouring, saved in its own metadata",
     "analysis.warp_spin": "the result object's warp, saved in its own metadata",
+    "inspect.deformable.preop_check": "shows the pre-op organ: saved as that object's visibility",
 }
 # Saved settings whose value is only offered while a link is connected (no items without it).
 NEEDS_LINK = {"live.colour_combo"}

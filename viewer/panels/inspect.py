@@ -129,6 +129,10 @@ class InspectPanel(QWidget):
         layout.addWidget(reg)
         self.landmarks = LandmarkRegistration(window)
         layout.addWidget(self.landmarks)
+        from viewer.panels.deformable_update import DeformableUpdateBox
+
+        self.deformable = DeformableUpdateBox(window)
+        layout.addWidget(self.deformable)
 
         dev = QGroupBox("Deviation")
         dform = QFormLayout(dev)
@@ -286,6 +290,7 @@ class InspectPanel(QWidget):
         case.scene.removed.connect(self._refresh_objects)
         self._refresh_objects()
         self.landmarks.set_case(case)
+        self.deformable.set_case(case)
         self.table.setRowCount(0)
         self.stats_label.setText("")
         self.reg_label.setText("")
