@@ -39,14 +39,16 @@ def pacs_config(tmp_path, shared_data, monkeypatch):
     (tmp_path / "orthanc").mkdir()
     orthanc = Orthanc(tmp_path / "orthanc", {"twinsight": ("TWINSIGHT", port)})
     orthanc.start()
-    config = write_config(tmp_path / "dicom.json", port, tmp_path / "store",
-                          {"pacs": ("ORTHANC", orthanc.port), "scanner": ("SCANNER", 104)})
-    monkeypatch.setenv("TWINSIGHT_DICOM_CONFIG", str(config))
-    ct = ct_with_uids(shared_data, tmp_path / "ct", "Browser^Patient")
-    cfg = load_config(config)
-    assert send(cfg, cfg.peer("pacs"), [ct]).sent == 20
-    yield {"port": port, "tmp": tmp_path}
-    orthanc.stop()
+    try:  # Orthanc stops even when the setup below fails
+        config = write_config(tmp_path / "dicom.json", port, tmp_path / "store",
+                              {"pacs": ("ORTHANC", orthanc.port), "scanner": ("SCANNER", 104)})
+        monkeypatch.setenv("TWINSIGHT_DICOM_CONFIG", str(config))
+        ct = ct_with_uids(shared_data, tmp_path / "ct", "Browser^Patient")
+        cfg = load_config(config)
+        assert send(cfg, cfg.peer("pacs"), [ct]).sent == 20
+        yield {"port": port, "tmp": tmp_path}
+    finally:
+        orthanc.stop()
 
 
 def test_browser_searches_downloads_opens_and_receives(empty_window, qtbot, pacs_config,

@@ -53,14 +53,17 @@ def pacs(tmp_path_factory, shared_data):
     (folder / "orthanc").mkdir()
     orthanc = Orthanc(folder / "orthanc", {"twinsight": ("TWINSIGHT", our_port)})
     orthanc.start()
-    ct = ct_with_uids(shared_data, folder / "ct", NAME)
-    config = write_config(folder / "dicom.json", our_port, folder / "store",
-                          {"pacs": ("ORTHANC", orthanc.port)})
-    code, out = twinsight("dicom", "send", "pacs", str(ct), "--config", str(config), "--json")
-    assert code == 0, out
-    assert json.loads(out)["sent"] == 20
-    yield {"orthanc": orthanc, "config": config, "ct": ct, "folder": folder, "port": our_port}
-    orthanc.stop()
+    try:  # Orthanc stops even when the setup below fails
+        ct = ct_with_uids(shared_data, folder / "ct", NAME)
+        config = write_config(folder / "dicom.json", our_port, folder / "store",
+                              {"pacs": ("ORTHANC", orthanc.port)})
+        code, out = twinsight("dicom", "send", "pacs", str(ct), "--config", str(config),
+                              "--json")
+        assert code == 0, out
+        assert json.loads(out)["sent"] == 20
+        yield {"orthanc": orthanc, "config": config, "ct": ct, "folder": folder, "port": our_port}
+    finally:
+        orthanc.stop()
 
 
 def _find(pacs, *args, stdin=""):

@@ -36,7 +36,12 @@ class Listener:
             [sys.executable, "-m", "sim.cli", "dicom", "listen", "--config", str(self.config),
              "--port", str(self.port), *extra], cwd=ROOT, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-        wait_port(self.port, self.proc, "twinsight dicom listen", timeout=60)
+        try:
+            wait_port(self.port, self.proc, "twinsight dicom listen", timeout=60)
+        except BaseException:  # never leave a listener behind
+            self.proc.kill()
+            self.proc.communicate()
+            raise
 
     def dcmtk(self, tool: str, *args: str, aet: str = "DCMTKSCU") -> subprocess.CompletedProcess:
         return subprocess.run([tool, "-aet", aet, "-aec", "TWINSIGHT", *args, "127.0.0.1",
