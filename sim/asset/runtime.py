@@ -68,6 +68,7 @@ class TwinStatus:
     life_high_days: list[float] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
     virtual: dict[str, float] = field(default_factory=dict)
+    accelerations: dict[str, float] = field(default_factory=dict)  # predicted (mm/s^2)
 
 
 def model_curve(model: AssetModel) -> SNCurve:
@@ -111,6 +112,10 @@ class AssetTwin:
         self._pending: dict[float, dict[str, float]] = {}
         self._index = {s: i for i, s in enumerate(model.sensor_ids)}
         self._lock = threading.Lock()
+        acc = [i for i, s in enumerate(model.sensors) if s.kind == "acceleration"]
+        # accelerometers: the quasi-static prediction d2/dt2 (H q), not used to identify loads
+        self._acc_rows = (acc, model.H[acc] * model.gain[acc][:, None]) if acc else None
+        self._q_hist: list[tuple[float, np.ndarray]] = []
 
     # -- virtual sensors ---------------------------------------------------------------------
     def add_virtual(self, name: str, kind: str, point: Any, direction: Any) -> VirtualSensor:
@@ -204,6 +209,8 @@ class AssetTwin:
             self._life_t = self.t_last
             self._life(st)
         st.findings = [f.__dict__ | {"message": f.message()} for f in self.findings if f.active]
+        if self._acc_rows is not None:
+            self._predict_accelerations(t, q, st)
         if self.virtual:
             vals = {n: q @ v.row for n, v in self.virtual.items()}
             st.virtual = {n: float(x[-1]) for n, x in vals.items()}
@@ -212,6 +219,21 @@ class AssetTwin:
                     for tt, xx in zip(t, x, strict=True):
                         self.history.record("value", f"virtual:{n}", float(tt), float(xx))
         return st
+
+    def _predict_accelerations(self, t: np.ndarray, q: np.ndarray, st: TwinStatus) -> None:
+        """Second time difference of the predicted displacement at the accelerometers."""
+        self._q_hist = (self._q_hist + list(zip(t[-3:].tolist(), q[-3:], strict=True)))[-3:]
+        if len(self._q_hist) < 3:
+            return
+        (t0, q0), (t1, q1), (t2, q2) = self._q_hist
+        h0, h1 = t1 - t0, t2 - t1
+        if h0 <= 0 or h1 <= 0:
+            return
+        d2q = 2.0 * ((q2 - q1) / h1 - (q1 - q0) / h0) / (h0 + h1)
+        idx, rows = self._acc_rows
+        a = rows @ d2q
+        st.accelerations = {self.model.sensor_ids[i]: float(v)
+                            for i, v in zip(idx, a, strict=True)}
 
     def _life(self, st: TwinStatus) -> None:
         D = self.damage.damage
@@ -296,6 +318,7 @@ class AssetTwin:
                            if st.life_days else None}
                           for k, n in enumerate(m.hot_names)],
             "findings": [f.__dict__ | {"message": f.message()} for f in self.findings],
+            "predicted_accelerations": st.accelerations,
             "excluded_sensors": [s for s, u in zip(m.sensor_ids, self.identifier.use,
                                                    strict=True)
                                  if not u and s in {f.name for f in self.findings}],

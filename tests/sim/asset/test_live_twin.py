@@ -103,3 +103,32 @@ def test_one_sample_at_a_time_equals_blocks(bracket):
         np.testing.assert_allclose(sd1[0], sd_block[i], rtol=1e-9)
         z_one.append(mon1.update(t[i:i + 1], y[i:i + 1], q1)[2][0])
     np.testing.assert_allclose(np.array(z_one), z_block, rtol=1e-6, atol=1e-9)
+
+
+def test_accelerometer_prediction_is_the_second_derivative(bracket):
+    """An accelerometer is predicted (not used to identify static loads): the second time
+    derivative of the displacement the identified loads give, here of a pure sine load."""
+    import math
+
+    from sim.asset.config import config_from_dict
+    from sim.asset.model import build_model
+
+    cfg, fe, _ = bracket
+    raw = dict(cfg.raw)
+    raw["sensors"] = list(raw["sensors"]) + [
+        {"id": "acc_top", "type": "acceleration", "point": [0, 20, 50], "direction": [1, 0, 0],
+         "noise": 1.0}]
+    model = build_model(config_from_dict(raw, cfg.folder, cfg.name), fe=fe)
+    assert not model.identifying[model.sensor_ids.index("acc_top")]
+    twin = AssetTwin(model, dt=0.01)
+    t = np.arange(0, 2.0, 0.01)
+    w = 2 * math.pi * 2.0
+    q = np.zeros((len(t), len(model.channels)))
+    q[:, model.channels.index("thrust")] = 100.0 * np.sin(w * t)
+    q[:, model.channels.index("pump_weight")] = 300.0
+    y = model.predict(q)  # noiseless readings
+    twin.process(t, y)
+    row = model.H[model.sensor_ids.index("acc_top"), model.channels.index("thrust")]
+    exact = -w * w * 100.0 * np.sin(w * t[-2]) * row  # central difference sits at t[-2]
+    got = twin.summary()["predicted_accelerations"]["acc_top"]
+    assert got == pytest.approx(exact, rel=0.01)
