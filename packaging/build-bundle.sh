@@ -33,6 +33,12 @@ if ! "$PY" -c 'import PyInstaller' 2>/dev/null; then
   "$PY" -m pip install -q "pyinstaller>=6.6"
 fi
 VERSION=$("$PY" -c 'import sim; print(sim.__version__)')
+# The bundle freezes whatever is in this folder: say so when it is not what was committed.
+if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1 \
+    && [ -n "$(git status --porcelain -- sim viewer assets packaging 2>/dev/null)" ]; then
+  log "WARNING: uncommitted changes in sim/, viewer/, assets/ or packaging/ go into this bundle"
+  log "(for a release, build from a clean clone: git clone . /tmp/x && ln -s \$PWD/.venv /tmp/x/)"
+fi
 ARCH=$(uname -m)
 NAME=twinsight-$VERSION-linux-$ARCH
 OUT=${TWINSIGHT_BUNDLE_DIR:-/tmp/twinsight-bundle}
