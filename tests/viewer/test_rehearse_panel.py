@@ -331,7 +331,7 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
     assert not panel.image_label.isHidden() and panel.image_label.pixmap().width() > 0
     assert panel.control_combo.currentText() == screw
     assert panel.display.devices[screw][2].GetVisibility()  # the screw, at its start pose
-    assert win.view.plotter.actors.get(f"rehearse-plan-{screw}") is not None  # the plan line
+    assert win.view.plotter.actors.get(f"overlay:rehearsal:plan:{screw}") is not None  # plan line
     plan = sc.devices[0]
     # The camera frames the plan: entry and target are well inside the view, the view is
     # centred on the trajectory and zoomed to it, still looking from the front.
@@ -383,7 +383,7 @@ def test_trainee_moves_instruments_and_screw_then_replays(rehearse_window, qtbot
     assert retract["path_mm"] > 24.0 and retract["peak_displacement_mm"] > 2.0
     assert place["entry_mm"] > 3.0 and place["angle_deg"] < 1.0 and place["path_mm"] > 43.0
     assert any(a.GetVisibility() for a in win.view.renderer.adapters[vert.uid].actors)
-    assert win.view.plotter.actors.get(f"rehearse-plan-{screw}") is None
+    assert win.view.plotter.actors.get(f"overlay:rehearsal:plan:{screw}") is None
 
     # Replay: the timeline draws that moment in the 3D view.
     review = panel.review()

@@ -55,6 +55,8 @@ def _move_mm_preference() -> float:
     except (TypeError, ValueError):
         return MOVE_MM
 
+PLAN_PREFIX = "rehearsal:plan:"  # the overlays of the step being rehearsed
+
 
 class RehearsePanel(QWidget):
     def __init__(self, window) -> None:
@@ -400,31 +402,31 @@ class RehearsePanel(QWidget):
                     self._hidden.append((obj, a))
         for name, (_local, _mesh, actor) in display.devices.items():
             actor.SetVisibility(name in step.devices or name in step.objects)
-        self._clear_plan_lines()
-        for name in step.devices:
-            plan = self.scenario.device(name)
-            self._plan_lines.append(self._plan_line(plan))
+        self._set_plan_lines([self.scenario.device(name) for name in step.devices])
 
-    def _plan_line(self, plan):
-        """The planned trajectory as a dashed line, from 30 mm before the entry to the
-        target."""
+    def _set_plan_lines(self, plans) -> None:
+        """The step's planned trajectories as dashed lines, from 30 mm before the entry to the
+        target: case overlays, so the headset and screenshots show them too. Showing a step is
+        not an edit of the case (no undo step)."""
         import numpy as np
-        import pyvista as pv
 
-        e, t = np.asarray(plan.entry, float), np.asarray(plan.target, float)
-        axis = (t - e) / np.linalg.norm(t - e)
-        start, length = e - 30.0 * axis, float(np.linalg.norm(t - e)) + 30.0
-        n = max(int(length / 3.0), 2)
-        pts = start + np.outer(np.arange(2 * n) * length / (2 * n), axis)
-        lines = np.hstack([[2, 2 * i, 2 * i + 1] for i in range(n)])
-        return self.window.view.plotter.add_mesh(
-            pv.PolyData(pts, lines=lines), color="yellow", line_width=3, pickable=False,
-            name=f"rehearse-plan-{plan.name}", render=False, reset_camera=False)
+        from sim.model import overlays as ov
+
+        if self.case is None:
+            return
+        lines = []
+        for plan in plans:
+            e, t = np.asarray(plan.entry, float), np.asarray(plan.target, float)
+            start = e - 30.0 * (t - e) / np.linalg.norm(t - e)
+            lines.append(ov.PlanLine(id=f"{PLAN_PREFIX}{plan.name}", label=f"Plan of {plan.name}",
+                                     points=[tuple(map(float, start)), tuple(map(float, t))],
+                                     dashed=True))
+        if lines or any(k.startswith(PLAN_PREFIX) for k in ov.overlays(self.case)):
+            with self.case.history.paused():
+                ov.replace_overlays(self.case, PLAN_PREFIX, lines, "Plan lines")
 
     def _clear_plan_lines(self) -> None:
-        for actor in getattr(self, "_plan_lines", []):
-            self.window.view.plotter.remove_actor(actor, render=False)
-        self._plan_lines = []
+        self._set_plan_lines([])
 
     def _show_image(self, image: str | None) -> None:
         from sim.rehearsal.scenario import image_bytes
