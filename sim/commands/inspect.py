@@ -56,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from sim.inspection.distance import MeshDistance
     from sim.inspection.sections import parse_plane, section
     from sim.io import load
+    from sim.io.transform_file import load_transform
     from sim.progress import sub_progress
     from sim.registration.objects import case_geometry
     from sim.registration.surface import register_surface, transformed
-    from sim.registration.transform import load_transform
 
     for value, name in ((args.tolerance, "--tolerance"), (args.max_distance, "--max-distance")):
         if value is not None and not (math.isfinite(value) and value > 0):

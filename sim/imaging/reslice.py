@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 MAX_SIDE = 1024  # samples per side: a reformat never gets bigger than this
 
 
-def rotation(axis: ArrayLike, degrees: float) -> np.ndarray:
-    """The 3x3 rotation by ``degrees`` about unit vector ``axis`` (right-hand rule)."""
-    a = np.asarray(axis, dtype=float)
-    a = a / np.linalg.norm(a)
-    t = np.radians(degrees)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
-    return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * (k @ k)
-
-
 def reslice(image: pv.ImageData, point: ArrayLike, u: ArrayLike, v: ArrayLike, *,
             values: np.ndarray | None = None,
             spacing: float | None = None, half_size: float | None = None,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.geometry.rigid import nearest_rotation
 from sim.io.json_file import read_json
 from sim.markups.model import POINT_COUNT, Markup, MarkupType
 from sim.model.atomic import write_file_atomic
@@ -81,16 +82,6 @@ def _orthonormal(z: np.ndarray, x_hint: np.ndarray | None = None) -> np.ndarray:
     return np.column_stack([x, np.cross(z, x), z])
 
 
-def _rotation(m: np.ndarray) -> np.ndarray:
-    """The nearest rotation to ``m`` (files round their matrices)."""
-    u, _, vt = np.linalg.svd(m)
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        u[:, -1] *= -1
-        r = u @ vt
-    return r
-
-
 def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup | None:
     if not isinstance(node, dict):
         raise FileFormatError(where, f"markup {index + 1} is not an object")
@@ -139,7 +130,7 @@ def _import_one(node: dict, index: int, where: Path, notes: list[str]) -> Markup
             size = _vec(node.get("size", (50.0, 50.0, 50.0)), 3, where,
                         f"markup '{name}' size") * scale
             if "orientation" in node:
-                axes = _rotation(frame @ _vec(node["orientation"], 9, where,
+                axes = nearest_rotation(frame @ _vec(node["orientation"], 9, where,
                                               f"markup '{name}' orientation").reshape(3, 3))
         kwargs |= {"size": tuple(float(abs(x)) for x in size),
                    "orientation": tuple(axes.reshape(-1))}
@@ -212,7 +203,7 @@ def _plane(node: dict, frame: np.ndarray, scale: float, points: list, where: Pat
             base = np.eye(4)
             base[:3, :3] = FLIP  # Slicer's default frame: identity in RAS
             if "objectToBase" not in node and "orientation" in node:
-                base[:3, :3] = _rotation(frame @ vec("orientation", 9).reshape(3, 3))
+                base[:3, :3] = nearest_rotation(frame @ vec("orientation", 9).reshape(3, 3))
             elif "objectToBase" not in node and "normal" in node:
                 normal = frame @ vec("normal")
                 if np.linalg.norm(normal) == 0:
@@ -245,7 +236,7 @@ def _plane(node: dict, frame: np.ndarray, scale: float, points: list, where: Pat
         middle = np.zeros(3)
     else:
         size, middle = np.array([50.0, 50.0, 0.0]), np.zeros(3)
-    return m[:3, :3] @ middle + m[:3, 3], _rotation(m[:3, :3]), size
+    return m[:3, :3] @ middle + m[:3, 3], nearest_rotation(m[:3, :3]), size
 
 
 def import_markups(path: str | Path) -> tuple[list[Markup], list[str]]:

@@ -19,6 +19,7 @@ import pyvista as pv
 from psygnal import Signal, evented
 
 from sim.errors import InputError
+from sim.geometry import rigid
 from sim.markups.model import MarkupList
 from sim.model import transform as tf
 
@@ -65,21 +66,21 @@ class SceneObject:
     def transform(self) -> np.ndarray:
         """The object's 4x4 rigid transform (identity when it has none); a copy."""
         value = self.metadata.get(tf.TRANSFORM_KEY)
-        return np.eye(4) if value is None else tf.as_matrix(value)
+        return np.eye(4) if value is None else rigid.as_matrix(value)
 
     @transform.setter
     def transform(self, value: ArrayLike) -> None:
-        m = tf.check_rigid(value)
+        m = rigid.check_rigid(value)
         if tf.TRANSFORM_KEY in self.metadata:  # arrays break dict equality in the event check
-            self.metadata[tf.TRANSFORM_KEY] = tf.to_list(self.transform)
+            self.metadata[tf.TRANSFORM_KEY] = rigid.to_list(self.transform)
         meta = {k: v for k, v in self.metadata.items() if k != tf.TRANSFORM_KEY}
-        if not tf.is_identity(m):
-            meta[tf.TRANSFORM_KEY] = tf.to_list(m)
+        if not rigid.is_identity(m):
+            meta[tf.TRANSFORM_KEY] = rigid.to_list(m)
         self.metadata = meta  # one evented assignment: views and the undo history follow
 
     @property
     def has_transform(self) -> bool:
-        return not tf.is_identity(self.transform)
+        return not rigid.is_identity(self.transform)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly description (sizes, bounds in mm)."""

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyvista as pv
 
+from sim.geometry.rigid import apply_transform
 from sim.registration.fe_fit import FitState, embedding_responses
-from sim.registration.transform import apply_transform
 
 if TYPE_CHECKING:
     from sim.registration.deformable import DeformableModel

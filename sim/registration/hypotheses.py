@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.geometry.rigid import apply_transform, rotation_about, rotation_angle_deg, rotvec_matrices
 from sim.inspection.distance import MeshDistance
-from sim.registration.transform import apply_transform, rotation_about, rotation_angle_deg
 
 _TURN_STEP = 15.0  # degrees between in-plane turns tried (coarse ICP covers the rest)
 _PLANE_SHARE = 0.2  # a plane holding this share of the scan makes the part "flat"
@@ -165,17 +165,6 @@ class SurfaceSamples:
                 self.normals[i].reshape(*shape, 3))
 
 
-def _rotations(omega: np.ndarray) -> np.ndarray:
-    """Rodrigues for a batch of rotation vectors (h, 3) -> (h, 3, 3)."""
-    angle = np.linalg.norm(omega, axis=1)
-    axis = omega / np.maximum(angle, 1e-300)[:, None]
-    x, y, z = axis.T
-    zero = np.zeros_like(x)
-    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=1).reshape(-1, 3, 3)
-    s, c = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
-    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
-
-
 def batch_icp(points: np.ndarray, normals: np.ndarray, samples: SurfaceSamples,
               inits: np.ndarray, start: float, stop: float,
               iterations: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +194,7 @@ def batch_icp(points: np.ndarray, normals: np.ndarray, samples: SurfaceSamples,
         reg = 1e-9 * np.trace(h, axis1=1, axis2=2)[:, None, None] + 1e-12
         delta = -np.linalg.solve(h + reg * np.eye(6), g[..., None])[..., 0]
         step = np.tile(np.eye(4), (len(m), 1, 1))
-        step[:, :3, :3] = _rotations(delta[:, :3])
+        step[:, :3, :3] = rotvec_matrices(delta[:, :3])
         step[:, :3, 3] = delta[:, 3:]
         m = step @ m
         cutoff = max(cutoff * shrink, stop)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.geometry.rigid import apply_transform, rotation_about
 from sim.inspection.distance import MeshDistance
 from sim.progress import Progress, no_progress
-from sim.registration.transform import apply_transform, rotation_about
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
-from sim.registration.transform import apply_transform, make_transform
+from sim.geometry.rigid import apply_transform, fit_rigid
 
 MAX_LANDMARK_FILE = 10_000_000
 
@@ -58,22 +58,12 @@ def paired_point(moving: np.ndarray, fixed: np.ndarray, scale: bool = False,
         raise InputError(f"Paired-point registration needs at least 3 pairs, got {len(a)}.")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise InputError("Landmark coordinates must be finite numbers.")
-    ca, cb = a.mean(axis=0), b.mean(axis=0)
-    a0, b0 = a - ca, b - cb
-    var_a = float((a0 ** 2).sum()) / len(a)
+    a0, b0 = a - a.mean(axis=0), b - b.mean(axis=0)
     # Collinear points leave the rotation about their line undetermined.
     sv = np.linalg.svd(a0, compute_uv=False)
     if sv[1] <= 1e-9 * max(sv[0], 1e-300) or np.linalg.svd(b0, compute_uv=False)[1] <= 1e-9 * sv[0]:
         raise InputError("The landmarks are collinear (or coincide), so the rotation is undetermined.")
-    cov = b0.T @ a0 / len(a)
-    u, d, vt = np.linalg.svd(cov)
-    s = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        s[2] = -1.0  # a reflection is not a rotation
-    r = u @ np.diag(s) @ vt
-    c = float((d * s).sum() / var_a) if scale else 1.0
-    t = cb - c * r @ ca
-    m = make_transform(r, t, c)
+    m, c = fit_rigid(a, b, scale=scale)
     fre = np.linalg.norm(apply_transform(m, a) - b, axis=1)
     return LandmarkResult(m, c, fre, list(names or []))
 

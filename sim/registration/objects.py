@@ -12,6 +12,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
+from sim.geometry import rigid
 from sim.model import Case, ObjectKind, SceneObject
 from sim.model import transform as tf
 
@@ -38,6 +39,6 @@ def case_geometry(case: Case, what: str) -> pv.DataSet:
 
 def apply_registration(obj: SceneObject, matrix: np.ndarray) -> np.ndarray:
     """Move ``obj`` by ``matrix`` (world -> world); returns its new transform."""
-    new = tf.check_rigid(np.asarray(matrix, float) @ obj.transform)
+    new = rigid.check_rigid(np.asarray(matrix, float) @ obj.transform)
     obj.transform = new
     return new

@@ -18,6 +18,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
+from sim.geometry.rigid import apply_transform
 from sim.inspection.distance import MeshDistance, triangles_of
 from sim.progress import Progress, no_progress, sub_progress
 from sim.registration.hypotheses import (
@@ -31,7 +32,6 @@ from sim.registration.hypotheses import (
     rank,
 )
 from sim.registration.icp import IcpResult, evaluate, point_to_mesh_icp
-from sim.registration.transform import apply_transform
 
 GLOBAL_METHODS = ("ransac", "fgr", "none")
 _GLOBAL_POINTS = 4000  # about this many points per side for the feature match

@@ -16,11 +16,6 @@ bytes whose CRC-64 (ECMA-182 polynomial, init 0) is in the header.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
-
 import struct
 import time
 from dataclasses import dataclass, field
@@ -29,6 +24,7 @@ from typing import Any
 import crcmod
 import numpy as np
 
+from sim.geometry.rigid import matrix_quaternion, quaternion_matrix
 from sim.twin.errors import ProtocolError
 
 HEADER = struct.Struct(">H12s20sIIQQ")
@@ -246,19 +242,6 @@ def pose_problem(m: np.ndarray, scaled: bool = False) -> str | None:
     return None
 
 
-def quaternion_matrix(q: ArrayLike) -> np.ndarray:
-    """Rotation matrix of quaternion ``(x, y, z, w)`` (normalised first: trackers and the
-    reference library's own examples send quaternions that are not of unit length)."""
-    x, y, z, w = np.asarray(q, dtype=float)
-    n = float(np.sqrt(x * x + y * y + z * z + w * w))
-    if not np.isfinite(n) or n < 1e-6:
-        raise ValueError("the quaternion is zero or not finite")
-    x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
 def _decode_position(content: bytes) -> np.ndarray:
     if len(content) not in _POSITION_SIZES:
         raise ValueError(f"a position is 12, 24 or 28 bytes, not {len(content)}")
@@ -352,17 +335,6 @@ def encode_transform(device: str, matrix: np.ndarray, timestamp: float | None = 
         raise ValueError("A transform must be a 4x4 matrix.")
     body = _TRANSFORM.pack(*m[:3, 0], *m[:3, 1], *m[:3, 2], *m[:3, 3])
     return pack("TRANSFORM", device, body, timestamp, version)
-
-
-def matrix_quaternion(r: np.ndarray) -> np.ndarray:
-    """Unit quaternion ``(x, y, z, w)`` with w >= 0 of a rotation matrix."""
-    r = np.asarray(r, dtype=float)
-    w = np.sqrt(max(0.0, 1.0 + np.trace(r))) / 2.0
-    x = np.copysign(np.sqrt(max(0.0, 1.0 + r[0, 0] - r[1, 1] - r[2, 2])) / 2.0, r[2, 1] - r[1, 2])
-    y = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] + r[1, 1] - r[2, 2])) / 2.0, r[0, 2] - r[2, 0])
-    z = np.copysign(np.sqrt(max(0.0, 1.0 - r[0, 0] - r[1, 1] + r[2, 2])) / 2.0, r[1, 0] - r[0, 1])
-    q = np.array([x, y, z, w])
-    return q / np.linalg.norm(q)
 
 
 def encode_position(device: str, matrix: np.ndarray, timestamp: float | None = None,

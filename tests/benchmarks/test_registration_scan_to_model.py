@@ -19,8 +19,8 @@ import time
 import numpy as np
 import pyvista as pv
 
+from sim.geometry.rigid import apply_transform, random_rigid, transform_error
 from sim.registration.surface import _sample_surface, register_surface
-from sim.registration.transform import apply_transform, random_rigid, transform_error
 from tests.benchmarks.scan_model_util import TARGET_S, check_time, cpu_seconds
 
 

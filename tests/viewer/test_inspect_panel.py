@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from sim.geometry.rigid import apply_transform
 from sim.model import Case, ObjectKind, SceneObject
-from sim.registration.transform import apply_transform
 from tests.sim.idler_riser import INCH, sample_surface
 from tests.sim.inspection.test_deviation import _flat_spot
 from tests.viewer.case_window import shared_window_fixture  # noqa: F401

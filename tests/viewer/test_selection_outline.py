@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.transform import from_parts
+from sim.geometry.rigid import from_parts
 from tests.viewer.case_window import shared_window_fixture, win_fixture  # noqa: F401
 
 

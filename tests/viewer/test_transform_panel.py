@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 
-from sim.model.transform import from_parts, to_parts
+from sim.geometry.rigid import from_parts, to_parts
 from tests.viewer.case_window import shared_window_fixture, win_fixture  # noqa: F401
 from tests.viewer.view_points import display_point
 

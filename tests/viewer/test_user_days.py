@@ -115,7 +115,7 @@ def test_surgeon_day(fresh_window, qtbot, shared_data, tmp_path):
 
 
 def test_engineer_day(fresh_window, qtbot, shared_data, tmp_path):
-    from sim.registration.transform import apply_transform
+    from sim.geometry.rigid import apply_transform
     from tests.sim.idler_riser import sample_surface
 
     win = fresh_window

@@ -254,9 +254,9 @@ class LandmarkRegistration(QGroupBox):
     # -- registration --------------------------------------------------------------------
     def register(self):
         """Fit moving -> fixed, show the FRE, apply to the chosen target. Returns the result."""
+        from sim.geometry.rigid import apply_transform
         from sim.registration.landmarks import paired_point, pairs_from_markups
         from sim.registration.objects import apply_registration
-        from sim.registration.transform import apply_transform
 
         try:
             fixed, moving = self._markup(self.fixed_combo), self._markup(self.moving_combo)

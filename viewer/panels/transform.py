@@ -20,19 +20,15 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.errors import TwinsightError
+from sim.geometry import rigid
 from sim.model import Case, SceneObject
 from sim.model import transform as tf
 from sim.render.adapters import vtk_matrix
 
 
 def _nearest_rigid(m: np.ndarray) -> np.ndarray:
-    u, _, vt = np.linalg.svd(m[:3, :3])
-    r = u @ vt
-    if np.linalg.det(r) < 0:
-        u[:, -1] *= -1
-        r = u @ vt
     out = np.eye(4)
-    out[:3, :3], out[:3, 3] = r, m[:3, 3]
+    out[:3, :3], out[:3, 3] = rigid.nearest_rotation(m), m[:3, 3]
     return out
 
 
@@ -149,7 +145,7 @@ class TransformPanel(QWidget):
     def _refresh(self, *_args) -> None:
         obj = self.obj
         self.title.setText(f"Transform of '{obj.name}'" if obj else "No object selected")
-        t, r = tf.to_parts(obj.transform) if obj is not None else (np.zeros(3), np.zeros(3))
+        t, r = rigid.to_parts(obj.transform) if obj is not None else (np.zeros(3), np.zeros(3))
         self._updating = True
         try:
             for spin, value in zip(self.spins, (*t, *r), strict=True):
@@ -163,7 +159,7 @@ class TransformPanel(QWidget):
         if self._updating or self.obj is None:
             return
         values = [s.value() for s in self.spins]
-        self.set_transform(tf.from_parts(values[:3], values[3:]))
+        self.set_transform(rigid.from_parts(values[:3], values[3:]))
 
     def set_transform(self, m: np.ndarray) -> None:
         if self.obj is None:

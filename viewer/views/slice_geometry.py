@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 
-from sim.imaging.reslice import reslice, rotation
+from sim.geometry.rigid import rotation_deg as rotation
+from sim.imaging.reslice import reslice
 from sim.imaging.volume import affine_of, is_rgb, rgb_array, voxel_array
 
 TILT_LIMIT, SPIN_LIMIT = 85, 180  # degrees the plane turns either way (Tilt, Spin boxes)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import vtk
 
+from sim.geometry.rigid import quaternion_matrix
+
 # LPS (x left, y posterior, z superior) -> OpenXR (x right, y up, z towards the viewer):
 # the patient stands upright facing the viewer, so their left is on the viewer's right.
 LPS_TO_XR = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -21,17 +23,11 @@ NEAR_M, FAR_M = 0.02, 50.0  # clipping planes in headset metres (independent of 
 
 
 def quat_to_matrix(q) -> np.ndarray:
-    """Rotation matrix of a unit quaternion given as (x, y, z, w) (OpenXR's order)."""
-    x, y, z, w = (float(c) for c in q)
-    n = x * x + y * y + z * z + w * w
-    if n < 1e-12:
+    """Rotation matrix of a quaternion given as (x, y, z, w) (OpenXR's order); identity if zero."""
+    try:
+        return quaternion_matrix(q)
+    except ValueError:
         return np.eye(3)
-    s = 2.0 / n
-    return np.array([
-        [1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w)],
-        [s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w)],
-        [s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y)],
-    ])
 
 
 def matrix_to_quat(m: np.ndarray) -> tuple[float, float, float, float]:

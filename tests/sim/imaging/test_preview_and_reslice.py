@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from sim.errors import InputError
+from sim.geometry.rigid import rotation_deg as rotation
 from sim.imaging.pipeline import Recipe, make_mask, preview_mask
-from sim.imaging.reslice import reslice, rotation
+from sim.imaging.reslice import reslice
 from sim.imaging.segment import threshold
 from sim.imaging.volume import affine_of, make_image, voxel_array
 from sim.io import load

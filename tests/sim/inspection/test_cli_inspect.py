@@ -80,7 +80,7 @@ def test_inspect_missing_nominal_in_a_subprocess(files):
 def test_align_refuses_an_ambiguous_pose_instead_of_mapping_false_defects(tmp_path, capsys):
     """A two-fold symmetric plate turned in its plane: --align cannot tell the two poses
     apart, so nothing is measured (exit 1, one sentence pointing to landmarks)."""
-    from sim.registration.transform import apply_transform
+    from sim.geometry.rigid import apply_transform
     from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
 
     part = generated_parts()["symmetric"]

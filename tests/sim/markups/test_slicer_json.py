@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from sim.errors import FileFormatError
+from sim.geometry.rigid import from_parts
 from sim.markups import MarkupType
 from sim.markups.slicer import SCHEMA_URL, export_markups, import_markups
-from sim.model.transform import from_parts
 from tests.sim.model.sample import make_case
 
 # Written by hand following Slicer's markups schema v1.0.3: one node per type, mixed frames.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
+from sim.geometry.rigid import from_parts
 from sim.markups import Markup
 from sim.model import Case, ObjectKind, SceneObject
-from sim.model.transform import from_parts
 
 
 def make_case(seed: int = 0, big: bool = False) -> Case:

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from sim.geometry.rigid import from_parts
 from sim.markups import Markup
 from sim.model import Case, SceneObject
 from sim.model import undo as undo_mod
 from sim.model.case_io import load_case, save_case
-from sim.model.transform import from_parts, harden
+from sim.model.transform import harden
 from tests.sim.model.sample import make_case
 
 

@@ -22,10 +22,10 @@ from sim.fem.embedding import embed
 from sim.fem.materials import library_material
 from sim.fem.problem import Constraint, Load, Problem
 from sim.fem.static import NewtonSettings, solve_nonlinear
+from sim.geometry.rigid import rotation_about
 from sim.interaction.sparse_grid import sparse_grid
 from sim.io import load
 from sim.mesh.tetmesh import TetMesh
-from sim.registration.transform import rotation_about
 
 GRAVITY = 9810.0  # mm/s^2
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyvista as pv
 
-from sim.registration.transform import make_transform, rotation_about
+from sim.geometry.rigid import make_transform, rotation_about
 
 
 def _box_sdf(p, lo, hi):

@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.registration.transform import (
-    apply_transform,
-    load_transform,
-    random_rigid,
-    transform_error,
-)
+from sim.geometry.rigid import apply_transform, random_rigid, transform_error
+from sim.io.transform_file import load_transform
 from tests.sim.idler_riser import sample_surface
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from sim.geometry.rigid import apply_transform, transform_error
 from sim.registration.surface import register_surface
-from sim.registration.transform import apply_transform, transform_error
 from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
 
 

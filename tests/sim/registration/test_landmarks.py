@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 from sim.errors import FileFormatError, InputError
+from sim.geometry.rigid import apply_transform, random_rigid, transform_error
+from sim.io.transform_file import load_transform, save_transform
 from sim.registration.landmarks import paired_point, pairs_from_markups, read_landmarks
-from sim.registration.transform import (
-    apply_transform,
-    load_transform,
-    random_rigid,
-    save_transform,
-    transform_error,
-)
 
 
 def test_rigid_recovery_is_exact_and_fre_zero():

@@ -7,8 +7,8 @@ import pytest
 import pyvista as pv
 
 from sim.errors import Cancelled, InputError
+from sim.geometry.rigid import apply_transform, random_rigid, transform_error
 from sim.registration.surface import register_surface
-from sim.registration.transform import apply_transform, random_rigid, transform_error
 from tests.sim.idler_riser import sample_surface
 
 

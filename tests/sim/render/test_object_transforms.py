@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from sim.geometry.rigid import from_parts
 from sim.model import Case, SceneObject
 from sim.model.case_io import save_case
-from sim.model.transform import from_parts
 from tests.sim.test_cli import read_png, run
 
 RED, BLUE = (0.9, 0.1, 0.1), (0.1, 0.2, 0.95)

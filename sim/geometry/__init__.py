@@ -1,0 +1,1 @@
+"""Geometry shared by every room: rigid transforms (:mod:`sim.geometry.rigid`)."""
