@@ -53,11 +53,12 @@ def test_no_panel_module_imports_a_dock_panel():
 
 
 def test_no_panel_reaches_into_a_sibling_through_the_window():
-    pattern = re.compile(r"window\.(%s)\b" % "|".join(sorted(WINDOW_PANEL_ATTRS)))
+    names = "|".join(sorted(WINDOW_PANEL_ATTRS))
+    pattern = re.compile(rf"window\.({names})\b")
+    by_name = re.compile(rf"getattr\(\s*self\.window,\s*\"({names})\"")
     offences = []
     for path in sorted(PANELS.rglob("*.py")) + sorted((ROOT / "viewer" / "xr").glob("*.py")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if pattern.search(line) or re.search(r"getattr\(\s*self\.window,\s*\"(%s)\""
-                                                 % "|".join(WINDOW_PANEL_ATTRS), line):
+            if pattern.search(line) or by_name.search(line):
                 offences.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not offences, offences

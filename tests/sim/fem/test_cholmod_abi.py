@@ -24,8 +24,8 @@ def test_the_measured_layout_of_this_machines_cholmod_is_what_the_binding_uses()
     doc = cholmod_abi.probe()
     assert doc is not None
     assert doc == cholmod_abi.BUILTIN[tuple(doc["version"])]  # Debian 12: CHOLMOD 3.0
-    assert cholmod.AVAILABLE and cholmod._COMMON_SIZE == doc["common_size"]
-    assert cholmod._OFF_STATUS == doc["status"]
+    assert cholmod.AVAILABLE and doc["common_size"] == cholmod._COMMON_SIZE
+    assert doc["status"] == cholmod._OFF_STATUS
 
 
 # A stand-in for a different CHOLMOD: fields moved and resized, as between CHOLMOD 3 and 5.
@@ -79,7 +79,7 @@ def test_a_layout_that_does_not_match_the_binding_is_refused_with_a_reason():
     doc["sparse"] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 68, 72, 76, 84, 88]  # a moved field
     reason = cholmod._use_layout(doc)
     assert reason is not None and "layout differs" in reason
-    assert cholmod._OFF_STATUS == cholmod_abi.BUILTIN[(3, 0)]["status"]  # nothing taken
+    assert cholmod_abi.BUILTIN[(3, 0)]["status"] == cholmod._OFF_STATUS  # nothing taken
 
 
 def test_info_system_says_which_solver_runs_and_why():
