@@ -35,6 +35,7 @@ from sim.fem.body import Body
 from sim.fem.linsolve import factorize
 from sim.fem.problem import ForceContributor
 from sim.fem.static import ConvergenceError
+from sim.threads import blas_threads, numba_threads
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ def _choose_threads() -> int:
 
     cores = os.cpu_count() or 1
     busy = os.getloadavg()[0] > cores if hasattr(os, "getloadavg") else False
-    threads = 1 if busy else min(cores, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(threads)
-    return threads
+    return 1 if busy else min(cores, numba.config.NUMBA_NUM_THREADS)
 
 
 # Background refactoring: on when the unconstrained dofs exceed this (below it the solves are
@@ -128,7 +127,7 @@ class CorotationalSimulator:
                  tolerance: float = 1e-3, max_iterations: int = 200,
                  contributors: list[ForceContributor] | None = None,
                  background_refactor: bool | None = None) -> None:
-        _choose_threads()
+        self.threads = _choose_threads()  # applied around each step, see step()
         mesh = body.mesh
         if mesh.order != 1:
             raise InputError("The interactive solver uses linear (P1) tetrahedra; use a P1 mesh.")
@@ -223,6 +222,12 @@ class CorotationalSimulator:
 
     # -- one step ----------------------------------------------------------------------------
     def step(self) -> StepReport:
+        # One BLAS thread for the triangular solves (see sim.fem.linsolve), also with a
+        # factor swapped in by the background refactor.
+        with numba_threads(self.threads), blas_threads(1):
+            return self._step()
+
+    def _step(self) -> StepReport:
         t0 = time.perf_counter()
         h = self.h
         inverted = kern.element_rotations(self.x, self.cells, self.dm_inv, self.R)

@@ -16,6 +16,7 @@ import scipy.sparse.linalg as spla
 
 from sim.errors import TwinsightError
 from sim.fem import cholmod
+from sim.threads import blas_threads
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,18 @@ except ImportError:  # pragma: no cover - depends on the platform
     CholmodNotPositiveDefiniteError = cholmod.NotPositiveDefinite
 
 
-def _openblas_threads_setter() -> Callable[[int], None]:
-    """openblas_set_num_threads of the system OpenBLAS CHOLMOD links to (no-op without it)."""
-    import ctypes
-
-    for name in ("libopenblas.so.0", "libopenblasp-r0.3.21.so", "libopenblas.so"):
-        try:
-            fn = ctypes.CDLL(name).openblas_set_num_threads
-        except (OSError, AttributeError):
-            continue
-        fn.argtypes = [ctypes.c_int]
-        return lambda n: fn(int(n))
-    return lambda n: None
-
-
-_set_blas_threads = _openblas_threads_setter()
 # Triangular solves are matrix-vector (BLAS-2) work: threads only add synchronisation, and on
 # a loaded machine a solve with two OpenBLAS threads was measured 10x slower than with one
-# (idle OpenBLAS and OpenMP threads spin, taking the cores from each other).
-# Factorisations (BLAS-3) get every core, see factorize().
-_set_blas_threads(1)
+# (idle OpenBLAS and OpenMP threads spin, taking the cores from each other). So each solve
+# runs with one BLAS thread; factorisations (BLAS-3) keep the process's own setting.
+
+
+def _one_blas_thread(solve: Solve) -> Solve:
+    def run(b: np.ndarray) -> np.ndarray:
+        with blas_threads(1):
+            return solve(b)
+
+    return run
 
 
 # METIS nested dissection: on a 52k-tet beam it gives the same fill as CHOLMOD's default choice
@@ -81,18 +74,13 @@ def factorize(A: sp.spmatrix, spd: bool = True) -> Solve:
     """A reusable ``solve(b)`` for the sparse matrix A (symmetric positive definite if ``spd``)."""
     A = sp.csc_matrix(A)
     if (cholmod.AVAILABLE or HAVE_CHOLMOD) and spd:
-        import os
-
-        _set_blas_threads(os.cpu_count() or 1)
         try:
             # The ctypes binding releases the GIL (a GUI thread keeps running meanwhile).
             factor = cholmod.CholeskyFactor(A) if cholmod.AVAILABLE else \
                 _cholmod(A, ordering_method=_ORDERING)
         except (cholmod.NotPositiveDefinite, CholmodNotPositiveDefiniteError):
             raise SingularSystemError(NOT_POSITIVE_DEFINITE) from None
-        finally:
-            _set_blas_threads(1)
-        return factor
+        return _one_blas_thread(factor)
     try:
         lu = spla.splu(A, permc_spec="MMD_AT_PLUS_A" if spd else "COLAMD")
     except RuntimeError as exc:
