@@ -91,16 +91,13 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write ``path`` via ``write(fh)`` so a crash leaves either the old or the new file."""
-    path = Path(path)
+def _replace_via_temp(path: Path, fill: Callable[[Path], None], suffix: str = "") -> Path:
+    """Let ``fill(temporary)`` write and fsync a hidden sibling of ``path``, then rename it
+    over ``path``: a crash leaves the old or the new file, a failed write no temporary."""
     make_parents(path)
-    tmp = temp_sibling(path)
+    tmp = temp_sibling(path, suffix)
     try:
-        with open_private(tmp) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        fill(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -110,6 +107,16 @@ def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Pa
         release_temp(tmp)
     fsync_dir(path.parent)
     return path
+
+
+def write_file_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write ``path`` via ``write(fh)`` so a crash leaves either the old or the new file."""
+    def fill(tmp: Path) -> None:
+        with open_private(tmp) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return _replace_via_temp(Path(path), fill)
 
 
 def write_path_atomic(path: str | Path, write_to: Callable[[Path], None], *,
@@ -119,10 +126,7 @@ def write_path_atomic(path: str | Path, write_to: Callable[[Path], None], *,
     ``path``: a crash leaves the old or the new file, and a failed write leaves no temporary.
     ``private`` files are owner-only; a report meant to be shared (``private=False``) gets the
     umask's usual mode."""
-    path = Path(path)
-    make_parents(path)
-    tmp = temp_sibling(path, path.suffix)
-    try:
+    def fill(tmp: Path) -> None:
         write_to(tmp)
         if private:
             os.chmod(tmp, FILE_MODE)
@@ -132,15 +136,8 @@ def write_path_atomic(path: str | Path, write_to: Callable[[Path], None], *,
             os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    finally:
-        release_temp(tmp)
-    fsync_dir(path.parent)
-    return path
+    path = Path(path)
+    return _replace_via_temp(path, fill, path.suffix)
 
 
 def write_text_atomic(path: str | Path, text: str, *, private: bool = True) -> Path:
