@@ -68,12 +68,19 @@ def _fresh_settings(tmp_path_factory, monkeypatch):
 
 
 BENCHMARKS = ROOT / "tests" / "benchmarks"
+VIEWER_TESTS = ROOT / "tests" / "viewer"
 
 
 def pytest_collection_modifyitems(config, items):
     """Benchmarks (tests/benchmarks) run only when named: `pytest tests/benchmarks` or a file
     in it. The default run leaves them out; packaging/run-tests.sh runs them separately in a
     reporting mode, so a noisy machine's clock never fails a correctness run."""
+    # One rule for the GUI mark: every test that needs a display (a test under tests/viewer,
+    # or one using pytest-qt's qtbot) is `gui`, so `pytest -m "not gui"` is the headless suite.
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(VIEWER_TESTS) or \
+                "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
     named = any(Path(str(a).split("::")[0]).resolve().is_relative_to(BENCHMARKS)
                 for a in config.args)
     if named:
