@@ -49,7 +49,7 @@ class DeformableSettings:
     max_strain: float = 0.3  # largest principal strain the organ may take (30 %)
     rigid: bool = True  # rigid ICP first (off: start from the given pose)
     max_iterations: int = 40  # Gauss-Newton iterations
-    live_iterations: int = 4  # per warm-started live increment (it continues the last fit)
+    live_iterations: int = 2  # per warm-started live increment (the next one continues)
 
     def check(self) -> None:
         if not (math.isfinite(self.noise_mm) and 0.0 < self.noise_mm <= 50.0):

@@ -145,16 +145,23 @@ class ReducedFit:
             if lam is None and it >= 8:  # settle the balance, then converge the geometry
                 grid = np.array([chosen])
             before = float((w * r ** 2).sum() / sigma ** 2 + chosen * (a ** 2).sum())
-            # Backtrack when a point jumping to another triangle makes the step overshoot;
-            # a rise below one unit of chi-square is within the noise and accepted.
+            # Backtrack when a point jumping to another triangle makes the step overshoot.
             for _ in range(3):
                 T_new, a_new = _twist(d[:3], d[3:6]) @ T, a + d[6:]
                 r_new, J_new = self.linearise(pts, T_new, a_new)
                 after = float((w * r_new ** 2).sum() / sigma ** 2 + chosen * (a_new ** 2).sum())
-                if after <= before + 1.0 or _motion(self.Us, d, reach) < tolerance:
+                if after <= before or _motion(self.Us, d, reach) < tolerance:
                     break
                 d = 0.5 * d
+            else:  # no step along this direction lowers the objective: at its floor
+                converged = True
+                break
             T, a, r, J = T_new, a_new, r_new, J_new
+            # Converged when the surface stops moving, or the objective stops falling (a
+            # point hopping between two triangles makes the last steps cycle).
+            if abs(before - after) < 1e-6 * max(before, 1.0):
+                converged = True
+                break
             # Largest motion of the surface in this step: deformation plus the pose change
             # over the organ's reach.
             if _motion(self.Us, d, reach) < tolerance:
