@@ -23,20 +23,47 @@ def _unsaved_changes_are_discarded():
     patch.undo()
 
 
-@pytest.fixture
-def window(qtbot, demo_case_dir):
+def shown_window(qtbot, size: tuple[int, int] | None = None):
+    """A new main window, shown (of ``size`` where given) and exposed."""
     from viewer.main_window import MainWindow
 
     win = MainWindow()
     qtbot.addWidget(win)
+    if size is not None:
+        win.resize(*size)
     win.show()
     qtbot.waitExposed(win)
-    win.open_path(demo_case_dir)
+    return win
+
+
+def open_and_wait(qtbot, win, path) -> None:
+    """Open ``path`` in ``win`` and wait until it is loaded."""
+    win.open_path(path)
     qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
-    yield win
+
+
+def stop_task(win) -> None:
+    """Cancel and wait for the window's background task, if one is still running."""
     if win.task is not None:
         win.task.cancel()
         win.task.wait()
+
+
+@pytest.fixture
+def window(qtbot, demo_case_dir):
+    win = shown_window(qtbot)
+    open_and_wait(qtbot, win, demo_case_dir)
+    yield win
+    stop_task(win)
+
+
+@pytest.fixture
+def ct_window(qtbot, shared_data):
+    """The main window showing the real CT (TotalSegmentator's small example)."""
+    win = shown_window(qtbot, (1500, 950))
+    open_and_wait(qtbot, win, shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
+    yield win
+    stop_task(win)
 
 
 def liver_pixels(img: np.ndarray) -> int:

@@ -15,21 +15,10 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def ct_window(qtbot, shared_data):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
-    win.imaging.editor_action.trigger()
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
+def ct_window(ct_window):
+    """The CT window with the Segment Editor open."""
+    ct_window.imaging.editor_action.trigger()
+    return ct_window
 
 
 def _drag(qtbot, widget, start, end, steps=5):

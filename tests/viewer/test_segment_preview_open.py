@@ -4,25 +4,6 @@ dropped, and nothing computed it again when the panel opened)."""
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture
-def ct_window(qtbot, shared_data):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
-
 
 def test_preview_appears_when_the_panel_opens(ct_window, qtbot):
     ui = ct_window.imaging

@@ -18,23 +18,6 @@ BLUE = (0.0, 0.3, 1.0)
 GREEN = (0.1, 1.0, 0.1)
 
 
-@pytest.fixture
-def ct_window(qtbot, shared_data):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
-
-
 def _pixels_near(img: np.ndarray, x: float, y: float, r: int = 3) -> np.ndarray:
     """RGB pixels of a screenshot within r of VTK display point (x, y) (origin bottom-left)."""
     h = img.shape[0]

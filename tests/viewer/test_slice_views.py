@@ -14,23 +14,6 @@ from tests.viewer.view_points import widget_point
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def ct_window(qtbot, shared_data):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
-
-
 def _click(qtbot, view, dx: int, dy: int):
     """A real Qt click dx pixels right of and dy pixels above the view's centre."""
     from PyQt6.QtCore import QPoint, Qt
