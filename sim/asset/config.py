@@ -34,7 +34,6 @@ left out; the twin runs on the rest.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.spec_file import read_settings_file
 
 SENSOR_TYPES = ("strain", "rosette", "displacement", "acceleration", "load_cell")
 UNITS = {"strain": "ustrain", "displacement": "mm", "acceleration": "mm/s^2"}
@@ -269,21 +269,7 @@ def config_from_dict(raw: dict[str, Any], folder: Path, name: str = "asset") -> 
 def read_config(path: str | Path) -> AssetConfig:
     """Read a twin config (YAML/JSON); any problem is an error naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    if path.stat().st_size > 5_000_000:
-        raise FileFormatError(path, "it is over 5 MB, too large for a twin config")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        else:
-            raw = json.loads(text)
-    except Exception as exc:
-        raise FileFormatError(path, f"it is not valid {path.suffix.lstrip('.').upper()} "
-                                    f"({str(exc).splitlines()[0]})") from None
+    raw = read_settings_file(path, "a twin config", 5)
     try:
         return config_from_dict(raw, path.parent.resolve(), path.stem)
     except InputError as exc:

@@ -7,7 +7,6 @@ format and two worked examples (``examples/fem/`` style).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from sim.fem.problem import Constraint, Load, Problem, face_areas, surface_tract
 from sim.fem.selection import select_faces, select_nodes
 from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress
+from sim.spec_file import read_settings_file
 
 ANALYSES = ("static_linear", "static_nonlinear", "dynamic")
 _COMPONENTS = {"x": 0, "y": 1, "z": 2}
@@ -53,21 +53,7 @@ class AnalysisSpec:
 def read_spec(path: str | Path) -> AnalysisSpec:
     """Parse a spec file; any syntax or structure problem is a FileFormatError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(path, "no such file")
-    if path.stat().st_size > 10_000_000:
-        raise FileFormatError(path, "it is over 10 MB, too large for an analysis spec")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            raw = yaml.safe_load(text)
-        else:
-            raw = json.loads(text)
-    except Exception as exc:
-        raise FileFormatError(path, f"it is not valid {path.suffix.lstrip('.').upper() or 'JSON'} "
-                                    f"({str(exc).splitlines()[0]})") from None
+    raw = read_settings_file(path, "an analysis spec", 10)
     if not isinstance(raw, dict) or "mesh" not in raw or "material" not in raw:
         raise FileFormatError(path, "an analysis spec needs at least 'mesh' and 'material' entries")
     return AnalysisSpec(raw, path.parent.resolve(), str(raw.get("name", path.stem)))

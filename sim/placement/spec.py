@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import yaml
 
-from sim.errors import FileFormatError, InputError
+from sim.errors import InputError
+from sim.spec_file import read_yaml_spec
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -174,16 +174,5 @@ def parse_spec(data: dict, base: Path) -> PlacementSpec:
 def read_spec(path: str | Path) -> PlacementSpec:
     """Read and check a placement spec file."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise FileFormatError(path, f"it cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(path, "it is not a text file") from None
-    if len(text) > 5_000_000:
-        raise FileFormatError(path, "it is too large for a placement spec")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FileFormatError(path, f"it is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+    data = read_yaml_spec(path, "a placement spec")
     return parse_spec(data, path.parent)
