@@ -3,6 +3,7 @@
 # outside the source tree and run with a clean environment (no virtual environment or repo on
 # PATH, no PYTHONPATH, an empty home). Prints figures (size, start-up time beside the venv's).
 #   bash packaging/bundle/smoke-test.sh /tmp/twinsight-bundle/twinsight-X-linux-ARCH.tar.xz
+#   bash packaging/bundle/smoke-test.sh /tmp/twinsight-bundle/dist/twinsight   (unpacked folder)
 set -euo pipefail
 TARBALL=$(realpath "$1")
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -11,8 +12,12 @@ trap 'rm -rf "$T"' EXIT
 fail() { echo "smoke-test: FAILED: $*" >&2; exit 1; }
 ok() { echo "smoke-test: ok: $*"; }
 
-tar -xJf "$TARBALL" -C "$T"
-B=$(find "$T" -mindepth 1 -maxdepth 1 -type d -name 'twinsight-*')
+if [ -d "$TARBALL" ]; then  # an unpacked bundle folder (e.g. the build's dist/twinsight)
+  B=$TARBALL
+else
+  tar -xJf "$TARBALL" -C "$T"
+  B=$(find "$T" -mindepth 1 -maxdepth 1 -type d -name 'twinsight-*')
+fi
 [ -x "$B/twinsight" ] || fail "no twinsight executable in the archive"
 mkdir -p "$T/home" "$T/run"
 cd "$T/run"
@@ -22,7 +27,7 @@ run() {
     ${DISPLAY:+DISPLAY=$DISPLAY} "$@"
 }
 
-echo "smoke-test: archive $(du -h "$TARBALL" | cut -f1), unpacked $(du -sh "$B" | cut -f1)"
+echo "smoke-test: $(basename "$TARBALL") $(du -sh "$TARBALL" | cut -f1), unpacked $(du -sh "$B" | cut -f1)"
 
 v=$(run "$B/twinsight" --version) || fail "twinsight --version"
 ok "--version: $v"
