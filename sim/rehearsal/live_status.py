@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from sim.rehearsal.metrics import device_accuracy
 from sim.rehearsal.scoring import progress
 
 
@@ -16,6 +17,11 @@ def step_status(session: Any) -> dict[str, Any]:
     """The current step's criteria (met now or not, what is measured) and its clocks (s)."""
     step = session.current_step
     m = session.tracker.current.to_dict(session.time)
+    for name in step.devices:  # where each device is now (the step's end fixes it)
+        if name not in m["accuracy"] and name in session.device_poses:
+            m["accuracy"][name] = device_accuracy(session.scenario.device(name),
+                                                  session.device_poses[name],
+                                                  session.world.device_length(name))
     criteria = []
     for c in step.criteria:
         ok, measured, _credit, _curve = progress(c, m)

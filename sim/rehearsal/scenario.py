@@ -272,6 +272,37 @@ class DevicePlan:
 
         return pose_on_trajectory(self.entry, self.target, depth=self.depth)
 
+    def start_offset_pose(self, back_mm: float, aside_mm: float = 0.0,
+                          tilt_deg: float = 0.0) -> np.ndarray:
+        """A start pose off the plan: the planned pose held ``back_mm`` back along the
+        trajectory, ``aside_mm`` to the side (the plan's x axis) and its axis tilted
+        ``tilt_deg`` about the plan's y axis (turning the tip further aside), about its anchor."""
+        planned = self.planned_pose
+        x, z = planned[:3, 0].copy(), planned[:3, 2].copy()
+        a = math.radians(tilt_deg)
+        pose = planned.copy()
+        pose[:3, 0] = math.cos(a) * x - math.sin(a) * z
+        pose[:3, 2] = math.cos(a) * z + math.sin(a) * x
+        pose[:3, 3] = planned[:3, 3] - back_mm * z + aside_mm * x
+        return pose
+
+    def start_offsets(self) -> tuple[float, float, float] | None:
+        """(held back mm, aside mm, tilt degrees) of the start pose as
+        :meth:`start_offset_pose` makes it (zeros without one), or None for any other start
+        pose (a custom one)."""
+        if self.start_pose is None:
+            return 0.0, 0.0, 0.0
+        start, planned = np.asarray(self.start_pose, float), self.planned_pose
+        d = start[:3, 3] - planned[:3, 3]
+        back = round(float(-d @ planned[:3, 2]), 6)
+        aside = round(float(d @ planned[:3, 0]), 6)
+        tilt = round(math.degrees(math.atan2(float(start[:3, 2] @ planned[:3, 0]),
+                                             float(start[:3, 2] @ planned[:3, 2]))), 6)
+        if back < 0 or not np.allclose(start, self.start_offset_pose(back, aside, tilt),
+                                       atol=1e-5):
+            return None
+        return back, aside, tilt
+
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "entry": self.entry, "target": self.target, "depth": self.depth}
         if self.start_pose is not None:

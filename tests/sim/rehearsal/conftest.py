@@ -11,8 +11,9 @@ from sim.rehearsal.session import RehearsalWorld
 
 def retraction_script(scenario, push_to_y: float, detour: list | None = None,
                       trainee: str = "Trainee") -> dict:
-    """Push the retractor straight back to ``push_to_y`` (step 1), then drive the screw from
-    its start pose onto the plan (step 2). ``detour``: retractor keyframes before the push."""
+    """Push the retractor straight back to ``push_to_y`` (step 1), then steer the screw from
+    its off-plan start onto the trajectory (turned and moved aside onto it, still held back)
+    and drive it down to the plan (step 2). ``detour``: retractor keyframes before the push."""
     x, y0, z = scenario.setup.instruments[0]["pose"]["position"]
     plan = scenario.devices[0]
 
@@ -23,9 +24,16 @@ def retraction_script(scenario, push_to_y: float, detour: list | None = None,
     t0 = detour[-1][0] if detour else 0.0
     acts += [at(t0 + 3.0, [x, push_to_y, z]), {"t": t0 + 3.5, "next": True},
              {"t": t0 + 3.5, "device": plan.name, "pose": plan.start_pose},
+             {"t": t0 + 4.5, "device": plan.name, "pose": on_trajectory(plan)},
              {"t": t0 + 6.0, "device": plan.name, "pose": plan.planned_pose.tolist()},
              {"t": t0 + 6.5, "next": True}]
     return {"trainee": trainee, "actions": acts}
+
+
+def on_trajectory(plan) -> list:
+    """The plan's start pose steered onto the trajectory: aligned with it, as far back."""
+    back = plan.start_offsets()[0]
+    return plan.start_offset_pose(back).tolist()
 
 
 @pytest.fixture(scope="module")

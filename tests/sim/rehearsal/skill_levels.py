@@ -2,8 +2,8 @@
 then place the planned screw), written from the scenario alone so the same levels run on the
 demo case and on the TotalSegmentator case.
 
-- **expert**: smooth - one push of ``push_mm`` (about 20 mm of retraction), the screw driven
-  straight down its plan; 6.5 s.
+- **expert**: smooth - one push of ``push_mm`` (about 20 mm of retraction), the screw steered
+  from its off-plan start onto the trajectory and driven straight down it; 6.5 s.
 - **intermediate**: slower, re-tries - pushes part way, backs off, pushes again, pauses; the
   screw approaches, is withdrawn and re-driven, and ends ``offset_mm`` (2.5 mm) beside the
   plan; 16 s.
@@ -68,8 +68,9 @@ def skill_script(scenario, level: str, world=None, push_mm: float = 29.0,
         return {"t": t, "next": True}
 
     if level == "expert":
-        acts = [ret(0, 0), ret(3.0, push_mm), nxt(3.5), dev(3.5, start), dev(6.0, planned),
-                nxt(6.5)]
+        aligned = plan.start_offset_pose(plan.start_offsets()[0])  # steered onto the line
+        acts = [ret(0, 0), ret(3.0, push_mm), nxt(3.5), dev(3.5, start), dev(4.5, aligned),
+                dev(6.0, planned), nxt(6.5)]
     elif level == "intermediate":
         short = planned.copy()
         short[:3, 3] -= 12.0 * short[:3, 2]

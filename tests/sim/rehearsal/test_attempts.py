@@ -31,7 +31,8 @@ def test_good_attempt_passes_every_step_with_high_scores(good_attempt):
     assert retract["movements"] == 1 and retract["time_s"] == pytest.approx(3.5)
     assert place["entry_mm"] == pytest.approx(0.0, abs=1e-9)
     assert place["angle_deg"] == pytest.approx(0.0, abs=1e-6)
-    assert place["path_mm"] == pytest.approx(40.0, abs=1e-6)  # driven 40 mm down the axis
+    # Steered 10 mm aside onto the trajectory, then driven 40 mm down it.
+    assert place["path_mm"] == pytest.approx(50.0, abs=1e-6)
     # Key frames: the start and the end of each step, with state digests for replay checks.
     assert [k["label"] for k in good_attempt.keyframes] == ["start", "end of retract",
                                                              "end of place-1"]
