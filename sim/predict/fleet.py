@@ -213,6 +213,16 @@ def _read_parquet(path: Path) -> tuple[list[str], list[list]]:
     return header, [list(r) for r in zip(*cols, strict=True)] if cols else []
 
 
+def check_rows(path: Path, header: list[str], rows: list[list]) -> None:
+    """FileFormatError unless the table has rows, each with as many fields as the header."""
+    if not rows:
+        raise FileFormatError(path, "it has a header but no rows")
+    if any(len(r) != len(header) for r in rows):
+        bad = next(k for k, r in enumerate(rows) if len(r) != len(header))
+        raise FileFormatError(path, f"row {bad + 2} has {len(rows[bad])} fields, the header "
+                                    f"{len(header)}")
+
+
 def find_column(header: list[str], names: tuple[str, ...]) -> int | None:
     low = [h.lower() for h in header]
     for n in names:
@@ -240,12 +250,7 @@ def _from_table(path: Path, header: list[str], rows: list[list]) -> Fleet:
         raise FileFormatError(path, "it is a long table of events; import it with "
                                     "'twinsight link import' first")
     other = [i for i in range(len(header)) if i not in (ui, ti)]
-    if not rows:
-        raise FileFormatError(path, "it has a header but no rows")
-    if any(len(r) != len(header) for r in rows):
-        bad = next(k for k, r in enumerate(rows) if len(r) != len(header))
-        raise FileFormatError(path, f"row {bad + 2} has {len(rows[bad])} fields, the header "
-                                    f"{len(header)}")
+    check_rows(path, header, rows)
     unit = np.array([str(r[ui]).strip() for r in rows])
     unit = np.array([u[:-2] if u.endswith(".0") else u for u in unit])
     time = np.array([_number(r[ti]) for r in rows])

@@ -22,6 +22,7 @@ from sim.predict.fleet import (
     _number,
     _read_csv,
     _read_parquet,
+    check_rows,
     find_column,
     read_cmapss,
 )
@@ -108,12 +109,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[str], np.ndarray, np.n
     else:
         raise FileFormatError(path, "import reads .csv, .parquet or C-MAPSS .txt files")
     low = [h.lower() for h in header]
-    if not rows:
-        raise FileFormatError(path, "it has a header but no rows")
-    if any(len(r) != len(header) for r in rows):
-        bad = next(k for k, r in enumerate(rows) if len(r) != len(header))
-        raise FileFormatError(path, f"row {bad + 2} has {len(rows[bad])} fields, the header "
-                                    f"{len(header)}")
+    check_rows(path, header, rows)
     ti = find_column(header, TIME_COLUMNS)
     if ti is None:
         raise FileFormatError(path, f"it has no time column (expected one of "
