@@ -199,19 +199,8 @@ def move(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
         ae = make_ae(config)
         ae.add_requested_context(StudyMove)
         assoc = associate(ae, config, peer)
-        code, last = 0xC000, None
-        try:
-            for status, _ in assoc.send_c_move(ident, config.ae_title, StudyMove):
-                code = check_status(status, peer, "move request")
-                last = status
-                if code == 0xFF00:
-                    _progress_of(status, progress, "Receiving")
-        except BaseException:  # cancelled (or failed) mid-transfer: abort, do not wait
-            assoc.abort()
-            raise
-        finally:
-            if assoc.is_established:
-                assoc.release()
+        code, last = _follow_retrieve(assoc, assoc.send_c_move(ident, config.ae_title, StudyMove),
+                                      peer, "move request", progress)
         counts = _final(code, last, peer, config, "move")
     finally:
         if own:
@@ -224,6 +213,27 @@ def move(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
                          duration_s=round(time.monotonic() - start, 3), tls=peer.tls)
     progress(1.0, "Retrieved")
     return {**counts, "series": series, "store": str(receiver.store.root)}
+
+
+def _follow_retrieve(assoc: Any, responses: Any, peer: Peer, what: str,
+                     progress: Progress) -> tuple[int, Any]:
+    """Follow a C-MOVE/C-GET's pending responses (with progress) to its final status code and
+    dataset; a cancel or failure mid-transfer aborts the association instead of waiting, and
+    it is released in any case."""
+    code, last = 0xC000, None
+    try:
+        for status, _ in responses:
+            code = check_status(status, peer, what)
+            last = status
+            if code == 0xFF00:
+                _progress_of(status, progress, "Receiving")
+    except BaseException:  # cancelled (or failed) mid-transfer: abort, do not wait
+        assoc.abort()
+        raise
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return code, last
 
 
 def get(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
@@ -278,19 +288,10 @@ def get(config: NetConfig, peer: Peer, study_uid: str, series_uid: str = "",
     assoc = associate(ae, config, peer, ext_neg=roles,
                       evt_handlers=[(evt.EVT_C_STORE, handler.handle_store)])
     handler.open_session(assoc, peer.ae_title, config.ae_title, peer.host, peer.port)
-    code, last = 0xC000, None
     try:
-        for status, _ in assoc.send_c_get(ident, StudyGet):
-            code = check_status(status, peer, "get request")
-            last = status
-            if code == 0xFF00:
-                _progress_of(status, progress, "Receiving")
-    except BaseException:  # cancelled (or failed) mid-transfer: abort, do not wait
-        assoc.abort()
-        raise
+        code, last = _follow_retrieve(assoc, assoc.send_c_get(ident, StudyGet), peer,
+                                      "get request", progress)
     finally:
-        if assoc.is_established:
-            assoc.release()
         handler.finish(assoc, "released", operation="get", peer=peer.name)
     counts = _final(code, last, peer, config, "get")
     progress(1.0, "Retrieved")
