@@ -28,7 +28,8 @@ def payload_of(spec: Any) -> dict[str, Any]:
     folder = spec.folder if spec.base_kind == "python" else Path(spec.base_path).parent
     return {"kind": spec.base_kind, "target": spec.base_path, "base": spec.base_raw,
             "folder": str(folder), "params": [(p.name, p.path) for p in spec.parameters],
-            "qois": [(q.name, q.path) for q in spec.qois], "transfer": spec.transfer}
+            "qois": [(q.name, q.path) for q in spec.qois], "transfer": spec.transfer,
+            "options": spec.base_options}
 
 
 def _set(raw: dict, path: str, value: Any) -> None:
@@ -122,7 +123,14 @@ def _run_place(payload: dict, raw: dict) -> dict:
     return {**result, **placement_quantities(result)}
 
 
-_RUNNERS = {"python": _run_python, "fem": _run_fem, "place": _run_place}
+def _run_interaction(payload: dict, raw: dict) -> dict:
+    from sim.sweep.interaction import run_interaction
+
+    return run_interaction(payload, raw)
+
+
+_RUNNERS = {"python": _run_python, "fem": _run_fem, "place": _run_place,
+            "interaction": _run_interaction}
 
 
 def _number(v: Any) -> float | None:

@@ -91,7 +91,7 @@ def _batches(samples: list[Sample], size: int) -> Iterator[list[tuple]]:
 def default_batch(spec: SweepSpec, samples: int, workers: int) -> int:
     """Samples per Dask task: one FE solve or placement each; a cheap Python model in batches
     of up to 200, at least 20 tasks per worker (progress and Cancel stay responsive)."""
-    if spec.base_kind in ("fem", "place"):
+    if spec.base_kind in ("fem", "place", "interaction"):
         return 1
     return max(1, min(200, samples // (20 * max(workers, 1))))
 

@@ -4,6 +4,7 @@ Paths are relative to the sweep file. Example (an FE analysis with uncertain sti
 
     name: bracket stiffness
     base: {fem: bracket.yaml}           # or {place: screw.yaml} or {python: "pkg.mod:function"}
+                                        # or {interaction: push.json, case: liver.tsc, body: Liver}
     parameters:                         # addressed by path into the base spec
       - {path: material.youngs_modulus, dist: lognormal, median: 1000, sigma: 0.2}
       - {path: "loads[0].force[2]", dist: normal, mean: -10, std: 1}
@@ -44,7 +45,7 @@ from sim.sweep.paths import get_path, parse_path
 
 DISTRIBUTIONS = ("normal", "lognormal", "uniform", "discrete")
 SAMPLERS = ("mc", "lhs", "sobol", "saltelli", "morris")
-BASES = ("fem", "place", "python")
+BASES = ("fem", "place", "python", "interaction")
 _KEYS = {"name", "base", "parameters", "cohort", "sampler", "qoi", "failure", "description"}
 
 
@@ -96,6 +97,7 @@ class SweepSpec:
     qois: list[Qoi]
     failure: list[dict[str, Any]]
     raw: dict[str, Any]
+    base_options: dict[str, Any] = field(default_factory=dict)  # interaction: case, body...
 
     @property
     def fingerprint(self) -> str:
@@ -226,8 +228,8 @@ def parse_sweep(data: Any, folder: Path) -> SweepSpec:
         raise InputError(f"Unknown sweep spec field(s): {', '.join(sorted(unknown))}.")
     base = data.get("base")
     if not isinstance(base, dict) or len(set(base) & set(BASES)) != 1:
-        raise InputError("A sweep needs a 'base' with exactly one of fem: SPEC, place: SPEC "
-                         "or python: module:function.")
+        raise InputError("A sweep needs a 'base' with exactly one of fem: SPEC, place: SPEC, "
+                         "python: module:function or interaction: SCRIPT.json (with case: CASE).")
     kind = next(k for k in BASES if k in base)
     base_raw = None
     if kind == "python":
@@ -240,6 +242,11 @@ def parse_sweep(data: Any, folder: Path) -> SweepSpec:
         p = p if p.is_absolute() else folder / p
         base_raw = _read_base(kind, p)
         target = str(p.resolve())
+    options: dict[str, Any] = {}
+    if kind == "interaction":
+        from sim.sweep.interaction import parse_options
+
+        options = parse_options(base, folder, base_raw)
     params = [_parameter(k, d) for k, d in enumerate(data.get("parameters") or [])]
     if len({p.name for p in params}) != len(params):
         raise InputError("Parameter names must be unique.")
@@ -271,7 +278,8 @@ def parse_sweep(data: Any, folder: Path) -> SweepSpec:
             raise InputError("Each failure criterion names a listed 'qoi' and one of 'above' or 'below'.")
         _number(f, "above" if "above" in f else "below", f"failure criterion of '{f['qoi']}'")
     return SweepSpec(str(data.get("name", "sweep")), folder, kind, target, base_raw, params,
-                     members, transfer, method, n, seed, qois, failure, copy.deepcopy(data))
+                     members, transfer, method, n, seed, qois, failure, copy.deepcopy(data),
+                     options)
 
 
 def read_sweep(path: str | Path) -> SweepSpec:
