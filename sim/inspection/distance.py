@@ -6,6 +6,9 @@ module bins the triangles into a uniform grid and searches growing shells of
 cells around each point with numba, in parallel. The answer is exact: a shell
 search stops only when no unvisited cell can hold a closer triangle.
 
+The triangle test is the one of :mod:`sim.geometry.primitives` that placement's BVH
+(:mod:`sim.geometry.bvh`) uses too; the kernels release the GIL.
+
 The sign uses angle-weighted pseudo-normals (Baerentzen & Aanaes 2005): the
 normal of the face, edge or vertex the closest point lies on, so points near
 edges and corners of a closed mesh get the right side. Positive means outside
@@ -22,73 +25,18 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
-from sim.mesh.features import (
-    EDGE_AB,
-    EDGE_BC,
-    EDGE_CA,
-    FACE,
-    VERT_A,
-    VERT_B,
-    VERT_C,
-    pseudo_normals,
-)
+from sim.geometry.bvh import TriangleTree
+from sim.geometry.primitives import point_triangle
+from sim.mesh.features import pseudo_normals
 
 # numba probes TBB before settling on OpenMP; the probe's version warning is noise.
 warnings.filterwarnings("ignore", message="The TBB threading layer", category=nb.NumbaWarning)
 
 _MAX_CELLS = 4_000_000
-
-
-@nb.njit(cache=True, inline="always")
-def _closest_on_triangle(px, py, pz, tri, t):
-    """Ericson's region test, in scalars (no allocation on the hot path).
-
-    Returns the closest point on triangle ``t`` to p, its squared distance and the feature.
-    """
-    ax, ay, az = tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]
-    bx, by, bz = tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2]
-    cx, cy, cz = tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2]
-    abx, aby, abz = bx - ax, by - ay, bz - az
-    acx, acy, acz = cx - ax, cy - ay, cz - az
-    apx, apy, apz = px - ax, py - ay, pz - az
-    d1 = abx * apx + aby * apy + abz * apz
-    d2 = acx * apx + acy * apy + acz * apz
-    if d1 <= 0.0 and d2 <= 0.0:
-        qx, qy, qz, feat = ax, ay, az, VERT_A
-    else:
-        bpx, bpy, bpz = px - bx, py - by, pz - bz
-        d3 = abx * bpx + aby * bpy + abz * bpz
-        d4 = acx * bpx + acy * bpy + acz * bpz
-        vc = d1 * d4 - d3 * d2
-        cpx, cpy, cpz = px - cx, py - cy, pz - cz
-        d5 = abx * cpx + aby * cpy + abz * cpz
-        d6 = acx * cpx + acy * cpy + acz * cpz
-        vb = d5 * d2 - d1 * d6
-        va = d3 * d6 - d5 * d4
-        if d3 >= 0.0 and d4 <= d3:
-            qx, qy, qz, feat = bx, by, bz, VERT_B
-        elif vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
-            v = d1 / (d1 - d3)
-            qx, qy, qz, feat = ax + v * abx, ay + v * aby, az + v * abz, EDGE_AB
-        elif d6 >= 0.0 and d5 <= d6:
-            qx, qy, qz, feat = cx, cy, cz, VERT_C
-        elif vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
-            w = d2 / (d2 - d6)
-            qx, qy, qz, feat = ax + w * acx, ay + w * acy, az + w * acz, EDGE_CA
-        elif va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
-            w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-            qx, qy, qz = bx + w * (cx - bx), by + w * (cy - by), bz + w * (cz - bz)
-            feat = EDGE_BC
-        else:
-            denom = 1.0 / (va + vb + vc)
-            v = vb * denom
-            w = vc * denom
-            qx = ax + abx * v + acx * w
-            qy = ay + aby * v + acy * w
-            qz = az + abz * v + acz * w
-            feat = FACE
-    dx, dy, dz = px - qx, py - qy, pz - qz
-    return qx, qy, qz, dx * dx + dy * dy + dz * dz, feat
+# Shells a grid search may grow before the point goes to the BVH (scan points near the
+# surface finish within one or two; at up to 5 mm off the capped grid plus BVH costs a quarter
+# of the CPU of the uncapped grid, see tests/benchmarks/test_point_mesh_distance.py).
+SHELL_CAP = 2
 
 
 @nb.njit(cache=True, inline="always")
@@ -129,7 +77,7 @@ def _triangle_touches_box(tri, t, cx, cy, cz, half):
     return abs(d) <= half * (abs(nx) + abs(ny) + abs(nz))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _bin_triangles(tri, lo, h, dims):
     """CSR lists of the triangles touching each grid cell (two passes: count, then fill)."""
     n = tri.shape[0]
@@ -167,9 +115,11 @@ def _bin_triangles(tri, lo, h, dims):
     return starts, items
 
 
-@nb.njit(cache=True, parallel=True)
+@nb.njit(cache=True, nogil=True, parallel=True)
 def _query(points, tri, starts, items, lo, h, dims, max_dist, feat_normals, out_pt, out_tri,
-           out_normal, out_signed):
+           out_normal, out_signed, shell_cap):
+    """Shell search per point; a point still open after ``shell_cap`` shells gets triangle
+    -2 (left to the tree: far from the surface a grid visits cubically many empty cells)."""
     n = points.shape[0]
     max_r = max(dims[0], max(dims[1], dims[2]))
     for i in nb.prange(n):
@@ -204,7 +154,12 @@ def _query(points, tri, starts, items, lo, h, dims, max_dist, feat_normals, out_
                         cell = (x * dims[1] + y) * dims[2] + z
                         for s in range(starts[cell], starts[cell + 1]):
                             t = items[s]
-                            qx, qy, qz, d2, feat = _closest_on_triangle(px, py, pz, tri, t)
+                            q, feat = point_triangle(
+                                (px, py, pz), (tri[t, 0, 0], tri[t, 0, 1], tri[t, 0, 2]),
+                                (tri[t, 1, 0], tri[t, 1, 1], tri[t, 1, 2]),
+                                (tri[t, 2, 0], tri[t, 2, 1], tri[t, 2, 2]))
+                            qx, qy, qz = q
+                            d2 = (px - qx) ** 2 + (py - qy) ** 2 + (pz - qz) ** 2
                             if d2 < best:
                                 best, best_t, best_f = d2, t, feat
                                 bqx, bqy, bqz = qx, qy, qz
@@ -226,7 +181,13 @@ def _query(points, tri, starts, items, lo, h, dims, max_dist, feat_normals, out_
                 break
             if r >= max_r or (bound > max_dist and best > max_dist * max_dist):
                 break
+            if r >= shell_cap:
+                best_t = -2
+                break
             r += 1
+        if best_t == -2:
+            out_tri[i] = -2
+            continue
         if best_t < 0 or best > max_dist * max_dist:
             out_tri[i] = -1
             out_signed[i] = np.nan
@@ -332,8 +293,32 @@ class MeshDistance:
         signed = np.empty(n)
         if n:
             _query(p, self.tri, self.starts, self.items, self.lo, float(self.h), self.dims,
-                   float(max_distance), self.feature_normals, out_pt, out_tri, normals, signed)
+                   float(max_distance), self.feature_normals, out_pt, out_tri, normals, signed,
+                   SHELL_CAP)
+            far = np.flatnonzero(out_tri == -2)
+            if len(far):
+                self._tree_closest(p[far], float(max_distance), far, out_pt, out_tri, normals,
+                                   signed)
         return Closest(out_pt, out_tri, normals, signed)
+
+    def _tree_closest(self, p: np.ndarray, max_distance: float, rows: np.ndarray,
+                      out_pt: np.ndarray, out_tri: np.ndarray, normals: np.ndarray,
+                      signed: np.ndarray) -> None:
+        """Exact answers for points far from the surface, from the BVH (built on first use)."""
+        if getattr(self, "_tree", None) is None:
+            self._tree = TriangleTree.build(self.tri)
+        q, t, feat = self._tree.closest(p, max_distance)
+        found = t >= 0
+        tri = np.where(found, self._tree.order[np.maximum(t, 0)], -1)
+        nrm = self.feature_normals[np.maximum(tri, 0), feat]
+        nrm = nrm / np.maximum(np.linalg.norm(nrm, axis=1), 1e-300)[:, None]
+        diff = p - q
+        d = np.linalg.norm(diff, axis=1)
+        side = np.einsum("ij,ij->i", diff, nrm)
+        out_pt[rows] = np.where(found[:, None], q, np.nan)
+        out_tri[rows] = tri
+        normals[rows] = np.where(found[:, None], nrm, np.nan)
+        signed[rows] = np.where(found, np.where(side < 0.0, -d, d), np.nan)
 
     def approximate_closest(self, points: np.ndarray, max_distance: float = np.inf) -> Closest:
         """Nearest of dense surface samples (KD-tree) with its face normal: fast far away.

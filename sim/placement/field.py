@@ -21,8 +21,8 @@ import pyvista as pv
 from scipy.ndimage import distance_transform_edt
 
 from sim.errors import InputError
+from sim.geometry.bvh import TriangleTree, band_closest, grid_closest
 from sim.mesh.features import pseudo_normals
-from sim.placement.bvh import TriangleTree, band_closest, grid_closest
 from sim.progress import Progress, no_progress
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from sim.devices.catalogue import Device
+from sim.geometry.bvh import TriangleTree
 from sim.placement import PlacementScene, RigidDevice, evaluate
-from sim.placement.bvh import TriangleTree
 from sim.placement.field import SurfaceField, mesh_triangles
 
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from sim.placement.primitives import Vec3, point_triangle, triangle_triangle
+from sim.geometry.primitives import Vec3, point_triangle, triangle_triangle
 
 LEAF_SIZE = 4
+PARALLEL_MIN_POINTS = 20_000
 _STACK = 256
 
 
@@ -206,6 +207,20 @@ def closest_points_serial(points: np.ndarray, tri: np.ndarray, lo: np.ndarray, h
         out_feat[i] = f
 
 
+@nb.njit(cache=True, nogil=True, parallel=True)
+def closest_points_parallel(points: np.ndarray, tri: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                            left: np.ndarray, start: np.ndarray, count: np.ndarray,
+                            max_d2: float, out_pt: np.ndarray, out_tri: np.ndarray,
+                            out_feat: np.ndarray) -> None:
+    """:func:`closest_points_serial` over numba's threads (large batches only)."""
+    for i in nb.prange(points.shape[0]):
+        p = (points[i, 0], points[i, 1], points[i, 2])
+        _, q, t, f = closest_point(p, tri, lo, hi, left, start, count, max_d2)
+        out_pt[i, 0], out_pt[i, 1], out_pt[i, 2] = q
+        out_tri[i] = t
+        out_feat[i] = f
+
+
 @nb.njit(cache=True, nogil=True)
 def grid_closest(origin: np.ndarray, h: float, dims: np.ndarray, tri: np.ndarray, lo: np.ndarray,
                  hi: np.ndarray, left: np.ndarray, start: np.ndarray, count: np.ndarray,
@@ -387,9 +402,10 @@ class TriangleTree:
         out_pt = np.empty((n, 3))
         out_tri = np.empty(n, np.int64)
         out_feat = np.empty(n, np.int64)
+        # Per-pose batches are small: there thread start-up would cost more than the work.
+        kernel = closest_points_parallel if n >= PARALLEL_MIN_POINTS else closest_points_serial
         if n:
-            closest_points_serial(p, *self.arrays(), float(max_distance) ** 2, out_pt, out_tri,
-                                  out_feat)
+            kernel(p, *self.arrays(), float(max_distance) ** 2, out_pt, out_tri, out_feat)
         return out_pt, out_tri, out_feat
 
     def distance_to(self, other: TriangleTree, max_distance: float = np.inf,
