@@ -30,15 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
     from sim.fem.analysis import run_analysis
 
-    out = Path(args.output) if args.output else None
-    if out is not None:
-        if out.suffix.lower() != ".vtu":
-            raise InputError(f"Output '{out}' must be a .vtu file.")
-        if not out.parent.exists():
-            raise InputError(f"Folder '{out.parent}' does not exist.")
+    out = output_path(args.output or None, ".vtu")
     if (args.spec is None) == (args.example is None):
         raise InputError("Give an analysis spec file or --example NAME (not both).")
     spec = example_path(args.example) if args.example else Path(args.spec)

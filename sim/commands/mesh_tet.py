@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from sim.errors import InputError
 
@@ -31,14 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
     from sim.mesh.tetrahedralize import tetrahedralize_file
 
-    out = Path(args.output)
-    if out.suffix.lower() != ".vtu":
-        raise InputError(f"Output '{out}' must be a .vtu file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
+    out = output_path(args.output, ".vtu")
     if args.edge_length is not None and not args.edge_length > 0:
         raise InputError(f"Edge length must be a positive number of mm, not {args.edge_length}.")
     mesh, report = tetrahedralize_file(args.surface, args.edge_length, args.method, args.units,

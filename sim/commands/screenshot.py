@@ -29,18 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
-    from sim.cli import cli_progress, use_offscreen_rendering
+    from sim.cli import cli_progress, output_path, use_offscreen_rendering
     from sim.demo.cache import demo_case_path
     from sim.io import load
 
     size = _size(args.size)
-    out = Path(args.output)
-    if out.suffix.lower() != ".png":
-        raise InputError(f"Output '{out}' must be a .png file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
+    out = output_path(args.output, ".png")
     if out.is_dir():
         raise InputError(f"Output '{out}' is a folder; give a .png file name.")
     path = demo_case_path(cli_progress()) if args.path == "demo" else args.path

@@ -65,15 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(handler=run_simulate)
 
 
-def _out(path: str, suffix: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise InputError(f"Output '{out}' must be a {suffix} file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
-    return out
-
-
 def _load_model(path: str):
     from sim.asset.model import AssetModel
 
@@ -84,9 +75,9 @@ def run_build(args: argparse.Namespace) -> int:
     from sim.asset.config import read_config
     from sim.asset.identify import LoadIdentifier
     from sim.asset.model import build_model
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
 
-    out = _out(args.output, ".npz")
+    out = output_path(args.output, ".npz")
     cfg = read_config(args.config)
     model = build_model(cfg, progress=cli_progress())
     model.save(out)
@@ -111,9 +102,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from sim.asset.calibrate import calibrate
     from sim.asset.model import build_model
     from sim.asset.replay import history_samples
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, output_path, print_json
 
-    out = _out(args.output, ".npz") if args.output else None
+    out = output_path(args.output or None, ".npz")
     model = _load_model(args.model)
     _, Y, notes = history_samples(model, args.history)
     res = calibrate(model, Y, args.params, progress=cli_progress())
@@ -198,10 +189,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sim.asset.truth import TruthSimulator, cracked_model
-    from sim.cli import print_json
+    from sim.cli import output_path, print_json
     from sim.twin.history import HistoryStore
 
-    out = _out(args.output, ".db")
+    out = output_path(args.output, ".db")
     if out.exists():
         raise InputError(f"History '{out}' exists already; give a new file.")
     if not (args.duration > 0 and args.rate > 0):
@@ -232,9 +223,10 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def run_link_config(args: argparse.Namespace) -> int:
     from sim.asset.truth import link_sensors
+    from sim.cli import output_path
     from sim.twin.simulate import demo_config
 
-    out = _out(args.output, ".json")
+    out = output_path(args.output, ".json")
     model = _load_model(args.model)
     config = demo_config(model.config.get("base_topic", "twinsight/pump1"))
     have = {s.topic for s in config.sensors}
