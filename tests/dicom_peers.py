@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mqtt_broker import free_port
+from tests.mqtt_broker import free_port, stop_process
 
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 
@@ -71,12 +71,7 @@ class Orthanc:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc)
             self.proc = None
             self.log.close()
 

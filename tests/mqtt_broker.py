@@ -24,6 +24,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a peer cleanly with SIGTERM (mosquitto saves its persistence database, Orthanc its
+    index), killing it if it has not exited within 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def paho_client(url: str, client_id: str):
+    """paho-mqtt, an independent MQTT implementation, as the asset's side: a persistent
+    session (clean_session=False) with unlimited in-flight and queued messages, looping."""
+    from sim.twin.mqtt_link import BrokerConfig
+
+    mqtt = pytest.importorskip("paho.mqtt.client")
+    cfg = BrokerConfig.from_url(url)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    c.max_inflight_messages_set(0)
+    c.max_queued_messages_set(0)
+    c.connect(cfg.host, cfg.port)
+    c.loop_start()
+    return c
+
+
 def skip_without_mosquitto() -> None:
     if not Path(MOSQUITTO).exists():
         pytest.skip("mosquitto is not installed (packaging/setup-env.sh installs it)")
@@ -64,13 +91,8 @@ class Broker:
         raise RuntimeError("mosquitto did not start listening")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # saves the persistence database
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
 

@@ -25,6 +25,7 @@ import pytest
 from sim.twin import igtl_wire as wire
 from sim.twin.history import HistoryStore
 from sim.twin.mqtt_link import BrokerConfig, MqttLink
+from tests.mqtt_broker import paho_client
 
 psutil = pytest.importorskip("psutil")
 MiB = 1 << 20
@@ -90,17 +91,6 @@ def _stored(db: Path, kind: str) -> list[tuple[str, float | None, str | None]]:
         con.close()
 
 
-def _paho(url: str, client_id: str):
-    mqtt = pytest.importorskip("paho.mqtt.client")
-    cfg = BrokerConfig.from_url(url)
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    c.max_inflight_messages_set(0)
-    c.max_queued_messages_set(0)
-    c.connect(cfg.host, cfg.port)
-    c.loop_start()
-    return c
-
-
 # -- MQTT -----------------------------------------------------------------------------------
 def test_oversized_mqtt_message_is_skipped_and_recording_continues(broker, tmp_path,
                                                                    wait_until):
@@ -112,7 +102,7 @@ def test_oversized_mqtt_message_is_skipped_and_recording_continues(broker, tmp_p
     pre.require_connected(10)
     time.sleep(0.3)
     pre.close()
-    pub = _paho(broker.url, "asset-oversized")
+    pub = paho_client(broker.url, "asset-oversized")
     db = tmp_path / "h.db"
     rec = None
     try:
@@ -169,7 +159,7 @@ def test_qos1_redelivery_after_broker_restart_is_stored_once(broker_factory, tmp
     link.subscribe("seq")
     link.require_connected(10)
     time.sleep(0.3)
-    pub = _paho(b.url, "asset-dedupe")
+    pub = paho_client(b.url, "asset-dedupe")
     try:
         for i in range(10):
             pub.publish("seq", str(i), qos=1).wait_for_publish(5)
@@ -180,7 +170,7 @@ def test_qos1_redelivery_after_broker_restart_is_stored_once(broker_factory, tmp
         b.start()
         gate.set()
         assert wait_until(lambda: link.counters.connects >= 2, 15)
-        pub = _paho(b.url, "asset-dedupe")
+        pub = paho_client(b.url, "asset-dedupe")
         pub.publish("seq", "10", qos=1).wait_for_publish(5)  # recording goes on
         assert wait_until(lambda: store.flush() and len(_stored(store.path, "value")) >= 11,
                           10)

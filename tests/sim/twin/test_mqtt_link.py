@@ -14,6 +14,7 @@ from sim.twin import simulate
 from sim.twin.history import HistoryStore
 from sim.twin.mqtt_link import BrokerConfig, MqttLink
 from sim.twin.telemetry import TelemetryTwin
+from tests.mqtt_broker import paho_client
 
 
 def link(url: str, **kw) -> MqttLink:
@@ -173,18 +174,6 @@ def test_tls_broker(tmp_path, wait_until, broker_factory):
         plain.close()
     finally:
         b.stop()
-
-
-def paho_client(url: str, client_id: str):
-    """paho-mqtt, an independent MQTT implementation, as the asset's side."""
-    mqtt = pytest.importorskip("paho.mqtt.client")
-    cfg = BrokerConfig.from_url(url)
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    c.max_inflight_messages_set(0)
-    c.max_queued_messages_set(0)
-    c.connect(cfg.host, cfg.port)
-    c.loop_start()
-    return c
 
 
 def test_qos1_nothing_lost_across_broker_restart(broker_factory, wait_until):
