@@ -22,9 +22,10 @@ from sim.errors import TwinsightError
 from sim.rehearsal.scenario import DevicePlan
 from viewer.panels.rehearse_authoring.fields import ERROR_STYLE, ExactSpin
 
-# Device plan table: name, entry x y z, target x y z, depth, start, remove.
+# Device plan table: name, entry x y z, target x y z, depth, start (back, aside, tilt), remove.
 DEVICE_COLUMNS = ["device", "entry x", "entry y", "entry z", "target x", "target y", "target z",
-                  "depth", "start back", ""]  # all lengths in mm
+                  "depth", "held back", "aside (mm)", "tilt (deg)", ""]  # lengths in mm
+BACK, ASIDE, TILT, REMOVE = 8, 9, 10, 11
 
 
 class DevicesTab(QWidget):
@@ -36,8 +37,10 @@ class DevicesTab(QWidget):
         v = QVBoxLayout(self)
         text = QLabel("Device plans: the planned trajectory from the entry point to the target "
                       "(all in mm, patient LPS: x to the left, y to the back, z up), the anchor's depth "
-                      "past the entry, and how far back along the trajectory the device starts "
-                      "(0: on the plan; \"custom\": a start pose set in Advanced, kept). "
+                      "past the entry, and where the device starts: held back along the trajectory, "
+                      "aside from it and tilted from its axis, so the trainee must steer it onto "
+                      "the plan (all 0: on the plan; \"custom\": a start pose set in Advanced, "
+                      "kept). "
                       "Renaming a device renames it in the steps.")
         text.setWordWrap(True)
         v.addWidget(text)
@@ -102,22 +105,31 @@ class DevicesTab(QWidget):
         depth.valueChanged.connect(lambda _v: self.check())
         t.setCellWidget(r, 7, depth)
         back = ExactSpin(0.0, 0.0, 1000.0)
-        back.setToolTip("How far back along the planned trajectory the device starts "
-                        "(0: on the plan)")
-        held = held_back(plan)
-        if held is None:  # a start pose that is not on the trajectory: keep it
+        back.setToolTip("How far back along the planned trajectory the device starts (mm)")
+        aside = ExactSpin(0.0, -1000.0, 1000.0)
+        aside.setToolTip("How far to the side of the planned trajectory the device starts (mm)")
+        tilt = ExactSpin(0.0, -90.0, 90.0)
+        tilt.setToolTip("How far the device's axis starts tilted from the planned one "
+                        "(degrees, turning its tip further aside)")
+        held = start_offsets(plan)
+        if held is None:  # a start pose made some other way: keep it
             back.setMinimum(-1.0)
             back.setSpecialValueText("custom")
             back.load(-1.0)
-            back.setToolTip("A custom start pose (Advanced); set a distance to start on the "
-                            "trajectory instead")
+            back.setToolTip("A custom start pose (Advanced); set a distance to start held "
+                            "back, aside and tilted instead")
         else:
-            back.load(held)
-        t.setCellWidget(r, 8, back)
+            back.load(held[0])
+            aside.load(held[1])
+            tilt.load(held[2])
+        for c, spin in ((BACK, back), (ASIDE, aside), (TILT, tilt)):
+            spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
+            spin.valueChanged.connect(lambda _v: self.check())
+            t.setCellWidget(r, c, spin)
         remove = QPushButton("✕")
         remove.setToolTip("Remove this device plan")
         remove.clicked.connect(lambda: self.remove_device(remove))
-        t.setCellWidget(r, 9, remove)
+        t.setCellWidget(r, REMOVE, remove)
         self.check()
         return r
 
@@ -138,7 +150,7 @@ class DevicesTab(QWidget):
     def remove_device(self, button: QPushButton) -> None:
         t = self.table
         for r in range(t.rowCount()):
-            if t.cellWidget(r, 9) is button:
+            if t.cellWidget(r, REMOVE) is button:
                 t.removeRow(r)
                 break
         self.check()
@@ -152,19 +164,17 @@ class DevicesTab(QWidget):
         depth = t.cellWidget(r, 7).exact()
         d = {"name": combo.currentText().strip(), "entry": entry, "target": target,
              "depth": depth}
-        back = t.cellWidget(r, 8)
+        back = t.cellWidget(r, BACK)
+        offsets = tuple(t.cellWidget(r, c).exact() for c in (BACK, ASIDE, TILT))
         start = loaded.get("start_pose")
         if back.specialValueText() and back.value() == back.minimum():
             d["start_pose"] = start  # custom: kept as it was
-        elif (back.exact() == held_back(loaded) and start is not None
+        elif (offsets == start_offsets(loaded) and start is not None
               and [entry, target, depth] == [loaded.get(k) for k in ("entry", "target", "depth")]):
             d["start_pose"] = start  # untouched: exactly as loaded
-        elif back.exact() > 0 and np.linalg.norm(np.subtract(target, entry)) > 1e-6:
-            from sim.devices import pose_on_trajectory
-
-            pose = pose_on_trajectory(entry, target, depth=depth)
-            pose[:3, 3] -= back.exact() * pose[:3, 2]
-            d["start_pose"] = pose.tolist()
+        elif any(offsets) and np.linalg.norm(np.subtract(target, entry)) > 1e-6:
+            plan = DevicePlan(d["name"], entry, target, depth)
+            d["start_pose"] = plan.start_offset_pose(*offsets).tolist()
         return d
 
     def store(self, data: dict) -> None:
@@ -194,7 +204,7 @@ class DevicesTab(QWidget):
         problems, seen = [], set()
         case_devices = set(self.dialog.case_device_names())
         for r in range(self.table.rowCount()):
-            if self.table.cellWidget(r, 9) is None:
+            if self.table.cellWidget(r, REMOVE) is None:
                 return []  # the row is being built
             row = self._device_row(r)
             try:
@@ -211,22 +221,17 @@ class DevicesTab(QWidget):
         return problems
 
 
-def held_back(plan: dict) -> float | None:
-    """How far back along its planned trajectory a plan's start pose is (0 with no start
-    pose), or None when the start pose is elsewhere (a custom one)."""
-    start = plan.get("start_pose")
-    if start is None:
-        return 0.0
+def start_offsets(plan: dict) -> tuple[float, float, float] | None:
+    """(held back mm, aside mm, tilt degrees) of a plan's start pose (zeros with none), or
+    None when the start pose is not one of those (a custom one) or the plan is not valid."""
+    if plan.get("start_pose") is None:
+        return 0.0, 0.0, 0.0
     try:
-        from sim.devices import pose_on_trajectory
-
-        start = np.asarray(start, float)
-        planned = pose_on_trajectory(plan["entry"], plan["target"], depth=plan.get("depth", 0.0))
-        back = round(float((planned[:3, 3] - start[:3, 3]) @ planned[:3, 2]), 6)
-        want = planned.copy()
-        want[:3, 3] -= back * planned[:3, 2]
-        if start.shape == (4, 4) and back >= 0 and np.allclose(start, want, atol=1e-6):
-            return back
-    except (TwinsightError, KeyError, TypeError, ValueError, IndexError):
-        pass
-    return None
+        start = np.asarray(plan["start_pose"], float)
+        if start.shape != (4, 4):
+            return None
+        return DevicePlan("device", [float(v) for v in plan["entry"]],
+                          [float(v) for v in plan["target"]], float(plan.get("depth", 0.0)),
+                          start.tolist()).start_offsets()
+    except (TwinsightError, KeyError, TypeError, ValueError, IndexError, AttributeError):
+        return None
