@@ -227,12 +227,18 @@ class CorotationalSimulator:
         with numba_threads(self.threads), blas_threads(1):
             return self._step()
 
-    def _step(self) -> StepReport:
-        t0 = time.perf_counter()
-        h = self.h
+    def _rotations(self) -> int:
+        """Update the element and nodal rotations to the current shape (fixed nodes keep the
+        identity); the number of inverted elements."""
         inverted = kern.element_rotations(self.x, self.cells, self.dm_inv, self.R)
         kern.nodal_rotations(self.R, self.inc[0], self.inc[1], self.W)
         self.W[self.fixed.any(axis=1)] = np.eye(3)
+        return inverted
+
+    def _step(self) -> StepReport:
+        t0 = time.perf_counter()
+        h = self.h
+        inverted = self._rotations()
         fint = self._k_apply(self.x, True)
         f = self.fext - fint
         u = (self.x - self.X).ravel()

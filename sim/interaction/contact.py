@@ -34,7 +34,6 @@ from sim.fem.body import Body
 from sim.fem.interactive import CorotationalSimulator, StepReport, pcg
 from sim.fem.linsolve import factorize
 from sim.interaction.tools import Instrument
-from sim.threads import blas_threads, numba_threads
 
 CONTACT_MARGIN = 0.05  # mm: a node that was in contact stays a candidate this close outside
 # Penalty stiffness of one collision-surface vertex, in units of E * edge length (N/mm): stiff
@@ -196,18 +195,10 @@ class ContactSimulator(CorotationalSimulator):
             y[slide] = ys - normals * np.einsum("ij,ij->i", normals, ys)[:, None]
         return y
 
-    def step(self) -> StepReport:
-        # One BLAS thread for the triangular solves (see sim.fem.linsolve), also with a
-        # factor swapped in by the background refactor.
-        with numba_threads(self.threads), blas_threads(1):
-            return self._step()
-
     def _step(self) -> StepReport:
         t0 = time.perf_counter()
         h = self.h
-        inverted = kern.element_rotations(self.x, self.cells, self.dm_inv, self.R)
-        kern.nodal_rotations(self.R, self.inc[0], self.inc[1], self.W)
-        self.W[self.fixed.any(axis=1)] = np.eye(3)
+        inverted = self._rotations()
         u = (self.x - self.X).ravel()
         f = self.fext - self._kmul(self.x, True)
         Kc = None
