@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sim.devices.placed import device_of_object
+from sim.errors import InputError
 from sim.model import SceneObject
 from sim.model import overlays as ov
 from sim.placement import Evaluation, PlacementScene, RigidDevice, evaluate
@@ -44,19 +45,30 @@ def prepare_structures(chosen: list[tuple[SceneObject, str, float | None]],
 
 
 class PlacementRun:
-    """A device placed against prepared structures of a case."""
+    """Structures of a case prepared for placement, and the device placed against them (set
+    when the device is added or chosen; one device at a time)."""
 
-    def __init__(self, case: Any, device: SceneObject, scene: PlacementScene,
-                 structures: dict[str, SceneObject]) -> None:
+    def __init__(self, case: Any, scene: PlacementScene, structures: dict[str, SceneObject],
+                 device: SceneObject | None = None) -> None:
         self.case = case
-        self.device = device
-        self.rigid = RigidDevice(device_of_object(device))
         self.scene = scene
         self.structures = structures  # structure name -> scene object
+        self.device: SceneObject | None = None
+        self.rigid: RigidDevice | None = None
         self.last: Evaluation | None = None
+        self.set_device(device)
+
+    def set_device(self, device: SceneObject | None) -> None:
+        """Place ``device`` (a DEVICE scene object) from now on; None: no device."""
+        if device is self.device:
+            return
+        self.rigid = RigidDevice(device_of_object(device)) if device is not None else None
+        self.device, self.last = device, None
 
     def evaluate(self) -> Evaluation:
         """Clearances, collisions and purchase of the device at its current pose."""
+        if self.device is None or self.rigid is None:
+            raise InputError("Add a device to place first.")
         self.last = evaluate(self.scene, self.rigid, self.device.transform)
         return self.last
 

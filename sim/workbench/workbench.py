@@ -120,7 +120,7 @@ class Workbench:
         if not structures:
             raise InputError("Give at least one structure a role first.")
         scene = prepare_structures(structures, around, reach, progress)
-        run = PlacementRun(case, device, scene, {o.name: o for o, _r, _m in structures})
+        run = PlacementRun(case, scene, {o.name: o for o, _r, _m in structures}, device)
         self.set_placement(run)
         return run
 

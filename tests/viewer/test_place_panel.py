@@ -194,6 +194,9 @@ def test_every_place_button_clicked(qtbot, place_window, tmp_path, monkeypatch):
     assert "#2" in panel.comparison.toPlainText()
     click(panel.clear_button)
     assert panel.candidates == [] and panel.comparison.toPlainText() == ""
+    click(panel.sweep_button)  # this plan, its entry uncertain, in the Sweep dialog
+    assert win.sweep is not None and win.sweep.isVisible()
+    win.sweep.close()
     assert clicked == buttons, f"not clicked: {buttons - clicked}"
 
 

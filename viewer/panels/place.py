@@ -45,6 +45,7 @@ from sim.devices.catalogue import Device
 from sim.devices.placed import device_of_object
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from sim.workbench import PlacementRun, Workbench, prepare_structures
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.device_drag import CatalogueList
 from viewer.panels.spin import spin_box
@@ -63,10 +64,10 @@ class PlacePanel(QWidget):
         super().__init__(parent)
         self.window = window
         self.case: Case | None = None
-        self.scene = None  # sim.placement.PlacementScene once prepared
+        # The placement (prepared structures, the device placed, its last evaluation) is the
+        # workbench's: scripts and other views see what this panel runs.
+        self.workbench = window.workbench if window is not None else Workbench()
         self.device_obj: SceneObject | None = None
-        self.rigid = None
-        self.last = None  # the last Evaluation
         # Everything scrolls, so the dock never forces a minimum height on the main window.
         inner = QWidget()
         scroll = QScrollArea()
@@ -251,25 +252,52 @@ class PlacePanel(QWidget):
             self.structure_table.cellWidget(r, 2).setValue(
                 float(margin) if isinstance(margin, int | float) else DEFAULT_MARGIN_MM)
 
+    # -- the workbench's placement ------------------------------------------------------------
+    @property
+    def run(self) -> PlacementRun | None:
+        run = self.workbench.placement
+        return run if run is not None and run.case is self.case else None
+
+    @property
+    def scene(self):
+        """The prepared structures (sim.placement.PlacementScene), None until prepared."""
+        return self.run.scene if self.run is not None else None
+
+    @property
+    def rigid(self):
+        run = self.run
+        return run.rigid if run is not None and run.device is self.device_obj else None
+
+    @property
+    def last(self):
+        """The last Evaluation of the device's pose."""
+        return self.run.last if self.run is not None else None
+
+    def _set_device(self, obj: SceneObject | None) -> None:
+        """Place ``obj`` from now on (watch its pose), or nothing."""
+        if self.device_obj is not None and obj is not self.device_obj:
+            self._unwatch()
+        watch = obj is not None and obj is not self.device_obj
+        self.device_obj = obj
+        if self.run is not None:
+            self.run.set_device(obj)
+        if watch:
+            obj.events.metadata.connect(self._pose_changed)
+
     def _put_device(self, uid) -> None:
         """Watch the device object ``uid`` (the one being placed), or none."""
-        from sim.placement import RigidDevice
-
         obj = self.case.scene.find(uid) if (self.case is not None and uid) else None
         if obj is self.device_obj:
             return
-        if self.device_obj is not None:
-            self._unwatch()
-        self.device_obj, self.rigid, self.last = None, None, None
+        self._set_device(None)
         if obj is None or obj.kind != ObjectKind.DEVICE:
             return
         try:
-            rigid = RigidDevice(device_of_object(obj))
+            device_of_object(obj)
         except InputError as exc:
             self.verdict.setText(str(exc))
             return
-        self.device_obj, self.rigid = obj, rigid
-        obj.events.metadata.connect(self._pose_changed)
+        self._set_device(obj)
         self._sync_map_overlays()
 
     def _candidate_docs(self) -> list[dict]:
@@ -297,8 +325,7 @@ class PlacePanel(QWidget):
                 self.case.scene.removed.disconnect(self._object_removed)
                 self.case.markups.added.disconnect(self.refresh_markups)
                 self.case.markups.removed.disconnect(self.refresh_markups)
-            self.case, self.scene, self.device_obj, self.rigid, self.last = (case, None, None,
-                                                                            None, None)
+            self.case, self.device_obj = case, None  # (the workbench dropped its placement)
             self.structure_table.setRowCount(0)
             for obj in case.scene:
                 if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):
@@ -339,8 +366,7 @@ class PlacePanel(QWidget):
                 self.structure_table.removeRow(r)
                 break
         if obj is self.device_obj:
-            self._unwatch()
-            self.device_obj, self.rigid, self.last = None, None, None
+            self._set_device(None)
             self._sync_map_overlays()
 
     def _add_structure_row(self, obj: SceneObject) -> None:
@@ -373,7 +399,6 @@ class PlacePanel(QWidget):
         It gets ``pose``, or sits on the trajectory if one is set; either way the pose is
         set before the device enters the scene, so adding it is one undo step.
         """
-        from sim.placement import RigidDevice
 
         if self.case is None:
             return None
@@ -387,14 +412,10 @@ class PlacePanel(QWidget):
                           metadata=device.metadata())
         if pose is not None:
             obj.transform = pose
-        rigid = RigidDevice(device)
         # One undo step: the device enters the scene and becomes the one being placed.
         with self.case.history.macro(f"Add '{device.label}'"):
             self.case.scene.add(obj)
-            if self.device_obj is not None:
-                self._unwatch()
-            self.device_obj, self.rigid = obj, rigid
-            obj.events.metadata.connect(self._pose_changed)
+            self._set_device(obj)
             self._setting_changed()
         self.case.scene.select(obj)  # ready for the Transform panel's manipulator
         self.evaluate_now()
@@ -470,24 +491,24 @@ class PlacePanel(QWidget):
         return out
 
     def prepare(self):
-        """Build the placement scene (trees and distance grids) as a background task."""
-        from sim.placement import PlacementScene
-
+        """Build the placement scene (trees and distance grids) as a background task; the
+        result becomes the workbench's placement."""
         chosen = self._chosen_structures()
         if not chosen or self.window is None:
             self.verdict.setText("Give at least one structure a role first.")
             return None
         traj = self._trajectory()
-        items = [(o.name, o.data.transform(o.transform, inplace=False) if o.has_transform else o.data,
-                  role, margin) for o, role, margin in chosen]
+        case = self.case
 
         def job(progress):
             # A host's margin is its tolerated breach; a critical one's, its clearance.
-            return PlacementScene.from_surfaces(items, around=traj, reach=60.0,
-                                                progress=progress)
+            return prepare_structures(chosen, around=traj, reach=60.0, progress=progress)
 
         def done(scene):
-            self.scene = scene
+            if case is not self.case:
+                return
+            self.workbench.set_placement(PlacementRun(case, scene, {o.name: o for o, _r, _m in chosen},
+                                                      self.device_obj))
             self.evaluate_now()
 
         return self.window.run_task("Preparing structures", job, done)
@@ -563,14 +584,12 @@ class PlacePanel(QWidget):
         self.evaluate_now()
 
     def evaluate_now(self, *_args):
-        from sim.placement import evaluate
-
         self._sync_map_overlays()
         if self.scene is None or self.rigid is None or self.device_obj is None:
             return None
-        self.last = evaluate(self.scene, self.rigid, self.device_obj.transform)
-        self._show(self.last)
-        return self.last
+        ev = self.run.evaluate()
+        self._show(ev)
+        return ev
 
     def _show(self, ev) -> None:
         self.feedback.setRowCount(len(ev.structures))
