@@ -13,6 +13,7 @@ import pyvista as pv
 
 from sim.fem.part_analysis import Condition, PartAnalysis, run
 from sim.fem.report import view_directions, write_report
+from tests.pdf_layout import check_text_in_cells
 
 pdfium = pytest.importorskip("pypdfium2")
 SHOTS = Path("/tmp/shots20b")
@@ -31,40 +32,12 @@ def solved():
     return setup, run(setup, bar, "bar")
 
 
-def _cells_and_chars(page):
-    w, h = page.get_size()
-    rects = [o.get_bounds() for o in page.get_objects() if o.type == 2]
-    rects = [r for r in rects if (r[2] - r[0]) < 0.95 * w]  # not the page background
-    tp = page.get_textpage()
-    chars = []
-    for i in range(tp.count_chars()):
-        if tp.get_text_range(i, 1).strip():
-            chars.append((tp.get_text_range(i, 1), tp.get_charbox(i)))
-    return (w, h), rects, chars
-
-
 def test_no_text_leaves_its_cell_or_the_page(solved, tmp_path):
     setup, result = solved
     out = write_report(tmp_path / "r.pdf", LONG + WORD, setup, result.summary, result.grid)
-    pdf = pdfium.PdfDocument(out)
-    SHOTS.mkdir(exist_ok=True)
-    checked = 0
-    for n, page in enumerate(pdf):
-        page.render(scale=1.2).to_pil().save(SHOTS / f"analysis_report_p{n + 1}.png")
-        (w, h), rects, chars = _cells_and_chars(page)
-        for ch, (left, bottom, right, top) in chars:
-            assert left >= 0 and right <= w and bottom >= 0 and top <= h, f"'{ch}' off page {n}"
-            cx, cy = (left + right) / 2, (bottom + top) / 2
-            cells = [r for r in rects if r[0] <= cx <= r[2] and r[1] <= cy <= r[3]]
-            if not cells:
-                continue  # a heading or a caption, outside the tables
-            cell = min(cells, key=lambda r: (r[2] - r[0]) * (r[3] - r[1]))
-            tol = 0.6  # half the border line
-            assert cell[0] - tol <= left and right <= cell[2] + tol, \
-                f"'{ch}' at x {left:.1f}-{right:.1f} leaves its cell {cell[0]:.1f}-{cell[2]:.1f}"
-            assert cell[1] - tol <= bottom and top <= cell[3] + tol, f"'{ch}' leaves its cell"
-            checked += 1
+    checked, _ = check_text_in_cells(out, SHOTS, "analysis_report")
     assert checked > 400  # the tables' text was found and checked
+    pdf = pdfium.PdfDocument(out)
     text = "".join(pdf[k].get_textpage().get_text_range() for k in range(len(pdf)))
     flat = text.replace("\r", "").replace("\n", "").replace(" ", "")
     assert WORD.replace(" ", "") in flat  # wrapped, not truncated
