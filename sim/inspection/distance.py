@@ -27,6 +27,7 @@ import pyvista as pv
 from sim.errors import InputError
 from sim.geometry.bvh import TriangleTree
 from sim.geometry.primitives import point_triangle
+from sim.geometry.triangles import surface_triangles
 from sim.mesh.features import pseudo_normals
 
 # numba probes TBB before settling on OpenMP; the probe's version warning is noise.
@@ -229,14 +230,7 @@ class Closest:
 
 def triangles_of(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     """Vertices (n, 3) and triangle indices (m, 3) of any surface, triangulating if needed."""
-    if not isinstance(mesh, pv.PolyData):
-        mesh = mesh.extract_surface()
-    if mesh.n_cells == 0 or mesh.faces.size == 0:
-        raise InputError("The nominal object has no surface triangles to measure against.")
-    if not mesh.is_all_triangles:
-        mesh = mesh.triangulate()
-    faces = mesh.faces.reshape(-1, 4)[:, 1:]
-    return np.asarray(mesh.points, dtype=np.float64), np.ascontiguousarray(faces, dtype=np.int64)
+    return surface_triangles(mesh, "The nominal object has no surface triangles to measure against.")
 
 
 class MeshDistance:

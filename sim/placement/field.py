@@ -22,6 +22,7 @@ from scipy.ndimage import distance_transform_edt
 
 from sim.errors import InputError
 from sim.geometry.bvh import TriangleTree, band_closest, grid_closest
+from sim.geometry.triangles import surface_triangles
 from sim.mesh.features import pseudo_normals
 from sim.progress import Progress, no_progress
 
@@ -95,14 +96,7 @@ CACHE = FieldCache()
 
 def mesh_triangles(mesh: pv.DataSet) -> tuple[np.ndarray, np.ndarray]:
     """Welded vertices (n, 3) and non-degenerate triangles (m, 3) of any surface."""
-    if not isinstance(mesh, pv.PolyData):
-        mesh = mesh.extract_surface()
-    if mesh.n_cells == 0 or mesh.faces.size == 0:
-        raise InputError("The surface has no triangles.")
-    if not mesh.is_all_triangles:
-        mesh = mesh.triangulate()
-    v = np.asarray(mesh.points, dtype=np.float64)
-    f = np.asarray(mesh.faces.reshape(-1, 4)[:, 1:], dtype=np.int64)
+    v, f = surface_triangles(mesh, "The surface has no triangles.")
     if not np.isfinite(v).all():
         raise InputError("The surface has non-finite vertex coordinates.")
     # STL repeats vertices; weld exact duplicates so edges and corners are shared.
