@@ -23,7 +23,7 @@ from sim.fem.assembly import assemble_matrix
 from sim.fem.body import Body
 from sim.fem.elements import shape_functions
 from sim.fem.linsolve import factorize
-from sim.fem.results import _NODE_XI
+from sim.fem.results import nodal_gradients
 from sim.fem.selection import select_nodes
 from sim.fem.spec import AnalysisSpec, build_problem, load_mesh
 from sim.mesh.tetmesh import TetMesh
@@ -163,10 +163,7 @@ class FeSystem:
         mesh = self.mesh
         cells = mesh.cells
         m, n = cells.shape
-        _, dN = shape_functions(mesh.order, _NODE_XI[mesh.order])
-        X = mesh.points[cells]
-        J = np.einsum("mna,qnb->mqab", X, dN)
-        grads = np.einsum("qnb,mqba->mqna", dN, np.linalg.inv(J))  # (m, q, n, 3)
+        grads = nodal_gradients(mesh)  # (m, q, n, 3)
         lam, mu = self.body.material.lame
         scale = self.element_scale(p)
         w = np.repeat(np.abs(mesh.volumes), n)

@@ -8,6 +8,7 @@ keeps P2's linear stress variation instead of smearing it to element means.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -15,11 +16,22 @@ import pyvista as pv
 from sim.fem.body import Body, neo_hookean_stress, polar_rotation
 from sim.fem.elements import shape_functions
 
+if TYPE_CHECKING:
+    from sim.mesh.tetmesh import TetMesh
+
 _NODE_XI = {
     1: np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]),
     2: np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0, 0], [0.5, 0.5, 0],
                  [0, 0.5, 0], [0, 0, 0.5], [0.5, 0, 0.5], [0, 0.5, 0.5]]),
 }
+
+
+def nodal_gradients(mesh: TetMesh) -> np.ndarray:
+    """Shape-function gradients (m, q, n, 3) in world coordinates at each element's nodes q:
+    the basis for stresses recovered at the nodes."""
+    _, dN = shape_functions(mesh.order, _NODE_XI[mesh.order])
+    J = np.einsum("mna,qnb->mqab", mesh.points[mesh.cells], dN)
+    return np.einsum("qnb,mqba->mqna", dN, np.linalg.inv(J))
 
 
 def von_mises(s: np.ndarray) -> np.ndarray:
@@ -76,10 +88,7 @@ def compute_fields(body: Body, u: np.ndarray) -> FieldResults:
     mesh = body.mesh
     cells = mesh.cells
     m, n = cells.shape
-    _, dN = shape_functions(mesh.order, _NODE_XI[mesh.order])
-    X = mesh.points[cells]
-    J = np.einsum("mna,qnb->mqab", X, dN)
-    grads = np.einsum("qnb,mqba->mqna", dN, np.linalg.inv(J))  # gradients at element nodes
+    grads = nodal_gradients(mesh)
     ue = u.reshape(-1, 3)[cells]
     F = np.eye(3) + np.einsum("mni,mqnj->mqij", ue, grads)  # (m, n, 3, 3)
     R = None
