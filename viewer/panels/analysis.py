@@ -27,7 +27,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -36,13 +35,12 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import TwinsightError
 from sim.fem import part_analysis as pa
-from sim.fem.material_names import display_name
-from sim.fem.materials import library_material, library_names
+from sim.fem.materials import library_material
 from sim.model import Case, ObjectKind, SceneObject
 from sim.model.sections import section_events, set_section
 from sim.render.result_fields import field_names, field_title
 from viewer.errors import show_error
-from viewer.panels.spin import row, spin_box
+from viewer.panels.spin import material_combo, row, scroll_body, spin_box
 
 KIND_LABELS = {"fixed": "Fixed support", "displacement": "Prescribed displacement",
                "force": "Force (total)", "pressure": "Pressure", "gravity": "Gravity"}
@@ -81,9 +79,7 @@ class AnalysisPanel(QWidget):
         f = QFormLayout(part)
         self.part_combo = QComboBox()
         self.part_combo.currentIndexChanged.connect(self._part_changed)
-        self.material_combo = QComboBox()
-        for key in library_names():
-            self.material_combo.addItem(display_name(key), key)
+        self.material_combo = material_combo()
         self.material_combo.currentIndexChanged.connect(self._settings_changed)
         self.material_label = QLabel()
         self.material_label.setWordWrap(True)
@@ -179,12 +175,7 @@ class AnalysisPanel(QWidget):
         f.addRow(row(self.report_button, self.export_button, self.sweep_button))
         col.addWidget(solve)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
         self._kind_changed()
 
     # -- case ------------------------------------------------------------------------------

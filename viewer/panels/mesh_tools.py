@@ -15,7 +15,6 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QLabel,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -26,7 +25,7 @@ from sim.io.mesh_repair import repair_mesh
 from sim.io.units import USER_UNITS, mm_per
 from sim.model import Case, SceneObject
 from sim.render.result_fields import DISPLACEMENT, field_names, field_title
-from viewer.panels.spin import row, spin_box
+from viewer.panels.spin import follow_selection, row, scroll_body, spin_box
 
 UNIT_LABELS = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "in": "inches"}
 
@@ -82,20 +81,11 @@ class MeshPanel(QWidget):
         f.addRow("Warp by displacement", self.warp_spin)
         col.addWidget(colour)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
         self.show_object(None)
 
     def set_case(self, case: Case) -> None:
-        if self.case is not None:
-            self.case.scene.selection_changed.disconnect(self.show_object)
-        self.case = case
-        case.scene.selection_changed.connect(self.show_object)
-        self.show_object(case.scene.selected)
+        follow_selection(self, case)
 
     def show_object(self, obj: SceneObject | None) -> None:
         if self.obj is not None:

@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (
 )
 
 from sim.model import Case, SceneObject
+from viewer.panels.spin import follow_selection
 
 
 class PropertiesPanel(QWidget):
@@ -45,11 +46,7 @@ class PropertiesPanel(QWidget):
         self.show_object(None)
 
     def set_case(self, case: Case) -> None:
-        if self.case is not None:
-            self.case.scene.selection_changed.disconnect(self.show_object)
-        self.case = case
-        case.scene.selection_changed.connect(self.show_object)
-        self.show_object(case.scene.selected)
+        follow_selection(self, case)
 
     def show_object(self, obj: SceneObject | None) -> None:
         if self.obj is not None:

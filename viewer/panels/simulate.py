@@ -24,13 +24,11 @@ from PyQt6.QtWidgets import (
     QLabel,
     QProgressDialog,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from sim.errors import Cancelled, TwinsightError
-from sim.fem.material_names import display_name
 from sim.fem.materials import library_material, library_names
 from sim.interaction.body_setup import closed_surfaces, world_surface
 from sim.interaction.fields import FIELDS, field_info
@@ -44,7 +42,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
 from viewer.panels.case_settings import CaseSettings
-from viewer.panels.spin import spin_box
+from viewer.panels.spin import material_combo, scroll_body, spin_box
 
 log = logging.getLogger(__name__)
 CUSTOM = "Custom…"
@@ -110,9 +108,7 @@ class SimulatePanel(QWidget):
         self.mesher_combo = QComboBox()
         self.mesher_combo.addItem("Conforming (FE engine, cached)", "engine")
         self.mesher_combo.addItem("Sparse grid (instant)", "sparse")
-        self.material_combo = QComboBox()
-        for key in library_names() + [CUSTOM]:  # people read "Cortical bone"; files the key
-            self.material_combo.addItem(display_name(key) if key != CUSTOM else key, key)
+        self.material_combo = material_combo(CUSTOM)
         self.material_combo.setCurrentIndex(self.material_combo.findData(
             "liver" if "liver" in library_names() else library_names()[0]))
         self.e_spin = spin_box(0.001, 1e9, 6.2, 0.5, 3, " kPa")
@@ -225,12 +221,7 @@ class SimulatePanel(QWidget):
         f.addRow(row)
         col.addWidget(view)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
         self.instrument_specs: list[dict] = []
         self._update_buttons()
 

@@ -1,5 +1,6 @@
-"""Small builders the panels share: the number field of their forms, a row of widgets, and
-the wheel guard that lets the wheel scroll a panel past its fields."""
+"""Small builders the panels share: the number field of their forms, a row of widgets, the
+material chooser, the scrolling body of a panel, following the case's selection, and the wheel guard that lets the
+wheel scroll a panel past its fields."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QMainWindow,
+    QScrollArea,
     QScrollBar,
     QTabBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -44,6 +47,40 @@ def row(*widgets: QWidget) -> QWidget:
     for x in widgets:
         h.addWidget(x)
     return w
+
+
+def material_combo(*extra: str) -> QComboBox:
+    """The library's materials by the names people read ("Cortical bone"), each holding its
+    key (what files store), then the ``extra`` entries as they are."""
+    from sim.fem.material_names import display_name
+    from sim.fem.materials import library_names
+
+    combo = QComboBox()
+    for key in library_names():
+        combo.addItem(display_name(key), key)
+    for key in extra:
+        combo.addItem(key, key)
+    return combo
+
+
+def scroll_body(panel: QWidget, inner: QWidget) -> None:
+    """Fill ``panel`` with ``inner`` in a borderless scroll area (a tall panel in a short dock)."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(inner)
+    outer = QVBoxLayout(panel)
+    outer.setContentsMargins(0, 0, 0, 0)
+    outer.addWidget(scroll)
+
+
+def follow_selection(panel, case) -> None:
+    """Give ``panel`` the case: its ``show_object`` follows the case's selected object from now
+    on (and no longer the previous case's)."""
+    if panel.case is not None:
+        panel.case.scene.selection_changed.disconnect(panel.show_object)
+    panel.case = case
+    case.scene.selection_changed.connect(panel.show_object)
+    panel.show_object(case.scene.selected)
 
 
 class WheelGuard(QObject):

@@ -24,6 +24,7 @@ from sim.geometry import rigid
 from sim.model import Case, SceneObject
 from sim.model import transform as tf
 from sim.render.adapters import vtk_matrix
+from viewer.panels.spin import follow_selection
 
 
 def _nearest_rigid(m: np.ndarray) -> np.ndarray:
@@ -123,11 +124,7 @@ class TransformPanel(QWidget):
         self.show_object(None)
 
     def set_case(self, case: Case) -> None:
-        if self.case is not None:
-            self.case.scene.selection_changed.disconnect(self.show_object)
-        self.case = case
-        case.scene.selection_changed.connect(self.show_object)
-        self.show_object(case.scene.selected)
+        follow_selection(self, case)
 
     def show_object(self, obj: SceneObject | None) -> None:
         if self.obj is not None:
