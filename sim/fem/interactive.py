@@ -110,6 +110,19 @@ def pcg(apply: Callable[[np.ndarray], np.ndarray], precondition: Callable[[np.nd
     return x, iters, float(rel)
 
 
+def warped_solve(W: np.ndarray, r: np.ndarray, free: np.ndarray,
+                 solve: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """z = W P^-1 W^T r for nodal vectors r (n, 3): rotate into the nodes' frames by W, apply
+    ``solve`` (P^-1) on the ``free`` dofs (the others stay zero) and rotate back."""
+    local = np.empty_like(r)
+    kern.rotate_nodes(W, r, True, local)
+    z = np.zeros(r.size)
+    z[free] = solve(local.ravel()[free])
+    out = np.empty_like(r)
+    kern.rotate_nodes(W, z.reshape(-1, 3), False, out)
+    return out
+
+
 @dataclass
 class StepReport:
     iterations: int
@@ -211,12 +224,7 @@ class CorotationalSimulator:
 
     def _precondition(self, r: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """z = W P^-1 W^T r on the unconstrained dofs (prescribed ones stay zero: symmetric)."""
-        local = np.empty_like(r)
-        kern.rotate_nodes(self._warp, r, True, local)
-        z = np.zeros(r.size)
-        z[self.free] = self._solve(local.ravel()[self.free])
-        out = np.empty_like(r)
-        kern.rotate_nodes(self._warp, z.reshape(-1, 3), False, out)
+        out = warped_solve(self._warp, r, self.free, self._solve)
         out[mask] = 0.0
         return out
 

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from sim.fem import corotational_kernels as kern
 from sim.fem.body import Body
-from sim.fem.interactive import CorotationalSimulator, StepReport, pcg
+from sim.fem.interactive import CorotationalSimulator, StepReport, pcg, warped_solve
 from sim.fem.linsolve import factorize
 from sim.interaction.tools import Instrument
 
@@ -122,13 +121,7 @@ class ContactSimulator(CorotationalSimulator):
 
     def _pc(self, r: np.ndarray) -> np.ndarray:
         """Warped rest-matrix Cholesky: z = W P^-1 W^T r."""
-        local = np.empty_like(r)
-        kern.rotate_nodes(self.W, r, True, local)
-        z = np.zeros(r.size)
-        z[self._pc_free] = self._pc_solve(local.ravel()[self._pc_free])
-        out = np.empty_like(r)
-        kern.rotate_nodes(self.W, z.reshape(-1, 3), False, out)
-        return out
+        return warped_solve(self.W, r, self._pc_free, self._pc_solve)
 
     # -- contact detection ---------------------------------------------------------------------
     @staticmethod
