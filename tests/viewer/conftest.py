@@ -50,20 +50,33 @@ def stop_task(win) -> None:
 
 
 @pytest.fixture
-def window(qtbot, demo_case_dir):
-    win = shown_window(qtbot)
-    open_and_wait(qtbot, win, demo_case_dir)
-    yield win
-    stop_task(win)
+def new_window(qtbot):
+    """Make shown main windows with ``new_window(size)``; a task still running in one is
+    cancelled when the test ends."""
+    made = []
+
+    def make(size: tuple[int, int] | None = None):
+        made.append(shown_window(qtbot, size))
+        return made[-1]
+
+    yield make
+    for win in made:
+        stop_task(win)
 
 
 @pytest.fixture
-def ct_window(qtbot, shared_data):
+def window(qtbot, new_window, demo_case_dir):
+    win = new_window()
+    open_and_wait(qtbot, win, demo_case_dir)
+    return win
+
+
+@pytest.fixture
+def ct_window(qtbot, new_window, shared_data):
     """The main window showing the real CT (TotalSegmentator's small example)."""
-    win = shown_window(qtbot, (1500, 950))
+    win = new_window((1500, 950))
     open_and_wait(qtbot, win, shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    yield win
-    stop_task(win)
+    return win
 
 
 def liver_pixels(img: np.ndarray) -> int:

@@ -22,13 +22,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+def window(new_window):
+    win = new_window()
     case = Case(name="bone block", anatomical=False)
     case.scene.add(SceneObject("Bone", ObjectKind.SURFACE,
                                pv.Box(bounds=(-15, 15, -15, 15, 0, 60), level=2).triangulate()))

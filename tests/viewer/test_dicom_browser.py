@@ -17,14 +17,9 @@ SHOTS = os.environ.get("TWINSIGHT_SCREENSHOTS")
 
 
 @pytest.fixture
-def empty_window(qtbot):
+def empty_window(new_window):
     """A main window with no case open (the browser opens one)."""
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = new_window()
     yield win
     win.close()
 

@@ -39,18 +39,9 @@ def scan(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot):
+def window(new_window):
     """A bare main window (no demo case: these tests replace the case anyway)."""
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
+    return new_window()
 
 
 def _choose(monkeypatch, qtbot, handle: str, seen: list):
