@@ -28,6 +28,7 @@ from sim.errors import FileFormatError, InputError
 from sim.markups.model import Markup
 from sim.model import bundle
 from sim.model.migrations import MigrationError, migrate
+from sim.model.overlays import checked_sections
 from sim.model.scene import Case, SceneObject
 from sim.model.schema import FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
 from sim.progress import Progress, no_progress
@@ -435,6 +436,7 @@ def load_case(path: str | Path, progress: Progress = no_progress, *,
     finally:
         b.close()
     # Everything is read and checked: only now is the case built.
+    sections = checked_sections(sections, path.name)
     case = Case(name=m.case.name, anatomical=m.case.anatomical, description=m.case.description,
                 source=str(path), uid=m.case.uid, created=m.created, sections=sections)
     for obj in objects:

@@ -131,3 +131,33 @@ def test_a_body_of_another_case_is_refused():
     stranger = spine_block().scene["Bone"]
     with pytest.raises(InputError, match="not in the open case"):
         bench.prepare_simulation(stranger)
+
+
+def test_a_damaged_or_hostile_overlays_section_opens_without_the_overlays(tmp_path, caplog):
+    """A case whose overlays cannot be read opens with everything else, and says so."""
+    import json
+    import logging
+
+    from sim.model.case_io import load_case, save_case
+
+    case = spine_block()
+    screw = add_screw(case, 4.5)
+    ov.set_overlay(case, ov.PlanLine(id="plan", points=[(0, 0, 0), (0, 0, 50)]))
+    path = tmp_path / "ok.twin"
+    save_case(case, path)
+    assert set(ov.overlays(load_case(path))) == {"plan"}  # round trip
+
+    for damage in ({"x": {"kind": "line", "id": "x", "points": [[0, 0, "nan?"]]}},
+                   {"x": {"kind": "mystery", "id": "x"}},
+                   {f"o{i}": {"kind": "legend", "id": f"o{i}", "title": "t"}
+                    for i in range(ov.MAX_OVERLAYS + 1)}):
+        case.sections[ov.SECTION] = damage
+        bad = tmp_path / "bad.twin"
+        save_case(case, bad)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            opened = load_case(bad)
+        assert ov.SECTION not in opened.sections and not ov.overlays(opened)
+        assert opened.scene.find(screw.uid) is not None  # the rest is there
+        assert any("overlays cannot be read" in r.getMessage() for r in caplog.records)
+    assert json.dumps(ov.overlays(case)) == "{}"  # reading a damaged section never raises
