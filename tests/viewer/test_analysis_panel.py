@@ -21,24 +21,15 @@ L, W = 80.0, 20.0  # bar length and square side (mm)
 
 
 @pytest.fixture
-def bar_window(qtbot):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    win.resize(1300, 850)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+def bar_window(qtbot, new_window):
+    win = new_window((1300, 850))
     case = Case(name="bar")
     case.scene.add(SceneObject("Bracket arm", ObjectKind.PART,
                                pv.Box(bounds=(0, L, 0, W, 0, W), level=2).triangulate().clean()))
     win.set_case(case)
     win.findChild(QDockWidget, "dockAnalysis").raise_()
     qtbot.waitUntil(lambda: win.analysis.isVisible(), timeout=5000)
-    yield win
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
+    return win
 
 
 def _click(qtbot, win, world):

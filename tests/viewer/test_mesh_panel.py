@@ -15,20 +15,11 @@ SHOTS = "/tmp/shots20b"
 
 
 @pytest.fixture
-def win(qtbot):
-    from viewer.main_window import MainWindow
-
-    w = MainWindow()
-    w.resize(1200, 800)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
+def win(new_window):
+    w = new_window((1200, 800))
     w.set_case(Case(name="parts"))
     w.findChild(QDockWidget, "dockMesh").raise_()
-    yield w
-    if w.task is not None:
-        w.task.cancel()
-        w.task.wait()
+    return w
 
 
 def _wait(qtbot, w):

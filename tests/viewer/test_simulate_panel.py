@@ -17,14 +17,8 @@ BOUNDS = (0.0, 30.0, 0.0, 30.0, 0.0, 15.0)
 
 
 @pytest.fixture
-def sim_window(qtbot):
-    from viewer.main_window import MainWindow
-
-    win = MainWindow()
-    win.resize(1100, 800)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+def sim_window(qtbot, new_window):
+    win = new_window((1100, 800))
     case = Case(name="block")
     case.scene.add(SceneObject("Block", ObjectKind.SURFACE,
                                pv.Box(bounds=BOUNDS, level=4).triangulate(),
@@ -39,9 +33,6 @@ def sim_window(qtbot):
     panel.fix_depth.setValue(20)
     yield win
     panel.end()
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
 
 
 def _start(qtbot, win, start=True):
