@@ -37,6 +37,21 @@ def win_fixture(shared_window, qtbot):
     return shared_window
 
 
+def listening_live_panel(win, qtbot, case_name: str):
+    """``win`` showing a new empty case (not anatomical) and its Live panel set to listen for
+    OpenIGTLink on a free loopback port, without MQTT (not connected yet)."""
+    from sim.model import Case
+
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.task is None, timeout=60_000)
+    win.set_case(Case(name=case_name, anatomical=False))
+    panel = win.live
+    panel.mqtt_edit.setText("")
+    panel.igtl_mode.setCurrentIndex(1)  # listen on
+    panel.igtl_edit.setText("127.0.0.1:0")
+    return panel
+
+
 def press(qtbot, window, key, modifiers):
     """A real key press; shortcuts need the window active (Xvfb has no window manager)."""
     window.windowHandle().requestActivate()

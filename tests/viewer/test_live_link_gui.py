@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import vtk
 
-from sim.model import Case
 from sim.twin import igtl_wire as wire
-from tests.viewer.case_window import shared_window_fixture  # noqa: F401
+from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
 from tests.viewer.view_points import display_point
 
 pyigtl = pytest.importorskip("pyigtl")
@@ -23,13 +22,7 @@ pyigtl = pytest.importorskip("pyigtl")
 def live(shared_window, qtbot):
     """The shared window with an empty case and its Live panel listening on a free port."""
     win = shared_window
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.task is None, timeout=60_000)
-    win.set_case(Case(name="live", anatomical=False))
-    panel = win.live
-    panel.mqtt_edit.setText("")
-    panel.igtl_mode.setCurrentIndex(1)  # listen on
-    panel.igtl_edit.setText("127.0.0.1:0")
+    panel = listening_live_panel(win, qtbot, "live")
     panel.connect_link()
     assert panel.connected, win.last_error and win.last_error.text()
     yield win, panel, panel.session.instruments.endpoint.port

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sim.model import Case
-from tests.viewer.case_window import shared_window_fixture  # noqa: F401
+from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
 
 pyigtl = pytest.importorskip("pyigtl")
 FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -25,13 +25,7 @@ def _rot_z(degrees: float, t=(0.0, 0.0, 0.0)) -> np.ndarray:
 @pytest.fixture
 def window(shared_window, qtbot):
     win = shared_window
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.task is None, timeout=60_000)
-    win.set_case(Case(name="slicer", anatomical=False))
-    panel = win.live
-    panel.mqtt_edit.setText("")
-    panel.igtl_mode.setCurrentIndex(1)  # listen on
-    panel.igtl_edit.setText("127.0.0.1:0")
+    panel = listening_live_panel(win, qtbot, "slicer")
     yield win, panel
     panel.shutdown()
     panel.set_peer_settings("lps", {})
