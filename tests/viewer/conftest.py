@@ -51,12 +51,14 @@ def stop_task(win) -> None:
 
 @pytest.fixture
 def new_window(qtbot):
-    """Make shown main windows with ``new_window(size)``; a task still running in one is
-    cancelled when the test ends."""
+    """Make shown main windows with ``new_window(size, path)`` (``path`` opened and loaded
+    where given); a task still running in one is cancelled when the test ends."""
     made = []
 
-    def make(size: tuple[int, int] | None = None):
+    def make(size: tuple[int, int] | None = None, path=None):
         made.append(shown_window(qtbot, size))
+        if path is not None:
+            open_and_wait(qtbot, made[-1], path)
         return made[-1]
 
     yield make
@@ -65,18 +67,14 @@ def new_window(qtbot):
 
 
 @pytest.fixture
-def window(qtbot, new_window, demo_case_dir):
-    win = new_window()
-    open_and_wait(qtbot, win, demo_case_dir)
-    return win
+def window(new_window, demo_case_dir):
+    return new_window(path=demo_case_dir)
 
 
 @pytest.fixture
-def ct_window(qtbot, new_window, shared_data):
+def ct_window(new_window, shared_data):
     """The main window showing the real CT (TotalSegmentator's small example)."""
-    win = new_window((1500, 950))
-    open_and_wait(qtbot, win, shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
-    return win
+    return new_window((1500, 950), shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz")
 
 
 def liver_pixels(img: np.ndarray) -> int:

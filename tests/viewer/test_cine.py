@@ -24,9 +24,7 @@ def _frame(t: int) -> np.ndarray:
 
 
 @pytest.fixture
-def cine_window(qtbot, tmp_path):
-    from viewer.main_window import MainWindow
-
+def cine_window(new_window, tmp_path):
     uid = "1.2.826.0.1.3680043.8.498.99"
     for t in range(N_T):
         for p in write_series(tmp_path / "dyn", _frame(t), series_uid=uid, study_uid=uid + ".1",
@@ -35,13 +33,7 @@ def cine_window(qtbot, tmp_path):
             ds.TemporalPositionIdentifier = t + 1
             ds.TriggerTime = 400.0 * t
             ds.save_as(p)
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(tmp_path / "dyn")
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+    win = new_window((1400, 900), tmp_path / "dyn")
     yield win
     win.imaging.slices.cine.play_button.setChecked(False)
 

@@ -18,17 +18,8 @@ def _coloured(img: np.ndarray) -> int:
     return int(((np.abs(rgb[..., 0] - rgb[..., 2]) > 40) | (np.abs(rgb[..., 0] - rgb[..., 1]) > 40)).sum())
 
 
-def test_palette_colour_image_is_shown_in_colour(qtbot, tmp_path):
-    from viewer.main_window import MainWindow
-
-    path = _alone(tmp_path, "OBXXXX1A.dcm")
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    win.open_path(path)
-    qtbot.waitUntil(lambda: win.case is not None and win.task is None, timeout=60_000)
+def test_palette_colour_image_is_shown_in_colour(qtbot, new_window, tmp_path):
+    win = new_window((1400, 900), _alone(tmp_path, "OBXXXX1A.dcm"))
     ui = win.imaging
     slices = ui.slices
     slices.ensure_views()

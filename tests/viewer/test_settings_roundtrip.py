@@ -98,24 +98,16 @@ def _change(name: str, w, qtbot) -> None:
 
 
 @pytest.fixture
-def window(qtbot, demo_case_dir, tmp_path, monkeypatch):
+def window(monkeypatch, tmp_path, demo_case_dir, new_window):
     from sim.io import load
-    from viewer.main_window import MainWindow
 
     monkeypatch.setenv("TWINSIGHT_RECOVERY_DIR", str(tmp_path / "recovery"))
-    win = MainWindow()
-    win.resize(1200, 800)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
+    win = new_window((1200, 800))
     win.set_case(load(demo_case_dir))
     win.case_path = None
     win.session.saved(None, None)
     yield win
     win.rehearse.shutdown()
-    if win.task is not None:
-        win.task.cancel()
-        win.task.wait()
 
 
 def test_every_panel_setting_marks_the_case_and_survives_save_and_reopen(window, qtbot,
