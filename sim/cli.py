@@ -139,6 +139,27 @@ def output_path(path: str | None, suffix: str) -> Path | None:
     return out
 
 
+def read_secret(file: str | None, env: str, prompt: str, required: bool) -> str | None:
+    """A password from the first line of ``file``, else from the environment variable ``env``,
+    else (when ``required`` and on a terminal) typed at ``prompt``; None without one. Never
+    an argument: argv is visible to every user in the process list."""
+    if file:
+        try:
+            lines = Path(file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"Cannot read the password file '{file}' ({exc}).") from None
+        if not lines or not lines[0]:
+            raise InputError(f"The password file '{file}' is empty.")
+        return lines[0]
+    if os.environ.get(env):
+        return os.environ[env]
+    if required and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return None
+
+
 def use_offscreen_rendering() -> None:
     """Without a display, make VTK render through EGL instead of failing on X."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):

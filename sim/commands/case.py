@@ -8,8 +8,6 @@ the command line itself (it would show in the process list and shell history).
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 PASSWORD_ENV = "TWINSIGHT_PASSWORD"
@@ -66,35 +64,16 @@ def _password_option(p) -> None:
                    help=f"file whose first line is the case password (or set ${PASSWORD_ENV})")
 
 
-def _read_secret(file: str | None, env: str, prompt: str, required: bool) -> str | None:
-    from sim.errors import InputError
-
-    if file:
-        try:
-            lines = Path(file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"Cannot read the password file '{file}' ({exc}).") from None
-        if not lines or not lines[0]:
-            raise InputError(f"The password file '{file}' is empty.")
-        return lines[0]
-    if os.environ.get(env):
-        return os.environ[env]
-    if required and sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(prompt)
-    return None
-
-
 def _open(args, what):
     """Run ``what(password)``, asking for a password only if the case turns out encrypted."""
+    from sim.cli import read_secret
     from sim.model.crypto import PasswordRequired
 
-    password = _read_secret(args.password_file, PASSWORD_ENV, "", False)
+    password = read_secret(args.password_file, PASSWORD_ENV, "", False)
     try:
         return what(password), password
     except PasswordRequired:
-        password = _read_secret(None, PASSWORD_ENV, f"Password for {args.case}: ", True)
+        password = read_secret(None, PASSWORD_ENV, f"Password for {args.case}: ", True)
         if password is None:
             raise PasswordRequired(args.case, f" (give it with --password-file or "
                                               f"${PASSWORD_ENV})") from None
@@ -155,15 +134,15 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json, printable
+    from sim.cli import cli_progress, print_json, printable, read_secret
     from sim.errors import InputError
     from sim.model.case_io import load_case, save_case
 
     case, _ = _open(args, lambda pw: load_case(args.case, cli_progress(), password=pw))
     new_password = None
     if args.encrypt:
-        new_password = _read_secret(args.new_password_file, NEW_PASSWORD_ENV,
-                                     "New password: ", True)
+        new_password = read_secret(args.new_password_file, NEW_PASSWORD_ENV,
+                                   "New password: ", True)
         if not new_password:
             raise InputError(f"--encrypt needs a password: use --new-password-file or "
                              f"${NEW_PASSWORD_ENV}.")

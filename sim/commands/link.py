@@ -121,7 +121,7 @@ def _broker(args):
     prompt (like case passwords), --password and the URL still work but are visible in ``ps``."""
     from urllib.parse import urlsplit
 
-    from sim.commands.case import _read_secret
+    from sim.cli import read_secret
     from sim.twin.mqtt_link import BrokerConfig
 
     url = args.mqtt
@@ -135,7 +135,7 @@ def _broker(args):
               "is visible to other users of this computer; use --password-file or "
               f"${MQTT_PASSWORD_ENV} instead.", file=sys.stderr)
     if password is None:
-        password = _read_secret(args.password_file, MQTT_PASSWORD_ENV,
+        password = read_secret(args.password_file, MQTT_PASSWORD_ENV,
                                 f"Password for the MQTT broker user {args.username}: ",
                                 bool(args.username) and not in_url)
     return BrokerConfig.from_url(url, args.username, password or None, args.ca_certs,
