@@ -86,6 +86,9 @@ class ReviewDialog(QDialog):
         self.explain_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.explain_table.setWordWrap(False)
         self.explain_table.verticalHeader().setDefaultSectionSize(22)
+        # Its columns are capped (EXPLAIN_WIDTHS) so the points show without scrolling
+        # sideways: the application's column fitter must leave them alone.
+        self.explain_table.setProperty("columnsFitted", True)
         pl.addWidget(self.explain_table, 1)
         formula = QLabel(" ".join(FORMULA_LINES))
         formula.setWordWrap(True)
