@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from sim.errors import FileFormatError, InputError
-from sim.sweep.paths import parse_path
+from sim.sweep.spec import qoi_entries
 
 LEVELS = ("low", "medium", "high")
 _KEYS = {"name", "model", "question_of_interest", "context_of_use", "quantities", "risk",
@@ -76,15 +76,8 @@ def parse_credibility(data: Any, path: Path) -> CredibilitySpec:
     quantities = data.get("quantities")
     if not isinstance(quantities, list) or not quantities:
         raise InputError("The credibility spec needs 'quantities': the quantities of interest.")
-    qs = []
-    for q in quantities:
-        if isinstance(q, str):
-            q = {"name": q, "path": q}
-        if not isinstance(q, dict) or "path" not in q:
-            raise InputError("Each quantity of interest is a path or a mapping with 'name' and 'path'.")
-        parse_path(str(q["path"]))
-        qs.append({"name": str(q.get("name", q["path"])), "path": str(q["path"]),
-                   "unit": str(q.get("unit", "")), "acceptance": str(q.get("acceptance", ""))})
+    qs = [{"name": q["name"], "path": q["path"], "unit": str(q.get("unit", "")),
+           "acceptance": str(q.get("acceptance", ""))} for q in qoi_entries(quantities)]
     risk = data.get("risk") or {}
     if not isinstance(risk, dict):
         raise InputError("'risk' must map influence and consequence to low, medium or high.")

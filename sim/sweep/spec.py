@@ -192,9 +192,9 @@ def _members(cohort: Any, folder: Path) -> tuple[list[Member], str | None]:
     return members, transfer
 
 
-def _qois(raw: Any) -> list[Qoi]:
-    if not isinstance(raw, list) or not raw:
-        raise InputError("A sweep needs 'qoi': a list of quantities of interest to keep.")
+def qoi_entries(raw: list) -> list[dict[str, Any]]:
+    """Quantities of interest as mappings with a checked 'path' and a 'name' (a bare path
+    names itself); sweeps and credibility specs write them the same way."""
     out = []
     for q in raw:
         if isinstance(q, str):
@@ -202,7 +202,14 @@ def _qois(raw: Any) -> list[Qoi]:
         if not isinstance(q, dict) or "path" not in q:
             raise InputError("Each quantity of interest is a path or a mapping with 'name' and 'path'.")
         parse_path(str(q["path"]))
-        out.append(Qoi(str(q.get("name", q["path"])), str(q["path"])))
+        out.append({**q, "name": str(q.get("name", q["path"])), "path": str(q["path"])})
+    return out
+
+
+def _qois(raw: Any) -> list[Qoi]:
+    if not isinstance(raw, list) or not raw:
+        raise InputError("A sweep needs 'qoi': a list of quantities of interest to keep.")
+    out = [Qoi(q["name"], q["path"]) for q in qoi_entries(raw)]
     if len({q.name for q in out}) != len(out):
         raise InputError("Quantity of interest names must be unique.")
     return out
