@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.errors import FileFormatError
+from sim.errors import FileFormatError, InputError
 
 
 def read_settings_file(path: Path, what: str, max_mb: int) -> Any:
@@ -47,3 +47,14 @@ def read_yaml_spec(path: Path, what: str | None = None, max_chars: int = 5_000_0
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise FileFormatError(path, f"it is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+
+
+def check_settings(data: Any, kind: str, keys: set[str]) -> dict:
+    """``data`` as the mapping of settings of a ``kind`` ("placement spec") whose fields are
+    all among ``keys``; anything else is one InputError naming the kind."""
+    if not isinstance(data, dict):
+        raise InputError(f"A {kind} must be a mapping of settings.")
+    unknown = set(data) - keys
+    if unknown:
+        raise InputError(f"Unknown {kind} field(s): {', '.join(sorted(unknown))}.")
+    return data

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sim.errors import FileFormatError, InputError
+from sim.errors import InputError
+from sim.spec_file import check_settings, read_yaml_spec
 from sim.sweep.spec import qoi_entries
 
 LEVELS = ("low", "medium", "high")
@@ -60,11 +59,7 @@ def _text(data: dict, key: str) -> str:
 
 
 def parse_credibility(data: Any, path: Path) -> CredibilitySpec:
-    if not isinstance(data, dict):
-        raise InputError("A credibility spec must be a mapping of settings.")
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise InputError(f"Unknown credibility spec field(s): {', '.join(sorted(unknown))}.")
+    data = check_settings(data, "credibility spec", _KEYS)
     model = data.get("model")
     if not isinstance(model, dict) or "fem" not in model:
         raise InputError("The credibility spec needs 'model: {fem: ANALYSIS.yaml}'.")
@@ -115,14 +110,4 @@ def parse_credibility(data: Any, path: Path) -> CredibilitySpec:
 
 def read_credibility(path: str | Path) -> CredibilitySpec:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(path, f"it cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(path, "it is not a text file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FileFormatError(path, f"it is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
-    return parse_credibility(data, path.resolve())
+    return parse_credibility(read_yaml_spec(path), path.resolve())

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.errors import InputError
-from sim.spec_file import read_yaml_spec
+from sim.spec_file import check_settings, read_yaml_spec
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -109,11 +109,7 @@ def check_pose(value: ArrayLike) -> np.ndarray:
 
 
 def parse_spec(data: dict, base: Path) -> PlacementSpec:
-    if not isinstance(data, dict):
-        raise InputError("A placement spec must be a mapping of settings.")
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise InputError(f"Unknown placement spec field(s): {', '.join(sorted(unknown))}.")
+    data = check_settings(data, "placement spec", _KEYS)
     structures = data.get("structures")
     if not isinstance(structures, list) or not structures:
         raise InputError("A placement spec needs a non-empty list of 'structures'.")
