@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ class SceneRenderer:
         self._orientation_widget = None
         self._highlight = None
         self._selected: SceneObject | None = None  # whose outline is shown
+        self._batch_depth, self._render_pending = 0, False
         plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
         self._scale_bar = _scale_bar()
         plotter.add_actor(self._scale_bar, name="scale-bar", pickable=False, render=False,
@@ -78,10 +80,30 @@ class SceneRenderer:
             self.set_case(case)
 
     def request_render(self) -> None:
+        if self._batch_depth:
+            self._render_pending = True  # drawn once, when the batch ends
+            return
         self.plotter.render()
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Renders requested inside the block are drawn once, at its end: opening a case
+        otherwise drew the whole scene three times per object (a second each on software GL)."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if not self._batch_depth and self._render_pending:
+                self._render_pending = False
+                self.plotter.render()
 
     # -- model -> actors ---------------------------------------------------------------
     def set_case(self, case: Case) -> None:
+        with self.batched():
+            self._set_case(case)
+
+    def _set_case(self, case: Case) -> None:
         if self.case is not None:
             self.case.scene.added.disconnect(self._on_added)
             self.case.scene.removed.disconnect(self._on_removed)
@@ -211,9 +233,9 @@ class SceneRenderer:
     def reset_camera(self) -> None:
         bounds = self.case.scene.bounds() if self.case is not None else None
         if bounds is not None:
-            self.plotter.reset_camera(bounds=bounds)
+            self.plotter.reset_camera(render=False, bounds=bounds)
         else:
-            self.plotter.reset_camera()
+            self.plotter.reset_camera(render=False)
         self.request_render()
 
     def set_view(self, view: str) -> None:
