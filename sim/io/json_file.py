@@ -61,3 +61,14 @@ def read_json(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> Any:
         return parse_json(text)
     except ValueError as exc:
         raise FileFormatError(path, f"it is not valid JSON ({exc})") from None
+
+
+def check_header(doc: Any, where: str | Path, fmt: str, version: int, what: str) -> dict:
+    """``doc`` as a document of our file format ``fmt`` at ``version`` (its "format" and
+    "version" keys); else a FileFormatError naming ``where`` and ``what`` ("anomaly model")."""
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise FileFormatError(where, f"it is not a Twinsight {what}")
+    if doc.get("version") != version:
+        raise FileFormatError(where, f"{what} version {doc.get('version')} is not supported "
+                                     f"(expected {version})")
+    return doc

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import check_header
 
 FORMAT, VERSION = "twinsight-anomaly-model", 1
 CUSUM_K = 0.5
@@ -263,11 +264,7 @@ class AnomalyModel:
 
     @classmethod
     def from_dict(cls, doc: dict, where: str | Path = "the model") -> AnomalyModel:
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise FileFormatError(where, "it is not a Twinsight anomaly model")
-        if doc.get("version") != VERSION:
-            raise FileFormatError(where, f"anomaly model version {doc.get('version')} is not "
-                                         f"supported (expected {VERSION})")
+        doc = check_header(doc, where, FORMAT, VERSION, "anomaly model")
         try:
             baselines = {s: Baseline(float(b["t0"]), [float(c) for c in b["coef"]],
                                      b["period"], float(b["sigma"]))

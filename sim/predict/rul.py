@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
+from sim.io.json_file import check_header
 from sim.model.atomic import write_text_atomic
 from sim.predict.features import Normaliser, feature_names, fleet_features
 from sim.predict.fleet import Fleet
@@ -144,11 +145,7 @@ class RulModel:
     def from_dict(cls, doc: dict, where: str | Path = "the model") -> RulModel:
         import lightgbm as lgb
 
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise FileFormatError(where, "it is not a Twinsight remaining-life model")
-        if doc.get("version") != VERSION:
-            raise FileFormatError(where, f"model version {doc.get('version')} is not "
-                                         f"supported (expected {VERSION})")
+        doc = check_header(doc, where, FORMAT, VERSION, "remaining-life model")
         try:
             norm = Normaliser.from_dict(doc["normaliser"])
             boosters = {k: lgb.Booster(model_str=s) for k, s in doc["boosters"].items()}
