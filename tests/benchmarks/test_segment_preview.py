@@ -9,23 +9,17 @@ import time
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from sim.imaging.pipeline import Recipe, preview_mask
-from sim.imaging.volume import affine_of, make_image, voxel_array
-from sim.io import load
+from sim.imaging.volume import affine_of, voxel_array
+from tests.ct_samples import resampled_ct
 
 TARGET_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def big_ct(shared_data):
-    src = list(load(shared_data / "ct" / "totalseg" / "example_ct.nii.gz").scene)[0].data
-    hu = voxel_array(src).astype(np.float32)
-    zoom = np.array([512, 512, 200]) / np.array(hu.shape)
-    big = ndimage.zoom(hu, zoom, order=1).astype(np.int16)
-    return make_image(big, np.asarray(src.spacing) / zoom, src.origin,
-                      np.asarray(src.direction_matrix))
+    return resampled_ct(shared_data, (512, 512, 200))
 
 
 @pytest.mark.benchmark

@@ -13,7 +13,8 @@ from scipy import ndimage
 
 from sim.imaging.pipeline import Recipe, make_mask
 from sim.imaging.surface import mask_to_surface
-from sim.imaging.volume import affine_of, make_image, voxel_array
+from sim.imaging.volume import affine_of
+from tests.ct_samples import resampled_ct
 
 
 def dihedral_deg(surf) -> np.ndarray:
@@ -34,13 +35,7 @@ def dihedral_deg(surf) -> np.ndarray:
 @pytest.fixture(scope="module")
 def bone(shared_data):
     """Bone of the real CT resampled to 256 x 256 x 150 (about 1.4 x 1.2 x 2.2 mm voxels)."""
-    from sim.io import load
-
-    src = next(iter(load(shared_data / "ct" / "totalseg" / "example_ct.nii.gz").scene)).data
-    hu = voxel_array(src).astype(np.float32)
-    zoom = np.array([256, 256, 150]) / np.array(hu.shape)
-    image = make_image(ndimage.zoom(hu, zoom, order=1).astype(np.int16),
-                       np.asarray(src.spacing) / zoom, src.origin, np.asarray(src.direction_matrix))
+    image = resampled_ct(shared_data, (256, 256, 150))
     return image, make_mask(image, Recipe("bone"))
 
 
