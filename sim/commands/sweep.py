@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from sim.errors import InputError
@@ -23,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                              "placement, 200 for Python models)")
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the samples recorded as failed")
+    p.add_argument("--stall-timeout", type=float, default=None, metavar="S",
+                   help="when no sample finishes for S seconds, resubmit the samples in flight; "
+                        "one found running at two such stalls is recorded as failed "
+                        "(default 900)")
     p.add_argument("--no-run", action="store_true", help="only analyse the results already there")
     p.add_argument("--report", help="write the analysis report (.html or .pdf)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -47,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"Report '{args.report}' must end in .pdf or .html.")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1.")
+    if args.stall_timeout is not None and not args.stall_timeout > 0:
+        raise InputError("--stall-timeout must be a positive number of seconds.")
     import distributed  # noqa: F401  (its import sets its loggers' levels: override after it)
 
     if not args.verbose:  # a killed worker is handled: the library's warnings are not for users
@@ -54,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(logging.CRITICAL)
     run_info = None
     if not args.no_run:
+        extra = {"stall_s": args.stall_timeout} if args.stall_timeout else {}
         run_info = run_sweep(spec, out, workers=args.workers, scheduler=args.scheduler,
                              batch=args.batch, retry_failed=args.retry_failed,
-                             progress=cli_progress())
+                             progress=cli_progress(), **extra)
     elif not out.is_dir():
         raise InputError(f"There are no results at '{out}' to analyse.")
     df = read_results(out)
@@ -68,8 +76,13 @@ def run(args: argparse.Namespace) -> int:
         result["report"] = str(write_sweep_report(spec, df, result, args.report))
     if args.json:
         print_json(result)
-        return 0
-    _print_text(result)
+    else:
+        _print_text(result)
+    failed = result["samples"]["failed"]
+    if failed:  # the sweep is complete, but not every sample has a result: say so in the code
+        print(f"{failed} of {result['samples']['expected']} samples failed (their errors are in "
+              f"the results; --retry-failed reruns them).", file=sys.stderr)
+        return 1
     return 0
 
 
