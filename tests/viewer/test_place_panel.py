@@ -200,6 +200,18 @@ def test_every_place_button_clicked(qtbot, place_window, tmp_path, monkeypatch):
     assert clicked == buttons, f"not clicked: {buttons - clicked}"
 
 
+def _settings_shown(panel) -> dict:
+    """Every setting the Place panel shows, to compare before saving and after reopening."""
+    return {
+        "family": panel.family_combo.currentData(), "size": panel.catalogue.current_size(),
+        "roles": panel._structure_roles(), "entry": [s.value() for s in panel.entry],
+        "target": [s.value() for s in panel.target], "depth": panel.depth_spin.value(),
+        "roll": panel.roll_spin.value(), "markup": panel.markup_combo.currentText(),
+        "closest": panel.show_closest.isChecked(), "map": panel.show_map.isChecked(),
+        "comparison": panel.comparison.toPlainText(),
+    }
+
+
 def test_place_settings_belong_to_the_case(qtbot, place_window, tmp_path, monkeypatch):
     """Every Place setting marks the case modified, is undoable, and comes back after
     Save and reopening (#15: roles and trajectory were lost)."""
@@ -241,14 +253,7 @@ def test_place_settings_belong_to_the_case(qtbot, place_window, tmp_path, monkey
     change("candidates", panel.keep_candidate)
     device_uid = panel.device_obj.uid
     pose = panel.device_obj.transform
-    shown = {
-        "family": panel.family_combo.currentData(), "size": panel.catalogue.current_size(),
-        "roles": panel._structure_roles(), "entry": [s.value() for s in panel.entry],
-        "target": [s.value() for s in panel.target], "depth": panel.depth_spin.value(),
-        "roll": panel.roll_spin.value(), "markup": panel.markup_combo.currentText(),
-        "closest": panel.show_closest.isChecked(), "map": panel.show_map.isChecked(),
-        "comparison": panel.comparison.toPlainText(),
-    }
+    shown = _settings_shown(panel)
     assert shown["roles"][win.case.scene["Bone"].uid] == {"role": "host", "margin_mm": 1.5}
     assert shown["comparison"].count("#1") == 1
 
@@ -267,14 +272,7 @@ def test_place_settings_belong_to_the_case(qtbot, place_window, tmp_path, monkey
     win.open_path(path)
     qtbot.waitUntil(lambda: win.task is None and win.case_path == path, timeout=60_000)
     assert not win.has_unsaved_changes(), "showing the stored settings is not an edit"
-    again = {
-        "family": panel.family_combo.currentData(), "size": panel.catalogue.current_size(),
-        "roles": panel._structure_roles(), "entry": [s.value() for s in panel.entry],
-        "target": [s.value() for s in panel.target], "depth": panel.depth_spin.value(),
-        "roll": panel.roll_spin.value(), "markup": panel.markup_combo.currentText(),
-        "closest": panel.show_closest.isChecked(), "map": panel.show_map.isChecked(),
-        "comparison": panel.comparison.toPlainText(),
-    }
+    again = _settings_shown(panel)
     assert again == shown
     from sim.model import overlays as ov
 
