@@ -169,25 +169,32 @@ class HealthMonitor:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(V > 1e-12, A * A / V, 0.0)
             amp = np.where(B > 1e-12, A / B, 0.0)
+        if (z > self.threshold).any() or st.findings:
+            new, ended = self.decide(t, z, amp)
+            return new, ended, z
+        return [], [], z
+
+    def decide(self, t: np.ndarray, z: np.ndarray, amp: np.ndarray
+               ) -> tuple[list[Finding], list[Finding]]:
+        """New and ended findings from the statistics z and amplitudes amp (T, n)."""
+        st = self.state
         new, ended = [], []
-        over = z > self.threshold
-        if over.any() or st.findings:
-            best = np.argmax(z, axis=1)
-            for i in range(len(t)):
-                b = int(best[i])
-                key = self.names[b]
-                f = st.findings.get(key)
-                busy = key[0] == "structure" and any(
-                    x.active and x.kind == "structure" for x in st.findings.values())
-                if z[i, b] > self.threshold and (f is None or not f.active) and not busy:
-                    f = Finding(key[0], key[1], float(t[i]), float(z[i, b]), float(amp[i, b]))
-                    st.findings[key] = f
-                    new.append(f)
-                elif f is not None and f.active:
-                    f.statistic, f.amplitude = float(z[i, b]), float(amp[i, b])
-                for k2, f2 in st.findings.items():
-                    j = self.names.index(k2)
-                    if f2.active and z[i, j] < self.clear_below:
-                        f2.active = False
-                        ended.append(f2)
-        return new, ended, z
+        best = np.argmax(z, axis=1)
+        for i in range(len(t)):
+            b = int(best[i])
+            key = self.names[b]
+            f = st.findings.get(key)
+            busy = key[0] == "structure" and any(
+                x.active and x.kind == "structure" for x in st.findings.values())
+            if z[i, b] > self.threshold and (f is None or not f.active) and not busy:
+                f = Finding(key[0], key[1], float(t[i]), float(z[i, b]), float(amp[i, b]))
+                st.findings[key] = f
+                new.append(f)
+            elif f is not None and f.active:
+                f.statistic, f.amplitude = float(z[i, b]), float(amp[i, b])
+            for k2, f2 in st.findings.items():
+                j = self.names.index(k2)
+                if f2.active and z[i, j] < self.clear_below:
+                    f2.active = False
+                    ended.append(f2)
+        return new, ended

@@ -61,15 +61,18 @@ class LoadIdentifier:
         self.bounds = model.bounds
         self.scale = model.typical
         self._cache: dict[bytes, Estimator] = {}
+        self.version = 0  # counts changes of the sensors in use (cached pieces elsewhere)
 
     def exclude(self, sensor_id: str) -> None:
         """Stop using a sensor (e.g. named faulty); the estimators are rebuilt."""
         self.use[self.model.sensor_ids.index(sensor_id)] = False
         self._cache.clear()
+        self.version += 1
 
     def include(self, sensor_id: str) -> None:
         self.use[self.model.sensor_ids.index(sensor_id)] = True
         self._cache.clear()
+        self.version += 1
 
     def estimator(self, available: np.ndarray) -> Estimator:
         mask = available & self.use

@@ -11,6 +11,7 @@ parameterised for calibration and for the simulated truth:
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,16 +19,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from sim.asset.config import AssetConfig, SensorDef
+from sim.asset.fe_kernels import (
+    diagonal_positions,
+    free_lower_pattern,
+    scatter_rows,
+    scatter_scaled,
+)
 from sim.errors import InputError
-from sim.fem.assembly import assemble_matrix
+from sim.fem import cholmod
 from sim.fem.body import Body
 from sim.fem.elements import shape_functions
-from sim.fem.linsolve import factorize
+from sim.fem.linsolve import NOT_POSITIVE_DEFINITE, SingularSystemError, factorize
 from sim.fem.results import nodal_gradients
 from sim.fem.selection import select_nodes
 from sim.fem.spec import AnalysisSpec, build_problem, load_mesh
 from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress
+from sim.threads import blas_threads
 
 VOIGT = ((0, 0), (1, 1), (2, 2), (0, 1), (1, 2), (0, 2))
 
@@ -80,6 +88,8 @@ class FeSystem:
             self.springs[s.name] = sp.diags(diag.ravel()).tocsr()
         self.region_of = self._regions()
         self.points = mesh.points
+        self._factor: Any = None  # CHOLMOD factor: ordering and analysis kept for new params
+        self._lock = threading.Lock()
 
     def _regions(self) -> dict[str, np.ndarray]:
         """Elements of each named region (those whose corners are all selected)."""
@@ -102,11 +112,33 @@ class FeSystem:
             scale[self.region_of[name]] *= s
         return scale
 
+    def _stiffness_data(self, p: Params) -> np.ndarray:
+        """The CSR data array of K(p) on the body's pattern (compiled scatter, no temporaries)."""
+        pat = self.body.pattern
+        data = np.zeros(pat.nnz)
+        scatter_scaled(pat.slots, self.ke.reshape(len(self.ke), -1), self.element_scale(p),
+                       data)
+        if self.springs:
+            if not hasattr(self, "_diag"):
+                self._diag = diagonal_positions(pat.indptr, pat.indices)
+            for name, Ks in self.springs.items():
+                data[self._diag] += p.supports.get(name, 1.0) * Ks.diagonal()
+        return data
+
     def stiffness(self, p: Params) -> sp.csr_matrix:
-        K = assemble_matrix(self.body.pattern, self.ke * self.element_scale(p)[:, None, None])
-        for name, Ks in self.springs.items():
-            K = K + p.supports.get(name, 1.0) * Ks
-        return K
+        pat = self.body.pattern
+        return sp.csr_matrix((self._stiffness_data(p), pat.indices, pat.indptr),
+                             shape=(pat.ndof, pat.ndof))
+
+    def _free_lower(self, data: np.ndarray) -> sp.csc_matrix:
+        """Lower triangle (CSC) of K's free part, from K's CSR data."""
+        if not hasattr(self, "_lower_pattern"):
+            pat = self.body.pattern
+            new = np.full(pat.ndof, -1, dtype=np.int64)
+            new[self.free] = np.arange(len(self.free))
+            self._lower_pattern = free_lower_pattern(pat.indptr, pat.indices, new)
+        ptr, idx, src = self._lower_pattern
+        return sp.csc_matrix((data[src], idx, ptr), shape=(len(self.free),) * 2)
 
     def region_force(self, name: str, p: Params, U: np.ndarray) -> np.ndarray:
         """d K / d(scale of region) @ U (ndof, k): element products over the region only
@@ -121,15 +153,54 @@ class FeSystem:
         return out
 
     def solve(self, p: Params, rhs: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
-        """Displacements (ndof, k) for the channel unit loads (or ``rhs``) and the solver."""
-        K = self.stiffness(p)
+        """Displacements (ndof, k) for the channel unit loads (or ``rhs``) and the solver.
+        The solver is valid until the next call (the factor is reused for new parameters:
+        the stiffness pattern never changes, so the ordering and symbolic analysis are
+        kept and only the numbers are refactorised)."""
+        pat = self.body.pattern
+        data = self._stiffness_data(p)
+        K = sp.csr_matrix((data, pat.indices, pat.indptr), shape=(pat.ndof, pat.ndof))
         free = self.free
-        Kf = K if len(free) == K.shape[0] else K[free][:, free]
-        solve = factorize(sp.csc_matrix(Kf))
         rhs = self.F if rhs is None else rhs
-        U = np.zeros((self.body.ndof, rhs.shape[1]))
-        U[free] = np.asarray(solve(np.ascontiguousarray(rhs[free]))).reshape(len(free), -1)
+        with self._lock:
+            solve = self._factorize(data, K)
+            U = np.zeros((self.body.ndof, rhs.shape[1]))
+            U[free] = np.asarray(solve(np.ascontiguousarray(rhs[free]))).reshape(len(free), -1)
         return U, (K, solve)
+
+    def _factorize(self, data: np.ndarray, K: sp.csr_matrix) -> Any:
+        free = self.free
+        if not cholmod.AVAILABLE:
+            return factorize(sp.csc_matrix(K[free][:, free]))
+        A = self._free_lower(data)
+        try:
+            if self._factor is None:  # METIS orders the nodes (3 unknowns each)
+                self._factor = cholmod.CholeskyFactor(A, groups=free // 3)
+            else:
+                self._factor.refactor(A.data)
+        except cholmod.NotPositiveDefinite:
+            self._factor = None
+            raise SingularSystemError(NOT_POSITIVE_DEFINITE) from None
+        factor = self._factor
+
+        def solve(b: np.ndarray) -> np.ndarray:
+            with blas_threads(1):  # triangular solves: one BLAS thread (see sim.fem.linsolve)
+                return factor(b)
+
+        return solve
+
+    def sensitivity(self, name: str, p: Params, U: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """Z^T dK/d(scale of region) U (k_z, k_u), summed element by element over the
+        region (the adjoint form of the sensitivity: Z = K^-1 Obs^T gives d(Obs U))."""
+        elems = self.region_of[name]
+        scale = self.element_scale(p)[elems]
+        dofs = self.body.dofs[elems]  # (e, nd)
+        out = np.zeros((Z.shape[1], U.shape[1]))
+        for a in range(0, len(elems), 4096):  # bounded memory
+            d = dofs[a:a + 4096]
+            ku = np.matmul(self.ke[elems[a:a + 4096]], U[d]) * scale[a:a + 4096, None, None]
+            out += np.einsum("eds,edc->sc", Z[d], ku, optimize=True)
+        return out
 
     # -- observation --------------------------------------------------------------------------
     def observation_row(self, kind: str, point: Any, direction: Any
@@ -171,7 +242,7 @@ class FeSystem:
         count = np.bincount(idx, weights=w, minlength=mesh.n_nodes)
         count[count == 0] = 1.0
         k = U.shape[1]
-        acc = np.zeros((mesh.n_nodes, 6, k))
+        acc = np.zeros((mesh.n_nodes, 6 * k))
         chunk = max(1, 2_000_000 // (n * n * k))  # elements per batch: bounded memory
         for a in range(0, m, chunk):
             b = min(m, a + chunk)
@@ -183,13 +254,12 @@ class FeSystem:
             sc = scale[a:b, None, None]
             wq = np.repeat(np.abs(mesh.volumes[a:b]), n)  # (e*q,)
             idx = cells[a:b].ravel()
+            sig6 = np.empty(((b - a) * n, 6, k))
             for c6, (i, j) in enumerate(VOIGT):
                 sig = 2 * mu * eps[:, :, i, j] + (lam * tr if i == j else 0.0)
-                sig = (sig * sc).reshape(-1, k) * wq[:, None]
-                for c in range(k):
-                    acc[:, c6, c] += np.bincount(idx, weights=sig[:, c],
-                                                 minlength=mesh.n_nodes)
-        return acc / count[:, None, None]
+                sig6[:, c6] = (sig * sc).reshape(-1, k) * wq[:, None]
+            scatter_rows(acc, idx, sig6.reshape(len(idx), 6 * k))
+        return acc.reshape(mesh.n_nodes, 6, k) / count[:, None, None]
 
 
 def locate(mesh: TetMesh, point: np.ndarray) -> tuple[int, np.ndarray, float]:

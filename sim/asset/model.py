@@ -184,10 +184,13 @@ def build_model(cfg: AssetConfig, params: Params | None = None,
     p = params or Params()
     fe = fe or FeSystem(cfg, progress)
     problems = list(cfg.problems)
-    progress(0.2, "Solving unit loads")
-    U, (K, solve) = fe.solve(p)
     Obs, kept = fe.observation(cfg.sensors, problems)
     names = [c.name for c in cfg.channels]
+    progress(0.2, "Solving unit loads")
+    # One factorisation, one solve: the channels' unit loads and, for the region
+    # sensitivities, the sensors' adjoint loads Obs^T (Z = K^-1 Obs^T).
+    W, _ = fe.solve(p, np.hstack([fe.F, Obs.T.toarray()]))
+    U, Z = W[:, :len(names)], W[:, len(names):]
     rows, fe_i = [], 0
     sensors = []
     Hfe = Obs @ U
@@ -209,11 +212,8 @@ def build_model(cfg: AssetConfig, params: Params | None = None,
     dH = np.zeros((len(regions), len(sensors), len(names)))
     fe_rows = np.array([s.kind != "load_cell" for s in sensors])
     for r, name in enumerate(regions):
-        rhs = -fe.region_force(name, p, U)  # d(K)/d(scale_r) U + K dU = 0
-        dU = np.zeros_like(U)
-        dU[fe.free] = np.asarray(solve(np.ascontiguousarray(rhs[fe.free]))).reshape(
-            len(fe.free), -1)
-        dH[r, fe_rows] = Obs @ dU
+        # dK_r U + K dU = 0  ->  d(Obs U) = -Obs K^-1 dK_r U = -Z^T dK_r U
+        dH[r, fe_rows] = -fe.sensitivity(name, p, U, Z)
         progress(0.7 + 0.2 * (r + 1) / max(1, len(regions)), f"Region {name}")
     typical = np.array([c.typical for c in cfg.channels])
     hot_names, hot_nodes = _hot_spots(fe, cfg, stress, typical)

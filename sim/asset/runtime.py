@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.asset import livestep
 from sim.asset.fatigue import (
     DAY,
     SNCurve,
@@ -116,6 +117,7 @@ class AssetTwin:
         # accelerometers: the quasi-static prediction d2/dt2 (H q), not used to identify loads
         self._acc_rows = (acc, model.H[acc] * model.gain[acc][:, None]) if acc else None
         self._q_hist: list[tuple[float, np.ndarray]] = []
+        self._step = livestep.LiveStep(self)
 
     # -- virtual sensors ---------------------------------------------------------------------
     def add_virtual(self, name: str, kind: str, point: Any, direction: Any) -> VirtualSensor:
@@ -182,6 +184,18 @@ class AssetTwin:
         if self.t0 is None:
             self.t0 = float(t[0])
             self.window_start = float(t[0])
+        if len(t) == 1 and Y.shape == (1, len(self._index)) and \
+                self._step(Y[0]) == livestep.OK:  # the live case, in one compiled call
+            step = self._step
+            h = self.health
+            if step.out[1] > h.threshold or h.state.findings:
+                new, ended = h.decide(t, step.z[None], step.amp[None])
+                for f in new:
+                    self._raise(f)
+                for f in ended:
+                    self._end(f)
+            self.counters.samples += 1
+            return self._publish(t, step.q.copy()[None], step.sd, step.stress, float(step.out[0]))
         q, sd = self.identifier.identify(Y)
         ok = np.isfinite(q).all(axis=1)
         if not ok.all():
@@ -197,13 +211,19 @@ class AssetTwin:
         stress = signed_von_mises(np.einsum("kvc,tc->tkv", self.hot, q))  # (T, K)
         self.damage.update(stress)
         self.counters.samples += len(t)
-        self.t_last = float(t[-1])
         m = self.model
         r = (Y[-1] - ((m.H @ q[-1]) * m.gain + m.offset)) / m.noise
+        return self._publish(t, q, sd[-1].tolist(), stress,
+                             float(np.sqrt(np.nanmean(r[self.identifier.use] ** 2))))
+
+    def _publish(self, t: np.ndarray, q: np.ndarray, sd: list[float], stress: np.ndarray,
+                 residual_rms: float) -> TwinStatus:
+        """The status after samples t with loads q (T, C) and hot-spot stresses (T, K)."""
+        self.t_last = float(t[-1])
         st = self.status
-        st.t = float(t[-1])
-        st.loads, st.loads_sd = q[-1].tolist(), sd[-1].tolist()
-        st.residual_rms = float(np.sqrt(np.nanmean(r[self.identifier.use] ** 2)))
+        st.t = self.t_last
+        st.loads, st.loads_sd = q[-1].tolist(), list(sd)
+        st.residual_rms = residual_rms
         st.hot_stress = stress[-1].tolist()
         if len(t) > 1 or self.t_last - self._life_t >= 0.25:  # life moves slowly
             self._life_t = self.t_last

@@ -31,6 +31,7 @@ _COMMON_SIZE = 0
 _OFF_NMETHODS = _OFF_METHOD0_ORDERING = _OFF_STATUS = _OFF_SUPERNODAL = _OFF_PRINT = 0
 # (print = 0: no messages on stderr; failures are raised as exceptions instead)
 _CHOLMOD_SUPERNODAL = 2  # always LL' (simplicial would be LDL', which accepts indefinite A)
+_CHOLMOD_GIVEN = 1
 _CHOLMOD_METIS = 3
 _CHOLMOD_A = 0  # solve A x = b
 _CHOLMOD_REAL = 1
@@ -92,11 +93,13 @@ def _use_layout(doc: dict) -> str | None:
 
 def _load() -> ctypes.CDLL | None:
     global STATUS
+    from sim.fem import blas_core
     from sim.fem.cholmod_abi import layout_for
 
     for name in _candidates():
         try:
-            lib = ctypes.CDLL(name)
+            with blas_core.core_for_load():  # the BLAS it loads takes this CPU's kernels
+                lib = ctypes.CDLL(name)
         except OSError:
             continue
         version = (ctypes.c_int * 3)()
@@ -113,12 +116,18 @@ def _load() -> ctypes.CDLL | None:
             STATUS = f"CHOLMOD {text} found but not used through ctypes: {reason}"
             log.warning("%s; falling back (slower, holds the GIL).", STATUS)
             return None
-        STATUS = f"CHOLMOD {text} (ctypes binding, layout measured from cholmod.h)"
+        core = blas_core.loaded_core()
+        STATUS = f"CHOLMOD {text} (ctypes binding, layout measured from cholmod.h" + \
+            (f"; OpenBLAS {core} kernels)" if core else ")")
         vp, sp_, dp = ctypes.c_void_p, ctypes.POINTER(_Sparse), ctypes.POINTER(_Dense)
         lib.cholmod_start.argtypes = [vp]
         lib.cholmod_finish.argtypes = [vp]
         lib.cholmod_analyze.argtypes = [sp_, vp]
         lib.cholmod_analyze.restype = vp
+        lib.cholmod_analyze_p.argtypes = [sp_, vp, vp, ctypes.c_size_t, vp]
+        lib.cholmod_analyze_p.restype = vp
+        with contextlib.suppress(AttributeError):  # METIS is optional in a CHOLMOD build
+            lib.cholmod_metis.argtypes = [sp_, vp, ctypes.c_size_t, ctypes.c_int, vp, vp]
         lib.cholmod_factorize.argtypes = [sp_, vp, vp]
         lib.cholmod_solve2.argtypes = [ctypes.c_int, vp, dp, vp, ctypes.POINTER(dp), vp,
                                        ctypes.POINTER(dp), ctypes.POINTER(dp), vp]
@@ -138,9 +147,14 @@ class CholeskyFactor:
 
     :meth:`refactor` reuses the ordering and symbolic analysis for a matrix with the same
     pattern (only the numbers changed), about half the cost of a first factorisation.
+
+    ``groups`` (optional) gives each unknown's group, e.g. its node for a finite-element
+    matrix with 3 unknowns per node: METIS then orders the groups' graph (9x fewer edges) and
+    each group's unknowns stay together. On a 212k-unknown P2 model the analysis took 5.3 s
+    instead of 36.6 s (on the same loaded machine) for 8 % more factorisation flops.
     """
 
-    def __init__(self, A: sp.spmatrix) -> None:
+    def __init__(self, A: sp.spmatrix, groups: np.ndarray | None = None) -> None:
         if _lib is None:
             raise RuntimeError("CHOLMOD is not available through ctypes on this system.")
         self._lock = threading.Lock()  # one caller at a time on this factor's workspace
@@ -159,7 +173,13 @@ class CholeskyFactor:
         self.n = A.shape[0]
         self.pattern = (A.indptr.copy(), A.indices.copy())
         view, _keep = self._view(A)
-        self._L = ctypes.c_void_p(_lib.cholmod_analyze(ctypes.byref(view), self._cm))
+        perm = None if groups is None else self._group_order(A, np.asarray(groups))
+        if perm is None:
+            L = _lib.cholmod_analyze(ctypes.byref(view), self._cm)
+        else:
+            ctypes.c_int.from_buffer(self._common, _OFF_METHOD0_ORDERING).value = _CHOLMOD_GIVEN
+            L = _lib.cholmod_analyze_p(ctypes.byref(view), perm.ctypes.data, None, 0, self._cm)
+        self._L = ctypes.c_void_p(L)
         if not self._L.value:
             self._check("analyse")
         self._factorize(view)
@@ -167,7 +187,10 @@ class CholeskyFactor:
     # -- matrices ------------------------------------------------------------------------------
     @staticmethod
     def _lower(A: sp.spmatrix) -> sp.csc_matrix:
-        A = sp.tril(sp.csc_matrix(A), format="csc")
+        A = sp.csc_matrix(A)
+        cols = np.repeat(np.arange(A.shape[1], dtype=A.indices.dtype), np.diff(A.indptr))
+        if not (A.indices >= cols).all():  # (tril copies through COO: skipped when lower)
+            A = sp.tril(A, format="csc")
         A.sort_indices()
         return sp.csc_matrix((A.data.astype(np.float64), A.indices.astype(np.int32),
                               A.indptr.astype(np.int32)), shape=A.shape)
@@ -181,6 +204,27 @@ class CholeskyFactor:
                     x=A.data.ctypes.data, z=None, stype=-1, itype=_CHOLMOD_INT,
                     xtype=_CHOLMOD_REAL, dtype=_CHOLMOD_DOUBLE, sorted=1, packed=1)
         return s, keep
+
+    def _group_order(self, A: sp.csc_matrix, groups: np.ndarray) -> np.ndarray | None:
+        """A fill-reducing order of A's unknowns from a METIS order of their groups' graph
+        (None when METIS is not in this CHOLMOD: CHOLMOD then orders A itself)."""
+        if not hasattr(_lib, "cholmod_metis") or groups.shape != (self.n,):
+            return None
+        _, g = np.unique(groups, return_inverse=True)
+        ng = int(g.max()) + 1 if len(g) else 0
+        cols = np.repeat(g, np.diff(A.indptr))
+        rows = g[A.indices]
+        G = sp.csc_matrix((np.ones(len(rows)), (np.maximum(rows, cols),
+                                                np.minimum(rows, cols))), shape=(ng, ng))
+        G = self._lower(G)
+        G.data[:] = 1.0
+        view, _keep = self._view(G)
+        gperm = np.zeros(ng, dtype=np.int32)
+        if not _lib.cholmod_metis(ctypes.byref(view), None, 0, 1, gperm.ctypes.data, self._cm):
+            return None
+        rank = np.empty(ng, dtype=np.int64)
+        rank[gperm] = np.arange(ng)
+        return np.argsort(rank[g], kind="stable").astype(np.int32)  # groups' members in order
 
     def _check(self, what: str) -> None:
         status = ctypes.c_int.from_buffer(self._common, _OFF_STATUS).value

@@ -132,3 +132,53 @@ def test_accelerometer_prediction_is_the_second_derivative(bracket):
     exact = -w * w * 100.0 * np.sin(w * t[-2]) * row  # central difference sits at t[-2]
     got = twin.summary()["predicted_accelerations"]["acc_top"]
     assert got == pytest.approx(exact, rel=0.01)
+
+
+def test_live_step_equals_the_block_path(bracket):
+    """The compiled one-sample update (AssetTwin.process with one sample) leaves the twin in
+    the state the general block path gives: loads, residual, hot-spot stresses, rainflow
+    damage and the health test's statistics; a sample with a missing reading and a drifting
+    gauge (named, then excluded, which rebuilds the compiled step's estimator) included."""
+    from sim.asset.identify import LoadIdentifier
+
+    _, _, model = bracket
+    sim = TruthSimulator(model, drift_at=30.0, drift_rate=2.0, seed=3)
+    t, _, y = sim.history(80, 10)
+    y[100, 4] = np.nan  # a reading lost: the general path takes that sample
+    one = AssetTwin(model, dt=0.1)
+    snap, found_at = None, None
+    for i in range(len(t)):
+        st = one.process(t[i:i + 1], y[i:i + 1])
+        if one.findings:
+            found_at = i
+            break
+        snap = (one.health.state.A.copy(), one.health.state.V.copy(), one.damage.damage,
+                list(st.loads), list(st.loads_sd), list(st.hot_stress), st.residual_rms)
+    assert found_at is not None and found_at > 101
+    # the block path up to the sample before the finding: the same state
+    ref = AssetTwin(model, dt=0.1)
+    ref.process(t[:100], y[:100])
+    ref.process(t[100:101], y[100:101])
+    ref.process(t[101:found_at], y[101:found_at])
+    assert not ref.findings
+    A, V, damage, loads, loads_sd, hot, rms = snap
+    np.testing.assert_allclose(A, ref.health.state.A, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(V, ref.health.state.V, rtol=1e-9)
+    np.testing.assert_allclose(damage, ref.damage.damage, rtol=1e-9, atol=1e-300)
+    np.testing.assert_allclose(loads, ref.status.loads, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(loads_sd, ref.status.loads_sd, rtol=1e-9)
+    np.testing.assert_allclose(hot, ref.status.hot_stress, rtol=1e-9)
+    assert rms == pytest.approx(ref.status.residual_rms, rel=1e-9)
+    # the next sample names the drifting gauge in both
+    ref.process(t[found_at:found_at + 1], y[found_at:found_at + 1])
+    assert [f.name for f in ref.findings] == [f.name for f in one.findings] == \
+        [sim.drift_sensor]
+    # after the exclusion the loads come from the other gauges, as a fresh identifier's
+    for i in range(found_at + 1, len(t)):
+        one.process(t[i:i + 1], y[i:i + 1])
+    assert one.counters.samples == len(t)
+    ident = LoadIdentifier(model)
+    ident.exclude(sim.drift_sensor)
+    q, sd = ident.identify(y[-1:])
+    np.testing.assert_allclose(one.status.loads, q[0], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(one.status.loads_sd, sd[0], rtol=1e-9)
