@@ -4,11 +4,10 @@ views step through (slider, play/pause, frame number and time), in the real main
 from __future__ import annotations
 
 import numpy as np
-import pydicom
 import pytest
 
 from sim.imaging.timeseries import current_frame, frame_count, frame_values
-from tests.sim.io.dicom_factory import write_series
+from tests.sim.io.dicom_factory import write_time_series
 
 pytestmark = pytest.mark.gui
 
@@ -26,13 +25,7 @@ def _frame(t: int) -> np.ndarray:
 @pytest.fixture
 def cine_window(new_window, tmp_path):
     uid = "1.2.826.0.1.3680043.8.498.99"
-    for t in range(N_T):
-        for p in write_series(tmp_path / "dyn", _frame(t), series_uid=uid, study_uid=uid + ".1",
-                              prefix=f"t{t}_", description="dynamic"):
-            ds = pydicom.dcmread(p)
-            ds.TemporalPositionIdentifier = t + 1
-            ds.TriggerTime = 400.0 * t
-            ds.save_as(p)
+    write_time_series(tmp_path / "dyn", [_frame(t) for t in range(N_T)], uid, 400.0)
     win = new_window((1400, 900), tmp_path / "dyn")
     yield win
     win.imaging.slices.cine.play_button.setChecked(False)

@@ -10,7 +10,7 @@ import pytest
 
 from sim.imaging.timeseries import frame_count
 from sim.imaging.volume import voxel_array
-from tests.sim.io.dicom_factory import write_series
+from tests.sim.io.dicom_factory import write_series, write_time_series
 from tests.sim.io.test_dicom_timeseries import _code, _enhanced_4d
 
 pytestmark = pytest.mark.gui
@@ -21,13 +21,7 @@ SHOT = __import__("pathlib").Path(__import__("tempfile").gettempdir()) / "twinsi
 def scan(tmp_path):
     """A 3-point time series and, sharing another Series UID, magnitude + phase volumes."""
     uid = "1.2.826.0.1.3680043.8.498.55"
-    for t in range(3):
-        for p in write_series(tmp_path / "d", _code(t), series_uid=uid, study_uid=uid + ".1",
-                              prefix=f"t{t}_", description="dynamic"):
-            ds = pydicom.dcmread(p)
-            ds.TemporalPositionIdentifier = t + 1
-            ds.TriggerTime = 100.0 * t
-            ds.save_as(p)
+    write_time_series(tmp_path / "d", [_code(t) for t in range(3)], uid, 100.0)
     for kind in ("M", "P"):
         for p in write_series(tmp_path / "d" / "fm", _code(5 if kind == "M" else 7),
                               series_uid=uid + ".9", study_uid=uid + ".1", prefix=kind,

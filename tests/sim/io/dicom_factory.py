@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
@@ -81,6 +82,27 @@ def write_series(folder: Path, hu: np.ndarray, *, positions=None, spacing=(0.8, 
         _save(ds, CTImageStorage, path)
         paths.append(path)
     return paths
+
+
+def write_time_series(folder: Path, frames: list[np.ndarray], uid: str, step_ms: float, *,
+                      description: str = "dynamic", prefix: str = "t{}_",
+                      count: bool = False) -> list[list[Path]]:
+    """A classic time series: the volumes ``frames`` one file per slice, all in Series
+    ``uid`` (study ``uid.1``), with TemporalPositionIdentifier 1.. and TriggerTime ``step_ms``
+    apart (and, with ``count``, NumberOfTemporalPositions). Each time point's files."""
+    out = []
+    for t, hu in enumerate(frames):
+        paths = write_series(folder, hu, series_uid=uid, study_uid=uid + ".1",
+                             prefix=prefix.format(t), description=description)
+        for p in paths:
+            ds = pydicom.dcmread(p)
+            ds.TemporalPositionIdentifier = t + 1
+            if count:
+                ds.NumberOfTemporalPositions = len(frames)
+            ds.TriggerTime = step_ms * t
+            ds.save_as(p)
+        out.append(paths)
+    return out
 
 
 def write_enhanced(path: Path, hu: np.ndarray, *, spacing=(0.8, 0.7), step=2.0) -> Path:

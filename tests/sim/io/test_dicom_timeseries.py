@@ -28,7 +28,7 @@ from sim.imaging.volume import voxel_array
 from sim.io import load
 from sim.io.dicom_scan import scan_folder
 from sim.io.dicom_series import choices
-from tests.sim.io.dicom_factory import write_enhanced, write_series
+from tests.sim.io.dicom_factory import write_enhanced, write_time_series
 
 N_T, N_Z, ROWS, COLS = 12, 3, 6, 5  # 12 time points: "10" must sort after "9"
 
@@ -49,17 +49,10 @@ def classic(tmp_path):
     """A classic CT series: one file per slice and time point, TemporalPositionIdentifier
     1..12 and TriggerTime 250 ms apart, sharing one Series UID."""
     uid = "1.2.826.0.1.3680043.8.498.77"
-    files = {}
-    for t in range(N_T):
-        paths = write_series(tmp_path / "s", _code(t), series_uid=uid, study_uid=uid + ".1",
-                             prefix=f"t{t:02d}_", description="perfusion")
-        for p in paths:
-            ds = pydicom.dcmread(p)
-            ds.TemporalPositionIdentifier = t + 1
-            ds.NumberOfTemporalPositions = N_T
-            ds.TriggerTime = 250.0 * t
-            ds.save_as(p)
-        files[t] = sorted(paths, key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
+    series = write_time_series(tmp_path / "s", [_code(t) for t in range(N_T)], uid, 250.0,
+                               description="perfusion", prefix="t{:02d}_", count=True)
+    files = {t: sorted(paths, key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
+             for t, paths in enumerate(series)}
     return tmp_path / "s", files
 
 
