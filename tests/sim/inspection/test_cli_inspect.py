@@ -80,14 +80,9 @@ def test_inspect_missing_nominal_in_a_subprocess(files):
 def test_align_refuses_an_ambiguous_pose_instead_of_mapping_false_defects(tmp_path, capsys):
     """A two-fold symmetric plate turned in its plane: --align cannot tell the two poses
     apart, so nothing is measured (exit 1, one sentence pointing to landmarks)."""
-    from sim.geometry.rigid import apply_transform
-    from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
+    from tests.sim.registration.plates import write_turned_symmetric_plate
 
-    part = generated_parts()["symmetric"]
-    part.save(tmp_path / "plate.stl")
-    pose = in_plane_turn(part, 30.0)
-    np.savetxt(tmp_path / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
-               fmt="%.5f")
+    write_turned_symmetric_plate(tmp_path)
     report = tmp_path / "r.html"
     code = main(["inspect", str(tmp_path / "scan.xyz"), str(tmp_path / "plate.stl"),
                  "--tolerance", "0.1", "--align", "-o", str(report)])

@@ -104,3 +104,17 @@ def partial_scan(mesh: pv.PolyData, n: int, seed: int, noise: float = 0.03,
     pts = pts[nrm @ v > -0.1]
     pts = pts[rng.random(len(pts)) < keep][:n]
     return pts + rng.normal(0.0, noise, pts.shape)
+
+
+def write_turned_symmetric_plate(folder) -> tuple[pv.PolyData, np.ndarray]:
+    """The two-fold symmetric plate as ``plate.stl`` and a one-sided scan of it turned 30
+    degrees in its plane as ``scan.xyz`` in ``folder``: a pose no surface fit can tell from
+    its 180-degree twin. Returns the part and the true pose (nominal -> as scanned)."""
+    from sim.geometry.rigid import apply_transform
+
+    part = generated_parts()["symmetric"]
+    part.save(folder / "plate.stl")
+    pose = in_plane_turn(part, 30.0)
+    np.savetxt(folder / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
+               fmt="%.5f")
+    return part, pose

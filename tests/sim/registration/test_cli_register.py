@@ -72,13 +72,9 @@ def test_register_bad_input_exit_codes(files, tmp_path):
 def test_register_ambiguous_flat_part_writes_nothing_and_exits_1(tmp_path, capsys):
     """A two-fold symmetric plate turned in its plane: both poses fit, so the command
     lists them (the true one among them), writes no transform and exits with 1."""
-    from tests.sim.registration.plates import generated_parts, in_plane_turn, partial_scan
+    from tests.sim.registration.plates import write_turned_symmetric_plate
 
-    part = generated_parts()["symmetric"]
-    part.save(tmp_path / "plate.stl")
-    pose = in_plane_turn(part, 30.0)
-    np.savetxt(tmp_path / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
-               fmt="%.5f")
+    part, pose = write_turned_symmetric_plate(tmp_path)
     out = tmp_path / "t.json"
     code = main(["register", str(tmp_path / "scan.xyz"), str(tmp_path / "plate.stl"),
                  "-o", str(out), "--json"])
