@@ -111,6 +111,13 @@ def print_json(data: Any) -> None:
     print(json.dumps(json_safe(data), indent=2, default=lambda v: json_safe(str(v))))
 
 
+def say_written(*paths: Any) -> None:
+    """"Wrote PATH" for each file a command wrote (None: not written)."""
+    for path in paths:
+        if path is not None:
+            print(f"Wrote {path}")
+
+
 def cli_progress() -> Callable[[float, str], None]:
     """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
     if not sys.stderr.isatty():
@@ -126,17 +133,14 @@ def cli_progress() -> Callable[[float, str], None]:
     return report
 
 
-def output_path(path: str | None, suffix: str) -> Path | None:
+def output_path(path: str | None, suffix: str | tuple[str, ...]) -> Path | None:
     """The path a command will write (None when not asked for); InputError if it does not end
-    in ``suffix`` or its folder does not exist (checked before any slow work)."""
+    in ``suffix`` (or one of them) or its folder does not exist (checked before any slow work)."""
+    from sim.model.atomic import output_file
+
     if path is None:
         return None
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise InputError(f"Output '{out}' must be a {suffix} file.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
-    return out
+    return output_file(path, (suffix,) if isinstance(suffix, str) else suffix)
 
 
 def read_secret(file: str | None, env: str, prompt: str, required: bool) -> str | None:

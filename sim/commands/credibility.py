@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("credibility", help="model-credibility report (V&V 40 / FDA) for an FE model")
+    p = add_command(sub, "credibility", run,
+                    help="model-credibility report (V&V 40 / FDA) for an FE model")
     p.add_argument("spec", help="credibility spec (YAML or JSON): model, question of interest, "
                                 "context of use, quantities, risk, limitations")
     p.add_argument("--sweep", help="results folder of a sweep of this model (uncertainty section)")
     p.add_argument("-o", "--output", help="report file (.html or .pdf)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

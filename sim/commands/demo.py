@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="write the demo phantom case")
+    p = add_command(sub, "demo", run, help="write the demo phantom case")
     p.add_argument("--out", help="folder to write the case to (default: the demo cache)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

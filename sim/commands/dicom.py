@@ -7,21 +7,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.commands._options import add_command, add_command_group
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dicom", help="DICOM: list and de-identify series, receive, query, retrieve and "
-                                          "send over the network")
-    group = p.add_subparsers(dest="dicom_command", metavar="DICOM_COMMAND", parser_class=type(p))
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
+    group = add_command_group(sub, "dicom", "DICOM: list and de-identify series, receive, query, "
+                                            "retrieve and send over the network", "DICOM_COMMAND")
 
-    q = group.add_parser("list", help="list the image series found under a folder (or the "
-                                      "series, volumes and time series of one file)")
+    q = add_command(group, "list", run_list,
+                    help="list the image series found under a folder (or the series, volumes "
+                         "and time series of one file)")
     q.add_argument("folder", help="folder to scan (recursively), or one DICOM file (its own "
                                   "series, beside it in its folder)")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    q.set_defaults(handler=run_list)
 
     q = group.add_parser("deidentify",
                          help="de-identify a DICOM folder (PS3.15 Annex E basic profile)")

@@ -8,29 +8,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands._options import add_command, add_command_group
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fem", help="finite-element analyses")
-    group = p.add_subparsers(dest="fem_command", metavar="FEM_COMMAND", parser_class=type(p))
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
-    s = group.add_parser("solve", help="solve an analysis spec (JSON or YAML)")
+    group = add_command_group(sub, "fem", "finite-element analyses", "FEM_COMMAND")
+    s = add_command(group, "solve", run_solve, help="solve an analysis spec (JSON or YAML)")
     s.add_argument("spec", nargs="?", help="analysis spec file (.json, .yaml)")
     s.add_argument("--example", metavar="NAME", help="solve a shipped worked example instead")
     s.add_argument("-o", "--output", help="write the mesh with all result fields (.vtu)")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.set_defaults(handler=run_solve)
-    e = group.add_parser("examples", help="list the shipped worked examples")
-    e.add_argument("--json", action="store_true", help="machine-readable output")
-    e.set_defaults(handler=run_examples)
-    m = group.add_parser("materials", help="list the material library")
-    m.add_argument("--json", action="store_true", help="machine-readable output")
-    m.set_defaults(handler=run_materials)
+    add_command(group, "examples", run_examples, help="list the shipped worked examples")
+    add_command(group, "materials", run_materials, help="list the material library")
 
 
 def run_solve(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, output_path, print_json
+    from sim.cli import cli_progress, output_path, print_json, say_written
     from sim.fem.analysis import run_analysis
 
     out = output_path(args.output or None, ".vtu")
@@ -63,8 +56,7 @@ def run_solve(args: argparse.Namespace) -> int:
         d = pr["displacement_mm"]
         print(f"  probe '{name}': u = [{d[0]:.4g}, {d[1]:.4g}, {d[2]:.4g}] mm, "
               f"von Mises {pr['von_mises_mpa']:.4g} MPa")
-    if out is not None:
-        print(f"Wrote {out}")
+    say_written(out)
     return 0
 
 

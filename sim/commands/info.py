@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="describe what a file or case contains (or, with "
-                                    "--system, this installation: solvers, rendering, XR)")
+    p = add_command(sub, "info", run, help="describe what a file or case contains (or, with "
+                                           "--system, this installation: solvers, rendering, XR)")
     p.add_argument("path", nargs="?", help="a mesh, image or case folder")
     p.add_argument("--system", action="store_true",
                    help="describe this installation: versions, the sparse solver in use "
                         "(and why, when CHOLMOD is not), rendering and the OpenXR loader")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--series", metavar="ID",
                    help="DICOM: the series, volume or time series to open (its handle in "
                         "'twinsight dicom list', e.g. 2 or 3.4)")
@@ -20,7 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-file",
                    help="file whose first line is the password of an encrypted case "
                         "(or set $TWINSIGHT_PASSWORD; asked for in a terminal)")
-    p.set_defaults(handler=run)
 
 
 def system_info() -> dict:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import math
 
+from sim.commands._options import add_command
 from sim.errors import InputError, TwinsightError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("inspect", help="deviation of a scan (MEASURED) from a model (NOMINAL)")
+    p = add_command(sub, "inspect", run,
+                    help="deviation of a scan (MEASURED) from a model (NOMINAL)")
     p.add_argument("measured", help="scan or mesh as measured")
     p.add_argument("nominal", help="nominal (CAD) model")
     p.add_argument("--tolerance", type=float, required=True, metavar="MM",
@@ -33,8 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="2D section, e.g. 'z=5' or 'ox,oy,oz,nx,ny,nz' (repeatable)")
     p.add_argument("-o", "--output", metavar="REPORT.pdf",
                    help="write an inspection report (.pdf or .html)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def _point(text: str):
@@ -50,7 +50,7 @@ def _point(text: str):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sim.cli import cli_progress, print_json, use_offscreen_rendering
+    from sim.cli import cli_progress, print_json, say_written, use_offscreen_rendering
     from sim.inspection.callouts import callouts_at, out_of_tolerance_regions
     from sim.inspection.deviation import Tolerance, compute_deviation
     from sim.inspection.distance import MeshDistance
@@ -128,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
     for c in callouts:
         print(f"  {c.label} at ({', '.join(f'{x:.2f}' for x in c.position)}): "
               f"{c.deviation:+.4f} mm ({c.status})")
-    if args.output:
-        print(f"Wrote {args.output}")
+    say_written(args.output)
     return 0
 
 

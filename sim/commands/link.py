@@ -9,10 +9,12 @@ import sys
 import threading
 import time
 
+from sim.commands._options import add_command, add_command_group
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("link", help="live link: simulate, record and replay telemetry and poses")
-    lsub = p.add_subparsers(dest="link_command", metavar="ACTION")
+    lsub = add_command_group(sub, "link", "live link: simulate, record and replay telemetry and "
+                                          "poses", "ACTION")
 
     def broker_options(q) -> None:
         q.add_argument("--username", help="broker user name (or in the URL)")
@@ -29,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="give up when the broker cannot be reached within this time")
 
-    s = lsub.add_parser("simulate", help="publish a realistic demo stream (pump + stylus)")
+    s = add_command(lsub, "simulate", run_simulate,
+                    help="publish a realistic demo stream (pump + stylus)")
     s.add_argument("--mqtt", metavar="URL", help="broker, e.g. mqtt://127.0.0.1:1883")
     s.add_argument("--igtl", metavar="HOST:PORT",
                    help="serve a tracked stylus and ultrasound over OpenIGTLink here")
@@ -53,11 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --twin: the bend loses 30 %% of its stiffness at this time")
     s.add_argument("--time-scale", type=float, default=1.0, metavar="X",
                    help="with --twin: run the pump's operating cycles X times faster")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
     broker_options(s)
-    s.set_defaults(handler=run_simulate)
 
-    r = lsub.add_parser("record", help="record a live session into a history file")
+    r = add_command(lsub, "record", run_record, help="record a live session into a history file")
     r.add_argument("--mqtt", metavar="URL")
     r.add_argument("--topics", nargs="+", default=[], metavar="T",
                    help="extra MQTT topic filters to record (wildcards allowed)")
@@ -87,30 +88,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--idle-timeout", type=float, default=None, metavar="SECONDS",
                    help="with --listen: drop an OpenIGTLink peer silent this long "
                         "(default 300)")
-    r.add_argument("--json", action="store_true")
     broker_options(r)
-    r.set_defaults(handler=run_record)
 
-    p2 = lsub.add_parser("replay", help="summarise, replay or export a recorded session")
+    p2 = add_command(lsub, "replay", run_replay,
+                     help="summarise, replay or export a recorded session")
     p2.add_argument("history", metavar="HISTORY.db")
     p2.add_argument("--events", action="store_true", help="print every event in time order")
     p2.add_argument("--speed", type=float, default=0.0,
                     help="with --events: 1 = real time, 0 = as fast as possible")
     p2.add_argument("--export", metavar="OUT.csv|OUT.parquet")
-    p2.add_argument("--json", action="store_true")
-    p2.set_defaults(handler=run_replay)
 
-    im = lsub.add_parser("import", help="import a CSV or Parquet table (or C-MAPSS .txt) into "
-                                        "a history file, with data-quality flags")
+    im = add_command(lsub, "import", run_import,
+                     help="import a CSV or Parquet table (or C-MAPSS .txt) into a history file, "
+                          "with data-quality flags")
     im.add_argument("table", metavar="CSV|PARQUET")
     im.add_argument("-o", "--output", required=True, metavar="HISTORY.db")
-    im.add_argument("--json", action="store_true")
-    im.set_defaults(handler=run_import)
 
     c = lsub.add_parser("config", help="write the demo twin configuration to edit")
     c.add_argument("-o", "--output", required=True, metavar="TWIN.json")
     c.set_defaults(handler=run_config)
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
 MQTT_PASSWORD_ENV = "TWINSIGHT_MQTT_PASSWORD"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 _GROUP_ATTR = "_twinsight_mesh_subparsers"
@@ -34,20 +35,18 @@ def _units_arg(p) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     group = mesh_subparsers(sub)
-    p = group.add_parser("check", help="report watertightness, defects, components, volume, area")
+    p = add_command(group, "check", run_check,
+                    help="report watertightness, defects, components, volume, area")
     p.add_argument("path", help="a mesh or CAD file")
     _units_arg(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run_check)
 
-    p = group.add_parser("repair", help="fix what can be fixed and say what was done; never "
-                         "writes a mesh worse than the input (exit 1 if nothing could be fixed)")
+    p = add_command(group, "repair", run_repair,
+                    help="fix what can be fixed and say what was done; never writes a mesh worse "
+                         "than the input (exit 1 if nothing could be fixed)")
     p.add_argument("input", help="a mesh file")
     p.add_argument("output", help="repaired mesh (.stl .obj .ply .vtp .vtu .glb)")
     _units_arg(p)
     p.add_argument("--no-fill-holes", action="store_true", help="leave holes open")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run_repair)
 
     p = group.add_parser("convert", help="convert between mesh formats (and units)")
     p.add_argument("input", help="a mesh or CAD file")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from sim.commands.mesh import mesh_subparsers
 
-    p = mesh_subparsers(sub).add_parser(
-        "tet", help="fill a closed surface with a quality tetrahedral mesh (cached)")
+    p = add_command(mesh_subparsers(sub), "tet", run,
+                    help="fill a closed surface with a quality tetrahedral mesh (cached)")
     p.add_argument("surface", help="a closed surface (STL, OBJ, PLY, OFF, VTK ...)")
     p.add_argument("-o", "--output", required=True, help="volume mesh to write (.vtu)")
     p.add_argument("--edge-length", type=float, default=None,
@@ -23,8 +24,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units", choices=["mm", "cm", "m", "in"],
                    help="length unit of unit-less files such as STL (default mm)")
     p.add_argument("--no-cache", action="store_true", help="mesh again even if cached")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("place", help="evaluate, fit or size a device placement from a spec file")
+    p = add_command(sub, "place", run,
+                    help="evaluate, fit or size a device placement from a spec file")
     p.add_argument("spec", help="placement spec (YAML or JSON): case, structures, device, "
                                 "trajectory or pose, action")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:

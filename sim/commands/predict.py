@@ -4,37 +4,33 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command, add_command_group
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="remaining useful life: train on a fleet, predict, "
-                                       "benchmark")
-    psub = p.add_subparsers(dest="predict_command", metavar="ACTION")
+    psub = add_command_group(sub, "predict", "remaining useful life: train on a fleet, predict, "
+                                             "benchmark", "ACTION")
 
-    t = psub.add_parser("train", help="train a remaining-life model on run-to-failure "
-                                      "histories (C-MAPSS .txt, .csv, .parquet, history .db)")
+    t = add_command(psub, "train", run_train,
+                    help="train a remaining-life model on run-to-failure histories (C-MAPSS "
+                         ".txt, .csv, .parquet, history .db)")
     t.add_argument("fleet", nargs="+", metavar="FLEET")
     t.add_argument("-o", "--output", required=True, metavar="MODEL.json")
     t.add_argument("--cap", default="125", metavar="N|none",
                    help="cap the remaining-life target (default 125, the C-MAPSS convention)")
-    t.add_argument("--json", action="store_true", help="machine-readable output")
-    t.set_defaults(handler=run_train)
 
-    r = psub.add_parser("rul", help="each unit's remaining life at its latest reading")
+    r = add_command(psub, "rul", run_rul, help="each unit's remaining life at its latest reading")
     r.add_argument("history", nargs="+", metavar="HISTORY.db|FLEET")
     r.add_argument("--model", required=True, metavar="MODEL.json")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(handler=run_rul)
 
-    e = psub.add_parser("evaluate", help="grouped cross-validation by unit on C-MAPSS")
+    e = add_command(psub, "evaluate", run_evaluate,
+                    help="grouped cross-validation by unit on C-MAPSS")
     e.add_argument("--cmapss", required=True, metavar="train_FD001.txt")
     e.add_argument("--folds", type=int, default=5)
     e.add_argument("--cuts", type=int, default=5,
                    help="truncation points scored per held-out engine (default 5)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--json", action="store_true")
-    e.set_defaults(handler=run_evaluate)
 
     d = psub.add_parser("demo-fleet", help="write run-to-failure histories of the demo pump "
                                            "(wear mode) to train the Live panel's gauge on")
@@ -42,7 +38,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--units", type=int, default=30)
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(handler=run_demo_fleet)
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
 def _cap(text: str) -> float | None:

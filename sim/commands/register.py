@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("register", help="align a scan or mesh (MOVING) to a reference (FIXED)")
+    p = add_command(sub, "register", run,
+                    help="align a scan or mesh (MOVING) to a reference (FIXED)")
     p.add_argument("moving", help="scan or mesh to move (PLY, PCD, XYZ/PTS/CSV, STL, ...)")
     p.add_argument("fixed", help="reference model or cloud")
     p.add_argument("--landmarks", metavar="FILE",
@@ -32,11 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inlier-distance", type=float, metavar="MM",
                    help="distance that counts as a match for fitness/RMS (default adaptive)")
     p.add_argument("-o", "--output", metavar="TRANSFORM.json", help="write the 4x4 matrix here")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
     from sim.commands.register_deformable import add_arguments
 
     add_arguments(p)
-    p.set_defaults(handler=run)
 
 
 def _positive(value: float | None, what: str) -> None:
@@ -45,7 +45,7 @@ def _positive(value: float | None, what: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json
+    from sim.cli import cli_progress, print_json, say_written
     from sim.io import load
     from sim.io.transform_file import save_transform
     from sim.registration.landmarks import paired_point, read_landmarks
@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"    {name}: {err:.4f} mm")
     for row in matrix:
         print("  " + " ".join(f"{x:12.6f}" for x in row))
-    if args.output:
-        print(f"Wrote {args.output}")
+    say_written(args.output)
     return 0
 
 

@@ -18,14 +18,15 @@ scores, trend, proficiency) of the attempts kept in the case.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rehearse", help="rehearsal scenarios: build, run a scripted attempt, "
-                                        "score an attempt, write its report")
+    p = add_command(sub, "rehearse", run,
+                    help="rehearsal scenarios: build, run a scripted attempt, score an attempt, "
+                         "write its report")
     p.add_argument("scenario", help="scenario .json, or a case holding one (or, with --build, "
                                     "the case to build from)")
     p.add_argument("--case", help="the case the scenario runs on (if SCENARIO is a file)")
@@ -40,8 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history", nargs="*", default=[],
                    help="earlier attempts of the trainee, for the report's progress plot")
     p.add_argument("--report", help="write a report (.html or .pdf)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def _load_case(path: str):
@@ -67,19 +66,8 @@ def _resolve(args):
     return sc, _load_case(args.case)
 
 
-def _check_out(path: str | None, suffixes: tuple[str, ...]) -> Path | None:
-    if path is None:
-        return None
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise InputError(f"'{out.name}' must end in {' or '.join(suffixes)}.")
-    if not out.parent.exists():
-        raise InputError(f"Folder '{out.parent}' does not exist.")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, print_json, use_offscreen_rendering
+    from sim.cli import cli_progress, output_path, print_json, say_written, use_offscreen_rendering
     from sim.rehearsal.attempt import read_attempt, read_script, replay, run_script, save_attempt
     from sim.rehearsal.scenario import save_scenario
     from sim.rehearsal.scoring import FORMULA, what_cost_points
@@ -88,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.build:
         from sim.rehearsal.builder import build_scenario
 
-        out = _check_out(args.build, (".json",))
+        out = output_path(args.build, (".json",))
         sc = build_scenario(_load_case(args.scenario))
         save_scenario(sc, out)
         if args.json:
@@ -100,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
         return _cohort(args)
     if bool(args.attempt) == bool(args.script):
         raise InputError("Give either --attempt (a recorded attempt) or --script (a scripted one).")
-    report = _check_out(args.report, (".html", ".htm", ".pdf"))
-    attempt_out = _check_out(args.out, (".json",))
+    report = output_path(args.report, (".html", ".htm", ".pdf"))
+    attempt_out = output_path(args.out, (".json",))
     history = [read_attempt(h) for h in args.history]
     sc, case = _resolve(args)
     progress = cli_progress()
@@ -163,20 +151,18 @@ def run(args: argparse.Namespace) -> int:
     if "replay_matches_recording" in result:
         print("  replay matches the recording" if result["replay_matches_recording"]
               else "  replay DIFFERS from the recorded metrics")
-    for key in ("attempt", "report"):
-        if key in result:
-            print(f"Wrote {result[key]}")
+    say_written(result.get("attempt"), result.get("report"))
     return 0
 
 
 def _cohort(args) -> int:
-    from sim.cli import print_json
+    from sim.cli import output_path, print_json
     from sim.model.bundle import sniff
     from sim.rehearsal.attempt import attempts_from_case
     from sim.rehearsal.learning import Proficiency, cohort, write_cohort_csv
     from sim.rehearsal.scenario import scenario_from_case
 
-    out = _check_out(args.cohort, (".csv",))
+    out = output_path(args.cohort, (".csv",))
     if args.attempt or args.script or args.build:
         raise InputError("--cohort reads the attempts kept in the case; give only the case.")
     if not sniff(args.scenario):

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
@@ -13,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     from sim.imaging.segment import PRESETS
     from sim.imaging.surface import SMOOTHING_ITERATIONS, TARGET_TRIANGLES
 
-    p = sub.add_parser("segment", help="segment a CT/MR (or split a label map) into surfaces")
+    p = add_command(sub, "segment", run,
+                    help="segment a CT/MR (or split a label map) into surfaces")
     p.add_argument("image", help="a volume: DICOM folder, NIfTI, NRRD, MetaImage or VTI")
     p.add_argument("-o", "--output", required=True,
                    help="surface file (.vtp .stl .obj .ply .glb); with --labels a folder, "
@@ -38,8 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="DICOM: the series, volume or time point to segment (its handle in "
                         "'twinsight dicom list', e.g. 2 or 3.4; a time series: its first time "
                         "point unless one is named)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def _volume(path: str, progress, series: str | None = None):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="scripted interactive deformation (instruments, grabs)")
+    p = add_command(sub, "simulate", run,
+                    help="scripted interactive deformation (instruments, grabs)")
     p.add_argument("case", help="case, mesh or part holding the body to deform")
     p.add_argument("--script", required=True,
                    help="ACTIONS.json: setup and timed actions, or a recorded session")
@@ -31,12 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=int, default=2, help="export every n-th step (default 2)")
     p.add_argument("--field", choices=["von_mises", "max_principal_strain", "displacement"],
                    help="colour the exported frames by this field")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.cli import cli_progress, output_path, print_json
+    from sim.cli import cli_progress, output_path, print_json, say_written
     from sim.interaction.body_setup import pick_body, prepare_body
     from sim.interaction.recording import run_timeline, save_recording
     from sim.interaction.script import read_timeline
@@ -92,7 +92,5 @@ def run(args: argparse.Namespace) -> int:
     if "replay_matches_recording" in summary:
         print("  replay matches the recording" if summary["replay_matches_recording"]
               else "  replay DIFFERS from the recording")
-    for key in ("output", "recording"):
-        if key in summary:
-            print(f"Wrote {summary[key]}")
+    say_written(summary.get("output"), summary.get("recording"))
     return 0

@@ -14,19 +14,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.commands._options import add_command, add_command_group
 from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("twin", help="engineering twin: loads, stress, health, fatigue life")
-    g = p.add_subparsers(dest="twin_command", metavar="TWIN_COMMAND", parser_class=type(p))
-    p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
-    b = g.add_parser("build", help="build a twin model from a twin config (YAML/JSON)")
+    g = add_command_group(sub, "twin", "engineering twin: loads, stress, health, fatigue life",
+                          "TWIN_COMMAND")
+    b = add_command(g, "build", run_build, help="build a twin model from a twin config (YAML/JSON)")
     b.add_argument("config")
     b.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
-    b.add_argument("--json", action="store_true")
-    b.set_defaults(handler=run_build)
-    c = g.add_parser("calibrate", help="calibrate model parameters from a history")
+    c = add_command(g, "calibrate", run_calibrate, help="calibrate model parameters from a history")
     c.add_argument("history")
     c.add_argument("-m", "--model", required=True, help="twin model (.npz)")
     c.add_argument("-o", "--output", help="write the calibrated model here")
@@ -34,26 +32,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="parameters: modulus, support:NAME, channel:NAME, gain:SENSOR, "
                         "offset:SENSOR "
                         "(default: modulus and every support)")
-    c.add_argument("--json", action="store_true")
-    c.set_defaults(handler=run_calibrate)
-    r = g.add_parser("replay", help="run the twin over a recorded history")
+    r = add_command(g, "replay", run_replay, help="run the twin over a recorded history")
     r.add_argument("history")
     r.add_argument("-m", "--model", required=True, help="twin model (.npz)")
     r.add_argument("--predict", action="store_true",
                    help="include loads, damage, remaining life and alarms")
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(handler=run_replay)
-    s = g.add_parser("sensors", help="observability of the loads; suggest more gauges")
+    s = add_command(g, "sensors", run_sensors,
+                    help="observability of the loads; suggest more gauges")
     s.add_argument("config", help="twin config or model (.npz)")
     s.add_argument("--suggest", type=int, default=0, metavar="N")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(handler=run_sensors)
     k = g.add_parser("link-config", help="a link configuration (for link record --config) "
                                          "with the twin's sensors and the demo pump's")
     k.add_argument("model", help="twin model (.npz)")
     k.add_argument("-o", "--output", required=True, help="link configuration (.json)")
     k.set_defaults(handler=run_link_config)
-    m = g.add_parser("simulate", help="write a simulated history of the asset")
+    m = add_command(g, "simulate", run_simulate, help="write a simulated history of the asset")
     m.add_argument("model", help="twin model (.npz)")
     m.add_argument("-o", "--output", required=True, help="history file (.db)")
     m.add_argument("--duration", type=float, default=600.0, metavar="SECONDS")
@@ -61,8 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--drift-at", type=float, default=None, metavar="SECONDS")
     m.add_argument("--crack-at", type=float, default=None, metavar="SECONDS")
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--json", action="store_true")
-    m.set_defaults(handler=run_simulate)
 
 
 def _load_model(path: str):
@@ -102,7 +93,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from sim.asset.calibrate import calibrate
     from sim.asset.model import build_model
     from sim.asset.replay import history_samples
-    from sim.cli import cli_progress, output_path, print_json
+    from sim.cli import cli_progress, output_path, print_json, say_written
 
     out = output_path(args.output or None, ".npz")
     model = _load_model(args.model)
@@ -121,8 +112,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         print(f"  {n}: {v:.4f} x nominal (+- {1.96 * s:.4f}, 95 %)")
     print(f"Residual RMS (whitened) {res.rms_before:.3g} -> {res.rms_after:.3g} over "
           f"{res.samples} samples")
-    if out is not None:
-        print(f"Wrote {out}")
+    say_written(out)
     return 0
 
 

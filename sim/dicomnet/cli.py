@@ -8,18 +8,14 @@ import sys
 import threading
 from typing import Any
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
-def _config_arg(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--config", help="DICOM network configuration (JSON; default "
-                                    "$TWINSIGHT_DICOM_CONFIG or ~/.config/twinsight/dicom.json)")
-
-
 def add_commands(group: argparse._SubParsersAction) -> None:
-    q = group.add_parser("listen", help="receive DICOM (C-ECHO, C-STORE) from configured peers "
-                                        "into the local store until Ctrl-C")
-    _config_arg(q)
+    q = _network_command(group, "listen", run_listen, json=False,
+                         help="receive DICOM (C-ECHO, C-STORE) from configured peers into the "
+                              "local store until Ctrl-C")
     q.add_argument("--ae-title", help="our AE title (default from the configuration, TWINSIGHT)")
     q.add_argument("--port", type=int, help="port (default from the configuration, 11112)")
     q.add_argument("--bind", help="address to listen on (default 127.0.0.1: this machine only)")
@@ -29,17 +25,11 @@ def add_commands(group: argparse._SubParsersAction) -> None:
     q.add_argument("--tls", action="store_true", help="DICOM TLS (certificate, key, ca in the "
                                                      "configuration's 'tls')")
     q.add_argument("--duration", type=float, help="stop after this many seconds")
-    q.set_defaults(handler=run_listen)
 
-    q = group.add_parser("echo", help="C-ECHO a configured peer")
-    _config_arg(q)
-    q.add_argument("peer", help="peer name in the configuration")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_echo)
+    _network_command(group, "echo", run_echo, help="C-ECHO a configured peer", peer=True)
 
-    q = group.add_parser("query", help="C-FIND on a peer (patient, study or series level)")
-    _config_arg(q)
-    q.add_argument("peer", help="peer name in the configuration")
+    q = _network_command(group, "query", run_query,
+                         help="C-FIND on a peer (patient, study or series level)", peer=True)
     q.add_argument("--level", default="study", choices=("patient", "study", "series"))
     q.add_argument("--name", help="patient name or part of it; '-' reads it from stdin "
                                   "(a value here is visible to other users in the process list)")
@@ -47,52 +37,49 @@ def add_commands(group: argparse._SubParsersAction) -> None:
     q.add_argument("--date", help="study date YYYYMMDD or a range YYYYMMDD-YYYYMMDD")
     q.add_argument("--modality", help="modality, e.g. CT")
     q.add_argument("--study", help="Study Instance UID (series level: the study's series)")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_query)
 
-    q = group.add_parser("retrieve", help="C-MOVE or C-GET a study or series into the store")
-    _config_arg(q)
-    q.add_argument("peer", help="peer name in the configuration")
+    q = _network_command(group, "retrieve", run_retrieve,
+                         help="C-MOVE or C-GET a study or series into the store", peer=True)
     q.add_argument("--study", required=True, help="Study Instance UID")
     q.add_argument("--series", default="", help="Series Instance UID (default: the whole study)")
     q.add_argument("--method", default="move", choices=("move", "get"),
                    help="move: the peer sends to our receiver (it must know us); get: over the "
                         "same association")
     q.add_argument("--deidentify", action="store_true", help="de-identify on arrival")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_retrieve)
 
-    q = group.add_parser("send", help="C-STORE files or folders to a peer")
-    _config_arg(q)
-    q.add_argument("peer", help="peer name in the configuration")
+    q = _network_command(group, "send", run_send, help="C-STORE files or folders to a peer",
+                         peer=True)
     q.add_argument("paths", nargs="+", help="DICOM files or folders")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_send)
 
-    q = group.add_parser("stored", help="list the series in the local store")
-    _config_arg(q)
+    q = _network_command(group, "stored", run_stored, help="list the series in the local store")
     q.add_argument("--modality", default="")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_stored)
 
-    q = group.add_parser("peers", help="show the DICOM network configuration and its peers")
-    _config_arg(q)
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_peers)
+    _network_command(group, "peers", run_peers,
+                         help="show the DICOM network configuration and its peers")
 
-    q = group.add_parser("peer-add", help="add (or replace) a peer in the configuration")
-    _config_arg(q)
+    q = _network_command(group, "peer-add", run_peer_add, json=False,
+                         help="add (or replace) a peer in the configuration")
     q.add_argument("name")
     q.add_argument("--ae-title", required=True)
     q.add_argument("--host", required=True)
     q.add_argument("--port", type=int, required=True)
     q.add_argument("--tls", action="store_true")
-    q.set_defaults(handler=run_peer_add)
 
-    q = group.add_parser("peer-remove", help="remove a peer from the configuration")
-    _config_arg(q)
+    q = _network_command(group, "peer-remove", run_peer_remove, json=False,
+                         help="remove a peer from the configuration")
     q.add_argument("name")
-    q.set_defaults(handler=run_peer_remove)
+
+
+def _network_command(group: argparse._SubParsersAction, name: str, handler: Any, help: str, *,
+                     json: bool = True, peer: bool = False) -> argparse.ArgumentParser:
+    """A DICOM network command: it reads the network configuration (``--config``) and, with
+    ``peer``, names one of its peers."""
+    q = add_command(group, name, handler, json=json, help=help)
+    q.add_argument("--config", help="DICOM network configuration (JSON; default "
+                                    "$TWINSIGHT_DICOM_CONFIG or ~/.config/twinsight/dicom.json)")
+    if peer:
+        q.add_argument("peer", help="peer name in the configuration")
+    return q
 
 
 def _config(args: argparse.Namespace) -> Any:

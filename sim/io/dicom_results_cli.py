@@ -7,53 +7,47 @@ import argparse
 import json
 from typing import Any
 
+from sim.commands._options import add_command
 from sim.errors import InputError
 
 
 def add_commands(group: argparse._SubParsersAction) -> None:
-    q = group.add_parser("export-seg", help="a label map as DICOM SEG referencing its series")
+    q = add_command(group, "export-seg", run_export_seg,
+                    help="a label map as DICOM SEG referencing its series")
     q.add_argument("labelmap", help="label map (NRRD, NIfTI, MetaImage ...) on the series' grid")
     q.add_argument("--source", required=True, help="folder of the DICOM series it was made on")
     q.add_argument("-o", "--output", required=True, help="the SEG file to write (.dcm)")
     q.add_argument("--lut", help="colour table naming the labels (else the file's own names)")
     q.add_argument("--description", default="Twinsight segmentation")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_export_seg)
 
-    q = group.add_parser("export-sr", help="the segment volumes of a SEG as a DICOM "
-                                           "measurement report (SR, TID 1500)")
+    q = add_command(group, "export-sr", run_export_sr,
+                    help="the segment volumes of a SEG as a DICOM measurement report (SR, "
+                         "TID 1500)")
     q.add_argument("seg", help="DICOM SEG file")
     q.add_argument("-o", "--output", required=True, help="the SR file to write (.dcm)")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_export_sr)
 
-    q = group.add_parser("import-seg", help="a DICOM SEG as a label map (and surfaces)")
+    q = add_command(group, "import-seg", run_import_seg,
+                    help="a DICOM SEG as a label map (and surfaces)")
     q.add_argument("seg", help="DICOM SEG file")
     q.add_argument("-o", "--output", required=True, help="label map to write (.nrrd)")
     q.add_argument("--reference", help="DICOM series folder whose grid the label map takes")
     q.add_argument("--surfaces", help="also write one surface per label into this folder")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_import_seg)
 
-    q = group.add_parser("import-rtstruct", help="an RT Structure Set as a label map and "
-                                                 "surfaces")
+    q = add_command(group, "import-rtstruct", run_import_rtstruct,
+                    help="an RT Structure Set as a label map and surfaces")
     q.add_argument("rtstruct", help="RTSTRUCT file")
     q.add_argument("-o", "--output", required=True, help="label map to write (.nrrd)")
     q.add_argument("--reference", help="DICOM series folder the contours were drawn on "
                                        "(default: a grid made from the contours)")
     q.add_argument("--spacing", type=float, default=1.0, help="in-plane mm without a reference")
     q.add_argument("--surfaces", help="also write one surface per structure into this folder")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_import_rtstruct)
 
-    q = group.add_parser("export-pdf", help="a PDF report as DICOM Encapsulated PDF in the "
-                                            "patient's study")
+    q = add_command(group, "export-pdf", run_export_pdf,
+                    help="a PDF report as DICOM Encapsulated PDF in the patient's study")
     q.add_argument("pdf", help="the report (plan, inspection, rehearsal ...)")
     q.add_argument("--study", required=True, help="a DICOM file or series folder of the study")
     q.add_argument("-o", "--output", required=True, help="the DICOM file to write (.dcm)")
     q.add_argument("--title", default="Twinsight report")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(handler=run_export_pdf)
 
 
 def _reference_grid(folder: str | None, progress: Any) -> Any:

@@ -23,11 +23,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from sim.errors import InputError
+
 TEMP_MARK = ".twinsight-tmp"
 FILE_MODE, DIR_MODE = 0o600, 0o700
 _active: set[str] = set()  # temporaries this process is writing right now
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+
+
+def output_file(path: str | Path, suffixes: tuple[str, ...], what: str = "Output") -> Path:
+    """``path`` for a file about to be written, checked before any slow work: InputError
+    unless it ends in one of ``suffixes`` (lower case) and its folder exists."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise InputError(f"{what} '{out.name}' must end in {' or '.join(suffixes)}.")
+    if not out.parent.is_dir():
+        raise InputError(f"Folder '{out.parent}' does not exist.")
+    return out
 
 
 def temp_sibling(path: Path, suffix: str = "") -> Path:

@@ -9,25 +9,28 @@ import base64
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from sim.errors import InputError
-from sim.model.atomic import write_path_atomic
+from sim.model.atomic import output_file, write_path_atomic
 
 SUFFIXES = (".pdf", ".html", ".htm")
 
 
 def report_path(path: str | Path) -> Path:
     """``path``, refused unless it ends in .pdf or .html (.htm) and its folder exists."""
-    path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
-        raise InputError(f"Report '{path.name}' must end in .pdf or .html.")
-    if not path.parent.is_dir():
-        raise InputError(f"Folder '{path.parent}' does not exist.")
-    return path
+    return output_file(path, SUFFIXES, "Report")
+
+
+def value_text(v: Any, unit: str = "", spec: str = ".4g") -> str:
+    """A value in a report's table: "–" for none, a float formatted by ``spec``, then its unit."""
+    if v is None:
+        return "–"
+    text = format(v, spec) if isinstance(v, float) else str(v)
+    return f"{text} {unit}" if unit else text
 
 
 def write_report_file(path: Path, write_to: Callable[[Path], None]) -> Path:
