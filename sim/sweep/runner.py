@@ -138,6 +138,7 @@ def run_sweep(spec: SweepSpec, output: str | Path, *, workers: int | None = None
         return SweepRun(str(output), total, len(done), 0, 0, 0, scheduler or "none", 0.0, 0.0)
     own = client is None
     import dask
+    import distributed  # noqa: F401  (loads its defaults first: leaving set() must not drop them)
 
     with dask.config.set(own_cluster_config()) if own and not scheduler else nullcontext():
         return _run(spec, store, todo, len(done), total, client=client, workers=workers,
