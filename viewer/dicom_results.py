@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
+
+from viewer.panels.spin import button
 
 
 def _first_grid(case):
@@ -29,21 +31,17 @@ class ResultsRow(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Results:"))
-        self.import_button = QPushButton("Import SEG/RTSTRUCT…")
-        self.import_button.setToolTip("Add a DICOM SEG or RT Structure Set to the case (label "
-                                      "map; RTSTRUCT also as surfaces) on the scan's grid")
-        self.import_button.clicked.connect(self.import_dialog)
-        self.export_button = QPushButton("Export SEG…")
-        self.export_button.setToolTip("The selected (or first) label map as a DICOM SEG "
-                                      "referencing the series it was made on")
-        self.export_button.clicked.connect(self.export_seg_dialog)
-        self.pdf_button = QPushButton("PDF into Study…")
-        self.pdf_button.setToolTip("A PDF report (plan, inspection, rehearsal) as an "
-                                   "Encapsulated PDF in the patient's study")
-        self.pdf_button.clicked.connect(self.pdf_dialog)
-        self.send_button = QPushButton("Send Files…")
-        self.send_button.setToolTip("C-STORE DICOM files to the peer chosen above")
-        self.send_button.clicked.connect(self.send_dialog)
+        self.import_button = button("Import SEG/RTSTRUCT…", self.import_dialog,
+                                    "Add a DICOM SEG or RT Structure Set to the case (label "
+                                    "map; RTSTRUCT also as surfaces) on the scan's grid")
+        self.export_button = button("Export SEG…", self.export_seg_dialog,
+                                    "The selected (or first) label map as a DICOM SEG "
+                                    "referencing the series it was made on")
+        self.pdf_button = button("PDF into Study…", self.pdf_dialog,
+                                 "A PDF report (plan, inspection, rehearsal) as an "
+                                 "Encapsulated PDF in the patient's study")
+        self.send_button = button("Send Files…", self.send_dialog,
+                                  "C-STORE DICOM files to the peer chosen above")
         for b in (self.import_button, self.export_button, self.pdf_button, self.send_button):
             row.addWidget(b)
         row.addStretch(1)

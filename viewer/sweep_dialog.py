@@ -37,6 +37,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError, TwinsightError
 from sim.sweep.spec import DISTRIBUTIONS, SAMPLERS
 from viewer.errors import show_error
+from viewer.panels.spin import button
 
 COLUMNS = ["Path", "Distribution", "Mean / median / low", "SD / sigma / high or values"]
 BASE_KINDS = {"fem": "FE analysis spec", "place": "Placement spec", "python": "Python model"}
@@ -93,8 +94,7 @@ class SweepDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.kind_combo)
         row.addWidget(self.base_edit, 1)
-        b = QPushButton("Browse…")
-        b.clicked.connect(self.browse_base)
+        b = button("Browse…", self.browse_base)
         row.addWidget(b)
         form.addRow("Base", row)
         col.addLayout(form)
@@ -107,8 +107,7 @@ class SweepDialog(QDialog):
         row = QHBoxLayout()
         for text, slot in (("Add parameter", self.add_parameter), ("Remove", self.remove_parameter),
                            ("Open sweep…", self.open_sweep)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
+            b = button(text, slot)
             row.addWidget(b)
         row.addStretch(1)
         col.addLayout(row)
@@ -144,14 +143,12 @@ class SweepDialog(QDialog):
         self.output_edit.setPlaceholderText("results folder, e.g. /data/bracket.parquet")
         row = QHBoxLayout()
         row.addWidget(self.output_edit, 1)
-        b = QPushButton("Choose…")
-        b.clicked.connect(self.browse_output)
+        b = button("Choose…", self.browse_output)
         row.addWidget(b)
         form.addRow("Results", row)
         col.addLayout(form)
         row = QHBoxLayout()
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self.run)
+        self.run_button = button("Run", self.run)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)

@@ -31,6 +31,7 @@ from sim.markups import Markup, MarkupType
 from sim.model import Case, ObjectKind
 from sim.model.sections import set_section
 from viewer.errors import show_error
+from viewer.panels.spin import button
 
 POINTER_MARKUP = "Pointer landmarks"
 TRACKER = "Tracker registration (live link)"
@@ -54,19 +55,16 @@ class LandmarkRegistration(QGroupBox):
         self.pointer_combo = QComboBox()
         self.pointer_combo.setEditable(True)
         self.pointer_combo.setToolTip("The tracked pointer's device name (Live panel link)")
-        self.collect_button = QPushButton("Collect from pointer")
-        self.collect_button.setToolTip("Hold the pointer tip still on the next landmark: its "
-                                       "position averaged over half a second is added to "
-                                       f"'{POINTER_MARKUP}'")
-        self.collect_button.clicked.connect(self.collect)
-        self.pivot_button = QPushButton("Calibrate tip (pivot)")
-        self.pivot_button.setToolTip("Put the pointer tip in a divot and pivot it about the "
-                                     "tip for five seconds: its tip offset is calibrated")
-        self.pivot_button.clicked.connect(self.calibrate_pivot)
+        self.collect_button = button("Collect from pointer", self.collect,
+                                     "Hold the pointer tip still on the next landmark: its "
+                                     "position averaged over half a second is added to "
+                                     f"'{POINTER_MARKUP}'")
+        self.pivot_button = button("Calibrate tip (pivot)", self.calibrate_pivot,
+                                   "Put the pointer tip in a divot and pivot it about the "
+                                   "tip for five seconds: its tip offset is calibrated")
         self.scale_check = QCheckBox("Similarity (uniform scale)")
         self.target_combo = QComboBox()
-        self.register_button = QPushButton("Register landmarks")
-        self.register_button.clicked.connect(self.register)
+        self.register_button = button("Register landmarks", self.register)
         self.label = QLabel("")
         self.label.setWordWrap(True)
         form.addRow("Fixed points", self.fixed_combo)

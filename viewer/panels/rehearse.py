@@ -23,7 +23,6 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -45,6 +44,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import MOVE_MM, PointerController
 from viewer.panels.rehearse_authoring import AuthoringDialog
 from viewer.panels.rehearse_review import ReviewDialog
+from viewer.panels.spin import button
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,8 @@ class RehearsePanel(QWidget):
         self.title.setWordWrap(True)
         col.addWidget(self.title)
         row = QHBoxLayout()
-        self.build_button = QPushButton("Build from plan")
-        self.build_button.clicked.connect(self.build)
-        self.edit_button = QPushButton("Edit scenario…")
-        self.edit_button.clicked.connect(self.edit)
+        self.build_button = button("Build from plan", self.build)
+        self.edit_button = button("Edit scenario…", self.edit)
         row.addWidget(self.build_button)
         row.addWidget(self.edit_button)
         col.addLayout(row)
@@ -135,9 +133,7 @@ class RehearsePanel(QWidget):
                                       ("Advance", "Forward along its axis (Page Down)", 1, False),
                                       ("⟲", "Roll about its axis (Shift+Page Up)", -1, True),
                                       ("⟳", "Roll about its axis (Shift+Page Down)", 1, True)):
-            b = QPushButton(text)
-            b.setToolTip(tip)
-            b.clicked.connect(lambda _c, sg=sign, t=turn: self.pointer.slide(sg, t))
+            b = button(text, lambda _c, sg=sign, t=turn: self.pointer.slide(sg, t), tip)
             b.setMinimumWidth(40)
             axis.addWidget(b)
         bl.addLayout(axis)
@@ -149,18 +145,14 @@ class RehearsePanel(QWidget):
         self.help_label.setStyleSheet("color: gray")
         bl.addWidget(self.help_label)
         row = QHBoxLayout()
-        self.start_button = QPushButton("Start attempt")
-        self.start_button.clicked.connect(self.start)
-        self.next_button = QPushButton("Next step")
-        self.next_button.clicked.connect(self.next_step)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.clicked.connect(self.stop)
+        self.start_button = button("Start attempt", self.start)
+        self.next_button = button("Next step", self.next_step)
+        self.stop_button = button("Stop", self.stop)
         for b in (self.start_button, self.next_button, self.stop_button):
             row.addWidget(b)
         bl.addLayout(row)
         col.addWidget(box)
-        self.review_button = QPushButton("Review attempts…")
-        self.review_button.clicked.connect(self.review)
+        self.review_button = button("Review attempts…", self.review)
         col.addWidget(self.review_button)
         col.addStretch(1)
         scroll = QScrollArea()

@@ -16,7 +16,6 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
     QSpinBox,
     QTableWidget,
@@ -41,6 +40,7 @@ from sim.rehearsal.learning import (
 )
 from sim.rehearsal.scoring import FORMULA, FORMULA_LINES, METRICS, OSATS_DOMAINS, what_cost_points
 from viewer.errors import show_error
+from viewer.panels.spin import button
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +119,7 @@ class ReviewDialog(QDialog):
                 ("Apply", self.apply_threshold, "Keep this threshold in the scenario"),
                 ("From selected attempt", self.threshold_from_selected,
                  "The selected attempt's score (e.g. an expert's) becomes the threshold")):
-            b = QPushButton(text)
-            b.setToolTip(tip)
-            b.clicked.connect(slot)
+            b = button(text, slot, tip)
             row.addWidget(b)
         pl.addLayout(row)
         self.curve_label = QLabel("")
@@ -140,8 +138,7 @@ class ReviewDialog(QDialog):
         self.cohort_table.verticalHeader().hide()
         self.cohort_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         pl.addWidget(self.cohort_table, 1)
-        b = QPushButton("Export CSV…")
-        b.clicked.connect(self.cohort_dialog)
+        b = button("Export CSV…", self.cohort_dialog)
         pl.addWidget(b, 0, Qt.AlignmentFlag.AlignRight)
         self.tabs.addTab(page, "Cohort")
         mid.addWidget(self.tabs, 3)
@@ -170,15 +167,13 @@ class ReviewDialog(QDialog):
         self._scrub_timer.setInterval(150)
         self._scrub_timer.timeout.connect(self._show_moment)
         row = QHBoxLayout()
-        self.rescore_button = QPushButton("Re-score with the current formula")
-        self.rescore_button.setToolTip(f"Attempts scored with an older formula are re-scored "
-                                       f"with formula {FORMULA} from their recorded metrics")
-        self.rescore_button.clicked.connect(self.rescore_old)
+        self.rescore_button = button("Re-score with the current formula", self.rescore_old,
+                                     f"Attempts scored with an older formula are re-scored "
+                                     f"with formula {FORMULA} from their recorded metrics")
         row.addWidget(self.rescore_button)
         for text, slot in (("Save rating", self.save_rating), ("Save attempt…", self.save_dialog),
                            ("Report…", self.report_dialog)):
-            b = QPushButton(text)
-            b.clicked.connect(slot)
+            b = button(text, slot)
             row.addWidget(b)
         col.addLayout(row)
         self.message = QLabel("")

@@ -1,8 +1,11 @@
-"""Small builders the panels share: the number field of their forms, a row of widgets, the
+"""Small builders the panels share: the number field of their forms, a button, a row of widgets, the
 material chooser, the scrolling body of a panel, following the case's selection, and the wheel guard that lets the
 wheel scroll a panel past its fields."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtWidgets import (
@@ -16,6 +19,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QMainWindow,
+    QPushButton,
     QScrollArea,
     QScrollBar,
     QTabBar,
@@ -37,6 +41,15 @@ def spin_box(lo: float, hi: float, value: float, step: float, decimals: int,
     if suffix:
         s.setSuffix(suffix)
     return s
+
+
+def button(text: str, slot: Callable[..., Any], tip: str = "") -> QPushButton:
+    """A push button that runs ``slot`` when clicked, with its tooltip."""
+    b = QPushButton(text)
+    if tip:
+        b.setToolTip(tip)
+    b.clicked.connect(slot)
+    return b
 
 
 def row(*widgets: QWidget) -> QWidget:
