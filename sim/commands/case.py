@@ -94,7 +94,7 @@ def run_info(args: argparse.Namespace) -> int:
         "modified": manifest.modified.isoformat(),
         "objects": [{"name": o.name, "kind": str(o.kind), "file": o.file,
                      "bytes": manifest.files[o.file].size if o.file in manifest.files else None,
-                     "visible": o.visible, "transformed": "transform" in o.metadata}
+                     "visible": o.visible, "transformed": o.transform is not None}
                     for o in manifest.objects],
         "markups": [{"name": m.name, "type": str(m.type), "points": len(m.points)}
                     for m in manifest.markups],

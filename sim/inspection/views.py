@@ -14,6 +14,7 @@ import pyvista as pv
 
 from sim.inspection.callouts import Callout
 from sim.inspection.deviation import DeviationResult, Tolerance
+from sim.model.display import Display
 from sim.render.offscreen import offscreen_plotter
 
 IN_TOLERANCE = "#2ca02c"
@@ -58,6 +59,13 @@ def display_metadata(result: DeviationResult) -> dict:
     return {"scalars": "deviation", "clim": list(clim), "n_colors": 255,
             "cmap": deviation_colours(result.tolerance, clim), "point_size": 3.0,
             "tolerance": [result.tolerance.lower, result.tolerance.upper]}
+
+
+def deviation_display(result: DeviationResult) -> Display:
+    """How a deviation map object is drawn (its :attr:`SceneObject.display`)."""
+    meta = display_metadata(result)
+    return Display(scalars=meta["scalars"], clim=tuple(meta["clim"]), n_colors=meta["n_colors"],
+                   cmap=tuple(meta["cmap"]), point_size=meta["point_size"])
 
 
 def render_deviation_views(result: DeviationResult, nominal: pv.DataSet,

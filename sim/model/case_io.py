@@ -13,7 +13,7 @@ import copy
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ import vtk
 
 from sim import __version__
 from sim.errors import FileFormatError, InputError
+from sim.geometry import rigid
 from sim.markups.model import Markup
 from sim.model import bundle
 from sim.model.migrations import MigrationError, migrate
-from sim.model.overlays import checked_sections
 from sim.model.scene import Case, SceneObject
 from sim.model.schema import FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
+from sim.model.section_docs import opened_sections, section_version
 from sim.progress import Progress, no_progress
 
 __all__ = ["FORMAT", "MANIFEST", "SCHEMA_VERSION", "is_case", "is_case_folder", "load_case",
@@ -192,6 +193,8 @@ class ObjectSnapshot:
     data: pv.DataSet | None  # None when ``blob`` holds its bytes already
     blob: tuple[str, bytes] | None = None
     token: tuple | None = None  # where to file the bytes in the BlobCache
+    transform: list[list[float]] | None = None  # None: identity
+    display: dict[str, Any] = field(default_factory=dict)  # settings that are not defaults
 
 
 @dataclass
@@ -225,7 +228,9 @@ def snapshot_case(case: Case, blobs: BlobCache | None = None,
         objects.append(ObjectSnapshot(obj.uid, obj.name, str(obj.kind),
                                       tuple(float(c) for c in obj.color), float(obj.opacity),
                                       bool(obj.visible), copy.deepcopy(obj.metadata), data,
-                                      blob, token))
+                                      blob, token,
+                                      rigid.to_list(obj.transform) if obj.has_transform else None,
+                                      obj.display.to_json()))
     if blobs is not None:
         blobs.keep_only({o.uid for o in objects})
     markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
@@ -264,9 +269,12 @@ def case_files(case: Case | CaseSnapshot, progress: Progress = no_progress,
             metadata = _store_arrays(obj.metadata, f"{stem}.meta", add)
         except InputError as exc:
             raise InputError(f"The case '{snap.name}' cannot be saved: {exc}.") from None
-        objects.append({"uid": obj.uid, "name": obj.name, "kind": obj.kind, "file": name,
-                        "color": list(obj.color), "opacity": obj.opacity,
-                        "visible": obj.visible, "metadata": metadata})
+        entry = {"uid": obj.uid, "name": obj.name, "kind": obj.kind, "file": name,
+                 "color": list(obj.color), "opacity": obj.opacity, "visible": obj.visible,
+                 "display": obj.display, "metadata": metadata}
+        if obj.transform is not None:
+            entry["transform"] = obj.transform
+        objects.append(entry)
     sections = {}
     for key, doc in snap.sections.items():
         if not isinstance(key, str) or not key or len(key) > 64 or _safe_key(key) != key:
@@ -283,6 +291,7 @@ def case_files(case: Case | CaseSnapshot, progress: Progress = no_progress,
                 "case": {"uid": snap.uid, "name": snap.name, "anatomical": snap.anatomical,
                          "description": snap.description},
                 "objects": objects, "markups": snap.markups, "sections": sections,
+                "section_versions": {k: section_version(k) for k in sections},
                 "files": hashes}
     try:
         text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
@@ -404,9 +413,12 @@ def _read_contents(b: bundle.Bundle, m: Manifest, path: Path, progress: Progress
         data = dataset_from_bytes(Path(e.file).suffix.lower(), blob, path, e.file)
         metadata = _load_arrays(dict(e.metadata), b, m)
         try:
-            objects.append(SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
-                                       opacity=e.opacity, visible=e.visible,
-                                       metadata=metadata, uid=e.uid))
+            obj = SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
+                              opacity=e.opacity, visible=e.visible, metadata=metadata,
+                              uid=e.uid, display=e.display)
+            if e.transform is not None:
+                obj.transform = e.transform
+            objects.append(obj)
         except InputError as exc:
             raise FileFormatError(path, f"object '{e.name}' is invalid ({exc})") from None
     markups = []
@@ -436,7 +448,7 @@ def load_case(path: str | Path, progress: Progress = no_progress, *,
     finally:
         b.close()
     # Everything is read and checked: only now is the case built.
-    sections = checked_sections(sections, path.name)
+    sections = opened_sections(sections, m.section_versions, path.name)
     case = Case(name=m.case.name, anatomical=m.case.anatomical, description=m.case.description,
                 source=str(path), uid=m.case.uid, created=m.created, sections=sections)
     for obj in objects:

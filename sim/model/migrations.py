@@ -11,6 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sim.errors import InputError
+from sim.geometry import rigid
+from sim.model.display import as_display, split_legacy
 from sim.model.schema import FORMAT, SCHEMA_VERSION
 
 
@@ -23,7 +26,7 @@ def _v1_to_v2(old: dict[str, Any], when: datetime) -> dict[str, Any]:
     stamp = when.isoformat()
     return {
         "format": FORMAT,
-        "schema_version": 2,
+        "schema_version": 2,  # the next step takes it on
         "app_version": str(old.get("app_version", "unknown")),
         "created": stamp,
         "modified": stamp,
@@ -37,7 +40,39 @@ def _v1_to_v2(old: dict[str, Any], when: datetime) -> dict[str, Any]:
     }
 
 
-STEPS: dict[int, Callable[[dict[str, Any], datetime], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(old: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """Version 2 kept an object's transform and display settings as loose metadata keys;
+    version 3 has typed fields. A value that does not fit stays in metadata as
+    ``legacy_<key>`` (kept, not used) rather than stopping the case from opening."""
+    new = dict(old, schema_version=3)
+    objects = []
+    for entry in old.get("objects", []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("metadata"), dict):
+            objects.append(entry)
+            continue
+        rest, display, transform = split_legacy(entry["metadata"])
+        good = {}
+        for key, value in display.items():
+            try:
+                as_display({key: value})
+                good[key] = value
+            except InputError:
+                rest[f"legacy_{key}"] = value
+        entry = dict(entry, metadata=rest, display=good)
+        if isinstance(transform, list):
+            try:
+                entry["transform"] = rigid.to_list(rigid.check_rigid(transform))
+            except InputError:
+                rest["legacy_transform"] = transform
+        elif transform is not None:  # stored as an array file: adopted once it is read
+            rest["transform"] = transform
+        objects.append(entry)
+    new["objects"] = objects
+    return new
+
+
+STEPS: dict[int, Callable[[dict[str, Any], datetime], dict[str, Any]]] = {
+    1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(raw: Any, when: datetime | None = None) -> dict[str, Any]:

@@ -22,13 +22,13 @@ from sim.errors import InputError
 from sim.geometry import rigid
 from sim.markups.model import MarkupList
 from sim.model import transform as tf
+from sim.model.display import FIELDS, Display, as_display, split_legacy
 
 if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
-
     from sim.model.undo import CaseHistory
 
 _ids = itertools.count(1)
+LEGACY_KEYS = frozenset(FIELDS) | {"transform", "texture_shown"}
 
 
 class ObjectKind(StrEnum):
@@ -42,10 +42,26 @@ class ObjectKind(StrEnum):
     POINTS = "points"  # a point cloud (3D scan, measured points)
 
 
+def _identity() -> np.ndarray:
+    return _frozen(np.eye(4))
+
+
+def _frozen(m: np.ndarray) -> np.ndarray:
+    m = np.array(m, dtype=float)
+    m.flags.writeable = False  # moved only by assignment, so every move is an event
+    return m
+
+
 @evented
 @dataclass(eq=False)
 class SceneObject:
-    """One named thing in a case: data plus how it is shown."""
+    """One named thing in a case: data plus how it is shown.
+
+    ``transform`` (a rigid 4x4, LPS mm) places the data in the world without touching
+    it; ``display`` holds how it is drawn (colour field, colour range, window ...);
+    ``metadata`` is free-form provenance (source format, modality, what it was made from).
+    Every field is evented (``obj.events.transform`` ...) and recorded by the undo history.
+    """
 
     name: str
     kind: ObjectKind
@@ -56,27 +72,25 @@ class SceneObject:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Globally unique, so objects from different cases never collide when combined.
     uid: str = field(default_factory=lambda: f"obj-{uuid.uuid4().hex[:12]}")
+    transform: np.ndarray = field(default_factory=_identity, repr=False)
+    display: Display = field(default_factory=Display)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "transform":  # checked here, so no caller can store a shear or a list
+            value = _frozen(rigid.check_rigid(value))
+        elif name == "display":
+            value = as_display(value)
+        object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
         self.kind = ObjectKind(self.kind)
+        if any(k in self.metadata for k in LEGACY_KEYS):  # built the pre-schema-3 way
+            self.metadata, display, transform = split_legacy(self.metadata)
+            self.display = self.display.replace(**display)
+            if transform is not None:
+                self.transform = transform
         if not 0.0 <= self.opacity <= 1.0:
             raise InputError(f"Opacity of '{self.name}' must be between 0 and 1.")
-
-    @property
-    def transform(self) -> np.ndarray:
-        """The object's 4x4 rigid transform (identity when it has none); a copy."""
-        value = self.metadata.get(tf.TRANSFORM_KEY)
-        return np.eye(4) if value is None else rigid.as_matrix(value)
-
-    @transform.setter
-    def transform(self, value: ArrayLike) -> None:
-        m = rigid.check_rigid(value)
-        if tf.TRANSFORM_KEY in self.metadata:  # arrays break dict equality in the event check
-            self.metadata[tf.TRANSFORM_KEY] = rigid.to_list(self.transform)
-        meta = {k: v for k, v in self.metadata.items() if k != tf.TRANSFORM_KEY}
-        if not rigid.is_identity(m):
-            meta[tf.TRANSFORM_KEY] = rigid.to_list(m)
-        self.metadata = meta  # one evented assignment: views and the undo history follow
 
     @property
     def has_transform(self) -> bool:

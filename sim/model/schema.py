@@ -3,6 +3,8 @@
 ``manifest.json`` names the case, lists its objects (each stored in a standard
 file: VTP, VTU, VTI …), its markups, and the SHA-256 and size of every stored file.
 Older manifests are brought up to date by :mod:`sim.model.migrations` first.
+Version 3 gives every object a typed ``transform`` and ``display`` (version 2 kept them as
+loose ``metadata`` keys).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sim.markups.model import MarkupType
+from sim.model.display import Display
 from sim.model.scene import ObjectKind
 
 FORMAT = "twinsight-case"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -50,7 +53,11 @@ class ObjectEntry(_Strict):
     color: tuple[Unit, Unit, Unit] = (0.8, 0.8, 0.8)
     opacity: Unit = 1.0
     visible: bool = True
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    # Rigid 4x4 placing the data in the world (absent: identity); checked rigid on opening.
+    transform: Annotated[list[Annotated[list[Finite], Field(min_length=4, max_length=4)]],
+                         Field(min_length=4, max_length=4)] | None = None
+    display: Display = Field(default_factory=Display)
+    metadata: dict[str, Any] = Field(default_factory=dict)  # free-form provenance
 
     @field_validator("file")
     @classmethod
@@ -82,7 +89,7 @@ class CaseInfo(_Strict):
 
 class Manifest(_Strict):
     format: Literal["twinsight-case"]
-    schema_version: Literal[2]
+    schema_version: Literal[3]
     app_version: str
     created: datetime
     modified: datetime
@@ -93,11 +100,15 @@ class Manifest(_Strict):
     # section name -> stored file.
     sections: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")], str] = Field(
         default_factory=dict)
+    # The version each section's document was written with (absent: 1), for its migrations.
+    section_versions: dict[str, Annotated[int, Field(ge=1, le=1_000_000)]] = Field(
+        default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict)
     migrated_from: int | None = None  # set when read through a migration (files not hashed)
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
+        hashed = self.migrated_from is None or self.migrated_from >= 2  # v1 had no checksums
         for name in self.files:
             check_member_name(name)
         for kind, items in (("object", self.objects), ("markup", self.markups)):
@@ -106,12 +117,12 @@ class Manifest(_Strict):
                 raise ValueError(f"two {kind}s share one uid")
         for name in self.sections.values():
             check_member_name(name)
-            if self.migrated_from is None and name not in self.files:
+            if hashed and name not in self.files:
                 raise ValueError(f"section file '{name}' has no checksum")
         files = [o.file for o in self.objects]
         if len(set(files)) != len(files):
             raise ValueError("two objects share one file")
-        if self.migrated_from is None:
+        if hashed:
             missing = [f for f in files if f not in self.files]
             if missing:
                 raise ValueError(f"object file '{missing[0]}' has no checksum")

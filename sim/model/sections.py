@@ -5,7 +5,8 @@ scenario, the live link, the panels' settings). :func:`set_section` replaces one
 step of ``case.history`` (so the case is unsaved until the next save, and Quit asks), and
 :func:`section_events` is the signal every view of a section listens to: it fires when a
 section is set, and when such a step is undone or redone. A script changes settings the
-same way the GUI does.
+same way the GUI does. Each known section is a typed, versioned document
+(:mod:`sim.model.section_docs`), checked here and when a case is opened.
 """
 
 from __future__ import annotations
@@ -78,11 +79,15 @@ def set_section(case: Any, key: str, value: Any, text: str | None = None) -> boo
     """Set ``case.sections[key] = value`` as one undoable step; False if nothing changed.
 
     ``text`` names the step in Edit > Undo (default "Change <key>"); consecutive steps with
-    the same text merge (see :data:`sim.model.undo.MERGE_SECONDS`).
+    the same text merge (see :data:`sim.model.undo.MERGE_SECONDS`). A document that is not
+    valid for its section (see :mod:`sim.model.section_docs`) is refused with InputError.
     """
+    from sim.model.section_docs import check_section
+
     old = case.sections.get(key, _MISSING)
     if old is not _MISSING and _same(old, value):
         return False
+    check_section(key, value)
     case.sections[key] = value
     history = case.history
     if history.recording:

@@ -3,9 +3,9 @@
 The matrix arithmetic itself lives in :mod:`sim.geometry.rigid`; this module only knows
 how an object stores, moves and hardens its transform.
 
-An object's transform lives in ``obj.metadata["transform"]`` (a nested list, so it
-saves as JSON and other code such as registration can set it directly); the
-geometry itself stays untouched until the transform is *hardened* into it.
+An object's transform is its typed field ``obj.transform`` (a read-only 4x4 array,
+checked rigid on assignment, evented as ``obj.events.transform``); the geometry itself
+stays untouched until the transform is *hardened* into it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import numpy as np
 import pyvista as pv
 
 from sim.geometry.rigid import as_matrix, is_identity
-
-TRANSFORM_KEY = "transform"
 
 
 def world_bounds(bounds: Sequence[float], m: np.ndarray) -> tuple[float, ...]:

@@ -23,6 +23,7 @@ DEFAULT_LIMIT = 200
 _FIELD_VERBS = {
     "name": "Rename", "color": "Change colour of", "opacity": "Change opacity of",
     "visible": "Change visibility of", "metadata": "Edit", "data": "Edit geometry of",
+    "transform": "Transform", "display": "Change display of",
     "points": "Move points of", "labels": "Rename points of", "size": "Resize",
     "orientation": "Rotate", "locked": "Lock/unlock", "description": "Describe",
 }
@@ -53,8 +54,6 @@ class SetField(Command):
         self.target, self.field, self.old, self.new = target, field, old, new
         self.stamp = time.monotonic()
         verb = _FIELD_VERBS.get(field, f"Change {field} of")
-        if field == "metadata" and _only_transform_changed(old, new):
-            verb = "Transform"
         if field == "visible":
             verb = "Show" if new else "Hide"
         name = old if field == "name" else getattr(target, "name", "?")
@@ -73,13 +72,6 @@ class SetField(Command):
             self.new, self.stamp = other.new, other.stamp
             return True
         return False
-
-
-def _only_transform_changed(old: Any, new: Any) -> bool:
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return False
-    keys = set(old) | set(new)
-    return all(k == "transform" or old.get(k) is new.get(k) for k in keys)
 
 
 class Insert(Command):

@@ -44,7 +44,8 @@ class ObjectAdapter(ABC):
         obj.events.visible.connect(self._sync_visibility)
         obj.events.color.connect(self._sync_color)
         obj.events.opacity.connect(self._sync_opacity)
-        obj.events.metadata.connect(self._sync_transform)  # the transform lives in metadata
+        obj.events.transform.connect(self._sync_transform)
+        obj.events.display.connect(self._sync_display)
 
     @abstractmethod
     def _build(self) -> list:
@@ -73,8 +74,21 @@ class ObjectAdapter(ABC):
             a.SetUserMatrix(m)
         self.request_render()
 
+    def _sync_display(self, *_args) -> None:
+        """The display settings changed: draw the object anew (fields, ranges, windows)."""
+        self._drop_actors()
+        self.actors = self._build()
+        self._sync_visibility(self.obj.visible)
+        self._sync_opacity(self.obj.opacity)
+        self._sync_transform()
+
+    def _drop_actors(self) -> None:
+        for a in self.actors:
+            self.plotter.remove_actor(a, render=False)
+
     def remove(self) -> None:
-        self.obj.events.metadata.disconnect(self._sync_transform)
+        self.obj.events.transform.disconnect(self._sync_transform)
+        self.obj.events.display.disconnect(self._sync_display)
         self.obj.events.visible.disconnect(self._sync_visibility)
         self.obj.events.color.disconnect(self._sync_color)
         self.obj.events.opacity.disconnect(self._sync_opacity)
@@ -86,7 +100,7 @@ class ObjectAdapter(ABC):
 
 class SurfaceAdapter(ObjectAdapter):
     """Surfaces, devices and parts: one shaded mesh actor, coloured by a field with its
-    legend when ``metadata['scalars']`` names one (see :mod:`sim.render.result_fields`)."""
+    legend when ``display.scalars`` names one (see :mod:`sim.render.result_fields`)."""
 
     _legend: str | None = None
     _look: tuple = ()
@@ -94,7 +108,7 @@ class SurfaceAdapter(ObjectAdapter):
     def _build(self) -> list:
         o = self.obj
         self._look = _look(o)
-        colored = result_fields.shown(o.data, o.metadata)
+        colored = result_fields.shown(o.data, o.display)
         if colored is not None:
             self._legend = colored.title  # one legend per field shown
             actor = self.plotter.add_mesh(
@@ -111,17 +125,12 @@ class SurfaceAdapter(ObjectAdapter):
             name=o.uid, pickable=True, render=False, reset_camera=False)
         return [actor]
 
-    def _sync_transform(self, *_args) -> None:
-        if self._look and _look(self.obj) != self._look:  # another field or warp: redraw
-            self._drop_actors()
-            self.actors = self._build()
-            self._sync_visibility(self.obj.visible)
-            self._sync_opacity(self.obj.opacity)
-        super()._sync_transform()
+    def _sync_display(self, *_args) -> None:
+        if _look(self.obj) != self._look:  # another field, range or warp: redraw
+            super()._sync_display()
 
     def _drop_actors(self) -> None:
-        for a in self.actors:
-            self.plotter.remove_actor(a, render=False)
+        super()._drop_actors()
         if self._legend is not None and self._legend in self.plotter.scalar_bars:
             self.plotter.remove_scalar_bar(self._legend, render=False)
         self._legend = None
@@ -133,26 +142,29 @@ class SurfaceAdapter(ObjectAdapter):
 
 
 def _look(o: SceneObject) -> tuple:
-    m = o.metadata
-    clim = m.get("clim")
-    return (m.get("scalars"), float(m.get("warp_factor", 0.0) or 0.0),
-            tuple(clim) if clim else None, m.get("cmap"), o.name)
+    d = o.display
+    return (d.scalars, d.warp_factor, d.clim, d.cmap, o.name)
+
+
+def _cmap(cmap: str | tuple[str, ...]) -> str | list[str]:
+    return cmap if isinstance(cmap, str) else list(cmap)  # a list of colours, as pyvista takes
 
 
 class PointsAdapter(ObjectAdapter):
-    """Point clouds: round points; coloured by ``metadata['scalars']`` (with 'clim', 'cmap',
-    'n_colors') when the cloud carries that array, e.g. a deviation map."""
+    """Point clouds: round points; coloured by ``display.scalars`` (with its clim, cmap,
+    n_colors) when the cloud carries that array, e.g. a deviation map."""
 
     def _build(self) -> list:
         o = self.obj
-        name = o.metadata.get("scalars")
-        style = dict(point_size=float(o.metadata.get("point_size", 3.0)),
+        d = o.display
+        name = d.scalars
+        style = dict(point_size=d.point_size,
                      render_points_as_spheres=True, opacity=o.opacity, name=o.uid,
                      pickable=True, render=False, reset_camera=False)
         if name and name in o.data.point_data:
             actor = self.plotter.add_mesh(
-                o.data, scalars=name, cmap=o.metadata.get("cmap", "coolwarm"),
-                clim=o.metadata.get("clim"), n_colors=int(o.metadata.get("n_colors", 256)),
+                o.data, scalars=name, cmap=_cmap(d.cmap or "coolwarm"),
+                clim=d.clim, n_colors=d.n_colors,
                 show_scalar_bar=False, **style)
         else:
             actor = self.plotter.add_mesh(o.data, color=o.color, **style)
@@ -165,7 +177,7 @@ class VolumeAdapter(ObjectAdapter):
     def _build(self) -> list:
         o = self.obj
         image: pv.ImageData = o.data
-        level, width = o.metadata.get("window", DEFAULT_WINDOW)
+        level, width = o.display.window or DEFAULT_WINDOW
         slices = image.slice_orthogonal()
         actor = self.plotter.add_mesh(
             slices, scalars=image.active_scalars_name, cmap="gray", rgb=is_rgb(image),

@@ -100,7 +100,7 @@ class OverlayLayer:
         for oid in list(self.actors):
             self._remove(oid)
         for obj, listener in self._watched.values():
-            obj.events.metadata.disconnect(listener)
+            obj.events.transform.disconnect(listener)
         self._watched.clear()
 
     def _remove(self, oid: str) -> None:
@@ -128,14 +128,14 @@ class OverlayLayer:
         uids |= {o.structure for o in wanted.values() if isinstance(o, ov.ClearanceMap)}
         for uid in [u for u in self._watched if u not in uids]:
             obj, listener = self._watched.pop(uid)
-            obj.events.metadata.disconnect(listener)
+            obj.events.transform.disconnect(listener)
         for uid in uids - set(self._watched):
             obj = self.case.scene.find(uid)
             if obj is not None:
                 def moved(*_args) -> None:
                     self.redraw("clearance")
                     self.request_render()
-                obj.events.metadata.connect(moved)
+                obj.events.transform.connect(moved)
                 self._watched[uid] = (obj, moved)
 
     def _draw(self, overlay: ov.Overlay) -> None:

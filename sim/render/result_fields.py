@@ -2,9 +2,9 @@
 which arrays can colour, their names and units, and the mesh as shown (warped by its
 displacement times a factor).
 
-The choice lives in the object's metadata, so it is saved with the case and every view
-(window, offscreen report, headset) draws the same: ``scalars`` (array name),
-``warp_factor`` (0 = undeformed), optional ``clim`` [lo, hi] and ``cmap``.
+The choice lives in the object's typed display settings (:class:`sim.model.display.Display`),
+so it is saved with the case and every view (window, offscreen report, headset) draws the
+same: ``scalars`` (array name), ``warp_factor`` (0 = undeformed), optional ``clim`` and ``cmap``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
+
+from sim.model.display import Display
 
 # Known result arrays: (label, unit). Vectors and tensors colour by magnitude, principal
 # stresses by the largest.
@@ -76,24 +78,24 @@ class Shown:
 SHOWN_ARRAY = "_shown"
 
 
-def shown(data: pv.DataSet, metadata: dict[str, Any]) -> Shown | None:
-    """The coloured mesh for ``metadata`` (None: the object is drawn plain)."""
-    name = metadata.get("scalars")
+def shown(data: pv.DataSet, display: Display) -> Shown | None:
+    """The coloured mesh for an object's ``display`` settings (None: drawn plain)."""
+    name = display.scalars
     if not name or name not in data.point_data or name not in field_names(data):
         return None
     mesh = data.copy(deep=False)
-    factor = float(metadata.get("warp_factor", 0.0) or 0.0)
+    factor = display.warp_factor
     if factor and DISPLACEMENT in data.point_data and \
             np.asarray(data.point_data[DISPLACEMENT]).shape[1:] == (3,):
         mesh.points = np.asarray(data.points) + factor * np.asarray(data.point_data[DISPLACEMENT])
     values = field_values(data, name)
     mesh.point_data[SHOWN_ARRAY] = values
-    clim = metadata.get("clim")
-    if clim is None or len(clim) != 2:
+    clim = display.clim
+    if clim is None:
         lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
         clim = (lo, hi if hi > lo else lo + 1e-12)
     return Shown(mesh, SHOWN_ARRAY, field_title(name), (float(clim[0]), float(clim[1])),
-                 str(metadata.get("cmap", DEFAULT_CMAP)))
+                 display.cmap if isinstance(display.cmap, str) else DEFAULT_CMAP)
 
 
 def legend_args(title: str) -> dict[str, Any]:

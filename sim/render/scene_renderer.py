@@ -162,12 +162,12 @@ class SceneRenderer:
         object's transform (a moved or placed device), its geometry and its visibility."""
         old = self._selected
         if old is not None:
-            old.events.metadata.disconnect(self._place_highlight)
+            old.events.transform.disconnect(self._place_highlight)
             old.events.data.disconnect(self._build_highlight)
             old.events.visible.disconnect(self._build_highlight)
         self._selected = obj
         if obj is not None:
-            obj.events.metadata.connect(self._place_highlight)  # the transform lives there
+            obj.events.transform.connect(self._place_highlight)
             obj.events.data.connect(self._build_highlight)
             obj.events.visible.connect(self._build_highlight)
         self._build_highlight()

@@ -43,7 +43,7 @@ def test_vtu_result_opens_coloured_with_legend_recolour_and_warp(qtbot, win, tmp
     win.add_path(path)
     _wait(qtbot, win)
     obj = win.case.scene["cantilever"]
-    assert obj.metadata["scalars"] == "von_mises"
+    assert obj.display.scalars == "von_mises"
     win.case.scene.select(obj)
     bars = win.view.plotter.scalar_bars
     assert "von Mises stress (MPa)" in bars
@@ -69,7 +69,7 @@ def test_vtu_result_opens_coloured_with_legend_recolour_and_warp(qtbot, win, tmp
     win.view.screenshot(f"{SHOTS}/vtu_displacement_warped.png")
     win.grab().save(f"{SHOTS}/mesh_panel_fields.png")
     win.case.history.undo()  # the warp is an edit like any other
-    assert obj.metadata["warp_factor"] == 0.0
+    assert obj.display.warp_factor == 0.0
 
 
 def test_units_on_import_and_rescale(qtbot, win, tmp_path):

@@ -38,7 +38,7 @@ def test_existing_and_registration_transforms_are_shown(win):
     assert np.allclose(_user_matrix(win, screw), screw.transform)
     bracket = win.case.scene["Bracket"]
     m = from_parts((1, 2, 3), (0, 0, 90))
-    bracket.metadata = {**bracket.metadata, "transform": m}  # as registration stores it
+    bracket.transform = m  # as registration sets it
     assert np.allclose(_user_matrix(win, bracket), m)
     win.case.scene.select(bracket)
     assert win.session.transform.spins[1].value() == 2.0

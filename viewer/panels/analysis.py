@@ -37,6 +37,7 @@ from sim.errors import TwinsightError
 from sim.fem import part_analysis as pa
 from sim.fem.materials import library_material
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model.display import Display
 from sim.model.sections import section_events, set_section
 from sim.render.result_fields import field_names, field_title
 from viewer.errors import show_error
@@ -442,8 +443,7 @@ class AnalysisPanel(QWidget):
         old = self.result_object()
         grid = result.grid
         obj = SceneObject(f"{part.name} stress", part.kind, grid, color=part.color,
-                          metadata={RESULT_KEY: part.uid, "scalars": "von_mises",
-                                    "warp_factor": 0.0})
+                          metadata={RESULT_KEY: part.uid}, display=Display(scalars="von_mises"))
         self.summary = result.summary
         with case.history.macro("Stress analysis result"):
             if old is not None:
@@ -480,8 +480,8 @@ class AnalysisPanel(QWidget):
                 for name in field_names(res.data):
                     self.field_combo.addItem(field_title(name), name)
                 self.field_combo.setCurrentIndex(max(0, self.field_combo.findData(
-                    res.metadata.get("scalars"))))
-                self.warp_spin.setValue(float(res.metadata.get("warp_factor", 0.0)))
+                    res.display.scalars)))
+                self.warp_spin.setValue(res.display.warp_factor)
         finally:
             self._loading = False
         for w in (self.field_combo, self.warp_spin, self.report_button):
@@ -492,8 +492,8 @@ class AnalysisPanel(QWidget):
         res = self.result_object()
         if self._loading or res is None:
             return
-        res.metadata = {**res.metadata, "scalars": self.field_combo.currentData(),
-                        "warp_factor": float(self.warp_spin.value())}
+        res.display = res.display.replace(scalars=self.field_combo.currentData() or None,
+                                          warp_factor=float(self.warp_spin.value()))
 
     def _refresh(self) -> None:
         m = library_material(self.setup.material)
@@ -544,7 +544,7 @@ class AnalysisPanel(QWidget):
         if self._probe_surface is None:
             self._probe_surface = res.data.extract_surface(algorithm="dataset_surface")
         point = np.asarray(hit[1])
-        factor = float(res.metadata.get("warp_factor", 0.0) or 0.0)
+        factor = res.display.warp_factor
         if factor:  # the view shows the warped shape: find the undeformed point under it
             surf = self._probe_surface
             warped = surf.copy()

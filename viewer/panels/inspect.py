@@ -413,7 +413,7 @@ class InspectPanel(QWidget):
                                     lambda out: self._measured(moving, *out))
 
     def _measured(self, moving: SceneObject, res, regions, nominal, spacing: float) -> None:
-        from sim.inspection.views import display_metadata
+        from sim.inspection.views import deviation_display, display_metadata
 
         if self.case is None:
             return
@@ -425,7 +425,8 @@ class InspectPanel(QWidget):
             self.case.scene.remove(self.deviation_obj)
         self.deviation_obj = self.case.scene.add(SceneObject(
             f"Deviation of {moving.name}", ObjectKind.POINTS, res.as_polydata(),
-            metadata={**meta, "source": moving.uid}))
+            metadata={"source": moving.uid, "tolerance": meta["tolerance"]},
+            display=deviation_display(res)))
         moving.visible = False  # the map sits exactly where the scan is
         self.legend.set_map(meta["cmap"], meta["clim"], meta["tolerance"])
         s = res.stats

@@ -22,6 +22,7 @@ class LiveOverlay:
     def __init__(self, view) -> None:
         self.view = view
         self.bound: set[str] = set()
+        self.textures: dict[str, object] = {}  # uid -> the frame its actor shows
         self.field = None
         self.scalar_bar: vtk.vtkScalarBarActor | None = None
         self.banner: vtk.vtkTextActor | None = None
@@ -37,6 +38,7 @@ class LiveOverlay:
 
     def reset(self) -> None:
         self.bound.clear()
+        self.textures.clear()
         self.field = None
         for a in self.markers.values():
             self.plotter.remove_actor(a, render=False)
@@ -61,10 +63,10 @@ class LiveOverlay:
                 self.bound.add(obj.uid)
                 changed = True
             tex = obj.metadata.get("texture")
-            if tex is not None and obj.metadata.get("texture_shown") is not tex:
+            if tex is not None and self.textures.get(obj.uid) is not tex:
                 actor.SetTexture(pv.Texture(np.flipud(tex)))  # row 0 at t = 0
                 actor.GetProperty().SetColor(1, 1, 1)
-                obj.metadata["texture_shown"] = tex
+                self.textures[obj.uid] = tex  # the frame shown (view state, never saved)
                 changed = True
         return changed
 

@@ -89,7 +89,7 @@ class MeshPanel(QWidget):
 
     def show_object(self, obj: SceneObject | None) -> None:
         if self.obj is not None:
-            self.obj.events.metadata.disconnect(self._fill_fields)
+            self.obj.events.display.disconnect(self._fill_fields)
             self.obj.events.data.disconnect(self._data_changed)
         self.obj = obj
         self._clear_findings()
@@ -100,7 +100,7 @@ class MeshPanel(QWidget):
         self.object_label.setText(f"{obj.name}: {obj.data.n_points:,} points, "
                                   f"{obj.data.n_cells:,} cells" if obj else "Select an object.")
         if obj is not None:
-            obj.events.metadata.connect(self._fill_fields)
+            obj.events.display.connect(self._fill_fields)
             obj.events.data.connect(self._data_changed)
         self._fill_fields()
 
@@ -211,8 +211,8 @@ class MeshPanel(QWidget):
                 for name in field_names(obj.data):
                     self.field_combo.addItem(field_title(name), name)
                 self.field_combo.setCurrentIndex(max(0, self.field_combo.findData(
-                    obj.metadata.get("scalars") or "")))
-                self.warp_spin.setValue(float(obj.metadata.get("warp_factor", 0.0) or 0.0))
+                    obj.display.scalars or "")))
+                self.warp_spin.setValue(obj.display.warp_factor)
             has_disp = obj is not None and DISPLACEMENT in getattr(obj.data, "point_data", {})
             self.warp_spin.setEnabled(bool(has_disp))
             self.field_combo.setEnabled(self.field_combo.count() > 1)
@@ -223,9 +223,5 @@ class MeshPanel(QWidget):
         obj = self.obj
         if self._loading or obj is None:
             return
-        meta = {**obj.metadata, "scalars": self.field_combo.currentData() or None,
-                "warp_factor": float(self.warp_spin.value())}
-        if not meta["scalars"]:
-            meta.pop("scalars")
-        if meta != obj.metadata:
-            obj.metadata = meta
+        obj.display = obj.display.replace(scalars=self.field_combo.currentData() or None,
+                                          warp_factor=float(self.warp_spin.value()))

@@ -282,7 +282,7 @@ class PlacePanel(QWidget):
         if self.run is not None:
             self.run.set_device(obj)
         if watch:
-            obj.events.metadata.connect(self._pose_changed)
+            obj.events.transform.connect(self._pose_changed)
 
     def _put_device(self, uid) -> None:
         """Watch the device object ``uid`` (the one being placed), or none."""
@@ -476,7 +476,7 @@ class PlacePanel(QWidget):
         if self.device_obj is None:
             return
         with contextlib.suppress(TypeError, ValueError, RuntimeError):
-            self.device_obj.events.metadata.disconnect(self._pose_changed)
+            self.device_obj.events.transform.disconnect(self._pose_changed)
 
     # -- structures ----------------------------------------------------------------------------
     def _chosen_structures(self) -> list[tuple[SceneObject, str, float]]:

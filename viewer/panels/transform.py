@@ -128,12 +128,12 @@ class TransformPanel(QWidget):
 
     def show_object(self, obj: SceneObject | None) -> None:
         if self.obj is not None:
-            self.obj.events.metadata.disconnect(self._refresh)
+            self.obj.events.transform.disconnect(self._refresh)
             self.obj.events.name.disconnect(self._refresh)
         self.set_manipulator(False)
         self.obj = obj
         if obj is not None:
-            obj.events.metadata.connect(self._refresh)
+            obj.events.transform.connect(self._refresh)
             obj.events.name.connect(self._refresh)
         for w in (*self.spins, self.manip_button, self.reset_button, self.harden_button):
             w.setEnabled(obj is not None)

@@ -50,10 +50,9 @@ class SimulatorGrab:
 
     def _to_local(self, p: np.ndarray) -> np.ndarray:
         """Scene mm -> the object's own frame (its rigid transform undone)."""
-        value = self.obj.metadata.get("transform")
-        if value is None:
+        m = self.obj.transform
+        if not self.obj.has_transform:
             return np.asarray(p, float)
-        m = np.asarray(value, float).reshape(4, 4)
         return np.linalg.solve(m[:3, :3], np.asarray(p, float) - m[:3, 3])
 
     def begin(self, obj: SceneObject, point_mm: np.ndarray) -> bool:

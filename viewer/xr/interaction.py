@@ -7,8 +7,8 @@
   that is being simulated, hold the trigger and drag to pull it (the interactive-deformation
   grab, see :mod:`viewer.xr.deform_grab`).
 
-Objects move through their rigid transform in the model (``obj.transform`` /
-``metadata["transform"]``), so the desktop view and the undo history see the same change;
+Objects move through their rigid transform in the model (``obj.transform``,
+evented), so the desktop view and the undo history see the same change;
 the scene's placement in the headset is view state only.
 """
 
@@ -25,25 +25,18 @@ from viewer.xr.deform_grab import DeformationGrab
 from viewer.xr.eye_camera import Pose, ScenePlacement
 from viewer.xr.xr_input import HANDS, ControllerFrame, HandState, pose_delta
 
-TRANSFORM_KEY = "transform"
 GRAB_MARGIN_MM = 5.0  # how far outside an object's box a squeeze still grabs it
 RAY_LENGTH_M = 3.0
 GRABBABLE = (ObjectKind.SURFACE, ObjectKind.DEVICE, ObjectKind.PART)
 
 
 def object_matrix(obj: SceneObject) -> np.ndarray:
-    value = obj.metadata.get(TRANSFORM_KEY)
-    return np.eye(4) if value is None else np.asarray(value, float).reshape(4, 4)
+    return np.array(obj.transform, float)
 
 
 def set_object_matrix(obj: SceneObject, m: np.ndarray) -> None:
     """Give ``obj`` a new rigid transform through the model (evented, undoable)."""
-    if isinstance(getattr(type(obj), "transform", None), property):
-        obj.transform = m
-        return
-    meta = {k: v for k, v in obj.metadata.items() if k != TRANSFORM_KEY}
-    meta[TRANSFORM_KEY] = [[float(x) for x in row] for row in np.asarray(m, float)]
-    obj.metadata = meta
+    obj.transform = m
 
 
 def world_bounds(obj: SceneObject) -> np.ndarray:

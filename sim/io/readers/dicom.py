@@ -47,7 +47,7 @@ def choice_loaded(choice: Choice, progress: Progress, notes: list[str] | None = 
     if choice.time_series:
         obj.metadata[TIMES_KEY] = times
     if loaded.window or series.modality == "CT":
-        obj.metadata["window"] = list(loaded.window or CT_WINDOW)
+        obj.display = obj.display.replace(window=tuple(loaded.window or CT_WINDOW))
     return result
 
 

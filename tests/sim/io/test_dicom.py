@@ -47,7 +47,7 @@ def test_order_by_position_not_instance_number(tmp_path):
     np.testing.assert_array_equal(vol, np.transpose(hu, (2, 1, 0)))
     np.testing.assert_allclose(obj.data.spacing, (0.7, 0.8, 2.5))
     np.testing.assert_allclose(obj.data.origin, (-100, -120, 50))
-    assert obj.metadata["window"] == [40.0, 400.0]
+    assert obj.display.window == (40.0, 400.0)
 
 
 def test_oblique_orientation_and_world_positions(tmp_path):

@@ -8,6 +8,7 @@ import pyvista as pv
 from sim.geometry.rigid import from_parts
 from sim.markups import Markup
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model.display import Display
 
 
 def make_case(seed: int = 0, big: bool = False) -> Case:
@@ -17,7 +18,7 @@ def make_case(seed: int = 0, big: bool = False) -> Case:
     ct = pv.ImageData(dimensions=(n, n + 3, n + 5), spacing=(0.7, 0.8, 2.5), origin=(-10, 5, 30))
     ct.direction_matrix = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     ct["HU"] = rng.integers(-1024, 3000, ct.n_points).astype(np.int16)
-    case.scene.add(SceneObject("CT", ObjectKind.VOLUME, ct, metadata={"window": [40.0, 400.0]}))
+    case.scene.add(SceneObject("CT", ObjectKind.VOLUME, ct, display=Display(window=(40.0, 400.0))))
     labels = pv.ImageData(dimensions=(8, 9, 10), spacing=(1.5, 1.5, 3.0))
     labels["labels"] = rng.integers(0, 5, labels.n_points).astype(np.uint8)
     case.scene.add(SceneObject("Segments", ObjectKind.LABELMAP, labels, opacity=0.5))

@@ -9,6 +9,7 @@ import pytest
 
 from sim.cli import main
 from sim.model.case_io import load_case, save_case
+from sim.model.schema import SCHEMA_VERSION
 from tests.sim.model.sample import assert_cases_equal, make_case
 from tests.sim.model.test_migrations import write_v1_folder
 
@@ -27,13 +28,13 @@ def run(capsys, *argv):
 def test_info_json_and_text(capsys, case_file):
     code, out, _ = run(capsys, "case", "info", case_file, "--json")
     info = json.loads(out)
-    assert code == 0 and info["form"] == "archive" and info["schema_version"] == 2
+    assert code == 0 and info["form"] == "archive" and info["schema_version"] == SCHEMA_VERSION
     assert [o["kind"] for o in info["objects"]] == ["volume", "labelmap", "surface", "points",
                                                    "device", "part"]
     assert info["objects"][4]["transformed"] and len(info["markups"]) == 5
     assert info["sections"] == ["link", "plans"]
     code, out, _ = run(capsys, "case", "info", case_file)
-    assert code == 0 and "Sample 0" in out and "schema 2" in out and "Screw [device]" in out
+    assert code == 0 and "Sample 0" in out and f"schema {SCHEMA_VERSION}" in out and "Screw [device]" in out
 
 
 def test_validate_good_old_and_bad(capsys, case_file, tmp_path):

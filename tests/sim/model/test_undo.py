@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import pyvista as pv
 
+from sim.errors import InputError
 from sim.geometry.rigid import from_parts
 from sim.markups import Markup
 from sim.model import Case, SceneObject
 from sim.model import undo as undo_mod
 from sim.model.case_io import load_case, save_case
+from sim.model.display import Display
 from sim.model.transform import harden
 from tests.sim.model.sample import make_case
 
@@ -73,7 +75,7 @@ def test_transform_edit_and_harden(case):
     assert np.allclose(screw.transform, start)
     case.history.redo()
     assert harden(screw, case.history)
-    assert np.allclose(screw.transform, np.eye(4)) and "transform" not in screw.metadata
+    assert np.allclose(screw.transform, np.eye(4)) and not screw.has_transform
     expected = original_points @ moved[:3, :3].T + moved[:3, 3]
     assert np.allclose(screw.data.points, expected, atol=1e-4)
     assert case.history.undo_text.startswith("Harden")
@@ -170,16 +172,55 @@ def test_loading_records_nothing_and_limit_holds(tmp_path):
     assert obj.visible is False  # back as far as the limit allows (step 7 of 12)
 
 
-def test_registration_style_metadata_transform_is_adopted(case):
-    """Registration stores a 4x4 straight into metadata; the transform model reads it."""
+def test_transform_is_a_typed_evented_field(case):
+    """Only an assignment moves an object (so views and undo always follow), and only a
+    rigid one: the stored matrix is read-only, a shear or a wrong shape is refused."""
     obj = case.scene["Liver"]
+    seen = []
+    obj.events.transform.connect(lambda new, old: seen.append((new, old)))
     m = from_parts((1, 2, 3), (0, 90, 0))
-    obj.metadata["transform"] = m  # an ndarray set in place, no event
-    assert np.allclose(obj.transform, m) and obj.has_transform
-    obj.transform = np.eye(4)  # replacing it works even though the old value is an array
-    assert not obj.has_transform
-    case.history.undo()
+    obj.transform = m.tolist()  # nested lists are taken too
+    assert len(seen) == 1 and np.allclose(seen[0][0], m) and np.allclose(seen[0][1], np.eye(4))
+    obj.transform = m  # the same matrix again: no event, no step
+    assert len(seen) == 1 and case.history.undo_text == "Transform 'Liver'"
+    with pytest.raises(ValueError):
+        obj.transform[0, 3] = 7.0  # in place would bypass the events
+    for bad in (np.diag([2.0, 1, 1, 1]), np.eye(3), [[1, 2], [3, 4]]):
+        with pytest.raises(InputError):
+            obj.transform = bad
     assert np.allclose(obj.transform, m)
+    case.history.undo()
+    assert not obj.has_transform
+    case.history.redo()
+    assert np.allclose(obj.transform, m)
+
+
+def test_display_changes_are_undoable_steps(case):
+    obj = case.scene["Liver"]
+    seen = []
+    obj.events.display.connect(lambda new, old: seen.append(new))
+    obj.display = obj.display.replace(scalars="von_mises", clim=[0, 250])
+    assert obj.display.clim == (0.0, 250.0) and len(seen) == 1
+    assert case.history.undo_text == "Change display of 'Liver'"
+    with pytest.raises(InputError, match="display settings"):
+        obj.display = obj.display.replace(point_size=-1)
+    with pytest.raises(InputError):
+        obj.display = {"colour_map": "viridis"}  # not a display setting
+    case.history.undo()
+    assert obj.display == Display() and obj.display.scalars is None
+    case.history.redo()
+    assert obj.display.scalars == "von_mises"
+
+
+def test_old_style_metadata_keys_become_fields():
+    """Scripts written for older versions passed transform and display as metadata."""
+    m = from_parts((4, 0, 0))
+    obj = SceneObject("s", "surface", pv.Sphere(), metadata={
+        "transform": m.tolist(), "scalars": "x", "warp_factor": None, "window": [40, 400],
+        "texture_shown": None, "source_format": "STL"})
+    assert np.allclose(obj.transform, m) and obj.display.scalars == "x"
+    assert obj.display.window == (40.0, 400.0) and obj.display.warp_factor == 0.0
+    assert obj.metadata == {"source_format": "STL"}
 
 
 def test_script_can_drive_a_fresh_case():

@@ -82,7 +82,7 @@ def test_points_objects_and_deviation_maps_survive_a_case_save(tmp_path, cloud):
     import pyvista as pv
 
     from sim.inspection.deviation import compute_deviation
-    from sim.inspection.views import display_metadata
+    from sim.inspection.views import deviation_display
     from sim.model import Case, SceneObject
     from sim.model.case_io import load_case, save_case
 
@@ -90,9 +90,9 @@ def test_points_objects_and_deviation_maps_survive_a_case_save(tmp_path, cloud):
     case = Case(name="scans", anatomical=False)
     case.scene.add(SceneObject("scan", ObjectKind.POINTS, pv.PolyData(cloud)))
     case.scene.add(SceneObject("map", ObjectKind.POINTS, res.as_polydata(),
-                               metadata=display_metadata(res)))
+                               display=deviation_display(res)))
     again = load_case(save_case(case, tmp_path / "scans.twin"))
     scan, dmap = again.scene["scan"], again.scene["map"]
     assert scan.kind == ObjectKind.POINTS and scan.data.n_points == len(cloud)
     np.testing.assert_allclose(dmap.data.point_data["deviation"], res.deviation)
-    assert dmap.metadata["scalars"] == "deviation" and len(dmap.metadata["cmap"]) == 255
+    assert dmap.display.scalars == "deviation" and len(dmap.display.cmap) == 255
