@@ -9,15 +9,12 @@ screenshots and the headset all use. Panels and scripts change overlays only thr
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from sim.errors import InputError
 from sim.model.sections import set_section
-
-log = logging.getLogger(__name__)
 
 SECTION = "overlays"
 MAX_OVERLAYS = 10_000  # a case with more is damaged or hostile, not a plan
@@ -78,7 +75,8 @@ Overlay = Annotated[ClearanceMap | SectionPlane | PlanLine | Legend, Field(discr
 _OVERLAYS = TypeAdapter(dict[str, Overlay])
 
 
-def _parse(raw: Any) -> dict[str, Overlay]:
+def parse_overlays(raw: Any) -> dict[str, Overlay]:
+    """The overlays section's document, validated (ValidationError or ValueError if not)."""
     if isinstance(raw, dict) and len(raw) > MAX_OVERLAYS:
         raise ValueError(f"{len(raw)} overlays (at most {MAX_OVERLAYS})")
     return _OVERLAYS.validate_python(raw)
@@ -86,28 +84,12 @@ def _parse(raw: Any) -> dict[str, Overlay]:
 
 def overlays(case: Any) -> dict[str, Overlay]:
     """The case's overlays by id (an unreadable section reads as none: opening a case drops it
-    with a warning, see :func:`checked_sections`, and it must never stop the scene drawing)."""
+    with a warning, see :func:`sim.model.section_docs.opened_sections`, and it must never
+    stop the scene drawing)."""
     try:
-        return _parse(case.sections.get(SECTION) or {})
+        return parse_overlays(case.sections.get(SECTION) or {})
     except (ValidationError, ValueError):
         return {}
-
-
-def checked_sections(sections: dict[str, Any], where: str) -> dict[str, Any]:
-    """``sections`` of a case being opened, without an overlays section that cannot be read
-    (damaged or hostile): the case opens with everything else, and the log says what was left
-    out and why."""
-    raw = sections.get(SECTION)
-    if raw is None:
-        return sections
-    try:
-        _parse(raw)
-    except (ValidationError, ValueError) as exc:
-        why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        log.warning("%s: its overlays cannot be read (%s); the case opens without them.",
-                    where, why)
-        return {k: v for k, v in sections.items() if k != SECTION}
-    return sections
 
 
 def set_overlay(case: Any, overlay: Overlay, text: str | None = None) -> Overlay:

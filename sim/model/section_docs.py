@@ -218,7 +218,7 @@ def _register_known() -> None:
     register_section("analysis", AnalysisDoc)
     register_section("predict", PredictDoc)
     register_section("deformable_update", dict[Key, JsonValue])
-    register_section("overlays", reader="sim.model.overlays:_parse")
+    register_section("overlays", reader="sim.model.overlays:parse_overlays")
     register_section("rehearsal", reader="sim.rehearsal.scenario:Scenario.from_dict")
     # Each attempt is read on its own (a bad one is skipped, not the lot).
     register_section("rehearsal_attempts",
