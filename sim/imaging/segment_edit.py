@@ -25,6 +25,7 @@ from psygnal import Signal
 from scipy import ndimage
 
 from sim.errors import InputError
+from sim.imaging.grow import SMOOTH_MM, grow_labels
 from sim.imaging.segment import _structure, world_to_index
 from sim.imaging.volume import affine_of, voxel_array
 from sim.model import Case, ObjectKind, SceneObject
@@ -379,11 +380,12 @@ class SegmentEditor:
 
     # -- grow from seeds --------------------------------------------------------------------
     def grow_from_seeds(self, volume: pv.ImageData, values: list[int] | None = None, *,
-                        margin_mm: float = GROW_MARGIN_MM, smoothing_mm: float = 1.0) -> Box:
+                        margin_mm: float = GROW_MARGIN_MM, smoothing_mm: float = SMOOTH_MM) -> Box:
         """Fill the box around the painted seeds with the segments grown from them (two or more
-        segments; paint a 'background' segment round what you want): each voxel goes to the
-        seed whose watershed basin of the intensity gradient (a marker-based image foresting
-        transform, scipy.ndimage.watershed_ift) reaches it first. Seeds are kept."""
+        segments; paint a segment named 'background' round what you want, else the last
+        segment is the background): each voxel goes to the segment whose seeds it is nearest
+        to along the image (geodesic competitive growing, see :mod:`sim.imaging.grow`), a
+        structure only over intensities like its seeds'. Seeds are kept."""
         box, grown = self.compute_grow(volume, values, margin_mm=margin_mm,
                                        smoothing_mm=smoothing_mm)
         self.apply_grown(box, grown)
@@ -397,7 +399,7 @@ class SegmentEditor:
 
     def compute_grow(self, volume: pv.ImageData, values: list[int] | None = None, *,
                      margin_mm: float = GROW_MARGIN_MM,
-                     smoothing_mm: float = 1.0) -> tuple[Box, dict[int, np.ndarray]]:
+                     smoothing_mm: float = SMOOTH_MM) -> tuple[Box, dict[int, np.ndarray]]:
         """The work of :meth:`grow_from_seeds` without changing anything (safe off the GUI
         thread): (box, value -> uint8 region in the box)."""
         values = list(self.segments()) if values is None else list(values)
@@ -414,13 +416,12 @@ class SegmentEditor:
         pad = np.ceil(margin_mm / np.asarray(self.image.spacing)).astype(int)
         box = tuple(slice(max(s.start - p, 0), min(s.stop + p, n)) for s, p, n in
                     zip(box, pad, self.image.dimensions, strict=True))
-        hu = voxel_array(volume)[box].astype(np.float32)
-        sigma = smoothing_mm / np.asarray(self.image.spacing)
-        grad = ndimage.gaussian_gradient_magnitude(hu, sigma)
-        top = float(np.percentile(grad, 99.5)) or 1.0
-        cost = np.clip(grad / top * 65535, 0, 65535).astype(np.uint16)
-        markers = np.zeros(cost.shape, dtype=np.int16)
+        names = self.segments()
+        background = [v for v in seeds if "background" in str(names[v].get("name", "")).lower()]
+        seeds = [v for v in seeds if v not in background[:1]] + background[:1]  # it goes last
+        hu = voxel_array(volume)[box]
+        markers = np.zeros(hu.shape, dtype=np.int16)
         for i, v in enumerate(seeds, start=1):
             markers[self.mask(v)[box] > 0] = i  # a later seed wins on overlap
-        grown = ndimage.watershed_ift(cost, markers, structure=_structure(6))
+        grown = grow_labels(hu, markers, tuple(self.image.spacing), smooth_mm=smoothing_mm)
         return box, {v: (grown == i).astype(np.uint8) for i, v in enumerate(seeds, start=1)}  # type: ignore[return-value]

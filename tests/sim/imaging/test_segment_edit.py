@@ -173,8 +173,10 @@ def test_grow_from_seeds_gives_cord_and_vertebra_on_real_ct(ct_and_truth):
     scores = {n: dice(ed.mask(values[n]), structures[n]) for n in wanted}
     print("\nGrow from seeds, Dice vs TotalSegmentator:",
           ", ".join(f"{n} {d:.2f}" for n, d in scores.items()))
-    # 3 mm voxels and 25 scattered seed voxels per structure: measured 0.63 / 0.70 / 0.56
-    assert all(d > 0.5 for d in scores.values())
+    # 3 mm voxels and 25 scattered seed voxels per structure: measured 0.81 / 0.86 / 0.80
+    # (the marker watershed on the gradient it replaced: 0.63 / 0.70 / 0.56)
+    assert all(d > 0.77 for d in scores.values())
+    assert np.mean(list(scores.values())) > 0.8
     assert case.history.undo_text == "Grow from seeds"
     case.history.undo()
     assert int(ed.mask(values["spinal_cord"]).sum()) <= 25
