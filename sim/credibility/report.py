@@ -10,14 +10,11 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from sim.render.document import Document
+from sim.render.report_io import value_text
 
 
 def _g(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.5g}{(' ' + unit) if unit else ''}"
-    return f"{v}{(' ' + unit) if unit else ''}"
+    return value_text(v, unit, ".5g")
 
 
 def _status(ok: bool | None) -> str:

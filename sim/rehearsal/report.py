@@ -35,6 +35,7 @@ from sim.render.report_io import (
     png_base64,
     report_path,
     table_figure,
+    value_text,
     write_report_file,
 )
 
@@ -93,11 +94,7 @@ class KeyFrames:
 
 
 def _fmt(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.2f}{(' ' + unit) if unit else ''}"
-    return f"{v}{(' ' + unit) if unit else ''}"
+    return value_text(v, unit, ".2f")
 
 
 def metric_rows(attempt: Attempt) -> tuple[list[str], list[list[str]]]:
