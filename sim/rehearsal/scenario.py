@@ -59,6 +59,16 @@ def _where(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
+def _required_text(d: Any, keys: set[str], where: str, key: str, needs: str) -> str:
+    """The text ``key`` of the mapping ``d`` (whose fields must be among ``keys``); an
+    InputError saying ``where`` needs it (``needs``: "an 'id'") when it is missing or empty."""
+    _check_keys(d, keys, where)
+    value = _text(d, key, where, None)
+    if not value:
+        raise InputError(f"'{where}' needs {needs}.")
+    return value
+
+
 def _check_keys(d: Any, known: set[str], where: str) -> dict:
     if not isinstance(d, dict):
         raise InputError(f"'{where}' must be an object.")
@@ -213,10 +223,7 @@ class CriticalStructure:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> CriticalStructure:
-        _check_keys(d, cls.KEYS, where)
-        name = _text(d, "name", where, None)
-        if not name:
-            raise InputError(f"'{where}' needs the 'name' of a case object.")
+        name = _required_text(d, cls.KEYS, where, "name", "the 'name' of a case object")
         contact = d.get("contact", False)
         if not isinstance(contact, bool):
             raise InputError(f"'{where}.contact' must be true or false.")
@@ -254,10 +261,7 @@ class DevicePlan:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> DevicePlan:
-        _check_keys(d, cls.KEYS, where)
-        name = _text(d, "name", where, None)
-        if not name:
-            raise InputError(f"'{where}' needs the 'name' of a device in the case.")
+        name = _required_text(d, cls.KEYS, where, "name", "the 'name' of a device in the case")
         entry, target = _point(d.get("entry"), f"{where}.entry"), _point(d.get("target"),
                                                                            f"{where}.target")
         if np.linalg.norm(np.subtract(target, entry)) < 1e-6:
@@ -329,10 +333,7 @@ class Step:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> Step:
-        _check_keys(d, cls.KEYS, where)
-        sid = _text(d, "id", where, None)
-        if not sid:
-            raise InputError(f"'{where}' needs an 'id'.")
+        sid = _required_text(d, cls.KEYS, where, "id", "an 'id'")
         crit = d.get("criteria", [])
         if not isinstance(crit, list):
             raise InputError(f"'{where}.criteria' must be a list.")
