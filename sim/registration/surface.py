@@ -19,6 +19,7 @@ import pyvista as pv
 
 from sim.errors import InputError
 from sim.geometry.rigid import apply_transform
+from sim.geometry.triangles import points_on_triangles
 from sim.inspection.distance import MeshDistance, triangles_of
 from sim.progress import Progress, no_progress, sub_progress
 from sim.registration.hypotheses import (
@@ -107,13 +108,7 @@ def _sample_surface(data: pv.DataSet, n: int, seed: int) -> tuple[np.ndarray, np
     tri = v[f]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     area = np.linalg.norm(cross, axis=1)
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(f), size=n, p=area / area.sum())
-    u, w = rng.random(n), rng.random(n)
-    flip = u + w > 1.0
-    u[flip], w[flip] = 1.0 - u[flip], 1.0 - w[flip]
-    t = tri[idx]
-    pts = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + w[:, None] * (t[:, 2] - t[:, 0])
+    idx, pts = points_on_triangles(tri, n, np.random.default_rng(seed))
     normals = cross[idx] / np.maximum(area[idx, None], 1e-300)
     return pts, normals
 

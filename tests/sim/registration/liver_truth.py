@@ -23,6 +23,7 @@ from sim.fem.materials import library_material
 from sim.fem.problem import Constraint, Load, Problem
 from sim.fem.static import NewtonSettings, solve_nonlinear
 from sim.geometry.rigid import rotation_about
+from sim.geometry.triangles import points_on_triangles
 from sim.interaction.sparse_grid import sparse_grid
 from sim.io import load
 from sim.mesh.tetmesh import TetMesh
@@ -103,14 +104,7 @@ def sample_patch(surface: pv.PolyData, tris: np.ndarray, n: int, noise: float,
                  rng: np.random.Generator) -> np.ndarray:
     """``n`` area-uniform points on triangles ``tris`` with isotropic Gaussian noise (mm)."""
     faces = np.asarray(surface.faces).reshape(-1, 4)[:, 1:][tris]
-    v = np.asarray(surface.points)[faces]
-    area = 0.5 * np.linalg.norm(np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]), axis=1)
-    pick = rng.choice(len(tris), size=n, p=area / area.sum())
-    a, b = rng.random(n), rng.random(n)
-    flip = a + b > 1
-    a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
-    t = v[pick]
-    p = t[:, 0] + a[:, None] * (t[:, 1] - t[:, 0]) + b[:, None] * (t[:, 2] - t[:, 0])
+    _, p = points_on_triangles(np.asarray(surface.points)[faces], n, rng)
     return p + rng.normal(scale=noise, size=p.shape)
 
 
