@@ -39,22 +39,25 @@ def check_ae(value: Any, what: str) -> str:
     return text
 
 
-def check_port(value: Any, what: str) -> int:
+def _in_range(value: Any, kind: type, lo: float, hi: float) -> Any:
+    """``value`` as a ``kind`` (int, float) when it is one from ``lo`` to ``hi``; else None."""
     try:
-        port = int(value)
+        number = kind(value)
     except (TypeError, ValueError):
-        port = -1
-    if not 0 <= port <= 65535:
+        return None
+    return number if lo <= number <= hi else None
+
+
+def check_port(value: Any, what: str) -> int:
+    port = _in_range(value, int, 0, 65535)
+    if port is None:
         raise InputError(f"The port of {what} must be a number from 0 to 65535, not {value!r}.")
     return port
 
 
 def _timeout(value: Any, where: str) -> float:
-    try:
-        t = float(value)
-    except (TypeError, ValueError):
-        t = -1.0
-    if not 0.1 <= t <= 3600:
+    t = _in_range(value, float, 0.1, 3600)
+    if t is None:
         raise InputError(f"'timeout_s' in {where} must be 0.1 to 3600 seconds, not {value!r}.")
     return t
 
