@@ -86,6 +86,43 @@ def test_screw_outline_surface_contour_and_violation_on_axial(ct_window, qtbot):
     qtbot.waitUntil(lambda: not axial.plotter.actors["plan-devices"].GetVisibility(), timeout=5000)
 
 
+def test_contours_are_cut_once_per_plane_and_follow_a_moved_surface(ct_window, qtbot):
+    """Scrolling away and back re-uses the contour cut for that plane (no new cut), the
+    contour drawn equals pyvista's own slice of the surface, and moving the surface cuts anew."""
+    from sim.model import ObjectKind, SceneObject
+
+    slices = ct_window.imaging.slices
+    axial = slices.views[0]
+    centre = np.asarray(slices.obj.data.center, dtype=float)
+    slices.set_cursor(centre)
+    ball = pv.Sphere(radius=20.0, center=centre, theta_resolution=48, phi_resolution=48)
+    obj = ct_window.case.scene.add(SceneObject("ball", ObjectKind.SURFACE, ball, color=GREEN))
+    qtbot.waitUntil(lambda: obj.uid in axial.plan._cuts, timeout=5000)
+    cut = axial.plan._cuts[obj.uid][1]
+
+    def drawn() -> np.ndarray:
+        return np.asarray(axial.plan._held["plan-contours"][0].points)  # the actor's data
+
+    first = drawn()
+    for step in (1, 1, -1, -1):
+        slices.scroll(2, step)
+    made = cut.cuts_made
+    for step in (1, 1, -1, -1):  # the same planes again
+        slices.scroll(2, step)
+    assert cut.cuts_made == made
+    point, normal = axial.plane()
+    reference = ball.slice(normal=normal, origin=point)  # pyvista's cutter, not ours
+    np.testing.assert_allclose(np.sort(first[:, 0]), np.sort(drawn()[:, 0]), atol=1e-6)
+    assert abs(len(drawn()) - reference.n_points) <= 2
+    r = np.linalg.norm(drawn()[:, :2] - point[:2], axis=1)
+    assert np.allclose(r, np.linalg.norm(np.asarray(reference.points)[:, :2] - point[:2],
+                                         axis=1).mean(), atol=0.5)
+    obj.transform = np.array([[1, 0, 0, 5.0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+    qtbot.waitUntil(lambda: axial.plan._cuts[obj.uid][1] is not cut, timeout=5000)
+    moved = drawn()
+    assert abs(moved[:, 0].mean() - first[:, 0].mean() - 5.0) < 0.5
+
+
 def test_markups_and_trajectory_on_slices(ct_window, qtbot):
     from sim.markups.model import Markup
 

@@ -68,7 +68,36 @@ def test_wheel_scrolls_slices(ct_window, qtbot):
                         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
                         Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(widget, event)
-    assert axial.index == k + 1
+    qtbot.waitUntil(lambda: axial.index == k + 1, timeout=5000)
+    assert "/" in axial.title.text()
+
+
+def test_wheel_steps_of_one_turn_are_one_scroll(ct_window, qtbot):
+    """Five wheel clicks delivered before the event loop runs move five slices in one scroll
+    (one reslice and one plan update), and the slice number shows at once in the view while
+    the header label follows when scrolling pauses."""
+    from PyQt6.QtCore import QPoint, QPointF, Qt
+    from PyQt6.QtGui import QWheelEvent
+    from PyQt6.QtWidgets import QApplication
+
+    slices = ct_window.imaging.slices
+    axial = slices.views[0]
+    k = axial.index
+    scrolls = []
+    slices.views[0].scrolled.connect(lambda axis, step: scrolls.append(step))
+    widget = axial.plotter.interactor
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    for _ in range(5):
+        QApplication.sendEvent(widget, QWheelEvent(
+            centre, widget.mapToGlobal(centre), QPoint(0, 0), QPoint(0, -120),
+            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+            Qt.ScrollPhase.NoScrollPhase, False))
+    assert axial.index == k  # nothing drawn yet: the steps wait for the event loop
+    qtbot.waitUntil(lambda: axial.index == k - 5, timeout=5000)
+    assert scrolls == [-5]
+    n = axial.image.dimensions[2]
+    assert axial._number_actor.GetInput() == f"{k - 4}/{n}"
+    qtbot.waitUntil(lambda: axial.title.text().endswith(f"{k - 4}/{n}"), timeout=5000)
 
 
 def test_window_presets_change_the_grey_levels(ct_window):

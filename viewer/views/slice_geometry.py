@@ -11,6 +11,7 @@ mouse and the camera that frames the slice. :func:`first_plane_hit` finds where 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pyvista as pv
@@ -70,6 +71,18 @@ def first_plane_hit(image: pv.ImageData, planes, origin, direction) -> tuple[flo
     return best
 
 
+@lru_cache(maxsize=64)
+def _frame(direction: tuple, spacing: tuple, axis: int, tilt: float,
+           spin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`SlicePlane.frame`, remembered: a scroll step asks for it a dozen times and each
+    rotation costs a scipy call."""
+    image = pv.ImageData(dimensions=(2, 2, 2), spacing=spacing)
+    image.direction_matrix = np.reshape(direction, (3, 3))
+    right, up, towards = base_frame(image, axis)
+    turn = rotation(up, spin) @ rotation(right, tilt)
+    return turn @ right, turn @ up, turn @ towards
+
+
 @dataclass(frozen=True)
 class SlicePlane:
     """The plane a slice view shows: index ``index`` across ``axis`` of ``image``, or, when
@@ -89,9 +102,10 @@ class SlicePlane:
 
     def frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(right, up, towards the viewer) of the plane, with the oblique rotation."""
-        right, up, towards = base_frame(self.image, self.axis)
-        turn = rotation(up, self.spin) @ rotation(right, self.tilt)
-        return turn @ right, turn @ up, turn @ towards
+        image = self.image
+        right, up, towards = _frame(tuple(np.asarray(image.direction_matrix).ravel()),
+                                    tuple(image.spacing), self.axis, float(self.tilt), float(self.spin))
+        return right.copy(), up.copy(), towards.copy()
 
     def point_normal(self) -> tuple[np.ndarray, np.ndarray]:
         """(a world point on, unit normal of) the plane."""

@@ -1,7 +1,8 @@
 """Mouse and keyboard of a slice view, taken at the Qt level before VTK sees them.
 
-The wheel and the arrow/page keys scroll, a left click moves the crosshair (Shift+click, or any
-click in seed mode, sets the segmentation seed), a left drag that starts on a markup point moves
+The wheel and the arrow/page keys scroll (the steps that arrive in one event-loop turn as one
+scroll), a left click moves the crosshair (Shift+click, or any click in seed mode, sets the
+segmentation seed), a left drag that starts on a markup point moves
 that point (through the markup, so the 3D view and Undo follow), Ctrl+left drag changes
 window/level (right: wider, up: brighter level) and Alt+left drag turns the plane (up/down: tilt,
 right/left: spin). While an editing tool is set (``tool``: the Segment editor's brush), plain
@@ -12,7 +13,7 @@ zooms and middle drag pans as VTK's image style does.
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import QEvent, Qt
+from PyQt6.QtCore import QEvent, Qt, QTimer
 
 from viewer.views.slice_geometry import SPIN_LIMIT, TILT_LIMIT
 
@@ -32,6 +33,7 @@ class SliceInteraction:
     _turn_drag: tuple[float, float, int, int] | None = None  # x, y, tilt, spin
     _point_drag: tuple | None = None  # (markup, point index) being dragged
     _tool_drag = False
+    _pending_scroll = 0  # wheel/key steps not scrolled yet (see _queue_scroll)
     tool = None  # an editing tool: press(view, world), drag(view, world), release(view)
 
     def _world_of(self, event) -> np.ndarray | None:
@@ -86,8 +88,7 @@ class SliceInteraction:
                 self._point_drag = None
                 return True
         if kind == QEvent.Type.Wheel:
-            step = 1 if event.angleDelta().y() > 0 else -1
-            self.scrolled.emit(self.axis, step)
+            self._queue_scroll(1 if event.angleDelta().y() > 0 else -1)
             return True
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             mods = event.modifiers()
@@ -121,9 +122,23 @@ class SliceInteraction:
         if kind == QEvent.Type.MouseMove and event.buttons() & Qt.MouseButton.LeftButton:
             return True
         if kind == QEvent.Type.KeyPress and event.key() in SCROLL_KEYS:
-            self.scrolled.emit(self.axis, SCROLL_KEYS[event.key()])
+            self._queue_scroll(SCROLL_KEYS[event.key()])
             return True
         return False
+
+    def _queue_scroll(self, step: int) -> None:
+        """Add ``step`` to the slices to scroll; they are scrolled together once the events
+        already queued are handled (a fast wheel or a held key sends many per frame, and
+        each slice drawn in between would be thrown away)."""
+        first = not self._pending_scroll
+        self._pending_scroll += step
+        if first:
+            QTimer.singleShot(0, self._flush_scroll)
+
+    def _flush_scroll(self) -> None:
+        step, self._pending_scroll = self._pending_scroll, 0
+        if step:
+            self.scrolled.emit(self.axis, step)
 
     def _turn(self, pos) -> None:
         """Alt+drag: tilt follows the vertical mouse travel (up: more), spin the horizontal

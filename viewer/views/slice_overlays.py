@@ -1,6 +1,7 @@
 """What a slice view draws over the slice: the segmentation preview (translucent red), the
 segments being edited (their colours), the crosshair (yellow lines through the cursor), the
-seed (a green ring, when on the plane) and the orientation letters at the edges."""
+seed (a green ring, when on the plane), the orientation letters at the edges and the slice
+number in the top-left corner."""
 
 from __future__ import annotations
 
@@ -110,6 +111,22 @@ class SliceOverlays:
                                        render=False, reset_camera=False)
         for edge, actor in self._letter_actors.items():
             actor.SetInput(letters[edge])
+
+    def _render_number(self, text: str) -> None:
+        """The slice number (or "oblique") in the top-left corner, drawn with the slice."""
+        actor = getattr(self, "_number_actor", None)
+        if actor is None:
+            actor = self._number_actor = vtk.vtkTextActor()
+            prop = actor.GetTextProperty()
+            prop.SetFontSize(13)
+            prop.SetColor(*LETTER_COLOR)
+            prop.SetVerticalJustification(2)  # top
+            actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+            actor.SetPosition(0.01, 0.985)
+            actor.PickableOff()
+            self.plotter.add_actor(actor, name="slice-number", pickable=False, render=False,
+                                   reset_camera=False)
+        actor.SetInput(text)
 
     def orientation_letters(self) -> dict[str, str]:
         """The letter shown at each edge ("left", "right", "top", "bottom")."""

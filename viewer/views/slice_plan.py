@@ -7,12 +7,13 @@ projected onto the plane, with a cross where they pass through it.
 Everything comes from the case (scene objects, markups, the Place panel's roles and margins in
 ``case.sections["placement"]``); nothing here owns state. Cutters are kept per object so a new
 slice re-cuts with a prepared search structure, and objects whose bounds miss the plane are
-skipped.
+skipped; the contours of the planes shown last are remembered per object (see ``_Cut``).
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import OrderedDict
 
 import numpy as np
 import pyvista as pv
@@ -23,6 +24,7 @@ from sim.model import Case, ObjectKind
 VIOLATION_COLOR = (1.0, 0.1, 0.1)
 NEAR_MM = 5.0  # markup points this close to the plane are drawn as rings
 OUTLINE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
+CACHED_CONTOURS = 128  # planes remembered per object and view
 
 
 def _rows(color, n: int) -> np.ndarray:
@@ -30,7 +32,10 @@ def _rows(color, n: int) -> np.ndarray:
 
 
 class _Cut:
-    """A prepared plane cutter for one object's mesh (in world coordinates)."""
+    """A prepared plane cutter for one object's mesh (in world coordinates), with the contours
+    it made for the last :data:`CACHED_CONTOURS` planes: scrolling back and forth, or the
+    crosshair moving in the other views, re-uses them instead of cutting the mesh again (a new
+    _Cut, with an empty cache, is made when the mesh or its transform changes)."""
 
     def __init__(self, mesh: pv.PolyData) -> None:
         self.mesh = mesh
@@ -39,26 +44,42 @@ class _Cut:
         self.cutter.SetInputData(mesh)
         self.cutter.SetPlane(self.plane)
         self.bounds = np.asarray(mesh.bounds).reshape(3, 2)
+        self.corners = np.array(np.meshgrid(*self.bounds)).reshape(3, -1).T
         self._distance: vtk.vtkImplicitPolyDataDistance | None = None
+        self._contours: OrderedDict[tuple, pv.PolyData] = OrderedDict()
+        self.cuts_made = 0  # how many times the mesh was cut (the cache's misses)
 
     def crosses(self, point: np.ndarray, normal: np.ndarray) -> bool:
-        corners = np.array(np.meshgrid(*self.bounds)).reshape(3, -1).T
-        side = (corners - point) @ normal
+        side = (self.corners - point) @ normal
         return bool(side.min() <= 0 <= side.max())
 
     def cut(self, point: np.ndarray, normal: np.ndarray) -> pv.PolyData:
-        self.plane.SetOrigin(*point)
-        self.plane.SetNormal(*normal)
-        self.cutter.Modified()
-        self.cutter.Update()
-        return pv.wrap(self.cutter.GetOutput()).copy()
+        """The contour where the plane (point, unit normal) cuts the mesh (a copy to change)."""
+        key = (*np.round(normal, 6), round(float(np.asarray(point) @ normal), 4))
+        held = self._contours.get(key)
+        if held is None:
+            self.plane.SetOrigin(*point)
+            self.plane.SetNormal(*normal)
+            self.cutter.Modified()
+            self.cutter.Update()
+            held = self._contours[key] = pv.wrap(self.cutter.GetOutput()).copy()
+            self.cuts_made += 1
+            while len(self._contours) > CACHED_CONTOURS:
+                self._contours.popitem(last=False)
+        else:
+            self._contours.move_to_end(key)
+        return held.copy()
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (mm, negative inside) of world points to the mesh."""
         if self._distance is None:
             self._distance = vtk.vtkImplicitPolyDataDistance()
             self._distance.SetInput(self.mesh)
-        return np.array([self._distance.EvaluateFunction(*p) for p in points])
+        if len(points) == 0:
+            return np.zeros(0)
+        out = vtk.vtkDoubleArray()
+        self._distance.FunctionValue(pv.convert_array(np.ascontiguousarray(points, dtype=float)), out)
+        return pv.convert_array(out).copy()
 
 
 class PlanOnSlice:

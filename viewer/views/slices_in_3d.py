@@ -16,7 +16,8 @@ from viewer.views.slice_geometry import first_plane_hit
 from viewer.views.slice_image import ImageLayer
 from viewer.views.slice_overlays import SEED_COLOR
 
-MIN_3D_INTERVAL_S = 0.25  # the 3D view follows scrolling at up to 4 frames a second
+MIN_3D_INTERVAL_S = 0.25  # the 3D view follows scrolling at up to 4 frames a second,
+RENDER_SHARE_3D = 0.2  # and spends at most this share of the time rendering while it does
 
 
 class SlicesIn3D:
@@ -58,6 +59,24 @@ class SlicesIn3D:
         """Draw into the main 3D view; ``adapters`` maps object uid -> render adapter."""
         self.main_plotter = plotter
         self.adapters = adapters
+        window = getattr(plotter, "render_window", None)
+        if window is not None:  # how long a 3D frame takes sets how often it follows scrolling
+            window.AddObserver("StartEvent", self._frame_started)
+            window.AddObserver("EndEvent", self._frame_ended)
+
+    def _frame_started(self, *_args) -> None:
+        self.__dict__["_frame_t0"] = time.perf_counter()
+
+    def _frame_ended(self, *_args) -> None:
+        t0 = self.__dict__.get("_frame_t0")
+        if t0 is not None:
+            self.__dict__["_frame_s"] = time.perf_counter() - t0
+
+    def interval_3d(self) -> float:
+        """Seconds between the 3D view's frames while slices scroll: 1/4 s, or longer when a
+        frame takes more than :data:`RENDER_SHARE_3D` of that (software OpenGL draws a whole
+        anatomy in 0.1-0.3 s, which would leave the slices behind the wheel)."""
+        return max(MIN_3D_INTERVAL_S, self.__dict__.get("_frame_s", 0.0) / RENDER_SHARE_3D)
 
     def planes_3d(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(world point, unit normal) of each slice plane the 3D view shows of the volume:
@@ -135,7 +154,7 @@ class SlicesIn3D:
                 if layer is None:
                     plotter.remove_actor(name, render=False)
                     layer = self._layers_3d[name] = ImageLayer(plotter, name)
-                plane, scalars = v.plane_mesh()
+                plane, scalars = v.current_plane()  # the slab the view drew
                 layer.show(plane, np.asarray(plane.point_data[scalars]))
                 layer.set_window(*clim)
                 continue
@@ -152,8 +171,8 @@ class SlicesIn3D:
 
     def render_3d_soon(self) -> None:
         """Render the 3D view once the current burst of slice changes has been drawn, and at
-        most every :data:`MIN_3D_INTERVAL_S` while scrolling: a 3D view of a whole anatomy
-        renders slower than a slice, and the slices must keep up with the wheel."""
+        most every :meth:`interval_3d` while scrolling: a 3D view of a whole anatomy renders
+        slower than a slice, and the slices must keep up with the wheel."""
         from PyQt6.QtCore import QTimer
 
         timer = self.__dict__.get("_timer_3d")
@@ -163,7 +182,7 @@ class SlicesIn3D:
             timer.timeout.connect(self._render_3d_now)
         if not timer.isActive():
             since = time.monotonic() - self.__dict__.get("_last_3d", 0.0)
-            timer.start(int(1000 * max(0.0, MIN_3D_INTERVAL_S - since)))
+            timer.start(int(1000 * max(0.0, self.interval_3d() - since)))
 
     def _render_3d_now(self) -> None:
         if self.main_plotter is not None:
