@@ -69,6 +69,7 @@ class Legend(_Overlay):
     cmap: str = "RdYlGn"
     range: tuple[Finite, Finite] = (0.0, 10.0)
     units: str = "mm"
+    placement: Literal["right", "bottom"] = "right"  # bottom: wide, as live fields show it
 
 
 Overlay = Annotated[ClearanceMap | SectionPlane | PlanLine | Legend, Field(discriminator="kind")]

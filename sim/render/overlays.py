@@ -3,7 +3,9 @@
 One adapter per overlay kind, like the scene objects' adapters. The window, offscreen
 screenshots and the headset each hold one layer, so an overlay set by a panel or a script is
 seen everywhere, saved with the case and undone with it. A clearance map follows its device:
-moving the device (a transform event) recomputes the exact distances.
+moving the device (a transform event) recomputes the exact distances. The layer also draws a
+workbench's live overlays (:mod:`sim.model.live_overlays`: sensor markers, alarm banner,
+tracked tools, the live colour bar), which follow their own events and are never saved.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import pyvista as pv
 
 from sim.errors import TwinsightError
 from sim.model import overlays as ov
+from sim.model.live_overlays import AlarmBanner, LiveOverlays, SensorMarkers, ToolGlyph
 from sim.model.sections import section_events
+from sim.render import live_overlays as live_adapters
 
 log = logging.getLogger(__name__)
 
 PREFIX = "overlay:"
+LIVE = "live|"  # keys live overlays apart from the case's, whatever their ids
 
 
 _RIGID: dict[tuple, Any] = {}  # the last few devices' distance fields, by geometry
@@ -78,6 +83,7 @@ class OverlayLayer:
         self.actors: dict[str, list] = {}
         self._drawn: dict[str, ov.Overlay] = {}
         self._watched: dict[str, Any] = {}  # device uid -> (object, listener)
+        self.live: LiveOverlays | None = None
 
     def set_case(self, case: Any) -> None:
         if self.case is not None:
@@ -88,8 +94,38 @@ class OverlayLayer:
             section_events(case).changed.connect(self._section_changed)
             self.sync()
 
+    def set_live(self, live: LiveOverlays | None) -> None:
+        """Draw ``live`` (a workbench's live overlays) too, following its events."""
+        if live is self.live:
+            return
+        if self.live is not None:
+            self.live.changed.disconnect(self._live_changed)
+            self.live.settled.disconnect(self.request_render)
+        self.live = live
+        if live is not None:
+            live.changed.connect(self._live_changed)
+            live.settled.connect(self.request_render)
+        self.sync()
+
     def close(self) -> None:
+        self.set_live(None)
         self.set_case(None)
+
+    def _live_changed(self, oid: str) -> None:
+        """One live overlay changed: a tool that only moved keeps its actors; anything else
+        is drawn again. The render follows once per batch (``settled``)."""
+        key = LIVE + oid
+        new = self.live.get(oid) if self.live is not None else None
+        old = self._drawn.get(key)
+        if new == old:
+            return
+        if live_adapters.only_moved(old, new):
+            live_adapters.move_tool(self.actors.get(key, []), new)
+            self._drawn[key] = new
+            return
+        self._remove(key)
+        if new is not None:
+            self._draw(new, key)
 
     def _section_changed(self, key: str) -> None:
         if key == ov.SECTION:
@@ -111,11 +147,13 @@ class OverlayLayer:
     def sync(self) -> None:
         """Draw what the section holds now: new and changed overlays, and drop the rest."""
         wanted = ov.overlays(self.case) if self.case is not None else {}
+        live = self.live.items() if self.live is not None else {}
+        wanted = {**wanted, **{LIVE + k: v for k, v in live.items()}}
         for oid in [o for o in self._drawn if o not in wanted or wanted[o] != self._drawn[o]]:
             self._remove(oid)
         for oid, overlay in wanted.items():
             if oid not in self._drawn:
-                self._draw(overlay)
+                self._draw(overlay, oid)
         self._watch_devices(wanted)
 
     def redraw(self, kind: str | None = None) -> None:
@@ -138,19 +176,18 @@ class OverlayLayer:
                 obj.events.transform.connect(moved)
                 self._watched[uid] = (obj, moved)
 
-    def _draw(self, overlay: ov.Overlay) -> None:
-        self._drawn[overlay.id] = overlay
+    def _draw(self, overlay: Any, key: str) -> None:
+        self._drawn[key] = overlay
         if not overlay.visible:
-            self.actors[overlay.id] = []
+            self.actors[key] = []
             return
         try:
-            self.actors[overlay.id] = self._actors_for(overlay)
+            self.actors[key] = self._actors_for(overlay, PREFIX + key)
         except TwinsightError as exc:  # e.g. an object that is no longer a device: say so, go on
             log.warning("Overlay '%s' cannot be drawn: %s", overlay.label or overlay.id, exc)
-            self.actors[overlay.id] = []
+            self.actors[key] = []
 
-    def _actors_for(self, o: ov.Overlay) -> list:
-        name = PREFIX + o.id
+    def _actors_for(self, o: Any, name: str) -> list:
         common = {"name": name, "pickable": False, "render": False, "reset_camera": False}
         if isinstance(o, ov.ClearanceMap):
             mesh = clearance_surface(self.case, o)
@@ -168,6 +205,12 @@ class OverlayLayer:
             return [self.plotter.add_mesh(line, color=o.color, line_width=o.width, **common)]
         if isinstance(o, ov.Legend):
             return self._legend(o, name)
+        if isinstance(o, SensorMarkers):
+            return live_adapters.sensor_actors(self.plotter, o, common)
+        if isinstance(o, AlarmBanner):
+            return live_adapters.banner_actor(self.plotter, o, name)
+        if isinstance(o, ToolGlyph):
+            return live_adapters.tool_actors(self.plotter, o, common)
         return []
 
     def _legend(self, o: ov.Legend, name: str) -> list:
@@ -182,12 +225,17 @@ class OverlayLayer:
         bar = vtk.vtkScalarBarActor()
         bar.SetLookupTable(lut)
         bar.SetTitle(f"{o.title} ({o.units})" if o.units else o.title)
-        bar.SetNumberOfLabels(5)
-        bar.SetOrientationToVertical()  # the right edge: clear of the scale bar at the bottom
-        bar.SetPosition(0.88, 0.2)
-        bar.SetWidth(0.08)
-        bar.SetHeight(0.5)
-        bar.GetTitleTextProperty().SetFontSize(14)
-        bar.UnconstrainedFontSizeOn()
+        if o.placement == "bottom":  # a live field's bar: wide and readable (issue #20)
+            from sim.render.result_fields import style_scalar_bar
+
+            style_scalar_bar(bar)
+        else:
+            bar.SetNumberOfLabels(5)
+            bar.SetOrientationToVertical()  # the right edge: clear of the scale bar below
+            bar.SetPosition(0.88, 0.2)
+            bar.SetWidth(0.08)
+            bar.SetHeight(0.5)
+            bar.GetTitleTextProperty().SetFontSize(14)
+            bar.UnconstrainedFontSizeOn()
         add_actor(bar, name=name, pickable=False, render=False, reset_camera=False)
         return [bar]

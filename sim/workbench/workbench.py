@@ -9,7 +9,9 @@ reaches into another view: each subscribes to the events here.
 - ``simulation`` — the interactive simulation running now, whoever started it (the Simulate
   panel, a rehearsal attempt, a script); the headset shows whichever it is;
 - ``placement`` — the device being placed against prepared structures;
-- ``link`` — the live link session (OpenIGTLink/MQTT);
+- ``link`` — the live link session (OpenIGTLink/MQTT), and ``live_overlays``, what it shows
+  over the scene now (sensor markers, alarm banner, tool tips; never saved, see
+  :class:`sim.model.live_overlays.LiveOverlays`);
 - ``results`` — the latest inspection and registration results, by kind.
 """
 
@@ -24,6 +26,7 @@ from sim.errors import InputError
 from sim.interaction.session import InteractionSession, SessionSetup
 from sim.jobs import JobManager
 from sim.model import Case, SceneObject
+from sim.model.live_overlays import LiveOverlay, LiveOverlays
 from sim.progress import Progress, no_progress
 from sim.workbench.placement import PlacementRun, prepare_structures
 from sim.workbench.simulation import BodyMeshes, RunningSimulation
@@ -46,6 +49,7 @@ class Workbench:
         self.simulation: RunningSimulation | None = None
         self.placement: PlacementRun | None = None
         self.link: Any = None
+        self.live_overlays = LiveOverlays()
         self.results: dict[str, Any] = {}
         self.bodies = BodyMeshes()
         if case is not None:
@@ -58,6 +62,7 @@ class Workbench:
         self.stop_simulation()
         self.set_placement(None)
         self.bodies.clear()
+        self.live_overlays.clear()  # markers and tips of the old case's asset and tools
         for kind in list(self.results):
             self.set_result(kind, None)
         self.case = case
@@ -134,7 +139,16 @@ class Workbench:
         """The live session now running (None when it stopped)."""
         if session is not self.link:
             self.link = session
+            if session is None:
+                self.live_overlays.clear()
             self.link_changed.emit(session)
+
+    def show_live(self, overlays: list[LiveOverlay]) -> bool:
+        """What the live link shows over the scene now (see :mod:`sim.workbench.live`):
+        these live overlays replace the link's previous ones; False if nothing changed."""
+        from sim.workbench.live import PREFIX
+
+        return self.live_overlays.replace(PREFIX, overlays)
 
     def set_result(self, kind: str, result: Any) -> None:
         """The latest result of one kind (None: cleared), e.g. an inspection or registration."""
