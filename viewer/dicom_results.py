@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
 
-from viewer.panels.spin import button
+from viewer.panels.spin import button, open_with
 
 
 def _first_grid(case):
@@ -55,10 +55,8 @@ class ResultsRow(QWidget):
 
     # -- import --------------------------------------------------------------------------
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import DICOM SEG or RTSTRUCT", "",
-                                              "DICOM (*.dcm *);;All files (*)")
-        if path:
-            self.import_file(path)
+        open_with(self, "Import DICOM SEG or RTSTRUCT", "DICOM (*.dcm *);;All files (*)",
+                  self.import_file)
 
     def import_file(self, path: str) -> None:
         from sim.io.dicom_rtstruct import rtstruct_case

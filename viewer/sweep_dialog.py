@@ -37,7 +37,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError, TwinsightError
 from sim.sweep.spec import DISTRIBUTIONS, SAMPLERS
 from viewer.errors import show_error
-from viewer.panels.spin import button
+from viewer.panels.spin import button, open_with, save_to
 
 COLUMNS = ["Path", "Distribution", "Mean / median / low", "SD / sigma / high or values"]
 BASE_KINDS = {"fem": "FE analysis spec", "place": "Placement spec", "python": "Python model"}
@@ -94,8 +94,7 @@ class SweepDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.kind_combo)
         row.addWidget(self.base_edit, 1)
-        b = button("Browse…", self.browse_base)
-        row.addWidget(b)
+        row.addWidget(button("Browse…", self.browse_base))
         form.addRow("Base", row)
         col.addLayout(form)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -107,8 +106,7 @@ class SweepDialog(QDialog):
         row = QHBoxLayout()
         for text, slot in (("Add parameter", self.add_parameter), ("Remove", self.remove_parameter),
                            ("Open sweep…", self.open_sweep)):
-            b = button(text, slot)
-            row.addWidget(b)
+            row.addWidget(button(text, slot))
         row.addStretch(1)
         col.addLayout(row)
         form = QFormLayout()
@@ -143,8 +141,7 @@ class SweepDialog(QDialog):
         self.output_edit.setPlaceholderText("results folder, e.g. /data/bracket.parquet")
         row = QHBoxLayout()
         row.addWidget(self.output_edit, 1)
-        b = button("Choose…", self.browse_output)
-        row.addWidget(b)
+        row.addWidget(button("Choose…", self.browse_output))
         form.addRow("Results", row)
         col.addLayout(form)
         row = QHBoxLayout()
@@ -209,9 +206,7 @@ class SweepDialog(QDialog):
             self.output_edit.setText(path if path.endswith(".parquet") else path + ".parquet")
 
     def open_sweep(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a sweep spec", "", "Sweeps (*.yaml *.yml *.json)")
-        if path:
-            self.load_sweep(path)
+        open_with(self, "Open a sweep spec", "Sweeps (*.yaml *.yml *.json)", self.load_sweep)
 
     def load_sweep(self, path: str | Path) -> None:
         """Fill the dialog from a sweep spec file (and show its results if they exist)."""
@@ -378,9 +373,7 @@ class SweepDialog(QDialog):
         self.canvas.draw_idle()
 
     def report_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Sweep report", "", "Report (*.html *.pdf)")
-        if path:
-            self.write_report(path)
+        save_to(self, "Sweep report", "", "Report (*.html *.pdf)", self.write_report)
 
     def write_report(self, path: str | Path) -> Path | None:
         from sim.sweep.report import write_sweep_report

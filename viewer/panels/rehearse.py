@@ -44,7 +44,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import MOVE_MM, PointerController
 from viewer.panels.rehearse_authoring import AuthoringDialog
 from viewer.panels.rehearse_review import ReviewDialog
-from viewer.panels.spin import button
+from viewer.panels.spin import button, wrapped_label
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +95,14 @@ class RehearsePanel(QWidget):
         col.addLayout(row)
         box = QGroupBox("Attempt")
         bl = QVBoxLayout(box)
-        self.step_label = QLabel("")
-        self.step_label.setObjectName("rehearseStep")
-        self.step_label.setWordWrap(True)
+        self.step_label = wrapped_label("rehearseStep")
         bl.addWidget(self.step_label)
         self.image_label = QLabel()
         self.image_label.setObjectName("rehearseStepImage")
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image_label.hide()
         bl.addWidget(self.image_label)
-        self.metrics_label = QLabel("")
-        self.metrics_label.setObjectName("rehearseMetrics")
-        self.metrics_label.setWordWrap(True)
+        self.metrics_label = wrapped_label("rehearseMetrics")
         bl.addWidget(self.metrics_label)
         self.criteria_label = QLabel("")  # the step's criteria met now or not, time left
         self.criteria_label.setObjectName("rehearseCriteria")

@@ -42,7 +42,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
 from viewer.panels.case_settings import CaseSettings
-from viewer.panels.spin import material_combo, scroll_body, spin_box
+from viewer.panels.spin import button, material_combo, save_to, scroll_body, spin_box
 
 log = logging.getLogger(__name__)
 CUSTOM = "Custom…"
@@ -137,8 +137,7 @@ class SimulatePanel(QWidget):
         self.markup_combo = QComboBox()
         self.brush_radius = spin_box(0.5, 100.0, 8.0, 1.0, 1, " mm")
         self.brush_label = QLabel("0 brush points")
-        clear = QPushButton("Clear brush")
-        clear.clicked.connect(self._clear_brush)
+        clear = button("Clear brush", self._clear_brush)
         f.addRow("By", self.fix_mode)
         f.addRow("Box side", self.fix_axis)
         f.addRow("Box depth", self.fix_depth)
@@ -184,8 +183,7 @@ class SimulatePanel(QWidget):
         row = QHBoxLayout()
         self.tool_kind = QComboBox()
         self.tool_kind.addItems(list(KINDS))
-        add = QPushButton("Add")
-        add.clicked.connect(self._add_clicked)
+        add = button("Add", self._add_clicked)
         row.addWidget(self.tool_kind)
         row.addWidget(add)
         f.addRow("New", row)
@@ -212,10 +210,8 @@ class SimulatePanel(QWidget):
         f.addRow("Colour by", self.field_combo)
         f.addRow("Damage above", self.damage_spin)
         row = QHBoxLayout()
-        save = QPushButton("Save recording…")
-        save.clicked.connect(self.save_recording_dialog)
-        export = QPushButton("Export replay…")
-        export.clicked.connect(self.export_dialog)
+        save = button("Save recording…", self.save_recording_dialog)
+        export = button("Export replay…", self.export_dialog)
         row.addWidget(save)
         row.addWidget(export)
         f.addRow(row)
@@ -551,12 +547,9 @@ class SimulatePanel(QWidget):
 
     # -- recording -----------------------------------------------------------------------------------
     def save_recording_dialog(self) -> None:
-        if self.session is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save recording", "interaction.json",
-                                              "Recordings (*.json)")
-        if path:
-            self.save_recording(path)
+        if self.session is not None:
+            save_to(self, "Save recording", "interaction.json", "Recordings (*.json)",
+                    self.save_recording)
 
     def save_recording(self, path: str | Path) -> Path:
         self.loop.pause()
@@ -565,12 +558,9 @@ class SimulatePanel(QWidget):
                               edge_length=self.edge_spin.value() or None)
 
     def export_dialog(self) -> None:
-        if self.session is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Export replay", "replay.mp4",
-                                              "MP4 video (*.mp4);;PNG frames folder (*)")
-        if path:
-            self.export_replay(path)
+        if self.session is not None:
+            save_to(self, "Export replay", "replay.mp4",
+                    "MP4 video (*.mp4);;PNG frames folder (*)", self.export_replay)
 
     def export_replay(self, path: str | Path) -> dict | None:
         """Replay the session so far offscreen into a video or PNG frames (with progress)."""

@@ -16,8 +16,10 @@ from PyQt6.QtWidgets import (
     QApplication,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QMainWindow,
     QPushButton,
     QScrollArea,
@@ -50,6 +52,29 @@ def button(text: str, slot: Callable[..., Any], tip: str = "") -> QPushButton:
         b.setToolTip(tip)
     b.clicked.connect(slot)
     return b
+
+
+def wrapped_label(name: str, text: str = "") -> QLabel:
+    """A word-wrapped label for messages and readouts, named ``name`` (tests and styles find it)."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    return label
+
+
+def save_to(parent: QWidget, title: str, name: str, filters: str,
+            save: Callable[[str], Any]) -> None:
+    """Ask where to save (``name`` proposed), then ``save(path)``; nothing when cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, name, filters)
+    if path:
+        save(path)
+
+
+def open_with(parent: QWidget, title: str, filters: str, use: Callable[[str], Any]) -> None:
+    """Ask for a file to open, then ``use(path)``; nothing when cancelled."""
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", filters)
+    if path:
+        use(path)
 
 
 def row(*widgets: QWidget) -> QWidget:

@@ -34,7 +34,7 @@ from PyQt6.QtWidgets import (
 from sim.model.sections import set_section
 from viewer.errors import show_error
 from viewer.panels.live_widgets import LifeGauge
-from viewer.panels.spin import row
+from viewer.panels.spin import row, wrapped_label
 
 log = logging.getLogger(__name__)
 SECTION = "twin_view"
@@ -167,9 +167,7 @@ class TwinPanel(QWidget):
         self.findings = QListWidget()
         self.findings.setObjectName("twinFindings")
         self.findings.setMaximumHeight(80)
-        self.virtual_label = QLabel("")
-        self.virtual_label.setObjectName("twinVirtualValues")
-        self.virtual_label.setWordWrap(True)
+        self.virtual_label = wrapped_label("twinVirtualValues")
         lay.addWidget(self.virtual_label)
         lay.addWidget(QLabel("Health (model residuals)"))
         lay.addWidget(self.findings)
@@ -181,9 +179,7 @@ class TwinPanel(QWidget):
         self.speed_slider.setToolTip("Pump speed relative to now: thrust and side load scale "
                                      "with its square")
         self.speed_slider.valueChanged.connect(self._speed_changed)
-        self.whatif_label = QLabel("")
-        self.whatif_label.setObjectName("twinWhatIf")
-        self.whatif_label.setWordWrap(True)
+        self.whatif_label = wrapped_label("twinWhatIf")
         self.send_button = QPushButton("Send speed")
         self.send_button.setObjectName("twinSendSpeed")
         self.send_button.setToolTip("Send the speed through the live link's desired value")

@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import TwinsightError
 from sim.rehearsal.scenario import DevicePlan
 from viewer.panels.rehearse_authoring.fields import ERROR_STYLE, ExactSpin
+from viewer.panels.spin import button, wrapped_label
 
 # Device plan table: name, entry x y z, target x y z, depth, start (back, aside, tilt), remove.
 DEVICE_COLUMNS = ["device", "entry x", "entry y", "entry z", "target x", "target y", "target z",
@@ -52,15 +53,12 @@ class DevicesTab(QWidget):
         for c in (0, len(DEVICE_COLUMNS) - 1):
             head.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
         v.addWidget(self.table, 1)
-        self.message = QLabel("")
-        self.message.setObjectName("deviceMessage")
-        self.message.setWordWrap(True)
+        self.message = wrapped_label("deviceMessage")
         self.message.setStyleSheet(ERROR_STYLE)
         v.addWidget(self.message)
         row = QHBoxLayout()
-        add = QPushButton("Add device")
-        add.setToolTip("Plan a device of the case (its trajectory, as Build from plan does)")
-        add.clicked.connect(lambda: self.add_device())
+        add = button("Add device", lambda: self.add_device(),
+                     "Plan a device of the case (its trajectory, as Build from plan does)")
         row.addWidget(add)
         row.addStretch(1)
         v.addLayout(row)
@@ -126,9 +124,7 @@ class DevicesTab(QWidget):
             spin.setButtonSymbols(QDoubleSpinBox.ButtonSymbols.NoButtons)
             spin.valueChanged.connect(lambda _v: self.check())
             t.setCellWidget(r, c, spin)
-        remove = QPushButton("✕")
-        remove.setToolTip("Remove this device plan")
-        remove.clicked.connect(lambda: self.remove_device(remove))
+        remove = button("✕", lambda: self.remove_device(remove), "Remove this device plan")
         t.setCellWidget(r, REMOVE, remove)
         self.check()
         return r

@@ -14,7 +14,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -27,6 +26,7 @@ from viewer.panels.rehearse_authoring.fields import number_field, scrolled
 from viewer.panels.rehearse_authoring.scoring import ScoringTab
 from viewer.panels.rehearse_authoring.steps import StepsTab
 from viewer.panels.rehearse_authoring.structures import StructuresTab
+from viewer.panels.spin import button, wrapped_label
 
 # The tabs, in order; _load/_store dispatch on these.
 TABS = ("scenario", "steps", "structures", "devices", "scoring", "json")
@@ -59,15 +59,11 @@ class AuthoringDialog(QDialog):
         self.editor = QPlainTextEdit()
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.tabs.addTab(self.editor, "Advanced (JSON)")
-        self.message = QLabel("")
-        self.message.setObjectName("authoringMessage")
-        self.message.setWordWrap(True)
+        self.message = wrapped_label("authoringMessage")
         col.addWidget(self.message)
         row = QHBoxLayout()
-        apply_ = QPushButton("Apply")
-        apply_.clicked.connect(self.apply)
-        close = QPushButton("Close")
-        close.clicked.connect(self.close)
+        apply_ = button("Apply", self.apply)
+        close = button("Close", self.close)
         row.addStretch(1)
         row.addWidget(apply_)
         row.addWidget(close)

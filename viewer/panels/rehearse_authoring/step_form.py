@@ -29,6 +29,7 @@ from viewer.panels.rehearse_authoring.fields import (
     discard,
     number_field,
 )
+from viewer.panels.spin import button
 
 # Per criterion type: its fields (key, label, suffix or None for a name choice) and defaults.
 CRITERION_FIELDS = {
@@ -136,10 +137,8 @@ class StepForm(QWidget):
         self.image_preview.setObjectName("stepImagePreview")
         self.image_text = QLabel("none")
         self.image_text.setWordWrap(True)
-        choose = QPushButton("Choose…")
-        choose.clicked.connect(self._choose_image)
-        clear = QPushButton("Remove")
-        clear.clicked.connect(lambda: self.set_image(None))
+        choose = button("Choose…", self._choose_image)
+        clear = button("Remove", lambda: self.set_image(None))
         col = QVBoxLayout()
         col.addWidget(self.image_text)
         buttons = QHBoxLayout()
@@ -163,8 +162,7 @@ class StepForm(QWidget):
         self.objects_list = self.instruments_list = self.devices_list = None
         box = QGroupBox("Success criteria")
         self.criteria_col = QVBoxLayout(box)
-        add = QPushButton("Add criterion")
-        add.clicked.connect(lambda: self.add_criterion({"type": "no_damage"}))
+        add = button("Add criterion", lambda: self.add_criterion({"type": "no_damage"}))
         self.criteria_col.addWidget(add)
         form.addRow(box)
         self.criteria: list[CriterionRow] = []

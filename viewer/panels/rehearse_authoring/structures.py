@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import (
 )
 
 from viewer.panels.rehearse_authoring.fields import number_field
+from viewer.panels.spin import button
 
 # Thresholds of a critical structure: key, column title, suffix, maximum.
 THRESHOLDS = [("margin_mm", "margin", " mm", 100.0), ("max_contact_force_n", "max force", " N", 1e4),
@@ -37,8 +38,7 @@ class StructuresTab(QWidget):
             ["structure", "contact", *[t[1] for t in THRESHOLDS], ""])
         v.addWidget(self.table, 1)
         row = QHBoxLayout()
-        add = QPushButton("Add structure")
-        add.clicked.connect(lambda: self.add_structure({"name": "", "contact": True}))
+        add = button("Add structure", lambda: self.add_structure({"name": "", "contact": True}))
         row.addWidget(add)
         row.addStretch(1)
         v.addLayout(row)
@@ -67,9 +67,7 @@ class StructuresTab(QWidget):
         t.setCellWidget(r, 1, check)
         for c, (key, _title, suffix, hi) in enumerate(THRESHOLDS, start=2):
             t.setCellWidget(r, c, number_field(s.get(key), suffix, hi=hi, off=key != "margin_mm"))
-        remove = QPushButton("✕")
-        remove.setToolTip("Remove this structure")
-        remove.clicked.connect(lambda: self.remove_structure(remove))
+        remove = button("✕", lambda: self.remove_structure(remove), "Remove this structure")
         t.setCellWidget(r, 2 + len(THRESHOLDS), remove)
         t.resizeColumnsToContents()
 
