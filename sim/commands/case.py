@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.commands._options import add_command
+
 PASSWORD_ENV = "TWINSIGHT_PASSWORD"
 NEW_PASSWORD_ENV = "TWINSIGHT_NEW_PASSWORD"
 
@@ -19,29 +21,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="case_command", metavar="ACTION", parser_class=type(p))
     p.set_defaults(handler=lambda args: _usage(p))
 
-    info = cmds.add_parser("info", help="what a case holds (without loading its data)")
+    info = add_command(cmds, "info", run_info, help="what a case holds (without loading its data)")
     info.add_argument("case", help="a .twin file or case folder")
-    info.add_argument("--json", action="store_true", help="machine-readable output")
     _password_option(info)
-    info.set_defaults(handler=run_info)
 
-    val = cmds.add_parser("validate", help="check a case completely (schema, checksums, data)")
+    val = add_command(cmds, "validate", run_validate,
+                      help="check a case completely (schema, checksums, data)")
     val.add_argument("case", help="a .twin file or case folder")
-    val.add_argument("--json", action="store_true", help="machine-readable output")
     _password_option(val)
-    val.set_defaults(handler=run_validate)
 
-    mk = cmds.add_parser("markups", help="list a case's markups; import/export 3D Slicer .mrk.json")
+    mk = add_command(cmds, "markups", run_markups,
+                     help="list a case's markups; import/export 3D Slicer .mrk.json")
     mk.add_argument("case", help="a .twin file or case folder")
     mk.add_argument("--export", metavar="FILE", help="write the markups to a Slicer .mrk.json")
     mk.add_argument("--ras", action="store_true", help="export in RAS (default LPS)")
     mk.add_argument("--import", dest="import_file", metavar="FILE",
                     help="add the markups of a Slicer .mrk.json and save the case (atomically)")
-    mk.add_argument("--json", action="store_true", help="machine-readable output")
     _password_option(mk)
-    mk.set_defaults(handler=run_markups)
 
-    conv = cmds.add_parser("convert", help="save a case again: archive, folder, encrypted or not")
+    conv = add_command(cmds, "convert", run_convert,
+                       help="save a case again: archive, folder, encrypted or not")
     conv.add_argument("case", help="a .twin file or case folder")
     conv.add_argument("out", help="where to write the case")
     conv.add_argument("--folder", action="store_true", help="write the unpacked folder form")
@@ -49,9 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help=f"encrypt the case (new password from --new-password-file, "
                            f"${NEW_PASSWORD_ENV} or a prompt)")
     conv.add_argument("--new-password-file", help="file whose first line is the new password")
-    conv.add_argument("--json", action="store_true", help="machine-readable output")
     _password_option(conv)
-    conv.set_defaults(handler=run_convert)
 
 
 def _usage(parser) -> int:
