@@ -96,6 +96,7 @@ def test_cli_local_cluster_text_pdf_and_resume(tmp_path):
     (["SPEC", "-o", "out.csv"], ".parquet"),
     (["SPEC", "--report", "r.docx"], ".pdf or .html"),
     (["SPEC", "--no-run", "-o", "none.parquet"], "no results"),
+    (["SPEC", "--stall-timeout", "0"], "--stall-timeout must be a positive"),
 ])
 def test_bad_input_exit_2(tmp_path, args, message, capsys):
     from sim.cli import main
