@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.jobs.finished.connect(self._show_current_job)
 
         self.view = SceneView(self)
+        self.view.renderer.overlays.set_live(self.workbench.live_overlays)  # markers, banner
         self.setCentralWidget(self.view)
         self.view.object_clicked.connect(self._on_view_click)
         self.view.files_dropped.connect(self.open_dropped)  # devices go to the Place panel

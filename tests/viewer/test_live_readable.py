@@ -21,9 +21,9 @@ def test_live_legend_and_plot_are_readable(window, qtbot, broker_url, simulator)
     panel.igtl_edit.setText(f"127.0.0.1:{simulator}")
     panel.igtl_mode.setCurrentIndex(0)
     qtbot.mouseClick(panel.connect_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.overlay.scalar_bar is not None
-                    and panel.overlay.scalar_bar.GetVisibility(), timeout=15_000)
-    bar = panel.overlay.scalar_bar
+    drawn = window.view.renderer.overlays.actors  # the live legend, drawn by the overlay layer
+    qtbot.waitUntil(lambda: bool(drawn.get("live|live:legend")), timeout=15_000)
+    bar = drawn["live|live:legend"][0]
     assert bar.GetOrientation() == 0  # horizontal
     assert bar.GetLabelTextProperty().GetFontSize() >= 14
     assert bar.GetTitleTextProperty().GetFontSize() >= 16

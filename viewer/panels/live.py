@@ -40,6 +40,7 @@ from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from sim.model.sections import section_events, set_section
 from sim.twin.instruments import parse_image_poses
+from sim.workbench.live import live_overlays_of
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.live_predict import PredictBox
@@ -248,7 +249,7 @@ class LivePanel(QWidget):
         self.case = case
         section_events(case).changed.connect(self._section_changed)
         self.asset = None
-        self.overlay.reset()
+        self.overlay.reset()  # (the workbench dropped the live overlays with the old case)
         if self.session is not None:
             self.session.instruments.case = case
         # the connection settings saved with the case (defaults where it has none)
@@ -417,8 +418,7 @@ class LivePanel(QWidget):
             self._stamp = stamp
             self._update_sensors()
             self._update_plot()
-            self._update_colours()
-            self._dirty_render = True
+            self._dirty_render = not self._update_colours()  # else the overlays rendered
         if self._dirty_render:
             self._dirty_render = False
             self.window.view.plotter.render()
@@ -498,6 +498,7 @@ class LivePanel(QWidget):
         except Exception as exc:
             self.window.last_error = show_error(self, f"Cannot {action} the alarm", exc)
         self._update_alarms()
+        self._update_colours()  # an acknowledged alarm takes its banner away
 
     def _update_state(self) -> None:
         name = self.property_combo.currentText()
@@ -565,14 +566,14 @@ class LivePanel(QWidget):
                 quantity, self.asset.data.points, self.asset.name)
         self._update_colours()
 
-    def _update_colours(self) -> None:
+    def _update_colours(self) -> bool:
+        """The asset's colours, then the workbench's live overlays (markers, banner, tool
+        tips, colour bar), which every view draws; True if they changed (and so the view
+        has rendered both)."""
         if self.session is None:
-            return
-        tel = self.session.telemetry
-        values = tel.values()
-        self.overlay.colour(self.asset, values)
-        self.overlay.show_markers(self.asset, list(tel.sensors.values()), values)
-        self.overlay.show_alarms(tel.alarms.open_alarms)
+            return False
+        legend = self.overlay.colour(self.asset, self.session.telemetry.values())
+        return self.workbench.show_live(live_overlays_of(self.session, self.asset, legend))
 
     # -- timeline -----------------------------------------------------------------------------------
     def _live_toggled(self, live: bool) -> None:
@@ -600,8 +601,8 @@ class LivePanel(QWidget):
         self.time_label.setText(time.strftime("%H:%M:%S", time.localtime(t))
                                 + f".{int((t % 1) * 10)}")
         self._update_sensors()
-        self._update_colours()
-        self.window.view.plotter.render()
+        if not self._update_colours():  # (if the overlays changed, the view rendered)
+            self.window.view.plotter.render()
 
     def _play_toggled(self, on: bool) -> None:
         span = self.reader.time_range() if self.reader is not None else None
@@ -640,6 +641,7 @@ class LivePanel(QWidget):
         if self.case is None:
             self.window.set_case(Case(name="Recorded twin", anatomical=False))
         self.overlay.reset()
+        self.workbench.show_live([])
         name = self.asset.name if self.asset else "Pump bracket"
         self.session = LiveSession(self.case, demo_config(object_name=name),
                                    dispatch=self.main_thread)

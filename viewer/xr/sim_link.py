@@ -54,7 +54,9 @@ class SimulationLink:
 
     # -- what the eyes show ----------------------------------------------------------------------
     def sync(self, stereo: StereoRenderer) -> None:
-        """Show the simulated surface (and hide the body's rest shape) while simulating."""
+        """Show the simulated surface (and hide the body's rest shape) while simulating, and
+        the workbench's live overlays (sensor markers, alarm banner, tool tips)."""
+        stereo.set_live(self.workbench.live_overlays)  # a no-op once it shows them
         running = self._running()
         surface = running.surface() if running is not None else None
         if surface is not None:

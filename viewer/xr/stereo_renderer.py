@@ -16,6 +16,7 @@ import vtk
 from vtk.util import numpy_support
 
 from sim.model import Case, SceneObject
+from sim.model.live_overlays import LiveOverlays
 from sim.render.adapters import ObjectAdapter, adapter_for
 from sim.render.overlays import OverlayLayer
 from viewer.xr.eye_camera import EyeView, ScenePlacement, apply_eye_camera
@@ -65,6 +66,11 @@ class _MirroringPlotter:
                                              reset_camera=False)
         return actor
 
+    def add_eye_prop(self, prop) -> None:
+        """A 2D prop (an alarm banner) in both eyes, at the same place in each: head-locked."""
+        for renderer in self._plotter.renderers:
+            renderer.AddViewProp(prop)
+
     def remove_actor(self, actor, render: bool = False) -> None:
         for renderer in self._plotter.renderers:
             renderer.remove_actor(actor, render=False, reset_camera=False)
@@ -104,6 +110,10 @@ class StereoRenderer:
             for obj in case.scene:
                 self._on_added(obj)
         self.overlays.set_case(case)  # clearance maps, planes, plan lines: as on the desktop
+
+    def set_live(self, live: LiveOverlays | None) -> None:
+        """Show a workbench's live overlays (sensor markers, alarm banner, tool tips)."""
+        self.overlays.set_live(live)
 
     def _on_added(self, obj: SceneObject) -> None:
         self.adapters[obj.uid] = adapter_for(obj, self._shim, lambda: None)
@@ -176,5 +186,6 @@ class StereoRenderer:
         return img[:, :w].copy(), img[:, w:2 * w].copy()
 
     def close(self) -> None:
+        self.set_live(None)
         self.set_case(None)
         self.plotter.close()
