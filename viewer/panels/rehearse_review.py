@@ -40,7 +40,7 @@ from sim.rehearsal.learning import (
 )
 from sim.rehearsal.scoring import FORMULA, FORMULA_LINES, METRICS, OSATS_DOMAINS, what_cost_points
 from viewer.errors import show_error
-from viewer.panels.spin import button
+from viewer.panels.spin import button, save_to, wrapped_label
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,7 @@ class ReviewDialog(QDialog):
         # Score explained: the selected attempt.
         page = QWidget()
         pl = QVBoxLayout(page)
-        self.costs_label = QLabel("")
-        self.costs_label.setObjectName("reviewCosts")
-        self.costs_label.setWordWrap(True)
+        self.costs_label = wrapped_label("reviewCosts")
         self.costs_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         pl.addWidget(self.costs_label)
         self.explain_table = QTableWidget(0, len(EXPLAIN_COLUMNS))
@@ -119,12 +117,9 @@ class ReviewDialog(QDialog):
                 ("Apply", self.apply_threshold, "Keep this threshold in the scenario"),
                 ("From selected attempt", self.threshold_from_selected,
                  "The selected attempt's score (e.g. an expert's) becomes the threshold")):
-            b = button(text, slot, tip)
-            row.addWidget(b)
+            row.addWidget(button(text, slot, tip))
         pl.addLayout(row)
-        self.curve_label = QLabel("")
-        self.curve_label.setObjectName("reviewCurve")
-        self.curve_label.setWordWrap(True)
+        self.curve_label = wrapped_label("reviewCurve")
         pl.addWidget(self.curve_label)
         self.figure = Figure(figsize=(6, 3.2))
         self.canvas = FigureCanvasQTAgg(self.figure)
@@ -173,12 +168,9 @@ class ReviewDialog(QDialog):
         row.addWidget(self.rescore_button)
         for text, slot in (("Save rating", self.save_rating), ("Save attempt…", self.save_dialog),
                            ("Report…", self.report_dialog)):
-            b = button(text, slot)
-            row.addWidget(b)
+            row.addWidget(button(text, slot))
         col.addLayout(row)
-        self.message = QLabel("")
-        self.message.setObjectName("reviewMessage")
-        self.message.setWordWrap(True)
+        self.message = wrapped_label("reviewMessage")
         col.addWidget(self.message)
         self.table.currentCellChanged.connect(lambda *_: self._selected())
         self.timeline.valueChanged.connect(self._scrub)
@@ -423,18 +415,12 @@ class ReviewDialog(QDialog):
 
     def save_dialog(self) -> None:
         a = self.selected()
-        if a is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save attempt", "attempt.json",
-                                              "Attempts (*.json)")
-        if path:
-            save_attempt(a, path)
+        if a is not None:
+            save_to(self, "Save attempt", "attempt.json", "Attempts (*.json)",
+                    lambda path: save_attempt(a, path))
 
     def report_dialog(self) -> None:
         a = self.selected()
-        if a is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Attempt report", "report.html",
-                                              "HTML (*.html);;PDF (*.pdf)")
-        if path:
-            self.panel.write_report(a, path)
+        if a is not None:
+            save_to(self, "Attempt report", "report.html", "HTML (*.html);;PDF (*.pdf)",
+                    lambda path: self.panel.write_report(a, path))
