@@ -7,6 +7,7 @@ no 2D labels; a banner goes to both eyes as head-locked text through ``add_eye_p
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import vtk
 
 from sim.model import live_overlays as lo
 from sim.render.adapters import vtk_matrix
+
+BANNER_CHARS = 36  # per line: about 400 pixels at the banner's 20-point bold
 
 
 def sensor_actors(plotter: Any, o: lo.SensorMarkers, common: dict) -> list:
@@ -43,7 +46,8 @@ def sensor_actors(plotter: Any, o: lo.SensorMarkers, common: dict) -> list:
 def banner_actor(plotter: Any, o: lo.AlarmBanner, name: str) -> list:
     """Bold text on a dark band at the top centre of the view (of each eye in the headset)."""
     text = vtk.vtkTextActor()
-    text.SetInput(o.text)
+    # Wrapped, so a narrow view (a side-docked window, one eye) shows all of it.
+    text.SetInput("\n".join(textwrap.wrap(o.text, BANNER_CHARS)))
     prop = text.GetTextProperty()
     prop.SetFontSize(20)
     prop.SetBold(True)
