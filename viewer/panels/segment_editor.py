@@ -211,8 +211,9 @@ class SegmentEditorPanel(QWidget):
         ll.addWidget(self.logic_button)
         layout.addWidget(logic)
         self.grow_button = QPushButton("Grow from seeds")
-        self.grow_button.setToolTip("paint strokes in each structure and a background segment "
-                                    "round them, then grow them to fill the region")
+        self.grow_button.setToolTip("paint strokes in each structure and a segment named "
+                                    "'background' round them (else the last segment is the "
+                                    "background), then grow them to fill the region")
         self.grow_button.clicked.connect(self.grow)
         self.surface_button = QPushButton("Make surfaces")
         self.surface_button.setToolTip("one smooth surface per segment, added to the scene")

@@ -7,7 +7,7 @@ projected onto the plane, with a cross where they pass through it.
 Everything comes from the case (scene objects, markups, the Place panel's roles and margins in
 ``case.sections["placement"]``); nothing here owns state. Cutters are kept per object so a new
 slice re-cuts with a prepared search structure, and objects whose bounds miss the plane are
-skipped; the contours of the planes shown last are remembered per object (see ``_Cut``).
+skipped; the contours of the planes shown last are kept (up to :data:`CACHED_POINTS` a view).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sim.model import Case, ObjectKind
 VIOLATION_COLOR = (1.0, 0.1, 0.1)
 NEAR_MM = 5.0  # markup points this close to the plane are drawn as rings
 OUTLINE_KINDS = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE)
-CACHED_CONTOURS = 128  # planes remembered per object and view
+CACHED_POINTS = 400_000  # contour points cached per view (~15 MB), the planes shown last
 
 
 def _rows(color, n: int) -> np.ndarray:
@@ -32,10 +32,8 @@ def _rows(color, n: int) -> np.ndarray:
 
 
 class _Cut:
-    """A prepared plane cutter for one object's mesh (in world coordinates), with the contours
-    it made for the last :data:`CACHED_CONTOURS` planes: scrolling back and forth, or the
-    crosshair moving in the other views, re-uses them instead of cutting the mesh again (a new
-    _Cut, with an empty cache, is made when the mesh or its transform changes)."""
+    """A prepared plane cutter for one object's mesh (in world coordinates). A new one is made
+    when the mesh or its transform changes, which also retires the contours cached for it."""
 
     def __init__(self, mesh: pv.PolyData) -> None:
         self.mesh = mesh
@@ -46,29 +44,20 @@ class _Cut:
         self.bounds = np.asarray(mesh.bounds).reshape(3, 2)
         self.corners = np.array(np.meshgrid(*self.bounds)).reshape(3, -1).T
         self._distance: vtk.vtkImplicitPolyDataDistance | None = None
-        self._contours: OrderedDict[tuple, pv.PolyData] = OrderedDict()
-        self.cuts_made = 0  # how many times the mesh was cut (the cache's misses)
+        self.cuts_made = 0  # how many times the mesh was cut (the contour cache's misses)
 
     def crosses(self, point: np.ndarray, normal: np.ndarray) -> bool:
         side = (self.corners - point) @ normal
         return bool(side.min() <= 0 <= side.max())
 
     def cut(self, point: np.ndarray, normal: np.ndarray) -> pv.PolyData:
-        """The contour where the plane (point, unit normal) cuts the mesh (a copy to change)."""
-        key = (*np.round(normal, 6), round(float(np.asarray(point) @ normal), 4))
-        held = self._contours.get(key)
-        if held is None:
-            self.plane.SetOrigin(*point)
-            self.plane.SetNormal(*normal)
-            self.cutter.Modified()
-            self.cutter.Update()
-            held = self._contours[key] = pv.wrap(self.cutter.GetOutput()).copy()
-            self.cuts_made += 1
-            while len(self._contours) > CACHED_CONTOURS:
-                self._contours.popitem(last=False)
-        else:
-            self._contours.move_to_end(key)
-        return held.copy()
+        """The contour where the plane (point, unit normal) cuts the mesh."""
+        self.plane.SetOrigin(*point)
+        self.plane.SetNormal(*normal)
+        self.cutter.Modified()
+        self.cutter.Update()
+        self.cuts_made += 1
+        return pv.wrap(self.cutter.GetOutput()).copy()
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (mm, negative inside) of world points to the mesh."""
@@ -91,6 +80,10 @@ class PlanOnSlice:
         self.violation_points = np.zeros((0, 3))  # device outline points breaking a margin
         self.markup_points: list[tuple[object, int, np.ndarray]] = []  # on the plane: (markup, i, p)
         self._held: dict[str, tuple[pv.PolyData, object]] = {}  # actor name -> (its data, actor)
+        # Contours of the planes shown last, per (cutter, plane): scrolling back and forth, or
+        # returning to a plane, re-uses them instead of cutting the mesh again.
+        self._contours: OrderedDict[tuple, pv.PolyData] = OrderedDict()
+        self._contour_points = 0
 
     def forget(self) -> None:
         """The view's actors were cleared: make new ones next time."""
@@ -105,6 +98,8 @@ class PlanOnSlice:
         key = (id(data), data.n_points, tuple(np.round(m.ravel(), 9)))
         held = self._cuts.get(obj.uid)
         if held is None or held[0] != key:
+            if held is not None:
+                self._drop_contours(held[1])
             mesh = data if np.allclose(m, np.eye(4)) else data.transform(m, inplace=False)
             held = (key, _Cut(mesh))
             self._cuts[obj.uid] = held
@@ -141,18 +136,37 @@ class PlanOnSlice:
             live.add(obj.uid)
             if not cut.crosses(point, normal):
                 continue
-            lines = cut.cut(point, normal)
+            lines = self._contour(cut, point, normal)
             if lines.n_points == 0:
                 continue
             lines.points = np.asarray(lines.points) + lift
             lines.point_data["rgb"] = _rows(obj.color, lines.n_points)
             (devices if obj.kind == ObjectKind.DEVICE else contours).append((obj, lines))
         for uid in set(self._cuts) - live - {o.uid for o in case.scene}:
-            del self._cuts[uid]
+            self._drop_contours(self._cuts.pop(uid)[1])
         self._show("plan-contours", [c for _, c in contours], line_width=2)
         self._show("plan-devices", [c for _, c in devices], line_width=3)
         self._violations(case, devices, lift)
         self._markups(case, point, normal, lift)
+
+    def _contour(self, cut: _Cut, point: np.ndarray, normal: np.ndarray) -> pv.PolyData:
+        """``cut``'s contour on the plane, from the cache when it was cut before (a copy)."""
+        key = (id(cut), *np.round(normal, 6), round(float(np.asarray(point) @ normal), 4))
+        held = self._contours.get(key)
+        if held is None or held[0] is not cut:
+            held = self._contours[key] = (cut, cut.cut(point, normal))
+            self._contour_points += held[1].n_points + 1
+            while self._contour_points > CACHED_POINTS and len(self._contours) > 1:
+                _, (_, old) = self._contours.popitem(last=False)
+                self._contour_points -= old.n_points + 1
+        else:
+            self._contours.move_to_end(key)
+        return held[1].copy()
+
+    def _drop_contours(self, cut: _Cut) -> None:
+        """Forget the contours of a retired cutter (its object changed or left the scene)."""
+        for key in [k for k, (c, _) in self._contours.items() if c is cut]:
+            self._contour_points -= self._contours.pop(key)[1].n_points + 1
 
     def _violations(self, case: Case, devices: list, lift: np.ndarray) -> None:
         """Device outline points closer to a critical structure than its margin."""
