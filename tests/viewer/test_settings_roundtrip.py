@@ -40,6 +40,8 @@ NOT_SAVED = {
     "analysis.field_combo": "the result object's colouring, saved in its own metadata",
     "analysis.warp_spin": "the result object's warp, saved in its own metadata",
     "inspect.deformable.preop_check": "shows the pre-op organ: saved as that object's visibility",
+    "inspect.deformable.follow_check": "live mode, a moment of the session: reopening a case "
+                                       "must not start following whatever the tracker streams",
 }
 # Saved settings whose value is only offered while a link is connected (no items without it).
 NEEDS_LINK = {"live.colour_combo"}

@@ -26,6 +26,7 @@ from sim.model import Case, ObjectKind, SceneObject
 from sim.progress import sub_progress
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
+from viewer.panels.deformable_follow import LIVE_TAG, StylusFollower
 
 
 class DeformableUpdateBox(QGroupBox):
@@ -60,6 +61,9 @@ class DeformableUpdateBox(QGroupBox):
         form.addRow("Noise", self.noise_spin)
         form.addRow(self.update_button)
         form.addRow(self.preop_check)
+        self.follower = StylusFollower(self)
+        self.follow_check = self.follower.check
+        form.addRow(self.follow_check)
         form.addRow(self.label)
         s = self.settings = CaseSettings(self, "deformable_settings",
                                          "Change model update settings")
@@ -69,6 +73,7 @@ class DeformableUpdateBox(QGroupBox):
 
     # -- case ----------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
+        self.follow_check.setChecked(False)  # the live loop belongs to the old case
         self.settings.detach()
         if self.case is not None:
             self.case.scene.added.disconnect(self.refresh)
@@ -87,7 +92,8 @@ class DeformableUpdateBox(QGroupBox):
             return
         from sim.interaction.body_setup import closed_surfaces
 
-        objs = [o for o in self.case.scene if o.metadata.get("live") not in ("igtl", "igtl-image")]
+        objs = [o for o in self.case.scene
+                if o.metadata.get("live") not in ("igtl", "igtl-image", LIVE_TAG)]
         organs = [o for o in closed_surfaces(self.case) if "updated_from" not in o.metadata]
         points = [o for o in objs if o.kind is ObjectKind.POINTS] or \
             [o for o in objs if o.kind in (ObjectKind.SURFACE, ObjectKind.PART)]

@@ -1,0 +1,116 @@
+"""*Follow tracked stylus* in the deformable update box, fed by a real OpenIGTLink sender.
+
+A pyigtl client on 127.0.0.1 streams the poses of a tool named "Stylus" whose tip touches an
+organ (an ellipsoid, 90 x 70 x 60 mm) whose top has been pressed down by up to 8 mm. The Live
+panel listens; the box's toggle collects the tip as touched points and the background updates
+move the organ's live preview toward them (and its embedded target), at a bounded rate.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import pyvista as pv
+
+from sim.inspection.distance import MeshDistance
+from sim.markups.model import Markup
+from sim.model import ObjectKind, SceneObject
+from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
+
+pyigtl = pytest.importorskip("pyigtl")
+pytestmark = pytest.mark.slow
+
+
+def _organ() -> pv.PolyData:
+    s = pv.Sphere(radius=1.0, theta_resolution=40, phi_resolution=30)
+    s.points = np.asarray(s.points) * [45.0, 35.0, 30.0]
+    return s.triangulate().clean()
+
+
+def _pressed(p: np.ndarray) -> np.ndarray:
+    """The organ pressed down on top: z reduced by up to 8 mm near the top, smoothly."""
+    out = p.copy()
+    top = np.clip(p[:, 2] / 30.0, 0.0, 1.0)
+    out[:, 2] -= 8.0 * top ** 2 * np.exp(-(p[:, 0] ** 2 + p[:, 1] ** 2) / (2 * 25.0 ** 2))
+    return out
+
+
+def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, qtbot,
+                                                                 tmp_path):
+    win = shared_window
+    panel = listening_live_panel(win, qtbot, "follow")
+    panel.connect_link()
+    assert panel.connected, win.last_error and win.last_error.text()
+    port = panel.session.instruments.endpoint.port
+    organ = _organ()
+    win.case.scene.add(SceneObject("organ", ObjectKind.SURFACE, organ, color=(0.25, 0.45, 0.95)))
+    win.case.markups.add(Markup("target", "point", points=((0.0, 0.0, 20.0),)))
+    box = win.inspect.deformable
+    box.refresh()
+    box.organ_combo.setCurrentIndex(box.organ_combo.findText("organ"))
+    box.noise_spin.setValue(0.5)
+
+    # Tip positions: over the top half of the pressed organ (where the stylus can reach).
+    rng = np.random.default_rng(2)
+    verts = np.asarray(organ.points)
+    touched = _pressed(verts[verts[:, 2] > 5.0])[rng.permutation((verts[:, 2] > 5.0).sum())]
+    client = pyigtl.OpenIGTLinkClient(host="127.0.0.1", port=port)
+    try:
+        def send(p):
+            m = np.eye(4)
+            m[:3, 3] = p
+            client.send_message(pyigtl.TransformMessage(m, device_name="Stylus"), wait=True)
+
+        send(touched[0])
+        ins = panel.session.instruments
+        qtbot.waitUntil(lambda: "Stylus" in ins.tools, timeout=10_000)
+        box.follow_check.setChecked(True)
+        assert box.follower.trace is not None, win.last_error and win.last_error.text()
+        t0 = time.perf_counter()
+        for p in touched[:150]:
+            send(p)
+            qtbot.wait(5)
+        qtbot.waitUntil(lambda: box.follower.updates >= 2 and not box.follower.busy,
+                        timeout=120_000)
+        elapsed = time.perf_counter() - t0
+        preview = box.follower._preview
+        assert preview is not None and win.case.scene.find(preview.uid) is not None
+        assert not win.case.scene["organ"].visible
+        pts = box.follower.trace.points
+        assert len(pts) >= 40
+        before = np.abs(MeshDistance.from_mesh(organ).signed_distance(pts)).mean()
+        after = np.abs(MeshDistance.from_mesh(preview.data).signed_distance(pts)).mean()
+        print(f"\n{len(pts)} touched points, {box.follower.updates} updates in {elapsed:.1f} s;"
+              f" mean distance to the organ {before:.2f} -> {after:.2f} mm")
+        assert after < 0.5 * before, (before, after)
+        # Bounded rate: no more updates than seconds elapsed (+1 for the first).
+        assert box.follower.updates <= elapsed / 1.0 + 2
+        target = box.follower._targets
+        assert target is not None and np.asarray(target.data.points)[0, 2] < 20.0 - 1.0
+        assert "residual RMS" in box.label.text()
+        win.view.plotter.render()
+        from PyQt6.QtWidgets import QDockWidget, QScrollArea
+
+        dock = win.findChild(QDockWidget, "dockInspect")
+        if dock is not None:
+            dock.raise_()
+        for area in win.findChildren(QScrollArea):
+            if area.isAncestorOf(box):
+                area.ensureWidgetVisible(box)
+        win.view.plotter.reset_camera()
+        win.view.plotter.render()
+        qtbot.wait(100)
+        win.grab().save(str(tmp_path / "follow.png"))  # look at them: -s --basetemp=DIR
+        box.grab().save(str(tmp_path / "follow_box.png"))
+        # Turning it off keeps the last update as one undoable step.
+        box.follow_check.setChecked(False)
+        assert win.case.scene.find(preview.uid) is None
+        assert win.case.scene["organ (updated)"].visible
+        win.case.history.undo()
+        assert "organ (updated)" not in [o.name for o in win.case.scene]
+        assert win.case.scene["organ"].visible
+    finally:
+        client.stop()
+        panel.shutdown()
