@@ -98,6 +98,15 @@ def test_wheel_steps_of_one_turn_are_one_scroll(ct_window, qtbot):
     n = axial.image.dimensions[2]
     assert axial._number_actor.GetInput() == f"{k - 4}/{n}"
     qtbot.waitUntil(lambda: axial.title.text().endswith(f"{k - 4}/{n}"), timeout=5000)
+    # the other views' crosshair moved with the scroll (its line is on the new axial plane) and
+    # is drawn a moment later, once, rather than on every step
+    coronal = slices.views[1]
+    slices.scroll(2, 2)
+    z = axial.plane()[0][2]
+    horizontal = np.asarray(coronal._cross.points)[:2]
+    assert np.allclose(horizontal[:, 2], z, atol=0.5)
+    assert coronal._lag_timer.isActive()
+    qtbot.waitUntil(lambda: not coronal._lag_timer.isActive(), timeout=5000)
 
 
 def test_window_presets_change_the_grey_levels(ct_window):

@@ -54,6 +54,7 @@ __all__ = [
 
 AXIS_NAMES = ("Sagittal", "Coronal", "Axial")
 TITLE_DELAY_MS = 250  # the header's slice number follows this long after scrolling pauses
+CROSSHAIR_LAG_MS = 100  # the other views' crosshair follows a scroll this often at most
 _SOFTWARE_GL: list[bool] = []  # asked once: every view shares the one GL driver
 
 
@@ -97,6 +98,10 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self._title_timer.setSingleShot(True)
         self._title_timer.setInterval(TITLE_DELAY_MS)
         self._title_timer.timeout.connect(self._show_title)
+        self._lag_timer = QTimer(self)  # see show_at
+        self._lag_timer.setSingleShot(True)
+        self._lag_timer.setInterval(CROSSHAIR_LAG_MS)
+        self._lag_timer.timeout.connect(self.request_render)
         self._wl_drag: tuple[float, float, float, float] | None = None  # x, y, level, width
         self._turn_drag: tuple[float, float, int, int] | None = None  # x, y, tilt, spin
         layout = QVBoxLayout(self)
@@ -178,8 +183,10 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
             self._show_info()
             self.request_render()
 
-    def show_at(self, cursor: np.ndarray) -> None:
-        """Move to the plane through ``cursor`` and put the crosshair on it."""
+    def show_at(self, cursor: np.ndarray, scrolling: bool = False) -> None:
+        """Move to the plane through ``cursor`` and put the crosshair on it. While another
+        view is ``scrolling``, a crosshair that only moves on this plane is drawn at most every
+        :data:`CROSSHAIR_LAG_MS` (the eye is on the view being scrolled)."""
         self.cursor = np.asarray(cursor, dtype=float)
         if self.image is None:
             return
@@ -189,6 +196,10 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
             # same plane: only the crosshair (and seed ring) move
             self._render_crosshair()
             self._render_seed()
+            if scrolling:
+                if not self._lag_timer.isActive():
+                    self._lag_timer.start()
+                return
         else:
             self._render_slice()
         self.request_render()
@@ -562,10 +573,12 @@ class SliceViewer(PlanFollower, SlicesIn3D, QWidget):
             self.window_box.blockSignals(False)
 
     # -- crosshair -------------------------------------------------------------------------
-    def set_cursor(self, world) -> None:
+    def set_cursor(self, world, scrolling: int | None = None) -> None:
+        """Move the crosshair to ``world``; ``scrolling``: the axis of the view being scrolled
+        (the other views then redraw a crosshair that only moved a little later)."""
         self.cursor = np.asarray(world, dtype=float)
         for v in self.views:
-            v.show_at(self.cursor)
+            v.show_at(self.cursor, scrolling=scrolling is not None and v.axis != scrolling)
         self._update_3d()
         self.cursor_changed.emit(self.cursor.copy())
 
@@ -580,7 +593,7 @@ class SliceViewer(PlanFollower, SlicesIn3D, QWidget):
         d = np.asarray(image.direction_matrix) * np.asarray(image.spacing)
         ijk = index_of(image, self.cursor)
         ijk[axis] = np.clip(np.round(ijk[axis]) + step, 0, image.dimensions[axis] - 1)
-        self.set_cursor(np.asarray(image.origin) + d @ ijk)
+        self.set_cursor(np.asarray(image.origin) + d @ ijk, scrolling=axis)
 
     def set_preview(self, mask: np.ndarray | None) -> None:
         for v in self.views:
