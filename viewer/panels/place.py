@@ -33,7 +33,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -48,7 +47,8 @@ from sim.model import Case, ObjectKind, SceneObject
 from sim.workbench import PlacementRun, Workbench, prepare_structures
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.device_drag import CatalogueList
-from viewer.panels.spin import spin_box
+from viewer.panels.spin import button, scroll_body, spin_box
+from viewer.panels.spin import row as form_row
 
 ROLES = ("ignore", "critical", "host", "other")
 SECTION = "placement"
@@ -70,12 +70,7 @@ class PlacePanel(QWidget):
         self.device_obj: SceneObject | None = None
         # Everything scrolls, so the dock never forces a minimum height on the main window.
         inner = QWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(inner)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)
         layout = QVBoxLayout(inner)
 
         box = QGroupBox("Catalogue")
@@ -87,17 +82,12 @@ class PlacePanel(QWidget):
         self.catalogue = CatalogueList()  # the family's sizes; drag one into the scene
         self.catalogue.setMaximumHeight(140)
         self.catalogue.currentRowChanged.connect(lambda _r: self._setting_changed())
-        self.add_button = QPushButton("Add to scene")
         # clicked(bool) would hand its `checked` flag to add_device as the device.
-        self.add_button.clicked.connect(lambda: self.add_device())
+        self.add_button = button("Add to scene", lambda: self.add_device())
         form.addRow("Device", self.family_combo)
         form.addRow("Size", self.catalogue)
-        self.user_button = QPushButton("Add your own (STL/STEP…)")
-        self.user_button.clicked.connect(self.add_user_device_dialog)
-        row = QHBoxLayout()
-        row.addWidget(self.add_button)
-        row.addWidget(self.user_button)
-        form.addRow(row)
+        self.user_button = button("Add your own (STL/STEP…)", self.add_user_device_dialog)
+        form.addRow(form_row(self.add_button, self.user_button))
         layout.addWidget(box)
 
         box = QGroupBox("Structures")
@@ -105,8 +95,7 @@ class PlacePanel(QWidget):
         self.structure_table = QTableWidget(0, 3)
         self.structure_table.setHorizontalHeaderLabels(["structure", "role", "margin mm"])
         v.addWidget(self.structure_table)
-        self.prepare_button = QPushButton("Prepare structures")
-        self.prepare_button.clicked.connect(self.prepare)
+        self.prepare_button = button("Prepare structures", self.prepare)
         v.addWidget(self.prepare_button)
         layout.addWidget(box)
 
@@ -127,23 +116,17 @@ class PlacePanel(QWidget):
         self.roll_spin.valueChanged.connect(self.align)
         form.addRow("Slide along (mm)", self.depth_spin)
         form.addRow("Roll about (deg)", self.roll_spin)
-        self.align_button = QPushButton("Align device to trajectory")
-        self.align_button.clicked.connect(self.align)
+        self.align_button = button("Align device to trajectory", self.align)
         self.markup_combo = QComboBox()
-        self.markup_button = QPushButton("Use markup")
-        self.markup_button.clicked.connect(self.use_markup)
+        self.markup_button = button("Use markup", self.use_markup)
         row = QHBoxLayout()
         row.addWidget(self.markup_combo, 1)
         row.addWidget(self.markup_button)
         form.addRow("From markup", row)
-        self.snap_button = QPushButton("Snap to host surface")
-        self.snap_button.setToolTip("Put the anchor on the nearest point of the host (or first) "
-                                    "structure, pointing into it")
-        self.snap_button.clicked.connect(self.snap)
-        row = QHBoxLayout()
-        row.addWidget(self.align_button)
-        row.addWidget(self.snap_button)
-        form.addRow(row)
+        self.snap_button = button("Snap to host surface", self.snap,
+                                  "Put the anchor on the nearest point of the host (or first) "
+                                  "structure, pointing into it")
+        form.addRow(form_row(self.align_button, self.snap_button))
         layout.addWidget(box)
 
         self.feedback = QTableWidget(0, len(_FEEDBACK))
