@@ -32,7 +32,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
@@ -46,6 +45,7 @@ from sim.model import overlays as ov
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
+from viewer.panels.spin import button, scroll_body
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
 _METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
@@ -102,13 +102,8 @@ class InspectPanel(QWidget):
         self.callouts: list = []
         self.nominal = None
         self.spacing = 1.0
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        scroll = QScrollArea()  # a small minimum height: the docks beside it keep their room
-        scroll.setWidgetResizable(True)
         inner = QWidget()
-        scroll.setWidget(inner)
-        outer.addWidget(scroll)
+        scroll_body(self, inner)  # a small minimum height: the docks beside it keep their room
         layout = QVBoxLayout(inner)
 
         reg = QGroupBox("Registration")
@@ -117,8 +112,7 @@ class InspectPanel(QWidget):
         self.fixed_combo = QComboBox()
         self.method_combo = QComboBox()
         self.method_combo.addItems(list(_METHODS))
-        self.register_button = QPushButton("Register moving to fixed")
-        self.register_button.clicked.connect(self.register)
+        self.register_button = button("Register moving to fixed", self.register)
         self.reg_label = QLabel("")
         self.reg_label.setWordWrap(True)
         form.addRow("Moving / measured", self.moving_combo)
@@ -141,8 +135,7 @@ class InspectPanel(QWidget):
         self.tolerance.setRange(0.001, 100.0)
         self.tolerance.setValue(0.2)
         self.tolerance.setSuffix(" mm")
-        self.measure_button = QPushButton("Measure deviation")
-        self.measure_button.clicked.connect(self.measure)
+        self.measure_button = button("Measure deviation", self.measure)
         self.stats_label = QLabel("")
         self.stats_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.legend = DeviationLegend()
@@ -154,8 +147,7 @@ class InspectPanel(QWidget):
         dform.addRow(row)
         self.callout_edit = QLineEdit()
         self.callout_edit.setPlaceholderText("X, Y, Z in mm")
-        self.callout_button = QPushButton("Add callout")
-        self.callout_button.clicked.connect(self.add_callout_from_text)
+        self.callout_button = button("Add callout", self.add_callout_from_text)
         self.pick_button = QPushButton("Pick in view")
         self.pick_button.setCheckable(True)
         self.pick_button.setToolTip("Click points of the deviation map to add callouts there")
@@ -171,8 +163,7 @@ class InspectPanel(QWidget):
         self.table.setHorizontalHeaderLabels(["Label", "Status", "Deviation (mm)", "Where (mm)"])
         self.table.verticalHeader().setVisible(False)
         dform.addRow(self.table)
-        self.report_button = QPushButton("Export report…")
-        self.report_button.clicked.connect(self.export_report_dialog)
+        self.report_button = button("Export report…", self.export_report_dialog)
         dform.addRow(self.report_button)
         layout.addWidget(dev)
 
@@ -192,9 +183,8 @@ class InspectPanel(QWidget):
         self.section_slider.setValue(500)
         self.section_slider.valueChanged.connect(lambda _v: self._section_moved())
         self.section_label = QLabel("")
-        self.section_report_button = QPushButton("Add to report")
-        self.section_report_button.setToolTip("Add this section to the report's sections")
-        self.section_report_button.clicked.connect(self.add_section_to_report)
+        self.section_report_button = button("Add to report", self.add_section_to_report,
+                                            "Add this section to the report's sections")
         srow = QHBoxLayout()
         srow.addWidget(QLabel("Normal"))
         srow.addWidget(self.section_axis)
