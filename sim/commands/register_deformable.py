@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "one point per target in order) to report the registration error")
     p.add_argument("--max-strain", type=float, default=0.3, metavar="FRACTION",
                    help="with --deformable: strain the organ may take (default 0.3)")
+    p.add_argument("--material-model", choices=("auto", "linear", "corotational"),
+                   default="auto",
+                   help="with --deformable: linear elasticity, or co-rotational (finite element "
+                        "rotations: parts turning by tens of degrees keep their shape); auto "
+                        "(default) is co-rotational when the linear fit turns an element > 15 deg")
 
 
 def _points(path: str, what: str) -> np.ndarray:
@@ -89,7 +94,8 @@ def run_deformable(args: argparse.Namespace) -> int:
     if args.landmarks or args.scale or args.refine:
         raise InputError("--deformable runs its own rigid alignment; drop --landmarks, --scale "
                          "and --refine.")
-    settings = DeformableSettings(noise_mm=args.noise, max_strain=args.max_strain)
+    settings = DeformableSettings(noise_mm=args.noise, max_strain=args.max_strain,
+                                  material_model=args.material_model)
     settings.check()
     if args.output and Path(args.output).suffix.lower() not in (".vtp", ".stl", ".ply", ".obj"):
         raise InputError(f"Write the updated organ as .vtp, .stl, .ply or .obj, not "

@@ -10,7 +10,11 @@
 3. Data/elasticity balance from the stated noise level sigma by Bayesian evidence
    maximisation (see :mod:`sim.registration.fe_fit`): data already explained by the pose to
    within sigma leave the organ undeformed.
-4. Bounded strain: if the fit stretches or compresses any element by more than
+4. Large motion (``material_model``): the linear responses represent a turn of part of the
+   organ by its tangent, which inflates and shears it; the co-rotational fit
+   (:mod:`sim.registration.fe_fit_corotational`) gives each element the finite rotation of
+   its response and keeps only the strain. "auto" uses it when the linear fit turns some element by more than 15 degrees.
+5. Bounded strain: if the fit stretches or compresses any element by more than
    ``max_strain``, the prior is stiffened until the largest strain is within the bound and the
    result says that the data cannot be explained elastically (with the remaining misfit).
 
@@ -36,6 +40,12 @@ from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress, sub_progress
 from sim.registration.deformable_result import DeformableResult
 from sim.registration.fe_fit import ReducedFit, embedding_responses, strains
+from sim.registration.fe_fit_corotational import (
+    AUTO_ROTATION_DEG,
+    MATERIAL_MODELS,
+    CorotationalResponse,
+    corotational_fit,
+)
 from sim.registration.icp import point_to_mesh_icp
 from sim.registration.load_basis import LoadBasis
 
@@ -50,8 +60,12 @@ class DeformableSettings:
     rigid: bool = True  # rigid ICP first (off: start from the given pose)
     max_iterations: int = 40  # Gauss-Newton iterations
     live_iterations: int = 2  # per warm-started live increment (the next one continues)
+    material_model: str = "auto"  # linear | corotational | auto (co-rotational past 15 deg)
 
     def check(self) -> None:
+        if self.material_model not in MATERIAL_MODELS:
+            raise InputError(f"The material model must be one of {', '.join(MATERIAL_MODELS)}, "
+                             f"not '{self.material_model}'.")
         if not (math.isfinite(self.noise_mm) and 0.0 < self.noise_mm <= 50.0):
             raise InputError(f"The noise level must be between 0 and 50 mm, not {self.noise_mm}.")
         if not (0.01 <= self.max_strain <= 1.0):
@@ -109,7 +123,15 @@ class DeformableModel:
         self.reduced = ReducedFit(self.vertices, faces, Us)
         self.reference = MeshDistance(self.vertices, faces)
         self.size = float(np.linalg.norm(np.ptp(self.vertices, axis=0)))
+        self._corotational: CorotationalResponse | None = None
         progress(1.0, f"{name} ready for deformable registration")
+
+    @property
+    def corotational(self) -> CorotationalResponse:
+        """The co-rotational responses of the basis' loads (made on first use)."""
+        if self._corotational is None:
+            self._corotational = CorotationalResponse(self.mesh, self.material, self.basis)
+        return self._corotational
 
     def embed(self, points: np.ndarray) -> Embedding:
         """Embedding (sparse interpolation) of pre-op points in the organ's tetrahedra."""
@@ -142,23 +164,53 @@ class DeformableModel:
                                        tolerance=1e-7).matrix
         rigid_only = T0.copy()
         progress(0.2, "Fitting the organ's deformation")
-        state = self.reduced.fit(pts, sigma, T0, a0,
-                                 s.max_iterations if warm is None else s.live_iterations,
-                                 progress=sub_progress(progress, 0.2, 0.8))
-        X = self.mesh.points
-        cells = self.mesh.cells
-        wanted = float(strains(X, X + self.basis.displacement(state.a), cells).max())
+        iterations = s.max_iterations if warm is None else s.live_iterations
+        X, cells = self.mesh.points, self.mesh.cells
+        nl = warm.nonlinear if warm is not None else None
+        if nl is None:
+            state = self.reduced.fit(pts, sigma, T0, a0, iterations,
+                                     progress=sub_progress(progress, 0.2, 0.6))
+        else:  # warm co-rotational start: continue on its tangent
+            state = self.reduced.fit(pts, sigma, T0, a0, 0, lam=warm.state.lam)
+        corot = s.material_model == "corotational" or nl is not None or (
+            s.material_model == "auto" and _max_rotation(
+                X, X + self.basis.displacement(state.a), cells) > AUTO_ROTATION_DEG)
+        if corot:
+            progress(0.6, "Co-rotational fit (large motion)")
+            state, nl = corotational_fit(self, pts, sigma, state, nl, iterations)
+
+        def deformation(st):
+            return nl.u if corot else self.basis.displacement(st.a)
+
+        wanted = float(strains(X, X + deformation(state), cells).max())
         strain, elastic = wanted, True
         lam = state.lam
         while strain > s.max_strain and lam < 1e8:  # stiffen the prior until within bounds
             elastic = False
             lam *= 3.0
             progress(0.8, "Limiting the strain")
-            state = self.reduced.fit(pts, sigma, state.T, state.a, s.max_iterations, lam=lam)
-            strain = float(strains(X, X + self.basis.displacement(state.a), cells).max())
+            if corot:
+                state, nl = corotational_fit(self, pts, sigma, state, nl, s.max_iterations,
+                                             lam=lam)
+            else:
+                state = self.reduced.fit(pts, sigma, state.T, state.a, s.max_iterations,
+                                         lam=lam)
+            strain = float(strains(X, X + deformation(state), cells).max())
         progress(1.0, "Deformable registration done")
         return DeformableResult(self, state, pts, sigma, elastic, strain, wanted, s.max_strain,
-                                np.linalg.inv(rigid_only), time.perf_counter() - t0)
+                                np.linalg.inv(rigid_only), time.perf_counter() - t0,
+                                nl if corot else None)
+
+
+def _max_rotation(X: np.ndarray, x: np.ndarray, cells: np.ndarray) -> float:
+    """Largest element rotation (degrees) of the deformation X -> x."""
+    from sim.registration.fe_fit_corotational import rotation_angles
+
+    dm = (X[cells[:, 1:]] - X[cells[:, :1]]).transpose(0, 2, 1)
+    ds = (x[cells[:, 1:]] - x[cells[:, :1]]).transpose(0, 2, 1)
+    u, _, vt = np.linalg.svd(ds @ np.linalg.inv(dm))
+    R = u @ vt
+    return float(rotation_angles(R).max())
 
 
 def check_points(points: np.ndarray, name: str) -> np.ndarray:

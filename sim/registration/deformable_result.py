@@ -13,6 +13,7 @@ from sim.registration.fe_fit import FitState, embedding_responses
 
 if TYPE_CHECKING:
     from sim.registration.deformable import DeformableModel
+    from sim.registration.fe_fit_corotational import NonlinearDeformation
 
 # Uncertainty classes of the constraint map (posterior standard deviation, mm).
 WELL, POOR = 1.0, 3.0
@@ -32,6 +33,7 @@ class DeformableResult:
     strain_limit: float
     rigid_only: np.ndarray  # the rigid initialisation's pose (organ -> data), for comparison
     wall_time_s: float = 0.0
+    nonlinear: NonlinearDeformation | None = None  # the co-rotational deformation, if used
 
     @property
     def rigid(self) -> np.ndarray:
@@ -41,7 +43,18 @@ class DeformableResult:
     @property
     def nodal_displacement(self) -> np.ndarray:
         """Deformation of the FE nodes in the organ frame (without the pose), (n, 3)."""
+        if self.nonlinear is not None:
+            return self.nonlinear.u
         return self.model.basis.displacement(self.state.a)
+
+    @property
+    def _responses(self) -> np.ndarray:
+        """Nodal responses (3n, m) to the amplitudes at the result (tangent if co-rotational)."""
+        return self.model.basis.U if self.nonlinear is None else self.nonlinear.U
+
+    @property
+    def material_model(self) -> str:
+        return "linear" if self.nonlinear is None else "corotational"
 
     def move(self, points: np.ndarray) -> np.ndarray:
         """Where pre-op points (organ frame, mm) are now, in the data frame."""
@@ -55,7 +68,11 @@ class DeformableResult:
 
     def deformed_surface(self) -> pv.PolyData:
         out = self.model.surface.copy()
-        out.points = apply_transform(self.rigid, self.model.reduced.surface(self.state.a))
+        if self.nonlinear is None:
+            v = self.model.reduced.surface(self.state.a)
+        else:
+            v = self.model.vertices + self.model.surface_embedding.matrix @ self.nonlinear.u
+        out.points = apply_transform(self.rigid, v)
         return out
 
     def uncertainty(self, points: np.ndarray) -> np.ndarray:
@@ -65,7 +82,7 @@ class DeformableResult:
         amplitudes), mapped through d p = p x w - t + U_p d a. Regions the data pin down are
         near the noise level; regions far from the data show what the prior leaves open."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        return _std(p, embedding_responses(self.model.embed(p).matrix, self.model.basis.U),
+        return _std(p, embedding_responses(self.model.embed(p).matrix, self._responses),
                     self.state.H)
 
     def surface_uncertainty(self) -> np.ndarray:
@@ -76,7 +93,9 @@ class DeformableResult:
         normals = self.model.surface.compute_normals(
             cell_normals=False, point_normals=True, auto_orient_normals=True,
             consistent_normals=True).point_data["Normals"]
-        return _std(self.model.vertices, self.model.reduced.Us, self.state.H,
+        Us = self.model.reduced.Us if self.nonlinear is None else embedding_responses(
+            self.model.surface_embedding.matrix, self.nonlinear.U)
+        return _std(self.model.vertices, Us, self.state.H,
                     np.asarray(normals, dtype=np.float64))
 
     @property
@@ -113,6 +132,9 @@ class DeformableResult:
         r = self.residual[inl]
         return {
             "method": "deformable (FE load basis)",
+            "material_model": self.material_model,
+            **({"max_rotation_deg": self.nonlinear.max_rotation_deg}
+               if self.nonlinear is not None else {}),
             "points": len(self.points), "outliers": int(self.outliers.sum()),
             "noise_mm": self.noise_mm,
             "residual_rms_mm": float(np.sqrt(np.mean(r ** 2))) if r.size else float("nan"),

@@ -84,14 +84,18 @@ def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 class ReducedFit:
-    """Surface vertices V (k, 3) of the pre-op organ and their basis responses Us (k, 3, m)."""
+    """Surface vertices V (k, 3) of the organ at amplitudes ``a_ref`` (the pre-op organ at
+    zero) and their basis responses Us (k, 3, m) there: surface(a) = V + Us (a - a_ref)
+    (exact for the linear basis, the tangent for the co-rotational one)."""
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, Us: np.ndarray) -> None:
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, Us: np.ndarray,
+                 a_ref: np.ndarray | None = None) -> None:
         self.V, self.faces, self.Us = vertices, faces, Us
         self.m = Us.shape[2]
+        self.a_ref = np.zeros(self.m) if a_ref is None else np.asarray(a_ref, dtype=float)
 
     def surface(self, a: np.ndarray) -> np.ndarray:
-        return self.V + self.Us @ a
+        return self.V + self.Us @ (a - self.a_ref)
 
     def linearise(self, pts: np.ndarray, T: np.ndarray, a: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
