@@ -3,7 +3,7 @@
 1. Rigid initialisation: robust point-to-plane ICP of the data onto the pre-op surface
    (:mod:`sim.registration.icp`), or a given pose.
 2. Non-rigid fit with the FE model as regulariser: the organ deforms only as its FE body does
-   under smooth boundary loads and body forces (:mod:`sim.registration.load_basis`); data points
+   under smooth boundary loads (:mod:`sim.registration.load_basis`); data points
    pull the nearest deformed surface (boundary forces), and pose, load amplitudes,
    correspondences and robust weights are updated until convergence
    (:mod:`sim.registration.fe_fit`). Outliers get zero Tukey weight.
@@ -50,7 +50,6 @@ from sim.registration.icp import point_to_mesh_icp
 from sim.registration.load_basis import LoadBasis
 
 MIN_POINTS = 10
-BODY_FORCE_SCALE = 1.0  # prior spread of body-force responses relative to surface loads
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,7 @@ class DeformableModel:
 
     def __init__(self, surface: pv.PolyData, material: Material | None = None,
                  target_tets: int = 10_000, name: str = "organ", mesh: TetMesh | None = None,
-                 centres: int = 30, body_force_scale: float = BODY_FORCE_SCALE,
-                 width_factor: float = 2.0, progress: Progress = no_progress) -> None:
+                 centres: int = 30, width_factor: float = 2.0, progress: Progress = no_progress) -> None:
         from sim.fem.embedding import embed
 
         self.name = name
@@ -114,8 +112,8 @@ class DeformableModel:
         self.material = material or library_material("liver", "linear")
         progress(0.02, f"Tetrahedra for {name}")
         self.mesh = mesh or organ_mesh(self.surface, target_tets, name)
-        self.basis = LoadBasis(self.mesh, self.material, centres, body_force_scale,
-                               width_factor, sub_progress(progress, 0.1, 0.9))
+        self.basis = LoadBasis(self.mesh, self.material, centres, width_factor,
+                               sub_progress(progress, 0.1, 0.9))
         self.vertices = np.asarray(self.surface.points, dtype=np.float64)
         faces = np.asarray(self.surface.faces).reshape(-1, 4)[:, 1:].astype(np.int64)
         self.surface_embedding = embed(self.mesh, self.vertices)

@@ -1,11 +1,11 @@
-"""The organ's deformation space: elastic responses to smooth boundary loads and body forces.
+"""The organ's deformation space: elastic responses to smooth boundary loads.
 
 Intra-operative deformation (sag under gravity, retraction, ligament and packing forces) is
 caused by loads spread over the organ's boundary and volume, not by pulls at the digitised
 points. So the fit does not move surface nodes freely: its unknowns are the amplitudes of a
 set of load patterns (broad Gaussian-weighted surface tractions, 30 centres spread over the
-boundary by farthest-point sampling, in three directions each, plus a uniform body force in
-three directions), and the deformation is the FE body's equilibrium response to them (the
+boundary by farthest-point sampling, in three directions each), and the deformation is the FE
+body's equilibrium response to them (the
 boundary-condition/force idea of BCF-FEM and of linearised boundary reconstruction). Broad
 patterns (width 2 x size / sqrt(centres), neighbours overlapping) measured better than narrow
 ones on the liver benchmark: 2.3-3.0 mm mean TRE against 3.1-3.4 mm with 40 narrow patterns.
@@ -15,6 +15,11 @@ d'Alembert acceleration field proportional to mass, the response is solved with 
 Cholesky factorisation of the stiffness (a faint tie removes the rigid null space) and the
 rigid part is projected out (mass-weighted), since pose is estimated separately. Each
 response is scaled to a largest displacement of 1 mm, so amplitudes are in millimetres.
+
+There is no uniform body-force pattern: on a free body, gravity is balanced exactly by the
+rigid acceleration, so its balanced load is zero; what gravity does to an organ comes through
+its supports, i.e. boundary tractions, which the surface patterns already span. (Such
+patterns, and any other whose response is round-off, would be noise scaled up to 1 mm.)
 """
 
 from __future__ import annotations
@@ -58,8 +63,7 @@ class LoadBasis:
     """Displacement responses U (3n, m) of a free body to m balanced load patterns."""
 
     def __init__(self, mesh: TetMesh, material: Material, centres: int = 30,
-                 body_force_scale: float = 1.0, width_factor: float = 2.0,
-                 progress: Progress = no_progress) -> None:
+                 width_factor: float = 2.0, progress: Progress = no_progress) -> None:
         body = Body(mesh, material.with_law("linear"))
         X = mesh.points
         n = len(X)
@@ -81,10 +85,6 @@ class LoadBasis:
                 f = np.zeros((n, 3))
                 f[boundary, d] = w
                 loads.append(f)
-        for d in range(3):
-            f = np.zeros((n, 3))
-            f[:, d] = mass
-            loads.append(f)
         F = np.stack([_balanced(f, mass, r) for f in loads], axis=2).reshape(3 * n, -1)
         progress(0.3, f"Solving {F.shape[1]} load responses")
         U = np.asarray(solve(F)).reshape(3 * n, -1)
@@ -93,10 +93,9 @@ class LoadBasis:
         wm = np.repeat(mass, 3)
         coef = np.linalg.solve(Rg.T @ (Rg * wm[:, None]), Rg.T @ (U * wm[:, None]))
         U -= Rg @ coef
-        U /= np.abs(U).max(axis=0, keepdims=True)
-        # Body forces (a changed direction of gravity, abdominal pressure) are the dominant,
-        # organ-wide cause of intra-operative shape change: their responses get a wider prior.
-        U[:, -3:] *= body_force_scale
+        peak = np.abs(U).max(axis=0)
+        keep = peak > 1e-9 * peak.max()  # a load its balancing cancels: no response, no mode
+        U = U[:, keep] / peak[keep]
         self.U = U
         self.centres = picks
         self.width = width
