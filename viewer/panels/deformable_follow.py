@@ -113,7 +113,8 @@ class StylusFollower:
         if len(points) < MIN_POINTS or (self.live is not None and len(points) == self.live._used):
             return
         self.busy = True
-        settings = DeformableSettings(noise_mm=float(self.box.noise_spin.value()))
+        settings = DeformableSettings(noise_mm=float(self.box.noise_spin.value()),
+                                      material_model="linear")
         live, surface, organ, box = self.live, self.surface, self.organ, self.box
         key = (organ.uid, surface.n_points, float(np.asarray(surface.points).sum()))
         cached = box._models.get(key)
