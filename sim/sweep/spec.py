@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from sim.errors import FileFormatError, InputError
+from sim.spec_file import read_yaml_spec
 from sim.sweep.paths import get_path, parse_path
 
 DISTRIBUTIONS = ("normal", "lognormal", "uniform", "discrete")
@@ -292,16 +293,4 @@ def parse_sweep(data: Any, folder: Path) -> SweepSpec:
 def read_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec file (every parameter path must exist in the base)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise FileFormatError(path, f"it cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(path, "it is not a text file") from None
-    if len(text) > 5_000_000:
-        raise FileFormatError(path, "it is too large for a sweep spec")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FileFormatError(path, f"it is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
-    return parse_sweep(data, path.parent.resolve())
+    return parse_sweep(read_yaml_spec(path, "a sweep spec"), path.parent.resolve())
