@@ -65,7 +65,11 @@ def test_sample_killing_its_worker_fails_alone_and_the_sweep_ends(tmp_path):
     print(f"\n12 samples, 2 poisonous, {2 * WORKER_DEATHS + WORKER_DEATHS} worker deaths: "
           f"{took:.1f} s")
     assert proc.returncode == 1, proc.stderr  # finished, but not every sample has a result
-    assert "2 of 12 samples failed" in proc.stderr and "Traceback" not in proc.stderr
+    assert "2 of 12 samples failed" in proc.stderr
+    # No traceback from Twinsight. (A Dask worker process that is shut down while its nanny
+    # restarts it may print distributed's own "ConnectionPool is closed" traceback.)
+    assert not any(f'File "{REPO / part}' in proc.stderr for part in ("sim", "viewer")), \
+        proc.stderr
     data = json.loads(proc.stdout)
     assert data["samples"] == {"expected": 12, "recorded": 12, "ok": 10, "failed": 2}
     assert data["run"]["run"] == 12 and data["run"]["failed"] == 2
