@@ -18,6 +18,7 @@ from pyvistaqt import QtInteractor
 from sim.model import Case, ObjectKind, SceneObject
 from sim.render import SceneRenderer
 from viewer.panels.device_drag import device_from_mime, local_files
+from viewer.views.software_gl import no_msaa_on_software_gl
 
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
@@ -72,12 +73,7 @@ class SceneView(QWidget):
         """Software OpenGL (llvmpipe: VMs, remote desktops, CI) renders 4x MSAA at about 2.5x
         the cost of no MSAA (measured 132 vs 53 ms a frame for the liver): it is turned off
         there, so a running simulation keeps its CPU. GPUs keep the smooth edges."""
-        window = self.plotter.render_window
-        if window is None:
-            return
-        info = window.ReportCapabilities() or ""
-        if any(name in info for name in ("llvmpipe", "softpipe", "SWR", "swrast")):
-            window.SetMultiSamples(0)
+        if no_msaa_on_software_gl(self.plotter):
             self.plotter.render()
 
     def set_case(self, case: Case) -> None:
