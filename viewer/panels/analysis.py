@@ -41,7 +41,7 @@ from sim.model.display import Display
 from sim.model.sections import section_events, set_section
 from sim.render.result_fields import field_names, field_title
 from viewer.errors import show_error
-from viewer.panels.spin import material_combo, row, scroll_body, spin_box
+from viewer.panels.spin import CasePanel, material_combo, row, scroll_body, spin_box
 
 KIND_LABELS = {"fixed": "Fixed support", "displacement": "Prescribed displacement",
                "force": "Force (total)", "pressure": "Pressure", "gravity": "Gravity"}
@@ -50,12 +50,9 @@ RESULT_KEY = "analysis_result"  # metadata of a result object: the analysed part
 FACE_COLORS = {"pending": "#ffd23f", "support": "#3f8cff", "load": "#ff5a3f"}
 
 
-class AnalysisPanel(QWidget):
+class AnalysisPanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("analysisPanel")
-        self.window = window
-        self.case: Case | None = None
+        super().__init__(window, "analysisPanel")
         self.setup = pa.PartAnalysis()
         self.pending: list[list[float]] = []
         self.summary: dict | None = None

@@ -45,7 +45,7 @@ from sim.model import overlays as ov
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
-from viewer.panels.spin import button, scroll_body
+from viewer.panels.spin import CasePanel, button, scroll_body
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
 _METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
@@ -89,12 +89,9 @@ class DeviationLegend(QWidget):
         p.end()
 
 
-class InspectPanel(QWidget):
+class InspectPanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("inspectPanel")
-        self.window = window
-        self.case: Case | None = None
+        super().__init__(window, "inspectPanel")
         self.result = None  # the last DeviationResult
         self.deviation_obj: SceneObject | None = None
         self.last_registration = None

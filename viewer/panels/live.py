@@ -46,6 +46,7 @@ from viewer.panels.case_settings import CaseSettings
 from viewer.panels.live_predict import PredictBox
 from viewer.panels.live_view import LiveOverlay
 from viewer.panels.live_widgets import MainThreadCaller, SparkPlot
+from viewer.panels.spin import CasePanel
 from viewer.panels.spin import row as form_row
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,9 @@ log = logging.getLogger(__name__)
 STATUS_COLOURS = {"normal": "#2e7d32", "high": "#c62828", "low": "#1565c0", "no data": "#777"}
 
 
-class LivePanel(QWidget):
+class LivePanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("livePanel")
-        self.window = window
-        self.case: Case | None = None
+        super().__init__(window, "livePanel")
         self.workbench = window.workbench  # owns the live session (kept after disconnecting,
         self.connected = False  # for scrubbing its history); landmarks and XR read it there
         self.reader = None

@@ -25,17 +25,14 @@ from sim.io.mesh_repair import repair_mesh
 from sim.io.units import USER_UNITS, mm_per
 from sim.model import Case, SceneObject
 from sim.render.result_fields import DISPLACEMENT, field_names, field_title
-from viewer.panels.spin import follow_selection, row, scroll_body, spin_box
+from viewer.panels.spin import CasePanel, follow_selection, row, scroll_body, spin_box
 
 UNIT_LABELS = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "in": "inches"}
 
 
-class MeshPanel(QWidget):
+class MeshPanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("meshPanel")
-        self.window = window
-        self.case: Case | None = None
+        super().__init__(window, "meshPanel")
         self.obj: SceneObject | None = None
         self.findings: list = []
         self._actors: list = []

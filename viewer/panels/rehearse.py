@@ -44,7 +44,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import MOVE_MM, PointerController
 from viewer.panels.rehearse_authoring import AuthoringDialog
 from viewer.panels.rehearse_review import ReviewDialog
-from viewer.panels.spin import button, wrapped_label
+from viewer.panels.spin import CasePanel, button, wrapped_label
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,9 @@ def _move_mm_preference() -> float:
 PLAN_PREFIX = "rehearsal:plan:"  # the overlays of the step being rehearsed
 
 
-class RehearsePanel(QWidget):
+class RehearsePanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("rehearsePanel")
-        self.window = window
-        self.case = None
+        super().__init__(window, "rehearsePanel")
         self.scenario: Scenario | None = None
         self.world = None
         self.workbench = window.workbench  # runs the attempt's simulation; the headset shows it

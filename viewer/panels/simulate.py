@@ -42,7 +42,7 @@ from viewer.errors import show_error
 from viewer.interaction.pointer import PointerController
 from viewer.interaction.sim_display import SimulationDisplay
 from viewer.panels.case_settings import CaseSettings
-from viewer.panels.spin import button, material_combo, save_to, scroll_body, spin_box
+from viewer.panels.spin import CasePanel, button, material_combo, save_to, scroll_body, spin_box
 
 log = logging.getLogger(__name__)
 CUSTOM = "Custom…"
@@ -54,12 +54,9 @@ LABEL_EVERY_TICKS = 6  # rate and force labels at ~5 Hz
 OWNER = "simulate"  # the workbench's simulations this panel started
 
 
-class SimulatePanel(QWidget):
+class SimulatePanel(CasePanel):
     def __init__(self, window) -> None:
-        super().__init__(window)
-        self.setObjectName("simulatePanel")
-        self.window = window
-        self.case: Case | None = None
+        super().__init__(window, "simulatePanel")
         self.workbench = window.workbench  # owns the simulation; this panel shows and steers it
         self.display: SimulationDisplay | None = None
         self.brush_points: list[list[float]] = []

@@ -1,11 +1,11 @@
-"""Small builders the panels share: the number field of their forms, a button, a row of widgets, the
-material chooser, the scrolling body of a panel, following the case's selection, and the wheel guard that lets the
-wheel scroll a panel past its fields."""
+"""Small builders the panels share: the base of a dock panel, the number field of their forms, a button, a
+row of widgets, the material chooser, the scrolling body of a panel, following the case's selection, and the wheel
+guard that lets the wheel scroll a panel past its fields."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QEvent, QObject, Qt
 from PyQt6.QtWidgets import (
@@ -29,7 +29,21 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from sim.model import Case
+
 _GUARDED = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+
+
+class CasePanel(QWidget):
+    """A dock panel of the main window: named ``name`` (tests and styles find it), it keeps the
+    window it runs its jobs through and the case it shows (none until ``set_case``)."""
+
+    def __init__(self, window, name: str) -> None:
+        super().__init__(window)
+        self.setObjectName(name)
+        self.window = window
+        self.case: Case | None = None
 
 
 def spin_box(lo: float, hi: float, value: float, step: float, decimals: int,
