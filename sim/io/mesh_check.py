@@ -25,6 +25,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from sim.mesh.edges import edge_counts
 from sim.progress import Progress, no_progress
 
 WELD_TOLERANCE = 1e-7  # near-coincident vertices: closer than this fraction of the diagonal
@@ -132,8 +133,7 @@ def merge_duplicate_points(points: np.ndarray, faces: np.ndarray) -> tuple[np.nd
 def _edge_stats(faces: np.ndarray) -> tuple[int, int, int]:
     """(boundary edges, non-manifold edges, inconsistently wound edges)."""
     directed = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    undirected = np.sort(directed, axis=1)
-    _, inverse, counts = np.unique(undirected, axis=0, return_inverse=True, return_counts=True)
+    _, counts, inverse = edge_counts(faces, inverse=True)
     boundary = int((counts == 1).sum())
     non_manifold = int((counts > 2).sum())
     # Consistent winding: the two faces of a manifold edge traverse it in opposite directions.

@@ -10,6 +10,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.io.mesh_check import degenerate_mask, duplicate_mask, merge_duplicate_points, triangles_of
+from sim.mesh.edges import edge_counts
 
 # What each finding is called and drawn in (the GUI legend uses the same).
 COLORS = {"open edges": "#ff3b30", "non-manifold edges": "#ff2bd6",
@@ -42,8 +43,7 @@ def locate_defects(data: pv.DataSet) -> list[Finding]:
     out: list[Finding] = []
     if not len(faces):
         return out
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    uniq, counts = np.unique(edges, axis=0, return_counts=True)
+    uniq, counts = edge_counts(faces)
     for name, mask in (("open edges", counts == 1), ("non-manifold edges", counts > 2)):
         if mask.any():
             out.append(Finding(name, int(mask.sum()), _lines(points, uniq[mask])))

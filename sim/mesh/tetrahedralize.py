@@ -20,6 +20,7 @@ import pyvista as pv
 
 from sim import __version__
 from sim.errors import InputError, TwinsightError
+from sim.mesh.edges import edge_counts
 from sim.mesh.tetmesh import TetMesh, signed_volumes
 from sim.progress import Progress, no_progress, sub_progress
 
@@ -44,8 +45,7 @@ def check_closed(vertices: np.ndarray, faces: np.ndarray, name: str) -> None:
     """A surface that does not enclose a volume cannot be meshed: say why in plain words."""
     if len(faces) < 4:
         raise InputError(f"Surface '{name}' has fewer than 4 triangles; it encloses no volume.")
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+    _, counts = edge_counts(faces)
     open_edges = int((counts == 1).sum())
     if open_edges:
         raise InputError(f"Surface '{name}' is not closed: it has {open_edges} boundary edges "
