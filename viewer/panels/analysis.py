@@ -41,7 +41,7 @@ from sim.model.display import Display
 from sim.model.sections import section_events, set_section
 from sim.render.result_fields import field_names, field_title
 from viewer.errors import show_error
-from viewer.panels.spin import CasePanel, material_combo, row, scroll_body, spin_box
+from viewer.panels.spin import CasePanel, button, material_combo, row, scroll_body, spin_box
 
 KIND_LABELS = {"fixed": "Fixed support", "displacement": "Prescribed displacement",
                "force": "Force (total)", "pressure": "Pressure", "gravity": "Gravity"}
@@ -110,12 +110,10 @@ class AnalysisPanel(CasePanel):
                                     "unpick); then Add")
         self.pick_button.toggled.connect(self._pick_toggled)
         self.picked_label = QLabel("No face picked")
-        self.add_button = QPushButton("Add")
-        self.add_button.clicked.connect(self.add_condition)
+        self.add_button = button("Add", self.add_condition)
         self.conditions_list = QListWidget()
         self.conditions_list.setMaximumHeight(110)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(self.remove_condition)
+        self.remove_button = button("Remove", self.remove_condition)
         f.addRow("Type", self.kind_combo)
         self.value_label = QLabel("Value")
         f.addRow(self.value_label, self.vector_row)
@@ -127,10 +125,8 @@ class AnalysisPanel(CasePanel):
 
         solve = QGroupBox("Solve and results")
         f = QFormLayout(solve)
-        self.solve_button = QPushButton("Solve")
-        self.solve_button.clicked.connect(self.solve)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
+        self.solve_button = button("Solve", self.solve)
+        self.cancel_button = button("Cancel", self.cancel)
         self.cancel_button.setEnabled(False)
         f.addRow(row(self.solve_button, self.cancel_button))
         self.status_label = QLabel("Set up supports and loads, then Solve.")
@@ -161,15 +157,12 @@ class AnalysisPanel(CasePanel):
         self.probe_label.setObjectName("analysisProbe")
         self.probe_label.setWordWrap(True)
         f.addRow(self.probe_label)
-        self.report_button = QPushButton("Report…")
-        self.report_button.clicked.connect(self.report_dialog)
-        self.export_button = QPushButton("Export spec…")
-        self.export_button.setToolTip("Write the mesh and an analysis spec that "
-                                      "'twinsight fem solve' runs")
-        self.export_button.clicked.connect(self.export_dialog)
-        self.sweep_button = QPushButton("Sweep…")
-        self.sweep_button.setToolTip("Run this analysis over uncertain inputs on Dask (Tools > Sweep)")
-        self.sweep_button.clicked.connect(self.sweep)
+        self.report_button = button("Report…", self.report_dialog)
+        self.export_button = button("Export spec…", self.export_dialog,
+                                    "Write the mesh and an analysis spec that "
+                                    "'twinsight fem solve' runs")
+        self.sweep_button = button("Sweep…", self.sweep,
+                                   "Run this analysis over uncertain inputs on Dask (Tools > Sweep)")
         f.addRow(row(self.report_button, self.export_button, self.sweep_button))
         col.addWidget(solve)
         col.addStretch(1)

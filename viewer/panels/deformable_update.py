@@ -18,7 +18,6 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
 )
 
 from sim.errors import InputError
@@ -27,6 +26,7 @@ from sim.progress import sub_progress
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.deformable_follow import LIVE_TAG, StylusFollower
+from viewer.panels.spin import button
 
 
 class DeformableUpdateBox(QGroupBox):
@@ -47,10 +47,9 @@ class DeformableUpdateBox(QGroupBox):
         self.noise_spin.setSuffix(" mm")
         self.noise_spin.setToolTip("Position noise of the points: sets how closely the organ "
                                    "is made to follow them against its elasticity")
-        self.update_button = QPushButton("Update model (deformable)")
-        self.update_button.setToolTip("After a rigid registration: deform the organ (finite "
-                                      "elements) to the points; embedded targets and plans move")
-        self.update_button.clicked.connect(self.update_model)
+        self.update_button = button("Update model (deformable)", self.update_model,
+                                    "After a rigid registration: deform the organ (finite "
+                                    "elements) to the points; embedded targets and plans move")
         self.preop_check = QCheckBox("Show pre-op organ")
         self.preop_check.setEnabled(False)
         self.preop_check.toggled.connect(self._show_preop)
@@ -63,6 +62,7 @@ class DeformableUpdateBox(QGroupBox):
         form.addRow(self.preop_check)
         self.follower = StylusFollower(self)
         self.follow_check = self.follower.check
+        form.addRow("Stylus", self.follower.tool_combo)
         form.addRow(self.follow_check)
         form.addRow(self.label)
         s = self.settings = CaseSettings(self, "deformable_settings",

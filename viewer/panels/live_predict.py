@@ -16,12 +16,11 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
 )
 
 from viewer.errors import show_error
 from viewer.panels.live_widgets import LifeGauge
-from viewer.panels.spin import row
+from viewer.panels.spin import button, row
 
 log = logging.getLogger(__name__)
 RATES = {"1 in 100": 1e-2, "1 in 1,000": 1e-3, "1 in 10,000": 1e-4}
@@ -46,14 +45,12 @@ class PredictBox(QGroupBox):
         self.rate_combo.addItems(list(RATES))
         self.rate_combo.setCurrentIndex(1)
         self.rate_combo.setToolTip("False-alarm rate per reading and test")
-        self.train_button = QPushButton("Mark healthy && train")
-        self.train_button.setObjectName("liveTrainAnomaly")
-        self.train_button.clicked.connect(self.train_anomaly)
-        self.rul_button = QPushButton("Train remaining life…")
-        self.rul_button.setObjectName("liveTrainRul")
-        self.rul_button.setToolTip("Run-to-failure histories of a fleet: C-MAPSS .txt, CSV, "
-                                   "Parquet or history databases")
-        self.rul_button.clicked.connect(self._rul_dialog)
+        self.train_button = button("Mark healthy && train", self.train_anomaly,
+                                   name="liveTrainAnomaly")
+        self.rul_button = button("Train remaining life…", self._rul_dialog,
+                                 "Run-to-failure histories of a fleet: C-MAPSS .txt, CSV, "
+                                 "Parquet or history databases",
+                                 name="liveTrainRul")
         self.model_label = QLabel("No models")
         self.model_label.setWordWrap(True)
         self.quality_label = QLabel("")

@@ -14,7 +14,6 @@ from PyQt6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,7 +24,7 @@ from sim.io.mesh_repair import repair_mesh
 from sim.io.units import USER_UNITS, mm_per
 from sim.model import Case, SceneObject
 from sim.render.result_fields import DISPLACEMENT, field_names, field_title
-from viewer.panels.spin import CasePanel, follow_selection, row, scroll_body, spin_box
+from viewer.panels.spin import CasePanel, button, follow_selection, row, scroll_body, spin_box
 
 UNIT_LABELS = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "in": "inches"}
 
@@ -48,18 +47,15 @@ class MeshPanel(CasePanel):
         self.unit_combo = QComboBox()
         for key in USER_UNITS:
             self.unit_combo.addItem(UNIT_LABELS[key], key)
-        self.rescale_button = QPushButton("Rescale to mm")
-        self.rescale_button.setToolTip("The file was saved in this unit: scale it to mm")
-        self.rescale_button.clicked.connect(self.rescale)
+        self.rescale_button = button("Rescale to mm", self.rescale,
+                                     "The file was saved in this unit: scale it to mm")
         f.addRow("File was in", row(self.unit_combo, self.rescale_button))
         col.addWidget(units)
 
         check = QGroupBox("Mesh check")
         f = QFormLayout(check)
-        self.check_button = QPushButton("Check")
-        self.check_button.clicked.connect(self.check)
-        self.repair_button = QPushButton("Repair")
-        self.repair_button.clicked.connect(self.repair)
+        self.check_button = button("Check", self.check)
+        self.repair_button = button("Repair", self.repair)
         f.addRow(row(self.check_button, self.repair_button))
         self.report_label = QLabel("")
         self.report_label.setObjectName("meshReport")

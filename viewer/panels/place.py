@@ -32,7 +32,6 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -143,25 +142,20 @@ class PlacePanel(QWidget):
         self.verdict.setWordWrap(True)
         layout.addWidget(self.verdict)
         row = QHBoxLayout()
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip("Optimise the pose near the trajectory: in bone, clear of "
-                                   "critical structures, most bone purchase")
-        self.fit_button.clicked.connect(self.fit)
-        self.size_button = QPushButton("Recommend screw size")
-        self.size_button.clicked.connect(self.recommend)
+        self.fit_button = button("Fit", self.fit,
+                                 "Optimise the pose near the trajectory: in bone, clear of "
+                                 "critical structures, most bone purchase")
+        self.size_button = button("Recommend screw size", self.recommend)
         row.addWidget(self.fit_button)
         row.addWidget(self.size_button)
         layout.addLayout(row)
         self.reasons = QLabel("")
         self.reasons.setWordWrap(True)
         layout.addWidget(self.reasons)
-        self.keep_button = QPushButton("Keep as candidate")
-        self.keep_button.clicked.connect(self.keep_candidate)
-        self.clear_button = QPushButton("Clear candidates")
-        self.clear_button.clicked.connect(self.clear_candidates)
-        self.sweep_button = QPushButton("Sweep…")
-        self.sweep_button.setToolTip("This plan over uncertain inputs or a cohort, on Dask")
-        self.sweep_button.clicked.connect(self.sweep)
+        self.keep_button = button("Keep as candidate", self.keep_candidate)
+        self.clear_button = button("Clear candidates", self.clear_candidates)
+        self.sweep_button = button("Sweep…", self.sweep,
+                                   "This plan over uncertain inputs or a cohort, on Dask")
         row = QHBoxLayout()
         row.addWidget(self.keep_button)
         row.addWidget(self.clear_button)

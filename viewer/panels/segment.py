@@ -30,6 +30,7 @@ from sim.imaging import segment as seg
 from sim.imaging.pipeline import Recipe, make_mask, preview_mask
 from sim.imaging.volume import is_rgb
 from sim.model import ObjectKind, SceneObject
+from viewer.panels.spin import button
 
 CUSTOM = "custom"
 
@@ -107,9 +108,8 @@ class SegmentPanel(QWidget):
         self.info.setWordWrap(True)
         self.create = QPushButton("Create surface")
         self.create.clicked.connect(lambda: self.run_requested.emit(self.recipe()))
-        self.from_labels = QPushButton("Surfaces from labels")
-        self.from_labels.setToolTip("one named, coloured surface per checked structure")
-        self.from_labels.clicked.connect(self.labels_requested.emit)
+        self.from_labels = button("Surfaces from labels", self.labels_requested.emit,
+                                  "one named, coloured surface per checked structure")
         self.label_list = QListWidget()  # the label map's structures: "5  liver", checkable
         self.label_list.setToolTip("structures of this label map; uncheck to leave one out")
         layout = QVBoxLayout(self)

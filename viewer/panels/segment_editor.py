@@ -39,7 +39,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import TwinsightError
 from sim.imaging.segment_edit import SegmentEditor
 from sim.model import Case, ObjectKind, SceneObject
-from viewer.panels.spin import spin_box
+from viewer.panels.spin import button, spin_box
 
 TOOLS = ("None", "Paint", "Erase", "Scissors")
 SEGMENT_ALPHA = 0.5
@@ -142,10 +142,8 @@ class SegmentEditorPanel(QWidget):
         self.segment_list.currentRowChanged.connect(lambda _r: self._update_buttons())
         self.name = QLineEdit()
         self.name.setPlaceholderText("new segment name, e.g. spinal cord")
-        self.add_button = QPushButton("Add segment")
-        self.add_button.clicked.connect(self.add_segment)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(self.remove_segment)
+        self.add_button = button("Add segment", self.add_segment)
+        self.remove_button = button("Remove", self.remove_segment)
         row = QHBoxLayout()
         row.addWidget(self.name, 1)
         row.addWidget(self.add_button)
@@ -180,8 +178,7 @@ class SegmentEditorPanel(QWidget):
         # islands
         islands = QGroupBox("Islands")
         il = QHBoxLayout(islands)
-        self.keep_island_button = QPushButton("Keep at crosshair")
-        self.keep_island_button.clicked.connect(self.keep_island)
+        self.keep_island_button = button("Keep at crosshair", self.keep_island)
         self.largest_button = QPushButton("Keep largest")
         self.largest_button.clicked.connect(lambda: self._run(lambda ed, v: ed.keep_largest_island(v)))
         self.split_button = QPushButton("Split")
@@ -203,21 +200,18 @@ class SegmentEditorPanel(QWidget):
         self.logic_op = QComboBox()
         self.logic_op.addItems(["union", "intersect", "subtract"])
         self.logic_with = QComboBox()
-        self.logic_button = QPushButton("Apply")
-        self.logic_button.clicked.connect(self.apply_logical)
+        self.logic_button = button("Apply", self.apply_logical)
         ll.addWidget(self.logic_op)
         ll.addWidget(QLabel("with"))
         ll.addWidget(self.logic_with, 1)
         ll.addWidget(self.logic_button)
         layout.addWidget(logic)
-        self.grow_button = QPushButton("Grow from seeds")
-        self.grow_button.setToolTip("paint strokes in each structure and a segment named "
-                                    "'background' round them (else the last segment is the "
-                                    "background), then grow them to fill the region")
-        self.grow_button.clicked.connect(self.grow)
-        self.surface_button = QPushButton("Make surfaces")
-        self.surface_button.setToolTip("one smooth surface per segment, added to the scene")
-        self.surface_button.clicked.connect(self.make_surfaces)
+        self.grow_button = button("Grow from seeds", self.grow,
+                                  "paint strokes in each structure and a segment named "
+                                  "'background' round them (else the last segment is the "
+                                  "background), then grow them to fill the region")
+        self.surface_button = button("Make surfaces", self.make_surfaces,
+                                     "one smooth surface per segment, added to the scene")
         row = QHBoxLayout()
         row.addWidget(self.grow_button)
         row.addWidget(self.surface_button)

@@ -59,11 +59,14 @@ def spin_box(lo: float, hi: float, value: float, step: float, decimals: int,
     return s
 
 
-def button(text: str, slot: Callable[..., Any], tip: str = "") -> QPushButton:
-    """A push button that runs ``slot`` when clicked, with its tooltip."""
+def button(text: str, slot: Callable[..., Any], tip: str = "", name: str = "") -> QPushButton:
+    """A push button that runs ``slot`` when clicked, with its tooltip and object ``name`` (tests
+    and styles find it)."""
     b = QPushButton(text)
     if tip:
         b.setToolTip(tip)
+    if name:
+        b.setObjectName(name)
     b.clicked.connect(slot)
     return b
 

@@ -24,7 +24,7 @@ from sim.geometry import rigid
 from sim.model import Case, SceneObject
 from sim.model import transform as tf
 from sim.render.adapters import vtk_matrix
-from viewer.panels.spin import follow_selection
+from viewer.panels.spin import button, follow_selection
 
 
 def _nearest_rigid(m: np.ndarray) -> np.ndarray:
@@ -112,11 +112,9 @@ class TransformPanel(QWidget):
         self.manip_button.setCheckable(True)
         self.manip_button.setToolTip("Drag inside the box to move, drag a face to rotate")
         self.manip_button.toggled.connect(self.set_manipulator)
-        self.reset_button = QPushButton("Reset")
-        self.reset_button.clicked.connect(self.reset)
-        self.harden_button = QPushButton("Harden")
-        self.harden_button.setToolTip("Apply the transform to the geometry itself")
-        self.harden_button.clicked.connect(self.harden)
+        self.reset_button = button("Reset", self.reset)
+        self.harden_button = button("Harden", self.harden,
+                                    "Apply the transform to the geometry itself")
         for b in (self.manip_button, self.reset_button, self.harden_button):
             row.addWidget(b)
         layout.addLayout(row)

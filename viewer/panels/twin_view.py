@@ -34,7 +34,7 @@ from PyQt6.QtWidgets import (
 from sim.model.sections import set_section
 from viewer.errors import show_error
 from viewer.panels.live_widgets import LifeGauge
-from viewer.panels.spin import row, wrapped_label
+from viewer.panels.spin import button, row, wrapped_label
 
 log = logging.getLogger(__name__)
 SECTION = "twin_view"
@@ -129,15 +129,13 @@ class TwinPanel(QWidget):
         self.demo_button.setToolTip("Build the shipped pump-bracket twin (FE model, sensors, "
                                     "load channels) in the background")
         self.demo_button.clicked.connect(lambda: self.load_model("demo"))
-        self.open_button = QPushButton("Open model…")
-        self.open_button.setObjectName("twinOpenModel")
-        self.open_button.setToolTip("A model file from 'twinsight twin build'")
-        self.open_button.clicked.connect(self._open_dialog)
-        self.calibrate_button = QPushButton("Calibrate")
-        self.calibrate_button.setObjectName("twinCalibrate")
-        self.calibrate_button.setToolTip("Fit the modulus and support stiffness to the "
-                                         "recorded history (background job)")
-        self.calibrate_button.clicked.connect(self.calibrate)
+        self.open_button = button("Open model…", self._open_dialog,
+                                  "A model file from 'twinsight twin build'",
+                                  name="twinOpenModel")
+        self.calibrate_button = button("Calibrate", self.calibrate,
+                                       "Fit the modulus and support stiffness to the "
+                                       "recorded history (background job)",
+                                       name="twinCalibrate")
         self.virtual_button = QPushButton("Virtual gauge")
         self.virtual_button.setObjectName("twinVirtualGauge")
         self.virtual_button.setCheckable(True)
@@ -180,10 +178,9 @@ class TwinPanel(QWidget):
                                      "with its square")
         self.speed_slider.valueChanged.connect(self._speed_changed)
         self.whatif_label = wrapped_label("twinWhatIf")
-        self.send_button = QPushButton("Send speed")
-        self.send_button.setObjectName("twinSendSpeed")
-        self.send_button.setToolTip("Send the speed through the live link's desired value")
-        self.send_button.clicked.connect(self.send_speed)
+        self.send_button = button("Send speed", self.send_speed,
+                                  "Send the speed through the live link's desired value",
+                                  name="twinSendSpeed")
         form.addRow("What-if speed", row(self.speed_slider, self.send_button))
         form.addRow(self.whatif_label)
         lay.addLayout(form)
