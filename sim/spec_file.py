@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sim.errors import FileFormatError, InputError
 
 
@@ -58,3 +60,15 @@ def check_settings(data: Any, kind: str, keys: set[str]) -> dict:
     if unknown:
         raise InputError(f"Unknown {kind} field(s): {', '.join(sorted(unknown))}.")
     return data
+
+
+def vector3(value: Any, what: str) -> np.ndarray:
+    """A spec's [x, y, z] entry (a force, a point, a direction) as 3 floats; anything else is one
+    InputError naming ``what``."""
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        v = np.zeros(0)
+    if v.shape != (3,) or not np.isfinite(v).all():
+        raise InputError(f"{what} must be 3 finite numbers [x, y, z].")
+    return v

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import FileFormatError, InputError
-from sim.spec_file import read_settings_file
+from sim.spec_file import read_settings_file, vector3
 
 SENSOR_TYPES = ("strain", "rosette", "displacement", "acceleration", "load_cell")
 UNITS = {"strain": "ustrain", "displacement": "mm", "acceleration": "mm/s^2"}
@@ -114,13 +114,7 @@ class AssetConfig:
 
 
 def _vec3(v: Any, what: str) -> tuple[float, float, float]:
-    try:
-        a = np.asarray(v, dtype=float)
-    except (TypeError, ValueError):
-        a = np.zeros(0)
-    if a.shape != (3,) or not np.isfinite(a).all():
-        raise InputError(f"{what} must be 3 finite numbers [x, y, z].")
-    return tuple(float(x) for x in a)
+    return tuple(float(x) for x in vector3(v, what))
 
 
 def _unit(v: Any, what: str) -> tuple[float, float, float]:

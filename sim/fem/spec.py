@@ -20,7 +20,7 @@ from sim.fem.problem import Constraint, Load, Problem, face_areas, surface_tract
 from sim.fem.selection import select_faces, select_nodes
 from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress
-from sim.spec_file import read_settings_file
+from sim.spec_file import read_settings_file, vector3
 
 ANALYSES = ("static_linear", "static_nonlinear", "dynamic")
 _COMPONENTS = {"x": 0, "y": 1, "z": 2}
@@ -123,16 +123,6 @@ def _components(text: Any) -> tuple[int, ...]:
     return comps
 
 
-def _vec(value: Any, what: str) -> np.ndarray:
-    try:
-        v = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        v = np.zeros(0)
-    if v.shape != (3,) or not np.isfinite(v).all():
-        raise InputError(f"{what} must be 3 finite numbers [x, y, z].")
-    return v
-
-
 def build_problem(spec: AnalysisSpec, mesh: TetMesh) -> Problem:
     law = spec.raw.get("law")
     material = material_from_spec(spec.raw["material"], law)
@@ -145,7 +135,7 @@ def build_problem(spec: AnalysisSpec, mesh: TetMesh) -> Problem:
         if kind == "fixed":
             disp = (0.0, 0.0, 0.0)
         elif kind == "displacement":
-            disp = tuple(_vec(c.get("value"), f"Displacement of '{name}'"))
+            disp = tuple(vector3(c.get("value"), f"Displacement of '{name}'"))
         else:
             raise InputError(f"Constraint type '{kind}' must be 'fixed' or 'displacement'.")
         constraints.append(Constraint(name, nodes, _components(c.get("components")), disp))
@@ -154,16 +144,16 @@ def build_problem(spec: AnalysisSpec, mesh: TetMesh) -> Problem:
         name = str(ld.get("name", f"load{k + 1}"))
         kind = ld.get("type")
         if kind == "gravity":
-            acc = _vec(ld.get("acceleration", [0.0, 0.0, -9810.0]), f"Acceleration of '{name}'")
+            acc = vector3(ld.get("acceleration", [0.0, 0.0, -9810.0]), f"Acceleration of '{name}'")
             vec = body.body_force(acc)
         elif kind == "nodal_force":
             nodes = select_nodes(mesh, ld.get("select"), f"load '{name}'")
-            force = _vec(ld.get("force"), f"Force of '{name}'") / len(nodes)
+            force = vector3(ld.get("force"), f"Force of '{name}'") / len(nodes)
             vec = np.zeros(body.ndof)
             vec.reshape(-1, 3)[nodes] += force
         elif kind == "surface_force":
             faces = select_faces(mesh, ld.get("select"), f"load '{name}'")
-            total = _vec(ld.get("force"), f"Force of '{name}'")
+            total = vector3(ld.get("force"), f"Force of '{name}'")
             vec = surface_traction(body, faces, traction=total / face_areas(body, faces).sum())
         elif kind == "pressure":
             faces = select_faces(mesh, ld.get("select"), f"load '{name}'")
