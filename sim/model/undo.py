@@ -222,22 +222,20 @@ class UndoStack:
         self.changed.emit()
 
     def undo(self) -> bool:
-        if not self._done or self._macro is not None:
-            return False
-        cmd = self._done.pop()
-        with self._replay():
-            cmd.undo()
-        self._undone.append(cmd)
-        self._after_replay()
-        return True
+        return self._replay_newest(self._done, "undo", self._undone)
 
     def redo(self) -> bool:
-        if not self._undone or self._macro is not None:
+        return self._replay_newest(self._undone, "redo", self._done)
+
+    def _replay_newest(self, source: list, action: str, target: list) -> bool:
+        """Run ``action`` ("undo" or "redo") of the newest command in ``source`` and move it
+        to ``target``; False with nothing there or inside a macro."""
+        if not source or self._macro is not None:
             return False
-        cmd = self._undone.pop()
+        cmd = source.pop()
         with self._replay():
-            cmd.redo()
-        self._done.append(cmd)
+            getattr(cmd, action)()
+        target.append(cmd)
         self._after_replay()
         return True
 
