@@ -41,7 +41,7 @@ from viewer.panels.properties import PropertiesPanel
 from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
-from viewer.panels.spin import ColumnFitter, WheelGuard
+from viewer.panels.spin import ColumnFitter, WheelGuard, open_with
 from viewer.panels.twin_view import TwinPanel
 from viewer.views.scene_view import SceneView
 from viewer.workers import Job, JobManager, QtDispatcher
@@ -49,6 +49,8 @@ from viewer.xr.menu import XRMenu
 
 log = logging.getLogger(__name__)
 
+SUPPORTED_FILES = (f"Supported files ({' '.join(f'*{s}' for s in SUPPORTED_SUFFIXES)});;"
+                   "All files (*)")  # the open dialogs' filter
 VIEW_NAMES = {"A": "Anterior", "P": "Posterior", "L": "Left", "R": "Right",
               "S": "Superior", "I": "Inferior"}
 
@@ -411,6 +413,10 @@ class MainWindow(QMainWindow):
         return self.workbench.case
 
     def set_case(self, case: Case) -> None:
+        with self.view.renderer.batched():  # every view and panel below draws the 3D view once
+            self._set_case(case)
+
+    def _set_case(self, case: Case) -> None:
         self.workbench.set_case(case)
         self.view.set_case(case)
         self.tree.set_case(case)
@@ -427,27 +433,17 @@ class MainWindow(QMainWindow):
         self.session.set_case(case)
 
     def open_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Open file", "",
-                                              f"Supported files ({patterns});;All files (*)")
-        if path:
-            self.open_path(path)
+        open_with(self, "Open file", SUPPORTED_FILES, self.open_path)
 
     def add_dialog(self) -> None:
-        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Add to case", "",
-                                              f"Supported files ({patterns});;All files (*)")
-        if path:
-            self.add_path(path)
+        open_with(self, "Add to case", SUPPORTED_FILES, self.add_path)
 
     def add_with_units_dialog(self) -> None:
+        open_with(self, "Add to case", SUPPORTED_FILES, self._add_asking_units)
+
+    def _add_asking_units(self, path: str) -> None:
         from PyQt6.QtWidgets import QInputDialog
 
-        patterns = " ".join(f"*{s}" for s in SUPPORTED_SUFFIXES)
-        path, _ = QFileDialog.getOpenFileName(self, "Add to case", "",
-                                              f"Supported files ({patterns});;All files (*)")
-        if not path:
-            return
         labels = {"millimetres (mm)": "mm", "centimetres (cm)": "cm", "metres (m)": "m",
                   "inches (in)": "in"}
         label, ok = QInputDialog.getItem(self, "Units", f"{Path(path).name} is in:",

@@ -80,23 +80,30 @@ class SceneRenderer:
             self.set_case(case)
 
     def request_render(self) -> None:
-        if self._batch_depth:
-            self._render_pending = True  # drawn once, when the batch ends
-            return
-        self.plotter.render()
+        self.plotter.render()  # inside batched() this only marks a render as pending
 
     @contextmanager
     def batched(self) -> Iterator[None]:
-        """Renders requested inside the block are drawn once, at its end: opening a case
-        otherwise drew the whole scene three times per object (a second each on software GL)."""
+        """Renders of this plotter asked for inside the block are drawn once, at its end:
+        opening a case otherwise drew the whole scene three times per object, and every view
+        and panel that shares the plotter drew it again (0.3-0.4 s each on software GL).
+        Direct ``plotter.render()`` calls are deferred too: an instance attribute shadows
+        the method for the block's duration."""
+        if not self._batch_depth:
+            self.plotter.render = self._defer_render
         self._batch_depth += 1
         try:
             yield
         finally:
             self._batch_depth -= 1
-            if not self._batch_depth and self._render_pending:
-                self._render_pending = False
-                self.plotter.render()
+            if not self._batch_depth:
+                del self.plotter.render
+                if self._render_pending:
+                    self._render_pending = False
+                    self.plotter.render()
+
+    def _defer_render(self, *_args, **_kwargs) -> None:
+        self._render_pending = True
 
     # -- model -> actors ---------------------------------------------------------------
     def set_case(self, case: Case) -> None:
