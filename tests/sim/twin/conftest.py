@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
+from collections.abc import Iterable
 
 import pytest
 
@@ -50,6 +52,33 @@ def pyigtl_server_factory():
             srv.stop()
     for s, h in saved.items():
         signal.signal(s, h)
+
+
+@pytest.fixture
+def record_from_peer():
+    """A function running ``twinsight link record --igtl 127.0.0.1:PORT --listen`` (more
+    arguments after) while a pyigtl client connects to it and sends ``messages`` (an iterable:
+    a generator makes each message, and its timestamp, as it is sent); returns the command's
+    exit code."""
+    pyigtl = pytest.importorskip("pyigtl")
+    from sim.cli import main
+
+    def record(port: int, messages: Iterable, args: list[str]) -> int:
+        def peer():
+            time.sleep(0.5)  # the recorder is listening by then
+            client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)
+            for m in messages:
+                client.send_message(m, wait=True)
+            client.stop()
+
+        th = threading.Thread(target=peer)
+        th.start()
+        try:
+            return main(["link", "record", "--igtl", f"127.0.0.1:{port}", "--listen", *args])
+        finally:
+            th.join()
+
+    return record
 
 
 @pytest.fixture

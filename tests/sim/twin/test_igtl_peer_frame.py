@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import numpy as np
 import pyigtl
@@ -220,25 +218,14 @@ def test_parse_image_poses_and_ras_to_lps():
     assert np.linalg.det(ras_to_lps(m)[:3, :3]) == pytest.approx(1.0)
 
 
-def test_record_converts_a_ras_peer_and_places_its_image(tmp_path, free_port, capsys):
-    port = free_port()
+def test_record_converts_a_ras_peer_and_places_its_image(tmp_path, free_port, capsys,
+                                                          record_from_peer):
     db = tmp_path / "ras.db"
-
-    def peer():
-        time.sleep(0.5)  # the recorder is listening by then
-        client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)
-        client.send_message(pyigtl.TransformMessage(_ras_pose(), device_name="Needle"),
-                            wait=True)
-        client.send_message(pyigtl.TransformMessage(_ras_pose(), device_name="ImageToRef"),
-                            wait=True)
-        client.stop()
-
-    th = threading.Thread(target=peer)
-    th.start()
-    rc = main(["link", "record", "--igtl", f"127.0.0.1:{port}", "--listen", "-o", str(db),
-               "--peer-frame", "RAS", "--image-pose", "US=ImageToRef", "--duration", "2",
-               "--json"])
-    th.join()
+    sent = (pyigtl.TransformMessage(_ras_pose(), device_name=name)
+            for name in ("Needle", "ImageToRef"))
+    rc = record_from_peer(free_port(), sent, ["-o", str(db), "--peer-frame", "RAS",
+                                              "--image-pose", "US=ImageToRef", "--duration", "2",
+                                              "--json"])
     assert rc == 0
     status = json.loads(capsys.readouterr().out)
     assert status["igtl"]["peer_frame"] == "ras"

@@ -86,30 +86,20 @@ def test_config_writes_loadable_file(tmp_path, argv):
     assert len(TwinConfig.load(tmp_path / "twin.json").sensors) == 5
 
 
-def test_record_listening_for_a_pyigtl_peer(tmp_path, free_port, capsys):
-    import threading
-
+def test_record_listening_for_a_pyigtl_peer(tmp_path, free_port, capsys, record_from_peer):
     import numpy as np
     import pyigtl
 
-    port = free_port()
     db = tmp_path / "listen.db"
 
-    def peer():
-        time.sleep(0.5)  # the recorder is listening by then
-        client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)
+    def sent():
         m = np.eye(4)
         for i in range(20):
             m[0, 3] = i
-            client.send_message(pyigtl.TransformMessage(m, device_name="Needle"), wait=True)
-        client.send_message(pyigtl.StringMessage("done", device_name="Note"), wait=True)
-        client.stop()
+            yield pyigtl.TransformMessage(m, device_name="Needle")
+        yield pyigtl.StringMessage("done", device_name="Note")
 
-    th = threading.Thread(target=peer)
-    th.start()
-    rc = main(["link", "record", "--igtl", f"127.0.0.1:{port}", "--listen", "-o", str(db),
-               "--duration", "2.5", "--json"])
-    th.join()
+    rc = record_from_peer(free_port(), sent(), ["-o", str(db), "--duration", "2.5", "--json"])
     assert rc == 0
     status = json.loads(capsys.readouterr().out)
     assert status["igtl"]["received"] == 21 and status["tools"]["Needle"]["updates"] == 20
