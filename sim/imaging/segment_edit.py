@@ -162,21 +162,11 @@ class SegmentEditor:
             raise InputError("A segmentation holds at most 255 segments.")
         color = tuple(float(c) for c in (color or PALETTE[(value - 1) % len(PALETTE)]))
 
-        def put() -> None:
-            self.image.point_data[_array_name(value)] = np.zeros(self.image.n_points, np.uint8)
-            self.image.point_data.active_scalars_name = LABELS
-            self.changed.emit(None)
+        def put() -> None:  # an empty mask changes no label: nothing to recompose
+            self._put_mask(value, np.zeros(self.image.n_points, np.uint8), recompose=False)
 
-        def drop() -> None:
-            self.image.point_data.pop(_array_name(value), None)
-            self._recompose(None)
-            self.changed.emit(None)
-
-        with self.case.history.macro(f"Add segment '{name}'"):
-            put()
-            self.case.history.push(FunctionCommand("", drop, put))
-            self.obj.metadata = {**self.obj.metadata, "labels": {
-                **{str(k): v for k, v in segs.items()}, str(value): {"name": name, "color": color}}}
+        self._segments_step(f"Add segment '{name}'", put, lambda: self._drop_mask(value), {
+            **{str(k): v for k, v in segs.items()}, str(value): {"name": name, "color": color}})
         return value
 
     def remove_segment(self, value: int) -> None:
@@ -184,23 +174,32 @@ class SegmentEditor:
         if value not in segs:
             raise InputError(f"There is no segment {value} in '{self.obj.name}'.")
         kept = self.mask(value).copy()
+        self._segments_step(f"Remove segment '{segs[value]['name']}'",
+                            lambda: self._drop_mask(value),
+                            lambda: self._put_mask(value, kept.ravel(order="F")),
+                            {str(k): v for k, v in segs.items() if k != value})
 
-        def drop() -> None:
-            self.image.point_data.pop(_array_name(value), None)
+    def _segments_step(self, title: str, do: Callable[[], None], undo: Callable[[], None],
+                       labels: dict) -> None:
+        """Do ``do`` and the new segment table ``labels`` as one undo step."""
+        with self.case.history.macro(title):
+            do()
+            self.case.history.push(FunctionCommand("", undo, do))
+            self.obj.metadata = {**self.obj.metadata, "labels": labels}
+
+    def _put_mask(self, value: int, flat: np.ndarray, recompose: bool = True) -> None:
+        """Segment ``value``'s mask (``flat``, in point order) into the image."""
+        self.image.point_data[_array_name(value)] = flat
+        self.image.point_data.active_scalars_name = LABELS
+        if recompose:
             self._recompose(None)
-            self.changed.emit(None)
+        self.changed.emit(None)
 
-        def put() -> None:
-            self.image.point_data[_array_name(value)] = kept.ravel(order="F")
-            self.image.point_data.active_scalars_name = LABELS
-            self._recompose(None)
-            self.changed.emit(None)
-
-        with self.case.history.macro(f"Remove segment '{segs[value]['name']}'"):
-            drop()
-            self.case.history.push(FunctionCommand("", put, drop))
-            self.obj.metadata = {**self.obj.metadata, "labels": {
-                str(k): v for k, v in segs.items() if k != value}}
+    def _drop_mask(self, value: int) -> None:
+        """Segment ``value``'s mask out of the image."""
+        self.image.point_data.pop(_array_name(value), None)
+        self._recompose(None)
+        self.changed.emit(None)
 
     # -- the one way masks change ---------------------------------------------------------
     def _recompose(self, box: Box | None) -> None:
