@@ -6,6 +6,7 @@ isoparametric (curved edges allowed): the Jacobian is evaluated at every point.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -56,31 +57,31 @@ def shape_functions(order: int, xi: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     xi = np.atleast_2d(xi)
     L = np.column_stack([1.0 - xi.sum(axis=1), xi])  # barycentric (q, 4)
     dL = np.array([[-1.0, -1.0, -1.0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])  # (4, 3)
-    if order == 1:
-        return L, np.broadcast_to(dL, (len(xi), 4, 3)).copy()
-    N = np.empty((len(xi), 10))
-    dN = np.empty((len(xi), 10, 3))
-    N[:, :4] = L * (2 * L - 1)
-    dN[:, :4] = (4 * L - 1)[:, :, None] * dL[None]
-    for k, (i, j) in enumerate(P2_EDGES):
-        N[:, 4 + k] = 4 * L[:, i] * L[:, j]
-        dN[:, 4 + k] = 4 * (L[:, i, None] * dL[j] + L[:, j, None] * dL[i])
-    return N, dN
+    return _simplex_lagrange(order, L, dL, P2_EDGES)
 
 
 def tri_shape_functions(order: int, st: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values (q, n) and derivatives (q, n, 2) of triangle shape functions (P2 mids: ab, bc, ca)."""
     L = np.column_stack([1.0 - st.sum(axis=1), st])
     dL = np.array([[-1.0, -1.0], [1, 0], [0, 1]])
+    return _simplex_lagrange(order, L, dL, ((0, 1), (1, 2), (2, 0)))
+
+
+def _simplex_lagrange(order: int, L: np.ndarray, dL: np.ndarray,
+                      edges: Sequence[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """P1 or P2 Lagrange functions of a simplex from its barycentric coordinates ``L`` (q, v)
+    and their constant derivatives ``dL`` (v, d): values (q, n) and derivatives (q, n, d); P2
+    adds one function per edge (i, j), in the order of ``edges``."""
+    q, v = L.shape
     if order == 1:
-        return L, np.broadcast_to(dL, (len(st), 3, 2)).copy()
-    N = np.empty((len(st), 6))
-    dN = np.empty((len(st), 6, 2))
-    N[:, :3] = L * (2 * L - 1)
-    dN[:, :3] = (4 * L - 1)[:, :, None] * dL[None]
-    for k, (i, j) in enumerate(((0, 1), (1, 2), (2, 0))):
-        N[:, 3 + k] = 4 * L[:, i] * L[:, j]
-        dN[:, 3 + k] = 4 * (L[:, i, None] * dL[j] + L[:, j, None] * dL[i])
+        return L, np.broadcast_to(dL, (q, v, dL.shape[1])).copy()
+    N = np.empty((q, v + len(edges)))
+    dN = np.empty((q, v + len(edges), dL.shape[1]))
+    N[:, :v] = L * (2 * L - 1)
+    dN[:, :v] = (4 * L - 1)[:, :, None] * dL[None]
+    for k, (i, j) in enumerate(edges):
+        N[:, v + k] = 4 * L[:, i] * L[:, j]
+        dN[:, v + k] = 4 * (L[:, i, None] * dL[j] + L[:, j, None] * dL[i])
     return N, dN
 
 
