@@ -3,7 +3,8 @@
 A pyigtl client on 127.0.0.1 streams the poses of a tool named "Stylus" whose tip touches an
 organ (an ellipsoid, 90 x 70 x 60 mm) whose top has been pressed down by up to 8 mm. The Live
 panel listens; the box's toggle collects the tip as touched points and the background updates
-move the organ's live preview toward them (and its embedded target), at a bounded rate.
+move the organ's live preview toward them (and its embedded target), at a bounded rate of at
+least one update a second while the points stream in (each update's phases are measured).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sim.inspection.distance import MeshDistance
 from sim.markups.model import Markup
 from sim.model import ObjectKind, SceneObject
 from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
+from viewer.panels.deformable_follow import MIN_INTERVAL_S
 
 pyigtl = pytest.importorskip("pyigtl")
 pytestmark = pytest.mark.slow
@@ -34,6 +36,28 @@ def _pressed(p: np.ndarray) -> np.ndarray:
     out = p.copy()
     top = np.clip(p[:, 2] / 30.0, 0.0, 1.0)
     out[:, 2] -= 8.0 * top ** 2 * np.exp(-(p[:, 0] ** 2 + p[:, 1] ** 2) / (2 * 25.0 ** 2))
+    return out
+
+
+STREAMED = 200
+
+
+def _rate_report(timings: list[dict], streamed_at: float) -> dict:
+    """Median phases of the warm updates (the first one also prepares the model) and the
+    intervals between updates shown while the points streamed in; printed."""
+    warm = timings[1:]
+    phases = ("wait_s", "fit_s", "frame_s", "deliver_s", "display_s", "total_s", "cpu_s")
+    med = {k: float(np.median([t[k] for t in warm])) for k in phases} if warm else {}
+    shown = [t["shown_at"] for t in timings if t["shown_at"] <= streamed_at]
+    gaps = np.diff(shown)
+    out = {"warm_updates": len(warm), "median_cpu_s": med.get("cpu_s", np.inf),
+           "median_interval_s": float(np.median(gaps)) if len(gaps) else float("nan")}
+    if timings:
+        print(f"\nfirst update: prepare {timings[0]['prepare_s']:.2f} s, fit "
+              f"{timings[0]['fit_s']:.2f} s, total {timings[0]['total_s']:.2f} s")
+    print("warm updates (median s): " + ", ".join(f"{k[:-2]} {v:.3f}" for k, v in med.items())
+          + f"; {len(shown)} shown while streaming, median interval "
+          f"{out['median_interval_s']:.2f} s, max {gaps.max() if len(gaps) else float('nan'):.2f} s")
     return out
 
 
@@ -69,12 +93,14 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
         box.follow_check.setChecked(True)
         assert box.follower.trace is not None, win.last_error and win.last_error.text()
         t0 = time.perf_counter()
-        for p in touched[:150]:
+        for p in touched[:STREAMED]:  # a stylus sliding over the organ for ~8 s
             send(p)
-            qtbot.wait(5)
+            qtbot.wait(25)
+        streamed = time.perf_counter()
         qtbot.waitUntil(lambda: box.follower.updates >= 2 and not box.follower.busy,
                         timeout=120_000)
         elapsed = time.perf_counter() - t0
+        rate = _rate_report(box.follower.timings, streamed)
         preview = box.follower._preview
         assert preview is not None and win.case.scene.find(preview.uid) is not None
         assert not win.case.scene["organ"].visible
@@ -85,8 +111,13 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
         print(f"\n{len(pts)} touched points, {box.follower.updates} updates in {elapsed:.1f} s;"
               f" mean distance to the organ {before:.2f} -> {after:.2f} mm")
         assert after < 0.5 * before, (before, after)
-        # Bounded rate: no more updates than seconds elapsed (+1 for the first).
-        assert box.follower.updates <= elapsed / 1.0 + 2
+        # Bounded rate: at most two updates a second (+2 for the first ones).
+        assert box.follower.updates <= elapsed / MIN_INTERVAL_S + 2
+        # >= 1 Hz: an update (warm fit, view data, display and render) costs well under a
+        # second. CPU time, not wall time, so a loaded CI machine cannot fake a failure; the
+        # wall-clock figures are printed.
+        assert rate["warm_updates"] >= 3, rate
+        assert rate["median_cpu_s"] <= 1.0, rate
         target = box.follower._targets
         assert target is not None and np.asarray(target.data.points)[0, 2] < 20.0 - 1.0
         assert "residual RMS" in box.label.text()
@@ -111,6 +142,63 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
         win.case.history.undo()
         assert "organ (updated)" not in [o.name for o in win.case.scene]
         assert win.case.scene["organ"].visible
+    finally:
+        client.stop()
+        panel.shutdown()
+
+
+def test_the_stylus_list_offers_the_tools_on_the_link_and_follows_the_chosen_one(
+        shared_window, qtbot):
+    win = shared_window
+    panel = listening_live_panel(win, qtbot, "follow-tools")
+    panel.connect_link()
+    assert panel.connected, win.last_error and win.last_error.text()
+    port = panel.session.instruments.endpoint.port
+    win.case.scene.add(SceneObject("organ", ObjectKind.SURFACE, _organ()))
+    box = win.inspect.deformable
+    box.refresh()
+    box.organ_combo.setCurrentIndex(box.organ_combo.findText("organ"))
+    combo = box.follow_tool_combo
+    # Two tools touch two different places: the Stylus on the top, the Probe on the side.
+    top = np.array([[x, y, 30.0] for x in np.linspace(-20, 20, 12) for y in (-6.0, 0.0, 6.0)])
+    side = np.array([[45.0, y, z] for y in np.linspace(-20, 20, 12) for z in (-6.0, 0.0, 6.0)])
+    client = pyigtl.OpenIGTLinkClient(host="127.0.0.1", port=port)
+    try:
+        def send(name, p):
+            m = np.eye(4)
+            m[:3, 3] = p
+            client.send_message(pyigtl.TransformMessage(m, device_name=name), wait=True)
+
+        def stream():
+            for a, b in zip(top, side, strict=True):
+                send("Stylus", a)
+                send("Probe", b)
+                qtbot.wait(5)
+
+        send("Probe", side[0])
+        qtbot.waitUntil(lambda: combo.count() == 1, timeout=10_000)  # listed as it appears
+        assert combo.currentText() == "Probe"  # the only tool
+        send("Stylus", top[0])
+        qtbot.waitUntil(lambda: combo.count() == 2, timeout=10_000)
+        assert combo.currentText() == "Probe"  # kept (the user's view does not jump)
+        combo.setCurrentIndex(combo.findText("Stylus"))
+        box.follow_check.setChecked(True)
+        assert box.follower.tool.device == "Stylus", win.last_error and win.last_error.text()
+        stream()
+        qtbot.waitUntil(lambda: len(box.follower.trace.points) >= len(top) - 1, timeout=20_000)
+        got = box.follower.trace.points
+        assert np.abs(got[:, 2] - 30.0).max() < 1e-6  # the Stylus's tip points only
+
+        # Choosing the Probe while following: its tip points from now on.
+        combo.setCurrentIndex(combo.findText("Probe"))
+        assert box.follower.tool.device == "Probe"
+        assert "Following Probe" in box.label.text()
+        stream()
+        qtbot.waitUntil(lambda: len(box.follower.trace.points) >= len(side) - 1,
+                        timeout=20_000)
+        got = box.follower.trace.points
+        assert np.abs(got[:, 0] - 45.0).max() < 1e-6  # the Probe's only
+        box.follow_check.setChecked(False)
     finally:
         client.stop()
         panel.shutdown()

@@ -42,6 +42,9 @@ NOT_SAVED = {
     "inspect.deformable.preop_check": "shows the pre-op organ: saved as that object's visibility",
     "inspect.deformable.follow_check": "live mode, a moment of the session: reopening a case "
                                        "must not start following whatever the tracker streams",
+    "inspect.deformable.follow_tool_combo": "a tool seen on the live link now (session state): "
+                                            "reopened, the Stylus/Pointer default picks it "
+                                            "again, a remembered name could follow the wrong tool",
 }
 # Saved settings whose value is only offered while a link is connected (no items without it).
 NEEDS_LINK = {"live.colour_combo"}

@@ -62,7 +62,8 @@ class DeformableUpdateBox(QGroupBox):
         form.addRow(self.preop_check)
         self.follower = StylusFollower(self)
         self.follow_check = self.follower.check
-        form.addRow("Stylus", self.follower.tool_combo)
+        self.follow_tool_combo = self.follower.tool_combo
+        form.addRow("Stylus", self.follow_tool_combo)
         form.addRow(self.follow_check)
         form.addRow(self.label)
         s = self.settings = CaseSettings(self, "deformable_settings",
