@@ -26,7 +26,7 @@ from sim.progress import sub_progress
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.deformable_follow import LIVE_TAG, StylusFollower
-from viewer.panels.spin import button
+from viewer.panels.spin import button, refill_objects
 
 
 class DeformableUpdateBox(QGroupBox):
@@ -99,15 +99,7 @@ class DeformableUpdateBox(QGroupBox):
         points = [o for o in objs if o.kind is ObjectKind.POINTS] or \
             [o for o in objs if o.kind in (ObjectKind.SURFACE, ObjectKind.PART)]
         for combo, items in ((self.points_combo, points), (self.organ_combo, organs)):
-            current = combo.currentData()
-            combo.blockSignals(True)
-            combo.clear()
-            for o in items:
-                combo.addItem(o.name, o.uid)
-            uids = [o.uid for o in items]
-            if current in uids:
-                combo.setCurrentIndex(uids.index(current))
-            combo.blockSignals(False)
+            refill_objects(combo, items, combo.currentData())
         self.update_button.setEnabled(bool(points) and bool(organs))
         organ = self._organ()
         updated = organ is not None and any(o.metadata.get("updated_from") == organ.uid

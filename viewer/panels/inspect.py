@@ -45,7 +45,7 @@ from sim.model import overlays as ov
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
-from viewer.panels.spin import CasePanel, button, scroll_body
+from viewer.panels.spin import CasePanel, button, refill_objects, scroll_body
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
 _METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
@@ -291,23 +291,16 @@ class InspectPanel(CasePanel):
 
     def _refresh_objects(self, *_args) -> None:
         objs = self._objects()
-        for combo, prefer in ((self.moving_combo, ObjectKind.POINTS),
-                              (self.fixed_combo, None)):
-            current = combo.currentData()
-            combo.blockSignals(True)
-            combo.clear()
-            for o in objs:
-                combo.addItem(o.name, o.uid)
-            uids = [o.uid for o in objs]
-            if current in uids:
-                combo.setCurrentIndex(uids.index(current))
-            elif prefer is not None:
-                k = next((i for i, o in enumerate(objs) if o.kind == prefer), 0)
-                combo.setCurrentIndex(k)
-            elif combo is self.fixed_combo and len(objs) > 1:
-                moving = self.moving_combo.currentData()
-                combo.setCurrentIndex(next(i for i, o in enumerate(objs) if o.uid != moving))
-            combo.blockSignals(False)
+
+        def first_points() -> int:  # measured data is usually a point cloud
+            return next((i for i, o in enumerate(objs) if o.kind == ObjectKind.POINTS), 0)
+
+        def other_than_moving() -> int | None:
+            moving = self.moving_combo.currentData()
+            return next(i for i, o in enumerate(objs) if o.uid != moving) if len(objs) > 1 else None
+
+        refill_objects(self.moving_combo, objs, self.moving_combo.currentData(), first_points)
+        refill_objects(self.fixed_combo, objs, self.fixed_combo.currentData(), other_than_moving)
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:

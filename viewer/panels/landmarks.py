@@ -31,7 +31,7 @@ from sim.markups import Markup, MarkupType
 from sim.model import Case, ObjectKind
 from sim.model.sections import set_section
 from viewer.errors import show_error
-from viewer.panels.spin import button
+from viewer.panels.spin import button, refill_objects
 
 POINTER_MARKUP = "Pointer landmarks"
 TRACKER = "Tracker registration (live link)"
@@ -112,13 +112,7 @@ class LandmarkRegistration(QGroupBox):
             moving = pointer if pointer not in (None, fixed) else next(
                 (u for u in uids if u != fixed), None)
         for combo, uid in ((self.fixed_combo, fixed), (self.moving_combo, moving)):
-            combo.blockSignals(True)
-            combo.clear()
-            for m in points:
-                combo.addItem(m.name, m.uid)
-            if uid is not None:
-                combo.setCurrentIndex(uids.index(uid))
-            combo.blockSignals(False)
+            refill_objects(combo, points, uid)
         current = self.target_combo.currentText()
         self.target_combo.clear()
         self.target_combo.addItem(TRACKER)

@@ -46,7 +46,7 @@ from sim.model import Case, ObjectKind, SceneObject
 from sim.workbench import PlacementRun, Workbench, prepare_structures
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.device_drag import CatalogueList
-from viewer.panels.spin import button, scroll_body, spin_box
+from viewer.panels.spin import button, refill_objects, scroll_body, spin_box
 from viewer.panels.spin import row as form_row
 
 ROLES = ("ignore", "critical", "host", "other")
@@ -319,15 +319,8 @@ class PlacePanel(QWidget):
             self.comparison.setPlainText("")
 
     def refresh_markups(self, *_args) -> None:
-        chosen = self.markup_combo.currentData()
-        self.markup_combo.blockSignals(True)  # refilling the list is not a choice
-        self.markup_combo.clear()
-        if self.case is not None:
-            for m in self.case.markups:
-                self.markup_combo.addItem(m.name, m.uid)
-        index = self.markup_combo.findData(chosen)
-        self.markup_combo.setCurrentIndex(max(index, 0) if self.markup_combo.count() else -1)
-        self.markup_combo.blockSignals(False)
+        refill_objects(self.markup_combo, self.case.markups if self.case is not None else [],
+                       self.markup_combo.currentData())
 
     def _object_added(self, obj: SceneObject) -> None:
         if obj.kind in (ObjectKind.SURFACE, ObjectKind.PART):

@@ -4,7 +4,7 @@ guard that lets the wheel scroll a panel past its fields."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QEvent, QObject, Qt
@@ -59,6 +59,17 @@ def spin_box(lo: float, hi: float, value: float, step: float, decimals: int,
     return s
 
 
+def field_and_warp(changed: Callable[..., Any]) -> tuple[QComboBox, QDoubleSpinBox]:
+    """How a result is shown: the field to colour by and the warp factor of the displacement
+    (0 shows the part undeformed); a change of either calls ``changed``."""
+    combo = QComboBox()
+    combo.currentIndexChanged.connect(changed)
+    warp = spin_box(0.0, 1e9, 0.0, 10.0, 1, " ×")
+    warp.setSpecialValueText("undeformed")
+    warp.valueChanged.connect(changed)
+    return combo, warp
+
+
 def button(text: str, slot: Callable[..., Any], tip: str = "", name: str = "") -> QPushButton:
     """A push button that runs ``slot`` when clicked, with its tooltip and object ``name`` (tests
     and styles find it)."""
@@ -92,6 +103,23 @@ def open_with(parent: QWidget, title: str, filters: str, use: Callable[[str], An
     path, _ = QFileDialog.getOpenFileName(parent, title, "", filters)
     if path:
         use(path)
+
+
+def refill_objects(combo: QComboBox, objs: Iterable[Any], chosen: str | None,
+                   fallback: Callable[[], int | None] | None = None) -> None:
+    """Fill ``combo`` again with named objects (scene objects, markups), each holding its uid,
+    and choose ``chosen`` if it is still there, else the index ``fallback()`` gives (else the
+    first). Refilling is not the user's choice: the combo sends no signal meanwhile."""
+    combo.blockSignals(True)
+    combo.clear()
+    for o in objs:
+        combo.addItem(o.name, o.uid)
+    index = combo.findData(chosen) if chosen is not None else -1
+    if index < 0 and fallback is not None:
+        index = fallback()
+    if index is not None and index >= 0:
+        combo.setCurrentIndex(index)
+    combo.blockSignals(False)
 
 
 def row(*widgets: QWidget) -> QWidget:
