@@ -63,6 +63,13 @@ def _world_label(anchor, text: str) -> vtk.vtkTextActor:
     return actor
 
 
+def _detach(widgets: list) -> None:
+    """Switch VTK handle widgets off and detach them from the view's interactor."""
+    for w in widgets:
+        w.Off()
+        w.SetInteractor(None)
+
+
 class MarkupLayer:
     def __init__(self, plotter: pv.Plotter) -> None:
         self.plotter = plotter
@@ -128,16 +135,12 @@ class MarkupLayer:
 
     def _clear_handles(self, d: _Drawn) -> None:
         self._clear_size_handles(d)
-        for w in d.handles:
-            w.Off()
-            w.SetInteractor(None)
+        _detach(d.handles)
         d.handles = []
 
     def _clear_size_handles(self, d: _Drawn) -> None:
         self._end_resize(d)
-        for w in d.size_handles:
-            w.Off()
-            w.SetInteractor(None)
+        _detach(d.size_handles)
         d.size_handles = []
 
     def redraw(self, m: Markup) -> None:
