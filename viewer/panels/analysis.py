@@ -41,7 +41,16 @@ from sim.model.display import Display
 from sim.model.sections import section_events, set_section
 from sim.render.result_fields import field_names, field_title
 from viewer.errors import show_error
-from viewer.panels.spin import CasePanel, button, material_combo, row, scroll_body, spin_box
+from viewer.panels.spin import (
+    CasePanel,
+    button,
+    field_and_warp,
+    material_combo,
+    row,
+    save_to,
+    scroll_body,
+    spin_box,
+)
 
 KIND_LABELS = {"fixed": "Fixed support", "displacement": "Prescribed displacement",
                "force": "Force (total)", "pressure": "Pressure", "gravity": "Gravity"}
@@ -132,11 +141,7 @@ class AnalysisPanel(CasePanel):
         self.status_label = QLabel("Set up supports and loads, then Solve.")
         self.status_label.setWordWrap(True)
         f.addRow(self.status_label)
-        self.field_combo = QComboBox()
-        self.field_combo.currentIndexChanged.connect(self._show_field)
-        self.warp_spin = spin_box(0.0, 1e9, 0.0, 10.0, 1, " ×")
-        self.warp_spin.setSpecialValueText("undeformed")
-        self.warp_spin.valueChanged.connect(self._show_field)
+        self.field_combo, self.warp_spin = field_and_warp(self._show_field)
         f.addRow("Colour by", self.field_combo)
         f.addRow("Warp", self.warp_spin)
         self.summary_label = QLabel("")
@@ -551,10 +556,8 @@ class AnalysisPanel(CasePanel):
 
     # -- files -----------------------------------------------------------------------------
     def report_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Analysis report", "analysis-report.pdf",
-                                              "PDF (*.pdf);;HTML (*.html)")
-        if path:
-            self.write_report(path)
+        save_to(self, "Analysis report", "analysis-report.pdf", "PDF (*.pdf);;HTML (*.html)",
+                self.write_report)
 
     def write_report(self, path: str | Path):
         res, part = self.result_object(), self.part()

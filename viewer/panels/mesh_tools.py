@@ -24,7 +24,14 @@ from sim.io.mesh_repair import repair_mesh
 from sim.io.units import USER_UNITS, mm_per
 from sim.model import Case, SceneObject
 from sim.render.result_fields import DISPLACEMENT, field_names, field_title
-from viewer.panels.spin import CasePanel, button, follow_selection, row, scroll_body, spin_box
+from viewer.panels.spin import (
+    CasePanel,
+    button,
+    field_and_warp,
+    follow_selection,
+    row,
+    scroll_body,
+)
 
 UNIT_LABELS = {"mm": "millimetres", "cm": "centimetres", "m": "metres", "in": "inches"}
 
@@ -65,11 +72,7 @@ class MeshPanel(CasePanel):
 
         colour = QGroupBox("Colour by field")
         f = QFormLayout(colour)
-        self.field_combo = QComboBox()
-        self.field_combo.currentIndexChanged.connect(self._colour_changed)
-        self.warp_spin = spin_box(0.0, 1e9, 0.0, 10.0, 1, " ×")
-        self.warp_spin.setSpecialValueText("undeformed")
-        self.warp_spin.valueChanged.connect(self._colour_changed)
+        self.field_combo, self.warp_spin = field_and_warp(self._colour_changed)
         f.addRow("Field", self.field_combo)
         f.addRow("Warp by displacement", self.warp_spin)
         col.addWidget(colour)
