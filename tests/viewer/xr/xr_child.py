@@ -11,6 +11,8 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,20 @@ def project(eye: EyeView, p_xr, size) -> tuple[float, float]:
 def phase(name: str) -> None:
     """Progress on stderr, so a failing run shows how far it got."""
     print(f"[xr_child] {name}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def remote_headset(case: Case, **kwargs) -> Iterator[tuple[HeadsetView, RemoteRig]]:
+    """The headset view of ``case`` (``kwargs`` for HeadsetView) and the remote driver's rig that
+    moves its head and hands (on the test's port); both closed after."""
+    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
+    view = HeadsetView(case, **kwargs)
+    rig = RemoteRig(port)
+    try:
+        yield view, rig
+    finally:
+        rig.close()
+        view.stop()
 
 
 def run_until(view: HeadsetView, done, timeout_s: float = 20.0) -> None:
@@ -108,10 +124,7 @@ def scenario_asym(out: Path, _case_dir) -> dict:
     """Views scripted through the remote driver: asymmetric fields of view, known eye poses."""
     case = sphere_case()
     case.scene["Block"].visible = False
-    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
-    view = HeadsetView(case, capture=True)
-    rig = RemoteRig(port)
-    try:
+    with remote_headset(case, capture=True) as (view, rig):
         head = rig.data.head
         head.per_view_data_valid = True
         for i, (fov, x) in enumerate(zip(ASYMMETRIC_FOVS, (-0.032, 0.032), strict=True)):
@@ -129,9 +142,6 @@ def scenario_asym(out: Path, _case_dir) -> dict:
         info["fovs"] = [[e.fov.angle_left, e.fov.angle_right, e.fov.angle_up, e.fov.angle_down]
                         for e in view.session.eyes]
         return info
-    finally:
-        rig.close()
-        view.stop()
 
 
 def scenario_deform(out: Path, _case_dir) -> dict:
@@ -173,10 +183,7 @@ def _wait_grip(view: HeadsetView, side: str, moved_from=None, squeeze=None) -> N
 def scenario_grab(out: Path, _case_dir) -> dict:
     """Squeeze inside the block, move the hand by a scripted offset, let go."""
     case = sphere_case()
-    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
-    view = HeadsetView(case)
-    rig = RemoteRig(port)
-    try:
+    with remote_headset(case) as (view, rig):
         start = np.array([0.2, 1.3, -0.5])
         rig.set_position("right", start)
         rig.send()
@@ -237,9 +244,6 @@ def scenario_grab(out: Path, _case_dir) -> dict:
         result["scene_grab_targets"] = [g.target for g in view.interaction.grabs.values()]
         result["panel"] = view.panel.text
         return result
-    finally:
-        rig.close()
-        view.stop()
 
 
 def scenario_cycles(out: Path, _case_dir) -> dict:
@@ -404,11 +408,8 @@ def scenario_pull(out: Path, _case_dir) -> dict:
     case = Case(name="Tissue block")
     tissue = case.scene.add(SceneObject("Tissue", ObjectKind.SURFACE, mesh.surface(),
                                         color=SPHERE_COLOR))
-    port = int(os.environ["TWINSIGHT_TEST_REMOTE_PORT"])
     grab = SimulatorGrab(tissue, sim)
-    view = HeadsetView(case, deformer=grab)
-    rig = RemoteRig(port)
-    try:
+    with remote_headset(case, deformer=grab) as (view, rig):
         start = np.array([0.2, 1.3, -0.5])
         rig.set_position("right", start)
         rig.send()
@@ -437,9 +438,6 @@ def scenario_pull(out: Path, _case_dir) -> dict:
         run_until(view, lambda: grab.node is None)
         return {"grabbed": grabbed, "pulled": pulled, "selected": case.scene.selected.name,
                 "panel": panel}
-    finally:
-        rig.close()
-        view.stop()
 
 
 def scenario_rehearsal(out: Path, case_dir: str | None) -> dict:
