@@ -7,7 +7,6 @@ compare, safe to share with an undo record); measurements are derived, never sto
 
 from __future__ import annotations
 
-import itertools
 import math
 import uuid
 from dataclasses import dataclass, field
@@ -15,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from psygnal import Signal, evented
+from psygnal import evented
 
 from sim.errors import InputError
+from sim.named_list import NamedList
 
 Vec3 = tuple[float, float, float]
 MIN_SIZE_MM = 1.0  # a resized plane or ROI never collapses below this
@@ -229,20 +229,10 @@ def angle_deg(a: np.ndarray, vertex: np.ndarray, b: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(np.linalg.norm(np.cross(u, v)), np.dot(u, v))))
 
 
-class MarkupList:
+class MarkupList(NamedList[Markup]):
     """The case's ordered markups, evented like :class:`~sim.model.scene.Scene`."""
 
-    added = Signal(object)
-    removed = Signal(object)
-
-    def __init__(self) -> None:
-        self._items: list[Markup] = []
-
-    def __iter__(self):
-        return iter(list(self._items))
-
-    def __len__(self) -> int:
-        return len(self._items)
+    UID_PREFIX = "mrk"
 
     def __getitem__(self, key: int | str) -> Markup:
         if isinstance(key, int):
@@ -252,35 +242,5 @@ class MarkupList:
                 return m
         raise KeyError(key)
 
-    def index(self, markup: Markup) -> int:
-        return self._items.index(markup)
-
-    def find(self, uid: str) -> Markup | None:
-        return next((m for m in self._items if m.uid == uid), None)
-
-    def add(self, markup: Markup) -> Markup:
-        return self.insert(len(self._items), markup)
-
-    def insert(self, index: int, markup: Markup) -> Markup:
-        if markup in self._items:
-            raise InputError(f"Markup '{markup.name}' is already in the case.")
-        markup.name = self.unique_name(markup.name)
-        if self.find(markup.uid) is not None:
-            markup.uid = f"mrk-{uuid.uuid4().hex[:12]}"
-        self._items.insert(index, markup)
-        self.added.emit(markup)
-        return markup
-
-    def remove(self, markup: Markup) -> None:
-        self._items.remove(markup)
-        self.removed.emit(markup)
-
-    def clear(self) -> None:
-        for m in list(self._items):
-            self.remove(m)
-
-    def unique_name(self, name: str) -> str:
-        taken = {m.name for m in self._items}
-        if name not in taken:
-            return name
-        return next(f"{name} ({i})" for i in itertools.count(2) if f"{name} ({i})" not in taken)
+    def _already_in(self, markup: Markup) -> str:
+        return f"Markup '{markup.name}' is already in the case."

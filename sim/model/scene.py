@@ -23,6 +23,7 @@ from sim.geometry import rigid
 from sim.markups.model import MarkupList
 from sim.model import transform as tf
 from sim.model.display import FIELDS, Display, as_display, split_legacy
+from sim.named_list import NamedList
 
 if TYPE_CHECKING:
     from sim.model.undo import CaseHistory
@@ -122,84 +123,45 @@ class SceneObject:
         return out
 
 
-class Scene:
+class Scene(NamedList[SceneObject]):
     """An ordered collection of scene objects with a single selection."""
 
-    added = Signal(object)
-    removed = Signal(object)
     selection_changed = Signal(object)
+    UID_PREFIX = "obj"
 
     def __init__(self) -> None:
-        self._objects: list[SceneObject] = []
+        super().__init__()
         self._selected: SceneObject | None = None
 
-    def __iter__(self):
-        return iter(list(self._objects))
-
-    def __len__(self) -> int:
-        return len(self._objects)
-
     def __getitem__(self, name: str) -> SceneObject:
-        for obj in self._objects:
+        for obj in self._items:
             if obj.name == name:
                 return obj
         raise KeyError(name)
 
-    def find(self, uid: str) -> SceneObject | None:
-        return next((o for o in self._objects if o.uid == uid), None)
-
-    def index(self, obj: SceneObject) -> int:
-        return self._objects.index(obj)
-
-    def add(self, obj: SceneObject) -> SceneObject:
-        return self.insert(len(self._objects), obj)
-
-    def insert(self, index: int, obj: SceneObject) -> SceneObject:
-        """Add ``obj`` at position ``index`` (undo puts removed objects back where they were)."""
-        if obj in self._objects:
-            raise InputError(f"'{obj.name}' is already in this scene.")
-        obj.name = self.unique_name(obj.name)
-        if self.find(obj.uid) is not None:
-            obj.uid = f"obj-{uuid.uuid4().hex[:12]}"
-        self._objects.insert(index, obj)
-        self.added.emit(obj)
-        return obj
-
     def remove(self, obj: SceneObject) -> None:
         if obj is self._selected:
             self.select(None)
-        self._objects.remove(obj)
-        self.removed.emit(obj)
+        super().remove(obj)
 
-    def clear(self) -> None:
-        for obj in list(self._objects):
-            self.remove(obj)
+    def _already_in(self, obj: SceneObject) -> str:
+        return f"'{obj.name}' is already in this scene."
 
     @property
     def selected(self) -> SceneObject | None:
         return self._selected
 
     def select(self, obj: SceneObject | None) -> None:
-        if obj is not None and obj not in self._objects:
+        if obj is not None and obj not in self._items:
             raise InputError(f"'{obj.name}' is not in this scene.")
         if obj is not self._selected:
             self._selected = obj
             self.selection_changed.emit(obj)
 
-    def unique_name(self, name: str) -> str:
-        taken = {o.name for o in self._objects}
-        if name not in taken:
-            return name
-        for i in itertools.count(2):
-            candidate = f"{name} ({i})"
-            if candidate not in taken:
-                return candidate
-        raise AssertionError("unreachable")
-
     def bounds(self, visible_only: bool = True) -> tuple[float, ...] | None:
         """Axis-aligned world bounds (mm) of the (visible) objects, transforms applied, or
         None if empty."""
-        objs = [o for o in self._objects if o.visible or not visible_only]
+        objs = [o for o in self._items if o.visible or not visible_only]
         if not objs:
             return None
         b = [tf.world_bounds(o.data.bounds, o.transform) for o in objs]
