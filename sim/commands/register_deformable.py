@@ -35,11 +35,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "one point per target in order) to report the registration error")
     p.add_argument("--max-strain", type=float, default=0.3, metavar="FRACTION",
                    help="with --deformable: strain the organ may take (default 0.3)")
-    p.add_argument("--material-model", choices=("auto", "linear", "corotational"),
+    p.add_argument("--material-model", choices=("auto", "linear", "corotational", "neo-hookean"),
                    default="auto",
                    help="with --deformable: linear elasticity, or co-rotational (finite element "
                         "rotations: parts turning by tens of degrees keep their shape); auto "
-                        "(default) is co-rotational when the linear fit turns an element > 15 deg")
+                        "(default) is co-rotational when the linear fit turns an element > 15 deg; "
+                        "neo-hookean then solves the organ to large-strain equilibrium under the "
+                        "fitted loads and corrects them (slower; falls back to co-rotational "
+                        "with a warning if the solve fails)")
 
 
 def _points(path: str, what: str) -> np.ndarray:

@@ -159,8 +159,12 @@ def _newton(problem: Problem, u: np.ndarray, factor: float, fext: np.ndarray, fr
 
 
 def solve_nonlinear(problem: Problem, settings: NewtonSettings | None = None,
-                    progress: Progress = no_progress) -> Solution:
-    """Large-deformation static equilibrium by load stepping from 0 to the full load."""
+                    progress: Progress = no_progress, start: np.ndarray | None = None
+                    ) -> Solution:
+    """Large-deformation static equilibrium by load stepping from 0 to the full load.
+
+    ``start``: the displacement at load factor 0 (an equilibrium of the contributors' forces
+    alone, e.g. a solved state whose load is now a constant contributor): continuation."""
     s = settings or NewtonSettings()
     t0 = time.perf_counter()
     problem.check_supported()
@@ -168,7 +172,7 @@ def solve_nonlinear(problem: Problem, settings: NewtonSettings | None = None,
     fext = problem.external_force()
     fixed, values = problem.dirichlet()
     free = free_dofs(body.ndof, fixed)
-    u = np.zeros(body.ndof)
+    u = np.zeros(body.ndof) if start is None else np.array(start, dtype=float)
     factor, dfac = 0.0, 1.0 / max(1, s.steps)
     total_iters, history = 0, []
     rel = 0.0

@@ -14,6 +14,10 @@
    organ by its tangent, which inflates and shears it; the co-rotational fit
    (:mod:`sim.registration.fe_fit_corotational`) gives each element the finite rotation of
    its response and keeps only the strain. "auto" uses it when the linear fit turns some element by more than 15 degrees.
+   "neo-hookean" then solves the organ to equilibrium as a large-strain neo-Hookean body under
+   the identified loads and corrects the loads by secant steps on the data misfit
+   (:mod:`sim.registration.fe_fit_neo_hookean`); if that solve fails, the co-rotational result
+   is kept with a warning.
 5. Bounded strain: if the fit stretches or compresses any element by more than
    ``max_strain``, the prior is stiffened until the largest strain is within the bound and the
    result says that the data cannot be explained elastically (with the remaining misfit).
@@ -39,13 +43,15 @@ from sim.inspection.distance import MeshDistance
 from sim.mesh.tetmesh import TetMesh
 from sim.progress import Progress, no_progress, sub_progress
 from sim.registration.deformable_result import DeformableResult
-from sim.registration.fe_fit import ReducedFit, embedding_responses, strains
+from sim.registration.fe_fit import FitState, ReducedFit, embedding_responses, strains
 from sim.registration.fe_fit_corotational import (
     AUTO_ROTATION_DEG,
     MATERIAL_MODELS,
     CorotationalResponse,
+    NonlinearDeformation,
     corotational_fit,
 )
+from sim.registration.fe_fit_neo_hookean import NeoHookeanFailed, NeoHookeanSolver, neo_hookean_fit
 from sim.registration.icp import point_to_mesh_icp
 from sim.registration.load_basis import LoadBasis
 
@@ -59,7 +65,7 @@ class DeformableSettings:
     rigid: bool = True  # rigid ICP first (off: start from the given pose)
     max_iterations: int = 40  # Gauss-Newton iterations
     live_iterations: int = 2  # per warm-started live increment (the next one continues)
-    material_model: str = "auto"  # linear | corotational | auto (co-rotational past 15 deg)
+    material_model: str = "auto"  # linear | corotational | neo-hookean | auto (co-rot. > 15 deg)
 
     def check(self) -> None:
         if self.material_model not in MATERIAL_MODELS:
@@ -122,6 +128,7 @@ class DeformableModel:
         self.reference = MeshDistance(self.vertices, faces)
         self.size = float(np.linalg.norm(np.ptp(self.vertices, axis=0)))
         self._corotational: CorotationalResponse | None = None
+        self._neo_hookean: NeoHookeanSolver | None = None
         progress(1.0, f"{name} ready for deformable registration")
 
     @property
@@ -130,6 +137,13 @@ class DeformableModel:
         if self._corotational is None:
             self._corotational = CorotationalResponse(self.mesh, self.material, self.basis)
         return self._corotational
+
+    @property
+    def neo_hookean(self) -> NeoHookeanSolver:
+        """The organ as a neo-Hookean body under the basis' loads (made on first use)."""
+        if self._neo_hookean is None:
+            self._neo_hookean = NeoHookeanSolver(self.mesh, self.material, self.basis)
+        return self._neo_hookean
 
     def embed(self, points: np.ndarray) -> Embedding:
         """Embedding (sparse interpolation) of pre-op points in the organ's tetrahedra."""
@@ -170,7 +184,7 @@ class DeformableModel:
                                      progress=sub_progress(progress, 0.2, 0.6))
         else:  # warm co-rotational start: continue on its tangent
             state = self.reduced.fit(pts, sigma, T0, a0, 0, lam=warm.state.lam)
-        corot = s.material_model == "corotational" or nl is not None or (
+        corot = s.material_model in ("corotational", "neo-hookean") or nl is not None or (
             s.material_model == "auto" and _max_rotation(
                 X, X + self.basis.displacement(state.a), cells) > AUTO_ROTATION_DEG)
         if corot:
@@ -194,10 +208,32 @@ class DeformableModel:
                 state = self.reduced.fit(pts, sigma, state.T, state.a, s.max_iterations,
                                          lam=lam)
             strain = float(strains(X, X + deformation(state), cells).max())
+        warning, checks = "", None
+        if s.material_model == "neo-hookean":
+            progress(0.85, "Neo-Hookean equilibrium (large strain)")
+            state, nl, strain, warning, checks = self._neo_hookean_step(
+                pts, sigma, state, nl, strain, iterations, s.max_strain)
         progress(1.0, "Deformable registration done")
         return DeformableResult(self, state, pts, sigma, elastic, strain, wanted, s.max_strain,
                                 np.linalg.inv(rigid_only), time.perf_counter() - t0,
-                                nl if corot else None)
+                                nl if corot else None, warning, checks)
+
+    def _neo_hookean_step(self, pts: np.ndarray, sigma: float, state: FitState,
+                          nl: NonlinearDeformation, strain: float, iterations: int,
+                          limit: float) -> tuple:
+        """The neo-Hookean correction of the co-rotational fit, or that fit and a warning."""
+        X, cells = self.mesh.points, self.mesh.cells
+        try:
+            nh_state, nh, checks = neo_hookean_fit(self, pts, sigma, state, nl.u, iterations)
+        except NeoHookeanFailed as exc:
+            return state, nl, strain, (f"The neo-Hookean equilibrium could not be solved ({exc}); "
+                                       "the result is the co-rotational fit."), None
+        nh_strain = float(strains(X, X + nh.u, cells).max())
+        if nh_strain > max(limit, strain):
+            return state, nl, strain, (f"The neo-Hookean equilibrium strains the organ by "
+                                       f"{100 * nh_strain:.0f} % (limit {100 * limit:.0f} %); the "
+                                       "result is the co-rotational fit."), None
+        return nh_state, nh, nh_strain, "", checks
 
 
 def _max_rotation(X: np.ndarray, x: np.ndarray, cells: np.ndarray) -> float:

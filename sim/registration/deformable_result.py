@@ -34,6 +34,8 @@ class DeformableResult:
     rigid_only: np.ndarray  # the rigid initialisation's pose (organ -> data), for comparison
     wall_time_s: float = 0.0
     nonlinear: NonlinearDeformation | None = None  # the co-rotational deformation, if used
+    warning: str = ""  # e.g. the neo-Hookean solve failed and the co-rotational fit is kept
+    checks: dict[str, float] | None = None  # neo-Hookean: support reaction, Newton iterations
 
     @property
     def rigid(self) -> np.ndarray:
@@ -54,7 +56,7 @@ class DeformableResult:
 
     @property
     def material_model(self) -> str:
-        return "linear" if self.nonlinear is None else "corotational"
+        return "linear" if self.nonlinear is None else self.nonlinear.law
 
     def move(self, points: np.ndarray) -> np.ndarray:
         """Where pre-op points (organ frame, mm) are now, in the data frame."""
@@ -146,6 +148,8 @@ class DeformableResult:
             "tetrahedra": self.model.mesh.n_elements, "load_patterns": self.model.reduced.m,
             "iterations": self.state.iterations, "converged": self.state.converged,
             "wall_time_s": self.wall_time_s,
+            **({"neo_hookean": self.checks} if self.checks else {}),
+            **({"warning": self.warning} if self.warning else {}),
             **({"message": self.message} if self.message else {}),
         }
 

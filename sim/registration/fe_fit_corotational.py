@@ -33,7 +33,7 @@ from sim.registration.load_basis import LoadBasis
 if TYPE_CHECKING:
     from sim.registration.deformable import DeformableModel
 
-MATERIAL_MODELS = ("auto", "linear", "corotational")
+MATERIAL_MODELS = ("auto", "linear", "corotational", "neo-hookean")
 AUTO_ROTATION_DEG = 15.0  # "auto": co-rotational once the linear fit turns an element this much
 
 
@@ -45,6 +45,7 @@ class NonlinearDeformation:
     u: np.ndarray  # (n, 3) nodal displacement (organ frame, rigid part removed)
     U: np.ndarray  # (3n, m) tangent responses du/da
     max_rotation_deg: float  # largest element rotation
+    law: str = "corotational"  # or "neo-hookean" (u: its equilibrium, U: this tangent)
 
 
 def rotation_angles(R: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 Prints (never fails on wall clock):
 - preparation of a ~10k-tetrahedron liver (sparse-grid body, load basis, embedding) and one
   update from 500 points (target: <= 5 s on 2 cores);
+- the same update with each material model (linear, co-rotational, neo-Hookean): time, TRE;
 - warm-started live increments as stylus points stream in (target: <= 1 s);
 - the target registration error table against coverage (10-50 % of the surface, anterior
   patch) and noise (0.5-3 mm), rigid ICP alone vs deformable, 150 targets >= 8 mm deep.
@@ -53,6 +54,22 @@ def test_update_10k_tets_from_500_points(setup):
     print(f"\n{model.mesh.n_elements} tetrahedra, {model.reduced.m} load patterns: preparation "
           f"{prep:.2f} s (once per organ), update from 500 points {fit:.2f} s "
           f"({res.state.iterations} iterations), total {prep + fit:.2f} s; TRE {tre:.2f} mm")
+
+
+def test_material_models_10k_tets_from_500_points(setup):
+    truth, model, _, targets = setup
+    pts = sample_patch(truth.deformed, anterior_patch(truth.deformed, 0.3), 500, 1.0,
+                       np.random.default_rng(1))
+    true = truth.move(targets)
+    print("\nmaterial model | update from 500 points | mean TRE | largest strain")
+    for mm in ("linear", "corotational", "neo-hookean"):
+        t0 = time.perf_counter()
+        res = model.register(pts, DeformableSettings(noise_mm=1.0, material_model=mm))
+        fit = time.perf_counter() - t0
+        tre = np.linalg.norm(res.move(targets) - true, axis=1).mean()
+        extra = f" {res.summary().get('neo_hookean', '')} {res.warning}" if mm == "neo-hookean" \
+            else ""
+        print(f"{mm} | {fit:.1f} s | {tre:.2f} mm | {100 * res.max_strain:.1f} %{extra}")
 
 
 def test_live_increments(setup):
