@@ -79,3 +79,18 @@ def test_cli_bad_input_exits_2_with_one_sentence(files, capsys, tmp_path):
                  "--noise", "0"]) == 2
     assert main(["register", str(d / "stylus.xyz"), str(d / "liver.vtp"),
                  "--embedded", str(d / "targets.xyz")]) == 2
+
+
+def test_cli_neo_hookean_material_model_reports_its_checks(files, capsys):
+    d, _truth = files
+    code = main(["register", str(d / "stylus.xyz"), str(d / "liver.vtp"), "--deformable",
+                 "--embedded", str(d / "targets.xyz"), "--noise", "1",
+                 "--material-model", "neo-hookean", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["material_model"] == "neo-hookean" and "warning" not in report
+    assert report["neo_hookean"]["support_reaction"] < 0.05
+    assert report["neo_hookean"]["newton_iterations"] >= 1
+    with pytest.raises(SystemExit) as exc:  # argparse: a usage error, exit 2
+        main(["register", str(d / "stylus.xyz"), str(d / "liver.vtp"), "--deformable",
+              "--material-model", "hyperelastic"])
+    assert exc.value.code == 2 and "neo-hookean" in capsys.readouterr().err
