@@ -56,6 +56,19 @@ def _polar(a00, a01, a02, a10, a11, a12, a20, a21, a22, out, k):
     out[k, 2, 2] = a22
 
 
+@njit(cache=True, nogil=True)
+def _mul3(a00, a01, a02, a10, a11, a12, a20, a21, a22,
+          b00, b01, b02, b10, b11, b12, b20, b21, b22):
+    """A B of 3x3 matrices given entry by entry (row by row), as 9 entries: scalars only, so
+    the parallel element loops allocate nothing."""
+    return (a00 * b00 + a01 * b10 + a02 * b20, a00 * b01 + a01 * b11 + a02 * b21,
+            a00 * b02 + a01 * b12 + a02 * b22,
+            a10 * b00 + a11 * b10 + a12 * b20, a10 * b01 + a11 * b11 + a12 * b21,
+            a10 * b02 + a11 * b12 + a12 * b22,
+            a20 * b00 + a21 * b10 + a22 * b20, a20 * b01 + a21 * b11 + a22 * b21,
+            a20 * b02 + a21 * b12 + a22 * b22)
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def element_rotations(x: np.ndarray, cells: np.ndarray, dm_inv: np.ndarray,
                       R: np.ndarray) -> int:
@@ -75,15 +88,9 @@ def element_rotations(x: np.ndarray, cells: np.ndarray, dm_inv: np.ndarray,
         d12 = x[cells[e, 3], 1] - x[n0, 1]
         d22 = x[cells[e, 3], 2] - x[n0, 2]
         D = dm_inv[e]
-        f00 = d00 * D[0, 0] + d01 * D[1, 0] + d02 * D[2, 0]
-        f01 = d00 * D[0, 1] + d01 * D[1, 1] + d02 * D[2, 1]
-        f02 = d00 * D[0, 2] + d01 * D[1, 2] + d02 * D[2, 2]
-        f10 = d10 * D[0, 0] + d11 * D[1, 0] + d12 * D[2, 0]
-        f11 = d10 * D[0, 1] + d11 * D[1, 1] + d12 * D[2, 1]
-        f12 = d10 * D[0, 2] + d11 * D[1, 2] + d12 * D[2, 2]
-        f20 = d20 * D[0, 0] + d21 * D[1, 0] + d22 * D[2, 0]
-        f21 = d20 * D[0, 1] + d21 * D[1, 1] + d22 * D[2, 1]
-        f22 = d20 * D[0, 2] + d21 * D[1, 2] + d22 * D[2, 2]
+        f00, f01, f02, f10, f11, f12, f20, f21, f22 = _mul3(
+            d00, d01, d02, d10, d11, d12, d20, d21, d22,
+            D[0, 0], D[0, 1], D[0, 2], D[1, 0], D[1, 1], D[1, 2], D[2, 0], D[2, 1], D[2, 2])
         det = (f00 * (f11 * f22 - f12 * f21) - f01 * (f10 * f22 - f12 * f20)
                + f02 * (f10 * f21 - f11 * f20))
         if det > 0.0:
@@ -121,15 +128,9 @@ def rotated_apply(v: np.ndarray, cells: np.ndarray, R: np.ndarray, grads: np.nda
             p22 += v2 * g2
         r = R[e]
         # H = R^T P (- I)
-        h00 = r[0, 0] * p00 + r[1, 0] * p10 + r[2, 0] * p20
-        h01 = r[0, 0] * p01 + r[1, 0] * p11 + r[2, 0] * p21
-        h02 = r[0, 0] * p02 + r[1, 0] * p12 + r[2, 0] * p22
-        h10 = r[0, 1] * p00 + r[1, 1] * p10 + r[2, 1] * p20
-        h11 = r[0, 1] * p01 + r[1, 1] * p11 + r[2, 1] * p21
-        h12 = r[0, 1] * p02 + r[1, 1] * p12 + r[2, 1] * p22
-        h20 = r[0, 2] * p00 + r[1, 2] * p10 + r[2, 2] * p20
-        h21 = r[0, 2] * p01 + r[1, 2] * p11 + r[2, 2] * p21
-        h22 = r[0, 2] * p02 + r[1, 2] * p12 + r[2, 2] * p22
+        h00, h01, h02, h10, h11, h12, h20, h21, h22 = _mul3(
+            r[0, 0], r[1, 0], r[2, 0], r[0, 1], r[1, 1], r[2, 1], r[0, 2], r[1, 2], r[2, 2],
+            p00, p01, p02, p10, p11, p12, p20, p21, p22)
         if subtract_identity:
             h00 -= 1.0
             h11 -= 1.0
@@ -141,16 +142,10 @@ def rotated_apply(v: np.ndarray, cells: np.ndarray, R: np.ndarray, grads: np.nda
         s01 = vol[e] * mu * (h01 + h10)
         s02 = vol[e] * mu * (h02 + h20)
         s12 = vol[e] * mu * (h12 + h21)
-        # T = R sigma
-        t00 = r[0, 0] * s00 + r[0, 1] * s01 + r[0, 2] * s02
-        t01 = r[0, 0] * s01 + r[0, 1] * s11 + r[0, 2] * s12
-        t02 = r[0, 0] * s02 + r[0, 1] * s12 + r[0, 2] * s22
-        t10 = r[1, 0] * s00 + r[1, 1] * s01 + r[1, 2] * s02
-        t11 = r[1, 0] * s01 + r[1, 1] * s11 + r[1, 2] * s12
-        t12 = r[1, 0] * s02 + r[1, 1] * s12 + r[1, 2] * s22
-        t20 = r[2, 0] * s00 + r[2, 1] * s01 + r[2, 2] * s02
-        t21 = r[2, 0] * s01 + r[2, 1] * s11 + r[2, 2] * s12
-        t22 = r[2, 0] * s02 + r[2, 1] * s12 + r[2, 2] * s22
+        # T = R sigma (sigma symmetric)
+        t00, t01, t02, t10, t11, t12, t20, t21, t22 = _mul3(
+            r[0, 0], r[0, 1], r[0, 2], r[1, 0], r[1, 1], r[1, 2], r[2, 0], r[2, 1], r[2, 2],
+            s00, s01, s02, s01, s11, s12, s02, s12, s22)
         for a in range(4):
             g0, g1, g2 = grads[e, a, 0], grads[e, a, 1], grads[e, a, 2]
             out_e[e, 3 * a] = t00 * g0 + t01 * g1 + t02 * g2
