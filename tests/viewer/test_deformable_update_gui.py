@@ -91,6 +91,20 @@ def test_update_model_shows_moves_undoes_and_saves(liver_win, qtbot, tmp_path):
     assert again.sections["deformable_update"]["organ"] == "liver"
 
 
+def test_neo_hookean_material_model_is_chosen_used_and_saved(liver_win, qtbot):
+    win, truth, tumour = liver_win
+    box = win.inspect.deformable
+    box.material_combo.setCurrentIndex(box.material_combo.findData("neo-hookean"))
+    assert win.case.sections["deformable_settings"]["material_model"] == "neo-hookean"
+    assert box.update_model() is not None
+    qtbot.waitUntil(lambda: win.task is None, timeout=300_000)
+    report = win.case.sections["deformable_update"]
+    assert report["material_model"] == "neo-hookean" and "warning" not in report
+    moved = np.asarray(win.case.markups[0].points[0])
+    truth_moved = truth.move(tumour[None])[0]
+    assert np.linalg.norm(moved - truth_moved) < np.linalg.norm(tumour - truth_moved)
+
+
 def test_bad_points_give_a_message_not_a_job(liver_win, monkeypatch):
     win, truth, _ = liver_win
     few = SceneObject("few", ObjectKind.POINTS, pv.PolyData(np.asarray(truth.surface.points)[:4]))

@@ -47,6 +47,15 @@ class DeformableUpdateBox(QGroupBox):
         self.noise_spin.setSuffix(" mm")
         self.noise_spin.setToolTip("Position noise of the points: sets how closely the organ "
                                    "is made to follow them against its elasticity")
+        self.material_combo = QComboBox()
+        for label, key in (("Auto (co-rotational for large turns)", "auto"),
+                           ("Linear (fastest)", "linear"), ("Co-rotational", "corotational"),
+                           ("Neo-Hookean equilibrium (slowest)", "neo-hookean")):
+            self.material_combo.addItem(label, key)
+        self.material_combo.setToolTip(
+            "How the organ deforms: linear elasticity; co-rotational (parts turning by tens of "
+            "degrees keep their shape); neo-Hookean (the organ solved to large-strain "
+            "equilibrium under the fitted loads and corrected, a few times slower)")
         self.update_button = button("Update model (deformable)", self.update_model,
                                     "After a rigid registration: deform the organ (finite "
                                     "elements) to the points; embedded targets and plans move")
@@ -58,6 +67,7 @@ class DeformableUpdateBox(QGroupBox):
         form.addRow("Intra-op points", self.points_combo)
         form.addRow("Organ", self.organ_combo)
         form.addRow("Noise", self.noise_spin)
+        form.addRow("Material", self.material_combo)
         form.addRow(self.update_button)
         form.addRow(self.preop_check)
         self.follower = StylusFollower(self)
@@ -71,6 +81,7 @@ class DeformableUpdateBox(QGroupBox):
         s.add("points", self.points_combo, by_uid=True)
         s.add("organ", self.organ_combo, by_uid=True)
         s.add("noise_mm", self.noise_spin)
+        s.add("material_model", self.material_combo, data=True)
 
     # -- case ----------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
@@ -125,7 +136,8 @@ class DeformableUpdateBox(QGroupBox):
                 raise InputError("Choose the intra-operative points and the organ to update.")
             surface = world_surface(organ)
             points = np.asarray(world_geometry(pts_obj).points, dtype=np.float64)
-            settings = DeformableSettings(noise_mm=float(self.noise_spin.value()))
+            settings = DeformableSettings(noise_mm=float(self.noise_spin.value()),
+                                          material_model=self.material_combo.currentData())
             settings.check()
         except InputError as exc:
             self.window.last_error = show_error(self, "Cannot update the model", exc)
@@ -165,6 +177,8 @@ class DeformableUpdateBox(QGroupBox):
                                            for m in moved) + "."
         if s.get("message"):
             text = f"<b>{s['message']}</b> " + text
+        if s.get("warning"):
+            text = f"<b>{s['warning']}</b> " + text
         self.label.setText(text)
         self.refresh()
         self.window.status_label.setText(f"Updated {organ.name}: residual "
