@@ -45,6 +45,7 @@ from viewer.panels.spin import (
     CasePanel,
     button,
     field_and_warp,
+    follow_membership,
     material_combo,
     row,
     save_to,
@@ -178,13 +179,10 @@ class AnalysisPanel(CasePanel):
     def set_case(self, case: Case) -> None:
         if self.case is not None:
             section_events(self.case).changed.disconnect(self._section_changed)
-            self.case.scene.added.disconnect(self._scene_changed)
-            self.case.scene.removed.disconnect(self._scene_changed)
+        follow_membership(self.case, case, self._scene_changed)
         self.case = case
         self.pending = []
         section_events(case).changed.connect(self._section_changed)
-        case.scene.added.connect(self._scene_changed)
-        case.scene.removed.connect(self._scene_changed)
         self._fill_parts()
         self._load()
 
@@ -372,8 +370,7 @@ class AnalysisPanel(CasePanel):
 
     def _draw_faces(self) -> None:
         plotter = self.window.view.plotter
-        for actor in self._face_actors:
-            plotter.remove_actor(actor, render=False)
+        plotter.remove_actor(self._face_actors, render=False)
         self._face_actors = []
         obj = self.part()
         if obj is not None and obj.visible:

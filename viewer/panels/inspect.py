@@ -45,7 +45,7 @@ from sim.model import overlays as ov
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
-from viewer.panels.spin import CasePanel, button, refill_objects, scroll_body
+from viewer.panels.spin import CasePanel, button, follow_membership, refill_objects, scroll_body
 
 _USABLE = (ObjectKind.SURFACE, ObjectKind.PART, ObjectKind.DEVICE, ObjectKind.POINTS)
 _METHODS = {"Feature match (RANSAC) + ICP": "ransac", "Fast global (FGR) + ICP": "fgr",
@@ -262,9 +262,7 @@ class InspectPanel(CasePanel):
     # -- model ---------------------------------------------------------------------------
     def set_case(self, case: Case) -> None:
         self.settings.detach()
-        if self.case is not None:
-            self.case.scene.added.disconnect(self._refresh_objects)
-            self.case.scene.removed.disconnect(self._refresh_objects)
+        follow_membership(self.case, case, self._refresh_objects)
         self.case = case
         self.result = None
         self.deviation_obj = None
@@ -273,8 +271,6 @@ class InspectPanel(CasePanel):
                            (self.section_canvas, self.section_axes)):
             ax.clear()
             canvas.draw_idle()
-        case.scene.added.connect(self._refresh_objects)
-        case.scene.removed.connect(self._refresh_objects)
         self._refresh_objects()
         self.landmarks.set_case(case)
         self.deformable.set_case(case)

@@ -166,6 +166,16 @@ def follow_selection(panel, case) -> None:
     panel.show_object(case.scene.selected)
 
 
+def follow_membership(old: Case | None, new: Case, slot: Callable[..., Any]) -> None:
+    """``slot`` runs whenever an object joins or leaves ``new``'s scene, and no longer for
+    ``old``'s (a panel's chooser of objects follows the case it is given)."""
+    if old is not None:
+        old.scene.added.disconnect(slot)
+        old.scene.removed.disconnect(slot)
+    new.scene.added.connect(slot)
+    new.scene.removed.connect(slot)
+
+
 class WheelGuard(QObject):
     """The wheel scrolls the panel under the mouse: a spin box, combo box or slider the mouse
     passes over takes the wheel only once it has focus (clicked or tabbed to). Installed on
