@@ -129,8 +129,7 @@ class MarkupLayer:
         return max(MIN_HANDLE_MM, HANDLE_FRACTION * diag)
 
     def _clear_actors(self, d: _Drawn) -> None:
-        for a in d.actors:
-            self.plotter.remove_actor(a, render=False)
+        self.plotter.remove_actor(d.actors, render=False)
         d.actors = []
 
     def _clear_handles(self, d: _Drawn) -> None:

@@ -170,16 +170,14 @@ class MeshPanel(CasePanel):
 
     def _clear_findings(self) -> None:
         plotter = self.window.view.plotter
-        for actor in self._actors:
-            plotter.remove_actor(actor, render=False)
+        plotter.remove_actor(self._actors, render=False)
         self._actors = []
         self.findings = []
         plotter.render()
 
     def _draw_findings(self) -> None:
         plotter = self.window.view.plotter
-        for actor in self._actors:
-            plotter.remove_actor(actor, render=False)
+        plotter.remove_actor(self._actors, render=False)
         self._actors = []
         from sim.render.adapters import vtk_matrix
 
