@@ -55,6 +55,7 @@ NEWTON = NewtonSettings(steps=2, max_iterations=20, tolerance=1e-6, min_step_fra
 # A correction step is small: if it needs more than 3 load halvings it is refused (and halved).
 CONTINUE = NewtonSettings(steps=1, max_iterations=12, tolerance=1e-4, min_step_fraction=1.0 / 8)
 SPRING = 1e-4  # soft springs' stiffness, share of the mean diagonal stiffness
+SMALL = 1e-3  # mm: below this response Newton only chases round-off; the linear one is exact
 TRUST = 0.03  # largest surface motion of one correction, share of the organ's size
 
 
@@ -126,6 +127,9 @@ class NeoHookeanSolver:
         from sim.registration.fe_fit_corotational import rotation_angles
 
         a = np.asarray(a, dtype=float)
+        linear = self.basis.U @ a
+        if np.abs(linear).max() < SMALL:  # infinitesimal strain: neo-Hookean is linear there
+            return Equilibrium(a.copy(), linear, linear.reshape(-1, 3), self.basis.U, 0.0, 0.0, 0)
         if start is None:
             base, u0 = None, None
             f = self.loads @ a
@@ -197,6 +201,8 @@ def _fit(model: DeformableModel, pts: np.ndarray, sigma: float, state: FitState,
         prop = fit.fit(pts, sigma, st.T, eq.a, iterations, lam=lam)
         step = prop.a - eq.a
         reach = float(np.abs(fit.Us @ step).max())
+        if reach < 0.01 * sigma:  # the data ask for no visible change: converged
+            break
         step *= min(1.0, TRUST * size / max(reach, 1e-300))  # trust region
         better, frac = None, 1.0
         for _halving in range(3):

@@ -99,17 +99,19 @@ def test_neo_hookean_leaves_an_undeformed_bar_in_place(bar):
 def test_failed_neo_hookean_solve_keeps_the_corotational_fit_with_a_warning(bar, monkeypatch):
     from sim.registration import fe_fit_neo_hookean as nh
 
-    _box, model, data, _targets = bar
+    box, model, _data, _targets = bar
+    rng = np.random.default_rng(6)
+    data = np.asarray(box.points)[rng.choice(box.n_points, 200, replace=False)] \
+        + rng.normal(0, 0.3, (200, 3))
 
-    def diverge(*_args, **_kwargs):
+    def diverge(*_args, **_kwargs):  # what Newton failing even with small load steps raises
         raise nh.NeoHookeanFailed("Newton did not converge")
 
     monkeypatch.setattr(nh.NeoHookeanSolver, "solve", diverge)
-    res = model.register(data, DeformableSettings(noise_mm=0.3, material_model="neo-hookean",
-                                                  max_strain=0.5))
+    res = model.register(data, DeformableSettings(noise_mm=0.3, material_model="neo-hookean"))
     assert res.material_model == "corotational"
-    assert "could not be solved" in res.summary()["warning"]
-    assert res.max_strain < 0.2
+    assert res.summary()["warning"].count("could not be solved") == 1
+    assert res.max_strain < 0.3
 
 
 def test_unknown_material_model_is_refused(bar):
