@@ -120,3 +120,11 @@ def test_neo_hookean_update_keeps_targets_within_3mm(truth, model, targets):
     print(f"\nneo-Hookean update: mean TRE {tre:.2f} mm, {res.wall_time_s:.1f} s")
     assert tre <= 3.0
     assert res.elastic and 0.7 < res.summary()["residual_rms_mm"] < 1.2
+
+
+def test_neo_hookean_leaves_undeformed_noisy_data_in_place(truth, model, targets):
+    rng = np.random.default_rng(5)
+    pts = sample_patch(truth.surface, anterior_patch(truth.surface, 0.3), 500, 1.0, rng)
+    res = model.register(pts, DeformableSettings(noise_mm=1.0, material_model="neo-hookean"))
+    assert res.material_model == "neo-hookean" and not res.warning
+    assert np.linalg.norm(res.move(targets) - targets, axis=1).mean() < 0.5
