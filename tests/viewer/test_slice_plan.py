@@ -210,3 +210,35 @@ def test_drag_markup_point_on_slice_moves_it_in_3d(ct_window, qtbot):
     # one drag is one undo step
     ct_window.case.history.undo()
     np.testing.assert_allclose(m.points[0], p0)
+
+
+def test_markup_shapes_and_merge_match_pyvista():
+    """The numpy-made dots, rings and crosses and the joined mesh of a view's overlay are the
+    shapes pyvista's Disc, lines_from_points and merge make (no vertex cell added per point)."""
+    from viewer.views.slice_plan import _disc, _merged, _rows, _segments
+
+    centre, right, up = np.array([10.0, 20.0, 30.0]), np.array([1.0, 0, 0]), np.array([0, 0, 1.0])
+    for inner, outer in ((0.0, 5.0), (3.0, 4.0)):
+        ours = _disc(centre, inner, outer, right, up)
+        ref = pv.Disc(center=centre, inner=inner, outer=outer, normal=(0, 1, 0), c_res=20)
+        assert np.allclose(ours.bounds, ref.bounds)
+        assert ours.area == pytest.approx(ref.area, rel=1e-6)
+        assert (ours.n_points, ours.n_cells, ours.n_verts) == (ref.n_points, ref.n_cells, 0)
+    rng = np.random.default_rng(3)
+    ends = rng.random((4, 3))
+    parts = [pv.Sphere().slice(normal="z"), _disc(centre, 3.0, 4.0, right, up), _segments(ends),
+             pv.lines_from_points(rng.random((5, 3))), pv.PolyData(rng.random((3, 3)))]
+    def length(mesh):
+        return float(mesh.compute_cell_sizes(length=True, area=False, volume=False)["Length"].sum())
+
+    assert length(_segments(ends)) == pytest.approx(
+        np.linalg.norm(ends[1] - ends[0]) + np.linalg.norm(ends[3] - ends[2]))
+    for i, p in enumerate(parts):
+        p.point_data["rgb"] = _rows((i / 5, 0.5, 1.0), p.n_points)
+    ours, ref = _merged(parts), parts[0].merge(parts[1:], merge_points=False)
+    assert (ours.n_points, ours.n_verts, ours.n_lines, ours.GetNumberOfPolys()) == (
+        ref.n_points, ref.n_verts, ref.n_lines, ref.GetNumberOfPolys())
+    assert ours.area == pytest.approx(ref.area, rel=1e-6)
+    assert length(ours) == pytest.approx(length(ref), rel=1e-6)
+    assert np.allclose(np.sort(ours.points, axis=0), np.sort(ref.points, axis=0), atol=1e-6)
+    assert np.array_equal(np.sort(ours.point_data["rgb"], axis=0), np.sort(ref.point_data["rgb"], axis=0))

@@ -18,6 +18,7 @@ from collections import OrderedDict
 import numpy as np
 import pyvista as pv
 import vtk
+from vtkmodules.util import numpy_support
 
 from sim.model import Case, ObjectKind
 
@@ -29,6 +30,67 @@ CACHED_POINTS = 400_000  # contour points cached per view (~15 MB), the planes s
 
 def _rows(color, n: int) -> np.ndarray:
     return np.tile((np.asarray(color, dtype=float) * 255).astype(np.uint8), (n, 1))
+
+
+# A markup dot or ring: the quads of pyvista's Disc (20 around), made with numpy in the plane's
+# frame; pv.Disc rotates a new disc source through VTK filters, ~1 ms each on every slice.
+_RING = np.exp(2j * np.pi * np.arange(20) / 20)
+_RING_QUADS = np.column_stack([np.full(20, 4), 2 * np.arange(20), 2 * np.arange(20) + 1,
+                               2 * np.roll(np.arange(20), -1) + 1,
+                               2 * np.roll(np.arange(20), -1)]).ravel()
+
+
+def _disc(center: np.ndarray, inner: float, outer: float, right: np.ndarray,
+          up: np.ndarray) -> pv.PolyData:
+    """An annulus (inner 0: a filled disc) round ``center`` in the plane of ``right``, ``up``."""
+    ring = np.outer(_RING.real, right) + np.outer(_RING.imag, up)
+    points = np.empty((40, 3))
+    points[0::2] = center + inner * ring
+    points[1::2] = center + outer * ring
+    return pv.PolyData(points, faces=_RING_QUADS)
+
+
+def _segments(ends: np.ndarray) -> pv.PolyData:
+    """Line segments between consecutive pairs of points (a cross: four points)."""
+    n = len(ends) // 2
+    return pv.PolyData(ends, lines=np.column_stack([np.full(n, 2), 2 * np.arange(n),
+                                                    2 * np.arange(n) + 1]).ravel())
+
+
+def _cells(arrays: list[tuple[np.ndarray, np.ndarray]], shifts: list[int]) -> vtk.vtkCellArray:
+    """One cell array of the (offsets, connectivity) pairs, point ids moved by ``shifts``."""
+    offsets, conn, base = [np.zeros(1, dtype=np.int64)], [], 0
+    for (off, ids), shift in zip(arrays, shifts, strict=True):
+        offsets.append(off[1:] + base)
+        conn.append(ids + shift)
+        base += len(ids)
+    out = vtk.vtkCellArray()
+    out.SetData(numpy_support.numpy_to_vtkIdTypeArray(np.concatenate(offsets), deep=True),
+                numpy_support.numpy_to_vtkIdTypeArray(
+                    np.concatenate(conn).astype(np.int64), deep=True))
+    return out
+
+
+def _merged(parts: list[pv.PolyData]) -> pv.PolyData:
+    """``parts`` (each with an "rgb" point array) as one mesh: points, rgb and vertex, line and
+    polygon cells joined with numpy (pyvista's merge goes through an unstructured grid)."""
+    if len(parts) == 1:
+        return parts[0]
+    if any(p.GetNumberOfStrips() for p in parts):
+        return parts[0].merge(parts[1:])
+    shifts = np.cumsum([0] + [p.n_points for p in parts[:-1]]).tolist()
+    out = pv.PolyData()  # (given points, pyvista would add a vertex cell for each)
+    out.points = np.concatenate([np.asarray(p.points) for p in parts])
+    for name in ("Verts", "Lines", "Polys"):
+        held = [(p, shift) for p, shift in zip(parts, shifts, strict=True)
+                if getattr(p, f"GetNumberOf{name}")()]
+        if held:
+            arrays = [(numpy_support.vtk_to_numpy(c.GetOffsetsArray()).astype(np.int64),
+                       numpy_support.vtk_to_numpy(c.GetConnectivityArray()))
+                      for c in (getattr(p, f"Get{name}")() for p, _ in held)]
+            getattr(out, f"Set{name}")(_cells(arrays, [shift for _, shift in held]))
+    out.point_data["rgb"] = np.concatenate([np.asarray(p.point_data["rgb"]) for p in parts])
+    return out
 
 
 class _Cut:
@@ -196,6 +258,7 @@ class PlanOnSlice:
         if not view.oblique:  # an index plane: half the spacing along its own axis
             half = 0.5 * float(view.image.spacing[view.axis])
         size = 0.025 * float(plotter.camera.parallel_scale)
+        right, up, _ = view.frame()
         discs, lines, rgb_d, rgb_l = [], [], [], []
         self.markup_points = []
         for m in case.markups:
@@ -208,8 +271,8 @@ class PlanOnSlice:
                     continue
                 on = abs(di) <= half
                 flat = p - di * normal
-                disc = pv.Disc(center=flat + 2 * lift, inner=0.0 if on else 0.6 * size,
-                               outer=size if on else 0.8 * size, normal=normal, c_res=20)
+                disc = _disc(flat + 2 * lift, 0.0 if on else 0.6 * size,
+                             size if on else 0.8 * size, right, up)
                 discs.append(disc)
                 rgb_d.append(_rows(m.color, disc.n_points))
                 if on:
@@ -225,9 +288,8 @@ class PlanOnSlice:
                     if dd[a] * dd[a + 1] < 0:
                         t = dd[a] / (dd[a] - dd[a + 1])
                         hit = path[a] + t * (path[a + 1] - path[a]) + 2 * lift
-                        right, up, _ = view.frame()
-                        cross = pv.lines_from_points(np.array([hit - size * right, hit + size * right]))
-                        cross = cross.merge(pv.lines_from_points(np.array([hit - size * up, hit + size * up])))
+                        cross = _segments(np.array([hit - size * right, hit + size * right,
+                                                    hit - size * up, hit + size * up]))
                         lines.append(cross)
                         rgb_l.append(_rows(m.color, cross.n_points))
         for name, parts, rgb, kw in (("plan-markups", discs, rgb_d, {}),
@@ -244,7 +306,7 @@ class PlanOnSlice:
             if held is not None:
                 held[1].SetVisibility(False)
             return
-        merged = parts[0] if len(parts) == 1 else parts[0].merge(parts[1:])
+        merged = _merged(parts)
         if held is None:
             mesh = pv.PolyData()
             mesh.copy_from(merged)
