@@ -46,7 +46,8 @@ def _rate_report(timings: list[dict], streamed_at: float) -> dict:
     """Median phases of the warm updates (the first one also prepares the model) and the
     intervals between updates shown while the points streamed in; printed."""
     warm = timings[1:]
-    phases = ("wait_s", "fit_s", "frame_s", "deliver_s", "display_s", "total_s", "cpu_s")
+    phases = ("wait_s", "fit_s", "frame_s", "deliver_s", "display_s", "total_s", "fit_cpu_s",
+              "display_cpu_s", "cpu_s")
     med = {k: float(np.median([t[k] for t in warm])) for k in phases} if warm else {}
     shown = [t["shown_at"] for t in timings if t["shown_at"] <= streamed_at]
     gaps = np.diff(shown)
