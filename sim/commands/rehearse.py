@@ -103,7 +103,16 @@ def run(args: argparse.Namespace) -> int:
         metrics, scores = attempt.metrics, attempt.scores
     else:
         attempt = read_attempt(args.attempt)
-        rp = replay(world, attempt, progress)
+        if report is not None:  # one replay gives the metrics and the report's pictures
+            from sim.rehearsal.report import write_report
+
+            use_offscreen_rendering()
+            got = []
+            write_report(world, attempt, report, history, progress, on_replay=got.append)
+            result["report"] = str(report)
+            rp = got[0]
+        else:
+            rp = replay(world, attempt, progress)
         metrics, scores = rp.metrics, rp.scores
         result["replay_matches_recording"] = rp.matches
         result["scenario_changed"] = bool(attempt.scenario_digest) and (
@@ -122,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(trainee=attempt.trainee, formula=FORMULA, score=scores["score"],
                   passed=scores["passed"], costs=scores["costs"], steps=scores["steps"],
                   metrics=metrics, osats=attempt.osats)
-    if report is not None:
+    if report is not None and "report" not in result:
         from sim.rehearsal.report import write_report
 
         use_offscreen_rendering()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from sim.progress import Progress, no_progress
-from sim.rehearsal.attempt import Attempt, replay
+from sim.rehearsal.attempt import Attempt, Replay, replay
 from sim.rehearsal.learning import LearningCurve, Proficiency, learning_curve, learning_figure
 from sim.rehearsal.scoring import FORMULA, FORMULA_LINES, METRICS, OSATS_DOMAINS, formula_of
 from sim.rehearsal.session import RehearsalSession, RehearsalWorld
@@ -169,19 +169,23 @@ def progress_figure(attempts: list[Attempt]) -> Figure:
 
 def build_figures(world: RehearsalWorld, attempt: Attempt, history: Sequence[Attempt] = (),
                   progress: Progress = no_progress, proficiency: Proficiency | None = None,
+                  on_replay: Callable[[Replay], None] | None = None,
                   ) -> tuple[Attempt, list[tuple[str, Figure]]]:
     """Replay the attempt with key-frame pictures. Returns a copy of the attempt carrying the
     recomputed metrics and scores (the current formula; ``scores.rescored_from`` says what an
-    older formula had given) - the caller's attempt is left as it was."""
+    older formula had given) - the caller's attempt is left as it was. ``on_replay`` gets the
+    replay (so a caller that also needs its metrics does not replay the attempt twice)."""
     at = {k["step"] for k in attempt.keyframes if k.get("label") != "start"} or {attempt.steps}
     frames = KeyFrames(world, at)
     try:
         rp = replay(world, attempt, progress, on_step=frames)
     finally:
         frames.close()
+    if on_replay is not None:
+        on_replay(rp)
     recorded = attempt.scores or {}
     attempt = copy.deepcopy(attempt)
-    attempt.metrics, attempt.scores = rp.metrics, rp.scores
+    attempt.metrics, attempt.scores = rp.metrics, copy.deepcopy(rp.scores)
     if formula_of(recorded) != FORMULA:
         attempt.scores["rescored_from"] = {"formula": formula_of(recorded),
                                            "score": recorded.get("score"),
@@ -200,13 +204,14 @@ def build_figures(world: RehearsalWorld, attempt: Attempt, history: Sequence[Att
 
 def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
                  history: Sequence[Attempt] = (), progress: Progress = no_progress,
-                 proficiency: Proficiency | None = None) -> Path:
+                 proficiency: Proficiency | None = None,
+                 on_replay: Callable[[Replay], None] | None = None) -> Path:
     """Write the report as .html or .pdf (by suffix), atomically. ``history``: the trainee's
     earlier attempts (their learning curve); ``proficiency``: the threshold (default: the
-    scenario's)."""
+    scenario's); ``on_replay``: as for :func:`build_figures`."""
     path = report_path(path)
     prof = proficiency or Proficiency.of(world.scenario)
-    attempt, figs = build_figures(world, attempt, history, progress, prof)
+    attempt, figs = build_figures(world, attempt, history, progress, prof, on_replay)
     curve = (learning_curve(list(history) + [attempt], attempt.trainee, prof)
              if history else None)
     title = f"Rehearsal report: {attempt.scenario}"
