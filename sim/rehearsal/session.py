@@ -96,11 +96,16 @@ class RehearsalWorld:
         tool.pose = pose
         local = self.device_meshes[name]
         b = np.asarray(local.points)
-        centre = pose[:3, :3] @ (0.5 * (b.min(axis=0) + b.max(axis=0))) + pose[:3, 3]
-        radius = 0.5 * float(np.linalg.norm(np.ptp(b, axis=0)))
+        lo, hi = b.min(axis=0), b.max(axis=0)
+        centre = pose[:3, :3] @ (0.5 * (lo + hi)) + pose[:3, 3]
+        radius = 0.5 * float(np.linalg.norm(hi - lo))
         out = set()
         for sname, (pts, margin) in self.structure_points.items():
             near = pts[np.linalg.norm(pts - centre, axis=1) <= radius + margin + 1e-6]
+            # A point closer than the margin lies in the device's own box grown by the margin:
+            # a long screw's sphere holds many more points, each an exact distance query.
+            q, pad = tool.to_local(near), margin + 1e-6
+            near = near[np.all((q >= lo - pad) & (q <= hi + pad), axis=1)]
             if len(near) and (tool.signed_distance(near, -np.inf)[0] < margin).any():
                 out.add(sname)
         return out
