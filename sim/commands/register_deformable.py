@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyvista as pv
 
 from sim.errors import InputError
+
+if TYPE_CHECKING:  # pyvista (~0.2 s) is imported when the command runs, not at CLI start
+    import pyvista as pv
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -53,6 +55,8 @@ def _points(path: str, what: str) -> np.ndarray:
 
 
 def _organ(path: str) -> pv.PolyData:
+    import pyvista as pv
+
     from sim.io import load
 
     surfaces = [o for o in load(path).scene if isinstance(o.data, pv.PolyData) and o.data.n_cells]
@@ -67,6 +71,8 @@ def _safe(name: str) -> str:
 
 
 def _write(out: Path, updated: pv.PolyData, moved: list) -> list[str]:
+    import pyvista as pv
+
     from sim.io.writers import write_mesh
     from sim.markups.slicer import export_markups
     from sim.model.atomic import FILE_MODE

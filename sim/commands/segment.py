@@ -11,8 +11,7 @@ from sim.errors import InputError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from sim.imaging.segment import PRESETS
-    from sim.imaging.surface import SMOOTHING_ITERATIONS, TARGET_TRIANGLES
+    from sim.imaging.presets import PRESETS, SMOOTHING_ITERATIONS, TARGET_TRIANGLES
 
     p = add_command(sub, "segment", run,
                     help="segment a CT/MR (or split a label map) into surfaces")

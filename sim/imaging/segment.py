@@ -7,7 +7,6 @@ Everything is vectorised (scipy.ndimage); nothing loops over voxels in Python.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,33 +14,11 @@ import pyvista as pv
 from scipy import ndimage
 
 from sim.errors import InputError
+from sim.imaging.presets import PRESETS, Preset
 from sim.imaging.volume import affine_of, voxel_array
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
-
-
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    low: float
-    high: float
-    color: tuple[float, float, float]
-    description: str
-    drop_border: bool = False  # remove components touching the image edge (air outside the body)
-    keep_largest: bool = False
-
-
-PRESETS: dict[str, Preset] = {
-    "bone": Preset("bone", 250, 3071, (0.93, 0.90, 0.82), "cortical and dense trabecular bone"),
-    "skin": Preset("skin", -300, 3071, (0.95, 0.78, 0.66), "the body outline (everything denser "
-                   "than fat-air mixtures)", keep_largest=True),
-    "soft_tissue": Preset("soft_tissue", -100, 200, (0.85, 0.55, 0.5),
-                          "fat, muscle and organs (unenhanced)"),
-    "lung": Preset("lung", -1000, -400, (0.75, 0.85, 0.95), "aerated lung", drop_border=True),
-    "vessels": Preset("vessels", 150, 600, (0.85, 0.15, 0.15),
-                      "contrast-filled vessels (CT angiography)"),
-}
 
 
 def preset(name: str) -> Preset:

@@ -9,6 +9,7 @@ import pyvista as pv
 import vtk
 
 from sim.errors import InputError
+from sim.imaging.presets import PASS_BAND, SMOOTHING_ITERATIONS, TARGET_TRIANGLES
 from sim.progress import Progress, no_progress
 
 
@@ -77,15 +78,6 @@ def _block_mean(mask: np.ndarray, factor: np.ndarray) -> np.ndarray:
     fx, fy, fz = (int(f) for f in factor)
     return padded.reshape(shape[0] // fx, fx, shape[1] // fy, fy, shape[2] // fz, fz).mean(axis=(1, 3, 5))
 
-
-# Defaults measured on the bone of the real CT (tests/sim/imaging/test_surface_quality.py):
-# squeezing a whole skeleton into 40k triangles folded about one triangle pair in ten (the
-# "crumpled" look); 150k triangles with a little more windowed-sinc smoothing fold a third as
-# many and stay as close to the voxels' boundary. Blurring the mask instead would smooth more
-# but erase thin cortex and ribs.
-SMOOTHING_ITERATIONS = 30
-PASS_BAND = 0.05
-TARGET_TRIANGLES = 150_000
 
 
 def mask_to_surface(image: pv.ImageData, mask: np.ndarray, *,
