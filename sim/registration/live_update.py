@@ -32,6 +32,7 @@ from sim.registration.fe_fit import FitState
 STIFFEN = 3.0  # the strain bound's prior stiffening factor per round (as in a full fit)
 MAX_ROUNDS = 6  # stiffening rounds per increment; the next increment continues
 RELAX = 0.7  # below this share of the strain bound, the next increment tries a softer prior
+RECHECK = 4  # increments at the bound's stiffness between checks that it still binds
 
 
 class StylusTrace:
@@ -83,6 +84,8 @@ class LiveDeformable:
         self._used = 0
         self._stiff_lam: float | None = None  # the prior the strain bound last needed
         self._last_strain = 0.0
+        self._since_check = 0  # increments since the last evidence fit
+        self._wanted = 0.0  # the strain the data wanted at that fit
         self._strain_op: np.ndarray | None = None  # inverse reference edge matrices
         self._normals: np.ndarray | None = None
         self._targets: tuple[bytes, Any] | None = None  # (pre-op points, their embedding)
@@ -156,13 +159,24 @@ class LiveDeformable:
         s.check()
         t0 = time.perf_counter()
         sigma, limit = s.noise_mm, s.max_strain
-        state: FitState = model.reduced.fit(pts, sigma, T, a, iterations)
-        wanted = strain = self._strain(state.a)
-        elastic = True
+        # While the bound binds, continue at the stiffness it needed (one fit); the
+        # evidence fit (does it still bind?) every RECHECK increments or when there is room.
+        bound = (iterations == s.live_iterations and self._stiff_lam is not None
+                 and self._last_strain >= RELAX * limit and self._since_check < RECHECK)
+        if bound:
+            self._since_check += 1
+            state: FitState = model.reduced.fit(pts, sigma, T, a, iterations,
+                                                lam=self._stiff_lam)
+            strain, wanted = self._strain(state.a), self._wanted
+        else:
+            self._since_check = 0
+            state = model.reduced.fit(pts, sigma, T, a, iterations)
+            wanted = strain = self._wanted = self._strain(state.a)
+        elastic = not bound
         if strain > limit:
             elastic = False
             known = self._stiff_lam or 0.0
-            if self._last_strain < RELAX * limit:  # the last one had room: try softer
+            if not bound and self._last_strain < RELAX * limit:  # had room: try softer
                 known /= STIFFEN
             lam = max(state.lam * STIFFEN, known)
             start, start_strain = (T, a), strain0
@@ -176,7 +190,7 @@ class LiveDeformable:
                     start, start_strain = (state.T, state.a), strain
                 lam *= max(STIFFEN, (strain / limit) ** 2)  # far over: bigger steps
             self._stiff_lam = lam
-        else:
+        elif not bound:
             self._stiff_lam = None  # the data no longer need a stiffer prior
         self._last_strain = strain
         return DeformableResult(model, state, pts, sigma, elastic, strain, wanted, limit,
