@@ -110,7 +110,10 @@ class InteractionSession:
     """A deformable body driven by instruments and a grab; records every event it applies."""
 
     def __init__(self, mesh: TetMesh, setup: SessionSetup | None = None,
-                 visual: pv.PolyData | None = None) -> None:
+                 visual: pv.PolyData | None = None,
+                 embedding: Embedding | None = None) -> None:
+        """``embedding``: ``visual``'s points in ``mesh`` when the caller already has it (a
+        world starting many sessions on the same body embeds once)."""
         self.setup = setup or SessionSetup()
         self.mesh = mesh.with_order(1)
         material: Material = material_from_spec(self.setup.material)
@@ -125,8 +128,9 @@ class InteractionSession:
         self.instruments = {s["name"]: instrument_from_dict(s) for s in self.setup.instruments}
         self._initial_instruments = [dict(s) for s in self.setup.instruments]
         self.visual = visual
-        self.embedding: Embedding | None = embed(self.mesh, np.asarray(visual.points)) \
-            if visual is not None else None
+        if embedding is None and visual is not None:
+            embedding = embed(self.mesh, np.asarray(visual.points))
+        self.embedding: Embedding | None = embedding if visual is not None else None
         # The fine surface is also the collision surface: tools thinner than the simulation
         # mesh's spacing still push the tissue (see sim.interaction.contact).
         surface = None if self.embedding is None else CollisionSurface(

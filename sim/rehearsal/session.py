@@ -21,6 +21,7 @@ import numpy as np
 import pyvista as pv
 
 from sim.errors import InputError
+from sim.fem.embedding import Embedding, embed
 from sim.interaction.body_setup import pick_body, prepare_body, world_surface
 from sim.interaction.session import InteractionSession
 from sim.interaction.tools import Instrument, pose_from_spec
@@ -126,12 +127,19 @@ class RehearsalWorld:
     def session(self) -> RehearsalSession:
         return RehearsalSession(self)
 
+    def embedding(self) -> Embedding:
+        """The visual surface's points in the simulation mesh, made once per world (every
+        attempt, replay and reset starts a session on the same body)."""
+        if getattr(self, "_embedding", None) is None:
+            self._embedding = embed(self.mesh, np.asarray(self.visual.points))
+        return self._embedding
+
 
 class RehearsalSession(InteractionSession):
     def __init__(self, world: RehearsalWorld) -> None:
         self.world = world
         self.scenario = world.scenario
-        super().__init__(world.mesh, world.scenario.setup, world.visual)
+        super().__init__(world.mesh, world.scenario.setup, world.visual, world.embedding())
         self._start_rehearsal()
 
     def _start_rehearsal(self) -> None:
