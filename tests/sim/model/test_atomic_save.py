@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -19,9 +18,13 @@ from tests.sim.model.sample import make_case
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# The child saves versions 1, 2, 3 … of a ~1 MB case to one path, forever, announcing each.
-SAVER = r"""
-import sys
+# A zygote imports Twinsight and builds a ~1 MB case once; for each round it forks a child that
+# saves versions N+1, N+2 ... of the case to one path, forever, appending each number to a file
+# once that save is complete. The test SIGKILLs the child at a random moment (the zygote does
+# the kill and reaps it, on request): a separate process killed mid-save, without paying the
+# interpreter's imports (~1.5 s) every round.
+ZYGOTE = r"""
+import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from tests.sim.model.sample import make_case
 from sim.model.case_io import save_case
@@ -29,12 +32,23 @@ path, folder, password = sys.argv[2], sys.argv[3] == "folder", sys.argv[4] or No
 from sim.model import crypto
 crypto.SCRYPT_N = 1 << 10
 case = make_case(big=True)
-version = int(sys.argv[5])
-while True:
-    version += 1
-    case.description = f"version {version}"
-    save_case(case, path, folder=folder, password=password)
-    print(version, flush=True)
+for line in sys.stdin:
+    cmd, arg, out = (line.split() + [""])[:3]
+    if cmd == "kill":
+        os.kill(int(arg), signal.SIGKILL)
+        os.waitpid(int(arg), 0)
+        print("dead", flush=True)
+        continue
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        version = int(arg)
+        while True:
+            version += 1
+            case.description = f"version {version}"
+            save_case(case, path, folder=folder, password=password)
+            os.write(fd, f"{version}\n".encode())
+    print(pid, flush=True)
 """
 
 
@@ -43,22 +57,35 @@ def _kill_during_saves(tmp_path, form: str, password: str, rounds: int, rng: ran
     save_case(make_case(big=True), path, folder=form == "folder", password=password or None)
     last_good = 0
     kills_mid_save = 0
-    for _ in range(rounds):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SAVER, str(ROOT), str(path), form, password, str(last_good)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first = proc.stdout.readline()  # imports done and one full save: now saving in a loop
-        assert first.strip(), proc.stderr.read()
-        time.sleep(rng.uniform(0.0, 0.4))
-        os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
-        done = [int(x) for x in (first + out).split()]
-        case = load_case(path, password=password or None)  # must open, whatever was cut short
-        got = int(case.description.split()[1]) if case.description.startswith("version") else 0
-        # the file holds the last completed save, or the one that was completing when killed
-        assert got in (done[-1], done[-1] + 1), (got, done[-3:])
-        kills_mid_save += got == done[-1]
-        last_good = got
+    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(ROOT), str(path), form, password],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        for n in range(rounds):
+            log = tmp_path / f"saved-{n}.txt"
+            zygote.stdin.write(f"save {last_good} {log}\n")
+            zygote.stdin.flush()
+            pid = zygote.stdout.readline().strip()
+            assert pid.isdigit(), zygote.stderr.read()
+            deadline = time.monotonic() + 60
+            while not (log.is_file() and log.read_text().strip()):  # one full save done
+                assert time.monotonic() < deadline, "the saver never completed a save"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.4))
+            zygote.stdin.write(f"kill {pid}\n")
+            zygote.stdin.flush()
+            assert zygote.stdout.readline().strip() == "dead"
+            done = [int(x) for x in log.read_text().split()]
+            log.unlink()
+            case = load_case(path, password=password or None)  # must open, whatever was cut short
+            got = int(case.description.split()[1]) if case.description.startswith("version") else 0
+            # the file holds the last completed save, or the one that was completing when killed
+            assert got in (done[-1], done[-1] + 1), (got, done[-3:])
+            kills_mid_save += got == done[-1]
+            last_good = got
+    finally:
+        zygote.stdin.close()
+        zygote.wait(timeout=30)
     return kills_mid_save
 
 
