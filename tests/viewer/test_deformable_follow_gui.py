@@ -9,6 +9,7 @@ least one update a second while the points stream in (each update's phases are m
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -97,8 +98,16 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
         for p in touched[:STREAMED]:  # a stylus sliding over the organ for ~8 s
             send(p)
             qtbot.wait(25)
+        # With a cold numba cache (a fresh clone, as in CI) the first fit compiles its
+        # kernels for ~20 s while those points stream: keep touching (the same points
+        # again) until three warm updates have been shown, or for at most 90 s.
+        again, deadline = itertools.cycle(touched[:STREAMED]), time.perf_counter() + 90
+        while len(box.follower.timings) < 4 and time.perf_counter() < deadline:
+            send(next(again))
+            qtbot.wait(25)
         streamed = time.perf_counter()
-        qtbot.waitUntil(lambda: box.follower.updates >= 2 and not box.follower.busy,
+        # The last update fits every touched point.
+        qtbot.waitUntil(lambda: box.follower.updates >= 2 and box.follower.caught_up,
                         timeout=120_000)
         elapsed = time.perf_counter() - t0
         rate = _rate_report(box.follower.timings, streamed)

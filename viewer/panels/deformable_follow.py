@@ -197,6 +197,12 @@ class StylusFollower:
         self._preview = self._targets = None
 
     # -- the loop -------------------------------------------------------------------------
+    @property
+    def caught_up(self) -> bool:
+        """The shown organ was fitted to every point touched so far."""
+        return (not self.busy and self.trace is not None and self.live is not None
+                and self.live._used == len(self.trace.points))
+
     def tick(self) -> None:
         """Start an update if the last one is done and new points have come (GUI timer)."""
         from sim.registration.deformable import MIN_POINTS, DeformableSettings
