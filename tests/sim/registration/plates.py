@@ -7,6 +7,8 @@ real walls, edges and rims; the scans see one side of the part only.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyvista as pv
 
@@ -62,25 +64,31 @@ def plate(size=(120.0, 80.0), thickness=10.0, corner=6.0, holes=(), pockets=(),
                              feature_angle=30.0, splitting=False)
 
 
-def generated_parts() -> dict[str, pv.PolyData]:
-    """Plates with holes, pockets and counterbores; some nearly symmetric."""
-    return {
-        # Four corner holes and one off-centre hole: symmetric but for that hole.
-        "holes": plate(holes=[(-50, -30, 3), (50, -30, 3), (-50, 30, 3), (50, 30, 3),
-                              (12, 5, 4)]),
-        # A pocket and two counterbores, placed without symmetry.
-        "pocket": plate(size=(100.0, 70.0), thickness=8.0,
-                        pockets=[(-35, -20, 5, 10, 3.0)],
-                        counterbores=[(25, 15, 3, 6, 2.5), (30, -20, 3, 6, 2.5)]),
-        # A square plate, four-fold symmetric but for one counterbore.
-        "square": plate(size=(80.0, 80.0), thickness=6.0, corner=4.0,
-                        holes=[(-28, -28, 3), (28, -28, 3), (-28, 28, 3), (28, 28, 3)],
-                        counterbores=[(10, 0, 3, 5.5, 2.0)]),
-        # Exactly two-fold symmetric: a turn of 180 degrees gives the same part.
-        "symmetric": plate(size=(110.0, 60.0), thickness=8.0,
-                           holes=[(-40, 0, 5), (40, 0, 5)],
-                           pockets=[(-15, -12, 15, 12, 3.0)]),
-    }
+# Plates with holes, pockets and counterbores; some nearly symmetric.
+PLATES: dict[str, dict] = {
+    # Four corner holes and one off-centre hole: symmetric but for that hole.
+    "holes": dict(holes=[(-50, -30, 3), (50, -30, 3), (-50, 30, 3), (50, 30, 3), (12, 5, 4)]),
+    # A pocket and two counterbores, placed without symmetry.
+    "pocket": dict(size=(100.0, 70.0), thickness=8.0, pockets=[(-35, -20, 5, 10, 3.0)],
+                   counterbores=[(25, 15, 3, 6, 2.5), (30, -20, 3, 6, 2.5)]),
+    # A square plate, four-fold symmetric but for one counterbore.
+    "square": dict(size=(80.0, 80.0), thickness=6.0, corner=4.0,
+                   holes=[(-28, -28, 3), (28, -28, 3), (-28, 28, 3), (28, 28, 3)],
+                   counterbores=[(10, 0, 3, 5.5, 2.0)]),
+    # Exactly two-fold symmetric: a turn of 180 degrees gives the same part.
+    "symmetric": dict(size=(110.0, 60.0), thickness=8.0, holes=[(-40, 0, 5), (40, 0, 5)],
+                      pockets=[(-15, -12, 15, 12, 3.0)]),
+}
+
+
+@functools.cache
+def _built(name: str) -> pv.PolyData:
+    return plate(**PLATES[name])  # ~1 s each: made once per test session
+
+
+def generated_parts(*names: str) -> dict[str, pv.PolyData]:
+    """Copies of the named plates (default all of :data:`PLATES`)."""
+    return {n: _built(n).copy() for n in (names or PLATES)}
 
 
 def in_plane_turn(mesh: pv.PolyData, degrees: float, offset=(3.0, -2.0, 0.5),
@@ -112,7 +120,7 @@ def write_turned_symmetric_plate(folder) -> tuple[pv.PolyData, np.ndarray]:
     its 180-degree twin. Returns the part and the true pose (nominal -> as scanned)."""
     from sim.geometry.rigid import apply_transform
 
-    part = generated_parts()["symmetric"]
+    part = generated_parts("symmetric")["symmetric"]
     part.save(folder / "plate.stl")
     pose = in_plane_turn(part, 30.0)
     np.savetxt(folder / "scan.xyz", apply_transform(pose, partial_scan(part, 30_000, 1)),
