@@ -100,9 +100,10 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
             qtbot.wait(25)
         # With a cold numba cache (a fresh clone, as in CI) the first fit compiles its
         # kernels for ~20 s while those points stream: keep touching (the same points
-        # again) until three warm updates have been shown, or for at most 90 s.
+        # again) until eight warm updates have been shown (each continues the fit a few
+        # steps), or for at most 90 s.
         again, deadline = itertools.cycle(touched[:STREAMED]), time.perf_counter() + 90
-        while len(box.follower.timings) < 4 and time.perf_counter() < deadline:
+        while len(box.follower.timings) < 9 and time.perf_counter() < deadline:
             send(next(again))
             qtbot.wait(25)
         streamed = time.perf_counter()
