@@ -268,6 +268,8 @@ class TwinPanel(QWidget):
         if st.t is None:
             return
         m = tw.model
+        if len(st.hot_stress) < len(m.hot_names) or len(st.damage) < len(m.hot_names):
+            return  # the twin's first samples are still being processed (another thread)
         self.loads.set_loads([(c, v, v - 1.96 * s, v + 1.96 * s, u) for c, v, s, u in
                               zip(m.channels, st.loads, st.loads_sd, m.channel_units,
                                   strict=True)])
