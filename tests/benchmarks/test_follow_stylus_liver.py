@@ -19,7 +19,11 @@ import pytest
 
 from sim.model import ObjectKind, SceneObject
 from tests.sim.registration.liver_truth import anterior_patch, liver_truth, sample_patch
-from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
+from tests.viewer.case_window import (  # noqa: F401
+    listening_live_panel,
+    send_tip,
+    shared_window_fixture,
+)
 from tests.viewer.test_deformable_follow_gui import _rate_report
 
 pyigtl = pytest.importorskip("pyigtl")
@@ -44,9 +48,7 @@ def test_follow_stylus_on_the_liver(shared_window, qtbot, shared_data):
                                       port=panel.session.instruments.endpoint.port)
     try:
         def send(p):
-            m = np.eye(4)
-            m[:3, 3] = p
-            client.send_message(pyigtl.TransformMessage(m, device_name="Stylus"), wait=True)
+            send_tip(client, p)
 
         send(pts[0])
         qtbot.waitUntil(lambda: box.follow_tool_combo.currentText() == "Stylus", timeout=10_000)

@@ -57,3 +57,13 @@ def press(qtbot, window, key, modifiers):
     window.windowHandle().requestActivate()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
     qtbot.keyClick(window, key, modifiers)
+
+
+def send_tip(client, point, device: str = "Stylus") -> None:
+    """A tracked tool's pose with its tip at ``point`` (mm), sent by a real pyigtl client."""
+    import numpy as np
+    import pyigtl
+
+    m = np.eye(4)
+    m[:3, 3] = point
+    client.send_message(pyigtl.TransformMessage(m, device_name=device), wait=True)

@@ -19,7 +19,11 @@ import pyvista as pv
 from sim.inspection.distance import MeshDistance
 from sim.markups.model import Markup
 from sim.model import ObjectKind, SceneObject
-from tests.viewer.case_window import listening_live_panel, shared_window_fixture  # noqa: F401
+from tests.viewer.case_window import (  # noqa: F401
+    listening_live_panel,
+    send_tip,
+    shared_window_fixture,
+)
 from viewer.panels.deformable_follow import MIN_INTERVAL_S
 
 pyigtl = pytest.importorskip("pyigtl")
@@ -85,9 +89,7 @@ def test_follow_stylus_moves_the_organ_toward_the_touched_points(shared_window, 
     client = pyigtl.OpenIGTLinkClient(host="127.0.0.1", port=port)
     try:
         def send(p):
-            m = np.eye(4)
-            m[:3, 3] = p
-            client.send_message(pyigtl.TransformMessage(m, device_name="Stylus"), wait=True)
+            send_tip(client, p)
 
         send(touched[0])
         ins = panel.session.instruments
