@@ -102,7 +102,7 @@ class ResultsRow(QWidget):
     def export_seg(self, obj, source: str, out: str) -> None:
         from sim.io.dicom_seg import export_seg
 
-        labels = {int(k): v for k, v in (obj.metadata.get("labels") or {}).items()}
+        labels = obj.label_table.as_info()
         self.window.run_task("Exporting SEG",
                              lambda p: export_seg(obj.data, labels, source, out, obj.name, p),
                              lambda info: self.say(f"Wrote {info['output']}: "

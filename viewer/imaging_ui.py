@@ -172,7 +172,7 @@ class ImagingUI:
         obj, case = self.slices.obj, self.window.case
         if obj is None or case is None:
             return
-        labels = {int(k): v for k, v in (obj.metadata.get("labels") or {}).items()}
+        labels = obj.label_table.as_info()
         chosen = set(self.segment.checked_labels())
         if labels and not chosen:
             self.window.status_label.setText("No structure is checked in the Segment panel")

@@ -109,7 +109,7 @@ def _run_labels(args, obj, target, progress) -> dict:
         if not table:
             raise InputError(f"'{args.lut}' is not a readable colour table.")
     labels = label_info(values, table) if table else (
-        obj.metadata.get("labels") or label_info(values))
+        obj.label_table.as_info() or label_info(values))
     labels = {int(k): v for k, v in labels.items()}
     surfaces = labelmap_to_surfaces(obj.data, {k: v["name"] for k, v in labels.items()},
                                     progress=progress, smoothing_iterations=args.smooth,

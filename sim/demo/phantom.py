@@ -194,9 +194,9 @@ def build_demo_case(progress: Progress = no_progress) -> Case:
     case.scene.add(SceneObject("Pedicle screw 6.5x45", ObjectKind.DEVICE, make_pedicle_screw(),
                                color=(0.72, 0.74, 0.78),
                                metadata={"diameter_mm": 6.5, "length_mm": 45.0,
-                                         **make("pedicle_screw", diameter=6.5, length=45).metadata(),
-                                         "trajectory": {"entry": [18.0, 88.0, 0.0],
-                                                        "target": [11.0, 62.0, 0.0]}}))
+                                         **make("pedicle_screw", diameter=6.5, length=45).metadata()},
+                               trajectory={"entry": (18.0, 88.0, 0.0),
+                                           "target": (11.0, 62.0, 0.0)}))
     case.scene.add(SceneObject("Table bracket", ObjectKind.PART, make_bracket(),
                                color=(0.35, 0.55, 0.75)))
     progress(1.0, "Demo case ready")

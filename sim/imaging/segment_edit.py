@@ -7,7 +7,7 @@ uint8 mask array in the image (``segment-<value>``), so segments may overlap and
 operations between them mean what they say; the active ``labels`` array is the exclusive
 label map made from them (a later segment wins where they overlap), which the slice views
 draw and which every label-map tool (surfaces from labels, Dice, export) reads. The segment
-names and colours are in ``metadata["labels"]`` like an imported label map's.
+names and colours are its ``label_table`` like an imported label map's.
 
 An edit changes a few masks inside a box; its undo step keeps only that box of each changed
 mask before and after, so a long editing session holds little memory.
@@ -120,7 +120,7 @@ class SegmentEditor:
         grid.point_data[LABELS] = np.zeros(image.n_points, dtype=np.uint8)
         grid.point_data.active_scalars_name = LABELS
         obj = SceneObject(case.scene.unique_name(name), ObjectKind.LABELMAP, grid, visible=False,
-                          metadata={"labels": {}, "segmentation_of": volume.uid})
+                          metadata={"segmentation_of": volume.uid})
         case.scene.add(obj)
         return cls(case, obj)
 
@@ -131,8 +131,7 @@ class SegmentEditor:
 
     def segments(self) -> dict[int, dict[str, Any]]:
         """value -> {"name", "color"} in order of value."""
-        labels = self.obj.metadata.get("labels") or {}
-        return {int(k): dict(v) for k, v in sorted(labels.items(), key=lambda kv: int(kv[0]))}
+        return self.obj.label_table.as_info()
 
     def value_of(self, name: str) -> int:
         for v, info in self.segments().items():
@@ -166,7 +165,7 @@ class SegmentEditor:
             self._put_mask(value, np.zeros(self.image.n_points, np.uint8), recompose=False)
 
         self._segments_step(f"Add segment '{name}'", put, lambda: self._drop_mask(value), {
-            **{str(k): v for k, v in segs.items()}, str(value): {"name": name, "color": color}})
+            **segs, value: {"name": name, "color": color}})
         return value
 
     def remove_segment(self, value: int) -> None:
@@ -177,7 +176,7 @@ class SegmentEditor:
         self._segments_step(f"Remove segment '{segs[value]['name']}'",
                             lambda: self._drop_mask(value),
                             lambda: self._put_mask(value, kept.ravel(order="F")),
-                            {str(k): v for k, v in segs.items() if k != value})
+                            {k: v for k, v in segs.items() if k != value})
 
     def _segments_step(self, title: str, do: Callable[[], None], undo: Callable[[], None],
                        labels: dict) -> None:
@@ -185,7 +184,7 @@ class SegmentEditor:
         with self.case.history.macro(title):
             do()
             self.case.history.push(FunctionCommand("", undo, do))
-            self.obj.metadata = {**self.obj.metadata, "labels": labels}
+            self.obj.label_table = labels
 
     def _put_mask(self, value: int, flat: np.ndarray, recompose: bool = True) -> None:
         """Segment ``value``'s mask (``flat``, in point order) into the image."""

@@ -110,7 +110,7 @@ def run_export_seg(args: argparse.Namespace) -> int:
     obj = next((o for o in case.scene if o.kind in ("labelmap", "volume")), None)
     if obj is None:
         raise InputError(f"'{args.labelmap}' holds no label map.")
-    names = obj.metadata.get("labels") or {}
+    names = obj.label_table.as_info()
     if args.lut:
         table = read_lut(args.lut)
         if not table:

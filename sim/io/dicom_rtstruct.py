@@ -191,8 +191,9 @@ def rtstruct_case(path: str | Path, grid: pv.ImageData | None = None, spacing: f
     image, info, surfaces = to_surfaces(structures, grid, spacing, progress)
     stem = Path(path).stem
     case = Case(name=stem, source=str(path))
-    case.scene.add(SceneObject(f"{stem} structures", ObjectKind.LABELMAP, image, metadata={
-        "labels": info, "source_format": "RTSTRUCT", "notes": list(structures.notes)}))
+    case.scene.add(SceneObject(f"{stem} structures", ObjectKind.LABELMAP, image, label_table=info,
+                               metadata={"source_format": "RTSTRUCT",
+                                         "notes": list(structures.notes)}))
     for value, surf in surfaces.items():
         case.scene.add(SceneObject(info[value]["name"], ObjectKind.SURFACE, surf,
                                    color=tuple(info[value]["color"]), metadata={"label": value}))

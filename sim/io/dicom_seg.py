@@ -286,7 +286,7 @@ def seg_case(path: str | Path, onto: pv.ImageData | None = None,
     stem = Path(path).stem
     case = Case(name=stem, source=str(path))
     case.scene.add(SceneObject(f"{stem} segments", ObjectKind.LABELMAP, image,
-                               metadata={"labels": labels, "source_format": "DICOM SEG"}))
+                               label_table=labels, metadata={"source_format": "DICOM SEG"}))
     return case
 
 

@@ -29,8 +29,8 @@ def image_loaded(path: Path, stem: str, image: pv.ImageData, notes: list[str],
     labels = is_labels if is_labels is not None else (force_labels or looks_like_labels(values))
     if labels:
         present = np.flatnonzero(np.bincount(values.ravel().astype(np.int64)))
-        metadata["labels"] = label_info(present, table or sidecar_lut(path, stem))
-        obj = SceneObject(stem, ObjectKind.LABELMAP, image, metadata=metadata)
+        obj = SceneObject(stem, ObjectKind.LABELMAP, image, metadata=metadata,
+                          label_table=label_info(present, table or sidecar_lut(path, stem)))
     else:
         lo, hi = float(values.min()), float(values.max())
         metadata["range"] = [lo, hi]

@@ -30,7 +30,7 @@ from sim.markups.model import Markup
 from sim.model import bundle
 from sim.model.migrations import MigrationError, migrate
 from sim.model.scene import Case, SceneObject
-from sim.model.schema import FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
+from sim.model.schema import ARRAY_KEY, FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
 from sim.model.section_docs import opened_sections, section_version
 from sim.progress import Progress, no_progress
 
@@ -127,7 +127,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-ARRAY_KEY = "$ndarray"  # metadata arrays are stored as .npy files, referenced like this
+def _npy(value: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, value, allow_pickle=False)
+    return buf.getvalue()
 
 
 def _store_arrays(value: Any, prefix: str, add) -> Any:
@@ -135,9 +138,7 @@ def _store_arrays(value: Any, prefix: str, add) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise InputError(f"metadata '{prefix}' holds Python objects, not numbers")
-        buf = io.BytesIO()
-        np.save(buf, value, allow_pickle=False)
-        return {ARRAY_KEY: add(f"{prefix}.npy", buf.getvalue())}
+        return {ARRAY_KEY: add(f"{prefix}.npy", _npy(value))}
     if isinstance(value, dict):
         return {k: _store_arrays(v, f"{prefix}.{_safe_key(k)}", add) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -195,6 +196,8 @@ class ObjectSnapshot:
     token: tuple | None = None  # where to file the bytes in the BlobCache
     transform: list[list[float]] | None = None  # None: identity
     display: dict[str, Any] = field(default_factory=dict)  # settings that are not defaults
+    typed: dict[str, Any] = field(default_factory=dict)  # label_table, trajectory, tracking (JSON)
+    texture: np.ndarray | None = None  # read-only, so shared rather than copied
 
 
 @dataclass
@@ -230,7 +233,7 @@ def snapshot_case(case: Case, blobs: BlobCache | None = None,
                                       bool(obj.visible), copy.deepcopy(obj.metadata), data,
                                       blob, token,
                                       rigid.to_list(obj.transform) if obj.has_transform else None,
-                                      obj.display.to_json()))
+                                      obj.display.to_json(), _typed_json(obj), obj.texture))
     if blobs is not None:
         blobs.keep_only({o.uid for o in objects})
     markups = [{"uid": m.uid, "name": m.name, "type": str(m.type),
@@ -240,6 +243,16 @@ def snapshot_case(case: Case, blobs: BlobCache | None = None,
                 "description": m.description} for m in case.markups]
     return CaseSnapshot(case.uid, case.name, case.anatomical, case.description, case.created,
                         objects, markups, copy.deepcopy(case.sections))
+
+
+def _typed_json(obj: SceneObject) -> dict[str, Any]:
+    """The typed fields that are set, JSON-ready."""
+    out: dict[str, Any] = {"label_table": obj.label_table.to_json()} if obj.label_table else {}
+    for key in ("trajectory", "tracking"):
+        value = getattr(obj, key)
+        if value is not None:
+            out[key] = value.to_json()
+    return out
 
 
 def case_files(case: Case | CaseSnapshot, progress: Progress = no_progress,
@@ -271,9 +284,11 @@ def case_files(case: Case | CaseSnapshot, progress: Progress = no_progress,
             raise InputError(f"The case '{snap.name}' cannot be saved: {exc}.") from None
         entry = {"uid": obj.uid, "name": obj.name, "kind": obj.kind, "file": name,
                  "color": list(obj.color), "opacity": obj.opacity, "visible": obj.visible,
-                 "display": obj.display, "metadata": metadata}
+                 "display": obj.display, **obj.typed, "metadata": metadata}
         if obj.transform is not None:
             entry["transform"] = obj.transform
+        if obj.texture is not None:
+            entry["texture"] = add(f"{stem}.texture.npy", _npy(obj.texture))
         objects.append(entry)
     sections = {}
     for key, doc in snap.sections.items():
@@ -412,10 +427,12 @@ def _read_contents(b: bundle.Bundle, m: Manifest, path: Path, progress: Progress
         blob = _checked_file(b, m, e.file)
         data = dataset_from_bytes(Path(e.file).suffix.lower(), blob, path, e.file)
         metadata = _load_arrays(dict(e.metadata), b, m)
+        texture = None if e.texture is None else _load_arrays({ARRAY_KEY: e.texture}, b, m)
         try:
             obj = SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
                               opacity=e.opacity, visible=e.visible, metadata=metadata,
-                              uid=e.uid, display=e.display)
+                              uid=e.uid, display=e.display, label_table=e.label_table,
+                              trajectory=e.trajectory, tracking=e.tracking, texture=texture)
             if e.transform is not None:
                 obj.transform = e.transform
             objects.append(obj)

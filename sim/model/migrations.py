@@ -14,7 +14,8 @@ from typing import Any
 from sim.errors import InputError
 from sim.geometry import rigid
 from sim.model.display import as_display, split_legacy
-from sim.model.schema import FORMAT, SCHEMA_VERSION
+from sim.model.object_fields import CHECKS, split_typed
+from sim.model.schema import ARRAY_KEY, FORMAT, SCHEMA_VERSION
 
 
 class MigrationError(ValueError):
@@ -71,8 +72,54 @@ def _v2_to_v3(old: dict[str, Any], when: datetime) -> dict[str, Any]:
     return new
 
 
+_OLD_KEY = {"label_table": "labels", "trajectory": "trajectory"}
+
+
+def _v3_to_v4(old: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """Version 3 kept a label map's names and colours (``labels``), a device's planned
+    ``trajectory``, a tracked object's ``tracked_device`` and ``pose`` and a live image's
+    ``texture`` as metadata keys; version 4 has typed fields. A value that does not fit stays
+    in metadata as ``legacy_<key>``. A pose stored as an array file stays in metadata with its
+    device until the array is read: the object adopts both when it is built."""
+    new = dict(old, schema_version=4)
+    objects = []
+    for entry in old.get("objects", []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("metadata"), dict):
+            objects.append(entry)
+            continue
+        rest, typed = split_typed(entry["metadata"])
+        entry = dict(entry)
+        for key, value in typed.items():
+            if key == "tracking" and isinstance(value.get("pose"), dict):  # an array file
+                rest["tracked_device"], rest["pose"] = value["device"], value["pose"]
+                continue
+            if key == "texture":
+                ref = value.get(ARRAY_KEY) if isinstance(value, dict) else None
+                if isinstance(ref, str):
+                    entry["texture"] = ref
+                elif value is not None:
+                    rest["legacy_texture"] = value
+                continue
+            try:
+                checked = CHECKS[key](value)
+            except InputError:
+                if key == "tracking":
+                    rest["legacy_tracked_device"] = value["device"]
+                    if value["pose"] is not None:
+                        rest["legacy_pose"] = value["pose"]
+                else:
+                    rest[f"legacy_{_OLD_KEY[key]}"] = value
+                continue
+            if checked is not None:
+                entry[key] = checked.to_json()
+        entry["metadata"] = rest
+        objects.append(entry)
+    new["objects"] = objects
+    return new
+
+
 STEPS: dict[int, Callable[[dict[str, Any], datetime], dict[str, Any]]] = {
-    1: _v1_to_v2, 2: _v2_to_v3}
+    1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(raw: Any, when: datetime | None = None) -> dict[str, Any]:

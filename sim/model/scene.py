@@ -21,6 +21,7 @@ from psygnal import Signal, evented
 from sim.errors import InputError
 from sim.geometry import rigid
 from sim.markups.model import MarkupList
+from sim.model import object_fields as of
 from sim.model import transform as tf
 from sim.model.display import FIELDS, Display, as_display, split_legacy
 from sim.named_list import NamedList
@@ -60,8 +61,11 @@ class SceneObject:
 
     ``transform`` (a rigid 4x4, LPS mm) places the data in the world without touching
     it; ``display`` holds how it is drawn (colour field, colour range, window ...);
-    ``metadata`` is free-form provenance (source format, modality, what it was made from).
-    Every field is evented (``obj.events.transform`` ...) and recorded by the undo history.
+    ``label_table`` names a label map's values, ``trajectory`` is a planned device's entry
+    and target, ``tracking`` the live tracker device driving it and ``texture`` an image
+    drawn on it (see :mod:`sim.model.object_fields`); ``metadata`` is free-form provenance
+    (source format, modality, what it was made from). Every field is evented
+    (``obj.events.transform`` ...), checked on assignment and recorded by the undo history.
     """
 
     name: str
@@ -75,13 +79,29 @@ class SceneObject:
     uid: str = field(default_factory=lambda: f"obj-{uuid.uuid4().hex[:12]}")
     transform: np.ndarray = field(default_factory=_identity, repr=False)
     display: Display = field(default_factory=Display)
+    label_table: of.LabelTable = field(default_factory=of.LabelTable)
+    trajectory: of.Trajectory | None = None
+    tracking: of.Tracking | None = None
+    texture: np.ndarray | None = field(default=None, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "transform":  # checked here, so no caller can store a shear or a list
             value = _frozen(rigid.check_rigid(value))
         elif name == "display":
             value = as_display(value)
+        elif name in of.CHECKS:
+            value = of.CHECKS[name](value)
         object.__setattr__(self, name, value)
+
+    def set_live(self, **changes: Any) -> None:
+        """Apply a live stream's update (``tracking`` pose, ``texture`` frame): checked like
+        an assignment, but no event and no undo step. The stream moves the mesh in place too,
+        which neither records (views follow the data's ``Modified()``), and undoing one frame
+        of a 60 Hz stream would leave the field and the mesh disagreeing."""
+        for name, value in changes.items():
+            if name not in of.LIVE_FIELDS:
+                raise InputError(f"'{name}' is not a field a live stream sets.")
+            object.__setattr__(self, name, of.CHECKS[name](value))
 
     def __post_init__(self) -> None:
         self.kind = ObjectKind(self.kind)
@@ -90,6 +110,12 @@ class SceneObject:
             self.display = self.display.replace(**display)
             if transform is not None:
                 self.transform = transform
+        if any(k in self.metadata for k in of.LEGACY_KEYS):  # built the pre-schema-4 way
+            self.metadata, typed = of.split_typed(self.metadata)
+            for key, value in typed.items():
+                current = getattr(self, key)
+                if current is None or (key == "label_table" and not current):  # typed wins
+                    setattr(self, key, value)
         if not 0.0 <= self.opacity <= 1.0:
             raise InputError(f"Opacity of '{self.name}' must be between 0 and 1.")
 

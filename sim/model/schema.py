@@ -4,7 +4,9 @@
 file: VTP, VTU, VTI …), its markups, and the SHA-256 and size of every stored file.
 Older manifests are brought up to date by :mod:`sim.model.migrations` first.
 Version 3 gives every object a typed ``transform`` and ``display`` (version 2 kept them as
-loose ``metadata`` keys).
+loose ``metadata`` keys); version 4 a typed ``label_table``, ``trajectory``, ``tracking`` and
+``texture`` (version 3 kept them as ``metadata`` keys ``labels``, ``trajectory``,
+``tracked_device``/``pose`` and ``texture``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.markups.model import MarkupType
 from sim.model.display import Display
+from sim.model.object_fields import LabelTable, Tracking, Trajectory
 from sim.model.scene import ObjectKind
 
 FORMAT = "twinsight-case"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MANIFEST = "manifest.json"
+ARRAY_KEY = "$ndarray"  # metadata arrays are stored as .npy files, referenced like this
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -57,12 +61,21 @@ class ObjectEntry(_Strict):
     transform: Annotated[list[Annotated[list[Finite], Field(min_length=4, max_length=4)]],
                          Field(min_length=4, max_length=4)] | None = None
     display: Display = Field(default_factory=Display)
+    label_table: LabelTable = Field(default_factory=LabelTable)
+    trajectory: Trajectory | None = None
+    tracking: Tracking | None = None
+    texture: str | None = None  # the stored .npy image (rows, cols, 3 uint8)
     metadata: dict[str, Any] = Field(default_factory=dict)  # free-form provenance
 
     @field_validator("file")
     @classmethod
     def _safe_file(cls, value: str) -> str:
         return check_member_name(value)
+
+    @field_validator("texture")
+    @classmethod
+    def _safe_texture(cls, value: str | None) -> str | None:
+        return None if value is None else check_member_name(value)
 
 
 class MarkupEntry(_Strict):
@@ -89,7 +102,7 @@ class CaseInfo(_Strict):
 
 class Manifest(_Strict):
     format: Literal["twinsight-case"]
-    schema_version: Literal[3]
+    schema_version: Literal[4]
     app_version: str
     created: datetime
     modified: datetime
@@ -120,6 +133,9 @@ class Manifest(_Strict):
             if hashed and name not in self.files:
                 raise ValueError(f"section file '{name}' has no checksum")
         files = [o.file for o in self.objects]
+        for tex in (o.texture for o in self.objects if o.texture is not None):
+            if tex not in self.files:
+                raise ValueError(f"texture file '{tex}' has no checksum")
         if len(set(files)) != len(files):
             raise ValueError("two objects share one file")
         if hashed:

@@ -24,6 +24,8 @@ _FIELD_VERBS = {
     "name": "Rename", "color": "Change colour of", "opacity": "Change opacity of",
     "visible": "Change visibility of", "metadata": "Edit", "data": "Edit geometry of",
     "transform": "Transform", "display": "Change display of",
+    "label_table": "Edit labels of", "trajectory": "Change trajectory of",
+    "tracking": "Change tracking of", "texture": "Change texture of",
     "points": "Move points of", "labels": "Rename points of", "size": "Resize",
     "orientation": "Rotate", "locked": "Lock/unlock", "description": "Describe",
 }

@@ -41,9 +41,9 @@ START_OFFSET = (40.0, 10.0, 12.0)  # held back mm, aside mm, tilt degrees
 def device_plan(obj: SceneObject) -> DevicePlan:
     """The plan of one case device (its trajectory, else its placement), starting off it
     (:data:`START_OFFSET`; also what the authoring dialog's *Add device* proposes)."""
-    traj = obj.metadata.get("trajectory")
-    if isinstance(traj, dict) and "entry" in traj and "target" in traj and not obj.has_transform:
-        entry, target = np.asarray(traj["entry"], float), np.asarray(traj["target"], float)
+    traj = obj.trajectory
+    if traj is not None and not obj.has_transform:
+        entry, target = np.asarray(traj.entry, float), np.asarray(traj.target, float)
     else:
         pose = anchor_pose(obj)
         local = world_surface(obj).transform(np.linalg.inv(pose), inplace=False)
@@ -78,7 +78,7 @@ def build_scenario(case: Case, body: str | None = None, retraction_mm: float = 1
                  "pose": {"position": [cx, b[2] - 15.0, cz - 20.0], "direction": [0, 0, 1]}}
     setup = SessionSetup(material="liver", fixed=fixed, dt=0.05, instruments=[retractor])
     devices = [device_plan(o) for o in case.scene
-               if o.kind == ObjectKind.DEVICE and ("trajectory" in o.metadata or o.has_transform)]
+               if o.kind == ObjectKind.DEVICE and (o.trajectory is not None or o.has_transform)]
     rigid = [o.name for o in case.scene if o is not body_obj and CRITICAL.search(o.name)
              and o.kind == ObjectKind.SURFACE]
     structures = [CriticalStructure(n, contact=True) for n in rigid]

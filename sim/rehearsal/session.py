@@ -40,14 +40,13 @@ REHEARSAL_EVENTS = ("device", "next")
 def anchor_pose(obj: SceneObject) -> np.ndarray:
     """Where a device's anchor is now (world_T_anchor). Devices added by the Place panel keep
     their surface in the anchor frame and carry the pose as transform; the demo's screw has its
-    surface placed along its ``trajectory`` metadata."""
+    surface placed along its ``trajectory``."""
     from sim.devices import pose_on_trajectory
 
     if obj.has_transform:
         return obj.transform
-    traj = obj.metadata.get("trajectory")
-    if isinstance(traj, dict) and "entry" in traj and "target" in traj:
-        return pose_on_trajectory(traj["entry"], traj["target"])
+    if obj.trajectory is not None:
+        return pose_on_trajectory(obj.trajectory.entry, obj.trajectory.target)
     return np.eye(4)
 
 

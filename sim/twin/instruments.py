@@ -208,7 +208,7 @@ class InstrumentLink:
         if self.case is None:
             return None
         return next((o for o in self.case.scene
-                     if o.metadata.get("tracked_device") == device), None)
+                     if o.tracking is not None and o.tracking.device == device), None)
 
     def _add_to_scene(self, obj) -> None:
         case = self.case

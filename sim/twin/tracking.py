@@ -26,7 +26,9 @@ import pyvista as pv
 from psygnal import Signal
 
 from sim.errors import InputError
+from sim.geometry import rigid
 from sim.model import ObjectKind, SceneObject
+from sim.model.object_fields import Tracking
 from sim.twin.igtl_wire import ImageFrame
 
 if TYPE_CHECKING:
@@ -95,14 +97,15 @@ class TrackedTool:
         self.patient_T_tracker = check_rigid(
             np.eye(4) if patient_T_tracker is None else patient_T_tracker, "registration")
         pts = np.asarray(obj.data.points, dtype=float)
-        last = obj.metadata.get("pose")  # an object a previous session already moved
-        self.pose = np.eye(4) if last is None else np.asarray(last, dtype=float)  # patient_T_tip
+        last = None if obj.tracking is None else obj.tracking.matrix  # moved by a past session
+        self.pose = np.eye(4) if last is None else last  # patient_T_tip
         # The mesh in the tip frame: undo the last pose (rigid, so R^T (p - t)).
         self._local = (pts - self.pose[:3, 3]) @ self.pose[:3, :3]
         self.updates = 0
         self.last_sender_time = 0.0
         self.last_latency_s = 0.0
-        obj.metadata["tracked_device"] = device
+        if obj.tracking is None or obj.tracking.device != device:  # may be the reader thread:
+            obj.set_live(tracking=Tracking(device=device, pose=last))  # quiet, see set_live
 
     @property
     def tip(self) -> np.ndarray:
@@ -164,9 +167,17 @@ class TrackedTool:
         pts = self.obj.data.points
         pts[:] = self._local @ world[:3, :3].T + world[:3, 3]
         self.obj.data.Modified()
-        self.obj.metadata["pose"] = world
+        self.obj.set_live(tracking=Tracking(device=self.device, pose=_rigid_part(world)))
         self.shown += 1
         return True
+
+
+def _rigid_part(world: np.ndarray) -> np.ndarray:
+    """``world`` with its rotation made exactly orthonormal: the link accepts float32 poses
+    a little off (1e-2), the typed field keeps a rigid pose."""
+    m = np.array(world, dtype=float)
+    m[:3, :3] = rigid.nearest_rotation(m[:3, :3])
+    return m
 
 
 def make_tool_object(device: str, length: float = 150.0) -> SceneObject:
@@ -215,7 +226,7 @@ class ImagePlane:
     """An IMAGE stream (e.g. ultrasound) shown as a textured quad at its pose.
 
     The scene object is a 4-point quad with texture coordinates; the current frame
-    is ``obj.metadata['texture']`` (rows, cols, 3 uint8), which the view maps on it.
+    is ``obj.texture`` (rows, cols, 3 uint8), which the view maps on it.
     Like :class:`TrackedTool`, ``update`` publishes (any thread) and ``sync_mesh``
     moves the quad and swaps the texture on the dispatch thread.
     """
@@ -235,7 +246,7 @@ class ImagePlane:
         quad.active_texture_coordinates = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
         self.obj = SceneObject(name=device, kind=ObjectKind.SURFACE, data=quad,
                                color=(1.0, 1.0, 1.0),
-                               metadata={"live": "igtl-image", "texture": None})
+                               metadata={"live": "igtl-image"})
         self.frames = 0
         # With a pose source (a separate TRANSFORM, PLUS style) the image's own geometry
         # is relative to that transform: world = patient_T_tracker @ tracker_T_image @ ijk.
@@ -286,6 +297,6 @@ class ImagePlane:
             return False
         self.obj.data.points[:] = pending[0]
         self.obj.data.Modified()
-        self.obj.metadata["texture"] = pending[1]
+        self.obj.set_live(texture=pending[1])
         self.shown += 1
         return True

@@ -81,7 +81,7 @@ def test_results_row(setup, qtbot, tmp_path, monkeypatch):
     lab[3:9, 4:12, 1:3] = 7
     obj = window.case.scene.add(SceneObject("tumour", ObjectKind.LABELMAP, make_image(
         lab, vol.spacing, vol.origin, vol.direction_matrix),
-        metadata={"labels": {7: {"name": "tumour", "color": [0.9, 0.2, 0.2]}}}))
+        label_table={7: {"name": "tumour", "color": [0.9, 0.2, 0.2]}}))
     window.case.scene.select(obj)
     _answer(monkeypatch, getExistingDirectory=str(tmp_path / "ct"),
             getSaveFileName=(str(tmp_path / "seg.dcm"), ""))
@@ -94,7 +94,7 @@ def test_results_row(setup, qtbot, tmp_path, monkeypatch):
                     timeout=60_000)
     back = next(o for o in window.case.scene if o.name == "seg segments")
     np.testing.assert_array_equal(voxel_array(back.data), lab)
-    assert back.metadata["labels"][7]["name"] == "tumour"
+    assert back.label_table.as_info()[7]["name"] == "tumour"
     # a PDF report into the patient's study
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure

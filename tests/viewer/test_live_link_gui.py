@@ -75,7 +75,7 @@ def test_pose_flood_while_the_view_renders(live, qtbot):
             renders += 1
             # What the view draws is always one whole pose: the mesh is the tool's local
             # shape moved by the pose recorded with it (both written on this thread).
-            world = tool.obj.metadata["pose"]
+            world = tool.obj.tracking.matrix
             expect = tool._local @ world[:3, :3].T + world[:3, 3]
             torn += not np.allclose(mesh.points, expect, atol=1e-6)
             now = time.perf_counter()

@@ -53,7 +53,7 @@ class LiveOverlay:
                 actor.GetMapper().SetInputData(obj.data)
                 self.bound.add(obj.uid)
                 changed = True
-            tex = obj.metadata.get("texture")
+            tex = obj.texture
             if tex is not None and self.textures.get(obj.uid) is not tex:
                 actor.SetTexture(pv.Texture(np.flipud(tex)))  # row 0 at t = 0
                 actor.GetProperty().SetColor(1, 1, 1)

@@ -139,9 +139,8 @@ class SegmentPanel(QWidget):
         is_labels = obj is not None and obj.kind == ObjectKind.LABELMAP
         self.from_labels.setEnabled(is_labels)
         self.label_list.clear()
-        for value, info in sorted((int(k), v) for k, v in
-                                  ((obj.metadata.get("labels") or {}) if is_labels else {}).items()):
-            item = QListWidgetItem(f"{value:>4}  {info['name']}")
+        for value, label in (obj.label_table.items() if is_labels else []):
+            item = QListWidgetItem(f"{value:>4}  {label.name}")
             item.setData(Qt.ItemDataRole.UserRole, value)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked)

@@ -277,7 +277,7 @@ class SimulatePanel(CasePanel):
         self.follow_combo.addItem("(none)", None)
         if self.case is not None:
             for obj in self.case.scene:
-                if "tracked_device" in obj.metadata:
+                if obj.tracking is not None:
                     self.follow_combo.addItem(obj.name, obj.uid)
 
     def _material_changed(self, name: str) -> None:
@@ -533,10 +533,9 @@ class SimulatePanel(CasePanel):
         if not uid or not name or self.case is None:
             return
         obj = self.case.scene.find(uid)
-        pose = None if obj is None else obj.metadata.get("pose")
+        pose = None if obj is None or obj.tracking is None else obj.tracking.matrix
         if pose is None:
             return
-        pose = np.asarray(pose, dtype=float)
         if self._follow_stamp is not None and np.array_equal(self._follow_stamp, pose):
             return
         self._follow_stamp = pose.copy()

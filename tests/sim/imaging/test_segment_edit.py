@@ -139,7 +139,7 @@ def ct_and_truth(shared_data):
     ct = next(iter(load(shared_data / "ct" / "totalseg" / "example_ct_sm.nii.gz").scene))
     truth = next(iter(load(shared_data / "ct" / "totalseg" / "example_seg.nii.gz").scene))
     assert tuple(ct.data.dimensions) == tuple(truth.data.dimensions)
-    names = {info["name"]: int(k) for k, info in truth.metadata["labels"].items()}
+    names = {info["name"]: int(k) for k, info in truth.label_table.as_info().items()}
     return ct, voxel_array(truth.data), names
 
 

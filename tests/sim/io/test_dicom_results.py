@@ -104,7 +104,7 @@ def test_seg_round_trip_gives_identical_voxels_and_validates(ct, labels, tmp_pat
     np.testing.assert_array_equal(voxel_array(back.data), voxel_array(labels))
     np.testing.assert_allclose(back.data.origin, labels.origin)
     for value, info in NAMES.items():
-        got = back.metadata["labels"][value]
+        got = back.label_table.as_info()[value]
         assert got["name"] == info["name"]
         np.testing.assert_allclose(got["color"], info["color"], atol=1.5 / 255)
 

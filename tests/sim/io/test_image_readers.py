@@ -36,7 +36,7 @@ def test_real_nifti_matches_nibabel(shared_data, name):
 
 def test_segmentation_labels_are_listed(shared_data):
     obj = _only(load(shared_data / "ct" / "totalseg" / "example_seg.nii.gz"))
-    labels = obj.metadata["labels"]
+    labels = obj.label_table.as_info()
     assert len(labels) == len(np.unique(voxel_array(obj.data))) - 1
     # TotalSegmentator keeps its label table in a Caret XML header extension; read it
     # independently (nibabel + a regex) and compare every name and colour
@@ -126,8 +126,8 @@ def test_slicer_segmentation_nrrd_names_and_colours(tmp_path):
     case = load(tmp_path / "s.seg.nrrd")
     obj = _only(case)
     assert case.name == "s" and obj.kind == "labelmap"
-    assert obj.metadata["labels"][1] == {"name": "Liver", "color": [0.8, 0.4, 0.3]}
-    assert obj.metadata["labels"][7]["name"] == "Tumour"
+    assert obj.label_table.as_info()[1] == {"name": "Liver", "color": [0.8, 0.4, 0.3]}
+    assert obj.label_table.as_info()[7]["name"] == "Tumour"
 
 
 def test_sidecar_colour_table(tmp_path):
@@ -136,7 +136,7 @@ def test_sidecar_colour_table(tmp_path):
     nib.Nifti1Image(arr, np.eye(4)).to_filename(tmp_path / "lab.nii.gz")
     (tmp_path / "lab.ctbl").write_text("# Slicer table\n0 background 0 0 0 0\n2 kidney 255 0 0 255\n")
     obj = _only(load(tmp_path / "lab.nii.gz"))
-    assert obj.metadata["labels"] == {2: {"name": "kidney", "color": [1.0, 0.0, 0.0]}}
+    assert obj.label_table.as_info() == {2: {"name": "kidney", "color": [1.0, 0.0, 0.0]}}
 
 
 def test_metaimage_direction_and_compression(tmp_path):

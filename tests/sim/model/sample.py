@@ -21,7 +21,9 @@ def make_case(seed: int = 0, big: bool = False) -> Case:
     case.scene.add(SceneObject("CT", ObjectKind.VOLUME, ct, display=Display(window=(40.0, 400.0))))
     labels = pv.ImageData(dimensions=(8, 9, 10), spacing=(1.5, 1.5, 3.0))
     labels["labels"] = rng.integers(0, 5, labels.n_points).astype(np.uint8)
-    case.scene.add(SceneObject("Segments", ObjectKind.LABELMAP, labels, opacity=0.5))
+    case.scene.add(SceneObject("Segments", ObjectKind.LABELMAP, labels, opacity=0.5,
+                               label_table={1: {"name": "liver", "color": (0.8, 0.4, 0.3)},
+                                            4: {"name": "tumour", "color": (1.0, 0.0, 0.0)}}))
     liver = pv.Sphere(radius=40.0, theta_resolution=30, phi_resolution=20)
     liver.point_data["thickness"] = rng.random(liver.n_points)
     liver.cell_data["region"] = np.arange(liver.n_cells, dtype=np.int32)
@@ -30,11 +32,14 @@ def make_case(seed: int = 0, big: bool = False) -> Case:
     cloud = pv.PolyData(rng.random((50, 3)) * 100)
     cloud["intensity"] = rng.random(50).astype(np.float32)
     case.scene.add(SceneObject("Scan", ObjectKind.POINTS, cloud, metadata={
-        "pose": rng.random((4, 4)), "texture": rng.integers(0, 255, (8, 6, 3), dtype=np.uint8),
-        "nested": {"weights": [np.arange(3, dtype=np.int64), 2.5]}}))
+        "matrix": rng.random((4, 4)), "thumbnail": rng.integers(0, 255, (8, 6), dtype=np.uint8),
+        "nested": {"weights": [np.arange(3, dtype=np.int64), 2.5]}},
+        texture=rng.integers(0, 255, (8, 6, 3), dtype=np.uint8)))
     screw = pv.Cylinder(radius=2.0, height=30.0).triangulate()
     dev = SceneObject("Screw", ObjectKind.DEVICE, screw, color=(0.6, 0.6, 0.65))
     dev.transform = from_parts((10.0, -4.0, 2.5), (15.0, -30.0, 90.0))
+    dev.trajectory = {"entry": (18.0, 88.0, 0.0), "target": (11.0, 62.0, 0.0)}
+    dev.tracking = {"device": "ScrewDriver", "pose": from_parts((1.0, 2.0, 3.0), (0, 45, 0))}
     case.scene.add(dev)
     body = pv.ImageData(dimensions=(4, 5, 6)).cast_to_unstructured_grid()
     body.point_data["u"] = rng.random((body.n_points, 3))
@@ -100,6 +105,11 @@ def assert_cases_equal(a: Case, b: Case) -> None:
             y.name, y.kind, tuple(y.color), y.opacity, y.visible)
         assert_values_equal(x.metadata, y.metadata)
         assert np.array_equal(x.transform, y.transform)
+        assert (x.display, x.label_table, x.trajectory, x.tracking) == (
+            y.display, y.label_table, y.trajectory, y.tracking)
+        assert (x.texture is None) == (y.texture is None)
+        if x.texture is not None:
+            assert_values_equal(x.texture, y.texture)
         assert_datasets_equal(x.data, y.data)
     assert_values_equal(a.sections, b.sections)
     assert len(a.markups) == len(b.markups)

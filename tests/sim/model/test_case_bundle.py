@@ -224,7 +224,8 @@ def test_metadata_arrays_and_sections_round_trip_exactly(tmp_path):
     case = make_case()
     back = load_case(save_case(case, tmp_path / "c.twin"))
     scan = back.scene["Scan"]
-    assert scan.metadata["texture"].dtype == np.uint8 and scan.metadata["texture"].shape == (8, 6, 3)
+    assert scan.texture.dtype == np.uint8 and scan.texture.shape == (8, 6, 3)
+    assert scan.metadata["thumbnail"].dtype == np.uint8 and scan.metadata["matrix"].shape == (4, 4)
     assert scan.metadata["nested"]["weights"][0].dtype == np.int64
     assert back.sections["plans"]["screw"]["length_mm"] == 45 and back.sections["link"]["igtl"] is None
 

@@ -1,5 +1,5 @@
 """Schema version 2 cases (transform and display settings as loose metadata keys) open with
-typed ``transform`` and ``display`` fields, and save back as version 3."""
+typed ``transform`` and ``display`` fields, and save back as the current version."""
 
 from __future__ import annotations
 
@@ -46,11 +46,11 @@ def write_v2_folder(folder, move):
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
-def test_v2_case_opens_with_typed_fields_and_saves_as_v3(tmp_path):
+def test_v2_case_opens_with_typed_fields_and_saves_as_current(tmp_path):
     move = from_parts((10.0, -5.0, 2.0), (0.0, 0.0, 30.0))
     write_v2_folder(tmp_path / "v2.case", move)
     manifest, _ = read_manifest(tmp_path / "v2.case")
-    assert manifest.schema_version == SCHEMA_VERSION == 3 and manifest.migrated_from == 2
+    assert manifest.schema_version == SCHEMA_VERSION and manifest.migrated_from == 2
     assert validate_case(tmp_path / "v2.case")["unhashed_files"] == []  # still checksummed
 
     case = load_case(tmp_path / "v2.case")
@@ -64,7 +64,7 @@ def test_v2_case_opens_with_typed_fields_and_saves_as_v3(tmp_path):
 
     save_case(case, tmp_path / "v2.case")
     raw = json.loads((tmp_path / "v2.case" / "manifest.json").read_text())
-    assert raw["schema_version"] == 3
+    assert raw["schema_version"] == SCHEMA_VERSION
     entry = raw["objects"][0]
     assert np.allclose(entry["transform"], move) and entry["display"]["scalars"] == "von_mises"
     assert "transform" not in entry["metadata"] and "scalars" not in entry["metadata"]

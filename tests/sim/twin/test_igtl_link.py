@@ -197,7 +197,7 @@ def test_instrument_link_moves_tool_applies_calibration_and_sends_distance(wait_
                                                 device_name="US"), wait=True)
         assert wait_until(lambda: "US" in link.images)
         plane = case.scene["US"]
-        assert plane.metadata["texture"].shape == (16, 32, 3)
+        assert plane.texture.shape == (16, 32, 3)
         np.testing.assert_allclose(plane.data.bounds[:4], (99.5, 131.5, -0.5, 15.5))
         link.send_command("FREEZE")
         assert client.wait_for_message("Command", timeout=5).string == "FREEZE"
@@ -255,7 +255,7 @@ def test_a_2d_pyigtl_image_is_shown_as_the_plane_it_spans():
     msg = wire.decode(wire.parse_header(raw[:wire.HEADER.size]), raw[wire.HEADER.size:])
     plane = ImagePlane("US")
     plane.update(msg.content)
-    tex = plane.obj.metadata["texture"]
+    tex = plane.obj.texture
     assert tex.shape == (20, 30, 3) and tex[0, 0, 0] == 255 and tex[1:, 1:].max() == 0
     # Columns run along j (2 mm), rows along k (3 mm); i stays at 0.
     np.testing.assert_allclose(plane.obj.data.bounds, (0, 0, -1, 59, -1.5, 58.5))

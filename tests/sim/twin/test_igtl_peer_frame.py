@@ -140,7 +140,7 @@ def test_image_follows_the_transform_named_for_it(wait_until):
         # (the header says LPS), (0, 0.25, -0.25) in RAS; turned 90 degrees about z and
         # moved in RAS: (9.75, 20, 29.75); in LPS (-9.75, -20, 29.75); registered: +5 in x.
         np.testing.assert_allclose(_image_corners(obj)[0], (-4.75, -20.0, 29.75), atol=1e-4)
-        assert obj.metadata["texture"][0, 0, 0] == 255
+        assert obj.texture[0, 0, 0] == 255
         # A new transform alone moves the plane (no new image needed).
         t2 = np.eye(4)
         t2[:3, 3] = (-40.0, 0.0, 7.0)
