@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import vtk
 from PyQt6.QtCore import QT_VERSION_STR, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
@@ -20,6 +19,7 @@ from PyQt6.QtWidgets import (
     QTabWidget,
     QWidget,
 )
+from vtkmodules.vtkCommonCore import vtkVersion
 
 from sim import __version__
 from sim.errors import Cancelled, TwinsightError
@@ -577,6 +577,6 @@ def about_text() -> str:
     from sim.fem.linsolve import solver_path  # (says why, when CHOLMOD is not used)
 
     return (f"<b>Twinsight {__version__}</b><br>Digital-twin workbench for surgical planning, "
-            f"rehearsal and engineering inspection.<br><br>VTK {vtk.vtkVersion.GetVTKVersion()}"
+            f"rehearsal and engineering inspection.<br><br>VTK {vtkVersion.GetVTKVersion()}"
             f"<br>Qt {QT_VERSION_STR}<br>Sparse solver: {solver_path()}"
             f"<br>Licence: GPL-3.0-or-later")

@@ -29,7 +29,7 @@ def system_info() -> dict:
 
     import numpy
     import scipy
-    import vtk
+    from vtkmodules.vtkCommonCore import vtkVersion
 
     from sim import __version__
     from sim.fem import cholmod
@@ -37,7 +37,7 @@ def system_info() -> dict:
 
     info = {"twinsight": __version__, "python": platform.python_version(),
             "platform": platform.platform(), "numpy": numpy.__version__,
-            "scipy": scipy.__version__, "vtk": vtk.vtkVersion.GetVTKVersion(),
+            "scipy": scipy.__version__, "vtk": vtkVersion.GetVTKVersion(),
             "sparse_solver": solver_path(), "cholmod": cholmod.STATUS}
     try:
         from threadpoolctl import threadpool_info

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkFiltersCore import vtkQuadricClustering
 
 from sim.errors import InputError
 from sim.imaging.presets import PASS_BAND, SMOOTHING_ITERATIONS, TARGET_TRIANGLES
@@ -34,7 +34,7 @@ def decimate_to(surf: pv.PolyData, target_triangles: int) -> pv.PolyData:
         # bin size h so that a surface of this area gives ~3x the target: n ~ 2*area/h^2
         h = float(np.sqrt(2.0 * surf.area / (3.0 * target_triangles)))
         extent = np.ptp(np.asarray(surf.points), axis=0)
-        clustering = vtk.vtkQuadricClustering()
+        clustering = vtkQuadricClustering()
         clustering.SetInputData(surf)
         clustering.SetNumberOfDivisions(*[max(int(np.ceil(e / h)), 1) for e in extent])
         clustering.AutoAdjustNumberOfDivisionsOff()

@@ -107,16 +107,16 @@ class Instrument:
         surf = surf.compute_normals(auto_orient_normals=True, consistent_normals=True,
                                     cell_normals=False)
         self.surface = surf
-        import vtk
+        from vtkmodules.vtkFiltersCore import vtkImplicitPolyDataDistance
 
-        self._implicit = vtk.vtkImplicitPolyDataDistance()
+        self._implicit = vtkImplicitPolyDataDistance()
         self._implicit.SetInput(surf)
 
     # -- geometry in the tip frame -------------------------------------------------------------
     def local_sdf(self, p: np.ndarray) -> np.ndarray:
         k = self.params
         if self.kind == "mesh":
-            from vtk.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+            from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
             out = numpy_to_vtk(np.zeros(len(p)), deep=True)
             self._implicit.FunctionValue(numpy_to_vtk(np.ascontiguousarray(p), deep=True), out)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
 
 from sim.imaging.timeseries import frame_events
 from sim.imaging.volume import is_rgb
@@ -24,8 +24,8 @@ DEFAULT_WINDOW = (40.0, 400.0)
 PICKABLE_OPACITY = 0.5
 
 
-def vtk_matrix(m: np.ndarray) -> vtk.vtkMatrix4x4:
-    out = vtk.vtkMatrix4x4()
+def vtk_matrix(m: np.ndarray) -> vtkMatrix4x4:
+    out = vtkMatrix4x4()
     out.DeepCopy([float(x) for x in np.asarray(m, dtype=float).reshape(16)])
     return out
 

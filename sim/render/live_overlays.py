@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkRenderingCore import vtkTextActor
 
 from sim.model import live_overlays as lo
 from sim.render.adapters import vtk_matrix
@@ -45,7 +45,7 @@ def sensor_actors(plotter: Any, o: lo.SensorMarkers, common: dict) -> list:
 
 def banner_actor(plotter: Any, o: lo.AlarmBanner, name: str) -> list:
     """Bold text on a dark band at the top centre of the view (of each eye in the headset)."""
-    text = vtk.vtkTextActor()
+    text = vtkTextActor()
     # Wrapped, so a narrow view (a side-docked window, one eye) shows all of it.
     text.SetInput("\n".join(textwrap.wrap(o.text, BANNER_CHARS)))
     prop = text.GetTextProperty()

@@ -218,11 +218,11 @@ class OverlayLayer:
         add_actor = getattr(self.plotter, "add_actor", None)
         if add_actor is None:
             return []
-        import vtk
+        from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 
         lut = pv.LookupTable(cmap=o.cmap)
         lut.scalar_range = o.range
-        bar = vtk.vtkScalarBarActor()
+        bar = vtkScalarBarActor()
         bar.SetLookupTable(lut)
         bar.SetTitle(f"{o.title} ({o.units})" if o.units else o.title)
         if o.placement == "bottom":  # a live field's bar: wide and readable (issue #20)

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonDataModel import vtkPlane
+from vtkmodules.vtkFiltersHybrid import vtkPolyDataSilhouette
+from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor, vtkLegendScaleActor
+from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkProp
 
 from sim.model import Case, SceneObject
 from sim.render.adapters import ObjectAdapter, adapter_for, vtk_matrix
@@ -29,8 +32,8 @@ HIGHLIGHT = "#ffd23f"  # selection outline
 BACKGROUND = ("#1d2330", "#3b4558")  # bottom, top: a calm gradient behind anatomy
 
 
-def _orientation_cube() -> vtk.vtkAnnotatedCubeActor:
-    cube = vtk.vtkAnnotatedCubeActor()
+def _orientation_cube() -> vtkAnnotatedCubeActor:
+    cube = vtkAnnotatedCubeActor()
     for face, text in zip(("XPlus", "XMinus", "YPlus", "YMinus", "ZPlus", "ZMinus"), "LRPASI",
                           strict=True):
         getattr(cube, f"Set{face}FaceText")(text)
@@ -45,9 +48,9 @@ def _orientation_cube() -> vtk.vtkAnnotatedCubeActor:
     return cube
 
 
-def _scale_bar() -> vtk.vtkLegendScaleActor:
+def _scale_bar() -> vtkLegendScaleActor:
     """A ruler along the bottom edge labelled in world millimetres."""
-    bar = vtk.vtkLegendScaleActor()
+    bar = vtkLegendScaleActor()
     bar.SetLabelModeToDistance()
     bar.LeftAxisVisibilityOff()
     bar.RightAxisVisibilityOff()
@@ -66,7 +69,7 @@ class SceneRenderer:
         self.case: Case | None = None
         self.adapters: dict[str, ObjectAdapter] = {}
         self._data_slots: dict[str, tuple] = {}  # uid -> (object, its geometry listener)
-        self._clip_plane: vtk.vtkPlane | None = None
+        self._clip_plane: vtkPlane | None = None
         self._orientation_widget = None
         self._highlight = None
         self._selected: SceneObject | None = None  # whose outline is shown
@@ -180,7 +183,7 @@ class SceneRenderer:
         self._build_highlight()
 
     @property
-    def highlight_actor(self) -> vtk.vtkActor | None:
+    def highlight_actor(self) -> vtkActor | None:
         """The selection outline's actor (None when nothing shown is selected)."""
         return self._highlight
 
@@ -191,13 +194,13 @@ class SceneRenderer:
         obj = self._selected
         if obj is not None and obj.visible:
             if isinstance(obj.data, pv.PolyData):
-                actor = vtk.vtkActor()
-                silhouette = vtk.vtkPolyDataSilhouette()
+                actor = vtkActor()
+                silhouette = vtkPolyDataSilhouette()
                 silhouette.SetInputData(obj.data)
                 silhouette.SetCamera(self.plotter.renderer.GetActiveCamera())
                 silhouette.SetProp3D(actor)  # edges as seen through the object's transform
                 silhouette.SetEnableFeatureAngle(False)
-                mapper = vtk.vtkPolyDataMapper()
+                mapper = vtkPolyDataMapper()
                 mapper.SetInputConnection(silhouette.GetOutputPort())
                 mapper.ScalarVisibilityOff()
                 actor.SetMapper(mapper)
@@ -221,7 +224,7 @@ class SceneRenderer:
             self._highlight.SetUserMatrix(vtk_matrix(self._selected.transform))
             self.request_render()
 
-    def object_for_actor(self, actor: vtk.vtkProp) -> SceneObject | None:
+    def object_for_actor(self, actor: vtkProp) -> SceneObject | None:
         for adapter in self.adapters.values():
             if any(a is actor for a in adapter.actors):
                 return adapter.obj
@@ -270,7 +273,7 @@ class SceneRenderer:
     def set_clip_plane(self, origin: Sequence[float], normal: Sequence[float]) -> None:
         """Clip every object by a plane (keeping the side the normal points to)."""
         if self._clip_plane is None:
-            self._clip_plane = vtk.vtkPlane()
+            self._clip_plane = vtkPlane()
             for adapter in self.adapters.values():
                 self._apply_clip(adapter)
         self._clip_plane.SetOrigin(*map(float, origin))

@@ -18,9 +18,9 @@ Every action is posted to the simulation loop as an event (so it is recorded).
 from __future__ import annotations
 
 import numpy as np
-import vtk
 from PyQt6.QtCore import QEvent, QObject, Qt, pyqtSignal
 from scipy.spatial.transform import Rotation
+from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 MOVE_MM = 1.0
 TURN_DEG = 5.0
@@ -41,7 +41,7 @@ class PointerController(QObject):
         self.move_mm, self.turn_deg = MOVE_MM, TURN_DEG  # one key press or button click
         self._drag_plane = None  # (point, normal) while dragging the tissue
         self._tool_drag = None  # (kind, start display pos, start pose, start hit)
-        self._picker = vtk.vtkCellPicker()
+        self._picker = vtkCellPicker()
         self._picker.SetTolerance(0.0005)
         view.plotter.interactor.installEventFilter(self)
 

@@ -14,7 +14,8 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkInteractionWidgets import vtkSphereWidget
+from vtkmodules.vtkRenderingCore import vtkTextActor
 
 from sim.markups import Markup, MarkupType
 from sim.model import Case
@@ -31,16 +32,16 @@ class _Drawn:
 
     def __init__(self) -> None:
         self.actors: list = []
-        self.handles: list[vtk.vtkSphereWidget] = []
+        self.handles: list[vtkSphereWidget] = []
         self.dragging = -1
-        self.size_handles: list[vtk.vtkSphereWidget] = []
+        self.size_handles: list[vtkSphereWidget] = []
         self.resizing = -1
         self.resize_start: tuple = ()  # (centre, size) when the resize drag began
         self.resize_step: AbstractContextManager | None = None  # the drag's undo macro
         self.listener: Callable | None = None
 
 
-def _world_label(anchor, text: str) -> vtk.vtkTextActor:
+def _world_label(anchor, text: str) -> vtkTextActor:
     """A 2D text overlay pinned to a world point, always on top of the anatomy.
 
     Not ``Plotter.add_point_labels``: its label-placement mapper creates and destroys a 2D
@@ -48,7 +49,7 @@ def _world_label(anchor, text: str) -> vtk.vtkTextActor:
     pyvistaqt's Python make-current hook. A worker thread that holds the GIL while it
     creates any VTK object (a case save, a load) then deadlocks with the render.
     """
-    actor = vtk.vtkTextActor()
+    actor = vtkTextActor()
     actor.SetInput(text)
     coord = actor.GetPositionCoordinate()
     coord.SetCoordinateSystemToWorld()
@@ -211,8 +212,8 @@ class MarkupLayer:
             if i != d.resizing:
                 w.SetCenter(*corners[i])
 
-    def _sphere(self, center, color, radius: float) -> vtk.vtkSphereWidget:
-        w = vtk.vtkSphereWidget()
+    def _sphere(self, center, color, radius: float) -> vtkSphereWidget:
+        w = vtkSphereWidget()
         w.SetInteractor(self.plotter.iren.interactor)
         w.SetCurrentRenderer(self.plotter.renderer)  # not the orientation marker's viewport
         w.SetRepresentationToSurface()
@@ -226,7 +227,7 @@ class MarkupLayer:
         w.SetThetaResolution(16)
         return w
 
-    def _handle(self, m: Markup, d: _Drawn, index: int) -> vtk.vtkSphereWidget:
+    def _handle(self, m: Markup, d: _Drawn, index: int) -> vtkSphereWidget:
         w = self._sphere(m.points[index], m.color, self.handle_radius())
 
         def start(*_a) -> None:
@@ -245,7 +246,7 @@ class MarkupLayer:
         w.On()
         return w
 
-    def _size_handle(self, m: Markup, d: _Drawn, index: int, at) -> vtk.vtkSphereWidget:
+    def _size_handle(self, m: Markup, d: _Drawn, index: int, at) -> vtkSphereWidget:
         w = self._sphere(at, RESIZE_COLOR, RESIZE_RADIUS * self.handle_radius())
         w.GetSphereProperty().SetOpacity(0.9)
 
@@ -278,10 +279,10 @@ class MarkupLayer:
             self._sync_handles(m, d)  # the released handle snaps back onto the corner/face
             self.plotter.render()
 
-    def handles(self, m: Markup) -> list[vtk.vtkSphereWidget]:
+    def handles(self, m: Markup) -> list[vtkSphereWidget]:
         d = self.drawn.get(m.uid)
         return list(d.handles) if d is not None else []
 
-    def size_handles(self, m: Markup) -> list[vtk.vtkSphereWidget]:
+    def size_handles(self, m: Markup) -> list[vtkSphereWidget]:
         d = self.drawn.get(m.uid)
         return list(d.size_handles) if d is not None else []

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -26,6 +25,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from sim.errors import TwinsightError
 from sim.markups import Markup, MarkupType
@@ -69,7 +69,7 @@ class MarkupsPanel(QWidget):
         self.last_error = None
         self._updating = False
         self._press: QPointF | None = None
-        self._picker = vtk.vtkCellPicker()
+        self._picker = vtkCellPicker()
         self._picker.SetTolerance(0.0005)
         self.layer = MarkupLayer(view.plotter) if view is not None else None
         if view is not None:

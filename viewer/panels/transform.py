@@ -8,7 +8,6 @@ untouched until hardened.
 from __future__ import annotations
 
 import numpy as np
-import vtk
 from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -18,6 +17,8 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from vtkmodules.vtkCommonTransforms import vtkTransform
+from vtkmodules.vtkInteractionWidgets import vtkBoxRepresentation, vtkBoxWidget2
 
 from sim.errors import TwinsightError
 from sim.geometry import rigid
@@ -38,11 +39,11 @@ class Manipulator:
 
     def __init__(self, plotter, obj: SceneObject, on_move) -> None:
         self.obj, self.on_move = obj, on_move
-        rep = vtk.vtkBoxRepresentation()
+        rep = vtkBoxRepresentation()
         rep.SetPlaceFactor(1.05)
         rep.PlaceWidget(list(obj.data.bounds))
         rep.GetOutlineProperty().SetColor(1.0, 0.85, 0.2)
-        self.widget = vtk.vtkBoxWidget2()
+        self.widget = vtkBoxWidget2()
         self.widget.SetInteractor(plotter.iren.interactor)
         # Pin the main renderer: otherwise the widget attaches to whichever viewport the last
         # event hit (e.g. the orientation marker's, in the corner).
@@ -57,7 +58,7 @@ class Manipulator:
         self.widget.On()
 
     def current(self) -> np.ndarray:
-        t = vtk.vtkTransform()
+        t = vtkTransform()
         self.widget.GetRepresentation().GetTransform(t)
         m = t.GetMatrix()
         return _nearest_rigid(np.array([[m.GetElement(i, j) for j in range(4)]
@@ -68,7 +69,7 @@ class Manipulator:
 
     def sync(self) -> None:
         """Show the object's current transform on the box (after undo or a typed value)."""
-        t = vtk.vtkTransform()
+        t = vtkTransform()
         t.SetMatrix(vtk_matrix(self.obj.transform))
         self.widget.GetRepresentation().SetTransform(t)
 

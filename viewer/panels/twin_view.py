@@ -339,9 +339,9 @@ class TwinPanel(QWidget):
         """With Virtual gauge armed, a click on the stress map places one there."""
         if not self.virtual_button.isChecked() or self.map_actor is None:
             return False
-        import vtk
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
 
-        picker = vtk.vtkCellPicker()
+        picker = vtkCellPicker()
         picker.SetTolerance(0.002)
         picker.PickFromListOn()
         picker.AddPickList(self.map_actor)

@@ -7,18 +7,18 @@ VTK's label-placement mapper)."""
 from __future__ import annotations
 
 import numpy as np
-import vtk
+from vtkmodules.vtkRenderingCore import vtkRenderer, vtkTextActor
 
 GAP_PX = 2
 
 
 class LabelDeclutter:
-    def __init__(self, renderer: vtk.vtkRenderer) -> None:
+    def __init__(self, renderer: vtkRenderer) -> None:
         self.renderer = renderer
-        self.anchors: dict[vtk.vtkTextActor, np.ndarray] = {}
+        self.anchors: dict[vtkTextActor, np.ndarray] = {}
         renderer.AddObserver("StartEvent", self._place)
 
-    def add(self, actor: vtk.vtkTextActor, anchor) -> None:
+    def add(self, actor: vtkTextActor, anchor) -> None:
         self.anchors[actor] = np.asarray(anchor, float)
 
     def boxes(self) -> list[tuple[float, float, float, float]]:
@@ -31,7 +31,7 @@ class LabelDeclutter:
                 out.append((x, y, w, h))
         return out
 
-    def _size(self, actor: vtk.vtkTextActor) -> tuple[float, float]:
+    def _size(self, actor: vtkTextActor) -> tuple[float, float]:
         bbox = [0.0, 0.0, 0.0, 0.0]
         actor.GetBoundingBox(self.renderer, bbox)
         return bbox[1] - bbox[0], bbox[3] - bbox[2]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import vtk
 from PyQt6.QtCore import QEvent, QPointF, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
+from vtkmodules.vtkRenderingCore import vtkCellPicker, vtkPropPicker
 
 from sim.model import Case, ObjectKind, SceneObject
 from sim.render import SceneRenderer
@@ -55,8 +55,8 @@ class SceneView(QWidget):
         # Tools that take clicks before selection: each is called with (x, y, modifiers) of a
         # click, display pixels; one returning True has used it and nothing gets selected.
         self.click_handlers: list[Callable[[int, int, Qt.KeyboardModifier], bool]] = []
-        self._picker = vtk.vtkPropPicker()
-        self._surface_picker = vtk.vtkCellPicker()
+        self._picker = vtkPropPicker()
+        self._surface_picker = vtkCellPicker()
         self._surface_picker.SetTolerance(0.0005)
         # Watch raw Qt mouse events: VTK's camera style consumes the button events it uses.
         self.plotter.interactor.installEventFilter(self)

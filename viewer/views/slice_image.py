@@ -13,26 +13,28 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonDataModel import vtkImageData
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkRenderingCore import vtkImageActor
 
 from sim.imaging.volume import affine_of
 
 
-def _placement(image: pv.ImageData, lift: np.ndarray | None) -> vtk.vtkMatrix4x4:
+def _placement(image: pv.ImageData, lift: np.ndarray | None) -> vtkMatrix4x4:
     m = affine_of(image).copy()
     m[:3, :3] = np.asarray(image.direction_matrix)  # spacing stays in the image itself
     if lift is not None:
         m[:3, 3] += lift
-    out = vtk.vtkMatrix4x4()
+    out = vtkMatrix4x4()
     for r in range(4):
         for c in range(4):
             out.SetElement(r, c, float(m[r, c]))
     return out
 
 
-def _local(image: pv.ImageData, values: np.ndarray) -> vtk.vtkImageData:
+def _local(image: pv.ImageData, values: np.ndarray) -> vtkImageData:
     """``values`` (point order of ``image``) on an axis-aligned grid at the origin."""
-    local = vtk.vtkImageData()
+    local = vtkImageData()
     local.SetExtent(image.GetExtent())  # a slab cut from a volume keeps its index offset
     local.SetSpacing(*image.spacing)
     arr = pv.convert_array(np.ascontiguousarray(values), name="values")
@@ -46,7 +48,7 @@ class ImageLayer:
 
     def __init__(self, plotter: pv.Plotter, name: str, rgba: bool = False, linear: bool = True) -> None:
         self.plotter, self.name, self.rgba = plotter, name, rgba
-        self.actor = vtk.vtkImageActor()
+        self.actor = vtkImageActor()
         prop = self.actor.GetProperty()
         if linear:
             prop.SetInterpolationTypeToLinear()

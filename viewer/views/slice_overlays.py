@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkRenderingCore import vtkTextActor
 
 from viewer.views.slice_image import rgba_mask
 
@@ -96,7 +96,7 @@ class SliceOverlays:
         if not getattr(self, "_letter_actors", None):
             self._letter_actors = {}
             for edge, ((x, y), just) in _EDGES.items():
-                actor = vtk.vtkTextActor()
+                actor = vtkTextActor()
                 prop = actor.GetTextProperty()
                 prop.SetFontSize(16)
                 prop.BoldOn()
@@ -116,7 +116,7 @@ class SliceOverlays:
         """The slice number (or "oblique") in the top-left corner, drawn with the slice."""
         actor = getattr(self, "_number_actor", None)
         if actor is None:
-            actor = self._number_actor = vtk.vtkTextActor()
+            actor = self._number_actor = vtkTextActor()
             prop = actor.GetTextProperty()
             prop.SetFontSize(13)
             prop.SetColor(*LETTER_COLOR)

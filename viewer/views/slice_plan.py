@@ -17,8 +17,10 @@ from collections import OrderedDict
 
 import numpy as np
 import pyvista as pv
-import vtk
 from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkDoubleArray
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPlane
+from vtkmodules.vtkFiltersCore import vtkImplicitPolyDataDistance, vtkPolyDataPlaneCutter
 
 from sim.model import Case, ObjectKind
 
@@ -57,14 +59,14 @@ def _segments(ends: np.ndarray) -> pv.PolyData:
                                                     2 * np.arange(n) + 1]).ravel())
 
 
-def _cells(arrays: list[tuple[np.ndarray, np.ndarray]], shifts: list[int]) -> vtk.vtkCellArray:
+def _cells(arrays: list[tuple[np.ndarray, np.ndarray]], shifts: list[int]) -> vtkCellArray:
     """One cell array of the (offsets, connectivity) pairs, point ids moved by ``shifts``."""
     offsets, conn, base = [np.zeros(1, dtype=np.int64)], [], 0
     for (off, ids), shift in zip(arrays, shifts, strict=True):
         offsets.append(off[1:] + base)
         conn.append(ids + shift)
         base += len(ids)
-    out = vtk.vtkCellArray()
+    out = vtkCellArray()
     out.SetData(numpy_support.numpy_to_vtkIdTypeArray(np.concatenate(offsets), deep=True),
                 numpy_support.numpy_to_vtkIdTypeArray(
                     np.concatenate(conn).astype(np.int64), deep=True))
@@ -99,13 +101,13 @@ class _Cut:
 
     def __init__(self, mesh: pv.PolyData) -> None:
         self.mesh = mesh
-        self.plane = vtk.vtkPlane()
-        self.cutter = vtk.vtkPolyDataPlaneCutter()
+        self.plane = vtkPlane()
+        self.cutter = vtkPolyDataPlaneCutter()
         self.cutter.SetInputData(mesh)
         self.cutter.SetPlane(self.plane)
         self.bounds = np.asarray(mesh.bounds).reshape(3, 2)
         self.corners = np.array(np.meshgrid(*self.bounds)).reshape(3, -1).T
-        self._distance: vtk.vtkImplicitPolyDataDistance | None = None
+        self._distance: vtkImplicitPolyDataDistance | None = None
         self.cuts_made = 0  # how many times the mesh was cut (the contour cache's misses)
 
     def crosses(self, point: np.ndarray, normal: np.ndarray) -> bool:
@@ -124,11 +126,11 @@ class _Cut:
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Signed distance (mm, negative inside) of world points to the mesh."""
         if self._distance is None:
-            self._distance = vtk.vtkImplicitPolyDataDistance()
+            self._distance = vtkImplicitPolyDataDistance()
             self._distance.SetInput(self.mesh)
         if len(points) == 0:
             return np.zeros(0)
-        out = vtk.vtkDoubleArray()
+        out = vtkDoubleArray()
         self._distance.FunctionValue(pv.convert_array(np.ascontiguousarray(points, dtype=float)), out)
         return pv.convert_array(out).copy()
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-import vtk
 from PyQt6.QtCore import QSize, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -34,6 +33,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 from pyvistaqt import QtInteractor
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleImage
 
 from sim.imaging.display import AUTO, VOLUME_PRESETS, WINDOW_PRESETS, window_for
 from sim.imaging.volume import is_rgb, voxel_array
@@ -139,7 +139,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         self.hu: float | None = None  # the value under the mouse (None: off the image)
         self.hover: np.ndarray | None = None  # the world point under the mouse
         self.unit = "HU"  # of the values shown (CT); none for MR and label maps
-        style = vtk.vtkInteractorStyleImage()  # right drag zooms, middle drag pans, no rotation
+        style = vtkInteractorStyleImage()  # right drag zooms, middle drag pans, no rotation
         self.plotter.iren.interactor.SetInteractorStyle(style)
         self._style = style
         # Clicks, the wheel and arrow keys are taken at the Qt level before VTK sees them, so

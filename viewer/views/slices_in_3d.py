@@ -8,7 +8,9 @@ import time
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkCommonDataModel import vtkPiecewiseFunction
+from vtkmodules.vtkRenderingCore import vtkColorTransferFunction, vtkVolume, vtkVolumeProperty
+from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
 from sim.imaging.display import VOLUME_PRESETS
 from sim.imaging.volume import is_rgb
@@ -202,16 +204,16 @@ class SlicesIn3D:
         self.main_plotter.render()
 
 
-def volume_actor(image: pv.ImageData, preset: str) -> vtk.vtkVolume:
+def volume_actor(image: pv.ImageData, preset: str) -> vtkVolume:
     """A ray-cast volume of ``image`` with one of the CT transfer-function presets."""
     p = VOLUME_PRESETS[preset]
-    color = vtk.vtkColorTransferFunction()
+    color = vtkColorTransferFunction()
     for value, r, g, b in p.colors:
         color.AddRGBPoint(value, r, g, b)
-    opacity = vtk.vtkPiecewiseFunction()
+    opacity = vtkPiecewiseFunction()
     for value, a in p.opacity:
         opacity.AddPoint(value, a)
-    prop = vtk.vtkVolumeProperty()
+    prop = vtkVolumeProperty()
     prop.SetColor(color)
     prop.SetScalarOpacity(opacity)
     prop.SetInterpolationTypeToLinear()
@@ -219,9 +221,9 @@ def volume_actor(image: pv.ImageData, preset: str) -> vtk.vtkVolume:
     prop.SetAmbient(0.3)
     prop.SetDiffuse(0.7)
     prop.SetSpecular(0.2)
-    mapper = vtk.vtkSmartVolumeMapper()
+    mapper = vtkSmartVolumeMapper()
     mapper.SetInputData(image)
-    volume = vtk.vtkVolume()
+    volume = vtkVolume()
     volume.SetMapper(mapper)
     volume.SetProperty(prop)
     return volume

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import vtk
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkRenderingCore import vtkCamera
 
 from sim.geometry.rigid import quaternion_matrix
 
@@ -173,7 +174,7 @@ class ScenePlacement:
         self.translation = target - self.to_xr(center)
 
 
-def apply_eye_camera(camera: vtk.vtkCamera, eye: EyeView, placement: ScenePlacement) -> None:
+def apply_eye_camera(camera: vtkCamera, eye: EyeView, placement: ScenePlacement) -> None:
     """Point a VTK camera (in scene millimetres) along an eye's view, with its exact frustum."""
     rot = eye.pose.rotation
     position = placement.to_scene(eye.pose.position)
@@ -185,7 +186,7 @@ def apply_eye_camera(camera: vtk.vtkCamera, eye: EyeView, placement: ScenePlacem
     camera.SetViewUp(*up)
     # Near/far stay fixed in headset metres, so they scale with the scene.
     proj = projection_matrix(eye.fov, NEAR_M * one_metre, FAR_M * one_metre)
-    m = vtk.vtkMatrix4x4()
+    m = vtkMatrix4x4()
     for i in range(4):
         for j in range(4):
             m.SetElement(i, j, proj[i, j])

@@ -7,7 +7,13 @@ placement every frame, so they keep their size when the scene is scaled.
 from __future__ import annotations
 
 import numpy as np
-import vtk
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+from vtkmodules.vtkCommonMath import vtkMatrix4x4
+from vtkmodules.vtkCommonTransforms import vtkTransform
+from vtkmodules.vtkFiltersCore import vtkAppendPolyData
+from vtkmodules.vtkFiltersGeneral import vtkTransformFilter
+from vtkmodules.vtkFiltersSources import vtkCylinderSource, vtkLineSource, vtkSphereSource
+from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkTextActor3D
 
 from viewer.xr.eye_camera import Pose, ScenePlacement
 from viewer.xr.xr_input import HANDS, ControllerFrame
@@ -17,8 +23,8 @@ PANEL_LINE_M = 0.014  # height of one line of panel text in the headset
 RAY_M = 1.5
 
 
-def _to_vtk(m: np.ndarray) -> vtk.vtkMatrix4x4:
-    out = vtk.vtkMatrix4x4()
+def _to_vtk(m: np.ndarray) -> vtkMatrix4x4:
+    out = vtkMatrix4x4()
     out.DeepCopy(list(np.asarray(m, float).reshape(16)))
     return out
 
@@ -27,13 +33,13 @@ class HandRays:
     """A thin line along each controller's aim, ending where it hits the scene if it does."""
 
     def __init__(self) -> None:
-        self.sources: dict[str, vtk.vtkLineSource] = {}
-        self.actors: list[vtk.vtkActor] = []
+        self.sources: dict[str, vtkLineSource] = {}
+        self.actors: list[vtkActor] = []
         for hand in HANDS:
-            src = vtk.vtkLineSource()
-            mapper = vtk.vtkPolyDataMapper()
+            src = vtkLineSource()
+            mapper = vtkPolyDataMapper()
             mapper.SetInputConnection(src.GetOutputPort())
-            actor = vtk.vtkActor()
+            actor = vtkActor()
             actor.SetMapper(mapper)
             actor.GetProperty().SetColor(0.55, 0.85, 1.0)
             actor.GetProperty().SetLineWidth(2.0)
@@ -60,7 +66,7 @@ class TextPanel:
     """A few lines of text hovering above the left controller (or low-left in view)."""
 
     def __init__(self) -> None:
-        self.actor = vtk.vtkTextActor3D()
+        self.actor = vtkTextActor3D()
         prop = self.actor.GetTextProperty()
         prop.SetFontSize(PANEL_FONT_PX)
         prop.SetColor(0.95, 0.97, 1.0)
@@ -103,24 +109,24 @@ SQUEEZE_COLOR = (1.0, 0.9, 0.2)
 TRIGGER_RAY_COLOR = (0.3, 1.0, 0.4)
 
 
-def controller_mesh() -> vtk.vtkPolyData:
+def controller_mesh() -> vtkPolyData:
     """A simple controller in its grip frame (metres): a handle along z, the tracking ring
     and trigger end forward (-z), as OpenXR's grip pose holds it."""
-    handle = vtk.vtkCylinderSource()
+    handle = vtkCylinderSource()
     handle.SetRadius(0.016)
     handle.SetHeight(0.11)
     handle.SetResolution(24)
-    turn = vtk.vtkTransform()
+    turn = vtkTransform()
     turn.RotateX(90.0)  # the cylinder's axis is y; the grip's tube is z
-    along = vtk.vtkTransformFilter()
+    along = vtkTransformFilter()
     along.SetTransform(turn)
     along.SetInputConnection(handle.GetOutputPort())
-    ring = vtk.vtkSphereSource()
+    ring = vtkSphereSource()
     ring.SetRadius(0.026)
     ring.SetCenter(0.0, 0.012, -0.07)
     ring.SetThetaResolution(24)
     ring.SetPhiResolution(16)
-    both = vtk.vtkAppendPolyData()
+    both = vtkAppendPolyData()
     both.AddInputConnection(along.GetOutputPort())
     both.AddInputConnection(ring.GetOutputPort())
     both.Update()
@@ -134,11 +140,11 @@ class ControllerModels:
     def __init__(self, rays: HandRays | None = None) -> None:
         self.rays = rays
         mesh = controller_mesh()
-        self.actors: dict[str, vtk.vtkActor] = {}
+        self.actors: dict[str, vtkActor] = {}
         for hand in HANDS:
-            mapper = vtk.vtkPolyDataMapper()
+            mapper = vtkPolyDataMapper()
             mapper.SetInputData(mesh)
-            actor = vtk.vtkActor()
+            actor = vtkActor()
             actor.SetMapper(mapper)
             actor.GetProperty().SetColor(*HAND_COLORS[hand])
             actor.GetProperty().SetSpecular(0.4)

@@ -17,10 +17,10 @@ the hand.
 from __future__ import annotations
 
 import numpy as np
-import vtk
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleUser
 
 from sim.model import Case
 from viewer.xr.deform_grab import DeformationGrab
@@ -81,7 +81,7 @@ class XRPreviewWindow(QWidget):
         self.hands = XRHands(case, self.stereo, deformer=deformer,
                              fps=lambda: 1000.0 / max(refresh_ms, 1), fps_label="Preview")
         iren = self.plotter.iren.interactor
-        iren.SetInteractorStyle(vtk.vtkInteractorStyleUser())  # the head, not VTK, moves cameras
+        iren.SetInteractorStyle(vtkInteractorStyleUser())  # the head, not VTK, moves cameras
         self._last_mouse: tuple[int, int] | None = None
         for event, slot in (("MiddleButtonPressEvent", self._on_press),
                             ("MiddleButtonReleaseEvent", self._on_release),

@@ -10,7 +10,7 @@ loop (so they are recorded too).
 from __future__ import annotations
 
 import numpy as np
-import vtk
+from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
 
 from sim.model import SceneObject
 from sim.workbench import Workbench
@@ -23,7 +23,7 @@ class SimulationLink:
     def __init__(self, workbench: Workbench) -> None:
         self.workbench = workbench
         self._surface = None
-        self._actor: vtk.vtkActor | None = None
+        self._actor: vtkActor | None = None
         self._hidden: SceneObject | None = None
 
     def _running(self):
@@ -67,10 +67,10 @@ class SimulationLink:
         if surface is None:
             return
         body = running.body
-        mapper = vtk.vtkPolyDataMapper()
+        mapper = vtkPolyDataMapper()
         mapper.SetInputData(surface)  # shared, not copied: refreshed in place each frame
         mapper.ScalarVisibilityOff()
-        actor = vtk.vtkActor()
+        actor = vtkActor()
         actor.SetMapper(mapper)
         actor.GetProperty().SetColor(*body.color)
         actor.GetProperty().SetInterpolationToPhong()

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyvista as pv
-import vtk
-from vtk.util import numpy_support
+from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkUnsignedCharArray
 
 from sim.model import Case, SceneObject
 from sim.model.live_overlays import LiveOverlays
@@ -27,7 +27,7 @@ XR_BACKGROUND = (0.11, 0.13, 0.17)
 def read_pixels(ren_win) -> np.ndarray:
     """The render window's current back-buffer pixels as RGB, top row first."""
     w, h = ren_win.GetSize()
-    arr = vtk.vtkUnsignedCharArray()
+    arr = vtkUnsignedCharArray()
     ren_win.GetPixelData(0, 0, w - 1, h - 1, 0, arr, 0)
     img = numpy_support.vtk_to_numpy(arr).reshape(h, w, 3)
     return img[::-1].copy()

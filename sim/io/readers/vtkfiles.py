@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pyvista as pv
-import vtk
+from vtkmodules.vtkIOLegacy import vtkDataSetReader
+from vtkmodules.vtkIOXML import (
+    vtkXMLImageDataReader,
+    vtkXMLPolyDataReader,
+    vtkXMLUnstructuredGridReader,
+)
 
 from sim.errors import FileFormatError
 from sim.io.meshdata import DEFAULT_COLOR
@@ -43,8 +48,8 @@ _TYPE_BYTES = {b"double": 8, b"long": 8, b"unsigned_long": 8, b"vtkidtype": 8,
                b"unsigned_int": 4, b"short": 2, b"unsigned_short": 2}
 
 
-_READERS = {".vtk": vtk.vtkDataSetReader, ".vtp": vtk.vtkXMLPolyDataReader,
-            ".vtu": vtk.vtkXMLUnstructuredGridReader, ".vti": vtk.vtkXMLImageDataReader}
+_READERS = {".vtk": vtkDataSetReader, ".vtp": vtkXMLPolyDataReader,
+            ".vtu": vtkXMLUnstructuredGridReader, ".vti": vtkXMLImageDataReader}
 
 
 def _check_legacy_counts(path: Path) -> None:
