@@ -11,6 +11,7 @@ import pytest
 import pyvista as pv
 
 from sim import __version__
+from tests.cli_process import run_cli
 
 
 def read_png(path) -> np.ndarray:
@@ -21,6 +22,12 @@ def read_png(path) -> np.ndarray:
 
 
 def run(*args, timeout=180):
+    """``twinsight ARGS`` in a process of its own (forked from a warm one)."""
+    return run_cli(*args, timeout=timeout)
+
+
+def run_fresh(*args, timeout=180):
+    """``python -m viewer.launcher ARGS`` in a fresh interpreter: the real entry point."""
     return subprocess.run([sys.executable, "-m", "viewer.launcher", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout)
 
@@ -31,13 +38,13 @@ def one_sentence(stderr: str) -> bool:
 
 
 def test_version():
-    out = run("--version")
+    out = run_fresh("--version")
     assert out.returncode == 0
     assert out.stdout.strip() == f"twinsight {__version__}"
 
 
 def test_help_lists_commands():
-    out = run("--help")
+    out = run_fresh("--help")
     assert out.returncode == 0
     for cmd in ("info", "demo", "screenshot", "open"):
         assert cmd in out.stdout

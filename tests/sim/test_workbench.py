@@ -4,9 +4,6 @@ overlay in it (issue #16's acceptance)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import pyvista as pv
@@ -17,6 +14,7 @@ from sim.interaction.session import SessionSetup
 from sim.model import Case, ObjectKind, SceneObject
 from sim.model import overlays as ov
 from sim.workbench import Workbench
+from tests.cli_process import run_cli
 
 
 def spine_block() -> Case:
@@ -98,14 +96,12 @@ def test_a_script_places_a_screw_shows_clearance_simulates_and_the_cli_renders_i
     path = tmp_path / "placed.twin"
     save(case, path)
     out = tmp_path / "shot.png"
-    res = subprocess.run([sys.executable, "-m", "sim.cli", "screenshot", str(path), "-o", str(out),
-                          "--size", "640x480"], capture_output=True, text=True, timeout=300)
+    res = run_cli("screenshot", path, "-o", out, "--size", "640x480", timeout=300)
     assert res.returncode == 0, res.stderr
     with_map = np.asarray(Image.open(out).convert("RGB")).astype(int)
     ov.remove_overlays(case, "placement:")
     save(case, path)
-    res = subprocess.run([sys.executable, "-m", "sim.cli", "screenshot", str(path), "-o", str(out),
-                          "--size", "640x480"], capture_output=True, text=True, timeout=300)
+    res = run_cli("screenshot", path, "-o", out, "--size", "640x480", timeout=300)
     assert res.returncode == 0, res.stderr
     without = np.asarray(Image.open(out).convert("RGB")).astype(int)
     # The map paints the nerve red where the screw touches it: strongly red pixels appear.

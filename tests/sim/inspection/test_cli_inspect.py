@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from sim.cli import main
+from tests.cli_process import run_cli
 from tests.sim.idler_riser import sample_surface
 
 
@@ -70,9 +69,8 @@ def test_inspect_bad_arguments_exit_2(files, extra, capsys, monkeypatch):
 
 def test_inspect_missing_nominal_in_a_subprocess(files):
     d, _ = files
-    proc = subprocess.run([sys.executable, "-m", "sim.cli", "inspect", str(d / "scan.csv"),
-                           str(d / "missing.stl"), "--tolerance", "0.1"], capture_output=True,
-                          text=True, timeout=120)
+    proc = run_cli("inspect", d / "scan.csv", d / "missing.stl", "--tolerance", "0.1",
+                   timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "missing.stl" in proc.stderr
 

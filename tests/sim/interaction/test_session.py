@@ -114,16 +114,14 @@ def test_unreadable_script_file(tmp_path):
 
 
 def test_cli_simulate(tmp_path):
-    import subprocess
-    import sys
+    from tests.cli_process import run_cli
 
     surf = pv.Box(bounds=(0, 30, 0, 30, 0, 15), level=3).triangulate()
     surf.save(tmp_path / "block.stl")
     (tmp_path / "actions.json").write_text(json.dumps({**_script(0.5), "edge_length": 4.0}))
-    cmd = [sys.executable, "-m", "viewer.launcher", "simulate", str(tmp_path / "block.stl"),
-           "--script", str(tmp_path / "actions.json"), "--json", "-o", str(tmp_path / "r.vtu"),
-           "--record", str(tmp_path / "rec.json")]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    args = ["simulate", tmp_path / "block.stl"]
+    out = run_cli(*args, "--script", tmp_path / "actions.json", "--json", "-o", tmp_path / "r.vtu",
+                  "--record", tmp_path / "rec.json", timeout=300)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["peak_contact_force_n"] > 0 and report["max_displacement_mm"] > 0
@@ -131,12 +129,10 @@ def test_cli_simulate(tmp_path):
     assert report["peak_von_mises_kpa"] > 0
     grid = pv.read(tmp_path / "r.vtu")
     assert {"displacement", "von_mises", "max_principal_strain"} <= set(grid.point_data)
-    again = subprocess.run(cmd[:5] + ["--script", str(tmp_path / "rec.json"), "--json"],
-                           capture_output=True, text=True, timeout=300)
+    again = run_cli(*args, "--script", tmp_path / "rec.json", "--json", timeout=300)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["replay_matches_recording"] is True
-    bad = subprocess.run(cmd[:5] + ["--script", str(tmp_path / "missing.json")],
-                         capture_output=True, text=True, timeout=120)
+    bad = run_cli(*args, "--script", tmp_path / "missing.json", timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 

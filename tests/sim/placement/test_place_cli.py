@@ -1,17 +1,16 @@
 """``twinsight place SPEC [--json]`` end to end, and bad specs as one-sentence errors."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+
+from tests.cli_process import run_cli
 
 from .conftest import ENTRY, STRUCTURES, TARGET
 
 
 def run(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "viewer.launcher", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli(*args, timeout=timeout)
 
 
 def _yaml(d) -> str:

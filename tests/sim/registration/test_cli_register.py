@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from sim.cli import main
 from sim.geometry.rigid import apply_transform, random_rigid, transform_error
 from sim.io.transform_file import load_transform
+from tests.cli_process import run_cli
 from tests.sim.idler_riser import sample_surface
 
 
@@ -63,8 +62,7 @@ def test_register_bad_input_exit_codes(files, tmp_path):
     for args in (["register", str(bad), str(d / "nominal.stl")],
                  ["register", str(d / "scan.xyz"), str(d / "nominal.stl"), "--scale"],
                  ["register", str(d / "scan.xyz"), str(tmp_path / "missing.stl")]):
-        proc = subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
-                              text=True, timeout=120)
+        proc = run_cli(*args, timeout=120)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and proc.stderr.count("twinsight: error:") == 1
 
