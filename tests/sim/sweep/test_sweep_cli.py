@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_process import run_cli
+
 from .conftest import ishigami_sweep, spin_sweep
 
 DASK = Path(sys.executable).with_name("dask")
 
 
 def run(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "viewer.launcher", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli(*args, timeout=timeout)
 
 
 def _free_port() -> int:

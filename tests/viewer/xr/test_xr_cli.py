@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.cli_process import run_cli
 from tests.viewer.xr.xr_helpers import ROOT, xr_env
 
 
 def twinsight(args, env, timeout=60):
-    return subprocess.run([sys.executable, "-m", "viewer.launcher", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli(*args, cwd=ROOT, env=env, timeout=timeout)
 
 
 @pytest.fixture
