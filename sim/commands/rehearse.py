@@ -3,7 +3,7 @@
     twinsight rehearse CASE --build SCENARIO.json          a first scenario from the case's plan
     twinsight rehearse SCENARIO --case CASE --script ACTIONS.json [--out ATTEMPT.json]
     twinsight rehearse SCENARIO --case CASE --attempt ATTEMPT.json [--json] [--report R.html|.pdf]
-                                                            [--out RESCORED.json]
+                                          [--report R2.pdf ...] [--out RESCORED.json]
     twinsight rehearse CASE --cohort COHORT.csv            the trainees of the case's attempts
 
 SCENARIO is a scenario file or a case holding one (then --case is not needed). Scoring an
@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the cohort table of the attempts kept in the case (CSV)")
     p.add_argument("--history", nargs="*", default=[],
                    help="earlier attempts of the trainee, for the report's progress plot")
-    p.add_argument("--report", help="write a report (.html or .pdf)")
+    p.add_argument("--report", action="append", default=[],
+                   help="write a report (.html or .pdf); repeat it for both from one replay")
 
 
 def _load_case(path: str):
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return _cohort(args)
     if bool(args.attempt) == bool(args.script):
         raise InputError("Give either --attempt (a recorded attempt) or --script (a scripted one).")
-    report = output_path(args.report, (".html", ".htm", ".pdf"))
+    reports = [output_path(r, (".html", ".htm", ".pdf")) for r in args.report]
     attempt_out = output_path(args.out, (".json",))
     history = [read_attempt(h) for h in args.history]
     sc, case = _resolve(args)
@@ -103,13 +104,12 @@ def run(args: argparse.Namespace) -> int:
         metrics, scores = attempt.metrics, attempt.scores
     else:
         attempt = read_attempt(args.attempt)
-        if report is not None:  # one replay gives the metrics and the report's pictures
-            from sim.rehearsal.report import write_report
+        if reports:  # one replay gives the metrics and the reports' pictures
+            from sim.rehearsal.report import write_reports
 
             use_offscreen_rendering()
             got = []
-            write_report(world, attempt, report, history, progress, on_replay=got.append)
-            result["report"] = str(report)
+            write_reports(world, attempt, reports, history, progress, on_replay=got.append)
             rp = got[0]
         else:
             rp = replay(world, attempt, progress)
@@ -131,12 +131,13 @@ def run(args: argparse.Namespace) -> int:
     result.update(trainee=attempt.trainee, formula=FORMULA, score=scores["score"],
                   passed=scores["passed"], costs=scores["costs"], steps=scores["steps"],
                   metrics=metrics, osats=attempt.osats)
-    if report is not None and "report" not in result:
-        from sim.rehearsal.report import write_report
+    if reports and args.script:
+        from sim.rehearsal.report import write_reports
 
         use_offscreen_rendering()
-        write_report(world, attempt, report, history)
-        result["report"] = str(report)
+        write_reports(world, attempt, reports, history)
+    if reports:  # "report": the first, as before there could be several
+        result.update(report=str(reports[0]), reports=[str(r) for r in reports])
     if args.json:
         print_json(result)
         return 0
@@ -160,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     if "replay_matches_recording" in result:
         print("  replay matches the recording" if result["replay_matches_recording"]
               else "  replay DIFFERS from the recorded metrics")
-    say_written(result.get("attempt"), result.get("report"))
+    say_written(result.get("attempt"), *result.get("reports", ()))
     return 0
 
 

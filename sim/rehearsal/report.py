@@ -209,19 +209,28 @@ def write_report(world: RehearsalWorld, attempt: Attempt, path: str | Path,
     """Write the report as .html or .pdf (by suffix), atomically. ``history``: the trainee's
     earlier attempts (their learning curve); ``proficiency``: the threshold (default: the
     scenario's); ``on_replay``: as for :func:`build_figures`."""
-    path = report_path(path)
+    return write_reports(world, attempt, [path], history, progress, proficiency, on_replay)[0]
+
+
+def write_reports(world: RehearsalWorld, attempt: Attempt, paths: Sequence[str | Path],
+                  history: Sequence[Attempt] = (), progress: Progress = no_progress,
+                  proficiency: Proficiency | None = None,
+                  on_replay: Callable[[Replay], None] | None = None) -> list[Path]:
+    """:func:`write_report` to several files (say an HTML and a PDF) from one replay."""
+    paths = [report_path(p) for p in paths]
     prof = proficiency or Proficiency.of(world.scenario)
     attempt, figs = build_figures(world, attempt, history, progress, prof, on_replay)
     curve = (learning_curve(list(history) + [attempt], attempt.trainee, prof)
              if history else None)
     title = f"Rehearsal report: {attempt.scenario}"
-    if path.suffix.lower() == ".pdf":
-        write_report_file(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp, curve))
-    else:
-        write_report_file(path, lambda tmp: tmp.write_text(
-            _html(title, world, attempt, figs, curve), encoding="utf-8"))
-    progress(1.0, f"Wrote {path.name}")
-    return path
+    for path in paths:
+        if path.suffix.lower() == ".pdf":
+            write_report_file(path, lambda tmp: _write_pdf(title, world, attempt, figs, tmp, curve))
+        else:
+            write_report_file(path, lambda tmp: tmp.write_text(
+                _html(title, world, attempt, figs, curve), encoding="utf-8"))
+        progress(1.0, f"Wrote {path.name}")
+    return paths
 
 
 def rescore_note(attempt: Attempt) -> str:

@@ -144,10 +144,10 @@ def test_cli_script_build_and_reports(demo_case_dir, demo_scenario, tmp_path, ca
     assert code == 0 and out["passed"] is False and out["trainee"] == "B"
     html = tmp_path / "report.html"
     pdf = tmp_path / "report.pdf"
-    for report in (html, pdf):
-        code, out = _cli(["rehearse", str(sc), "--case", str(demo_case_dir), "--attempt",
-                          str(att), "--report", str(report), "--json"], capsys)
-        assert code == 0 and out["report"] == str(report)
+    code, out = _cli(["rehearse", str(sc), "--case", str(demo_case_dir), "--attempt",
+                      str(att), "--report", str(html), "--report", str(pdf), "--json"], capsys)
+    assert code == 0 and out["reports"] == [str(html), str(pdf)] and out["report"] == str(html)
+    assert out["replay_matches_recording"] is True
     text = html.read_text()
     assert "FAILED" in text and text.count("data:image/png;base64,") >= 3
     assert "no damage to the Liver" in text and "Respect for tissue" in text
