@@ -1,4 +1,5 @@
-"""Run the ``twinsight`` command in a process of its own, forked from a warm one.
+"""Run the ``twinsight`` command (or a test's helper script) in a process of its own, forked
+from a warm one.
 
 A CLI test wants what a user gets: a separate process, its exit code, its stdout and stderr.
 Starting a fresh interpreter pays ~1.5 s of imports (numpy, scipy, VTK, pyvista) per call, so
@@ -58,10 +59,16 @@ for line in sys.stdin:
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
                                       errors="backslashreplace", line_buffering=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        sys.argv = ["twinsight", *job["argv"]]
-        from viewer.launcher import main
         try:
-            code = main(job["argv"])
+            if job["script"]:
+                import runpy
+                sys.argv = [job["script"], *job["argv"]]
+                runpy.run_path(job["script"], run_name="__main__")
+                code = 0
+            else:
+                sys.argv = ["twinsight", *job["argv"]]
+                from viewer.launcher import main
+                code = main(job["argv"])
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
             if not isinstance(e.code, int) and e.code is not None:
@@ -100,9 +107,7 @@ class _Zygote:
             raise RuntimeError("the warm CLI process died")
         return line.strip()
 
-    def run(self, argv: list[str], env: dict[str, str], cwd: str, stdin: str, out: str,
-            err: str, timeout: float | None) -> int:
-        job = {"argv": argv, "env": env, "cwd": cwd, "stdin": stdin, "out": out, "err": err}
+    def run(self, job: dict, timeout: float | None) -> int:
         self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
         pid = int(self._line(None))
@@ -143,19 +148,32 @@ def run_cli(*args, env: dict[str, str] | None = None, cwd: str | Path | None = N
     """``twinsight ARGS...`` in a process of its own; like ``subprocess.run(...,
     capture_output=True, text=True)``: returncode, stdout, stderr, and
     :class:`subprocess.TimeoutExpired` after ``timeout`` seconds."""
+    return _run(None, args, env, cwd, input, timeout)
+
+
+def run_script(script: str | Path, *args, env: dict[str, str] | None = None,
+               cwd: str | Path | None = None, input: str | None = None,
+               timeout: float | None = 180) -> subprocess.CompletedProcess:
+    """``python SCRIPT ARGS...`` in a process of its own, as :func:`run_cli`."""
+    return _run(str(script), args, env, cwd, input, timeout)
+
+
+def _run(script: str | None, args, env, cwd, input, timeout) -> subprocess.CompletedProcess:
     argv = [str(a) for a in args]
+    shown = [script or "twinsight", *argv]
     zygote = _get_zygote()
     with zygote.lock, tempfile.TemporaryDirectory(prefix="twinsight-cli-") as tmp:
         stdin, out, err = (os.path.join(tmp, n) for n in ("stdin", "out", "err"))
         Path(stdin).write_text(input or "")
         Path(out).touch(mode=0o600)
         Path(err).touch(mode=0o600)
+        job = {"script": script, "argv": argv, "env": dict(os.environ if env is None else env),
+               "cwd": str(cwd or os.getcwd()), "stdin": stdin, "out": out, "err": err}
         try:
-            code = zygote.run(argv, dict(os.environ if env is None else env),
-                              str(cwd or os.getcwd()), stdin, out, err, timeout)
+            code = zygote.run(job, timeout)
         except TimeoutError:
-            raise subprocess.TimeoutExpired(["twinsight", *argv], timeout,
-                                            Path(out).read_text(), Path(err).read_text()) from None
-        return subprocess.CompletedProcess(["twinsight", *argv], code,
+            raise subprocess.TimeoutExpired(shown, timeout, Path(out).read_text(),
+                                            Path(err).read_text()) from None
+        return subprocess.CompletedProcess(shown, code,
                                            Path(out).read_text(errors="replace"),
                                            Path(err).read_text(errors="replace"))

@@ -190,8 +190,9 @@ class ImagingUI:
                                 metadata={"label": v}) for v, s in surfaces.items()]
 
         def done(objects) -> None:
-            for o in objects:
-                case.scene.add(o)
+            with self.window.view.renderer.batched():  # one render, not four per surface
+                for o in objects:
+                    case.scene.add(o)
             self.window.status_label.setText(f"Made {len(objects)} label surfaces")
 
         self.window.run_task("Making label surfaces", work, done)

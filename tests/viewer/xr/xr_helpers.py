@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_process import run_script
 from tests.viewer.xr.monado_remote import free_port, write_remote_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,10 +45,8 @@ def run_child(scenario: str, manifest: Path, tmp_path: Path, *, remote: bool = F
             env.pop(key, None)
         else:
             env[key] = value
-    cmd = [sys.executable, str(CHILD), scenario, str(out)]
-    if case_dir is not None:
-        cmd.append(str(case_dir))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    args = [scenario, out] + ([] if case_dir is None else [case_dir])
+    proc = run_script(CHILD, *args, env=env, timeout=timeout)
     assert proc.returncode == 0, f"XR child '{scenario}' failed:\n{proc.stderr[-4000:]}"
     return json.loads((out / "result.json").read_text())
 
