@@ -21,7 +21,18 @@ from typing import Any
 import numpy as np
 import pydantic
 import pyvista as pv
-import vtk
+from vtkmodules.vtkIOXML import (
+    vtkXMLImageDataReader,
+    vtkXMLImageDataWriter,
+    vtkXMLPolyDataReader,
+    vtkXMLPolyDataWriter,
+    vtkXMLRectilinearGridReader,
+    vtkXMLRectilinearGridWriter,
+    vtkXMLStructuredGridReader,
+    vtkXMLStructuredGridWriter,
+    vtkXMLUnstructuredGridReader,
+    vtkXMLUnstructuredGridWriter,
+)
 
 from sim import __version__
 from sim.errors import FileFormatError, InputError
@@ -40,13 +51,13 @@ __all__ = ["FORMAT", "MANIFEST", "SCHEMA_VERSION", "is_case", "is_case_folder", 
 SUFFIX = ".twin"
 # dataset class -> (file extension, VTK XML writer, VTK XML reader)
 _FORMATS: list[tuple[type, str, type, type]] = [
-    (pv.ImageData, ".vti", vtk.vtkXMLImageDataWriter, vtk.vtkXMLImageDataReader),
-    (pv.PolyData, ".vtp", vtk.vtkXMLPolyDataWriter, vtk.vtkXMLPolyDataReader),
-    (pv.UnstructuredGrid, ".vtu", vtk.vtkXMLUnstructuredGridWriter,
-     vtk.vtkXMLUnstructuredGridReader),
-    (pv.StructuredGrid, ".vts", vtk.vtkXMLStructuredGridWriter, vtk.vtkXMLStructuredGridReader),
-    (pv.RectilinearGrid, ".vtr", vtk.vtkXMLRectilinearGridWriter,
-     vtk.vtkXMLRectilinearGridReader),
+    (pv.ImageData, ".vti", vtkXMLImageDataWriter, vtkXMLImageDataReader),
+    (pv.PolyData, ".vtp", vtkXMLPolyDataWriter, vtkXMLPolyDataReader),
+    (pv.UnstructuredGrid, ".vtu", vtkXMLUnstructuredGridWriter,
+     vtkXMLUnstructuredGridReader),
+    (pv.StructuredGrid, ".vts", vtkXMLStructuredGridWriter, vtkXMLStructuredGridReader),
+    (pv.RectilinearGrid, ".vtr", vtkXMLRectilinearGridWriter,
+     vtkXMLRectilinearGridReader),
 ]
 
 
