@@ -41,7 +41,7 @@ from viewer.panels.properties import PropertiesPanel
 from viewer.panels.rehearse import RehearsePanel
 from viewer.panels.scene_tree import SceneTree
 from viewer.panels.simulate import SimulatePanel
-from viewer.panels.spin import ColumnFitter, WheelGuard, open_with
+from viewer.panels.spin import WidgetEvents, open_with
 from viewer.panels.twin_view import TwinPanel
 from viewer.views.scene_view import SceneView
 from viewer.workers import Job, JobManager, QtDispatcher
@@ -123,10 +123,9 @@ class MainWindow(QMainWindow):
         # Six panels share the left column: tabs down its side keep every name readable.
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.West)
         self._restore_layout()
-        # The wheel over a panel scrolls it; a field it passes keeps its value.
-        QApplication.instance().installEventFilter(WheelGuard(self))
-        # Table columns as wide as their content: none cut short in a narrow dock.
-        QApplication.instance().installEventFilter(ColumnFitter(self))
+        # The wheel over a panel scrolls it (a field it passes keeps its value); table
+        # columns are as wide as their content (none cut short in a narrow dock).
+        QApplication.instance().installEventFilter(WidgetEvents(self))
 
     # -- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:

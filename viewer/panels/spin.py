@@ -176,14 +176,35 @@ def follow_membership(old: Case | None, new: Case, slot: Callable[..., Any]) -> 
     new.scene.removed.connect(slot)
 
 
-class WheelGuard(QObject):
-    """The wheel scrolls the panel under the mouse: a spin box, combo box or slider the mouse
-    passes over takes the wheel only once it has focus (clicked or tabbed to). Installed on
-    the application by the main window, so it holds for every panel and dialog."""
+_WHEEL, _SHOW = QEvent.Type.Wheel, QEvent.Type.Show
+
+
+class WidgetEvents(QObject):
+    """The one application-wide event filter (every event of every widget passes through it,
+    so it is one object that looks at the event type once), installed by the main window:
+
+    - The wheel scrolls the panel under the mouse: a spin box, combo box or slider the mouse
+      passes over takes the wheel only once it has focus (clicked or tabbed to). It holds for
+      every panel and dialog.
+    - Table and tree columns are as wide as their content (header included), the last one
+      taking what is left: in a narrow dock a column scrolls sideways instead of showing
+      "Measuremen". A view is fitted when it is first shown (views over huge models keep
+      their own sizing)."""
+
+    MAX_ROWS = 2000  # ResizeToContents measures every row
 
     def eventFilter(self, watched, event) -> bool:
-        if event.type() != QEvent.Type.Wheel or not isinstance(watched, _GUARDED) or \
-                isinstance(watched, QScrollBar) or watched.hasFocus():
+        kind = event.type()
+        if kind == _WHEEL:
+            return self._wheel(watched, event)
+        if kind == _SHOW:
+            self._shown(watched)
+        return False
+
+    @staticmethod
+    def _wheel(watched, event) -> bool:
+        if not isinstance(watched, _GUARDED) or isinstance(watched, QScrollBar) or \
+                watched.hasFocus():
             return False
         if watched.focusPolicy() == Qt.FocusPolicy.WheelFocus:
             watched.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel does not focus it
@@ -196,23 +217,12 @@ class WheelGuard(QObject):
                 QApplication.sendEvent(bar, event)
         return True  # never the value of a box the wheel only passed over
 
-
-class ColumnFitter(QObject):
-    """Table and tree columns as wide as their content (header included), the last one
-    taking what is left: in a narrow dock a column scrolls sideways instead of showing
-    "Measuremen". Installed on the application with the wheel guard; a view is fitted when
-    it is first shown (views over huge models keep their own sizing)."""
-
-    MAX_ROWS = 2000  # ResizeToContents measures every row
-
-    def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.Show and isinstance(watched, QTabBar) and \
-                isinstance(watched.parentWidget(), QMainWindow):
+    def _shown(self, watched) -> None:
+        if isinstance(watched, QTabBar) and isinstance(watched.parentWidget(), QMainWindow):
             # The docks' tabs: whole names, with scroll arrows when they do not all fit.
             watched.setElideMode(Qt.TextElideMode.ElideNone)
             watched.setUsesScrollButtons(True)
-        if event.type() == QEvent.Type.Show and isinstance(watched, QAbstractItemView) and \
-                not watched.property("columnsFitted"):
+        if isinstance(watched, QAbstractItemView) and not watched.property("columnsFitted"):
             watched.setProperty("columnsFitted", True)
             header = getattr(watched, "horizontalHeader", None) or getattr(watched, "header",
                                                                             None)
@@ -224,4 +234,3 @@ class ColumnFitter(QObject):
                     if header.sectionResizeMode(k) == QHeaderView.ResizeMode.Interactive:
                         header.setSectionResizeMode(k, QHeaderView.ResizeMode.ResizeToContents)
                 header.setStretchLastSection(True)
-        return False
