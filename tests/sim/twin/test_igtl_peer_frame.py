@@ -50,7 +50,8 @@ def test_ras_transform_lands_at_the_lps_mirrored_pose_and_the_target_goes_back_i
     try:
         client.send_message(pyigtl.TransformMessage(_ras_pose(), device_name="Stylus"),
                             wait=True)
-        assert wait_until(lambda: "Stylus" in link.tools and link.tools["Stylus"].updates)
+        # ``shown``: the mesh has moved too (it follows the pose a moment after ``updates``)
+        assert wait_until(lambda: "Stylus" in link.tools and link.tools["Stylus"].shown)
         tool = link.tools["Stylus"]
         # RAS (12, 34, -5) is LPS (-12, -34, -5); the rotation about z keeps its angle.
         np.testing.assert_allclose(tool.tip, (-12, -34, 95), atol=1e-4)
