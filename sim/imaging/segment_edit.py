@@ -120,7 +120,7 @@ class SegmentEditor:
         grid.point_data[LABELS] = np.zeros(image.n_points, dtype=np.uint8)
         grid.point_data.active_scalars_name = LABELS
         obj = SceneObject(case.scene.unique_name(name), ObjectKind.LABELMAP, grid, visible=False,
-                          metadata={"segmentation_of": volume.uid})
+                          segmentation_of=volume.uid)
         case.scene.add(obj)
         return cls(case, obj)
 

@@ -40,6 +40,7 @@ from sim.geometry import rigid
 from sim.markups.model import Markup
 from sim.model import bundle
 from sim.model.migrations import MigrationError, migrate
+from sim.model.object_fields import field_json
 from sim.model.scene import Case, SceneObject
 from sim.model.schema import ARRAY_KEY, FORMAT, MANIFEST, SCHEMA_VERSION, Manifest
 from sim.model.section_docs import opened_sections, section_version
@@ -207,7 +208,7 @@ class ObjectSnapshot:
     token: tuple | None = None  # where to file the bytes in the BlobCache
     transform: list[list[float]] | None = None  # None: identity
     display: dict[str, Any] = field(default_factory=dict)  # settings that are not defaults
-    typed: dict[str, Any] = field(default_factory=dict)  # label_table, trajectory, tracking (JSON)
+    typed: dict[str, Any] = field(default_factory=dict)  # label_table, trajectory ... (JSON)
     texture: np.ndarray | None = None  # read-only, so shared rather than copied
 
 
@@ -259,10 +260,10 @@ def snapshot_case(case: Case, blobs: BlobCache | None = None,
 def _typed_json(obj: SceneObject) -> dict[str, Any]:
     """The typed fields that are set, JSON-ready."""
     out: dict[str, Any] = {"label_table": obj.label_table.to_json()} if obj.label_table else {}
-    for key in ("trajectory", "tracking"):
+    for key in ("trajectory", "tracking", "live_source", "segmentation_of"):
         value = getattr(obj, key)
         if value is not None:
-            out[key] = value.to_json()
+            out[key] = field_json(value)
     return out
 
 
@@ -443,7 +444,8 @@ def _read_contents(b: bundle.Bundle, m: Manifest, path: Path, progress: Progress
             obj = SceneObject(name=e.name, kind=e.kind, data=data, color=e.color,
                               opacity=e.opacity, visible=e.visible, metadata=metadata,
                               uid=e.uid, display=e.display, label_table=e.label_table,
-                              trajectory=e.trajectory, tracking=e.tracking, texture=texture)
+                              trajectory=e.trajectory, tracking=e.tracking, texture=texture,
+                              live_source=e.live_source, segmentation_of=e.segmentation_of)
             if e.transform is not None:
                 obj.transform = e.transform
             objects.append(obj)

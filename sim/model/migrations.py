@@ -14,7 +14,7 @@ from typing import Any
 from sim.errors import InputError
 from sim.geometry import rigid
 from sim.model.display import as_display, split_legacy
-from sim.model.object_fields import CHECKS, split_typed
+from sim.model.object_fields import CHECKS, field_json, split_typed
 from sim.model.schema import ARRAY_KEY, FORMAT, SCHEMA_VERSION
 
 
@@ -72,15 +72,18 @@ def _v2_to_v3(old: dict[str, Any], when: datetime) -> dict[str, Any]:
     return new
 
 
-_OLD_KEY = {"label_table": "labels", "trajectory": "trajectory"}
+_OLD_KEY = {"label_table": "labels", "trajectory": "trajectory", "live_source": "live",
+            "segmentation_of": "segmentation_of"}
 
 
 def _v3_to_v4(old: dict[str, Any], when: datetime) -> dict[str, Any]:
     """Version 3 kept a label map's names and colours (``labels``), a device's planned
-    ``trajectory``, a tracked object's ``tracked_device`` and ``pose`` and a live image's
-    ``texture`` as metadata keys; version 4 has typed fields. A value that does not fit stays
-    in metadata as ``legacy_<key>``. A pose stored as an array file stays in metadata with its
-    device until the array is read: the object adopts both when it is built."""
+    ``trajectory``, a tracked object's ``tracked_device`` and ``pose``, a live image's
+    ``texture``, the live stream that made an object (``live``) and the scan a segmentation
+    belongs to (``segmentation_of``) as metadata keys; version 4 has typed fields. A value
+    that does not fit stays in metadata as ``legacy_<key>``. A pose stored as an array file
+    stays in metadata with its device until the array is read: the object adopts both when
+    it is built."""
     new = dict(old, schema_version=4)
     objects = []
     for entry in old.get("objects", []):
@@ -111,7 +114,7 @@ def _v3_to_v4(old: dict[str, Any], when: datetime) -> dict[str, Any]:
                     rest[f"legacy_{_OLD_KEY[key]}"] = value
                 continue
             if checked is not None:
-                entry[key] = checked.to_json()
+                entry[key] = field_json(checked)
         entry["metadata"] = rest
         objects.append(entry)
     new["objects"] = objects

@@ -5,6 +5,8 @@
 - ``tracking`` (:class:`Tracking`): the live tracker device that drives an object, and the
   pose (world_T_tip) its mesh was last moved to.
 - ``texture``: an image drawn on the object (rows, cols, 3 uint8), e.g. a live ultrasound frame.
+- ``live_source`` (:class:`LiveSource`): which live stream made the object (None: not a stream's).
+- ``segmentation_of``: the uid of the scan a segment editor's label map belongs to.
 
 Each is replaced whole on change, so ``obj.events.<field>`` fires once and the undo history
 records the old and new value. Cases before schema 4 kept these as loose ``metadata`` keys;
@@ -13,6 +15,7 @@ records the old and new value. Cases before schema 4 kept these as loose ``metad
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import numpy as np
@@ -26,6 +29,7 @@ Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Vec3 = tuple[Finite, Finite, Finite]
 Row4 = tuple[Finite, Finite, Finite, Finite]
 MAX_TEXTURE_SIDE = 16384  # pixels; a larger "frame" is not a picture anyone sends
+MAX_UID = 200  # characters, as the case manifest allows for an object's uid
 
 
 class _Frozen(BaseModel):
@@ -115,6 +119,24 @@ class Tracking(_Frozen):
         return _validated(Tracking, {"device": self.device, "pose": pose}, "tracking")
 
 
+class LiveSource(StrEnum):
+    """Which live stream made an object: the stream's, not data the user brought."""
+
+    IGTL = "igtl"  # a tracked tool of the OpenIGTLink instrument link
+    IGTL_IMAGE = "igtl-image"  # an image plane (e.g. ultrasound) streamed over OpenIGTLink
+    MQTT = "mqtt"  # the asset the MQTT telemetry colours with its sensors
+    DEFORMABLE = "deformable-live"  # an organ (or targets) following a tracked stylus
+
+
+# What an instrument link streams (tools, images): never anatomy to inspect or register to.
+INSTRUMENT_SOURCES = frozenset({LiveSource.IGTL, LiveSource.IGTL_IMAGE})
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _validated(cls: type[_Frozen], value: Any, what: str) -> Any:
     if isinstance(value, cls):
         return value
@@ -170,16 +192,47 @@ def as_texture(value: Any) -> np.ndarray | None:
     return m
 
 
+def as_live_source(value: Any) -> LiveSource | None:
+    """``value`` (a :class:`LiveSource` or its text) or None; InputError if not one."""
+    if value is None or isinstance(value, LiveSource):
+        return value
+    if isinstance(value, str) and value in LiveSource._value2member_map_:
+        return LiveSource(value)
+    allowed = ", ".join(s.value for s in LiveSource)
+    raise InputError(f"A live source must be one of {allowed}, not {_shown(value)}.")
+
+
+def as_segmentation_of(value: Any) -> str | None:
+    """``value`` (the uid of the scan a segmentation belongs to) or None; InputError if it
+    is not an object uid."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_UID or not value.isprintable():
+        raise InputError(f"A segmentation's scan (segmentation_of) must be an object uid "
+                         f"(1 to {MAX_UID} printable characters), not {_shown(value)}.")
+    return value
+
+
+def field_json(value: Any) -> Any:
+    """A checked field's value as a case stores it."""
+    if isinstance(value, _Frozen):
+        return value.to_json()
+    return str(value) if isinstance(value, str) else value
+
+
 CHECKS = {"label_table": as_label_table, "trajectory": as_trajectory,
-          "tracking": as_tracking, "texture": as_texture}
+          "tracking": as_tracking, "texture": as_texture, "live_source": as_live_source,
+          "segmentation_of": as_segmentation_of}
 LIVE_FIELDS = frozenset({"tracking", "texture"})  # what a live stream may set quietly
-LEGACY_KEYS = frozenset({"labels", "trajectory", "tracked_device", "texture"})
+LEGACY_KEYS = frozenset({"labels", "trajectory", "tracked_device", "texture", "live",
+                         "segmentation_of"})
 
 
 def split_typed(metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metadata without the old keys, {typed field: value}): how a schema-3 object's loose
-    ``labels``, ``trajectory``, ``tracked_device``/``pose`` and ``texture`` metadata map onto
-    the typed fields (values unchecked; assigning them checks)."""
+    ``labels``, ``trajectory``, ``tracked_device``/``pose``, ``texture``, ``live`` and
+    ``segmentation_of`` metadata map onto the typed fields (values unchecked; assigning them
+    checks)."""
     rest = dict(metadata)
     typed: dict[str, Any] = {}
     if "labels" in rest:
@@ -188,6 +241,10 @@ def split_typed(metadata: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any
         typed["trajectory"] = rest.pop("trajectory")
     if "texture" in rest:
         typed["texture"] = rest.pop("texture")
+    if "live" in rest:
+        typed["live_source"] = rest.pop("live")
+    if "segmentation_of" in rest:
+        typed["segmentation_of"] = rest.pop("segmentation_of")
     if "tracked_device" in rest:  # "pose" alone is nobody's: left as it is
         typed["tracking"] = {"device": rest.pop("tracked_device"), "pose": rest.pop("pose", None)}
     return rest, typed

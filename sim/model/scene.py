@@ -62,8 +62,10 @@ class SceneObject:
     ``transform`` (a rigid 4x4, LPS mm) places the data in the world without touching
     it; ``display`` holds how it is drawn (colour field, colour range, window ...);
     ``label_table`` names a label map's values, ``trajectory`` is a planned device's entry
-    and target, ``tracking`` the live tracker device driving it and ``texture`` an image
-    drawn on it (see :mod:`sim.model.object_fields`); ``metadata`` is free-form provenance
+    and target, ``tracking`` the live tracker device driving it, ``texture`` an image
+    drawn on it, ``live_source`` the live stream that made it and ``segmentation_of`` the
+    uid of the scan a segmentation belongs to (see :mod:`sim.model.object_fields`);
+    ``metadata`` is free-form provenance
     (source format, modality, what it was made from). Every field is evented
     (``obj.events.transform`` ...), checked on assignment and recorded by the undo history.
     """
@@ -83,6 +85,8 @@ class SceneObject:
     trajectory: of.Trajectory | None = None
     tracking: of.Tracking | None = None
     texture: np.ndarray | None = field(default=None, repr=False)
+    live_source: of.LiveSource | None = None
+    segmentation_of: str | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "transform":  # checked here, so no caller can store a shear or a list

@@ -4,9 +4,10 @@
 file: VTP, VTU, VTI …), its markups, and the SHA-256 and size of every stored file.
 Older manifests are brought up to date by :mod:`sim.model.migrations` first.
 Version 3 gives every object a typed ``transform`` and ``display`` (version 2 kept them as
-loose ``metadata`` keys); version 4 a typed ``label_table``, ``trajectory``, ``tracking`` and
-``texture`` (version 3 kept them as ``metadata`` keys ``labels``, ``trajectory``,
-``tracked_device``/``pose`` and ``texture``).
+loose ``metadata`` keys); version 4 a typed ``label_table``, ``trajectory``, ``tracking``,
+``texture``, ``live_source`` and ``segmentation_of`` (version 3 kept them as ``metadata`` keys
+``labels``, ``trajectory``, ``tracked_device``/``pose``, ``texture``, ``live`` and
+``segmentation_of``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sim.markups.model import MarkupType
 from sim.model.display import Display
-from sim.model.object_fields import LabelTable, Tracking, Trajectory
+from sim.model.object_fields import MAX_UID, LabelTable, LiveSource, Tracking, Trajectory
 from sim.model.scene import ObjectKind
 
 FORMAT = "twinsight-case"
@@ -65,6 +66,8 @@ class ObjectEntry(_Strict):
     trajectory: Trajectory | None = None
     tracking: Tracking | None = None
     texture: str | None = None  # the stored .npy image (rows, cols, 3 uint8)
+    live_source: LiveSource | None = None
+    segmentation_of: Annotated[str, Field(min_length=1, max_length=MAX_UID)] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)  # free-form provenance
 
     @field_validator("file")

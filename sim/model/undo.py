@@ -26,6 +26,7 @@ _FIELD_VERBS = {
     "transform": "Transform", "display": "Change display of",
     "label_table": "Edit labels of", "trajectory": "Change trajectory of",
     "tracking": "Change tracking of", "texture": "Change texture of",
+    "live_source": "Change live source of", "segmentation_of": "Change segmented scan of",
     "points": "Move points of", "labels": "Rename points of", "size": "Resize",
     "orientation": "Rotate", "locked": "Lock/unlock", "description": "Describe",
 }

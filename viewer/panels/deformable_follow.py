@@ -26,12 +26,12 @@ from PyQt6.QtWidgets import QCheckBox, QComboBox
 
 from sim.errors import InputError
 from sim.model import ObjectKind, SceneObject
+from sim.model.object_fields import LiveSource
 from viewer.errors import show_error
 
 TICK_MS = 100  # how often the loop looks for new points (cheap)
 MIN_INTERVAL_S = 0.5  # at most two updates a second: an update takes ~0.2-0.5 s
 TOOLS_MS = 500  # how often the tool list looks for tools new on the link
-LIVE_TAG = "deformable-live"
 STYLUS_WORDS = ("stylus", "pointer")
 
 
@@ -296,7 +296,7 @@ class StylusFollower:
                 self._preview = case.scene.add(SceneObject(
                     case.scene.unique_name(f"{self.organ.name} (live)"), ObjectKind.SURFACE,
                     surf, color=UPDATED_COLOUR,
-                    metadata={"live": LIVE_TAG, "updated_from": self.organ.uid}))
+                    live_source=LiveSource.DEFORMABLE, metadata={"updated_from": self.organ.uid}))
                 self.organ.visible = False
             else:  # in place: the same mesh, new vertex positions
                 _set_points(self._preview, frame.surface_points,
@@ -306,7 +306,8 @@ class StylusFollower:
                     self._targets = case.scene.add(SceneObject(
                         case.scene.unique_name("targets (live)"), ObjectKind.POINTS,
                         pv.PolyData(frame.targets), color=(0.9, 0.2, 0.2),
-                        metadata={"live": LIVE_TAG, "markups": [m.name for m in marks]}))
+                        live_source=LiveSource.DEFORMABLE,
+                        metadata={"markups": [m.name for m in marks]}))
                 else:
                     _set_points(self._targets, frame.targets)
         s = frame.summary

@@ -22,10 +22,11 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model.object_fields import INSTRUMENT_SOURCES, LiveSource
 from sim.progress import sub_progress
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
-from viewer.panels.deformable_follow import LIVE_TAG, StylusFollower
+from viewer.panels.deformable_follow import StylusFollower
 from viewer.panels.spin import button, refill_objects
 
 
@@ -105,7 +106,7 @@ class DeformableUpdateBox(QGroupBox):
         from sim.interaction.body_setup import closed_surfaces
 
         objs = [o for o in self.case.scene
-                if o.metadata.get("live") not in ("igtl", "igtl-image", LIVE_TAG)]
+                if o.live_source not in (*INSTRUMENT_SOURCES, LiveSource.DEFORMABLE)]
         organs = [o for o in closed_surfaces(self.case) if "updated_from" not in o.metadata]
         points = [o for o in objs if o.kind is ObjectKind.POINTS] or \
             [o for o in objs if o.kind in (ObjectKind.SURFACE, ObjectKind.PART)]

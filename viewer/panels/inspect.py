@@ -42,6 +42,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
 from sim.model import overlays as ov
+from sim.model.object_fields import INSTRUMENT_SOURCES
 from viewer.errors import show_error
 from viewer.panels.case_settings import CaseSettings
 from viewer.panels.landmarks import LandmarkRegistration
@@ -284,7 +285,7 @@ class InspectPanel(CasePanel):
         if self.case is None:
             return []
         return [o for o in self.case.scene if o.kind in _USABLE and o is not self.deviation_obj
-                and o.metadata.get("live") not in ("igtl", "igtl-image")]  # not tools/images
+                and o.live_source not in INSTRUMENT_SOURCES]  # not tools/images
 
     def _refresh_objects(self, *_args) -> None:
         objs = self._objects()

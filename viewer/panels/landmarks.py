@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import (
 from sim.errors import InputError
 from sim.markups import Markup, MarkupType
 from sim.model import Case, ObjectKind
+from sim.model.object_fields import INSTRUMENT_SOURCES
 from sim.model.sections import set_section
 from viewer.errors import show_error
 from viewer.panels.spin import button, refill_objects
@@ -117,7 +118,7 @@ class LandmarkRegistration(QGroupBox):
         self.target_combo.clear()
         self.target_combo.addItem(TRACKER)
         for o in self.case.scene:
-            if o.kind in _APPLICABLE and o.metadata.get("live") not in ("igtl", "igtl-image"):
+            if o.kind in _APPLICABLE and o.live_source not in INSTRUMENT_SOURCES:
                 self.target_combo.addItem(o.name, o.uid)
         if self.target_combo.findText(current) >= 0:
             self.target_combo.setCurrentText(current)

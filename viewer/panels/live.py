@@ -38,6 +38,7 @@ from PyQt6.QtWidgets import (
 
 from sim.errors import InputError
 from sim.model import Case, ObjectKind, SceneObject
+from sim.model.object_fields import LiveSource
 from sim.model.sections import section_events, set_section
 from sim.twin.instruments import parse_image_poses
 from sim.workbench.live import live_overlays_of
@@ -278,7 +279,7 @@ class LivePanel(CasePanel):
         if self.case is None:
             self.window.set_case(Case(name="Live twin", anatomical=False))
         obj = SceneObject(name="Pump bracket", kind=ObjectKind.PART, data=demo_asset_surface(),
-                          color=(0.75, 0.78, 0.82), metadata={"live": "mqtt"})
+                          color=(0.75, 0.78, 0.82), live_source=LiveSource.MQTT)
         self.asset = self.case.scene.add(obj)
         self.window.view.renderer.reset_camera()
         return obj

@@ -241,13 +241,13 @@ class SegmentEditorPanel(QWidget):
 
     def set_volume(self, obj: SceneObject | None) -> None:
         """The scan shown in the slice views: its segmentation (if the case has one) is edited."""
-        if obj is not None and obj.kind == ObjectKind.LABELMAP and obj.metadata.get("segmentation_of"):
+        if obj is not None and obj.kind == ObjectKind.LABELMAP and obj.segmentation_of:
             return  # the segmentation itself was chosen to be shown: keep editing it
         self.volume = obj if obj is not None and obj.kind == ObjectKind.VOLUME else None
         found = None
         if self.volume is not None and self.case is not None:
             found = next((o for o in self.case.scene if o.kind == ObjectKind.LABELMAP and
-                          o.metadata.get("segmentation_of") == self.volume.uid), None)
+                          o.segmentation_of == self.volume.uid), None)
         self._set_editor(SegmentEditor(self.case, found) if found is not None else None)
 
     def _set_editor(self, editor: SegmentEditor | None) -> None:

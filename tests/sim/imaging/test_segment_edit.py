@@ -205,7 +205,7 @@ def test_segments_saved_with_the_case(tmp_path):
     again = load_case(tmp_path / "c.twin")
     seg = next(o for o in again.scene if o.kind == "labelmap")
     volume = next(o for o in again.scene if o.kind == "volume")
-    assert seg.metadata["segmentation_of"] == volume.uid
+    assert seg.segmentation_of == volume.uid and "segmentation_of" not in seg.metadata
     ed2 = SegmentEditor(again, seg)
     assert [s["name"] for s in ed2.segments().values()] == ["cord", "bone"]
     for v in (a, b):
