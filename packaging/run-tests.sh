@@ -14,10 +14,4 @@ if [ $# -eq 0 ]; then
     || echo "Benchmarks: some figures missed their targets (see above); they never fail the run."
 fi
 # The test suite (benchmarks are left out unless named); its result is the run's result.
-# One worker process per core (at most 4: a GUI worker peaks near 4 GB), each test file kept
-# on one worker so its module fixtures are built once; TWINSIGHT_TEST_WORKERS=1 runs serially.
-workers=${TWINSIGHT_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}
-if [ "$workers" -gt 1 ]; then
-  exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"
-fi
 exec .venv/bin/python -m pytest "$@"
