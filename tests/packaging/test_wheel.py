@@ -102,6 +102,8 @@ def test_cli_tests_pass_against_the_wheel(venv, tmp_path):
     shutil.copy(ROOT / "tests" / "conftest.py", run / "conftest.py")
     shutil.copy(ROOT / "tests" / "sim" / "test_cli.py", run / "test_cli.py")
     shutil.copy(ROOT / "tests" / "sim" / "fem" / "test_fem_cli.py", run / "test_fem_cli.py")
+    (run / "tests").mkdir()  # test_cli.py's runner: it forks the wheel's twinsight
+    shutil.copy(ROOT / "tests" / "cli_process.py", run / "tests" / "cli_process.py")
     (run / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider -p no:benchmark\n"
                                     "timeout = 600\ntimeout_method = thread\n")
     out = subprocess.run(
