@@ -26,3 +26,19 @@ def test_importing_viewer_package_loads_no_qt():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_no_module_imports_the_whole_vtk_package():
+    """``import vtk`` loads every VTK library (~0.7 s on every start): import by module."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"^\s*(import vtk\b|from vtk import|from vtk\.)", re.MULTILINE)
+    offenders = [str(p.relative_to(root)) for folder in ("sim", "viewer")
+                 for p in sorted((root / folder).rglob("*.py")) if pattern.search(p.read_text())]
+    assert offenders == []
+    code = "import sys, sim.model, sim.render.scene_renderer; print('vtk' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
