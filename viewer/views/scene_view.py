@@ -19,6 +19,7 @@ from sim.model import Case, ObjectKind, SceneObject
 from sim.render import SceneRenderer
 from viewer.panels.device_drag import device_from_mime, local_files
 from viewer.views.software_gl import no_msaa_on_software_gl
+from viewer.views.teardown import close_plotter
 
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
 
@@ -197,4 +198,4 @@ class SceneView(QWidget):
         return self.plotter.screenshot(path, return_img=True)
 
     def close_view(self) -> None:
-        self.plotter.close()
+        close_plotter(self.plotter)

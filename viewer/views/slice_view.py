@@ -46,6 +46,7 @@ from viewer.views.slice_overlays import CROSSHAIR_COLOR, PREVIEW_COLOR, SEED_COL
 from viewer.views.slice_plan import PlanFollower, PlanOnSlice
 from viewer.views.slices_in_3d import SlicesIn3D, volume_actor
 from viewer.views.software_gl import no_msaa_on_software_gl
+from viewer.views.teardown import close_plotter
 
 __all__ = [
     "AXIS_NAMES", "CROSSHAIR_COLOR", "CUSTOM_WINDOW", "PREVIEW_COLOR", "SEED_COLOR", "SPIN_LIMIT",
@@ -375,7 +376,7 @@ class SliceView(SliceInteraction, SliceOverlays, QWidget):
         return self.plotter.screenshot(None, return_img=True)
 
     def close_view(self) -> None:
-        self.plotter.close()
+        close_plotter(self.plotter)
 
 
 class SliceViewer(PlanFollower, SlicesIn3D, QWidget):

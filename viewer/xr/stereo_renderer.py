@@ -19,6 +19,7 @@ from sim.model import Case, SceneObject
 from sim.model.live_overlays import LiveOverlays
 from sim.render.adapters import ObjectAdapter, adapter_for
 from sim.render.overlays import OverlayLayer
+from viewer.views.teardown import close_plotter
 from viewer.xr.eye_camera import EyeView, ScenePlacement, apply_eye_camera
 
 XR_BACKGROUND = (0.11, 0.13, 0.17)
@@ -188,4 +189,4 @@ class StereoRenderer:
     def close(self) -> None:
         self.set_live(None)
         self.set_case(None)
-        self.plotter.close()
+        close_plotter(self.plotter)
