@@ -7,6 +7,7 @@ process of its own, so a regression shows as that process's crash, not the suite
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -55,8 +56,7 @@ print("survived")
 def _run(tmp_path: Path, case: str):
     script = tmp_path / "teardown_case.py"
     script.write_text(SCRIPT)
-    return run_script(script, case, timeout=120, env={**__import__("os").environ,
-                                                      "QT_QPA_PLATFORM": "offscreen"})
+    return run_script(script, case, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
 def test_the_hazard_is_real(tmp_path):
