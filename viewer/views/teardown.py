@@ -12,14 +12,29 @@ So every view closes its plotter here, which detaches all observers first.
 
 from __future__ import annotations
 
+# Observer tags count up from 1 per object; a view adds far fewer than this in its life.
+MAX_TAG = 4096
+
 
 def close_plotter(plotter) -> None:
-    """Remove every observer from ``plotter``'s render window, interactor, interactor style
-    and renderers, then close it (pyvista only removes the observers it added itself)."""
+    """Remove the Python observers from ``plotter``'s render window, interactor, interactor
+    style and renderers, then close it (pyvista only removes the observers it added itself).
+    VTK's own (C++) observers stay: the objects still need them to shut down."""
     iren = getattr(getattr(plotter, "iren", None), "interactor", None)
     style = iren.GetInteractorStyle() if iren is not None else None
     window = getattr(plotter, "ren_win", None)
     for vtk_object in (window, iren, style, *getattr(plotter, "renderers", ())):
         if vtk_object is not None:
-            vtk_object.RemoveAllObservers()
+            remove_python_observers(vtk_object)
     plotter.close()
+
+
+def remove_python_observers(vtk_object) -> int:
+    """Remove every observer of ``vtk_object`` that calls Python; the number removed."""
+    removed = 0
+    for tag in range(1, MAX_TAG + 1):
+        command = vtk_object.GetCommand(tag)
+        if command is not None and command.IsA("vtkPythonCommand"):
+            vtk_object.RemoveObserver(tag)
+            removed += 1
+    return removed
