@@ -14,8 +14,17 @@ import numpy as np
 FACE, VERT_A, VERT_B, VERT_C, EDGE_AB, EDGE_BC, EDGE_CA = range(7)
 
 
-def pseudo_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """(m, 7, 3) pseudo-normal of each feature of each triangle (face, 3 vertices, 3 edges)."""
+def edge_ids(n_vertices: int, f: np.ndarray) -> np.ndarray:
+    """(3m,) index of the undirected edge of each triangle side (AB sides, then BC, then CA):
+    topology only, so a deforming surface computes it once."""
+    pairs = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    _, edge_id = np.unique(pairs[:, 0] * np.int64(n_vertices) + pairs[:, 1], return_inverse=True)
+    return edge_id.reshape(-1)
+
+
+def pseudo_normals(v: np.ndarray, f: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
+    """(m, 7, 3) pseudo-normal of each feature of each triangle (face, 3 vertices, 3 edges);
+    ``edges``: :func:`edge_ids` of ``f``, when known."""
     cr = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     fn = cr / np.linalg.norm(cr, axis=1)[:, None]
     m = len(f)
@@ -34,9 +43,7 @@ def pseudo_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     for k, feat in enumerate((VERT_A, VERT_B, VERT_C)):
         out[:, feat] = vn[f[:, k]]
     # Edge normals: the sum of the normals of the faces sharing the edge.
-    pairs = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    _, edge_id = np.unique(pairs[:, 0] * np.int64(len(v)) + pairs[:, 1], return_inverse=True)
-    edge_id = edge_id.reshape(-1)
+    edge_id = edge_ids(len(v), f) if edges is None else edges
     n_edges = int(edge_id.max()) + 1
     tiled = np.tile(fn, (3, 1))
     en = np.stack([np.bincount(edge_id, weights=tiled[:, c], minlength=n_edges)

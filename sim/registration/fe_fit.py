@@ -93,6 +93,7 @@ class ReducedFit:
         self.V, self.faces, self.Us = vertices, faces, Us
         self.m = Us.shape[2]
         self.a_ref = np.zeros(self.m) if a_ref is None else np.asarray(a_ref, dtype=float)
+        self._distance: MeshDistance | None = None  # the last surface's, its topology reused
 
     def surface(self, a: np.ndarray) -> np.ndarray:
         return self.V + self.Us @ (a - self.a_ref)
@@ -102,7 +103,8 @@ class ReducedFit:
         """Residuals r (n,) and their Jacobian J (n, 6 + m) at (T, a)."""
         y = _apply(T, pts)
         v = self.surface(a)
-        md = MeshDistance(v, self.faces)
+        md = MeshDistance(v, self.faces) if self._distance is None else self._distance.deformed(v)
+        self._distance = md
         c = md.closest(y)
         if len(md.vertices) != len(v):  # welded vertices would renumber the triangles
             raise ValueError("duplicate surface vertices")
